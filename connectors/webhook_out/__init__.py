@@ -1,0 +1,91 @@
+"""``webhook_out``: POST batches of events as JSON to an HTTPS endpoint, signed.
+
+Body: ``{"events": [TraceEvent, ...]}``. Headers:
+
+* ``Parcours-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
+  (the receiver recomputes it and refuses timestamps older than a few minutes);
+* ``Parcours-Delivery``: the id of the first event of the batch, for the receiver's logs.
+
+Delivery is at least once: a receiver must de-duplicate on the event ``id``. HTTP 2xx is
+success, 429 and 5xx are retried (``Retry-After`` honoured), other 4xx are dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import time
+
+import aiohttp
+import orjson
+from pydantic import AnyHttpUrl, Field, SecretStr
+
+from hub.connector import Connector, ConnectorConfig, EventSink
+from hub.durations import Duration
+from hub.errors import PermanentError, RetryableError, error_for_status
+from hub.hookspecs import hookimpl
+
+SIGNATURE_HEADER = "Parcours-Signature"
+
+
+def sign(secret: bytes, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: bytes, body: bytes, header: str, *, tolerance: float = 300, now: float | None = None) -> bool:
+    """Check a ``Parcours-Signature`` header (for receivers written in Python)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, v) for k, v in
+               (p.split("=", 1) for p in header.split(",") if "=" in p) if k == "v1")
+
+
+class WebhookOutConfig(ConnectorConfig):
+    url: AnyHttpUrl = Field(description="Receiver endpoint")
+    secret: SecretStr = Field(description="Shared HMAC secret (${env:…} or ${file:…})")
+    timeout: Duration = Field(default=dt.timedelta(seconds=15), description="Per-request timeout")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers")
+
+
+class WebhookOut(Connector, EventSink):
+    """POST event batches as JSON with an HMAC-SHA256 signature header and timestamp."""
+
+    kind = "webhook_out"
+    Config = WebhookOutConfig
+
+    async def deliver(self, events) -> None:
+        body = orjson.dumps({"events": [e.model_dump(mode="json") for e in events]})
+        secret = self.config.secret.get_secret_value().encode()
+        headers = {
+            **self.config.headers,
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+            "Parcours-Delivery": events[0].id if events else "",
+        }
+        url = str(self.config.url)
+        try:
+            async with self.context.http.post(
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.config.timeout.total_seconds())
+            ) as response:
+                await response.read()
+                error = error_for_status(response.status, f"POST {url}", response.headers.get("Retry-After"))
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            raise RetryableError(f"POST {url}: {type(exc).__name__}") from None
+        except aiohttp.InvalidURL:
+            raise PermanentError(f"invalid URL {url}") from None
+        if error is not None:
+            raise error
+
+
+@hookimpl
+def register_connectors():
+    return [WebhookOut]

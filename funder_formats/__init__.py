@@ -1,0 +1,1 @@
+"""Built-in funder-format plugins (registered through the ``parcours`` entry points)."""

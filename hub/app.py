@@ -1,0 +1,248 @@
+"""The assembled hub: configuration, plugins, store, connectors, router, ingest and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Mapping
+
+import aiohttp
+from pydantic import BaseModel, SecretStr
+
+from hub import logs
+from hub.blobs import BlobStore
+from hub.config import LoadedConfig, load_config
+from hub.connector import Connector, ConnectorContext, PullSource
+from hub.dispatch import DeliveryStats, Dispatcher
+from hub.errors import AuthError, ConfigError, ConnectorError, HubError
+from hub.events import EventValidationError
+from hub.ingest import Ingestor, encode_json, reject_rows
+from hub.metrics import Metrics
+from hub.plugins import PluginHost, load_plugins
+from hub.router import Router
+from hub.store import Store, open_store
+from hub.store.base import RejectRow
+
+MAX_PAGES_PER_PULL = 1000
+
+
+@dataclass
+class PullSummary:
+    source: str
+    pages: int = 0
+    appended: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    pulls: list[PullSummary] = field(default_factory=list)
+    delivery: dict[str, DeliveryStats] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(not p.ok for p in self.pulls) or any(s.dead for s in self.delivery.values())
+
+
+def _register_secrets(model: Any) -> None:
+    if isinstance(model, SecretStr):
+        logs.register_secret(model.get_secret_value())
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            _register_secrets(getattr(model, name))
+    elif isinstance(model, dict):
+        for value in model.values():
+            _register_secrets(value)
+    elif isinstance(model, (list, tuple)):
+        for value in model:
+            _register_secrets(value)
+
+
+class Hub:
+    def __init__(self, config: LoadedConfig, plugins: PluginHost, store: Store):
+        self.config = config
+        self.plugins = plugins
+        self.store = store
+        self.log = logs.get_logger("parcours")
+        self.types = plugins.event_types()
+        self.metrics = Metrics()
+        self.blobs = BlobStore(config.blobs_dir)
+        self.router = Router(config.model.routes, config.connectors, config.sinks())
+        self.ingestor = Ingestor(store, self.types, self.router, on_ingested=self._on_ingested)
+        self._session: aiohttp.ClientSession | None = None
+        self.connectors: dict[str, Connector] = {}
+        for name, cfg in config.enabled_connectors().items():
+            cls = config.connector_class(name)
+            ctx = ConnectorContext(
+                name=name, blobs=self.blobs, log=self.log.bind(connector=name), timezone=config.timezone,
+                data_dir=config.data_dir, _session_factory=self._http_session,
+            )
+            self.connectors[name] = cls(name, cfg, ctx)
+        self.dispatcher = Dispatcher(self)
+        self._tasks: set[asyncio.Task] = set()
+        self._started = False
+        self.health: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ assembly
+    @classmethod
+    def open(cls, config_path: str | Path | None = None, env: Mapping[str, str] | None = None,
+             plugins: PluginHost | None = None) -> "Hub":
+        plugins = plugins or load_plugins(env)
+        config = load_config(config_path, plugins.connector_classes(), env=env)
+        _register_secrets(config.model)
+        logs.configure(config.hub.logging.level, config.hub.logging.format)
+        store = open_store(config.hub.store.url, base_dir=Path.cwd(), synchronous=config.hub.store.synchronous)
+        return cls(config, plugins, store)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=self.config.hub.http.request_timeout.total_seconds())
+            self._session = aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "parcours-hub/0.1"})
+        return self._session
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        for name, connector in self.connectors.items():
+            try:
+                await connector.open()
+            except ConnectorError as exc:
+                self.health[name] = {"ok": False, "message": str(exc)}
+                self.log.error("connector failed to open", connector=name, error=str(exc))
+        self.plugins.startup(self)
+        self._started = True
+
+    async def stop(self) -> None:
+        self.dispatcher.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._started:
+            self.plugins.shutdown(self)
+        for connector in self.connectors.values():
+            try:
+                await connector.close()
+            except Exception as exc:
+                self.log.warning("connector close failed", connector=connector.name, error=repr(exc))
+        if self._session is not None:
+            await self._session.close()
+        await self.store.call(self.store.close)
+        self.store.shutdown_executor()
+        self._started = False
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
+        """Run ``coro`` in the background; it is cancelled when the hub stops."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_ingested(self, rows, result) -> None:
+        self.metrics.count_ingest(rows, result)
+
+    def after_ingest(self, result) -> None:
+        if result.outbox_rows:
+            self.dispatcher.wake()
+
+    # ------------------------------------------------------------------ pulls
+    async def pull(self, name: str) -> PullSummary:
+        """Run one pull of source ``name``, following pages, each page committed with its cursor."""
+        connector = self.connectors.get(name)
+        if connector is None or not isinstance(connector, PullSource):
+            raise HubError(f"{name!r} is not an enabled pull source")
+        summary = PullSummary(name)
+        log = self.log.bind(connector=name)
+        state = await self.store.call(self.store.source_state, name)
+        cursor = state.cursor
+        try:
+            while summary.pages < MAX_PAGES_PER_PULL:
+                result = await connector.pull(cursor)
+                summary.pages += 1
+                rows, rejects = self.ingestor.prepare_tolerant(result.events, source=name)
+                rejects = reject_rows(name, result.rejects) + rejects
+                outcome = await self.ingestor.ingest(rows, cursor=(name, result.cursor), rejects=rejects)
+                self.after_ingest(outcome)
+                summary.appended += outcome.appended
+                summary.duplicates += outcome.duplicates
+                summary.rejected += len(rejects)
+                for reject in rejects:
+                    self.metrics.rejects.labels(name, reject.stage).inc()
+                    log.warning("record dead-lettered", stage=reject.stage, source_id=reject.source_id, error=reject.error)
+                cursor = result.cursor
+                if not result.has_more:
+                    break
+        except ConnectorError as exc:
+            summary.ok, summary.error = False, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            summary.ok, summary.error = False, f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("pull crashed")
+        now = time.time()
+        await self.store.call(self.store.record_pull, name, ok=summary.ok, error=summary.error, at=now)
+        self.metrics.pulls.labels(name, "ok" if summary.ok else "error").inc()
+        hint = " (check the connector's credentials)" if summary.error and summary.error.startswith(AuthError.__name__) else ""
+        self.health[name] = {"ok": summary.ok, "message": "ok" if summary.ok else summary.error + hint}
+        if summary.ok:
+            log.info("pulled", pages=summary.pages, appended=summary.appended, duplicates=summary.duplicates,
+                     rejected=summary.rejected)
+        else:
+            log.error("pull failed", error=summary.error)
+        return summary
+
+    # ------------------------------------------------------------------ run once
+    async def run_once(self) -> RunSummary:
+        """Every pull once, then every delivery that is due now (retries scheduled later wait)."""
+        summary = RunSummary()
+        for name in self.config.pull_sources():
+            summary.pulls.append(await self.pull(name))
+        for sink in self.config.sinks():
+            summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
+        return summary
+
+    # ------------------------------------------------------------------ dead letters
+    async def replay_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> tuple[int, list[str]]:
+        """Re-map / re-validate dead-lettered source records with the current code and config."""
+        taken = await self.store.call(self.store.take_rejects, source=source, reject_ids=reject_ids)
+        replayed, errors = 0, []
+        for reject_id, reject in taken:
+            import json
+
+            payload = json.loads(reject.payload)
+            connector = self.connectors.get(reject.source)
+            try:
+                if reject.stage == "map":
+                    if connector is None:
+                        raise HubError(f"connector {reject.source!r} is not enabled")
+                    items = connector.map_record(payload)
+                else:
+                    items = [payload]
+                rows = self.ingestor.prepare(items, source=reject.source if connector else None)
+            except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
+                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
+                errors.append(f"r:{reject_id}: {exc}")
+                continue
+            outcome = await self.ingestor.ingest(rows)
+            self.after_ingest(outcome)
+            await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
+            replayed += 1
+        return replayed, errors
+
+    async def check_connectors(self) -> dict[str, dict[str, Any]]:
+        """Ask every connector for its health (used by /readyz and ``connectors list``)."""
+        out = {}
+        for name, connector in self.connectors.items():
+            try:
+                health = await asyncio.wait_for(connector.check(), timeout=10)
+                out[name] = {"ok": health.ok, "message": health.message, **({"details": health.details} if health.details else {})}
+            except Exception as exc:
+                out[name] = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+            last = self.health.get(name)
+            if last and not last["ok"] and out[name]["ok"]:
+                out[name] = last  # the last pull failed: say so until a pull succeeds
+        return out
+

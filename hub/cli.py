@@ -1,0 +1,403 @@
+"""The ``parcours`` command line.
+
+Exit codes: 0 ok, 1 a failure was found (a pull failed, dead letters appeared), 2 usage or
+configuration error. Every command that reads configuration takes ``--config PATH``
+(default ``config/hub.yaml``, or ``$PARCOURS_CONFIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.config import DEFAULT_CONFIG, json_schema, load_config
+from hub.errors import ConfigError, HubError
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="PARCOURS_CONFIG",
+    default=DEFAULT_CONFIG, show_default=True, help="Hub configuration file (env PARCOURS_CONFIG).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _fail_config(exc: Exception) -> None:
+    click.echo(f"error: {exc}" if not isinstance(exc, ConfigError) else "\n".join(f"error: {p}" for p in exc.problems), err=True)
+    sys.exit(2)
+
+
+def _open_hub(config_path: str):
+    from hub.app import Hub
+
+    try:
+        return Hub.open(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
+def _plugins():
+    from hub.plugins import load_plugins
+
+    try:
+        return load_plugins()
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="parcours-hub")
+def main() -> None:
+    """Parcours Hub: collect training evidence, keep it tamper-evident, route it, report it."""
+
+
+# ---------------------------------------------------------------------------- init / check
+
+
+@main.command()
+@click.option("--path", "target", type=click.Path(dir_okay=False), default=DEFAULT_CONFIG, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(target: str, force: bool) -> None:
+    """Write a commented starter configuration."""
+    path = Path(target)
+    if path.exists() and not force:
+        click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
+        sys.exit(2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(resources.files("hub").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {path}; next: edit it, then `parcours check --config {path}`")
+
+
+@main.command()
+@CONFIG_OPTION
+@JSON_OPTION
+def check(config_path: str, as_json: bool) -> None:
+    """Validate the configuration and print connectors, routes and schedules."""
+    plugins = _plugins()
+    try:
+        loaded = load_config(config_path, plugins.connector_classes())
+    except ConfigError as exc:
+        _fail_config(exc)
+    connectors = []
+    for name, cfg in loaded.connectors.items():
+        cls = loaded.connector_class(name)
+        schedule = None
+        if cfg.schedule is not None:
+            schedule = f"cron {cfg.schedule.cron}" if cfg.schedule.cron else f"every {cfg.schedule.model_dump(mode='json')['every']}"
+        connectors.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled,
+                           "capabilities": cls.capabilities(), "schedule": schedule})
+    routes = [{"name": r.name, "from": r.from_, "types": r.when.types, "actions": r.when.actions,
+               "funders": r.when.funders, "to": r.to, "enabled": r.enabled} for r in loaded.model.routes]
+    if as_json:
+        _print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
+                     "connectors": connectors, "routes": routes})
+        return
+    click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
+    click.echo("connectors:")
+    for c in connectors:
+        state = "" if c["enabled"] else " (disabled)"
+        sched = f", {c['schedule']}" if c["schedule"] else ""
+        click.echo(f"  {c['name']:<20} {c['kind']:<14} {'+'.join(c['capabilities'])}{sched}{state}")
+    click.echo("routes:")
+    for r in routes:
+        cond = ", ".join(r["types"])
+        if r["actions"]:
+            cond += f"; actions {', '.join(r['actions'])}"
+        if r["funders"]:
+            cond += f"; funders {', '.join(r['funders'])}"
+        click.echo(f"  {r['name']:<20} {', '.join(r['from'])} -> {', '.join(r['to'])} when {cond}"
+                   + ("" if r["enabled"] else " (disabled)"))
+    if not routes:
+        click.echo("  (none)")
+
+
+@main.command("config-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def config_schema(output: str | None) -> None:
+    """Print the JSON Schema of the configuration (installed connectors included)."""
+    schema = json_schema(_plugins().connector_classes())
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------------------- run / sync
+
+
+def _summary_dict(summary) -> dict[str, Any]:
+    return {
+        "pulls": [p.__dict__ for p in summary.pulls],
+        "delivery": {sink: {k: v for k, v in s.__dict__.items()} for sink, s in summary.delivery.items()},
+    }
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--once", is_flag=True, help="Run every pull and every due delivery once, then exit.")
+@click.option("--host", help="Listen address (default hub.http.host).")
+@click.option("--port", type=int, help="Listen port (default hub.http.port).")
+@JSON_OPTION
+def run(config_path: str, once: bool, host: str | None, port: int | None, as_json: bool) -> None:
+    """Run the hub: HTTP server, scheduled pulls and deliveries (or one pass with --once)."""
+    hub = _open_hub(config_path)
+    if once:
+        summary = asyncio.run(_run_once(hub))
+        if as_json:
+            _print_json(_summary_dict(summary))
+        else:
+            _print_run_summary(hub, summary)
+        sys.exit(1 if summary.failed else 0)
+    from hub.daemon import serve
+
+    asyncio.run(serve(hub, host=host, port=port))
+
+
+async def _run_once(hub):
+    await hub.start()
+    try:
+        summary = await hub.run_once()
+        summary.totals = await hub.store.call(_totals, hub.store)
+        return summary
+    finally:
+        await hub.stop()
+
+
+def _totals(store) -> dict[str, Any]:
+    return {"events": store.count_events(), "outbox": store.outbox_counts(), "dead_letters": store.dead_letter_counts()}
+
+
+def _print_run_summary(hub, summary) -> None:
+    click.echo(f"{hub.config.hub.name}: one pass over {len(summary.pulls)} source(s) and {len(summary.delivery)} sink(s)")
+    for p in summary.pulls:
+        if p.ok:
+            click.echo(f"  pull {p.source:<18} {p.appended} new, {p.duplicates} already known, "
+                       f"{p.rejected} dead-lettered ({p.pages} page(s))")
+        else:
+            click.echo(f"  pull {p.source:<18} FAILED: {p.error}")
+    for sink, s in summary.delivery.items():
+        extra = f", {s.retried} to retry, {s.dead} dead-lettered" if (s.retried or s.dead) else ""
+        click.echo(f"  sink {sink:<18} {s.delivered} delivered in {s.batches} batch(es){extra}")
+    totals = getattr(summary, "totals", None)
+    if totals:
+        dead = sum(totals["dead_letters"].values())
+        click.echo(f"ledger: {totals['events']} events; dead letters waiting: {dead}"
+                   + (" (see `parcours dlq list`)" if dead else ""))
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("connector")
+@JSON_OPTION
+def sync(config_path: str, connector: str, as_json: bool) -> None:
+    """Run one pull of CONNECTOR now (following its pages) and deliver what it routed."""
+    hub = _open_hub(config_path)
+    if connector not in hub.config.pull_sources():
+        click.echo(f"error: {connector!r} is not an enabled pull source (pull sources: "
+                   f"{', '.join(hub.config.pull_sources()) or 'none'})", err=True)
+        asyncio.run(hub.stop())
+        sys.exit(2)
+
+    async def go():
+        await hub.start()
+        try:
+            result = await hub.pull(connector)
+            delivered = {s: await hub.dispatcher.deliver_due(s) for s in hub.config.sinks()}
+            return result, delivered
+        finally:
+            await hub.stop()
+
+    result, delivered = asyncio.run(go())
+    if as_json:
+        _print_json({"pull": result.__dict__, "delivery": {k: v.__dict__ for k, v in delivered.items()}})
+    elif result.ok:
+        click.echo(f"{connector}: {result.appended} new, {result.duplicates} already known, "
+                   f"{result.rejected} dead-lettered ({result.pages} page(s))")
+    else:
+        click.echo(f"{connector}: FAILED: {result.error}", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+# ---------------------------------------------------------------------------- connectors
+
+
+@main.group()
+def connectors() -> None:
+    """Installed connector kinds and configured connectors."""
+
+
+@connectors.command("list")
+@CONFIG_OPTION
+@JSON_OPTION
+def connectors_list(config_path: str, as_json: bool) -> None:
+    """List installed connector kinds, their plugins, and (with a config) each connector's health."""
+    plugins = _plugins()
+    kinds = []
+    for kind, cls in plugins.connector_classes().items():
+        origin = plugins.connector_origin(kind)
+        info = next((i for i in plugins.infos if i.name == origin), None)
+        kinds.append({
+            "kind": kind, "capabilities": cls.capabilities(), "plugin": origin,
+            "distribution": info.distribution if info else None, "version": info.version if info else None,
+            "description": (cls.__doc__ or "").strip().split("\n")[0],
+        })
+    blocked = [i.name for i in plugins.infos if i.status == "blocked"]
+    configured = []
+    if Path(config_path).exists():
+        from hub.app import Hub
+
+        try:
+            hub = Hub.open(config_path, plugins=plugins)
+        except ConfigError as exc:
+            _fail_config(exc)
+
+        async def health():
+            await hub.start()
+            try:
+                checks = await hub.check_connectors()
+                states = {s.name: s for s in await hub.store.call(hub.store.all_source_states)}
+                return checks, states
+            finally:
+                await hub.stop()
+
+        checks, states = asyncio.run(health())
+        for name, cfg in hub.config.connectors.items():
+            state = states.get(name)
+            health_info = checks.get(name, {"ok": None, "message": "disabled"})
+            if state is not None and not state.healthy:
+                health_info = {"ok": False, "message": state.last_error}
+            configured.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled, **health_info,
+                               "last_success_at": state.last_success_at if state else None})
+    if as_json:
+        _print_json({"kinds": kinds, "blocked_plugins": blocked, "configured": configured})
+        return
+    click.echo("installed connector kinds:")
+    for k in kinds:
+        dist = f"{k['distribution']} {k['version']}" if k["distribution"] else k["plugin"]
+        click.echo(f"  {k['kind']:<16} {'+'.join(k['capabilities']):<14} {dist:<28} {k['description']}")
+    if blocked:
+        click.echo(f"blocked plugins: {', '.join(blocked)}")
+    if configured:
+        click.echo(f"configured in {config_path}:")
+        for c in configured:
+            status = "disabled" if not c["enabled"] else ("ok" if c["ok"] else f"UNHEALTHY: {c['message']}")
+            click.echo(f"  {c['name']:<20} {c['kind']:<14} {status}")
+    if any(c["enabled"] and c["ok"] is False for c in configured):
+        sys.exit(1)
+
+
+@main.command("new-connector")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package folder.")
+def new_connector(name: str, directory: str) -> None:
+    """Scaffold a pip-installable connector package NAME with passing contract tests."""
+    from hub.scaffold import scaffold
+
+    try:
+        created = scaffold(name, Path(directory))
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"created {created}")
+    click.echo(f"next: pip install -e {created} && pytest {created}")
+
+
+# ---------------------------------------------------------------------------- dead letters
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: deliveries and source records that need an admin."""
+
+
+@dlq.command("list")
+@CONFIG_OPTION
+@click.option("--sink", help="Only deliveries to this sink.")
+@click.option("--source", help="Only records rejected from this source.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@JSON_OPTION
+def dlq_list(config_path: str, sink: str | None, source: str | None, limit: int, as_json: bool) -> None:
+    """List dead letters with their stage, error and attempts."""
+    hub = _open_hub(config_path)
+
+    async def go():
+        try:
+            return await hub.store.call(hub.store.dead_letters, sink=sink, source=source, limit=limit)
+        finally:
+            await hub.stop()
+
+    letters = asyncio.run(go())
+    if as_json:
+        _print_json([letter.__dict__ for letter in letters])
+        return
+    if not letters:
+        click.echo("no dead letters")
+        return
+    for letter in letters:
+        when = dt.datetime.fromtimestamp(letter.failed_at or letter.created_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        target = f"-> {letter.sink}" if letter.sink else f"from {letter.source}"
+        subject = f"event {letter.event_id}" if letter.event_id else "record"
+        click.echo(f"{letter.id:<8} {letter.stage:<9} {target:<22} {subject} at {when}, "
+                   f"{letter.attempts} attempt(s): {letter.error}")
+
+
+@dlq.command("replay")
+@CONFIG_OPTION
+@click.option("--sink", help="Replay the dead deliveries of this sink.")
+@click.option("--source", help="Replay the rejected records of this source.")
+@click.option("--id", "ids", multiple=True, help="Replay these dead letters (o:<n> or r:<n>); repeatable.")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+@click.option("--deliver/--no-deliver", default=True, show_default=True, help="Deliver the requeued events now.")
+@JSON_OPTION
+def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tuple[str, ...], replay_all: bool,
+               deliver: bool, as_json: bool) -> None:
+    """Replay dead letters with the current configuration (sinks) or code (source records)."""
+    if not (sink or source or ids or replay_all):
+        click.echo("error: say what to replay: --sink S, --source S, --id ID or --all", err=True)
+        sys.exit(2)
+    hub = _open_hub(config_path)
+    from hub.dlq import replay
+
+    async def go():
+        await hub.start()
+        try:
+            summary = await replay(hub, sink=sink, source=source, ids=list(ids) or None)
+            if deliver:
+                sinks = [sink] if sink else hub.config.sinks()
+                summary["delivery"] = {s: (await hub.dispatcher.deliver_due(s, ignore_pause=True)).__dict__ for s in sinks}
+            return summary
+        finally:
+            await hub.stop()
+
+    try:
+        summary = asyncio.run(go())
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        _print_json(summary)
+    else:
+        click.echo(f"requeued {summary['requeued']} delivery(ies), replayed {summary['replayed']} record(s)")
+        for err in summary["errors"]:
+            click.echo(f"  still failing: {err}")
+        for s, stats in summary.get("delivery", {}).items():
+            if stats["delivered"] or stats["dead"] or stats["retried"]:
+                click.echo(f"  sink {s}: {stats['delivered']} delivered, {stats['retried']} to retry, {stats['dead']} dead")
+    failed = summary["errors"] or any(s["dead"] for s in summary.get("delivery", {}).values())
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

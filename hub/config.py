@@ -1,0 +1,483 @@
+"""Hub configuration: YAML with secrets from ``${env:VAR}`` / ``${file:PATH}``, validated by pydantic.
+
+Every error names the file, the line and the YAML path (``config/hub.yaml:14:
+connectors.moodle.url: invalid URL``). Loading is two-phase: the hub's own sections first,
+then each connector block against the ``Config`` model of its ``kind``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
+from hub.durations import Duration
+from hub.errors import ConfigError
+
+DEFAULT_CONFIG = "config/hub.yaml"
+_REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(
+        default="sqlite:///var/hub.db",
+        description="sqlite:///relative/or/absolute/path.db, or postgresql://user@host/db",
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        default="full", description="SQLite durability: 'full' survives power loss, 'normal' only crashes"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("store url must start with sqlite:/// or postgresql://")
+        return value
+
+
+class HttpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /api/*; without it the admin API answers 503"
+    )
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    request_timeout: Duration = Field(default=dt.timedelta(seconds=30))
+    public_url: str | None = Field(default=None, description="Base URL printed in verification links")
+
+
+class DeliveryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    max_attempts: int = Field(default=12, ge=1)
+    max_age: Duration = Field(default=dt.timedelta(days=3), description="Dead-letter older undelivered events")
+    backoff_initial: Duration = Field(default=dt.timedelta(seconds=5))
+    backoff_max: Duration = Field(default=dt.timedelta(hours=1))
+    pause_after_failures: int = Field(default=5, ge=1, description="Consecutive failed batches before a sink pauses")
+    pause_for: Duration = Field(default=dt.timedelta(minutes=2))
+    poll_interval: Duration = Field(default=dt.timedelta(seconds=1))
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: readable on a terminal, JSON lines otherwise"
+    )
+
+
+class HubSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="Parcours Hub", description="The training organisation's name")
+    timezone: str = "Europe/Paris"
+    data_dir: str = Field(default="var", description="Folder for the SQLite file, blobs and outputs")
+    blobs_dir: str | None = Field(default=None, description="Evidence blobs folder (default: <data_dir>/blobs)")
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class RouteWhen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    types: list[str] = Field(default_factory=lambda: ["*"], description="Event-type globs, e.g. lms.*")
+    actions: list[str] | None = Field(default=None, description="Training-action ids or globs")
+    funders: list[str] | None = Field(default=None, description="Funders of the learner's enrolment")
+
+    _lists = field_validator("types", "actions", "funders", mode="before")(_as_list)
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    from_: list[str] = Field(alias="from", min_length=1, description="Source connector names, 'api' or '*'")
+    when: RouteWhen = Field(default_factory=RouteWhen)
+    to: list[str] = Field(min_length=1, description="Sink connector names")
+    enabled: bool = True
+
+    _lists = field_validator("from_", "to", mode="before")(_as_list)
+
+
+class HubConfig(BaseModel):
+    """The whole hub configuration. ``connectors`` hold the validated per-kind models."""
+
+    model_config = ConfigDict(extra="forbid")
+    hub: HubSection = Field(default_factory=HubSection)
+    connectors: dict[str, Any] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+
+    @field_validator("connectors")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(r"^[a-z0-9][a-z0-9_-]*$", str(name)):
+                raise ValueError(f"connector name {name!r}: use lowercase letters, digits, '-' and '_'")
+            if name in ("api", "hub"):
+                raise ValueError(f"connector name {name!r} is reserved ('api': events posted to /api/events, 'hub': the hub's own events)")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_routes(self) -> "HubConfig":
+        seen = set()
+        for route in self.routes:
+            if route.name in seen:
+                raise ValueError(f"two routes are named {route.name!r}")
+            seen.add(route.name)
+        return self
+
+
+@dataclass
+class LoadedConfig:
+    """A validated configuration and where it came from."""
+
+    path: Path
+    model: HubConfig
+    connector_classes: dict[str, type[Connector]]
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    @property
+    def hub(self) -> HubSection:
+        return self.model.hub
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the config are relative to the folder the command runs from."""
+        return Path.cwd()
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve_path(self.hub.data_dir)
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.resolve_path(self.hub.blobs_dir) if self.hub.blobs_dir else self.data_dir / "blobs"
+
+    @property
+    def timezone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.hub.timezone)
+
+    @property
+    def connectors(self) -> dict[str, ConnectorConfig]:
+        return self.model.connectors
+
+    def connector_class(self, name: str) -> type[Connector]:
+        return self.connector_classes[self.connectors[name].kind]
+
+    def enabled_connectors(self) -> dict[str, ConnectorConfig]:
+        return {n: c for n, c in self.connectors.items() if c.enabled}
+
+    def sinks(self) -> list[str]:
+        return [n for n in self.enabled_connectors() if issubclass(self.connector_class(n), EventSink)]
+
+    def pull_sources(self) -> list[str]:
+        return [n for n in self.enabled_connectors() if issubclass(self.connector_class(n), PullSource)]
+
+    def delivery_for(self, sink: str) -> DeliveryConfig:
+        base = self.hub.delivery
+        overrides = self.connectors[sink].delivery
+        if overrides is None:
+            return base
+        return base.model_copy(update=overrides.model_dump(exclude_none=True))
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+class _Reader:
+    """Turns a YAML node tree into Python values, recording the line of every path."""
+
+    def __init__(self, filename: str, env: Mapping[str, str], base_dir: Path):
+        self.filename = filename
+        self.env = env
+        self.base_dir = base_dir
+        self.lines: dict[tuple, int] = {}
+        self.interpolated: set[tuple] = set()
+        self.problems: list[str] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def read(self, node: yaml.Node, path: tuple = ()) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            self._constructor.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._constructor.construct_object(key_node, deep=True)
+                if key in out:
+                    self.problems.append(
+                        f"{self.filename}:{key_node.start_mark.line + 1}: {format_path(path + (key,))}: duplicate key"
+                    )
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                out[key] = self.read(value_node, path + (key,))
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(item, path + (i,)) for i, item in enumerate(node.value)]
+        value = self._constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "${" in value:
+            value = self._interpolate(value, path, node.start_mark.line + 1)
+        return value
+
+    def _interpolate(self, text: str, path: tuple, line: int) -> str:
+        def replace(match: re.Match) -> str:
+            source, ref, default = match.group(1), match.group(2).strip(), match.group(3)
+            if source == "env":
+                if ref in self.env:
+                    return self.env[ref]
+                if default is not None:
+                    return default
+                self.problems.append(
+                    f"{self.filename}:{line}: {format_path(path)}: environment variable {ref} is not set"
+                )
+                return ""
+            file_path = Path(ref).expanduser()
+            if not file_path.is_absolute():
+                file_path = self.base_dir / file_path
+            try:
+                return file_path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                self.problems.append(
+                    f"{self.filename}:{line}: {format_path(path)}: cannot read secret file {ref}: {exc.strerror}"
+                )
+                return ""
+
+        self.interpolated.add(path)
+        return _REF.sub(replace, text)
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _line_for(lines: dict[tuple, int], path: tuple) -> int:
+    path = tuple(path)
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 1)
+
+
+def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filename: str) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = prefix + tuple(_yaml_key(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        out.append(f"{filename}:{_line_for(lines, loc)}: {format_path(loc)}: {msg}")
+    return out
+
+
+def _yaml_key(part: Any) -> Any:
+    return "from" if part == "from_" else part
+
+
+def _secret_paths(model: type[BaseModel], prefix: tuple = ()) -> list[tuple]:
+    """Paths of the SecretStr fields of a config model (one level of nesting is enough here)."""
+    out = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        ann = info.annotation
+        if ann is SecretStr or (getattr(ann, "__args__", None) and SecretStr in ann.__args__):
+            out.append(prefix + (key,))
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.extend(_secret_paths(ann, prefix + (key,)))
+    return out
+
+
+def parse_config(
+    text: str,
+    connector_classes: Mapping[str, type[Connector]],
+    *,
+    filename: str = DEFAULT_CONFIG,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> LoadedConfig:
+    """Validate configuration text. Raises :class:`ConfigError` with every problem found."""
+    env = os.environ if env is None else env
+    base_dir = base_dir or Path.cwd()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{filename}:{line}: invalid YAML: {problem}") from None
+    reader = _Reader(filename, env, base_dir)
+    raw = reader.read(node) if node is not None else {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{filename}:1: (top level): expected a mapping with hub, connectors and routes")
+    problems = list(reader.problems)
+    lines = reader.lines
+
+    try:
+        model = HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(problems + _errors(exc, (), lines, filename)) from None
+
+    validated: dict[str, ConnectorConfig] = {}
+    known = ", ".join(sorted(connector_classes)) or "(none installed)"
+    for name, block in model.connectors.items():
+        path = ("connectors", name)
+        where = f"{filename}:{_line_for(lines, path)}: connectors.{name}"
+        if not isinstance(block, dict):
+            problems.append(f"{where}: expected a mapping with a 'kind'")
+            continue
+        kind = block.get("kind")
+        if kind is None:
+            problems.append(f"{where}.kind: field required (known kinds: {known})")
+            continue
+        cls = connector_classes.get(kind)
+        if cls is None:
+            problems.append(
+                f"{filename}:{_line_for(lines, path + ('kind',))}: connectors.{name}.kind: "
+                f"unknown connector kind {kind!r} (known kinds: {known})"
+            )
+            continue
+        try:
+            cfg = cls.Config.model_validate(block)
+        except ValidationError as exc:
+            problems.extend(_errors(exc, path, lines, filename))
+            continue
+        for secret in _secret_paths(cls.Config):
+            full = path + secret
+            if secret[0] in block and _dig(block, secret) is not None and full not in reader.interpolated:
+                problems.append(
+                    f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
+                    "${env:VAR} or ${file:PATH}, not be written in the file"
+                )
+        if cfg.schedule is not None and not issubclass(cls, PullSource):
+            problems.append(
+                f"{filename}:{_line_for(lines, path + ('schedule',))}: connectors.{name}.schedule: "
+                f"kind {kind!r} is not a pull source"
+            )
+        validated[name] = cfg
+
+    token = model.hub.http.admin_token
+    if token is not None and ("hub", "http", "admin_token") not in reader.interpolated:
+        problems.append(
+            f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
+            "secrets must come from ${env:VAR} or ${file:PATH}, not be written in the file"
+        )
+    elif token is not None and len(token.get_secret_value()) < 16:
+        problems.append(
+            f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
+            "too short (use at least 16 random characters)"
+        )
+
+    problems.extend(_check_routes(model, validated, connector_classes, lines, filename))
+    if problems:
+        raise ConfigError(problems)
+    model = model.model_copy(update={"connectors": validated})
+    return LoadedConfig(Path(filename), model, dict(connector_classes), lines)
+
+
+def _dig(block: dict, path: tuple) -> Any:
+    for part in path:
+        if not isinstance(block, dict) or part not in block:
+            return None
+        block = block[part]
+    return block
+
+
+def _check_routes(model, validated, classes, lines, filename) -> list[str]:
+    problems = []
+    for i, route in enumerate(model.routes):
+        for j, name in enumerate(route.from_):
+            if name in ("*", "api", "hub") or any(ch in name for ch in "*?["):
+                continue
+            if name not in model.connectors:
+                problems.append(
+                    f"{filename}:{_line_for(lines, ('routes', i, 'from', j))}: routes[{i}].from: "
+                    f"route {route.name!r} names connector {name!r}, which is not defined"
+                )
+        for j, name in enumerate(route.to):
+            where = f"{filename}:{_line_for(lines, ('routes', i, 'to', j))}: routes[{i}].to"
+            if name not in model.connectors:
+                problems.append(f"{where}: route {route.name!r} names connector {name!r}, which is not defined")
+            elif name in validated and not issubclass(classes[validated[name].kind], EventSink):
+                problems.append(f"{where}: connector {name!r} (kind {validated[name].kind}) is not an event sink")
+    return problems
+
+
+def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, type[Connector]],
+                env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read and validate the configuration file at ``path``."""
+    path = Path(path or os.environ.get("PARCOURS_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (create one with `parcours init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(text, connector_classes, filename=str(path), env=env)
+
+
+def route_matches_glob(patterns: list[str] | None, value: str | None) -> bool:
+    if patterns is None:
+        return True
+    if value is None:
+        return False
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def json_schema(connector_classes: Mapping[str, type[Connector]]) -> dict[str, Any]:
+    """JSON Schema of the configuration file, connectors included (for editors and docs)."""
+    schema = HubConfig.model_json_schema(mode="validation")
+    defs = schema.setdefault("$defs", {})
+    variants = []
+    for kind, cls in sorted(connector_classes.items()):
+        sub = cls.Config.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        for name, definition in sub.pop("$defs", {}).items():
+            defs.setdefault(name, definition)
+        sub["properties"]["kind"] = {"const": kind, "description": (cls.__doc__ or "").strip().split("\n")[0]}
+        sub["required"] = sorted(set(sub.get("required", [])) | {"kind"})
+        title = f"connector_{kind}"
+        sub["title"] = title
+        defs[title] = sub
+        variants.append({"$ref": f"#/$defs/{title}"})
+    schema["properties"]["connectors"] = {
+        "type": "object",
+        "description": "Connector instances by name; the keys of each depend on its kind",
+        "additionalProperties": {"oneOf": variants} if variants else {"type": "object"},
+    }
+    schema["title"] = "Parcours Hub configuration"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

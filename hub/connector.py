@@ -1,0 +1,206 @@
+"""What a connector is: a small class around a pydantic config model.
+
+A connector class sets ``kind`` and ``Config`` and inherits one or more capabilities:
+
+* :class:`PullSource` — ``pull(cursor)`` returns event inputs and the next cursor;
+* :class:`WebhookSource` — ``handle_webhook(request)`` verifies a request and returns event inputs;
+* :class:`EventSink` — ``deliver(events)`` sends a batch or raises an error of :mod:`hub.errors`.
+
+All I/O is async and lives in these methods; the plugin hooks only hand the classes over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.durations import Duration
+
+if TYPE_CHECKING:
+    from hub.blobs import BlobStore
+    from hub.events import TraceEvent
+
+
+class Schedule(BaseModel):
+    """When a pull source runs: ``every: 5m`` or ``cron: "0 6 * * 1-5"`` (hub time zone)."""
+
+    model_config = ConfigDict(extra="forbid")
+    every: Duration | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Schedule":
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
+        if self.every is not None and self.every.total_seconds() < 1:
+            raise ValueError("'every' must be at least 1s")
+        return self
+
+
+class DeliveryOverrides(BaseModel):
+    """Per-sink overrides of ``hub.delivery``."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    max_attempts: int | None = Field(default=None, ge=1)
+    max_age: Duration | None = None
+
+
+class ConnectorConfig(BaseModel):
+    """Fields every connector accepts. A connector's ``Config`` subclasses this."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    enabled: bool = True
+    schedule: Schedule | None = Field(default=None, description="Pull schedule (pull sources only)")
+    delivery: DeliveryOverrides | None = Field(default=None, description="Delivery overrides (sinks only)")
+
+
+@dataclass
+class ConnectorContext:
+    """What the hub lends a connector: its name, a shared HTTP session, the blob store, a logger."""
+
+    name: str
+    blobs: "BlobStore"
+    log: Any
+    timezone: dt.tzinfo
+    data_dir: Any
+    _session_factory: Any = None
+    _session: aiohttp.ClientSession | None = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The hub's shared aiohttp session (created on first use, closed by the hub)."""
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+
+@dataclass
+class Health:
+    ok: bool
+    message: str = "ok"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reject:
+    """A record a source could not turn into a valid event: dead-lettered, never dropped.
+
+    ``stage`` is ``map`` (the source record itself was malformed) or ``validate`` (the mapped
+    event failed validation). ``payload`` is the original record, kept for replay.
+    """
+
+    stage: Literal["map", "validate"]
+    error: str
+    payload: Any
+    source_id: str | None = None
+
+
+@dataclass
+class PullResult:
+    """What one ``pull`` returns.
+
+    ``events`` are event-input dicts; ``cursor`` is JSON-serialisable and stored in the same
+    transaction as the events; ``has_more`` asks the hub to pull again at once (paging);
+    ``rejects`` are records that could not be mapped.
+    """
+
+    events: list[dict[str, Any]]
+    cursor: Any = None
+    has_more: bool = False
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A received webhook, independent of the HTTP framework: exactly the bytes that came."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    remote: str | None = None
+
+
+@dataclass
+class WebhookResult:
+    """Event inputs from one webhook request; ``response`` is an optional JSON body to answer."""
+
+    events: list[dict[str, Any]]
+    response: Any = None
+
+
+class Connector:
+    """Base of every connector. Subclasses set ``kind``, ``Config`` and a docstring."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    #: event types this connector may emit (documentation and contract tests)
+    emits: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str, config: ConnectorConfig, context: ConnectorContext):
+        self.name = name
+        self.config = config
+        self.context = context
+
+    @classmethod
+    def capabilities(cls) -> list[str]:
+        caps = []
+        if issubclass(cls, PullSource):
+            caps.append("pull")
+        if issubclass(cls, WebhookSource):
+            caps.append("webhook")
+        if issubclass(cls, EventSink):
+            caps.append("sink")
+        return caps
+
+    async def open(self) -> None:
+        """Called once before first use (after the store is open)."""
+
+    async def close(self) -> None:
+        """Called once at shutdown."""
+
+    async def check(self) -> Health:
+        """Can this connector reach its peer with its credentials? Used by /readyz."""
+        return Health(True)
+
+
+class PullSource:
+    """Capability: the hub calls ``pull`` on the connector's schedule."""
+
+    async def pull(self, cursor: Any) -> PullResult:
+        """Fetch what changed since ``cursor`` (None on the first run)."""
+        raise NotImplementedError
+
+    def map_record(self, record: Any) -> list[dict[str, Any]]:
+        """Map one source record again (used to replay a ``map``-stage dead letter)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot re-map records")
+
+
+class WebhookSource:
+    """Capability: ``POST /webhooks/{name}`` is handed to ``handle_webhook``."""
+
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Verify ``request`` (raise :class:`hub.errors.WebhookRejected`) and map it to events."""
+        raise NotImplementedError
+
+
+class EventSink:
+    """Capability: the dispatcher hands batches of routed events to ``deliver``."""
+
+    async def deliver(self, events: list["TraceEvent"]) -> None:
+        """Send ``events``; return normally on success or raise a :mod:`hub.errors` error."""
+        raise NotImplementedError

@@ -1,0 +1,58 @@
+"""``parcours run``: HTTP server, scheduler and delivery loops in one process.
+
+SIGTERM / SIGINT drain: /readyz turns 503, the listener stops accepting, in-flight requests
+finish (a request is acknowledged only after its commit), running pulls finish their page,
+delivery loops finish their batch, then connectors and the store close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from hub.scheduler import HubScheduler
+from hub.server import DRAINING_KEY, build_app
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+DRAIN_SECONDS = 30.0
+
+
+async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None, ready: asyncio.Event | None = None) -> None:
+    http = hub.config.hub.http
+    host = host or http.host
+    port = http.port if port is None else port
+    await hub.start()
+    app = build_app(hub)
+    runner = web.AppRunner(app, shutdown_timeout=DRAIN_SECONDS, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    hub.log.info("listening", address=[f"{a[0]}:{a[1]}" for a in runner.addresses], config=str(hub.config.path))
+    scheduler = HubScheduler(hub)
+    await scheduler.start()
+    dispatch_task = asyncio.create_task(hub.dispatcher.run())
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+
+    hub.log.info("stopping: draining in-flight work")
+    app[DRAINING_KEY]["on"] = True
+    await scheduler.stop()
+    await runner.cleanup()  # stops accepting, waits for in-flight requests
+    hub.dispatcher.stop()
+    try:
+        await asyncio.wait_for(dispatch_task, timeout=DRAIN_SECONDS)
+    except asyncio.TimeoutError:
+        dispatch_task.cancel()
+    await hub.stop()
+    hub.log.info("stopped")

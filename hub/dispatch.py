@@ -1,0 +1,201 @@
+"""Delivery of routed events to sinks: batches, a durable retry schedule, dead letters, pauses.
+
+At-least-once: an outbox row is marked delivered only after the sink returned. A failed batch
+goes back to ``pending`` with a retry time computed by tenacity's random exponential wait,
+honouring ``Retry-After``; after ``max_attempts`` or ``max_age`` it becomes a dead letter.
+A permanent error on a batch is narrowed down by delivering its events one by one, so a
+single poison event does not dead-letter its neighbours. After ``pause_after_failures``
+failed batches in a row the sink pauses for ``pause_for`` and resumes by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from tenacity import wait_random_exponential
+
+from hub.config import DeliveryConfig
+from hub.errors import ConnectorError, PermanentError
+from hub.events import TraceEvent, to_trace_event
+from hub.store.base import Claimed, SinkState
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+LEASE_SECONDS = 300.0
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "DeliveryStats") -> None:
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dead += other.dead
+        self.batches += other.batches
+        self.errors.extend(other.errors)
+
+
+def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
+    """Wait before retry number ``attempt`` (1-based): random exponential, capped."""
+    wait = wait_random_exponential(multiplier=policy.backoff_initial.total_seconds(), max=policy.backoff_max.total_seconds())
+    return float(wait(SimpleNamespace(attempt_number=attempt)))
+
+
+class Dispatcher:
+    def __init__(self, hub: "Hub"):
+        self.hub = hub
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._wake: dict[str, asyncio.Event] = {}
+        self._stopping = asyncio.Event()
+        self.log = hub.log.bind(component="dispatch")
+
+    def wake(self, sinks: set[str] | None = None) -> None:
+        """Tell sink loops that new rows may be due (after an ingest)."""
+        for name, event in self._wake.items():
+            if sinks is None or name in sinks:
+                event.set()
+
+    # ------------------------------------------------------------------ daemon loop
+    async def run(self) -> None:
+        """One loop per enabled sink until :meth:`stop`."""
+        sinks = self.hub.config.sinks()
+        self._wake = {name: asyncio.Event() for name in sinks}
+        await asyncio.gather(*(self._sink_loop(name) for name in sinks))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for event in self._wake.values():
+            event.set()
+
+    async def _sink_loop(self, sink: str) -> None:
+        policy = self.hub.config.delivery_for(sink)
+        wake = self._wake[sink]
+        while not self._stopping.is_set():
+            try:
+                stats = await self.deliver_due(sink, max_batches=10)
+            except Exception as exc:  # the store itself failed: log, back off, keep the daemon up
+                self.log.error("delivery loop error", sink=sink, error=repr(exc))
+                stats = DeliveryStats()
+            if stats.batches:
+                continue
+            delay = policy.poll_interval.total_seconds()
+            state = await self.hub.store.call(self.hub.store.sink_state, sink)
+            if state.paused_until and state.paused_until > time.time():
+                delay = max(delay, state.paused_until - time.time())
+            else:
+                due = await self.hub.store.call(self.hub.store.next_due, sink)
+                if due is not None:
+                    delay = min(max(due - time.time(), 0.05), max(delay, 30.0))
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+
+    # ------------------------------------------------------------------ one pass
+    async def deliver_due(self, sink: str, *, max_batches: int | None = None, ignore_pause: bool = False) -> DeliveryStats:
+        """Deliver the rows of ``sink`` that are due now, batch after batch."""
+        store = self.hub.store
+        policy = self.hub.config.delivery_for(sink)
+        stats = DeliveryStats()
+        while max_batches is None or stats.batches < max_batches:
+            if self._stopping.is_set():
+                break
+            state = await store.call(store.sink_state, sink)
+            if not ignore_pause and state.paused_until and state.paused_until > time.time():
+                break
+            claimed = await store.call(
+                store.claim, sink, limit=policy.batch_size, now=time.time(), owner=self.owner, lease_seconds=LEASE_SECONDS
+            )
+            if not claimed:
+                break
+            stats.add(await self._deliver_batch(sink, claimed, policy, state))
+        return stats
+
+    async def _deliver_batch(self, sink: str, claimed: list[Claimed], policy: DeliveryConfig, state: SinkState) -> DeliveryStats:
+        connector = self.hub.connectors[sink]
+        store = self.hub.store
+        stats = DeliveryStats(batches=1)
+        events = [to_trace_event(c.event) for c in claimed]
+        error = await self._attempt(connector, events, policy)
+        now = time.time()
+        if error is None:
+            await store.call(store.mark_delivered, [c.outbox_id for c in claimed], at=now)
+            stats.delivered = len(claimed)
+            self.hub.metrics.delivery_attempts.labels(sink, "delivered").inc(len(claimed))
+            self.log.info("delivered", sink=sink, count=len(claimed), event_ids=[e.id for e in events])
+            if state.consecutive_failures or state.paused_until:
+                await store.call(store.save_sink_state, SinkState(sink))
+            return stats
+        if isinstance(error, PermanentError) and len(claimed) > 1:
+            # narrow the poison event(s) down: deliver one by one
+            stats.batches = 0
+            for item in claimed:
+                stats.add(await self._deliver_batch(sink, [item], policy, await store.call(store.sink_state, sink)))
+            return stats
+        stats.add(await self._record_failure(sink, claimed, error, policy, state, now))
+        return stats
+
+    async def _attempt(self, connector, events: list[TraceEvent], policy: DeliveryConfig) -> ConnectorError | None:
+        try:
+            await asyncio.wait_for(connector.deliver(events), timeout=self.hub.config.hub.http.request_timeout.total_seconds() * 4)
+        except ConnectorError as exc:
+            return exc
+        except asyncio.TimeoutError:
+            from hub.errors import RetryableError
+
+            return RetryableError("delivery timed out")
+        except Exception as exc:  # a bug in a sink must not lose events: retry, then dead-letter
+            from hub.errors import RetryableError
+
+            return RetryableError(f"unexpected {type(exc).__name__}: {exc}")
+        return None
+
+    async def _record_failure(self, sink, claimed, error: ConnectorError, policy, state: SinkState, now: float) -> DeliveryStats:
+        store = self.hub.store
+        stats = DeliveryStats()
+        message = f"{type(error).__name__}: {error}"
+        stats.errors.append(message)
+        dead, retry_groups = [], {}
+        max_age = policy.max_age.total_seconds()
+        for item in claimed:
+            attempt = item.attempts + 1
+            if not error.retryable or attempt >= policy.max_attempts or now - item.created_at >= max_age:
+                dead.append(item)
+                continue
+            wait = backoff_seconds(policy, attempt)
+            if error.retry_after:
+                wait = max(wait, error.retry_after)
+            retry_groups.setdefault(round(now + wait, 3), []).append(item)
+        if dead:
+            await store.call(store.mark_failed, [c.outbox_id for c in dead], error=message, at=now, retry_at=None)
+            stats.dead += len(dead)
+            self.hub.metrics.delivery_attempts.labels(sink, "dead").inc(len(dead))
+            for item in dead:
+                self.log.warning("dead letter", sink=sink, event_id=item.event["id"], attempts=item.attempts + 1, error=message)
+        for retry_at, items in retry_groups.items():
+            await store.call(store.mark_failed, [c.outbox_id for c in items], error=message, at=now, retry_at=retry_at)
+            stats.retried += len(items)
+            self.hub.metrics.delivery_attempts.labels(sink, "retry").inc(len(items))
+            for item in items:
+                self.log.info("delivery failed, will retry", sink=sink, event_id=item.event["id"],
+                              attempt=item.attempts + 1, retry_in=round(retry_at - now, 1), error=message)
+        failures = state.consecutive_failures + 1
+        paused_until = None
+        if failures >= policy.pause_after_failures:
+            paused_until = now + max(policy.pause_for.total_seconds(), error.retry_after or 0)
+            self.log.warning("sink paused", sink=sink, failures=failures, seconds=round(paused_until - now))
+        await store.call(store.save_sink_state, SinkState(sink, failures, paused_until, message))
+        return stats

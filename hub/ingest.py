@@ -1,0 +1,134 @@
+"""The ingest path: validate a batch, assign ids, append to the ledger, queue deliveries.
+
+Requests (``POST /api/events``, webhooks, file imports) are all-or-nothing: one bad event
+rejects the batch and nothing is stored. Pulls are per record: bad records become dead
+letters with their original payload and the rest of the page is ingested, together with
+the source's new cursor, in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Iterable
+
+import orjson
+from pydantic import BaseModel
+
+from hub.connector import Reject
+from hub.events import UTC, EventTypeRegistry, EventValidationError
+from hub.ingest_format import format_utc
+from hub.router import Router
+from hub.store.base import EventRow, IngestResult, RejectRow, Store
+from hub.ulid import new_ulids
+
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return {k: v for k, v in value.__dict__.items() if v is not None}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode_json(value: Any) -> str:
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def _data_json(model: BaseModel) -> str:
+    return model.__pydantic_serializer__.to_json(model, exclude_none=True).decode()
+
+
+def learner_key(source: str, learner: dict | None) -> str | None:
+    """The key that links a learner's events for routing by funder (e-mail when known)."""
+    if not learner:
+        return None
+    email = learner.get("email")
+    if email:
+        return "email:" + email.strip().lower()
+    return f"{source}:{learner['ref']}"
+
+
+class Ingestor:
+    def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, on_ingested=None):
+        self.store = store
+        self.types = types
+        self.router = router
+        self.on_ingested = on_ingested  # callback(rows, result) for metrics and wake-ups
+
+    # ------------------------------------------------------------------ preparation
+    def prepare(self, items: list[Any], *, source: str | None, default_source: str = "api") -> list[EventRow]:
+        """Validate ``items`` all-or-nothing and build rows. Raises EventValidationError."""
+        validated = self.types.validate_batch(items)
+        ids = new_ulids(len(validated))
+        received = format_utc(dt.datetime.now(UTC))
+        rows = []
+        for event_id, item in zip(ids, validated):
+            src = source or item.get("source") or default_source
+            learner = item.get("learner")
+            evidence = item.get("evidence")
+            data = item.get("data")
+            rows.append(
+                EventRow(
+                    id=event_id,
+                    type=item["type"],
+                    occurred_us=round(item["occurred_at"].timestamp() * 1_000_000),
+                    received_at=received,
+                    source=src,
+                    source_id=item["source_id"],
+                    learner=orjson.dumps(learner).decode() if learner else None,
+                    learner_key=learner_key(src, learner),
+                    action=item.get("action"),
+                    data=_data_json(data) if data is not None else "{}",
+                    evidence=orjson.dumps(evidence).decode() if evidence else None,
+                    supersedes=item.get("supersedes"),
+                )
+            )
+        return rows
+
+    def prepare_tolerant(self, items: list[Any], *, source: str) -> tuple[list[EventRow], list[RejectRow]]:
+        """Validate per record: bad records become ``validate``-stage rejects, the rest rows."""
+        try:
+            return self.prepare(items, source=source), []
+        except EventValidationError as exc:
+            bad: dict[int, list[str]] = {}
+            for index, path, msg in exc.problems:
+                bad.setdefault(index, []).append(f"{path}: {msg}" if path else msg)
+        good = [item for i, item in enumerate(items) if i not in bad]
+        rejects = [
+            RejectRow(source, "validate", "; ".join(msgs), encode_json(items[i]), _source_id(items[i]))
+            for i, msgs in sorted(bad.items())
+        ]
+        return (self.prepare(good, source=source) if good else []), rejects
+
+    # ------------------------------------------------------------------ commit
+    def commit(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
+               rejects: Iterable[RejectRow] = ()) -> IngestResult:
+        """Synchronous commit on the store's thread (use :meth:`ingest` from async code)."""
+        result = self.store.ingest(rows, self.router.route if self.router else None,
+                                   source_cursor=cursor, rejects=list(rejects))
+        if self.on_ingested is not None:
+            self.on_ingested(rows, result)
+        return result
+
+    async def ingest(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
+                     rejects: Iterable[RejectRow] = ()) -> IngestResult:
+        return await self.store.call(self.commit, rows, cursor=cursor, rejects=list(rejects))
+
+    async def ingest_items(self, items: list[Any], *, source: str | None, default_source: str = "api") -> IngestResult:
+        """Validate and commit a request's items, all or nothing."""
+        rows = self.prepare(items, source=source, default_source=default_source)
+        return await self.ingest(rows)
+
+
+def reject_rows(source: str, rejects: Iterable[Reject]) -> list[RejectRow]:
+    return [RejectRow(source, r.stage, r.error, encode_json(r.payload), r.source_id) for r in rejects]
+
+
+def _source_id(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("source_id"), str):
+        return item["source_id"]
+    return None

@@ -1,0 +1,21 @@
+"""Timestamp formats of the ledger: UTC, microseconds, ISO 8601 with a ``Z``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_utc(value: dt.datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def format_us(micros: int) -> str:
+    """ISO 8601 UTC text of a time stored as microseconds since the epoch."""
+    return format_utc(_EPOCH + dt.timedelta(microseconds=micros))
+
+
+def to_us(value: dt.datetime) -> int:
+    return round(value.timestamp() * 1_000_000)

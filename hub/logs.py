@@ -1,0 +1,65 @@
+"""structlog set-up: JSON lines off a terminal, readable lines on one; secrets never printed.
+
+Every secret value loaded from configuration is registered with :func:`register_secret`;
+the redaction processor replaces it wherever it appears in a log line, and masks values of
+keys that name credentials (token, secret, password, authorization, signature).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+REDACTED = "**********"
+_SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|authorization|signature|api_key|apikey)", re.I)
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        for secret in _secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: (REDACTED if _SENSITIVE_KEY.search(str(k)) and v else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: mask registered secrets and credential-named keys."""
+    return _scrub(event_dict)
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
+    stream = stream or sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str = "parcours", **bind: Any) -> Any:
+    return structlog.get_logger(name).bind(**bind)

@@ -1,0 +1,111 @@
+"""APScheduler 3 runs each pull source on its schedule and the jobs plugins declare.
+
+Jobs never overlap themselves (``max_instances=1``, missed runs coalesced). With several
+daemons on one database, only the holder of the ``scheduler`` lease runs jobs: APScheduler 3
+cannot share a job store between processes, so leadership is a lease in the store, renewed
+every few seconds and taken over when its holder disappears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from hub.connector import Schedule
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+LEASE_NAME = "scheduler"
+LEASE_TTL = 30.0
+RENEW_EVERY = 10.0
+
+
+@dataclass
+class JobSpec:
+    """A scheduled job declared by a plugin (``register_jobs`` hook)."""
+
+    name: str
+    schedule: Schedule
+    run: Callable[["Hub"], Awaitable[Any]]
+
+
+def trigger_for(schedule: Schedule, timezone: Any):
+    if schedule.cron is not None:
+        return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+    return IntervalTrigger(seconds=schedule.every.total_seconds(), timezone=timezone)
+
+
+class HubScheduler:
+    def __init__(self, hub: "Hub"):
+        self.hub = hub
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.scheduler = AsyncIOScheduler(timezone=hub.config.timezone)
+        self.is_leader = False
+        self._running: set[asyncio.Task] = set()
+        self.log = hub.log.bind(component="scheduler")
+
+    def jobs(self) -> list[JobSpec]:
+        specs = []
+        for name in self.hub.config.pull_sources():
+            schedule = self.hub.config.connectors[name].schedule
+            if schedule is not None:
+                specs.append(JobSpec(f"pull:{name}", schedule, lambda hub, n=name: hub.pull(n)))
+        specs.extend(self.hub.plugins.jobs(self.hub.config))
+        return specs
+
+    async def start(self) -> None:
+        await self._renew()
+        for spec in self.jobs():
+            self.scheduler.add_job(
+                self._guarded, trigger_for(spec.schedule, self.hub.config.timezone), args=[spec],
+                id=spec.name, name=spec.name, max_instances=1, coalesce=True, misfire_grace_time=300,
+                next_run_time=_first_run(spec),
+            )
+        self.scheduler.add_job(self._renew, IntervalTrigger(seconds=RENEW_EVERY), id="lease", max_instances=1)
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._running:  # let running jobs finish their current page
+            await asyncio.wait(list(self._running), timeout=30)
+        if self.is_leader:
+            await self.hub.store.call(self.hub.store.release_lease, LEASE_NAME, self.owner)
+
+    async def _renew(self) -> None:
+        was = self.is_leader
+        self.is_leader = await self.hub.store.call(
+            self.hub.store.acquire_lease, LEASE_NAME, self.owner, ttl=LEASE_TTL, now=time.time()
+        )
+        if self.is_leader != was:
+            self.log.info("scheduler leadership", leader=self.is_leader, owner=self.owner)
+
+    async def _guarded(self, spec: JobSpec) -> None:
+        if not self.is_leader:
+            return
+        task = asyncio.current_task()
+        self._running.add(task)
+        try:
+            await spec.run(self.hub)
+        except Exception:
+            self.log.exception("job failed", job=spec.name)
+        finally:
+            self._running.discard(task)
+
+
+def _first_run(spec: JobSpec):
+    """Interval jobs run once at start-up (catch up after downtime); cron jobs wait for their time."""
+    import datetime as dt
+
+    if spec.schedule.every is not None:
+        return dt.datetime.now(dt.timezone.utc)
+    return None

@@ -1,0 +1,272 @@
+"""The daemon's HTTP surface (aiohttp).
+
+Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
+Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…``.
+A 2xx on an ingest means the events are committed; anything else means nothing was stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from hub.connector import WebhookRequest, WebhookSource
+from hub.errors import ConnectorError, WebhookRejected
+from hub.events import EventValidationError
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+HUB_KEY = web.AppKey("hub", object)
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return _json({"error": message, **extra}, status)
+
+
+@web.middleware
+async def _observe(request: web.Request, handler):
+    hub: Hub = request.app[HUB_KEY]
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
+    try:
+        timeout = hub.config.hub.http.request_timeout.total_seconds()
+        async with asyncio.timeout(timeout):
+            response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except TimeoutError:
+        status = 503
+        return _error(503, "request timed out; nothing was acknowledged, retry later")
+    finally:
+        hub.metrics.requests.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
+
+
+def _require_admin(request: web.Request) -> web.Response | None:
+    hub: Hub = request.app[HUB_KEY]
+    token = hub.config.hub.http.admin_token
+    if token is None:
+        return _error(503, "the admin API is disabled: set hub.http.admin_token")
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else ""
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        return web.json_response({"error": "missing or invalid bearer token"}, status=401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="parcours"'})
+    return None
+
+
+def parse_event_body(body: bytes, content_type: str) -> tuple[list[Any], str]:
+    """Items of a JSON (array or object) or NDJSON body. Raises ValueError listing bad lines."""
+    text = body.strip()
+    if not text:
+        raise ValueError("empty body")
+    if content_type in NDJSON_TYPES or (content_type != "application/json" and not text.startswith((b"[", b"{"))):
+        items, problems = [], []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                problems.append({"line": number, "error": f"invalid JSON: {exc}"})
+        if problems:
+            raise _BadLines(problems)
+        return items, "line"
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if content_type != "application/json" and b"\n" in text:
+            return parse_event_body(body, NDJSON_TYPES[0])
+        raise ValueError(f"invalid JSON: {exc}") from None
+    return (data if isinstance(data, list) else [data]), "index"
+
+
+class _BadLines(ValueError):
+    def __init__(self, problems: list[dict[str, Any]]):
+        super().__init__(f"{len(problems)} invalid line(s)")
+        self.problems = problems
+
+
+def _positions(items: list[Any], body: bytes, unit: str) -> list[int]:
+    if unit == "index":
+        return list(range(len(items)))
+    return [n for n, line in enumerate(body.splitlines(), start=1) if line.strip()]
+
+
+async def post_events(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    body = await request.read()
+    try:
+        items, unit = parse_event_body(body, request.content_type)
+    except _BadLines as exc:
+        return _error(400, "the batch was rejected, nothing was stored", problems=exc.problems)
+    except ValueError as exc:
+        return _error(400, f"the batch was rejected, nothing was stored: {exc}")
+    source = request.query.get("source")
+    try:
+        rows = hub.ingestor.prepare(items, source=source)
+    except EventValidationError as exc:
+        positions = _positions(items, body, unit)
+        problems = [{unit: positions[i] if i < len(positions) else i, "field": path, "error": msg}
+                    for i, path, msg in exc.problems]
+        return _error(400, "the batch was rejected, nothing was stored", problems=problems)
+    result = await hub.ingestor.ingest(rows)
+    hub.after_ingest(result)
+    return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates}, 202)
+
+
+async def post_webhook(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]
+    name = request.match_info["connector"]
+    connector = hub.connectors.get(name)
+    if connector is None or not isinstance(connector, WebhookSource):
+        return _error(404, f"no webhook connector named {name!r}")
+    body = await request.read()
+    hook = WebhookRequest(request.method, request.path, dict(request.headers), dict(request.query), body, request.remote)
+    log = hub.log.bind(connector=name)
+    try:
+        result = await connector.handle_webhook(hook)
+        rows = hub.ingestor.prepare(result.events, source=name)
+    except WebhookRejected as exc:
+        log.warning("webhook rejected", status=exc.status, reason=str(exc))
+        return _error(exc.status, str(exc))
+    except EventValidationError as exc:
+        log.warning("webhook body invalid", problems=len(exc.problems))
+        return _error(400, "the webhook was rejected, nothing was stored",
+                      problems=[{"event": i, "field": p, "error": m} for i, p, m in exc.problems])
+    except ConnectorError as exc:
+        log.error("webhook handling failed", error=str(exc))
+        return _error(503 if exc.retryable else 400, str(exc))
+    result_ingest = await hub.ingestor.ingest(rows)
+    hub.after_ingest(result_ingest)
+    log.info("webhook ingested", appended=result_ingest.appended, duplicates=result_ingest.duplicates,
+             event_ids=result_ingest.ids)
+    payload = result.response if result.response is not None else {"ids": result_ingest.ids}
+    return _json(payload, 200)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]
+    if request.app.get(DRAINING_KEY, {}).get("on"):
+        return _error(503, "draining")
+    try:
+        version = await hub.store.call(hub.store.schema_version)
+    except Exception as exc:
+        return _json({"status": "unavailable", "store": f"error: {type(exc).__name__}"}, 503)
+    connectors = await hub.check_connectors()
+    sinks = {}
+    for name in hub.config.sinks():
+        state = await hub.store.call(hub.store.sink_state, name)
+        if state.paused_until and state.paused_until > time.time():
+            sinks[name] = {"paused_for_seconds": round(state.paused_until - time.time()), "last_error": state.last_error}
+    degraded = any(not c["ok"] for c in connectors.values()) or bool(sinks)
+    return _json({
+        "status": "degraded" if degraded else "ok",
+        "store": {"ok": True, "schema_version": version},
+        "connectors": connectors,
+        "paused_sinks": sinks,
+    })
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hub: Hub = request.app[HUB_KEY]
+    await hub.store.call(hub.metrics.refresh, hub.store, hub.config.pull_sources(), hub.config.sinks())
+    return web.Response(body=hub.metrics.render(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+# ---------------------------------------------------------------------- admin API
+
+
+async def get_event(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    event = await hub.store.call(hub.store.get_event, request.match_info["id"])
+    if event is None:
+        return _error(404, "no such event")
+    event.pop("seq", None)
+    return _json(event)
+
+
+async def list_dlq(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    try:
+        limit = min(int(request.query.get("limit", "100")), 10_000)
+    except ValueError:
+        return _error(400, "limit must be an integer")
+    letters = await hub.store.call(hub.store.dead_letters, sink=request.query.get("sink"),
+                                   source=request.query.get("source"), limit=limit)
+    return _json({"dead_letters": [letter.__dict__ for letter in letters]})
+
+
+async def replay_dlq(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError:
+        return _error(400, "body must be JSON: {\"sink\": …, \"ids\": […]}")
+    from hub.dlq import replay
+
+    summary = await replay(hub, sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"))
+    return _json(summary)
+
+
+async def list_connectors(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    health = await hub.check_connectors()
+    return _json({
+        name: {"kind": c.config.kind, "capabilities": type(c).capabilities(), **health.get(name, {})}
+        for name, c in hub.connectors.items()
+    })
+
+
+DRAINING_KEY = web.AppKey("draining", dict)
+
+
+def build_app(hub: "Hub") -> web.Application:
+    app = web.Application(client_max_size=hub.config.hub.http.max_body_bytes, middlewares=[_observe])
+    app[HUB_KEY] = hub
+    app[DRAINING_KEY] = {"on": False}
+    app.add_routes([
+        web.post("/webhooks/{connector}", post_webhook),
+        web.post("/api/events", post_events),
+        web.get("/api/events/{id}", get_event),
+        web.get("/api/dlq", list_dlq),
+        web.post("/api/dlq/replay", replay_dlq),
+        web.get("/api/connectors", list_connectors),
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+    ])
+    return app

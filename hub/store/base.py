@@ -1,0 +1,233 @@
+"""The storage interface shared by the SQLite and PostgreSQL stores.
+
+A store is synchronous and used from one worker thread per process (``Store.call`` runs a
+method there from async code), so the event loop never blocks on disk. Every method that
+changes state is one transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class EventRow:
+    """An event ready to store (ids assigned, JSON columns encoded)."""
+
+    id: str
+    type: str
+    occurred_us: int  # microseconds since the epoch, UTC
+    received_at: str
+    source: str
+    source_id: str
+    learner: str | None  # JSON
+    learner_key: str | None
+    action: str | None
+    data: str  # JSON
+    evidence: str | None  # JSON
+    supersedes: str | None
+
+
+@dataclass
+class RejectRow:
+    """A record that could not become an event (map or validate stage)."""
+
+    source: str
+    stage: str
+    error: str
+    payload: str  # JSON
+    source_id: str | None = None
+
+
+@dataclass
+class IngestResult:
+    """Ids of a batch in input order; ``new`` tells which were appended by this call."""
+
+    ids: list[str]
+    new: list[bool]
+    outbox_rows: int = 0
+    rejects: int = 0
+
+    @property
+    def appended(self) -> int:
+        return sum(self.new)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.new) - self.appended
+
+
+@dataclass
+class Claimed:
+    """An outbox row claimed for delivery, with its event's stored columns."""
+
+    outbox_id: int
+    sink: str
+    route: str
+    attempts: int
+    created_at: float
+    event: dict[str, Any]
+
+
+@dataclass
+class DeadLetter:
+    id: str  # "o:<outbox id>" for deliveries, "r:<reject id>" for map/validate rejects
+    stage: str  # map | validate | deliver
+    source: str | None
+    sink: str | None
+    event_id: str | None
+    error: str | None
+    attempts: int
+    created_at: float
+    failed_at: float | None
+    payload: Any = None
+
+
+@dataclass
+class SourceState:
+    name: str
+    cursor: Any = None
+    last_pull_at: float | None = None
+    last_success_at: float | None = None
+    last_error: str | None = None
+    healthy: bool = True
+
+
+@dataclass
+class SinkState:
+    name: str
+    consecutive_failures: int = 0
+    paused_until: float | None = None
+    last_error: str | None = None
+
+
+class RouteFn(Protocol):
+    def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict]) -> list[list[tuple[str, str]]]:
+        """For each new row, the (sink, route name) pairs it must be delivered to."""
+
+
+@dataclass
+class OutboxCounts:
+    by_sink_state: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` (a method of this store) on the store's thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def shutdown_executor(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    # -- lifecycle
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- ingest
+    @abc.abstractmethod
+    def ingest(
+        self,
+        rows: list[EventRow],
+        route: RouteFn | None,
+        *,
+        source_cursor: tuple[str, Any] | None = None,
+        rejects: list[RejectRow] = (),
+    ) -> IngestResult:
+        """Append ``rows`` (skipping (source, source_id) already stored), queue their deliveries,
+        store the source cursor and the rejects: all in one transaction."""
+
+    # -- reading the ledger
+    @abc.abstractmethod
+    def get_event(self, event_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream stored events in ledger order."""
+
+    @abc.abstractmethod
+    def count_events(self) -> int: ...
+
+    # -- sources
+    @abc.abstractmethod
+    def source_state(self, name: str) -> SourceState: ...
+
+    @abc.abstractmethod
+    def all_source_states(self) -> list[SourceState]: ...
+
+    @abc.abstractmethod
+    def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None: ...
+
+    # -- delivery
+    @abc.abstractmethod
+    def claim(self, sink: str, *, limit: int, now: float, owner: str, lease_seconds: float) -> list[Claimed]:
+        """Claim up to ``limit`` due outbox rows of ``sink`` (pending and due, or with an expired lease)."""
+
+    @abc.abstractmethod
+    def mark_delivered(self, outbox_ids: list[int], *, at: float) -> None: ...
+
+    @abc.abstractmethod
+    def mark_failed(self, outbox_ids: list[int], *, error: str, at: float, retry_at: float | None, stage: str = "deliver") -> None:
+        """Record a failed attempt: back to pending until ``retry_at``, or dead when it is None."""
+
+    @abc.abstractmethod
+    def release(self, outbox_ids: list[int]) -> None:
+        """Give claimed rows back untouched (shutdown, paused sink)."""
+
+    @abc.abstractmethod
+    def next_due(self, sink: str) -> float | None:
+        """When the earliest pending row of ``sink`` becomes due (epoch seconds), or None."""
+
+    @abc.abstractmethod
+    def outbox_counts(self) -> dict[tuple[str, str], int]: ...
+
+    @abc.abstractmethod
+    def sink_state(self, name: str) -> SinkState: ...
+
+    @abc.abstractmethod
+    def save_sink_state(self, state: SinkState) -> None: ...
+
+    # -- dead letters
+    @abc.abstractmethod
+    def dead_letters(self, *, sink: str | None = None, source: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    def dead_letter_counts(self) -> dict[str, int]:
+        """Dead letters waiting, by stage (map, validate, deliver)."""
+
+    @abc.abstractmethod
+    def requeue_dead(self, *, sink: str | None = None, outbox_ids: list[int] | None = None, at: float) -> int:
+        """Put dead deliveries back to pending with a fresh attempt count; returns how many."""
+
+    @abc.abstractmethod
+    def take_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> list[tuple[int, RejectRow]]: ...
+
+    @abc.abstractmethod
+    def mark_rejects_replayed(self, reject_ids: list[int], *, at: float, error: str | None = None) -> None: ...
+
+    # -- leases (scheduler leadership, job de-duplication)
+    @abc.abstractmethod
+    def acquire_lease(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
+        """Take or renew lease ``name`` for ``owner`` unless another owner holds a live one."""
+
+    @abc.abstractmethod
+    def release_lease(self, name: str, owner: str) -> None: ...

@@ -1,0 +1,541 @@
+"""The embedded store: one SQLite file in WAL mode."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from hub.ingest_format import format_us
+from hub.store.base import (
+    Claimed,
+    DeadLetter,
+    EventRow,
+    IngestResult,
+    RejectRow,
+    RouteFn,
+    SinkState,
+    SourceState,
+    Store,
+)
+
+EVENT_COLUMNS = (
+    "id, type, occurred_us, received_at, source, source_id, learner, learner_key, "
+    "action, data, evidence, supersedes"
+)
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            occurred_us INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            learner TEXT,
+            learner_key TEXT,
+            action TEXT,
+            data TEXT NOT NULL,
+            evidence TEXT,
+            supersedes TEXT
+        );
+        CREATE UNIQUE INDEX events_id ON events(id);
+        CREATE UNIQUE INDEX events_source_key ON events(source, source_id);
+
+        CREATE TABLE funding (
+            learner_key TEXT NOT NULL,
+            action TEXT NOT NULL,
+            funder TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY (learner_key, action, funder)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            event_seq INTEGER NOT NULL REFERENCES events(seq),
+            sink TEXT NOT NULL,
+            route TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            next_attempt_at REAL NOT NULL,
+            lease_owner TEXT,
+            lease_until REAL,
+            last_attempt_at REAL,
+            delivered_at REAL,
+            last_error TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(sink, state, next_attempt_at);
+
+        CREATE TABLE rejects (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            source_id TEXT,
+            error TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            replayed_at REAL,
+            replay_error TEXT
+        );
+        CREATE INDEX rejects_open ON rejects(source, replayed_at);
+
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            cursor TEXT,
+            last_pull_at REAL,
+            last_success_at REAL,
+            last_error TEXT,
+            healthy INTEGER NOT NULL DEFAULT 1
+        );
+
+        CREATE TABLE sinks (
+            name TEXT PRIMARY KEY,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            paused_until REAL,
+            last_error TEXT
+        );
+
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "id": row["id"],
+        "type": row["type"],
+        "occurred_at": format_us(row["occurred_us"]),
+        "received_at": row["received_at"],
+        "source": row["source"],
+        "source_id": row["source_id"],
+        "learner": json.loads(row["learner"]) if row["learner"] else None,
+        "action": row["action"],
+        "data": json.loads(row["data"]),
+        "evidence": json.loads(row["evidence"]) if row["evidence"] else [],
+        "supersedes": row["supersedes"],
+    }
+
+
+class SQLiteStore(Store):
+    """SQLite in WAL mode. ``synchronous=full`` (default) makes every commit durable on power loss."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full"):
+        super().__init__()
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._conn = conn
+        return self._conn
+
+    def _tx(self):
+        return _Transaction(self.conn)
+
+    # ------------------------------------------------------------------ lifecycle
+    def migrate(self) -> list[int]:
+        conn = self.conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        done = []
+        for version, sql in MIGRATIONS:
+            if version in applied:
+                continue
+            with self._tx():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+            done.append(version)
+        return done
+
+    def schema_version(self) -> int:
+        try:
+            row = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return row[0] or 0
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, rows, route, *, source_cursor=None, rejects=()) -> IngestResult:
+        conn = self.conn
+        with self._tx():
+            existing = self._existing_ids(rows)
+            ids: list[str] = []
+            new: list[bool] = []
+            fresh: list[EventRow] = []
+            batch_keys: dict[tuple[str, str], str] = {}
+            for row in rows:
+                key = (row.source, row.source_id)
+                if key in existing:
+                    ids.append(existing[key])
+                    new.append(False)
+                elif key in batch_keys:
+                    ids.append(batch_keys[key])
+                    new.append(False)
+                else:
+                    batch_keys[key] = row.id
+                    ids.append(row.id)
+                    new.append(True)
+                    fresh.append(row)
+            outbox_rows = 0
+            if fresh:
+                cur = conn.execute("SELECT coalesce(max(seq), 0) FROM events")
+                first_seq = cur.fetchone()[0] + 1
+                conn.executemany(
+                    f"INSERT INTO events (seq, {EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (first_seq + i, r.id, r.type, r.occurred_us, r.received_at, r.source,
+                         r.source_id, r.learner, r.learner_key, r.action, r.data, r.evidence, r.supersedes)
+                        for i, r in enumerate(fresh)
+                    ],
+                )
+                self._index_funding(fresh)
+                if route is not None:
+                    targets = route(fresh, self._funders_for)
+                    now = time.time()
+                    outbox = [
+                        (first_seq + i, sink, route_name, now, now)
+                        for i, pairs in enumerate(targets)
+                        for sink, route_name in pairs
+                    ]
+                    if outbox:
+                        conn.executemany(
+                            "INSERT INTO outbox (event_seq, sink, route, created_at, next_attempt_at) VALUES (?,?,?,?,?)",
+                            outbox,
+                        )
+                    outbox_rows = len(outbox)
+            if source_cursor is not None:
+                name, cursor = source_cursor
+                conn.execute(
+                    "INSERT INTO sources (name, cursor) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET cursor = excluded.cursor",
+                    (name, json.dumps(cursor)),
+                )
+            if rejects:
+                now = time.time()
+                conn.executemany(
+                    "INSERT INTO rejects (source, stage, source_id, error, payload, created_at) VALUES (?,?,?,?,?,?)",
+                    [(r.source, r.stage, r.source_id, r.error, r.payload, now) for r in rejects],
+                )
+        return IngestResult(ids, new, outbox_rows, len(rejects))
+
+    def _existing_ids(self, rows: list[EventRow]) -> dict[tuple[str, str], str]:
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row.source, []).append(row.source_id)
+        found: dict[tuple[str, str], str] = {}
+        for source, keys in by_source.items():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for source_id, event_id in self.conn.execute(
+                    f"SELECT source_id, id FROM events WHERE source = ? AND source_id IN ({marks})",
+                    [source, *chunk],
+                ):
+                    found[(source, source_id)] = event_id
+        return found
+
+    def _index_funding(self, rows: list[EventRow]) -> None:
+        funding = []
+        for row in rows:
+            if row.type == "funding.approved" and row.learner_key and row.action:
+                funding.append((row.learner_key, row.action, json.loads(row.data)["funder"], row.id))
+        if funding:
+            self.conn.executemany("INSERT OR IGNORE INTO funding VALUES (?,?,?,?)", funding)
+
+    def _funders_for(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        out: dict[tuple[str, str], set[str]] = {}
+        pairs = list(set(pairs))
+        for start in range(0, len(pairs), 300):
+            chunk = pairs[start : start + 300]
+            where = " OR ".join(["(learner_key = ? AND action = ?)"] * len(chunk))
+            params = [v for pair in chunk for v in pair]
+            for key, action, funder in self.conn.execute(
+                f"SELECT learner_key, action, funder FROM funding WHERE {where}", params
+            ):
+                out.setdefault((key, action), set()).add(funder)
+        return out
+
+    # ------------------------------------------------------------------ reading
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return _event_dict(row) if row else None
+
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None) -> Iterator[dict[str, Any]]:
+        last = after_seq
+        type_filter = ""
+        params: list[Any] = []
+        if types:
+            type_filter = f" AND type IN ({','.join('?' * len(types))})"
+            params = list(types)
+        while True:
+            rows = self.conn.execute(
+                f"SELECT * FROM events WHERE seq > ?{type_filter} ORDER BY seq LIMIT ?", [last, *params, batch]
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _event_dict(row)
+            last = rows[-1]["seq"]
+
+    def count_events(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # ------------------------------------------------------------------ sources
+    def source_state(self, name: str) -> SourceState:
+        row = self.conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        return self._source(row) if row else SourceState(name)
+
+    def all_source_states(self) -> list[SourceState]:
+        return [self._source(r) for r in self.conn.execute("SELECT * FROM sources ORDER BY name")]
+
+    @staticmethod
+    def _source(row: sqlite3.Row) -> SourceState:
+        return SourceState(
+            row["name"],
+            json.loads(row["cursor"]) if row["cursor"] is not None else None,
+            row["last_pull_at"],
+            row["last_success_at"],
+            row["last_error"],
+            bool(row["healthy"]),
+        )
+
+    def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None:
+        with self._tx():
+            self.conn.execute(
+                "INSERT INTO sources (name, last_pull_at, last_success_at, last_error, healthy) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET last_pull_at = excluded.last_pull_at, "
+                "last_success_at = coalesce(excluded.last_success_at, sources.last_success_at), "
+                "last_error = excluded.last_error, healthy = excluded.healthy",
+                (name, at, at if ok else None, error, int(ok)),
+            )
+
+    # ------------------------------------------------------------------ delivery
+    def claim(self, sink, *, limit, now, owner, lease_seconds) -> list[Claimed]:
+        conn = self.conn
+        with self._tx():
+            rows = conn.execute(
+                "SELECT o.id AS oid, o.route, o.attempts, o.created_at AS ocreated, e.* FROM outbox o "
+                "JOIN events e ON e.seq = o.event_seq "
+                "WHERE o.sink = ? AND ((o.state = 'pending' AND o.next_attempt_at <= ?) "
+                "OR (o.state = 'inflight' AND o.lease_until < ?)) ORDER BY o.id LIMIT ?",
+                (sink, now, now, limit),
+            ).fetchall()
+            if not rows:
+                return []
+            ids = [r["oid"] for r in rows]
+            conn.execute(
+                f"UPDATE outbox SET state = 'inflight', lease_owner = ?, lease_until = ? "
+                f"WHERE id IN ({','.join('?' * len(ids))})",
+                [owner, now + lease_seconds, *ids],
+            )
+        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], _event_dict(r)) for r in rows]
+
+    def mark_delivered(self, outbox_ids: list[int], *, at: float) -> None:
+        if not outbox_ids:
+            return
+        with self._tx():
+            self.conn.execute(
+                f"UPDATE outbox SET state = 'delivered', delivered_at = ?, last_attempt_at = ?, "
+                f"attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, last_error = NULL "
+                f"WHERE id IN ({','.join('?' * len(outbox_ids))})",
+                [at, at, *outbox_ids],
+            )
+
+    def mark_failed(self, outbox_ids, *, error, at, retry_at, stage="deliver") -> None:
+        if not outbox_ids:
+            return
+        state = "pending" if retry_at is not None else "dead"
+        with self._tx():
+            self.conn.execute(
+                f"UPDATE outbox SET state = ?, attempts = attempts + 1, last_attempt_at = ?, "
+                f"next_attempt_at = coalesce(?, next_attempt_at), last_error = ?, lease_owner = NULL, lease_until = NULL "
+                f"WHERE id IN ({','.join('?' * len(outbox_ids))})",
+                [state, at, retry_at, f"{stage}: {error}", *outbox_ids],
+            )
+
+    def release(self, outbox_ids: list[int]) -> None:
+        if not outbox_ids:
+            return
+        with self._tx():
+            self.conn.execute(
+                f"UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+                f"WHERE state = 'inflight' AND id IN ({','.join('?' * len(outbox_ids))})",
+                outbox_ids,
+            )
+
+    def next_due(self, sink: str) -> float | None:
+        row = self.conn.execute(
+            "SELECT min(next_attempt_at) FROM outbox WHERE sink = ? AND state = 'pending'", (sink,)
+        ).fetchone()
+        return row[0]
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        return {
+            (sink, state): n
+            for sink, state, n in self.conn.execute("SELECT sink, state, count(*) FROM outbox GROUP BY sink, state")
+        }
+
+    def sink_state(self, name: str) -> SinkState:
+        row = self.conn.execute("SELECT * FROM sinks WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SinkState(name)
+        return SinkState(name, row["consecutive_failures"], row["paused_until"], row["last_error"])
+
+    def save_sink_state(self, state: SinkState) -> None:
+        with self._tx():
+            self.conn.execute(
+                "INSERT INTO sinks (name, consecutive_failures, paused_until, last_error) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET consecutive_failures = excluded.consecutive_failures, "
+                "paused_until = excluded.paused_until, last_error = excluded.last_error",
+                (state.name, state.consecutive_failures, state.paused_until, state.last_error),
+            )
+
+    # ------------------------------------------------------------------ dead letters
+    def dead_letters(self, *, sink=None, source=None, limit=100) -> list[DeadLetter]:
+        out: list[DeadLetter] = []
+        if source is None:
+            params: list[Any] = []
+            where = "o.state = 'dead'"
+            if sink:
+                where += " AND o.sink = ?"
+                params.append(sink)
+            for r in self.conn.execute(
+                f"SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                f"WHERE {where} ORDER BY o.id LIMIT ?",
+                [*params, limit],
+            ):
+                out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
+                                      r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
+        if sink is None:
+            params = []
+            where = "replayed_at IS NULL"
+            if source:
+                where += " AND source = ?"
+                params.append(source)
+            for r in self.conn.execute(f"SELECT * FROM rejects WHERE {where} ORDER BY id LIMIT ?", [*params, limit]):
+                out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
+                                      r["created_at"], r["created_at"], json.loads(r["payload"])))
+        return out
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        counts = {"map": 0, "validate": 0, "deliver": 0}
+        for stage, n in self.conn.execute(
+            "SELECT stage, count(*) FROM rejects WHERE replayed_at IS NULL GROUP BY stage"
+        ):
+            counts[stage] = n
+        counts["deliver"] = self.conn.execute("SELECT count(*) FROM outbox WHERE state = 'dead'").fetchone()[0]
+        return counts
+
+    def requeue_dead(self, *, sink=None, outbox_ids=None, at) -> int:
+        where = "state = 'dead'"
+        params: list[Any] = []
+        if sink:
+            where += " AND sink = ?"
+            params.append(sink)
+        if outbox_ids is not None:
+            if not outbox_ids:
+                return 0
+            where += f" AND id IN ({','.join('?' * len(outbox_ids))})"
+            params.extend(outbox_ids)
+        with self._tx():
+            cur = self.conn.execute(
+                f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ? WHERE {where}",
+                [at, at, *params],
+            )
+            return cur.rowcount
+
+    def take_rejects(self, *, source=None, reject_ids=None) -> list[tuple[int, RejectRow]]:
+        where = "replayed_at IS NULL"
+        params: list[Any] = []
+        if source:
+            where += " AND source = ?"
+            params.append(source)
+        if reject_ids is not None:
+            if not reject_ids:
+                return []
+            where += f" AND id IN ({','.join('?' * len(reject_ids))})"
+            params.extend(reject_ids)
+        return [
+            (r["id"], RejectRow(r["source"], r["stage"], r["error"], r["payload"], r["source_id"]))
+            for r in self.conn.execute(f"SELECT * FROM rejects WHERE {where} ORDER BY id", params)
+        ]
+
+    def mark_rejects_replayed(self, reject_ids, *, at, error=None) -> None:
+        if not reject_ids:
+            return
+        with self._tx():
+            if error is None:
+                self.conn.execute(
+                    f"UPDATE rejects SET replayed_at = ?, replay_error = NULL WHERE id IN ({','.join('?' * len(reject_ids))})",
+                    [at, *reject_ids],
+                )
+            else:
+                self.conn.execute(
+                    f"UPDATE rejects SET replay_error = ? WHERE id IN ({','.join('?' * len(reject_ids))})",
+                    [error, *reject_ids],
+                )
+
+    # ------------------------------------------------------------------ leases
+    def acquire_lease(self, name, owner, *, ttl, now) -> bool:
+        with self._tx():
+            row = self.conn.execute("SELECT owner, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["owner"] != owner and row["expires_at"] > now:
+                return False
+            self.conn.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                (name, owner, now + ttl),
+            )
+            return True
+
+    def release_lease(self, name, owner) -> None:
+        with self._tx():
+            self.conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False
