@@ -198,6 +198,7 @@ class Hub:
     async def run_once(self) -> RunSummary:
         """Every pull once, then every delivery that is due now (retries scheduled later wait)."""
         summary = RunSummary()
+        await self.dispatcher.recover()
         for name in self.config.pull_sources():
             summary.pulls.append(await self.pull(name))
         for sink in self.config.sinks():

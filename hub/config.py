@@ -223,6 +223,7 @@ class _Reader:
         self.base_dir = base_dir
         self.lines: dict[tuple, int] = {}
         self.interpolated: set[tuple] = set()
+        self.failed: set[tuple] = set()  # paths whose ${…} could not be resolved
         self.problems: list[str] = []
         self._constructor = yaml.SafeLoader("")
 
@@ -256,6 +257,7 @@ class _Reader:
                     return self.env[ref]
                 if default is not None:
                     return default
+                self.failed.add(path)
                 self.problems.append(
                     f"{self.filename}:{line}: {format_path(path)}: environment variable {ref} is not set"
                 )
@@ -266,6 +268,7 @@ class _Reader:
             try:
                 return file_path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
+                self.failed.add(path)
                 self.problems.append(
                     f"{self.filename}:{line}: {format_path(path)}: cannot read secret file {ref}: {exc.strerror}"
                 )
@@ -292,10 +295,13 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int:
     return lines.get(path, 1)
 
 
-def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filename: str) -> list[str]:
+def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filename: str,
+            skip: set[tuple] = frozenset()) -> list[str]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = prefix + tuple(_yaml_key(p) for p in err["loc"])
+        if loc in skip:  # already reported: its ${…} reference could not be resolved
+            continue
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -350,7 +356,7 @@ def parse_config(
     try:
         model = HubConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(problems + _errors(exc, (), lines, filename)) from None
+        raise ConfigError(problems + _errors(exc, (), lines, filename, reader.failed)) from None
 
     validated: dict[str, ConnectorConfig] = {}
     known = ", ".join(sorted(connector_classes)) or "(none installed)"
@@ -374,7 +380,7 @@ def parse_config(
         try:
             cfg = cls.Config.model_validate(block)
         except ValidationError as exc:
-            problems.extend(_errors(exc, path, lines, filename))
+            problems.extend(_errors(exc, path, lines, filename, reader.failed))
             continue
         for secret in _secret_paths(cls.Config):
             full = path + secret
@@ -396,7 +402,7 @@ def parse_config(
             f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
             "secrets must come from ${env:VAR} or ${file:PATH}, not be written in the file"
         )
-    elif token is not None and len(token.get_secret_value()) < 16:
+    elif token is not None and len(token.get_secret_value()) < 16 and ("hub", "http", "admin_token") not in reader.failed:
         problems.append(
             f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
             "too short (use at least 16 random characters)"

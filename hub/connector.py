@@ -82,7 +82,7 @@ class ConnectorContext:
     @property
     def http(self) -> aiohttp.ClientSession:
         """The hub's shared aiohttp session (created on first use, closed by the hub)."""
-        if self._session is None:
+        if self._session is None or self._session.closed:
             self._session = self._session_factory()
         return self._session
 

@@ -28,7 +28,6 @@ from hub.store.base import Claimed, SinkState
 if TYPE_CHECKING:
     from hub.app import Hub
 
-LEASE_SECONDS = 300.0
 
 
 @dataclass
@@ -45,6 +44,20 @@ class DeliveryStats:
         self.dead += other.dead
         self.batches += other.batches
         self.errors.extend(other.errors)
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` ("host:pid") is a process of this host that no longer runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine: its lease will expire
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
@@ -68,8 +81,19 @@ class Dispatcher:
                 event.set()
 
     # ------------------------------------------------------------------ daemon loop
+    async def recover(self) -> int:
+        """Give back rows claimed by processes of this host that died (kill -9, power cut)."""
+        released = 0
+        for owner in await self.hub.store.call(self.hub.store.lease_owners):
+            if owner != self.owner and owner_is_dead(owner):
+                released += await self.hub.store.call(self.hub.store.release_owner, owner)
+        if released:
+            self.log.warning("recovered deliveries claimed by a dead process", count=released)
+        return released
+
     async def run(self) -> None:
         """One loop per enabled sink until :meth:`stop`."""
+        await self.recover()
         sinks = self.hub.config.sinks()
         self._wake = {name: asyncio.Event() for name in sinks}
         await asyncio.gather(*(self._sink_loop(name) for name in sinks))
@@ -105,6 +129,14 @@ class Dispatcher:
                 pass
 
     # ------------------------------------------------------------------ one pass
+    @property
+    def lease_seconds(self) -> float:
+        return self.delivery_timeout * 2 + 30
+
+    @property
+    def delivery_timeout(self) -> float:
+        return self.hub.config.hub.http.request_timeout.total_seconds() * 4
+
     async def deliver_due(self, sink: str, *, max_batches: int | None = None, ignore_pause: bool = False) -> DeliveryStats:
         """Deliver the rows of ``sink`` that are due now, batch after batch."""
         store = self.hub.store
@@ -117,11 +149,14 @@ class Dispatcher:
             if not ignore_pause and state.paused_until and state.paused_until > time.time():
                 break
             claimed = await store.call(
-                store.claim, sink, limit=policy.batch_size, now=time.time(), owner=self.owner, lease_seconds=LEASE_SECONDS
+                store.claim, sink, limit=policy.batch_size, now=time.time(), owner=self.owner, lease_seconds=self.lease_seconds
             )
             if not claimed:
                 break
-            stats.add(await self._deliver_batch(sink, claimed, policy, state))
+            batch = await self._deliver_batch(sink, claimed, policy, state)
+            stats.add(batch)
+            if batch.retried:  # the sink is failing: come back when the retries are due
+                break
         return stats
 
     async def _deliver_batch(self, sink: str, claimed: list[Claimed], policy: DeliveryConfig, state: SinkState) -> DeliveryStats:
@@ -150,7 +185,7 @@ class Dispatcher:
 
     async def _attempt(self, connector, events: list[TraceEvent], policy: DeliveryConfig) -> ConnectorError | None:
         try:
-            await asyncio.wait_for(connector.deliver(events), timeout=self.hub.config.hub.http.request_timeout.total_seconds() * 4)
+            await asyncio.wait_for(connector.deliver(events), timeout=self.delivery_timeout)
         except ConnectorError as exc:
             return exc
         except asyncio.TimeoutError:

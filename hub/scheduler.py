@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hub.connector import Schedule
+from hub.dispatch import owner_is_dead
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -83,9 +84,11 @@ class HubScheduler:
 
     async def _renew(self) -> None:
         was = self.is_leader
-        self.is_leader = await self.hub.store.call(
-            self.hub.store.acquire_lease, LEASE_NAME, self.owner, ttl=LEASE_TTL, now=time.time()
-        )
+        store = self.hub.store
+        holder = await store.call(store.lease_holder, LEASE_NAME, now=time.time())
+        if holder and holder != self.owner and owner_is_dead(holder):
+            await store.call(store.release_lease, LEASE_NAME, holder)  # its process died on this host
+        self.is_leader = await store.call(store.acquire_lease, LEASE_NAME, self.owner, ttl=LEASE_TTL, now=time.time())
         if self.is_leader != was:
             self.log.info("scheduler leadership", leader=self.is_leader, owner=self.owner)
 

@@ -194,6 +194,14 @@ class Store(abc.ABC):
         """Give claimed rows back untouched (shutdown, paused sink)."""
 
     @abc.abstractmethod
+    def lease_owners(self) -> list[str]:
+        """Owners currently holding claimed (in-flight) outbox rows."""
+
+    @abc.abstractmethod
+    def release_owner(self, owner: str) -> int:
+        """Give back every row claimed by ``owner`` (a process known to be dead); returns how many."""
+
+    @abc.abstractmethod
     def next_due(self, sink: str) -> float | None:
         """When the earliest pending row of ``sink`` becomes due (epoch seconds), or None."""
 
@@ -231,3 +239,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def release_lease(self, name: str, owner: str) -> None: ...
+
+    @abc.abstractmethod
+    def lease_holder(self, name: str, *, now: float) -> str | None:
+        """The owner of a live lease ``name``, or None."""

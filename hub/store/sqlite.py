@@ -165,6 +165,9 @@ class SQLiteStore(Store):
             if version in applied:
                 continue
             with self._tx():
+                # Re-check under the write lock: another process may have applied it meanwhile.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                    continue
                 for statement in sql.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -393,6 +396,16 @@ class SQLiteStore(Store):
                 outbox_ids,
             )
 
+    def lease_owners(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'inflight' AND lease_owner IS NOT NULL")]
+
+    def release_owner(self, owner: str) -> int:
+        with self._tx():
+            return self.conn.execute(
+                "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+                "WHERE state = 'inflight' AND lease_owner = ?", (owner,)).rowcount
+
     def next_due(self, sink: str) -> float | None:
         row = self.conn.execute(
             "SELECT min(next_attempt_at) FROM outbox WHERE sink = ? AND state = 'pending'", (sink,)
@@ -436,13 +449,15 @@ class SQLiteStore(Store):
             ):
                 out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
                                       r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
-        if sink is None:
+        if sink is None and len(out) < limit:  # ``limit`` bounds the whole list, not each half
             params = []
             where = "replayed_at IS NULL"
             if source:
                 where += " AND source = ?"
                 params.append(source)
-            for r in self.conn.execute(f"SELECT * FROM rejects WHERE {where} ORDER BY id LIMIT ?", [*params, limit]):
+            for r in self.conn.execute(
+                f"SELECT * FROM rejects WHERE {where} ORDER BY id LIMIT ?", [*params, limit - len(out)]
+            ):
                 out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
                                       r["created_at"], r["created_at"], json.loads(r["payload"])))
         return out
@@ -517,6 +532,10 @@ class SQLiteStore(Store):
                 (name, owner, now + ttl),
             )
             return True
+
+    def lease_holder(self, name, *, now) -> str | None:
+        row = self.conn.execute("SELECT owner FROM leases WHERE name = ? AND expires_at > ?", (name, now)).fetchone()
+        return row[0] if row else None
 
     def release_lease(self, name, owner) -> None:
         with self._tx():

@@ -1,0 +1,563 @@
+"""The scale-out store: PostgreSQL through psycopg 3.
+
+Same semantics as the SQLite store (``hub/store/sqlite.py`` is the reference); what differs is
+how several daemons share one database safely:
+
+- Migrations run in one transaction under a transaction-level advisory lock, so daemons that
+  start together apply each version once.
+- ``ingest`` appends under a transaction-level advisory lock (the *append lock*, one per
+  schema). Dedupe on (source, source_id) is then a plain look-up that sees every committed row,
+  and ``seq`` values become visible in increasing order: a reader that streams the ledger with
+  ``iter_events(after_seq=…)`` never sees seq N+1 committed before seq N and skips N forever.
+  ``INSERT … ON CONFLICT (source, source_id) DO NOTHING`` stays as a second guard. Every step
+  is one statement over whole arrays (``unnest``), whatever the batch size.
+- ``claim`` picks rows with ``FOR UPDATE SKIP LOCKED`` and leases them in the same statement,
+  so concurrent claimers get disjoint rows without waiting on each other.
+- ``acquire_lease`` is one upsert whose ``WHERE`` only lets the same owner renew or anyone
+  take an expired lease.
+
+JSON columns are ``text``: what was stored is read back byte for byte (``jsonb`` would reorder
+keys, drop duplicates and refuse ``\\u0000``), exactly as in SQLite.
+
+One connection in autocommit mode: single-statement reads and writes are atomic on their own
+(and a read never leaves the connection idle in a transaction); multi-statement work runs in
+explicit ``conn.transaction()`` blocks. A broken connection is replaced on the next call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterable, Iterator
+
+import psycopg
+from psycopg.rows import dict_row
+
+from hub.store.base import (
+    Claimed,
+    DeadLetter,
+    EventRow,
+    IngestResult,
+    RejectRow,
+    RouteFn,
+    SinkState,
+    SourceState,
+    Store,
+)
+from hub.store.sqlite import _event_dict  # same dict shape for both stores
+
+# Advisory lock classes (two-int form; the second int is a hash of the schema name, so hubs
+# in different schemas of one database do not wait on each other).
+LOCK_MIGRATE = 0x50480001
+LOCK_APPEND = 0x50480002
+_SCHEMA_KEY = "hashtext(coalesce(current_schema(), ''))"
+
+EVENT_COLUMNS = (
+    "id", "type", "occurred_us", "received_at", "source", "source_id", "learner", "learner_key",
+    "action", "data", "evidence", "supersedes",
+)
+_EVENT_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "text")
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE events (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text NOT NULL,
+            type text NOT NULL,
+            occurred_us bigint NOT NULL,
+            received_at text NOT NULL,
+            source text NOT NULL,
+            source_id text NOT NULL,
+            learner text,
+            learner_key text,
+            action text,
+            data text NOT NULL,
+            evidence text,
+            supersedes text
+        );
+        CREATE UNIQUE INDEX events_id ON events(id);
+        CREATE UNIQUE INDEX events_source_key ON events(source, source_id);
+        CREATE INDEX events_type_seq ON events(type, seq);
+
+        CREATE TABLE funding (
+            learner_key text NOT NULL,
+            action text NOT NULL,
+            funder text NOT NULL,
+            event_id text NOT NULL,
+            PRIMARY KEY (learner_key, action, funder)
+        );
+
+        CREATE TABLE outbox (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_seq bigint NOT NULL REFERENCES events(seq),
+            sink text NOT NULL,
+            route text NOT NULL,
+            state text NOT NULL DEFAULT 'pending',
+            attempts integer NOT NULL DEFAULT 0,
+            created_at double precision NOT NULL,
+            next_attempt_at double precision NOT NULL,
+            lease_owner text,
+            lease_until double precision,
+            last_attempt_at double precision,
+            delivered_at double precision,
+            last_error text
+        );
+        CREATE INDEX outbox_due ON outbox(sink, state, next_attempt_at);
+        CREATE INDEX outbox_event ON outbox(event_seq);
+
+        CREATE TABLE rejects (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            source text NOT NULL,
+            stage text NOT NULL,
+            source_id text,
+            error text NOT NULL,
+            payload text NOT NULL,
+            created_at double precision NOT NULL,
+            replayed_at double precision,
+            replay_error text
+        );
+        CREATE INDEX rejects_open ON rejects(source, replayed_at);
+
+        CREATE TABLE sources (
+            name text PRIMARY KEY,
+            cursor text,
+            last_pull_at double precision,
+            last_success_at double precision,
+            last_error text,
+            healthy boolean NOT NULL DEFAULT true
+        );
+
+        CREATE TABLE sinks (
+            name text PRIMARY KEY,
+            consecutive_failures integer NOT NULL DEFAULT 0,
+            paused_until double precision,
+            last_error text
+        );
+
+        CREATE TABLE leases (
+            name text PRIMARY KEY,
+            owner text NOT NULL,
+            expires_at double precision NOT NULL
+        );
+        """,
+    ),
+]
+
+
+class PostgresStore(Store):
+    """PostgreSQL store; ``url`` is any libpq connection string (``postgresql://…``)."""
+
+    def __init__(self, url: str, *, connect_timeout: int = 10):
+        super().__init__()
+        self.url = url
+        self._connect_timeout = connect_timeout
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                self.url, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout
+            )
+        return self._conn
+
+    # ------------------------------------------------------------------ lifecycle
+    def migrate(self) -> list[int]:
+        conn = self.conn
+        done: list[int] = []
+        with conn.transaction():
+            conn.execute(f"SELECT pg_advisory_xact_lock(%s, {_SCHEMA_KEY})", (LOCK_MIGRATE,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version integer PRIMARY KEY, applied_at double precision NOT NULL)"
+            )
+            applied = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in MIGRATIONS:
+                if version in applied:
+                    continue
+                conn.execute(sql)
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, time.time()))
+                done.append(version)
+        return done
+
+    def schema_version(self) -> int:
+        conn = self.conn
+        if conn.execute("SELECT to_regclass('schema_migrations') AS t").fetchone()["t"] is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) AS v FROM schema_migrations").fetchone()["v"]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, rows, route, *, source_cursor=None, rejects=()) -> IngestResult:
+        conn = self.conn
+        ids: list[str] = []
+        new: list[bool] = []
+        outbox_rows = 0
+        with conn.transaction():
+            if rows:
+                conn.execute(f"SELECT pg_advisory_xact_lock(%s, {_SCHEMA_KEY})", (LOCK_APPEND,))
+                existing = self._existing_ids({(r.source, r.source_id) for r in rows})
+                ids, new, fresh = _split(rows, existing)
+                seqs: dict[str, int] = {}
+                if fresh:
+                    seqs = self._insert_events(fresh)
+                    if len(seqs) < len(fresh):
+                        # Another writer (not holding the append lock) stored some keys first.
+                        lost = [r for r in fresh if r.id not in seqs]
+                        existing.update(self._existing_ids({(r.source, r.source_id) for r in lost}))
+                        ids, new, fresh = _split(rows, existing)
+                if fresh:
+                    self._index_funding(fresh)
+                    if route is not None:
+                        targets = route(fresh, self._funders_for)
+                        outbox = [
+                            (seqs[r.id], sink, route_name)
+                            for r, pairs in zip(fresh, targets)
+                            for sink, route_name in pairs
+                        ]
+                        if outbox:
+                            now = time.time()
+                            seq_col, sink_col, route_col = (list(c) for c in zip(*outbox))
+                            conn.execute(
+                                "INSERT INTO outbox (event_seq, sink, route, created_at, next_attempt_at) "
+                                "SELECT s, k, r, %s, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) "
+                                "WITH ORDINALITY AS t(s, k, r, ord) ORDER BY ord",
+                                (now, now, seq_col, sink_col, route_col),
+                            )
+                        outbox_rows = len(outbox)
+            if source_cursor is not None:
+                name, cursor = source_cursor
+                conn.execute(
+                    "INSERT INTO sources (name, cursor) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor",
+                    (name, json.dumps(cursor)),
+                )
+            if rejects:
+                conn.execute(
+                    "INSERT INTO rejects (source, stage, source_id, error, payload, created_at) "
+                    "SELECT so, st, si, er, pa, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+                    "WITH ORDINALITY AS t(so, st, si, er, pa, ord) ORDER BY ord",
+                    (
+                        time.time(),
+                        [r.source for r in rejects],
+                        [r.stage for r in rejects],
+                        [r.source_id for r in rejects],
+                        [r.error for r in rejects],
+                        [r.payload for r in rejects],
+                    ),
+                )
+        return IngestResult(ids, new, outbox_rows, len(rejects))
+
+    def _insert_events(self, fresh: list[EventRow]) -> dict[str, int]:
+        """Insert ``fresh`` in order (seq follows input order); return {event id: seq} of the rows stored."""
+        columns = ", ".join(EVENT_COLUMNS)
+        arrays = ", ".join(f"%s::{t}[]" for t in _EVENT_TYPES)
+        params = [[getattr(r, c) for r in fresh] for c in EVENT_COLUMNS]
+        cur = self.conn.execute(
+            f"INSERT INTO events ({columns}) SELECT {columns} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS t({columns}, ord) ORDER BY ord "
+            f"ON CONFLICT (source, source_id) DO NOTHING RETURNING id, seq",
+            params,
+        )
+        return {r["id"]: r["seq"] for r in cur}
+
+    def _existing_ids(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        if not keys:
+            return {}
+        sources, source_ids = (list(c) for c in zip(*keys))
+        cur = self.conn.execute(
+            "SELECT e.source, e.source_id, e.id FROM events e "
+            "JOIN unnest(%s::text[], %s::text[]) AS k(source, source_id) "
+            "ON e.source = k.source AND e.source_id = k.source_id",
+            (sources, source_ids),
+        )
+        return {(r["source"], r["source_id"]): r["id"] for r in cur}
+
+    def _index_funding(self, rows: list[EventRow]) -> None:
+        funding = sorted(
+            {
+                (row.learner_key, row.action, json.loads(row.data)["funder"]): row.id
+                for row in reversed(rows)  # the first event of a key wins, as with INSERT OR IGNORE
+                if row.type == "funding.approved" and row.learner_key and row.action
+            }.items()
+        )
+        if funding:
+            self.conn.execute(
+                "INSERT INTO funding (learner_key, action, funder, event_id) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT DO NOTHING",
+                (
+                    [k[0] for k, _ in funding],
+                    [k[1] for k, _ in funding],
+                    [k[2] for k, _ in funding],
+                    [event_id for _, event_id in funding],
+                ),
+            )
+
+    def _funders_for(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        pairs = list(set(pairs))
+        out: dict[tuple[str, str], set[str]] = {}
+        if not pairs:
+            return out
+        cur = self.conn.execute(
+            "SELECT f.learner_key, f.action, f.funder FROM funding f "
+            "JOIN unnest(%s::text[], %s::text[]) AS p(learner_key, action) "
+            "ON f.learner_key = p.learner_key AND f.action = p.action",
+            ([p[0] for p in pairs], [p[1] for p in pairs]),
+        )
+        for r in cur:
+            out.setdefault((r["learner_key"], r["action"]), set()).add(r["funder"])
+        return out
+
+    # ------------------------------------------------------------------ reading
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone()
+        return _event_dict(row) if row else None
+
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None) -> Iterator[dict[str, Any]]:
+        last = after_seq
+        type_filter = " AND type = ANY(%s::text[])" if types else ""
+        extra: list[Any] = [list(types)] if types else []
+        while True:
+            rows = self.conn.execute(
+                f"SELECT * FROM events WHERE seq > %s{type_filter} ORDER BY seq LIMIT %s", [last, *extra, batch]
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _event_dict(row)
+            last = rows[-1]["seq"]
+
+    def count_events(self) -> int:
+        return self.conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+
+    # ------------------------------------------------------------------ sources
+    def source_state(self, name: str) -> SourceState:
+        row = self.conn.execute("SELECT * FROM sources WHERE name = %s", (name,)).fetchone()
+        return self._source(row) if row else SourceState(name)
+
+    def all_source_states(self) -> list[SourceState]:
+        return [self._source(r) for r in self.conn.execute("SELECT * FROM sources ORDER BY name")]
+
+    @staticmethod
+    def _source(row: dict[str, Any]) -> SourceState:
+        return SourceState(
+            row["name"],
+            json.loads(row["cursor"]) if row["cursor"] is not None else None,
+            row["last_pull_at"],
+            row["last_success_at"],
+            row["last_error"],
+            bool(row["healthy"]),
+        )
+
+    def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None:
+        self.conn.execute(
+            "INSERT INTO sources (name, last_pull_at, last_success_at, last_error, healthy) VALUES (%s,%s,%s,%s,%s) "
+            "ON CONFLICT (name) DO UPDATE SET last_pull_at = excluded.last_pull_at, "
+            "last_success_at = coalesce(excluded.last_success_at, sources.last_success_at), "
+            "last_error = excluded.last_error, healthy = excluded.healthy",
+            (name, at, at if ok else None, error, ok),
+        )
+
+    # ------------------------------------------------------------------ delivery
+    def claim(self, sink, *, limit, now, owner, lease_seconds) -> list[Claimed]:
+        rows = self.conn.execute(
+            """
+            WITH picked AS (
+                SELECT id FROM outbox
+                WHERE sink = %(sink)s AND ((state = 'pending' AND next_attempt_at <= %(now)s)
+                                        OR (state = 'inflight' AND lease_until < %(now)s))
+                ORDER BY id LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE outbox o SET state = 'inflight', lease_owner = %(owner)s, lease_until = %(until)s
+                FROM picked WHERE o.id = picked.id
+                RETURNING o.id AS oid, o.route, o.attempts, o.created_at AS ocreated, o.event_seq
+            )
+            SELECT c.oid, c.route, c.attempts, c.ocreated, e.*
+            FROM claimed c JOIN events e ON e.seq = c.event_seq ORDER BY c.oid
+            """,
+            {"sink": sink, "now": now, "limit": limit, "owner": owner, "until": now + lease_seconds},
+        ).fetchall()
+        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], _event_dict(r)) for r in rows]
+
+    def mark_delivered(self, outbox_ids: list[int], *, at: float) -> None:
+        if not outbox_ids:
+            return
+        self.conn.execute(
+            "UPDATE outbox SET state = 'delivered', delivered_at = %s, last_attempt_at = %s, "
+            "attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, last_error = NULL "
+            "WHERE id = ANY(%s::bigint[])",
+            (at, at, list(outbox_ids)),
+        )
+
+    def mark_failed(self, outbox_ids, *, error, at, retry_at, stage="deliver") -> None:
+        if not outbox_ids:
+            return
+        state = "pending" if retry_at is not None else "dead"
+        self.conn.execute(
+            "UPDATE outbox SET state = %s, attempts = attempts + 1, last_attempt_at = %s, "
+            "next_attempt_at = coalesce(%s, next_attempt_at), last_error = %s, lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ANY(%s::bigint[])",
+            (state, at, retry_at, f"{stage}: {error}", list(outbox_ids)),
+        )
+
+    def release(self, outbox_ids: list[int]) -> None:
+        if not outbox_ids:
+            return
+        self.conn.execute(
+            "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+            "WHERE state = 'inflight' AND id = ANY(%s::bigint[])",
+            (list(outbox_ids),),
+        )
+
+    def next_due(self, sink: str) -> float | None:
+        return self.conn.execute(
+            "SELECT min(next_attempt_at) AS due FROM outbox WHERE sink = %s AND state = 'pending'", (sink,)
+        ).fetchone()["due"]
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        return {
+            (r["sink"], r["state"]): r["n"]
+            for r in self.conn.execute("SELECT sink, state, count(*) AS n FROM outbox GROUP BY sink, state")
+        }
+
+    def sink_state(self, name: str) -> SinkState:
+        row = self.conn.execute("SELECT * FROM sinks WHERE name = %s", (name,)).fetchone()
+        if row is None:
+            return SinkState(name)
+        return SinkState(name, row["consecutive_failures"], row["paused_until"], row["last_error"])
+
+    def save_sink_state(self, state: SinkState) -> None:
+        self.conn.execute(
+            "INSERT INTO sinks (name, consecutive_failures, paused_until, last_error) VALUES (%s,%s,%s,%s) "
+            "ON CONFLICT (name) DO UPDATE SET consecutive_failures = excluded.consecutive_failures, "
+            "paused_until = excluded.paused_until, last_error = excluded.last_error",
+            (state.name, state.consecutive_failures, state.paused_until, state.last_error),
+        )
+
+    # ------------------------------------------------------------------ dead letters
+    def dead_letters(self, *, sink=None, source=None, limit=100) -> list[DeadLetter]:
+        out: list[DeadLetter] = []
+        if source is None:
+            where = "o.state = 'dead'"
+            params: list[Any] = []
+            if sink:
+                where += " AND o.sink = %s"
+                params.append(sink)
+            for r in self.conn.execute(
+                f"SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                f"WHERE {where} ORDER BY o.id LIMIT %s",
+                [*params, limit],
+            ):
+                out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
+                                      r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
+        if sink is None and len(out) < limit:
+            where = "replayed_at IS NULL"
+            params = []
+            if source:
+                where += " AND source = %s"
+                params.append(source)
+            for r in self.conn.execute(
+                f"SELECT * FROM rejects WHERE {where} ORDER BY id LIMIT %s", [*params, limit - len(out)]
+            ):
+                out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
+                                      r["created_at"], r["created_at"], json.loads(r["payload"])))
+        return out
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        counts = {"map": 0, "validate": 0, "deliver": 0}
+        for r in self.conn.execute(
+            "SELECT stage, count(*) AS n FROM rejects WHERE replayed_at IS NULL GROUP BY stage"
+        ):
+            counts[r["stage"]] = r["n"]
+        counts["deliver"] = self.conn.execute("SELECT count(*) AS n FROM outbox WHERE state = 'dead'").fetchone()["n"]
+        return counts
+
+    def requeue_dead(self, *, sink=None, outbox_ids=None, at) -> int:
+        where = "state = 'dead'"
+        params: list[Any] = [at, at]
+        if sink:
+            where += " AND sink = %s"
+            params.append(sink)
+        if outbox_ids is not None:
+            if not outbox_ids:
+                return 0
+            where += " AND id = ANY(%s::bigint[])"
+            params.append(list(outbox_ids))
+        cur = self.conn.execute(
+            f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = %s, created_at = %s WHERE {where}",
+            params,
+        )
+        return cur.rowcount
+
+    def take_rejects(self, *, source=None, reject_ids=None) -> list[tuple[int, RejectRow]]:
+        where = "replayed_at IS NULL"
+        params: list[Any] = []
+        if source:
+            where += " AND source = %s"
+            params.append(source)
+        if reject_ids is not None:
+            if not reject_ids:
+                return []
+            where += " AND id = ANY(%s::bigint[])"
+            params.append(list(reject_ids))
+        return [
+            (r["id"], RejectRow(r["source"], r["stage"], r["error"], r["payload"], r["source_id"]))
+            for r in self.conn.execute(f"SELECT * FROM rejects WHERE {where} ORDER BY id", params)
+        ]
+
+    def mark_rejects_replayed(self, reject_ids, *, at, error=None) -> None:
+        if not reject_ids:
+            return
+        if error is None:
+            self.conn.execute(
+                "UPDATE rejects SET replayed_at = %s, replay_error = NULL WHERE id = ANY(%s::bigint[])",
+                (at, list(reject_ids)),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE rejects SET replay_error = %s WHERE id = ANY(%s::bigint[])", (error, list(reject_ids))
+            )
+
+    # ------------------------------------------------------------------ leases
+    def acquire_lease(self, name, owner, *, ttl, now) -> bool:
+        row = self.conn.execute(
+            "INSERT INTO leases AS l (name, owner, expires_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+            "WHERE l.owner = excluded.owner OR l.expires_at <= %s "
+            "RETURNING l.owner",
+            (name, owner, now + ttl, now),
+        ).fetchone()
+        return row is not None
+
+    def release_lease(self, name, owner) -> None:
+        self.conn.execute("DELETE FROM leases WHERE name = %s AND owner = %s", (name, owner))
+
+
+def _split(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> tuple[list[str], list[bool], list[EventRow]]:
+    """Ids in input order, which are new, and the rows to insert (first of each key not stored)."""
+    ids: list[str] = []
+    new: list[bool] = []
+    fresh: list[EventRow] = []
+    batch_keys: dict[tuple[str, str], str] = {}
+    for row in rows:
+        key = (row.source, row.source_id)
+        if key in existing:
+            ids.append(existing[key])
+            new.append(False)
+        elif key in batch_keys:
+            ids.append(batch_keys[key])
+            new.append(False)
+        else:
+            batch_keys[key] = row.id
+            ids.append(row.id)
+            new.append(True)
+            fresh.append(row)
+    return ids, new, fresh

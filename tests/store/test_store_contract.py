@@ -1,0 +1,615 @@
+"""The store contract: the same tests against SQLite and PostgreSQL (see conftest.py).
+
+Tests that need several connections open more stores on the same database through
+``store_factory()``; the PostgreSQL-only ones check what only a server can do concurrently
+(``FOR UPDATE SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from hub.ingest_format import format_us
+from hub.store import Claimed, EventRow, RejectRow, SinkState, SourceState
+
+T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in microseconds
+_counter = iter(range(1, 10**9))
+
+
+def row(source: str = "moodle", source_id: str | None = None, *, type: str = "lms.session",
+        learner: dict | None = None, learner_key: str | None = None, action: str | None = None,
+        data: dict | None = None, evidence: list | None = None, event_id: str | None = None) -> EventRow:
+    n = next(_counter)
+    return EventRow(
+        # Deliberately not sortable in creation order: the ledger order must be the input order.
+        id=event_id or f"EV{(n * 7919) % 100003:06d}-{n}",
+        type=type,
+        occurred_us=T0 + n,
+        received_at="2026-01-01T00:00:01.000000Z",
+        source=source,
+        source_id=source_id if source_id is not None else f"s{n}",
+        learner=json.dumps(learner) if learner is not None else None,
+        learner_key=learner_key,
+        action=action,
+        data=json.dumps(data if data is not None else {"n": n}),
+        evidence=json.dumps(evidence) if evidence is not None else None,
+        supersedes=None,
+    )
+
+
+def funding(learner_key: str, action: str, funder: str, **kw) -> EventRow:
+    return row("crm", type="funding.approved", learner={"ref": learner_key}, learner_key=learner_key,
+               action=action, data={"funder": funder}, **kw)
+
+
+def to_sink(*sinks: str, route_name: str = "r1"):
+    """A route callback sending every row to ``sinks``."""
+    def route(rows, funders):
+        return [[(s, route_name) for s in sinks] for _ in rows]
+    return route
+
+
+def expected_dict(r: EventRow, seq: int) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "id": r.id,
+        "type": r.type,
+        "occurred_at": format_us(r.occurred_us),
+        "received_at": r.received_at,
+        "source": r.source,
+        "source_id": r.source_id,
+        "learner": json.loads(r.learner) if r.learner else None,
+        "action": r.action,
+        "data": json.loads(r.data),
+        "evidence": json.loads(r.evidence) if r.evidence else [],
+        "supersedes": r.supersedes,
+    }
+
+
+def run_threads(n: int, target) -> list[Any]:
+    """Run ``target(i)`` in ``n`` threads started together; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = target(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    if errors:
+        raise errors[0]
+    return results
+
+
+# ---------------------------------------------------------------------------- lifecycle
+
+
+def test_migrate_from_empty_then_idempotent(store_factory):
+    store = store_factory(migrate=False)
+    assert store.schema_version() == 0
+    applied = store.migrate()
+    assert applied and applied == sorted(applied)
+    assert store.schema_version() == applied[-1]
+    assert store.migrate() == []
+    other = store_factory()  # open_store migrates: nothing left to do
+    assert other.schema_version() == applied[-1]
+    assert other.migrate() == []
+
+
+def test_concurrent_migrations_apply_each_version_once(store_factory):
+    stores = [store_factory(migrate=False) for _ in range(3)]
+    results = run_threads(3, lambda i: stores[i].migrate())
+    applied = [v for r in results for v in r]
+    assert sorted(applied) == sorted(set(applied))  # no version twice
+    assert stores[0].schema_version() == max(applied)
+    assert all(s.schema_version() == max(applied) for s in stores)
+
+
+def test_close_then_reopen(store_factory):
+    store = store_factory()
+    r = row()
+    store.ingest([r], None)
+    store.close()
+    assert store.get_event(r.id)["id"] == r.id  # reconnects lazily, like SQLite
+    store.close()
+
+
+# ---------------------------------------------------------------------------- ingest
+
+
+def test_ingest_appends_in_input_order(store):
+    rows = [row(learner={"ref": "u1", "email": "a@b.fr"}, evidence=[{"sha256": "ab" * 32}]) for _ in range(30)]
+    result = store.ingest(rows, None)
+    assert result.ids == [r.id for r in rows]
+    assert result.new == [True] * 30
+    assert (result.appended, result.duplicates, result.outbox_rows, result.rejects) == (30, 0, 0, 0)
+    assert store.count_events() == 30
+    events = list(store.iter_events())
+    assert [e["id"] for e in events] == [r.id for r in rows]
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 30
+    for r, e in zip(rows, events):
+        assert e == expected_dict(r, e["seq"])
+
+
+def test_ingest_empty_batch(store):
+    result = store.ingest([], None)
+    assert (result.ids, result.new, result.outbox_rows, result.rejects) == ([], [], 0, 0)
+    assert store.count_events() == 0
+
+
+def test_dedupe_within_a_batch(store):
+    a, a_again, b = row(source_id="k1"), row(source_id="k1"), row(source_id="k2")
+    other_source = row(source="stripe", source_id="k1")
+    result = store.ingest([a, a_again, b, other_source], to_sink("crm"))
+    assert result.ids == [a.id, a.id, b.id, other_source.id]
+    assert result.new == [True, False, True, True]
+    assert result.outbox_rows == 3
+    assert store.count_events() == 3
+    assert store.get_event(a_again.id) is None
+
+
+def test_dedupe_across_batches(store):
+    first = [row(source_id="k1"), row(source_id="k2")]
+    store.ingest(first, to_sink("crm"))
+    batch = [row(source_id="k3"), row(source_id="k2"), row(source_id="k4"), row(source_id="k1")]
+    result = store.ingest(batch, to_sink("crm"))
+    assert result.ids == [batch[0].id, first[1].id, batch[2].id, first[0].id]
+    assert result.new == [True, False, True, False]
+    assert (result.appended, result.duplicates, result.outbox_rows) == (2, 2, 2)
+    assert store.count_events() == 4
+    assert store.outbox_counts() == {("crm", "pending"): 4}
+    # a pure replay: nothing new, nothing queued
+    again = store.ingest([row(source_id=f"k{i}") for i in range(1, 5)], to_sink("crm"))
+    assert again.new == [False] * 4 and again.outbox_rows == 0
+    assert store.count_events() == 4
+
+
+def test_route_callback_creates_outbox_rows(store):
+    def route(rows, funders):
+        out = []
+        for r in rows:
+            if r.type == "lms.session":
+                out.append([("crm", "sessions"), ("lrs", "all")])
+            else:
+                out.append([("lrs", "all")])
+        return out
+
+    rows = [row(), row(type="lms.progress"), row()]
+    result = store.ingest(rows, route)
+    assert result.outbox_rows == 5
+    assert store.outbox_counts() == {("crm", "pending"): 2, ("lrs", "pending"): 3}
+    claimed = store.claim("crm", limit=10, now=time.time() + 1, owner="w", lease_seconds=60)
+    assert [(c.event["id"], c.route, c.sink) for c in claimed] == [(rows[0].id, "sessions", "crm"),
+                                                                   (rows[2].id, "sessions", "crm")]
+    lrs = store.claim("lrs", limit=10, now=time.time() + 1, owner="w", lease_seconds=60)
+    assert [c.event["id"] for c in lrs] == [r.id for r in rows]
+    assert [c.event["seq"] for c in lrs] == [e["seq"] for e in store.iter_events()]
+
+
+def test_route_sees_funders_from_the_funding_index(store):
+    seen: list[dict] = []
+
+    def route(rows, funders):
+        pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
+        found = funders(pairs) if pairs else {}
+        seen.append(found)
+        return [[("opco", "opco")] if "opco-atlas" in found.get((r.learner_key, r.action), set()) else []
+                for r in rows]
+
+    # funding recorded in an earlier batch
+    store.ingest([funding("email:a@b.fr", "ACT-1", "opco-atlas")], route)
+    session = row(learner_key="email:a@b.fr", action="ACT-1")
+    unfunded = row(learner_key="email:c@d.fr", action="ACT-1")
+    result = store.ingest([session, unfunded], route)
+    assert seen[-1] == {("email:a@b.fr", "ACT-1"): {"opco-atlas"}}
+    assert result.outbox_rows == 1
+
+    # funding and the funded event in the same batch: the index is written before routing
+    batch = [funding("email:c@d.fr", "ACT-2", "region-idf"), funding("email:c@d.fr", "ACT-2", "opco-atlas"),
+             row(learner_key="email:c@d.fr", action="ACT-2")]
+    result = store.ingest(batch, route)
+    assert seen[-1] == {("email:c@d.fr", "ACT-2"): {"region-idf", "opco-atlas"}}
+    assert result.outbox_rows == 2  # the second funding event and the session (same learner/action)
+
+    # the same funder approved twice: indexed once, no error
+    store.ingest([funding("email:c@d.fr", "ACT-2", "opco-atlas")], route)
+    assert seen[-1] == {("email:c@d.fr", "ACT-2"): {"region-idf", "opco-atlas"}}
+
+
+def test_failed_route_stores_nothing(store):
+    store.ingest([row(source_id="old")], None, source_cursor=("moodle", {"since": 1}))
+
+    def broken(rows, funders):
+        funders({("email:x", "A")})
+        raise RuntimeError("route exploded")
+
+    with pytest.raises(RuntimeError, match="route exploded"):
+        store.ingest([row(source_id="new"), funding("email:x", "A", "opco-atlas")], broken,
+                     source_cursor=("moodle", {"since": 2}),
+                     rejects=[RejectRow("moodle", "map", "bad", '{"x": 1}')])
+    assert store.count_events() == 1
+    assert store.source_state("moodle").cursor == {"since": 1}
+    assert store.outbox_counts() == {}
+    assert store.dead_letters() == []
+    # the funding row was rolled back too: a later route does not see it
+    seen = []
+    store.ingest([row(learner_key="email:x", action="A")],
+                 lambda rows, funders: (seen.append(funders({("email:x", "A")})), [[] for _ in rows])[1])
+    assert seen == [{}]
+    # and the store is usable afterwards: the same keys go in
+    result = store.ingest([row(source_id="new")], None, source_cursor=("moodle", {"since": 2}))
+    assert result.new == [True]
+    assert store.source_state("moodle").cursor == {"since": 2}
+
+
+def test_cursor_committed_with_events(store):
+    assert store.source_state("moodle") == SourceState("moodle")
+    store.ingest([row()], None, source_cursor=("moodle", {"since": "2026-01-01", "page": [1, 2]}))
+    assert store.source_state("moodle").cursor == {"since": "2026-01-01", "page": [1, 2]}
+    store.ingest([], None, source_cursor=("moodle", "opaque-token"))  # a window with no events
+    assert store.source_state("moodle").cursor == "opaque-token"
+
+
+def test_record_pull_and_source_states(store):
+    store.ingest([], None, source_cursor=("moodle", 5))
+    store.record_pull("moodle", ok=True, error=None, at=100.0)
+    store.record_pull("moodle", ok=False, error="timeout", at=200.0)
+    store.record_pull("crm", ok=True, error=None, at=150.0)
+    moodle = store.source_state("moodle")
+    assert moodle == SourceState("moodle", 5, 200.0, 100.0, "timeout", False)
+    assert [s.name for s in store.all_source_states()] == ["crm", "moodle"]
+    store.record_pull("moodle", ok=True, error=None, at=300.0)
+    assert store.source_state("moodle") == SourceState("moodle", 5, 300.0, 300.0, None, True)
+
+
+def test_rejects_are_dead_letters(store):
+    rejects = [
+        RejectRow("moodle", "map", "no user", json.dumps({"raw": 1}), "m-1"),
+        RejectRow("moodle", "validate", "bad date", json.dumps({"raw": 2})),
+        RejectRow("stripe", "validate", "bad amount", json.dumps([1, "x"]), "ch_1"),
+    ]
+    result = store.ingest([row()], None, rejects=rejects)
+    assert result.rejects == 3 and result.appended == 1
+    letters = store.dead_letters()
+    assert [(d.stage, d.source, d.sink, d.event_id, d.error, d.attempts, d.payload) for d in letters] == [
+        ("map", "moodle", None, None, "no user", 0, {"raw": 1}),
+        ("validate", "moodle", None, None, "bad date", 0, {"raw": 2}),
+        ("validate", "stripe", None, None, "bad amount", 0, [1, "x"]),
+    ]
+    assert all(d.id.startswith("r:") and d.id[2:].isdigit() for d in letters)
+    assert all(d.created_at and d.failed_at == d.created_at for d in letters)
+    assert store.dead_letter_counts() == {"map": 1, "validate": 2, "deliver": 0}
+    assert [d.source for d in store.dead_letters(source="stripe")] == ["stripe"]
+    assert store.dead_letters(sink="crm") == []  # a sink filter lists deliveries only
+
+    taken = store.take_rejects(source="moodle")
+    assert [r for _, r in taken] == rejects[:2]
+    assert [f"r:{i}" for i, _ in taken] == [d.id for d in letters[:2]]
+    ids = [i for i, _ in store.take_rejects()]
+    assert store.take_rejects(reject_ids=[ids[2]])[0][1] == rejects[2]
+    assert store.take_rejects(reject_ids=[]) == []
+
+    store.mark_rejects_replayed([ids[0]], at=10.0, error="still no user")  # failed replay: stays open
+    assert store.dead_letter_counts()["map"] == 1
+    store.mark_rejects_replayed([ids[0], ids[1]], at=11.0)
+    assert store.dead_letter_counts() == {"map": 0, "validate": 1, "deliver": 0}
+    assert [i for i, _ in store.take_rejects()] == [ids[2]]
+    assert [d.id for d in store.dead_letters()] == [f"r:{ids[2]}"]
+    store.mark_rejects_replayed([], at=12.0)
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+def _queue(store, n: int, sink: str = "crm") -> list[EventRow]:
+    rows = [row() for _ in range(n)]
+    store.ingest(rows, to_sink(sink))
+    return rows
+
+
+def test_claim_deliver_fail_retry_dead(store):
+    rows = _queue(store, 5)
+    now = time.time() + 1
+    first = store.claim("crm", limit=3, now=now, owner="w1", lease_seconds=60)
+    assert all(isinstance(c, Claimed) for c in first)
+    assert [c.event["id"] for c in first] == [r.id for r in rows[:3]]
+    assert [c.event for c in first] == [store.get_event(r.id) for r in rows[:3]]
+    assert all(c.sink == "crm" and c.route == "r1" and c.attempts == 0 and c.created_at <= now for c in first)
+    ids = [c.outbox_id for c in first]
+    assert ids == sorted(ids)
+    rest = store.claim("crm", limit=10, now=now, owner="w2", lease_seconds=60)
+    assert [c.event["id"] for c in rest] == [r.id for r in rows[3:]]
+    assert store.claim("crm", limit=10, now=now, owner="w3", lease_seconds=60) == []
+    assert store.claim("other", limit=10, now=now, owner="w3", lease_seconds=60) == []
+    assert store.outbox_counts() == {("crm", "inflight"): 5}
+
+    store.mark_delivered([ids[0]], at=now)
+    store.mark_failed([ids[1]], error="503", at=now, retry_at=now + 30)
+    store.mark_failed([ids[2]], error="400 bad payload", at=now, retry_at=None)
+    store.release([c.outbox_id for c in rest])
+    store.mark_delivered([], at=now)
+    store.mark_failed([], error="x", at=now, retry_at=None)
+    store.release([])
+    assert store.outbox_counts() == {("crm", "delivered"): 1, ("crm", "pending"): 3, ("crm", "dead"): 1}
+
+    # released rows are due at once; the failed one only at its retry time
+    assert store.next_due("crm") is not None and store.next_due("crm") <= now
+    again = store.claim("crm", limit=10, now=now, owner="w1", lease_seconds=60)
+    assert [c.outbox_id for c in again] == [c.outbox_id for c in rest]
+    store.mark_delivered([c.outbox_id for c in again], at=now)
+    assert store.next_due("crm") == pytest.approx(now + 30)
+    assert store.next_due("other") is None
+    assert store.claim("crm", limit=10, now=now + 29, owner="w1", lease_seconds=60) == []
+    retried = store.claim("crm", limit=10, now=now + 30, owner="w1", lease_seconds=60)
+    assert [(c.outbox_id, c.attempts) for c in retried] == [(ids[1], 1)]
+    store.mark_failed([ids[1]], error="503 again", at=now + 31, retry_at=None, stage="deliver")
+    assert store.next_due("crm") is None
+
+    letters = store.dead_letters()
+    assert [(d.id, d.stage, d.sink, d.source, d.event_id, d.error, d.attempts, d.failed_at) for d in letters] == [
+        (f"o:{ids[1]}", "deliver", "crm", "moodle", rows[1].id, "deliver: 503 again", 2, pytest.approx(now + 31)),
+        (f"o:{ids[2]}", "deliver", "crm", "moodle", rows[2].id, "deliver: 400 bad payload", 1, pytest.approx(now)),
+    ]
+    assert store.dead_letters(source="moodle") == []  # a source filter lists rejects only
+    assert store.dead_letters(sink="lrs") == []
+    assert store.dead_letter_counts() == {"map": 0, "validate": 0, "deliver": 2}
+
+
+def test_requeue_dead(store):
+    _queue(store, 3, "crm")
+    _queue(store, 1, "lrs")
+    now = time.time() + 1
+    crm = [c.outbox_id for c in store.claim("crm", limit=10, now=now, owner="w", lease_seconds=60)]
+    lrs = [c.outbox_id for c in store.claim("lrs", limit=10, now=now, owner="w", lease_seconds=60)]
+    store.mark_failed(crm + lrs, error="gone", at=now, retry_at=None)
+    assert store.requeue_dead(outbox_ids=[], at=now) == 0
+    assert store.requeue_dead(outbox_ids=[crm[0]], at=now + 5) == 1
+    assert store.requeue_dead(sink="crm", outbox_ids=lrs, at=now + 5) == 0
+    assert store.requeue_dead(sink="crm", at=now + 5) == 2
+    assert store.requeue_dead(sink="crm", at=now + 5) == 0
+    assert store.outbox_counts() == {("crm", "pending"): 3, ("lrs", "dead"): 1}
+    assert [d.id for d in store.dead_letters()] == [f"o:{lrs[0]}"]
+    assert store.next_due("crm") == pytest.approx(now + 5)
+    back = store.claim("crm", limit=10, now=now + 5, owner="w", lease_seconds=60)
+    assert [(c.outbox_id, c.attempts, c.created_at) for c in back] == [(i, 0, pytest.approx(now + 5)) for i in crm]
+    assert store.requeue_dead(at=now + 6) == 1
+    assert store.dead_letter_counts()["deliver"] == 0
+
+
+def test_dead_letter_limit_bounds_the_whole_list(store):
+    _queue(store, 3)
+    now = time.time() + 1
+    ids = [c.outbox_id for c in store.claim("crm", limit=10, now=now, owner="w", lease_seconds=60)]
+    store.mark_failed(ids, error="x", at=now, retry_at=None)
+    store.ingest([], None, rejects=[RejectRow("moodle", "map", "e", "{}") for _ in range(3)])
+    assert len(store.dead_letters()) == 6
+    assert [d.id[0] for d in store.dead_letters(limit=4)] == ["o", "o", "o", "r"]
+    assert [d.id[0] for d in store.dead_letters(limit=2)] == ["o", "o"]
+    assert len(store.dead_letters(source="moodle", limit=2)) == 2
+
+
+def test_expired_lease_is_reclaimed(store):
+    _queue(store, 2)
+    now = time.time() + 1
+    mine = store.claim("crm", limit=1, now=now, owner="w1", lease_seconds=10)
+    assert len(mine) == 1
+    assert [c.outbox_id for c in store.claim("crm", limit=10, now=now + 5, owner="w2", lease_seconds=10)] != [
+        mine[0].outbox_id]
+    store.release([])  # no-op
+    # w1 died holding its lease: after expiry w2 (or anyone) claims it again, attempts unchanged
+    assert store.claim("crm", limit=10, now=now + 10, owner="w2", lease_seconds=10) == []
+    reclaimed = store.claim("crm", limit=10, now=now + 10.5, owner="w2", lease_seconds=10)
+    assert [(c.outbox_id, c.attempts) for c in reclaimed] == [(mine[0].outbox_id, 0)]
+    # an expired lease is not "pending": next_due only reports pending rows
+    assert store.next_due("crm") is None
+
+
+def test_sink_state_round_trip(store):
+    assert store.sink_state("crm") == SinkState("crm")
+    store.save_sink_state(SinkState("crm", 3, 1234.5, "timeout"))
+    assert store.sink_state("crm") == SinkState("crm", 3, 1234.5, "timeout")
+    store.save_sink_state(SinkState("crm"))
+    assert store.sink_state("crm") == SinkState("crm", 0, None, None)
+
+
+# ---------------------------------------------------------------------------- leases
+
+
+def test_leases_are_exclusive_until_expiry(store):
+    assert store.acquire_lease("scheduler", "a", ttl=30, now=1000.0)
+    assert not store.acquire_lease("scheduler", "b", ttl=30, now=1010.0)
+    assert store.acquire_lease("scheduler", "a", ttl=30, now=1020.0)  # renewal: now until 1050
+    assert not store.acquire_lease("scheduler", "b", ttl=30, now=1049.0)
+    assert store.acquire_lease("other-job", "b", ttl=30, now=1049.0)  # leases are independent
+    assert store.acquire_lease("scheduler", "b", ttl=30, now=1050.0)  # a's lease expired
+    assert not store.acquire_lease("scheduler", "a", ttl=30, now=1051.0)
+    store.release_lease("scheduler", "a")  # not the owner: no effect
+    assert not store.acquire_lease("scheduler", "a", ttl=30, now=1052.0)
+    store.release_lease("scheduler", "b")
+    assert store.acquire_lease("scheduler", "a", ttl=30, now=1053.0)
+
+
+def test_concurrent_lease_has_one_winner(store_factory):
+    stores = [store_factory() for _ in range(4)]
+    now = time.time()
+    won = run_threads(4, lambda i: stores[i].acquire_lease("opco-atlas:2026-10", f"daemon-{i}", ttl=60, now=now))
+    assert sum(won) == 1
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def test_iter_events_order_paging_and_filter(store):
+    rows = [row(type="lms.session" if i % 3 else "lms.progress") for i in range(10)]
+    store.ingest(rows[:4], None)
+    store.ingest(rows[4:], None)
+    events = list(store.iter_events(batch=3))
+    assert [e["id"] for e in events] == [r.id for r in rows]
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    after = events[4]["seq"]
+    assert [e["id"] for e in store.iter_events(after_seq=after, batch=2)] == [r.id for r in rows[5:]]
+    progress = list(store.iter_events(types=["lms.progress"], batch=1))
+    assert [e["id"] for e in progress] == [r.id for r in rows if r.type == "lms.progress"]
+    both = list(store.iter_events(types=["lms.progress", "lms.session"], batch=4))
+    assert [e["id"] for e in both] == [r.id for r in rows]
+    assert list(store.iter_events(types=["nothing.here"])) == []
+    assert list(store.iter_events(after_seq=events[-1]["seq"])) == []
+
+
+def test_get_event(store):
+    r = row(learner={"ref": "42", "email": "x@y.fr"}, action="ACT-9", data={"duration": 3600, "nested": {"a": [1]}},
+            evidence=[{"sha256": "00" * 32, "media_type": "application/pdf"}])
+    store.ingest([r], None)
+    event = store.get_event(r.id)
+    assert event == expected_dict(r, event["seq"])
+    assert event["occurred_at"].endswith("Z")
+    assert store.get_event("missing") is None
+    bare = row()
+    store.ingest([bare], None)
+    assert store.get_event(bare.id)["learner"] is None and store.get_event(bare.id)["evidence"] == []
+
+
+def test_json_round_trips_exactly(store):
+    data = {"z": 1, "a": "\u0000 nul, é, 🎓", "big": 12345678901234567890, "f": 0.1, "dup": [None, True]}
+    r = row(data=data)
+    store.ingest([r], None, source_cursor=("moodle", {"k": "\u0000"}))
+    assert store.get_event(r.id)["data"] == data
+    assert list(store.get_event(r.id)["data"]) == list(data)  # key order kept
+    assert store.source_state("moodle").cursor == {"k": "\u0000"}
+
+
+# ---------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_ingest_of_the_same_keys(store_factory):
+    """Two daemons ingest the same records (a replayed webhook, overlapping pulls) at once."""
+    stores = [store_factory() for _ in range(2)]
+    keys = [f"k{i}" for i in range(200)]
+    batches = [[row(source_id=k) for k in keys], [row(source_id=k) for k in reversed(keys)]]
+
+    def ingest(i: int):
+        def slow_route(rows, funders):
+            time.sleep(0.05)  # keep the transaction open while the other one starts
+            return [[("crm", "r1")] for _ in rows]
+        return stores[i].ingest(batches[i], slow_route)
+
+    first, second = run_threads(2, ingest)
+    assert first.appended + second.appended == 200
+    by_key = {}
+    for batch, result in ((batches[0], first), (batches[1], second)):
+        for r, event_id, is_new in zip(batch, result.ids, result.new):
+            by_key.setdefault(r.source_id, []).append((event_id, is_new))
+    for key, seen in by_key.items():
+        assert seen[0][0] == seen[1][0], key  # both report the stored id
+        assert sorted(n for _, n in seen) == [False, True], key  # exactly one appended it
+    assert stores[0].count_events() == 200
+    assert stores[0].outbox_counts() == {("crm", "pending"): 200}
+
+
+def test_concurrent_claims_get_disjoint_rows(store_factory):
+    stores = [store_factory() for _ in range(4)]
+    _queue(stores[0], 120)
+    now = time.time() + 1
+
+    def drain(i: int) -> list[int]:
+        got = []
+        while batch := stores[i].claim("crm", limit=7, now=now, owner=f"w{i}", lease_seconds=60):
+            got.extend(c.outbox_id for c in batch)
+        return got
+
+    results = run_threads(4, drain)
+    claimed = [oid for r in results for oid in r]
+    assert len(claimed) == 120 and len(set(claimed)) == 120
+    assert stores[0].outbox_counts() == {("crm", "inflight"): 120}
+
+
+@pytest.mark.postgres
+def test_pg_claim_skips_rows_locked_by_another_claimer(pg_store_factory):
+    """A claim in progress elsewhere (rows locked) neither blocks us nor is double-claimed."""
+    import psycopg
+
+    store = pg_store_factory()
+    _queue(store, 30)
+    now = time.time() + 1
+    with psycopg.connect(pg_store_factory.url) as other:  # a transaction stays open until the block ends
+        locked = [r[0] for r in other.execute(
+            "SELECT id FROM outbox WHERE sink = 'crm' ORDER BY id LIMIT 10 FOR UPDATE")]
+        started = time.monotonic()
+        claimed = store.claim("crm", limit=15, now=now, owner="w2", lease_seconds=60)
+        assert time.monotonic() - started < 2
+        ids = [c.outbox_id for c in claimed]
+        assert len(ids) == 15 and not set(ids) & set(locked)
+        assert ids == sorted(ids) and min(ids) > max(locked)
+        other.rollback()
+    again = store.claim("crm", limit=100, now=now, owner="w3", lease_seconds=60)
+    assert sorted(c.outbox_id for c in again) == sorted(set(range(min(locked), min(locked) + 30)) - set(ids))
+
+
+@pytest.mark.postgres
+def test_pg_ingest_waits_for_a_concurrent_writer_of_the_same_key(pg_store_factory):
+    """The loser of a race on one key reports the winner's id instead of failing."""
+    import psycopg
+
+    store = pg_store_factory()
+    winner = row(source_id="race")
+    loser = row(source_id="race")
+    with psycopg.connect(pg_store_factory.url) as other:
+        # A writer that bypasses the append lock: only the unique index stands in the way.
+        other.execute(
+            "INSERT INTO events (id, type, occurred_us, received_at, source, source_id, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (winner.id, winner.type, winner.occurred_us, winner.received_at, winner.source, winner.source_id,
+             winner.data),
+        )
+        result: list[Any] = []
+        t = threading.Thread(target=lambda: result.append(store.ingest([loser, row(source_id="free")],
+                                                                       to_sink("crm"))))
+        t.start()
+        time.sleep(0.3)
+        assert t.is_alive()  # blocked on the uncommitted key
+        other.commit()
+        t.join(timeout=10)
+    (res,) = result
+    assert res.ids[0] == winner.id and res.new == [False, True] and res.outbox_rows == 1
+    assert store.count_events() == 2
+
+
+@pytest.mark.postgres
+def test_pg_sequence_order_is_commit_order(pg_store_factory):
+    """A second ingest waits for the first to commit, so a reader following seq never skips one."""
+    a, b = pg_store_factory(), pg_store_factory()
+    entered = threading.Event()
+    release = threading.Event()
+
+    def slow_route(rows, funders):
+        entered.set()
+        release.wait(timeout=10)
+        return [[] for _ in rows]
+
+    first = row()
+    t = threading.Thread(target=lambda: a.ingest([first], slow_route))
+    t.start()
+    assert entered.wait(timeout=10)
+    second = row()
+    t2 = threading.Thread(target=lambda: b.ingest([second], None))
+    t2.start()
+    time.sleep(0.2)
+    assert b.count_events() == 0  # nothing visible yet, and the second writer waits
+    release.set()
+    t.join(timeout=10)
+    t2.join(timeout=10)
+    assert [e["id"] for e in b.iter_events()] == [first.id, second.id]
