@@ -279,9 +279,10 @@ def connectors_list(config_path: str, as_json: bool) -> None:
                 health_info = {"ok": False, "message": state.last_error}
             configured.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled, **health_info,
                                "last_success_at": state.last_success_at if state else None})
+    unhealthy = any(c["enabled"] and c["ok"] is False for c in configured)
     if as_json:
         _print_json({"kinds": kinds, "blocked_plugins": blocked, "configured": configured})
-        return
+        sys.exit(1 if unhealthy else 0)
     click.echo("installed connector kinds:")
     for k in kinds:
         dist = f"{k['distribution']} {k['version']}" if k["distribution"] else k["plugin"]
@@ -293,7 +294,7 @@ def connectors_list(config_path: str, as_json: bool) -> None:
         for c in configured:
             status = "disabled" if not c["enabled"] else ("ok" if c["ok"] else f"UNHEALTHY: {c['message']}")
             click.echo(f"  {c['name']:<20} {c['kind']:<14} {status}")
-    if any(c["enabled"] and c["ok"] is False for c in configured):
+    if unhealthy:
         sys.exit(1)
 
 

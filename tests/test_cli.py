@@ -1,0 +1,105 @@
+"""The CLI as a user runs it (subprocesses on a temporary working folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parcours(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def copy_demo(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "config", tmp_path / "config", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return tmp_path
+
+
+def test_demo_runs_once_and_again_without_duplicates(tmp_path):
+    cwd = copy_demo(tmp_path)
+    first = parcours("run", "--once", "--config", "config/demo.yaml", cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    assert "pull demo-files" in first.stdout and "543 new" in first.stdout
+    assert "sink archive            543 delivered" in first.stdout
+    lines = (cwd / "var/demo/out/all-events.ndjson").read_text().splitlines()
+    assert len(lines) == 543
+    atlas = [json.loads(l) for l in (cwd / "var/demo/out/opco-atlas-attendance.ndjson").read_text().splitlines()]
+    assert atlas and {e["learner"]["ref"] for e in atlas} == {f"apprenant-0{i}" for i in range(1, 7)}
+    second = parcours("run", "--once", "--json", "--config", "config/demo.yaml", cwd=cwd)
+    summary = json.loads(second.stdout)
+    assert summary["pulls"][0]["appended"] == 0 and summary["delivery"]["archive"]["delivered"] == 0
+
+
+def test_sync_dlq_list_and_replay(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.ndjson").write_text(
+        '{"type": "lms.progress", "occurred_at": "2026-10-05T10:00:00Z", "source_id": "p1", "data": {"percent": "40"}}\n'
+        '{"type": "lms.progress", "occurred_at": "2026-10-05T10:00:00Z", "source_id": "p2", "data": {"percent": "400"}}\n'
+        "not json at all\n"
+    )
+    (tmp_path / "hub.yaml").write_text(
+        "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}}\n"
+        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0}\n"
+        "  out: {kind: ndjson_out, directory: out}\n"
+        "routes:\n  - {name: all, from: inbox, to: out}\n"
+    )
+    run = parcours("sync", "inbox", "--config", "hub.yaml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "1 new, 0 already known, 2 dead-lettered" in run.stdout
+    assert (tmp_path / "inbox/processed/a.ndjson").exists()
+    listing = parcours("dlq", "list", "--json", "--config", "hub.yaml", cwd=tmp_path)
+    letters = json.loads(listing.stdout)
+    assert [(l["stage"], l["source"]) for l in letters] == [("map", "inbox"), ("validate", "inbox")]
+    assert "a.ndjson:3: invalid JSON" in letters[0]["error"] and "data.percent" in letters[1]["error"]
+    text = parcours("dlq", "list", "--config", "hub.yaml", cwd=tmp_path).stdout
+    assert "r:1" in text and "r:2" in text and "validate" in text
+    # replaying without fixing anything fails again and says why; exit code 1
+    replay = parcours("dlq", "replay", "--source", "inbox", "--config", "hub.yaml", cwd=tmp_path)
+    assert replay.returncode == 1 and "still failing" in replay.stdout
+    usage = parcours("dlq", "replay", "--config", "hub.yaml", cwd=tmp_path)
+    assert usage.returncode == 2
+    bad_id = parcours("dlq", "replay", "--id", "x7", "--config", "hub.yaml", cwd=tmp_path)
+    assert bad_id.returncode == 2 and "invalid dead-letter id" in bad_id.stderr
+
+
+def test_sync_refuses_a_sink(tmp_path):
+    (tmp_path / "hub.yaml").write_text("connectors:\n  out: {kind: ndjson_out, directory: out}\n")
+    run = parcours("sync", "out", "--config", "hub.yaml", cwd=tmp_path)
+    assert run.returncode == 2 and "not an enabled pull source" in run.stderr
+
+
+def test_init_then_check(tmp_path):
+    assert parcours("init", cwd=tmp_path).returncode == 0
+    assert parcours("init", cwd=tmp_path).returncode == 2  # never overwrites silently
+    check = parcours("check", cwd=tmp_path, env={"PARCOURS_ADMIN_TOKEN": "t" * 24})
+    assert check.returncode == 0 and "archive-everything" in check.stdout
+    missing = parcours("check", cwd=tmp_path, env={"PARCOURS_ADMIN_TOKEN": ""})
+    assert missing.returncode == 2 and "too short" in missing.stderr
+
+
+def test_config_schema_and_help(tmp_path):
+    schema = json.loads(parcours("config-schema", cwd=tmp_path).stdout)
+    assert schema["title"] == "Parcours Hub configuration"
+    for command in (["--help"], ["run", "--help"], ["dlq", "replay", "--help"], ["connectors", "list", "--help"]):
+        assert parcours(*command, cwd=tmp_path).returncode == 0
+
+
+def test_connectors_list_reports_health(tmp_path):
+    (tmp_path / "hub.yaml").write_text(
+        "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}}\n"
+        "connectors:\n  inbox: {kind: file_drop, path: does-not-exist}\n  out: {kind: ndjson_out, directory: out}\n"
+    )
+    run = parcours("connectors", "list", "--json", "--config", "hub.yaml", cwd=tmp_path)
+    data = json.loads(run.stdout)
+    assert {k["kind"] for k in data["kinds"]} >= {"file_drop", "ndjson_out", "webhook_out"}
+    health = {c["name"]: c for c in data["configured"]}
+    assert health["inbox"]["ok"] is False and "does not exist" in health["inbox"]["message"]
+    assert health["out"]["ok"] is True
+    assert run.returncode == 1

@@ -1,0 +1,162 @@
+import asyncio
+import io
+import json
+
+import pytest
+
+from hub import logs
+from hub.connector import Connector, ConnectorConfig, EventSink, PullResult, PullSource, Schedule
+from hub.errors import ConfigError
+from hub.events import EventData
+from hub.hookspecs import hookimpl
+from hub.plugins import load_plugins
+from hub.scheduler import HubScheduler, JobSpec
+from tests.conftest import BASE_HUB, event, wait_for, write_config
+
+
+def test_builtins_come_through_entry_points():
+    host = load_plugins(env={})
+    assert {"file_drop", "webhook_out", "ndjson_out"} <= set(host.connector_classes())
+    info = {i.name: i for i in host.infos}
+    assert info["file_drop"].distribution == "parcours-hub" and "register_connectors" in info["file_drop"].hooks
+
+
+def test_operators_can_block_and_allow_plugins():
+    host = load_plugins(env={"PARCOURS_DISABLED_PLUGINS": "webhook_out"})
+    assert "webhook_out" not in host.connector_classes()
+    assert {i.name: i.status for i in host.infos}["webhook_out"] == "blocked"
+    host = load_plugins(env={"PARCOURS_LOAD_PLUGINS": "ndjson_out"})
+    assert set(host.connector_classes()) == {"ndjson_out"}
+
+
+def test_misspelled_hook_fails_loudly():
+    class Typo:
+        @hookimpl
+        def register_conectors(self):
+            return []
+
+    with pytest.raises(ConfigError, match="register_conectors"):
+        load_plugins(env={}, extra=[("typo", Typo())])
+
+
+def test_duplicate_kind_and_bad_classes_name_the_plugin():
+    class Clash(Connector, EventSink):
+        """Clash."""
+        kind = "ndjson_out"
+
+    class P:
+        @hookimpl
+        def register_connectors(self):
+            return [Clash]
+
+    with pytest.raises(ConfigError, match="connector kind 'ndjson_out' is already provided"):
+        load_plugins(env={}, extra=[("clash", P())]).connector_classes()
+
+    class NoCaps(Connector):
+        kind = "nocaps"
+
+    class Q:
+        @hookimpl
+        def register_connectors(self):
+            return [NoCaps]
+
+    with pytest.raises(ConfigError, match="offers no capability"):
+        load_plugins(env={}, extra=[("q", Q())]).connector_classes()
+
+
+def test_plugin_event_types_are_accepted():
+    class Badge(EventData):
+        badge: str
+
+    class P:
+        @hookimpl
+        def register_event_types(self):
+            return {"gamification.badge_earned": Badge}
+
+    types = load_plugins(env={}, extra=[("badges", P())]).event_types()
+    assert "gamification.badge_earned" in types and "lms.session" in types
+
+
+def test_secrets_never_reach_the_logs():
+    out = io.StringIO()
+    logs.configure("debug", "json", stream=out)
+    logs.register_secret("hunter2-super-secret")
+    log = logs.get_logger("t")
+    log.info("calling peer", url="https://x.example/?token=hunter2-super-secret", authorization="Bearer abc",
+             nested={"password": "p4ss", "fine": "visible"})
+    line = json.loads(out.getvalue())
+    text = out.getvalue()
+    assert "hunter2-super-secret" not in text and "p4ss" not in text and "Bearer abc" not in text
+    assert line["nested"]["fine"] == "visible" and line["authorization"] == logs.REDACTED
+
+
+async def test_configured_secrets_are_redacted_in_hub_logs(make_hub, sink_peer, capsys):
+    hub = await make_hub(f"""
+connectors:
+  crm: {{kind: webhook_out, url: "{sink_peer.url}?key=hook-secret-value-42", secret: "${{file:secrets/hook}}"}}
+routes:
+  - {{name: r, from: api, to: crm}}
+""")
+    sink_peer.statuses = [500]
+    await hub.ingestor.ingest_items([event(1)], source=None)
+    await hub.dispatcher.deliver_due("crm")
+    err = capsys.readouterr().err
+    assert "delivery failed" in err and "hook-secret-value-42" not in err
+
+
+class Counter(Connector, PullSource):
+    """A pull source that counts its pulls and takes its time (to catch overlaps)."""
+
+    kind = "test_counter"
+    running = 0
+    overlaps = 0
+    pulls = 0
+
+    async def pull(self, cursor):
+        type(self).running += 1
+        type(self).overlaps = max(type(self).overlaps, type(self).running)
+        await asyncio.sleep(0.3)
+        type(self).pulls += 1
+        type(self).running -= 1
+        n = (cursor or 0) + 1
+        return PullResult([event(n)], cursor=n)
+
+
+async def test_scheduler_runs_pulls_without_overlap(workdir):
+    from hub.app import Hub
+
+    class P:
+        @hookimpl
+        def register_connectors(self):
+            return [Counter]
+
+        @hookimpl
+        def register_jobs(self, config):
+            async def tick(hub):
+                ticks.append(1)
+            return [JobSpec("tick", Schedule(every="1s"), tick)]
+
+    ticks: list[int] = []
+    path = write_config(workdir, BASE_HUB + "connectors:\n  counter: {kind: test_counter, schedule: {every: 100ms}}\n")
+    with pytest.raises(ConfigError, match="at least 1s"):
+        Hub.open(path, env={}, plugins=load_plugins(env={}, extra=[("p", P())]))
+    path = write_config(workdir, BASE_HUB + "connectors:\n  counter: {kind: test_counter, schedule: {every: 1s}}\n")
+    hub = Hub.open(path, env={}, plugins=load_plugins(env={}, extra=[("p", P())]))
+    await hub.start()
+    scheduler = HubScheduler(hub)
+    await scheduler.start()
+    try:
+        assert scheduler.is_leader
+        assert await wait_for(lambda: Counter.pulls >= 2, timeout=6)
+        assert ticks
+    finally:
+        await scheduler.stop()
+        await hub.stop()
+    assert Counter.overlaps == 1
+    # a second scheduler on the same store does not run jobs while the first holds the lease
+    hub2 = Hub.open(path, env={}, plugins=load_plugins(env={}, extra=[("p", P())]))
+    other = HubScheduler(hub2)
+    await hub2.store.call(hub2.store.acquire_lease, "scheduler", "elsewhere:1", ttl=30, now=__import__("time").time())
+    await other._renew()
+    assert not other.is_leader
+    await hub2.stop()
