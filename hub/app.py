@@ -19,6 +19,7 @@ from hub.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
 from hub.ingest import Ingestor, encode_json, reject_rows
+from hub.learners import LearnerResolver
 from hub.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
 from hub.router import Router
@@ -73,7 +74,8 @@ class Hub:
         self.metrics = Metrics()
         self.blobs = BlobStore(config.blobs_dir)
         self.router = Router(config.model.routes, config.connectors, config.sinks())
-        self.ingestor = Ingestor(store, self.types, self.router, on_ingested=self._on_ingested)
+        self.ingestor = Ingestor(store, self.types, self.router, on_ingested=self._on_ingested,
+                                 learners=LearnerResolver(config.hub.learners.match_on))
         self._session: aiohttp.ClientSession | None = None
         self.connectors: dict[str, Connector] = {}
         for name, cfg in config.enabled_connectors().items():
@@ -86,6 +88,7 @@ class Hub:
         self.dispatcher = Dispatcher(self)
         self._tasks: set[asyncio.Task] = set()
         self._started = False
+        self._learner_mapping: dict[str, list[str]] | None = None
         self.health: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ assembly
@@ -96,8 +99,15 @@ class Hub:
         config = load_config(config_path, plugins.connector_classes(), env=env)
         _register_secrets(config.model)
         logs.configure(config.hub.logging.level, config.hub.logging.format)
+        mapping = None
+        if config.hub.learners.mapping_file:
+            from hub.learners import read_mapping
+
+            mapping = read_mapping(config.resolve_path(config.hub.learners.mapping_file))
         store = open_store(config.hub.store.url, base_dir=Path.cwd(), synchronous=config.hub.store.synchronous)
-        return cls(config, plugins, store)
+        hub = cls(config, plugins, store)
+        hub._learner_mapping = mapping
+        return hub
 
     def _http_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -114,8 +124,21 @@ class Hub:
             except ConnectorError as exc:
                 self.health[name] = {"ok": False, "message": str(exc)}
                 self.log.error("connector failed to open", connector=name, error=str(exc))
+        await self._apply_learner_mapping()
         self.plugins.startup(self)
         self._started = True
+
+    async def _apply_learner_mapping(self) -> None:
+        path = self.config.hub.learners.mapping_file
+        if not path:
+            return
+        from hub.dlq import record_admin_action
+
+        groups = self._learner_mapping
+        changes = await self.store.call(self.store.apply_learner_mapping, groups, at=time.time())
+        if changes:
+            self.log.info("learner mapping applied", changes=len(changes))
+            await record_admin_action(self, "mapping file", "learners mapping", f"{path}: {'; '.join(changes)}")
 
     async def stop(self) -> None:
         self.dispatcher.stop()

@@ -80,6 +80,26 @@ class LoggingConfig(BaseModel):
     )
 
 
+class LearnersConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    match_on: list[str] = Field(
+        default_factory=lambda: ["email"],
+        description="Identifiers that link one learner's records across sources: 'email' and/or id "
+        "namespaces sources report (e.g. 'nir', 'hubspot_contact'). The id in one source always links.",
+    )
+    mapping_file: str | None = Field(
+        default=None, description="CSV (learner,source,value) of explicit links, applied at start-up"
+    )
+
+    @field_validator("match_on")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_]*$", name):
+                raise ValueError(f"{name!r}: use 'email' or an id namespace such as 'nir'")
+        return value
+
+
 class HubSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="Parcours Hub", description="The training organisation's name")
@@ -90,6 +110,7 @@ class HubSection(BaseModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    learners: LearnersConfig = Field(default_factory=LearnersConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -150,6 +150,8 @@ class Connector:
     Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
     #: event types this connector may emit (documentation and contract tests)
     emits: ClassVar[tuple[str, ...]] = ()
+    #: webhook sources: keep each verified request body as an evidence blob of its events
+    keep_webhook_body: ClassVar[bool] = True
 
     def __init__(self, name: str, config: ConnectorConfig, context: ConnectorContext):
         self.name = name

@@ -48,7 +48,8 @@ async def replay(hub: "Hub", *, sink: str | None = None, source: str | None = No
     return {"requeued": requeued, "replayed": replayed, "errors": errors}
 
 
-async def record_admin_action(hub: "Hub", actor: str | None, command: str, target: str) -> None:
+async def record_admin_action(hub: "Hub", actor: str | None, command: str, target: str,
+                              details: dict[str, Any] | None = None) -> str:
     """Append an ``admin.action`` event: who did what, when."""
     import datetime as dt
 
@@ -59,10 +60,12 @@ async def record_admin_action(hub: "Hub", actor: str | None, command: str, targe
         "type": "admin.action",
         "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "source_id": new_ulid(),
-        "data": {"actor": who, "command": command, "target": target},
+        "data": {"actor": who, "command": command, "target": target, **({"details": details} if details else {})},
     }
     rows = hub.ingestor.prepare([item], source="hub")
-    hub.after_ingest(await hub.ingestor.ingest(rows))
+    result = await hub.ingestor.ingest(rows)
+    hub.after_ingest(result)
+    return result.ids[0]
 
 
 def _whoami() -> str:

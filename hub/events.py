@@ -40,6 +40,11 @@ class LearnerRef(BaseModel):
     ref: str = Field(min_length=1, max_length=200, description="The learner's id in the source system")
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=300)
+    ids: dict[str, str] | None = Field(
+        default=None,
+        description="Other identifiers the source knows, by namespace: "
+        "{'stripe_customer': 'cus_…', 'hubspot_contact': '501', 'moodle_user': '17', 'nir': '…'}",
+    )
 
 
 class EvidenceRef(BaseModel):
@@ -59,10 +64,14 @@ class EventData(BaseModel):
     details: dict[str, Any] | None = None
 
 
+IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+
 class LearnerInput(TypedDict):
     ref: Annotated[str, Field(min_length=1, max_length=200)]
     email: NotRequired[Annotated[str, Field(max_length=320)] | None]
     name: NotRequired[Annotated[str, Field(max_length=300)] | None]
+    ids: NotRequired[dict[IdKey, Annotated[str, Field(min_length=1, max_length=200)]] | None]
 
 
 class EvidenceInput(TypedDict):

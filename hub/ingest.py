@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
 from hub.ingest_format import format_utc
+from hub.learners import LearnerResolver
 from hub.router import Router
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.ulid import new_ulids
@@ -53,10 +54,12 @@ def learner_key(source: str, learner: dict | None) -> str | None:
 
 
 class Ingestor:
-    def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, on_ingested=None):
+    def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, on_ingested=None,
+                 learners: LearnerResolver | None = None):
         self.store = store
         self.types = types
         self.router = router
+        self.learners = learners
         self.on_ingested = on_ingested  # callback(rows, result) for metrics and wake-ups
 
     # ------------------------------------------------------------------ preparation
@@ -109,7 +112,7 @@ class Ingestor:
                rejects: Iterable[RejectRow] = ()) -> IngestResult:
         """Synchronous commit on the store's thread (use :meth:`ingest` from async code)."""
         result = self.store.ingest(rows, self.router.route if self.router else None,
-                                   source_cursor=cursor, rejects=list(rejects))
+                                   source_cursor=cursor, rejects=list(rejects), learners=self.learners)
         if self.on_ingested is not None:
             self.on_ingested(rows, result)
         return result

@@ -143,6 +143,8 @@ async def post_webhook(request: web.Request) -> web.Response:
     log = hub.log.bind(connector=name)
     try:
         result = await connector.handle_webhook(hook)
+        if result.events and connector.keep_webhook_body:
+            await _attach_body(hub, name, request.content_type, body, result.events)
         rows = hub.ingestor.prepare(result.events, source=name)
     except WebhookRejected as exc:
         log.warning("webhook rejected", status=exc.status, reason=str(exc))
@@ -160,6 +162,16 @@ async def post_webhook(request: web.Request) -> web.Response:
              event_ids=result_ingest.ids)
     payload = result.response if result.response is not None else {"ids": result_ingest.ids}
     return _json(payload, 200)
+
+
+async def _attach_body(hub: "Hub", name: str, media_type: str, body: bytes, events: list) -> None:
+    """Keep the verified webhook body as evidence of every event it carried."""
+    ref = await asyncio.to_thread(hub.blobs.put, body, media_type=media_type or "application/octet-stream",
+                                  name=f"webhook-{name}")
+    evidence = ref.model_dump(exclude_none=True)
+    for item in events:
+        if isinstance(item, dict):
+            item["evidence"] = [*item.get("evidence", []), evidence]
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -94,6 +94,8 @@ async def test_webhook_signature_checked_and_idempotent(served):
     assert await stored(hub) == 1
     event_row = await hub.store.call(hub.store.get_event, first[0])
     assert event_row["source"] == "signed"
+    (evidence,) = event_row["evidence"]  # the verified body is kept as evidence
+    assert hub.blobs.get(evidence["sha256"]) == body and evidence["size"] == len(body)
     bad = orjson.dumps([event(8, data={"percent": "101"})])
     async with client.post("/webhooks/signed", data=bad, headers={"X-Sig": sign("hook-secret-value-42", bad)}) as r:
         assert r.status == 400 and (await r.json())["problems"][0]["field"] == "data.percent"

@@ -64,7 +64,10 @@ class FileDrop(Connector, PullSource):
     async def check(self) -> Health:
         if not self.folder.is_dir():
             return Health(False, f"folder {self.folder} does not exist")
-        if not os.access(self.folder, os.R_OK | os.W_OK):
+        if self.config.read_only:  # files are left in place: reading is enough
+            if not os.access(self.folder, os.R_OK | os.X_OK):
+                return Health(False, f"folder {self.folder} is not readable")
+        elif not os.access(self.folder, os.R_OK | os.W_OK):
             return Health(False, f"folder {self.folder} is not readable and writable")
         return Health(True)
 
@@ -112,7 +115,7 @@ class FileDrop(Connector, PullSource):
         with path.open("rb") as fh:
             header = None
             if path.suffix.lower() == ".csv":
-                first = fh.readline().decode(self.config.encoding, errors="replace")
+                first = fh.readline().decode(self.config.encoding, errors="replace").lstrip("\ufeff")
                 header = next(csv.reader([first], delimiter=self.config.csv_delimiter), [])
                 if offset == 0:
                     offset, line = fh.tell(), 1
@@ -123,6 +126,8 @@ class FileDrop(Connector, PullSource):
                     break
                 line += 1
                 text = raw.decode(self.config.encoding, errors="replace").rstrip("\r\n")
+                if line == 1:  # a byte-order mark (spreadsheet exports) is not part of the record
+                    text = text.lstrip("\ufeff")
                 if not text.strip():
                     continue
                 record: dict[str, Any] = {"file": path.name, "line": line, "text": text}

@@ -28,11 +28,12 @@ class EventRow:
     source: str
     source_id: str
     learner: str | None  # JSON
-    learner_key: str | None
+    learner_key: str | None  # links an enrolment's events for routing; the resolved learner id once resolved
     action: str | None
     data: str  # JSON
     evidence: str | None  # JSON
     supersedes: str | None
+    learner_id: str | None = None  # set by the store's learner registry at ingest
 
 
 @dataclass
@@ -152,9 +153,11 @@ class Store(abc.ABC):
         *,
         source_cursor: tuple[str, Any] | None = None,
         rejects: list[RejectRow] = (),
+        learners: Any = None,
     ) -> IngestResult:
-        """Append ``rows`` (skipping (source, source_id) already stored), queue their deliveries,
-        store the source cursor and the rejects: all in one transaction."""
+        """Append ``rows`` (skipping (source, source_id) already stored), link their learners
+        (``learners``: a :class:`hub.learners.LearnerResolver`), queue their deliveries, store the
+        source cursor and the rejects: all in one transaction."""
 
     # -- reading the ledger
     @abc.abstractmethod
@@ -231,6 +234,28 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def mark_rejects_replayed(self, reject_ids: list[int], *, at: float, error: str | None = None) -> None: ...
+
+    # -- learner registry
+    @abc.abstractmethod
+    def learner_conflicts(self, *, open_only: bool = True) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def learner(self, learner_id: str) -> dict[str, Any] | None:
+        """A learner with its keys and merged ids (following merges)."""
+
+    @abc.abstractmethod
+    def learner_by_key(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def canonical_learner(self, learner_id: str) -> str: ...
+
+    @abc.abstractmethod
+    def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:
+        """Merge the conflict's learners into ``merge_into``, or keep them apart (None)."""
+
+    @abc.abstractmethod
+    def apply_learner_mapping(self, groups: dict[str, list[str]], *, at: float) -> list[str]:
+        """Apply the admin's explicit links (label -> keys); returns what changed."""
 
     # -- leases (scheduler leadership, job de-duplication)
     @abc.abstractmethod

@@ -109,6 +109,46 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE events ADD COLUMN learner_id TEXT;
+        CREATE INDEX events_learner ON events(learner_id, action);
+
+        CREATE TABLE learners (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            email TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE learner_keys (
+            key TEXT PRIMARY KEY,
+            learner_id TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX learner_keys_learner ON learner_keys(learner_id);
+        CREATE TABLE learner_aliases (
+            alias TEXT PRIMARY KEY,
+            learner_id TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE learner_separations (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE TABLE learner_conflicts (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT,
+            keys TEXT NOT NULL,
+            learners TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            resolved_at REAL,
+            resolution TEXT
+        );
+        """,
+    ),
 ]
 
 
@@ -145,7 +185,16 @@ class SQLiteStore(Store):
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            for attempt in range(100):
+                # Switching a fresh file to WAL can fail with "database is locked" without waiting
+                # for busy_timeout when another process opens it at the same moment: retry.
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    time.sleep(0.01)
             conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -188,7 +237,7 @@ class SQLiteStore(Store):
             self._conn = None
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, rows, route, *, source_cursor=None, rejects=()) -> IngestResult:
+    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None) -> IngestResult:
         conn = self.conn
         with self._tx():
             existing = self._existing_ids(rows)
@@ -211,13 +260,16 @@ class SQLiteStore(Store):
                     fresh.append(row)
             outbox_rows = 0
             if fresh:
+                if learners is not None:
+                    self._resolve_learners(fresh, learners)
                 cur = conn.execute("SELECT coalesce(max(seq), 0) FROM events")
                 first_seq = cur.fetchone()[0] + 1
                 conn.executemany(
-                    f"INSERT INTO events (seq, {EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO events (seq, {EVENT_COLUMNS}, learner_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (first_seq + i, r.id, r.type, r.occurred_us, r.received_at, r.source,
-                         r.source_id, r.learner, r.learner_key, r.action, r.data, r.evidence, r.supersedes)
+                         r.source_id, r.learner, r.learner_key, r.action, r.data, r.evidence, r.supersedes,
+                         r.learner_id)
                         for i, r in enumerate(fresh)
                     ],
                 )
@@ -250,6 +302,144 @@ class SQLiteStore(Store):
                     [(r.source, r.stage, r.source_id, r.error, r.payload, now) for r in rejects],
                 )
         return IngestResult(ids, new, outbox_rows, len(rejects))
+
+    # ------------------------------------------------------------------ learners
+    def _resolve_learners(self, rows: list[EventRow], resolver) -> None:
+        conn = self.conn
+        resolution = resolver.resolve(
+            [(r.id, r.source, json.loads(r.learner) if r.learner else None) for r in rows],
+            self._key_owners, self._learner_kinds, self._separations,
+        )
+        now = time.time()
+        if resolution.new_learners:
+            conn.executemany("INSERT INTO learners (id, name, email, created_at) VALUES (?,?,?,?)",
+                             [(i, n, e, now) for i, n, e in resolution.new_learners])
+        if resolution.new_keys:
+            conn.executemany("INSERT OR IGNORE INTO learner_keys (key, learner_id, origin, created_at) VALUES (?,?,?,?)",
+                             [(k, l, o, now) for k, l, o in resolution.new_keys])
+        if resolution.conflicts:
+            conn.executemany(
+                "INSERT INTO learner_conflicts (event_id, keys, learners, reason, created_at) VALUES (?,?,?,?,?)",
+                [(c.event_id, json.dumps(c.keys), json.dumps(c.learners), c.reason, now) for c in resolution.conflicts],
+            )
+        for row, learner_id in zip(rows, resolution.learner_ids):
+            row.learner_id = learner_id
+            if learner_id is not None:
+                row.learner_key = learner_id
+
+    def _in_chunks(self, sql: str, values: list, size: int = 500):
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+    def _key_owners(self, keys: list[str]) -> dict[str, str]:
+        return {k: l for k, l in self._in_chunks("SELECT key, learner_id FROM learner_keys WHERE key IN ({marks})", keys)}
+
+    def _learner_kinds(self, learner_ids: list[str]) -> dict[str, dict[str, str]]:
+        from hub.learners import key_kind
+
+        out: dict[str, dict[str, str]] = {}
+        for key, learner in self._in_chunks(
+            "SELECT key, learner_id FROM learner_keys WHERE learner_id IN ({marks})", learner_ids
+        ):
+            kind = key_kind(key)
+            if kind != "email":
+                out.setdefault(learner, {})[kind] = key
+        return out
+
+    def _separations(self, learner_ids: list[str]) -> set[frozenset[str]]:
+        """Pairs not to report (again): kept apart by an admin, or already in an open conflict."""
+        pairs = {frozenset((a, b)) for a, b in self._in_chunks(
+            "SELECT a, b FROM learner_separations WHERE a IN ({marks})", learner_ids)}
+        wanted = set(learner_ids)
+        for (learners,) in self.conn.execute("SELECT learners FROM learner_conflicts WHERE resolved_at IS NULL"):
+            ids = json.loads(learners)
+            if wanted & set(ids):
+                pairs.update(frozenset((a, b)) for a in ids for b in ids if a != b)
+        return pairs
+
+    def learner_conflicts(self, *, open_only: bool = True) -> list[dict[str, Any]]:
+        where = "WHERE resolved_at IS NULL" if open_only else ""
+        return [
+            {"id": r["id"], "event_id": r["event_id"], "keys": json.loads(r["keys"]), "learners": json.loads(r["learners"]),
+             "reason": r["reason"], "created_at": r["created_at"], "resolved_at": r["resolved_at"],
+             "resolution": r["resolution"]}
+            for r in self.conn.execute(f"SELECT * FROM learner_conflicts {where} ORDER BY id")
+        ]
+
+    def learner(self, learner_id: str) -> dict[str, Any] | None:
+        learner_id = self.canonical_learner(learner_id)
+        row = self.conn.execute("SELECT * FROM learners WHERE id = ?", (learner_id,)).fetchone()
+        if row is None:
+            return None
+        keys = [r[0] for r in self.conn.execute("SELECT key FROM learner_keys WHERE learner_id = ? ORDER BY key", (learner_id,))]
+        aliases = [r[0] for r in self.conn.execute("SELECT alias FROM learner_aliases WHERE learner_id = ?", (learner_id,))]
+        return {"id": learner_id, "name": row["name"], "email": row["email"], "keys": keys, "merged": aliases}
+
+    def learner_by_key(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT learner_id FROM learner_keys WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def canonical_learner(self, learner_id: str) -> str:
+        row = self.conn.execute("SELECT learner_id FROM learner_aliases WHERE alias = ?", (learner_id,)).fetchone()
+        return row[0] if row else learner_id
+
+    def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:
+        with self._tx():
+            row = self.conn.execute("SELECT * FROM learner_conflicts WHERE id = ?", (conflict_id,)).fetchone()
+            if row is None or row["resolved_at"] is not None:
+                raise KeyError(conflict_id)
+            learners = list(dict.fromkeys(self.canonical_learner(l) for l in json.loads(row["learners"])))
+            if merge_into is not None:
+                target = self.canonical_learner(merge_into)
+                if target not in learners:
+                    raise ValueError(f"{merge_into} is not one of the conflict's learners ({', '.join(learners)})")
+                for other in learners:
+                    if other != target:
+                        self._merge_learner(other, target)
+                resolution = f"merged into {target}"
+            else:
+                for a in learners:
+                    for b in learners:
+                        if a != b:
+                            self.conn.execute("INSERT OR IGNORE INTO learner_separations (a, b) VALUES (?, ?)", (a, b))
+                resolution = "kept apart"
+            self.conn.execute("UPDATE learner_conflicts SET resolved_at = ?, resolution = ? WHERE id = ?",
+                              (at, resolution, conflict_id))
+        return {"id": conflict_id, "learners": learners, "resolution": resolution}
+
+    def _merge_learner(self, other: str, target: str) -> None:
+        conn = self.conn
+        conn.execute("UPDATE learner_keys SET learner_id = ? WHERE learner_id = ?", (target, other))
+        conn.execute("UPDATE learner_aliases SET learner_id = ? WHERE learner_id = ?", (target, other))
+        conn.execute("INSERT OR REPLACE INTO learner_aliases (alias, learner_id) VALUES (?, ?)", (other, target))
+        conn.execute("UPDATE OR IGNORE funding SET learner_key = ? WHERE learner_key = ?", (target, other))
+
+    def apply_learner_mapping(self, groups: dict[str, list[str]], *, at: float) -> list[str]:
+        from hub.ulid import new_ulid
+
+        changes: list[str] = []
+        with self._tx():
+            for label, keys in groups.items():
+                keys = [f"map:{label}", *keys]
+                owners = {k: self.canonical_learner(l) for k, l in self._key_owners(keys).items()}
+                distinct = list(dict.fromkeys(owners[k] for k in keys if k in owners))
+                if distinct:
+                    target = distinct[0]
+                else:
+                    target = new_ulid()
+                    self.conn.execute("INSERT INTO learners (id, name, email, created_at) VALUES (?,?,?,?)",
+                                      (target, label, None, at))
+                for other in distinct[1:]:
+                    self._merge_learner(other, target)
+                    changes.append(f"{label}: merged {other} into {target}")
+                for key in keys:
+                    if key not in owners:
+                        self.conn.execute("INSERT INTO learner_keys (key, learner_id, origin, created_at) VALUES (?,?,?,?)",
+                                          (key, target, "mapping", at))
+                        if not key.startswith("map:"):
+                            changes.append(f"{label}: linked {key}")
+        return changes
 
     def _existing_ids(self, rows: list[EventRow]) -> dict[tuple[str, str], str]:
         by_source: dict[str, list[str]] = {}

@@ -1,0 +1,178 @@
+"""One learner across systems: the learner registry's linking rules.
+
+Every event about a learner carries what its source knows (``learner.ref`` in that source, an
+e-mail, other ids such as ``stripe_customer`` or ``nir``). Each becomes a *key*:
+
+* ``src:<connector>:<ref>`` — always linking (the same id in the same source is the same person);
+* ``email:<normalised e-mail>`` — linking when ``email`` is in ``hub.learners.match_on``;
+* ``id:<namespace>:<value>`` — linking when the namespace is in ``match_on`` (e.g. ``nir``);
+* keys from the admin's mapping file (``hub.learners.mapping_file``) link unconditionally.
+
+Keys resolve to one hub learner id. Links are never merged silently: when an event's keys point
+at two different learners, or would give a learner a second ref in the same source (two Moodle
+accounts sharing one e-mail) or a second value of one id namespace, the event is attributed to
+the learner its source key designates and a *conflict* is recorded for an admin
+(``parcours learners conflicts`` / ``resolve``). Resolutions are events in the ledger.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from hub.ulid import new_ulid
+
+
+def normalise_email(email: str) -> str:
+    return unicodedata.normalize("NFC", email.strip()).lower()
+
+
+def keys_for(source: str, learner: dict | None, match_on: set[str]) -> tuple[str | None, list[str], list[str]]:
+    """(source key, linking keys, other keys) of one event's learner reference."""
+    if not learner:
+        return None, [], []
+    source_key = f"src:{source}:{learner['ref']}"
+    linking: list[str] = []
+    other: list[str] = []
+    email = learner.get("email")
+    if email:
+        (linking if "email" in match_on else other).append(f"email:{normalise_email(email)}")
+    for namespace, value in sorted((learner.get("ids") or {}).items()):
+        (linking if namespace in match_on else other).append(f"id:{namespace}:{value}")
+    return source_key, linking, other
+
+
+def key_kind(key: str) -> str:
+    """``src:moodle`` for ``src:moodle:17``, ``id:nir`` for ``id:nir:…``, ``email`` for e-mails."""
+    if key.startswith("email:"):
+        return "email"
+    return ":".join(key.split(":", 2)[:2])
+
+
+@dataclass
+class Conflict:
+    event_id: str
+    keys: list[str]
+    learners: list[str]
+    reason: str
+
+
+@dataclass
+class Resolution:
+    learner_ids: list[str | None]
+    new_learners: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # id, name, email
+    new_keys: list[tuple[str, str, str]] = field(default_factory=list)  # key, learner id, origin
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+class LearnerResolver:
+    """Pure linking logic; the store supplies lookups and applies the resolution in its transaction."""
+
+    def __init__(self, match_on: Iterable[str] = ("email",)):
+        self.match_on = set(match_on)
+
+    def resolve(
+        self,
+        events: list[tuple[str, str, dict | None]],  # (event id, source, learner reference)
+        lookup: Callable[[list[str]], dict[str, str]],  # key -> learner id
+        learner_kinds: Callable[[list[str]], dict[str, dict[str, str]]],  # learner -> {single-valued kind: key}
+        separated: Callable[[list[str]], set[frozenset[str]]] = lambda ids: set(),
+    ) -> Resolution:
+        wanted = set()
+        parsed = []
+        for event_id, source, learner in events:
+            src, linking, other = keys_for(source, learner, self.match_on)
+            parsed.append((event_id, learner, src, linking, other))
+            if src:
+                wanted.update([src, *linking])
+        owner = dict(lookup(sorted(wanted)))
+        kinds: dict[str, dict[str, str]] = learner_kinds(sorted(set(owner.values())))
+        apart = separated(sorted(set(owner.values())))
+        result = Resolution([])
+        seen_conflicts: set[tuple] = set()
+
+        def attach(key: str, learner_id: str) -> None:
+            owner[key] = learner_id
+            result.new_keys.append((key, learner_id, "event"))
+            kind = key_kind(key)
+            if kind != "email":
+                kinds.setdefault(learner_id, {})[kind] = key
+
+        for event_id, learner, src, linking, _other in parsed:
+            if src is None:
+                result.learner_ids.append(None)
+                continue
+            found = {owner[k] for k in [src, *linking] if k in owner}
+            chosen = owner.get(src)
+            if chosen is None and len(found) == 1:
+                candidate = next(iter(found))
+                clash = kinds.get(candidate, {}).get(key_kind(src))
+                if clash and clash != src:
+                    found = {candidate, "(new)"}  # a second account in one source: not the same person for sure
+                else:
+                    chosen = candidate
+            if chosen is None:
+                chosen = new_ulid()
+                result.new_learners.append((chosen, learner.get("name"), learner.get("email")))
+                kinds.setdefault(chosen, {})
+            if owner.get(src) != chosen:
+                attach(src, chosen)
+            others = sorted((found - {chosen, "(new)"}))
+            if others and frozenset([chosen, *others]) not in apart and not any(
+                frozenset([chosen, o]) in apart for o in others
+            ):
+                signature = (chosen, tuple(others))
+                if signature not in seen_conflicts:
+                    seen_conflicts.add(signature)
+                    reason = (
+                        f"{src} shares {', '.join(k for k in linking if owner.get(k) in others)} with another learner"
+                    )
+                    result.conflicts.append(Conflict(event_id, [src, *linking], [chosen, *others], reason))
+            for key in linking:
+                if key in owner:
+                    continue
+                kind = key_kind(key)
+                existing = kinds.get(chosen, {}).get(kind)
+                if kind != "email" and existing and existing != key:
+                    signature = (chosen, key)
+                    if signature not in seen_conflicts:
+                        seen_conflicts.add(signature)
+                        result.conflicts.append(Conflict(event_id, [src, key], [chosen],
+                                                         f"{key} differs from {existing} for the same learner"))
+                    continue
+                attach(key, chosen)
+            result.learner_ids.append(chosen)
+        return result
+
+
+def mapping_key(source: str, value: str) -> str:
+    """A mapping-file row's key: ``email``, ``id:<namespace>`` or a connector name."""
+    source, value = source.strip(), value.strip()
+    if source == "email":
+        return f"email:{normalise_email(value)}"
+    if source.startswith("id:"):
+        return f"id:{source[3:]}:{value}"
+    return f"src:{source}:{value}"
+
+
+def read_mapping(path: Path) -> dict[str, list[str]]:
+    """Read ``learner,source,value`` rows; errors name the file and line."""
+    from hub.errors import ConfigError
+
+    groups: dict[str, list[str]] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"learner", "source", "value"} <= set(reader.fieldnames):
+                raise ConfigError(f"{path}:1: expected the columns learner,source,value")
+            for row in reader:
+                line = reader.line_num
+                if not all((row.get(c) or "").strip() for c in ("learner", "source", "value")):
+                    raise ConfigError(f"{path}:{line}: learner, source and value must all be set")
+                groups.setdefault(row["learner"].strip(), []).append(mapping_key(row["source"], row["value"]))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the learner mapping file: {exc.strerror}") from None
+    return groups
