@@ -44,6 +44,7 @@ class PullSummary:
 class RunSummary:
     pulls: list[PullSummary] = field(default_factory=list)
     delivery: dict[str, DeliveryStats] = field(default_factory=dict)
+    sealed: list = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -226,7 +227,17 @@ class Hub:
             summary.pulls.append(await self.pull(name))
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
+        summary.sealed = await self.seal()
         return summary
+
+    async def seal(self) -> list:
+        """Seal the events not yet in a block (see hub.ledger)."""
+        from hub.ledger import seal
+
+        blocks = await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events)
+        for block in blocks:
+            self.log.info("sealed", block=block.index, events=block.count, root=block.root)
+        return blocks
 
     # ------------------------------------------------------------------ dead letters
     async def replay_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> tuple[int, list[str]]:

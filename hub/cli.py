@@ -140,6 +140,7 @@ def _summary_dict(summary) -> dict[str, Any]:
     return {
         "pulls": [p.__dict__ for p in summary.pulls],
         "delivery": {sink: {k: v for k, v in s.__dict__.items()} for sink, s in summary.delivery.items()},
+        "sealed": [{"block": b.index, "events": b.count, "root": b.root} for b in summary.sealed],
     }
 
 
@@ -189,6 +190,8 @@ def _print_run_summary(hub, summary) -> None:
     for sink, s in summary.delivery.items():
         extra = f", {s.retried} to retry, {s.dead} dead-lettered" if (s.retried or s.dead) else ""
         click.echo(f"  sink {sink:<18} {s.delivered} delivered in {s.batches} batch(es){extra}")
+    for block in summary.sealed:
+        click.echo(f"  sealed block {block.index}: {block.count} events, Merkle root {block.root[:16]}…")
     totals = getattr(summary, "totals", None)
     if totals:
         dead = sum(totals["dead_letters"].values())
@@ -398,6 +401,76 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
                 click.echo(f"  sink {s}: {stats['delivered']} delivered, {stats['retried']} to retry, {stats['dead']} dead")
     failed = summary["errors"] or any(s["dead"] for s in summary.get("delivery", {}).values())
     sys.exit(1 if failed else 0)
+
+
+# ---------------------------------------------------------------------------- integrity
+
+
+@main.command()
+@CONFIG_OPTION
+@JSON_OPTION
+def verify(config_path: str, as_json: bool) -> None:
+    """Recompute every sealed block from the ledger; name the first event or block that does not match."""
+    hub = _open_hub(config_path)
+    from hub.ledger import verify as verify_ledger
+
+    async def go():
+        try:
+            return await hub.store.call(verify_ledger, hub.store)
+        finally:
+            await hub.stop()
+
+    report = asyncio.run(go())
+    if as_json:
+        _print_json(report.__dict__)
+    elif report.ok:
+        click.echo(f"ledger intact: {report.blocks} block(s), {report.events} sealed event(s)"
+                   + (f", {report.unsealed} not sealed yet" if report.unsealed else ""))
+    else:
+        click.echo(f"LEDGER ALTERED: {report.problem}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("event_id", required=False)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the proof to this file.")
+@click.option("--check", "check_file", type=click.Path(exists=True, dir_okay=False),
+              help="Check a proof file instead (needs no configuration and no ledger).")
+def prove(config_path: str, event_id: str | None, output: str | None, check_file: str | None) -> None:
+    """Print the inclusion proof of EVENT_ID (its Merkle audit path), or check one with --check."""
+    from hub.ledger import check_proof, prove as make_proof
+
+    if check_file:
+        try:
+            proof = json.loads(Path(check_file).read_text(encoding="utf-8"))
+            ok, message = check_proof(proof)
+        except (ValueError, KeyError, TypeError) as exc:
+            ok, message = False, f"unreadable proof: {exc}"
+        click.echo(("valid: " if ok else "INVALID: ") + message, err=not ok)
+        sys.exit(0 if ok else 1)
+    if not event_id:
+        click.echo("error: give an EVENT_ID, or --check FILE", err=True)
+        sys.exit(2)
+    hub = _open_hub(config_path)
+
+    async def go():
+        try:
+            return await hub.store.call(make_proof, hub.store, event_id)
+        finally:
+            await hub.stop()
+
+    try:
+        proof = asyncio.run(go())
+    except KeyError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        sys.exit(1)
+    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 # ---------------------------------------------------------------------------- learners

@@ -100,6 +100,12 @@ class LearnersConfig(BaseModel):
         return value
 
 
+class LedgerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seal_every: Duration = Field(default=dt.timedelta(minutes=1), description="How often the daemon seals new events")
+    max_block_events: int = Field(default=10_000, ge=1, le=1_000_000, description="Events per sealed block at most")
+
+
 class HubSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="Parcours Hub", description="The training organisation's name")
@@ -111,6 +117,7 @@ class HubSection(BaseModel):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     learners: LearnersConfig = Field(default_factory=LearnersConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -60,6 +60,7 @@ class HubScheduler:
             schedule = self.hub.config.connectors[name].schedule
             if schedule is not None:
                 specs.append(JobSpec(f"pull:{name}", schedule, lambda hub, n=name: hub.pull(n)))
+        specs.append(JobSpec("seal", Schedule(every=self.hub.config.hub.ledger.seal_every), lambda hub: hub.seal()))
         specs.extend(self.hub.plugins.jobs(self.hub.config))
         return specs
 

@@ -164,11 +164,29 @@ class Store(abc.ABC):
     def get_event(self, event_id: str) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
-    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Stream stored events in ledger order."""
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types: list[str] | None = None,
+                    limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Stream stored events in ledger order (``seq`` > ``after_seq``, at most ``limit``)."""
 
     @abc.abstractmethod
     def count_events(self) -> int: ...
+
+    # -- sealed blocks (hub.ledger)
+    @abc.abstractmethod
+    def last_block(self) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def add_block(self, block: dict[str, Any], leaves: bytes) -> None:
+        """Store a sealed block header (with its hash) and its concatenated 32-byte leaf hashes."""
+
+    @abc.abstractmethod
+    def iter_blocks(self) -> Iterator[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def block_for_seq(self, seq: int) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def block_leaves(self, index: int) -> bytes | None: ...
 
     # -- sources
     @abc.abstractmethod

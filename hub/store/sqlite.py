@@ -149,6 +149,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE blocks (
+            idx INTEGER PRIMARY KEY,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            root TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            sealed_at TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            leaves BLOB,
+            anchor TEXT
+        );
+        CREATE UNIQUE INDEX blocks_last_seq ON blocks(last_seq);
+        """,
+    ),
 ]
 
 
@@ -483,25 +501,61 @@ class SQLiteStore(Store):
         row = self.conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
         return _event_dict(row) if row else None
 
-    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None) -> Iterator[dict[str, Any]]:
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
         last = after_seq
+        left = limit
         type_filter = ""
         params: list[Any] = []
         if types:
             type_filter = f" AND type IN ({','.join('?' * len(types))})"
             params = list(types)
         while True:
+            size = batch if left is None else min(batch, left)
+            if size <= 0:
+                return
             rows = self.conn.execute(
-                f"SELECT * FROM events WHERE seq > ?{type_filter} ORDER BY seq LIMIT ?", [last, *params, batch]
+                f"SELECT * FROM events WHERE seq > ?{type_filter} ORDER BY seq LIMIT ?", [last, *params, size]
             ).fetchall()
             if not rows:
                 return
             for row in rows:
                 yield _event_dict(row)
             last = rows[-1]["seq"]
+            if left is not None:
+                left -= len(rows)
 
     def count_events(self) -> int:
         return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # ------------------------------------------------------------------ sealed blocks
+    _BLOCK_COLUMNS = "idx AS \"index\", first_seq, last_seq, count, root, prev_hash, sealed_at, hash, anchor"
+
+    def last_block(self) -> dict[str, Any] | None:
+        row = self.conn.execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+        return dict(row) if row else None
+
+    def add_block(self, block: dict[str, Any], leaves: bytes) -> None:
+        with self._tx():
+            self.conn.execute(
+                "INSERT INTO blocks (idx, first_seq, last_seq, count, root, prev_hash, sealed_at, hash, leaves) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (block["index"], block["first_seq"], block["last_seq"], block["count"], block["root"],
+                 block["prev_hash"], block["sealed_at"], block["hash"], leaves),
+            )
+
+    def iter_blocks(self) -> Iterator[dict[str, Any]]:
+        for row in self.conn.execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx").fetchall():
+            yield dict(row)
+
+    def block_for_seq(self, seq: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            f"SELECT {self._BLOCK_COLUMNS} FROM blocks WHERE last_seq >= ? ORDER BY last_seq LIMIT 1", (seq,)
+        ).fetchone()
+        return dict(row) if row and row["first_seq"] <= seq else None
+
+    def block_leaves(self, index: int) -> bytes | None:
+        row = self.conn.execute("SELECT leaves FROM blocks WHERE idx = ?", (index,)).fetchone()
+        return row[0] if row else None
 
     # ------------------------------------------------------------------ sources
     def source_state(self, name: str) -> SourceState:

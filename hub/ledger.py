@@ -1,0 +1,212 @@
+"""Evidence integrity: Merkle-sealed blocks over the append-only ledger.
+
+Events are sealed in ledger order into blocks. A block's header holds its index, the range of
+events it covers, their count, the Merkle root of their leaf hashes (RFC 6962 hashing:
+``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``), the
+previous block's hash and the sealing time; the block hash is SHA-256 of the canonical header.
+Changing, removing or inserting any sealed event changes a root, and every later block hash.
+
+``verify`` recomputes everything and names the first event or block that does not match.
+``prove`` gives one event's audit path, which anyone can check with the event and the block
+header alone (``check_proof``), without the rest of the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+
+GENESIS = "0" * 64
+PROOF_FORMAT = "parcours-inclusion-proof/1"
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored event that the ledger seals (what TraceEvent carries)."""
+    return {k: event.get(k) for k in ("id", "type", "occurred_at", "received_at", "source", "source_id",
+                                      "learner", "action", "data", "evidence", "supersedes")}
+
+
+def leaf_hash(event: dict[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + canonical(event_body(event))).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle tree hash of ``leaves`` (already leaf-hashed)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])  # an odd node is promoted unchanged
+        level = nxt
+    return level[0]
+
+
+def audit_path(leaves: list[bytes], index: int) -> list[tuple[str, str]]:
+    """Sibling hashes from leaf ``index`` to the root, each with the side it sits on."""
+    path: list[tuple[str, str]] = []
+    level = list(leaves)
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(("left" if sibling < index else "right", level[sibling].hex()))
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        index //= 2
+    return path
+
+
+def root_from_path(leaf: bytes, path: Iterable[tuple[str, str]]) -> bytes:
+    current = leaf
+    for side, sibling in path:
+        other = bytes.fromhex(sibling)
+        current = _node(other, current) if side == "left" else _node(current, other)
+    return current
+
+
+@dataclass
+class BlockHeader:
+    index: int
+    first_seq: int
+    last_seq: int
+    count: int
+    root: str
+    prev_hash: str
+    sealed_at: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(canonical(asdict(self))).hexdigest()
+
+
+def build_block(events: list[dict[str, Any]], index: int, prev_hash: str,
+                sealed_at: dt.datetime) -> tuple[BlockHeader, list[bytes]]:
+    leaves = [leaf_hash(e) for e in events]
+    header = BlockHeader(
+        index=index, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], count=len(events),
+        root=merkle_root(leaves).hex(), prev_hash=prev_hash,
+        sealed_at=sealed_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+    )
+    return header, leaves
+
+
+def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None) -> list[BlockHeader]:
+    """Seal every event not yet in a block (store thread). Returns the new block headers."""
+    made = []
+    while True:
+        last = store.last_block()
+        after = last["last_seq"] if last else 0
+        events = list(store.iter_events(after_seq=after, batch=min(max_events, 5000), limit=max_events))
+        if not events:
+            return made
+        header, leaves = build_block(events, (last["index"] + 1) if last else 0, last["hash"] if last else GENESIS,
+                                     now or dt.datetime.now(dt.timezone.utc))
+        store.add_block({**asdict(header), "hash": header.hash}, b"".join(leaves))
+        made.append(header)
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    blocks: int = 0
+    events: int = 0
+    unsealed: int = 0
+    problem: str | None = None
+
+
+def verify(store) -> VerifyReport:
+    """Recompute every block from the stored events (store thread); stop at the first mismatch."""
+    report = VerifyReport(True)
+    prev_hash = GENESIS
+    expected_first = None
+    for block in store.iter_blocks():
+        header = BlockHeader(**{k: block[k] for k in BlockHeader.__dataclass_fields__})
+        if header.hash != block["hash"]:
+            return _fail(report, f"block {header.index}: its header was altered (hash mismatch)")
+        if header.prev_hash != prev_hash:
+            return _fail(report, f"block {header.index}: does not chain to block {header.index - 1}")
+        if expected_first is not None and header.first_seq != expected_first:
+            return _fail(report, f"block {header.index}: events between seq {expected_first} and "
+                                 f"{header.first_seq} are missing from the chain")
+        events = list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count))
+        if len(events) != header.count or (events and events[-1]["seq"] != header.last_seq):
+            return _fail(report, f"block {header.index}: sealed {header.count} events "
+                                 f"(seq {header.first_seq}–{header.last_seq}), found {len(events)}: events were removed or inserted")
+        leaves = [leaf_hash(e) for e in events]
+        if merkle_root(leaves).hex() != header.root:
+            first_bad = _first_altered(store, block, events, leaves)
+            return _fail(report, f"block {header.index}: event {first_bad} was altered" if first_bad
+                         else f"block {header.index}: Merkle root mismatch")
+        report.blocks += 1
+        report.events += header.count
+        prev_hash = block["hash"]
+        expected_first = header.last_seq + 1
+    after = expected_first - 1 if expected_first else 0
+    report.unsealed = sum(1 for _ in store.iter_events(after_seq=after))
+    return report
+
+
+def _fail(report: VerifyReport, problem: str) -> VerifyReport:
+    report.ok = False
+    report.problem = problem
+    return report
+
+
+def _first_altered(store, block, events, leaves) -> str | None:
+    """Events keep their leaf hash in the block's leaf list; name the first that differs."""
+    stored = store.block_leaves(block["index"])
+    if not stored:
+        return None
+    for i, (event, leaf) in enumerate(zip(events, leaves)):
+        if leaf != stored[i * 32 : (i + 1) * 32]:
+            return event["id"]
+    return None
+
+
+def prove(store, event_id: str) -> dict[str, Any]:
+    """An inclusion proof for ``event_id`` (store thread). Raises KeyError if unknown or unsealed."""
+    event = store.get_event(event_id)
+    if event is None:
+        raise KeyError(f"no event {event_id}")
+    block = store.block_for_seq(event["seq"])
+    if block is None:
+        raise KeyError(f"event {event_id} is not sealed yet (run `parcours run --once` or wait for the daemon)")
+    events = list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"]))
+    leaves = [leaf_hash(e) for e in events]
+    index = next(i for i, e in enumerate(events) if e["id"] == event_id)
+    header = {k: block[k] for k in BlockHeader.__dataclass_fields__}
+    return {
+        "format": PROOF_FORMAT,
+        "event": event_body(event),
+        "leaf_index": index,
+        "path": [list(p) for p in audit_path(leaves, index)],
+        "block": {**header, "hash": block["hash"]},
+        "anchor": block.get("anchor"),
+    }
+
+
+def check_proof(proof: dict[str, Any]) -> tuple[bool, str]:
+    """Check a proof made by :func:`prove` with nothing but its content."""
+    if proof.get("format") != PROOF_FORMAT:
+        return False, "not a Parcours Hub inclusion proof"
+    header = BlockHeader(**{k: proof["block"][k] for k in BlockHeader.__dataclass_fields__})
+    if header.hash != proof["block"]["hash"]:
+        return False, "the block header does not match its hash"
+    root = root_from_path(leaf_hash(proof["event"]), [tuple(p) for p in proof["path"]])
+    if root.hex() != header.root:
+        return False, "the event does not hash to the block's Merkle root: it was altered or is not in this block"
+    return True, f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"

@@ -1,0 +1,86 @@
+"""Tamper evidence: sealing, verification naming the first altered event, inclusion proofs."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from hub.ledger import audit_path, check_proof, leaf_hash, merkle_root, prove, root_from_path, seal, verify
+from tests.conftest import event
+
+
+def test_merkle_paths_prove_every_leaf_for_any_size():
+    import hashlib
+
+    for n in (1, 2, 3, 5, 8, 13):
+        leaves = [hashlib.sha256(bytes([i])).digest() for i in range(n)]
+        root = merkle_root(leaves)
+        for i in range(n):
+            assert root_from_path(leaves[i], audit_path(leaves, i)) == root
+        if n > 1:
+            assert root_from_path(leaves[0], audit_path(leaves, 1)) != root
+
+
+async def test_seal_verify_and_prove(make_hub):
+    hub = await make_hub("")
+    ids = (await hub.ingestor.ingest_items([event(i) for i in range(25)], source=None)).ids
+    blocks = await hub.store.call(seal, hub.store, max_events=10)
+    assert [b.count for b in blocks] == [10, 10, 5] and blocks[1].prev_hash == blocks[0].hash
+    more = (await hub.ingestor.ingest_items([event(i) for i in range(25, 28)], source=None)).ids
+    report = await hub.store.call(verify, hub.store)
+    assert report.ok and report.blocks == 3 and report.events == 25 and report.unsealed == 3
+    await hub.store.call(seal, hub.store)
+    proof = await hub.store.call(prove, hub.store, ids[13])
+    assert check_proof(proof)[0] and proof["block"]["index"] == 1
+    forged = json.loads(json.dumps(proof))
+    forged["event"]["data"]["percent"] = "99"
+    ok, message = check_proof(forged)
+    assert not ok and "altered" in message
+    assert check_proof(await hub.store.call(prove, hub.store, more[-1]))[0]
+
+
+async def test_verify_names_the_altered_event_and_removed_rows(make_hub, workdir):
+    hub = await make_hub("")
+    ids = (await hub.ingestor.ingest_items([event(i) for i in range(12)], source=None)).ids
+    await hub.store.call(seal, hub.store, max_events=5)
+    conn = sqlite3.connect(workdir / "var" / "hub.db")
+    with conn:  # someone edits the database behind the hub's back
+        conn.execute("UPDATE events SET data = '{\"percent\":\"100\"}' WHERE id = ?", (ids[7],))
+    report = await hub.store.call(verify, hub.store)
+    assert not report.ok and report.problem == f"block 1: event {ids[7]} was altered"
+    with conn:
+        conn.execute("UPDATE events SET data = '{\"percent\":\"7\"}' WHERE id = ?", (ids[7],))
+        conn.execute("DELETE FROM events WHERE id = ?", (ids[11],))
+    report = await hub.store.call(verify, hub.store)
+    assert not report.ok and "block 2" in report.problem and "removed or inserted" in report.problem
+    conn.close()
+
+
+def test_cli_verify_and_prove(tmp_path):
+    def parcours(*args):
+        return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "a.ndjson").write_text("\n".join(json.dumps(event(i)) for i in range(30)) + "\n")
+    (tmp_path / "hub.yaml").write_text(
+        "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}}\n"
+        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0}\n")
+    run = parcours("run", "--once", "--config", "hub.yaml")
+    assert run.returncode == 0 and "sealed block 0: 30 events" in run.stdout
+    ok = parcours("verify", "--config", "hub.yaml")
+    assert ok.returncode == 0 and "ledger intact: 1 block(s), 30 sealed event(s)" in ok.stdout
+    db = sqlite3.connect(tmp_path / "var" / "hub.db")
+    event_id = db.execute("SELECT id FROM events WHERE source_id = 'evt-4'").fetchone()[0]
+    assert parcours("prove", event_id, "-o", "proof.json", "--config", "hub.yaml").returncode == 0
+    good = parcours("prove", "--check", "proof.json")
+    assert good.returncode == 0 and good.stdout.startswith("valid:")
+    with db:
+        db.execute("UPDATE events SET source_id = 'evt-4-bis' WHERE id = ?", (event_id,))
+    bad = parcours("verify", "--config", "hub.yaml")
+    assert bad.returncode == 1 and f"event {event_id} was altered" in bad.stderr
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    proof["event"]["occurred_at"] = "2026-10-06T08:00:00.000000Z"
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    forged = parcours("prove", "--check", "proof.json")
+    assert forged.returncode == 1 and "INVALID" in forged.stderr
