@@ -4,25 +4,21 @@ Fixtures for connector authors:
 
 * ``parcours_context`` — a :class:`hub.connector.ConnectorContext` under ``tmp_path`` (see
   :func:`hub.testing.make_context`); its aiohttp session is closed after the test.
-* ``parcours_sample_events`` — a function ``n -> list[TraceEvent]`` of valid events
-  (:func:`hub.testing.sample_events`), for sinks.
+* ``parcours_sample_events`` — a function ``(n=3, source="sample") -> list[TraceEvent]`` of
+  valid events (:func:`hub.testing.sample_events`), for sinks.
 
 The contract test class itself comes from :func:`hub.testing.get_connector_test_class`.
-This module imports nothing heavy at load time, so it costs pytest start-up nothing, and it
-works without pytest-asyncio (the context fixture then closes its session on a best-effort
-basis).
+This module imports nothing heavy at load time (``hub.testing`` is imported when a fixture
+is first used), so it costs pytest start-up nothing. ``parcours_context`` is an async
+fixture when pytest-asyncio is active (strict or auto mode), and a plain one otherwise.
 """
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable, Iterator
 
 import pytest
-
-try:  # pytest-asyncio is already loaded as a plugin when installed: importing it is free
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
-    pytest_asyncio = None
 
 
 def _new_context(tmp_path: Any) -> Any:
@@ -31,31 +27,38 @@ def _new_context(tmp_path: Any) -> Any:
     return make_context(tmp_path, "test")
 
 
-if pytest_asyncio is not None:
+async def _async_context(tmp_path):
+    """A ConnectorContext under ``tmp_path``; its HTTP session is closed after the test."""
+    from hub.testing import close_context
 
-    @pytest_asyncio.fixture
-    async def parcours_context(tmp_path):
-        """A ConnectorContext under ``tmp_path``; its HTTP session is closed after the test."""
-        from hub.testing import close_context
-
-        context = _new_context(tmp_path)
-        try:
-            yield context
-        finally:
-            await close_context(context)
-
-else:  # pragma: no cover
-
-    @pytest.fixture
-    def parcours_context(tmp_path) -> Iterator[Any]:
-        """A ConnectorContext under ``tmp_path`` (install pytest-asyncio for async tests)."""
-        context = _new_context(tmp_path)
+    context = _new_context(tmp_path)
+    try:
         yield context
-        session = context._session
-        loop = getattr(session, "_loop", None)
-        if session is not None and not session.closed and loop is not None and not loop.is_closed() \
-                and not loop.is_running():
-            loop.run_until_complete(session.close())
+    finally:
+        await close_context(context)
+
+
+def _sync_context(tmp_path) -> Iterator[Any]:
+    """A ConnectorContext under ``tmp_path`` (pytest-asyncio is not active: no async tests)."""
+    context = _new_context(tmp_path)
+    yield context
+    session = context._session
+    loop = getattr(session, "_loop", None)
+    if session is not None and not session.closed and loop is not None and not loop.is_closed() \
+            and not loop.is_running():
+        loop.run_until_complete(session.close())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin("asyncio"):
+        import pytest_asyncio
+
+        context_fixture = pytest_asyncio.fixture(name="parcours_context")(_async_context)
+    else:
+        context_fixture = pytest.fixture(name="parcours_context")(_sync_context)
+    holder = types.ModuleType(f"{__name__}.context")  # a module: pytest reads fixtures off its attributes
+    holder.parcours_context = context_fixture
+    config.pluginmanager.register(holder, "parcours-context")
 
 
 @pytest.fixture

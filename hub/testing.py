@@ -79,6 +79,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import inspect
 import json
 import re
@@ -332,7 +333,9 @@ class ContractSpec:
     def validated_config(self, overrides: Mapping[str, Any] | None = None) -> ConnectorConfig:
         return self.connector_cls.Config.model_validate(self.full_config(overrides))
 
+    @functools.cached_property
     def registry(self) -> EventTypeRegistry:
+        """The core vocabulary plus ``extra_event_types`` (built once: its validator is costly)."""
         registry = EventTypeRegistry()
         for type_name, model in self.extra_event_types.items():
             registry.register(type_name, model)
@@ -415,7 +418,7 @@ class ConnectorContract:
     def assert_valid_events(self, events: Any, what: str) -> list[dict[str, Any]]:
         assert isinstance(events, list), f"{what}: events must be a list of dicts, got {type(events).__name__}"
         try:
-            validated = self.contract.registry().validate_batch(events)
+            validated = self.contract.registry.validate_batch(events)
         except EventValidationError as exc:
             pytest.fail(f"{what}: invalid event inputs: {exc}")
         emits = self.contract.connector_cls.emits
@@ -479,7 +482,7 @@ class ConnectorContract:
     def test_declares_capabilities_and_known_event_types(self) -> None:
         cls = self.contract.connector_cls
         assert cls.capabilities(), f"{cls.__name__} must inherit PullSource, WebhookSource or EventSink"
-        registry = self.contract.registry()
+        registry = self.contract.registry
         unknown = [t for t in cls.emits if t not in registry]
         assert not unknown, _hint(f"emits names unknown event types {unknown}; register them or pass extra_event_types")
 

@@ -23,6 +23,7 @@ from hub.connector import (
     Connector, ConnectorConfig, PullResult, PullSource, WebhookRequest, WebhookResult, WebhookSource,
 )
 from hub.errors import AuthError, PermanentError, RetryableError, WebhookRejected
+from hub.events import EventTypeRegistry
 from hub.testing import close_context, get_connector_test_class, make_context, sample_events
 
 NDJSON = "\n".join(json.dumps(e) for e in [
@@ -108,16 +109,13 @@ TestWebhookOutContract = get_connector_test_class(
 )
 
 
-async def test_webhook_out_receiver_gets_signed_events(tmp_path):
+async def test_webhook_out_receiver_gets_signed_events(parcours_context, parcours_sample_events):
+    """Uses the fixtures of the shipped pytest plugin (hub.pytest_plugin)."""
     received: list = []
-    events = sample_events(3, source="moodle")
+    events = parcours_sample_events(3, source="moodle")
     async with receiver(received=received) as overrides:
-        config = WebhookOut.Config.model_validate({"kind": "webhook_out", "secret": SECRET, **overrides})
-        context = make_context(tmp_path, "out")
-        try:
-            await WebhookOut("out", config, context).deliver(events)
-        finally:
-            await close_context(context)
+        config = WebhookOut.Config.model_validate({"kind": "webhook_out", **overrides})
+        await WebhookOut("out", config, parcours_context).deliver(events)
     assert [e["id"] for e in received] == [e.id for e in events]
     assert received[0]["data"] == events[0].data
 
@@ -169,9 +167,6 @@ async def test_ndjson_out_appends_and_rotates(tmp_path):
 # ---------------------------------------------------------------------------- a webhook source
 # No built-in connector receives webhooks yet: this small one (the receiving side of
 # webhook_out's signature scheme) exercises the kit's webhook tests.
-
-
-
 
 
 class SignedWebhookInConfig(ConnectorConfig):
@@ -309,27 +304,31 @@ class PlainTokenConfig(ConnectorConfig):
     api_token: str
 
 
-class LeakyWebhookIn(SignedWebhookIn):
-    """Logs its secret and keeps a token in clear."""
+class PlainTokenWebhookIn(SignedWebhookIn):
+    """Keeps its token in clear."""
 
     Config = PlainTokenConfig
 
+
+class LoggingWebhookIn(SignedWebhookIn):
+    """Logs its secret."""
+
     async def check(self):
-        self.context.log.info("checking", token=self.config.api_token)
+        self.context.log.info("checking", secret=self.config.secret.get_secret_value())
         return await super().check()
 
 
 async def test_kit_fails_plain_or_logged_secrets(tmp_path):
-    kit = get_connector_test_class(LeakyWebhookIn, {"api_token": "tok-0123456789"})
+    kit = get_connector_test_class(PlainTokenWebhookIn, {"api_token": "tok-0123456789"})
     assert "must be typed SecretStr" in await kit_failure(kit, "test_secrets_are_secret", tmp_path)
-    # the secret is not a SecretStr here, so only the typing check can see it; a SecretStr that is
-    # logged is caught when the connector closes:
-    class LoggingWebhookIn(SignedWebhookIn):
-        """Logs its secret."""
-
-        async def check(self):
-            self.context.log.info("checking", secret=self.config.secret.get_secret_value())
-            return await super().check()
-
     kit = get_connector_test_class(LoggingWebhookIn, {"secret": IN_SECRET})
     assert "logged a secret" in await kit_failure(kit, "test_check_returns_health", tmp_path)
+
+
+def test_sample_events_are_valid_trace_events():
+    registry = EventTypeRegistry()
+    events = sample_events(6, source="s")
+    assert len({e.id for e in events}) == 6 and {e.source for e in events} == {"s"}
+    for event in events:
+        registry.data_model(event.type).model_validate(event.data)
+    registry.validate_batch([e.model_dump(mode="json", exclude={"id", "received_at", "source"}) for e in events])
