@@ -228,7 +228,23 @@ class Hub:
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
         summary.sealed = await self.seal()
+        await self.project()
         return summary
+
+    async def project(self) -> int:
+        """Bring the journeys up to date with the ledger."""
+        from hub.journeys import catch_up
+
+        return await self.store.call(catch_up, self.store)
+
+    async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None):
+        """Up-to-date journeys computed into reports (figures with their explanations)."""
+        from hub.journeys.compute import compute
+
+        await self.project()
+        states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
+        return [compute(s, self.config.model.actions.get(s["action"]), self.config.rules_for(s["action"]),
+                        self.config.timezone) for s in states]
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger)."""

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.durations import Duration
 from hub.errors import ConfigError
+from hub.journeys.actions import RealisationRules, TrainingAction
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -118,6 +119,8 @@ class HubSection(BaseModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     learners: LearnersConfig = Field(default_factory=LearnersConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    realisation: RealisationRules = Field(
+        default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
 
     @field_validator("timezone")
     @classmethod
@@ -160,6 +163,7 @@ class HubConfig(BaseModel):
     hub: HubSection = Field(default_factory=HubSection)
     connectors: dict[str, Any] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
+    actions: dict[str, TrainingAction] = Field(default_factory=dict, description="Training actions by id")
 
     @field_validator("connectors")
     @classmethod
@@ -230,6 +234,10 @@ class LoadedConfig:
 
     def pull_sources(self) -> list[str]:
         return [n for n in self.enabled_connectors() if issubclass(self.connector_class(n), PullSource)]
+
+    def rules_for(self, action: str) -> RealisationRules:
+        found = self.model.actions.get(action)
+        return found.rules if found is not None and found.rules is not None else self.hub.realisation
 
     def delivery_for(self, sink: str) -> DeliveryConfig:
         base = self.hub.delivery

@@ -61,6 +61,7 @@ class HubScheduler:
             if schedule is not None:
                 specs.append(JobSpec(f"pull:{name}", schedule, lambda hub, n=name: hub.pull(n)))
         specs.append(JobSpec("seal", Schedule(every=self.hub.config.hub.ledger.seal_every), lambda hub: hub.seal()))
+        specs.append(JobSpec("journeys", Schedule(every="15s"), lambda hub: hub.project()))
         specs.extend(self.hub.plugins.jobs(self.hub.config))
         return specs
 

@@ -188,6 +188,29 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def block_leaves(self, index: int) -> bytes | None: ...
 
+    # -- journeys (hub.journeys)
+    @abc.abstractmethod
+    def projection_cursor(self, name: str = "journeys") -> int: ...
+
+    @abc.abstractmethod
+    def load_journeys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def save_journeys(self, states: dict[tuple[str, str], dict[str, Any]], last_seq: int, name: str = "journeys") -> None:
+        """Upsert journey states and advance the projection cursor, in one transaction."""
+
+    @abc.abstractmethod
+    def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None: ...
+
+    @abc.abstractmethod
+    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def learner_aliases(self, learner_id: str) -> list[str]: ...
+
     # -- sources
     @abc.abstractmethod
     def source_state(self, name: str) -> SourceState: ...

@@ -167,6 +167,23 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE UNIQUE INDEX blocks_last_seq ON blocks(last_seq);
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE journeys (
+            learner_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_seq INTEGER NOT NULL,
+            PRIMARY KEY (learner_id, action)
+        ) WITHOUT ROWID;
+        CREATE INDEX journeys_action ON journeys(action);
+        CREATE TABLE projections (
+            name TEXT PRIMARY KEY,
+            last_seq INTEGER NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -184,6 +201,7 @@ def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
         "data": json.loads(row["data"]),
         "evidence": json.loads(row["evidence"]) if row["evidence"] else [],
         "supersedes": row["supersedes"],
+        "learner_id": row["learner_id"],
     }
 
 
@@ -556,6 +574,63 @@ class SQLiteStore(Store):
     def block_leaves(self, index: int) -> bytes | None:
         row = self.conn.execute("SELECT leaves FROM blocks WHERE idx = ?", (index,)).fetchone()
         return row[0] if row else None
+
+    # ------------------------------------------------------------------ journeys (projections)
+    def projection_cursor(self, name: str = "journeys") -> int:
+        row = self.conn.execute("SELECT last_seq FROM projections WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else 0
+
+    def load_journeys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        out = {}
+        for start in range(0, len(keys), 300):
+            chunk = keys[start : start + 300]
+            where = " OR ".join(["(learner_id = ? AND action = ?)"] * len(chunk))
+            for learner, action, state in self.conn.execute(
+                f"SELECT learner_id, action, state FROM journeys WHERE {where}", [v for k in chunk for v in k]
+            ):
+                out[(learner, action)] = json.loads(state)
+        return out
+
+    def save_journeys(self, states: dict[tuple[str, str], dict[str, Any]], last_seq: int, name: str = "journeys") -> None:
+        with self._tx():
+            self.conn.executemany(
+                "INSERT INTO journeys (learner_id, action, state, updated_seq) VALUES (?,?,?,?) "
+                "ON CONFLICT(learner_id, action) DO UPDATE SET state = excluded.state, updated_seq = excluded.updated_seq",
+                [(k[0], k[1], json.dumps(v, ensure_ascii=False), last_seq) for k, v in states.items()],
+            )
+            self.conn.execute(
+                "INSERT INTO projections (name, last_seq) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET last_seq = max(projections.last_seq, excluded.last_seq)",
+                (name, last_seq),
+            )
+
+    def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if action:
+            where.append("action = ?")
+            params.append(action)
+        if learner_id:
+            where.append("learner_id = ?")
+            params.append(self.canonical_learner(learner_id))
+        sql = "SELECT state FROM journeys" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY action, learner_id"
+        return [json.loads(r[0]) for r in self.conn.execute(sql, params)]
+
+    def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
+        """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
+        with self._tx():
+            if learner_ids is None:
+                self.conn.execute("DELETE FROM journeys")
+                self.conn.execute("DELETE FROM projections WHERE name = ?", (name,))
+            else:
+                self.conn.executemany("DELETE FROM journeys WHERE learner_id = ?", [(i,) for i in learner_ids])
+
+    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(learner_ids))
+        return [_event_dict(r) for r in self.conn.execute(
+            f"SELECT * FROM events WHERE learner_id IN ({marks}) AND seq <= ? ORDER BY seq", [*learner_ids, until_seq])]
+
+    def learner_aliases(self, learner_id: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT alias FROM learner_aliases WHERE learner_id = ?", (learner_id,))]
 
     # ------------------------------------------------------------------ sources
     def source_state(self, name: str) -> SourceState:

@@ -1,0 +1,49 @@
+"""Journeys: enrolments projected from the ledger, and the figures computed from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.journeys.projection import project
+
+BATCH = 5000
+
+
+def catch_up(store, *, batch: int = BATCH) -> int:
+    """Apply the events appended since the last run (store thread); returns how many were read."""
+    cache: dict[str, str] = {}
+
+    def canonical(learner_id: str) -> str:
+        if learner_id not in cache:
+            cache[learner_id] = store.canonical_learner(learner_id)
+        return cache[learner_id]
+
+    total = 0
+    while True:
+        after = store.projection_cursor()
+        events = list(store.iter_events(after_seq=after, batch=batch, limit=batch))
+        if not events:
+            return total
+        states, last = project(events, store.load_journeys, canonical)
+        store.save_journeys(states, last)
+        total += len(events)
+
+
+def rebuild(store) -> int:
+    """Forget every journey and project the whole ledger again (store thread)."""
+    store.reset_journeys()
+    return catch_up(store)
+
+
+def reproject_learner(store, learner_id: str) -> None:
+    """Re-project one learner's journeys (after a merge of learners), up to the projection cursor."""
+    canonical = store.canonical_learner(learner_id)
+    ids = [canonical, *store.learner_aliases(canonical)]
+    store.reset_journeys(ids)
+    events = store.events_of_learners(ids, until_seq=store.projection_cursor())
+    if events:
+        states, _ = project(events, lambda keys: {}, lambda _id: canonical)
+        store.save_journeys(states, store.projection_cursor())
+
+
+__all__ = ["catch_up", "rebuild", "reproject_learner", "Any"]

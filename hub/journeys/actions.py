@@ -1,0 +1,158 @@
+"""Training actions (actions de formation) and their schedule, from configuration.
+
+An action has dates, a nature (the four of article L6313-1, the checkboxes of the certificat de
+réalisation), a modality and a schedule of half-days (morning / afternoon, with hours and a
+modality each), given as a weekly pattern or explicitly. Realised hours are computed against
+this schedule (see :mod:`hub.journeys.compute`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hub.durations import Duration
+
+Nature = Literal["formation", "bilan_competences", "vae", "apprentissage"]
+Modality = Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"]
+HalfDayName = Literal["am", "pm"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+NATURE_LABELS = {
+    "formation": "action de formation",
+    "bilan_competences": "bilan de compétences",
+    "vae": "action de validation des acquis de l'expérience",
+    "apprentissage": "action de formation par apprentissage",
+}
+MODALITY_LABELS = {
+    "presentiel": "présentiel",
+    "distanciel_synchrone": "distanciel synchrone",
+    "foad_asynchrone": "FOAD asynchrone",
+}
+
+
+def _time(value: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"invalid time {value!r}: use HH:MM") from None
+
+
+class Slot(BaseModel):
+    """Hours and modality of a half-day in a weekly pattern."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: str
+    end: str
+    modality: Modality = "presentiel"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Slot":
+        if _time(self.end) <= _time(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+class HalfDay(BaseModel):
+    """One scheduled half-day of an action."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    date: dt.date
+    half_day: HalfDayName
+    start: str
+    end: str
+    modality: Modality = "presentiel"
+    module: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.date.isoformat()}/{self.half_day}"
+
+    @property
+    def hours(self) -> Decimal:
+        start, end = _time(self.start), _time(self.end)
+        minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+        return Decimal(minutes) / Decimal(60)
+
+    def starts_at(self, tz: dt.tzinfo) -> dt.datetime:
+        return dt.datetime.combine(self.date, _time(self.start), tzinfo=tz)
+
+    def ends_at(self, tz: dt.tzinfo) -> dt.datetime:
+        return dt.datetime.combine(self.date, _time(self.end), tzinfo=tz)
+
+
+class WeeklyPattern(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    am: Slot | None = None
+    pm: Slot | None = None
+
+
+class RealisationRules(BaseModel):
+    """How realised hours are counted (see docs: rules and their sources)."""
+
+    model_config = ConfigDict(extra="forbid")
+    presentiel_requires_trainer_cosignature: bool = Field(
+        default=False, description="Count a signed half-day only when the trainer co-signed it")
+    foad_daily_cap: Duration = Field(default=dt.timedelta(hours=7), description="FOAD connection time counted per day at most")
+    foad_count_activity_estimates: bool = Field(
+        default=False, description="Add the estimated time of each completed activity to FOAD hours")
+    synchronous_min_presence: Duration = Field(
+        default=dt.timedelta(0), description="Virtual-class presence below this does not count")
+
+
+class TrainingAction(BaseModel):
+    """A training action and its schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1)
+    nature: Nature = "formation"
+    modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone", "mixte"] = "presentiel"
+    start: dt.date
+    end: dt.date
+    planned_hours: Decimal | None = Field(default=None, ge=0, description="Default: the sum of the schedule")
+    trainer: str | None = None
+    location: str | None = None
+    objectives: list[str] = Field(default_factory=list)
+    certification: str | None = Field(default=None, description="RNCP/RS code and title, when certifying")
+    pattern: WeeklyPattern | None = None
+    half_days: list[HalfDay] = Field(default_factory=list, description="Explicit half-days (added to the pattern)")
+    exclude_dates: list[dt.date] = Field(default_factory=list, description="Days without training (public holidays…)")
+    rules: RealisationRules | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> "TrainingAction":
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+    def schedule(self) -> list[HalfDay]:
+        """Every scheduled half-day, in date order."""
+        days: dict[str, HalfDay] = {}
+        if self.pattern is not None:
+            day = self.start
+            while day <= self.end:
+                if WEEKDAYS[day.weekday()] in self.pattern.weekdays and day not in self.exclude_dates:
+                    for name in ("am", "pm"):
+                        slot = getattr(self.pattern, name)
+                        if slot is not None:
+                            hd = HalfDay(date=day, half_day=name, start=slot.start, end=slot.end, modality=slot.modality)
+                            days[hd.key] = hd
+                day += dt.timedelta(days=1)
+        for hd in self.half_days:
+            days[hd.key] = hd
+        return [days[k] for k in sorted(days)]
+
+    def total_planned_hours(self) -> Decimal:
+        if self.planned_hours is not None:
+            return self.planned_hours
+        return sum((hd.hours for hd in self.schedule()), Decimal(0))
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, value: list[str]) -> list[str]:
+        return [v.strip() for v in value if v.strip()]

@@ -1,0 +1,267 @@
+"""Figures of a journey, each with the events and the rule behind it.
+
+Realised hours (heures réalisées), by modality of the scheduled half-day:
+
+* présentiel: the scheduled hours of each half-day the learner signed (and, when
+  ``presentiel_requires_trainer_cosignature``, that the trainer co-signed) — décret 2017-382:
+  a signature per half-day, trainer included;
+* distanciel synchrone: a signed half-day counts like présentiel; otherwise the virtual-class
+  presence inside the half-day, capped at its scheduled hours;
+* FOAD asynchrone: connection time (``lms.session``) per day, capped at ``foad_daily_cap``, plus,
+  when ``foad_count_activity_estimates``, the estimated time of each completed activity —
+  capped overall at the scheduled FOAD hours. Connection logs alone are not proof of FOAD
+  (TA Toulouse, 2 Nov. 2023): the journey also lists, per activity, the traces, the tutor
+  interactions and the assessment results.
+
+Nothing after the abandonment date counts. Superseded events are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from hub.journeys.actions import HalfDay, RealisationRules, TrainingAction
+
+TWO = Decimal("0.01")
+STATUS_ORDER = ["registered", "terms_accepted", "agreement_signed", "funding_approved", "started", "completed", "abandoned"]
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def hours(seconds: float | Decimal) -> Decimal:
+    return (Decimal(seconds) / Decimal(3600)).quantize(TWO, ROUND_HALF_UP)
+
+
+@dataclass
+class Figure:
+    """A number with its explanation: the rule applied and the events it rests on."""
+
+    value: Any
+    rule: str
+    events: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        value = str(self.value) if isinstance(self.value, Decimal) else self.value
+        return {"value": value, "rule": self.rule, "events": self.events}
+
+
+@dataclass
+class HalfDayResult:
+    half_day: HalfDay
+    status: str  # signed | signed_without_trainer | absent_justified | absent | missing | upcoming | after_exit | remote
+    hours: Decimal
+    rule: str
+    events: list[str]
+    proof: str | None = None
+
+
+@dataclass
+class JourneyReport:
+    learner_id: str
+    learner_name: str | None
+    learner_email: str | None
+    action_id: str
+    action: TrainingAction | None
+    status: str
+    timeline: dict[str, dict[str, Any]]
+    funders: dict[str, dict[str, Any]]
+    half_days: list[HalfDayResult]
+    realised: dict[str, Figure]
+    planned_hours: Decimal
+    attendance_rate: Figure
+    progress: Figure | None
+    assessments: list[dict[str, Any]]
+    certifications: list[dict[str, Any]]
+    foad_activities: list[dict[str, Any]]
+    tutor_interactions: list[dict[str, Any]]
+    exit_date: dt.date | None
+
+    @property
+    def realised_hours(self) -> Decimal:
+        return self.realised["total"].value
+
+    def as_dict(self, explain: bool = False) -> dict[str, Any]:
+        def fig(f: Figure | None):
+            if f is None:
+                return None
+            return f.as_dict() if explain else (str(f.value) if isinstance(f.value, Decimal) else f.value)
+
+        return {
+            "learner": {"id": self.learner_id, "name": self.learner_name, "email": self.learner_email},
+            "action": self.action_id,
+            "status": self.status,
+            "timeline": self.timeline,
+            "funders": sorted(self.funders),
+            "planned_hours": str(self.planned_hours),
+            "realised_hours": {k: fig(v) for k, v in self.realised.items()},
+            "attendance_rate": fig(self.attendance_rate),
+            "progress": fig(self.progress),
+            "half_days": [
+                {"date": r.half_day.date.isoformat(), "half_day": r.half_day.half_day, "modality": r.half_day.modality,
+                 "status": r.status, "hours": str(r.hours), **({"rule": r.rule, "events": r.events} if explain else {}),
+                 **({"proof": r.proof} if r.proof else {})}
+                for r in self.half_days
+            ],
+            "assessments": self.assessments,
+            "certifications": self.certifications,
+            "foad_activities": self.foad_activities,
+            "tutor_interactions": self.tutor_interactions,
+        }
+
+
+def _live(items: list[dict[str, Any]], superseded: set[str]) -> list[dict[str, Any]]:
+    return [i for i in items if i["event"] not in superseded]
+
+
+def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
+            today: dt.date | None = None) -> JourneyReport:
+    today = today or dt.datetime.now(tz).date()
+    superseded = set(state.get("superseded", []))
+    timeline = {}
+    for step in STATUS_ORDER:
+        facts = _live(state["timeline"].get(step, []), superseded)
+        if facts:
+            timeline[step] = facts[-1]
+    status = next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
+    exit_date = None
+    if "abandoned" in timeline:
+        exit_date = dt.date.fromisoformat(timeline["abandoned"]["date"])
+    elif "completed" in timeline and timeline["completed"].get("date"):
+        exit_date = dt.date.fromisoformat(timeline["completed"]["date"])
+    abandoned_on = exit_date if status == "abandoned" else None
+
+    schedule = action.schedule() if action else []
+    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on)
+               for hd in schedule]
+    realised: dict[str, Figure] = {}
+    for modality in ("presentiel", "distanciel_synchrone"):
+        rows = [r for r in results if r.half_day.modality == modality]
+        if rows:
+            realised[modality] = Figure(sum((r.hours for r in rows), Decimal(0)),
+                                        f"scheduled hours of the half-days that count ({modality})",
+                                        [e for r in rows if r.hours for e in r.events])
+    foad_days = [hd for hd in schedule if hd.modality == "foad_asynchrone"]
+    if foad_days or (action and action.modality == "foad_asynchrone"):
+        realised["foad_asynchrone"] = _foad(state, superseded, rules, tz, action, foad_days, abandoned_on)
+    total = sum((f.value for f in realised.values()), Decimal(0))
+    realised["total"] = Figure(total, "sum of the modalities", sorted({e for f in realised.values() for e in f.events}))
+    planned = action.total_planned_hours() if action else Decimal(0)
+    due = sum((r.half_day.hours for r in results if r.status not in ("upcoming",)), Decimal(0))
+    if abandoned_on:
+        due = sum((r.half_day.hours for r in results if r.half_day.date <= abandoned_on), Decimal(0))
+    rate_value = (total / due * 100).quantize(Decimal("0.1"), ROUND_HALF_UP) if due else None
+    attendance = Figure(rate_value, "realised hours / scheduled hours to date" + (" (until the abandonment)" if abandoned_on else ""),
+                        realised["total"].events)
+    progress_facts = sorted(_live(state.get("progress", []), superseded), key=lambda f: f["at"])
+    progress = Figure(Decimal(progress_facts[-1]["percent"]), "latest progress reported by the LMS",
+                      [progress_facts[-1]["event"]]) if progress_facts else None
+    return JourneyReport(
+        learner_id=state["learner_id"], learner_name=state["learner"].get("name"),
+        learner_email=state["learner"].get("email"), action_id=state["action"], action=action, status=status,
+        timeline=timeline, funders={k: v for k, v in state.get("funders", {}).items() if v["event"] not in superseded},
+        half_days=results, realised=realised, planned_hours=planned, attendance_rate=attendance, progress=progress,
+        assessments=_live(state.get("assessments", []), superseded) + [q for q in _live(state.get("quizzes", []), superseded)],
+        certifications=_live(state.get("certifications", []), superseded),
+        foad_activities=_activities(state, superseded),
+        tutor_interactions=_live(state.get("tutor", []), superseded),
+        exit_date=exit_date,
+    )
+
+
+def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on) -> HalfDayResult:
+    signatures = [s for s in _live((slot or {}).get("signatures", []), superseded) if s.get("signer", "learner") == "learner"]
+    absences = _live((slot or {}).get("absences", []), superseded)
+    if abandoned_on and hd.date > abandoned_on:
+        return HalfDayResult(hd, "after_exit", Decimal(0), f"after the abandonment on {abandoned_on}", [])
+    if signatures:
+        signed = signatures[-1]
+        cosigned = any(s.get("trainer_cosigned") for s in signatures)
+        if rules.presentiel_requires_trainer_cosignature and not cosigned:
+            return HalfDayResult(hd, "signed_without_trainer", Decimal(0),
+                                 "signed by the learner, not co-signed by the trainer (required by the rules)",
+                                 [s["event"] for s in signatures], signed.get("proof"))
+        status = "signed" if cosigned else "signed_without_trainer"
+        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours",
+                             [s["event"] for s in signatures], signed.get("proof"))
+    if hd.modality == "distanciel_synchrone":
+        window = (hd.starts_at(tz), hd.ends_at(tz))
+        seconds, events = 0.0, []
+        for v in _live(state.get("virtual", []), superseded):
+            joined, left = _dt(v.get("joined_at")), _dt(v.get("left_at"))
+            if joined and left:
+                overlap = (min(left, window[1]) - max(joined, window[0])).total_seconds()
+            else:
+                at = _dt(v["at"])
+                overlap = v["duration_seconds"] if window[0] <= at <= window[1] + dt.timedelta(hours=1) else 0
+            if overlap > 0:
+                seconds += overlap
+                events.append(v["event"])
+        if seconds and seconds >= rules.synchronous_min_presence.total_seconds():
+            counted = min(hours(seconds), hd.hours)
+            return HalfDayResult(hd, "remote", counted, f"virtual-class presence in the half-day: {hours(seconds)} h, "
+                                 f"capped at {hd.hours} h", events)
+    if absences:
+        absence = absences[-1]
+        status = "absent_justified" if absence.get("justified") else "absent"
+        return HalfDayResult(hd, status, Decimal(0), "absence recorded", [a["event"] for a in absences], absence.get("reason"))
+    if hd.modality == "foad_asynchrone":
+        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day from connection time, below", [])
+    if hd.date >= today:
+        return HalfDayResult(hd, "upcoming", Decimal(0), "not yet held", [])
+    return HalfDayResult(hd, "missing", Decimal(0), "no signature and no recorded absence", [])
+
+
+def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction | None, foad_days, abandoned_on) -> Figure:
+    cap = rules.foad_daily_cap.total_seconds()
+    per_day: dict[dt.date, float] = defaultdict(float)
+    events: list[str] = []
+    start = action.start if action else None
+    end = abandoned_on or (action.end if action else None)
+    for s in _live(state.get("sessions", []), superseded):
+        day = _dt(s["start"]).astimezone(tz).date()
+        if (start and day < start) or (end and day > end):
+            continue
+        per_day[day] += s["duration_seconds"]
+        events.append(s["event"])
+    seconds = sum(min(v, cap) for v in per_day.values())
+    rule = f"connection time per day, capped at {hours(cap)} h a day"
+    if rules.foad_count_activity_estimates:
+        for a in _live(state.get("activities", []), superseded):
+            if a.get("estimated_minutes"):
+                seconds += a["estimated_minutes"] * 60
+                events.append(a["event"])
+        rule += ", plus the estimated time of completed activities"
+    value = hours(seconds)
+    scheduled = sum((hd.hours for hd in foad_days), Decimal(0))
+    if scheduled and value > scheduled:
+        value = scheduled
+        rule += f", capped at the {scheduled} scheduled FOAD hours"
+    return Figure(value, rule, events)
+
+
+def _activities(state, superseded) -> list[dict[str, Any]]:
+    """Per activity: completion, traces, quiz results — the FOAD proof bundle beside connection time."""
+    by: dict[str, dict[str, Any]] = {}
+    for a in _live(state.get("activities", []), superseded):
+        entry = by.setdefault(a["activity"], {"activity": a["activity"], "name": a.get("activity_name"), "events": []})
+        entry.update(completed_at=a["at"], state=a.get("state"), estimated_minutes=a.get("estimated_minutes"))
+        entry["events"].append(a["event"])
+    for q in _live(state.get("quizzes", []), superseded):
+        entry = by.setdefault(q["activity"], {"activity": q["activity"], "name": q.get("activity_name"), "events": []})
+        entry.setdefault("attempts", []).append({"score": q.get("score"), "max_score": q.get("max_score"),
+                                                 "passed": q.get("passed"), "at": q["at"]})
+        entry["events"].append(q["event"])
+    for t in _live(state.get("traces", []), superseded):
+        key = t.get("resource") or t.get("media")
+        entry = by.setdefault(key, {"activity": key, "name": t.get("resource_name") or t.get("media_name"), "events": []})
+        entry["traces"] = entry.get("traces", 0) + 1
+        entry["events"].append(t["event"])
+    return [by[k] for k in sorted(by)]
