@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ class RunSummary:
     pulls: list[PullSummary] = field(default_factory=list)
     delivery: dict[str, DeliveryStats] = field(default_factory=dict)
     sealed: list = field(default_factory=list)
+    alerts: int = 0
 
     @property
     def failed(self) -> bool:
@@ -227,6 +230,7 @@ class Hub:
             summary.pulls.append(await self.pull(name))
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
+        summary.alerts = await self.raise_alerts()
         summary.sealed = await self.seal()
         await self.project()
         return summary
@@ -237,14 +241,43 @@ class Hub:
 
         return await self.store.call(catch_up, self.store)
 
-    async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None):
+    async def raise_alerts(self, now: dt.datetime | None = None) -> int:
+        """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
+        from hub.alerts import alert_items, evaluate
+
+        now = now or dt.datetime.now(dt.timezone.utc)
+        alerts = []
+        reports = await self.journey_reports(today=now.astimezone(self.config.timezone).date())
+        for report in reports:
+            alerts.extend(evaluate(report, self.config.hub.alerts, now, self.config.timezone))
+        if not alerts:
+            return 0
+        names = {r.learner_id: {"name": r.learner_name} for r in reports}
+        rows = self.ingestor.prepare(alert_items(alerts, names, now), source="hub")
+        result = await self.ingestor.ingest(rows)
+        self.after_ingest(result)
+        for row, new in zip(rows, result.new):
+            if new:
+                self.log.warning("alert raised", event_id=row.id, learner=row.learner_key, action=row.action,
+                                 rule=json.loads(row.data)["rule"])
+        return result.appended
+
+    async def proof_gaps(self, *, action: str | None = None, funder: str | None = None):
+        """Enrolments with missing proof, per rule (default rules and the plugins')."""
+        from hub.proofs import check
+
+        return check(await self.journey_reports(action=action), self.plugins.proof_rules(), funder=funder,
+                     today=dt.datetime.now(self.config.timezone).date())
+
+    async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
+                              today: dt.date | None = None):
         """Up-to-date journeys computed into reports (figures with their explanations)."""
         from hub.journeys.compute import compute
 
         await self.project()
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
         return [compute(s, self.config.model.actions.get(s["action"]), self.config.rules_for(s["action"]),
-                        self.config.timezone) for s in states]
+                        self.config.timezone, today=today) for s in states]
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger)."""

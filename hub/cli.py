@@ -141,6 +141,7 @@ def _summary_dict(summary) -> dict[str, Any]:
         "pulls": [p.__dict__ for p in summary.pulls],
         "delivery": {sink: {k: v for k, v in s.__dict__.items()} for sink, s in summary.delivery.items()},
         "sealed": [{"block": b.index, "events": b.count, "root": b.root} for b in summary.sealed],
+        "alerts": summary.alerts,
     }
 
 
@@ -190,6 +191,8 @@ def _print_run_summary(hub, summary) -> None:
     for sink, s in summary.delivery.items():
         extra = f", {s.retried} to retry, {s.dead} dead-lettered" if (s.retried or s.dead) else ""
         click.echo(f"  sink {sink:<18} {s.delivered} delivered in {s.batches} batch(es){extra}")
+    if summary.alerts:
+        click.echo(f"  {summary.alerts} new dropout alert(s) (see `parcours alerts list`)")
     for block in summary.sealed:
         click.echo(f"  sealed block {block.index}: {block.count} events, Merkle root {block.root[:16]}…")
     totals = getattr(summary, "totals", None)
@@ -597,6 +600,122 @@ def journey_rebuild(config_path: str) -> None:
             await hub.stop()
 
     click.echo(f"journeys rebuilt from {asyncio.run(go())} events")
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+@main.group()
+def alerts() -> None:
+    """Dropout-prevention alerts (Qualiopi indicator 12) and their follow-up."""
+
+
+def _alerts_of(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Raised alerts of one journey, each with its latest follow-up (or None)."""
+    follow = {f["alert"]: f for f in facts if f.get("type") == "alert.followed_up"}
+    return [{**f, "followed_up": follow.get(f["event"])} for f in facts if f.get("type") == "alert.raised"]
+
+
+@alerts.command("list")
+@CONFIG_OPTION
+@click.option("--open", "only_open", is_flag=True, help="Only alerts without follow-up.")
+@click.option("--action", help="Only this training action.")
+@JSON_OPTION
+def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: bool) -> None:
+    """List the alerts raised, with their follow-up."""
+    hub = _open_hub(config_path)
+
+    async def go():
+        try:
+            await hub.project()
+            states = await hub.store.call(hub.store.journeys, action=action)
+            return [(s, _alerts_of(s["alerts"])) for s in states]
+        finally:
+            await hub.stop()
+
+    rows = [(s, a) for s, alerts_ in asyncio.run(go()) for a in alerts_ if not (only_open and a["followed_up"])]
+    if as_json:
+        _print_json([{"learner": s["learner_id"], "learner_name": s["learner"]["name"], "action": s["action"], **a}
+                     for s, a in rows])
+        return
+    if not rows:
+        click.echo("no alert" + (" without follow-up" if only_open else ""))
+        return
+    for s, a in rows:
+        state = f"followed up: {a['followed_up']['action_taken']}" if a["followed_up"] else "OPEN"
+        click.echo(f"{a['event']}  {a['at'][:16]}  [{a['rule']}] {a['message']}  — {state}")
+
+
+@alerts.command("follow-up")
+@CONFIG_OPTION
+@click.argument("alert_id")
+@click.option("--note", required=True, help="What was done (call, e-mail, meeting…).")
+@click.option("--by", "by", help="Who did it (default: the current user).")
+def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None) -> None:
+    """Record the follow-up of ALERT_ID (an alert.raised event id) in the ledger."""
+    hub = _open_hub(config_path)
+    from hub.dlq import _whoami
+
+    async def go():
+        try:
+            alert = await hub.store.call(hub.store.get_event, alert_id)
+            if alert is None or alert["type"] != "alert.raised":
+                return None
+            item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
+                    "learner": alert["learner"], "action": alert["action"],
+                    "data": {"alert": alert_id, "action_taken": note, "by": by or _whoami()}}
+            rows = hub.ingestor.prepare([item], source="hub")
+            result = await hub.ingestor.ingest(rows)
+            hub.after_ingest(result)
+            return result.ids[0]
+        finally:
+            await hub.stop()
+
+    event_id = asyncio.run(go())
+    if event_id is None:
+        click.echo(f"error: {alert_id} is not an alert (see `parcours alerts list`)", err=True)
+        sys.exit(2)
+    click.echo(f"follow-up recorded as event {event_id}")
+
+
+# ---------------------------------------------------------------------------- proofs
+
+
+@main.group()
+def proofs() -> None:
+    """Proof completeness: what is missing before invoicing or certifying."""
+
+
+@proofs.command("check")
+@CONFIG_OPTION
+@click.option("--action", help="Only this training action.")
+@click.option("--funder", help="Only enrolments funded by this funder (and its rules).")
+@JSON_OPTION
+def proofs_check(config_path: str, action: str | None, funder: str | None, as_json: bool) -> None:
+    """List the proof gaps per learner, with what would close each. Exit 1 when there are gaps."""
+    hub = _open_hub(config_path)
+
+    async def go():
+        try:
+            return await hub.proof_gaps(action=action, funder=funder)
+        finally:
+            await hub.stop()
+
+    found = asyncio.run(go())
+    if as_json:
+        _print_json([f.as_dict() for f in found])
+    elif not found:
+        click.echo("no proof missing" + (f" in {action}" if action else "") + (f" for {funder}" if funder else ""))
+    else:
+        total = sum(len(f.gaps) for f in found)
+        click.echo(f"{total} gap(s) in {len(found)} enrolment(s):")
+        for f in found:
+            click.echo(f"{f.learner_name or f.learner_id} — {f.action} ({f.status}; {', '.join(f.funders) or 'no funder'})")
+            for rule, gap in f.gaps:
+                click.echo(f"  [{gap.code}] {gap.message}")
+                click.echo(f"      → {gap.to_close}")
+    sys.exit(1 if found else 0)
 
 
 # ---------------------------------------------------------------------------- learners

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.durations import Duration
+from hub.alerts import AlertsConfig
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 
@@ -107,6 +108,34 @@ class LedgerConfig(BaseModel):
     max_block_events: int = Field(default=10_000, ge=1, le=1_000_000, description="Events per sealed block at most")
 
 
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+class Organisation(BaseModel):
+    """The training organisation's identity, as printed on documents and reports."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, description="Raison sociale")
+    siret: str = Field(pattern=r"^\d{14}$", description="SIRET (14 digits)")
+    nda: str | None = Field(default=None, pattern=r"^\d{11}$", description="Numéro de déclaration d'activité (11 digits)")
+    address: str | None = None
+    representative: str | None = Field(default=None, description="Legal representative who signs documents")
+    representative_title: str | None = Field(default=None, description="e.g. Directrice, Gérant")
+    city: str | None = Field(default=None, description="Place of signature ('Fait à …')")
+
+    @field_validator("siret")
+    @classmethod
+    def _siret(cls, value: str) -> str:
+        if not _luhn_ok(value):
+            raise ValueError("invalid SIRET (its check digit does not match)")
+        return value
+
+
 class HubSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="Parcours Hub", description="The training organisation's name")
@@ -119,6 +148,8 @@ class HubSection(BaseModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     learners: LearnersConfig = Field(default_factory=LearnersConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Dropout-prevention alerts (Qualiopi indicator 12)")
+    organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
 

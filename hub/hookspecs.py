@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hub.app import Hub
     from hub.connector import Connector
     from hub.events import EventData
+    from hub.proofs import ProofRule
     from hub.scheduler import JobSpec
 
 PROJECT = "parcours"
@@ -51,6 +52,18 @@ def register_event_types() -> "dict[str, type[EventData]]":
     ``DataModel`` subclasses :class:`hub.events.EventData`. Names are dotted lowercase words
     and must not clash with the core vocabulary or another plugin's type. Called once when
     the plugin manager loads; events of an unregistered type are refused at ingest.
+    """
+
+
+@hookspec
+def register_proof_rules() -> "list[ProofRule]":
+    """Return proof-completeness rules, usually for the funders this plugin knows.
+
+    Each :class:`hub.proofs.ProofRule` has a ``name``, a ``check(report, today)`` function that
+    returns the :class:`hub.proofs.Gap` list of one enrolment (a
+    :class:`hub.journeys.compute.JourneyReport`), and ``funders``: globs of the funder names it
+    applies to (``None``: every enrolment). ``parcours proofs check`` and document issuing run
+    them beside the default rules. Called once when the plugin manager loads.
     """
 
 

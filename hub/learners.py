@@ -86,7 +86,7 @@ class LearnerResolver:
         for event_id, source, learner in events:
             src, linking, other = keys_for(source, learner, self.match_on)
             parsed.append((event_id, learner, src, linking, other))
-            if src:
+            if src and not src.startswith("src:hub:"):
                 wanted.update([src, *linking])
         owner = dict(lookup(sorted(wanted)))
         kinds: dict[str, dict[str, str]] = learner_kinds(sorted(set(owner.values())))
@@ -104,6 +104,9 @@ class LearnerResolver:
         for event_id, learner, src, linking, _other in parsed:
             if src is None:
                 result.learner_ids.append(None)
+                continue
+            if src.startswith("src:hub:"):  # the hub's own events name the learner by its hub id
+                result.learner_ids.append(learner["ref"])
                 continue
             found = {owner[k] for k in [src, *linking] if k in owner}
             chosen = owner.get(src)

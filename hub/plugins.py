@@ -73,6 +73,18 @@ class PluginHost:
             self._event_types = registry
         return self._event_types
 
+    def proof_rules(self) -> list[Any]:
+        """The default proof rules followed by those of every plugin."""
+        from hub.proofs import DEFAULT_RULES, ProofRule
+
+        rules = list(DEFAULT_RULES)
+        for impl, found in self._call_each("register_proof_rules"):
+            for rule in found or []:
+                if not isinstance(rule, ProofRule):
+                    raise ConfigError(f"plugin {impl!r}: register_proof_rules must return hub.proofs.ProofRule objects")
+                rules.append(rule)
+        return rules
+
     def jobs(self, config: Any) -> list[Any]:
         out = []
         for _impl, jobs in self._call_each("register_jobs", config=config):

@@ -62,6 +62,7 @@ class HubScheduler:
                 specs.append(JobSpec(f"pull:{name}", schedule, lambda hub, n=name: hub.pull(n)))
         specs.append(JobSpec("seal", Schedule(every=self.hub.config.hub.ledger.seal_every), lambda hub: hub.seal()))
         specs.append(JobSpec("journeys", Schedule(every="15s"), lambda hub: hub.project()))
+        specs.append(JobSpec("alerts", Schedule(every=self.hub.config.hub.alerts.check_every), lambda hub: hub.raise_alerts()))
         specs.extend(self.hub.plugins.jobs(self.hub.config))
         return specs
 

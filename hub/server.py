@@ -263,6 +263,15 @@ async def list_connectors(request: web.Request) -> web.Response:
     })
 
 
+async def list_proofs(request: web.Request) -> web.Response:
+    denied = _require_admin(request)
+    if denied:
+        return denied
+    hub: Hub = request.app[HUB_KEY]
+    found = await hub.proof_gaps(action=request.query.get("action"), funder=request.query.get("funder"))
+    return _json({"enrolments": [f.as_dict() for f in found]})
+
+
 DRAINING_KEY = web.AppKey("draining", dict)
 
 
@@ -277,6 +286,7 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/api/dlq", list_dlq),
         web.post("/api/dlq/replay", replay_dlq),
         web.get("/api/connectors", list_connectors),
+        web.get("/api/proofs", list_proofs),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
         web.get("/metrics", metrics),

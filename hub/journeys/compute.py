@@ -83,6 +83,7 @@ class JourneyReport:
     foad_activities: list[dict[str, Any]]
     tutor_interactions: list[dict[str, Any]]
     exit_date: dt.date | None
+    last_activity_at: dt.datetime | None = None
 
     @property
     def realised_hours(self) -> Decimal:
@@ -173,7 +174,17 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         foad_activities=_activities(state, superseded),
         tutor_interactions=_live(state.get("tutor", []), superseded),
         exit_date=exit_date,
+        last_activity_at=_last_trace(state, superseded),
     )
+
+
+def _last_trace(state, superseded) -> dt.datetime | None:
+    """When the learner last did something on the LMS (sessions end at their ``end``)."""
+    times = []
+    for name in ("sessions", "virtual", "activities", "quizzes", "traces", "tutor", "progress"):
+        for fact in _live(state.get(name, []), superseded):
+            times.append(_dt(fact.get("end") or fact["at"]))
+    return max(times) if times else None
 
 
 def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on) -> HalfDayResult:
@@ -212,10 +223,10 @@ def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: Realisat
         absence = absences[-1]
         status = "absent_justified" if absence.get("justified") else "absent"
         return HalfDayResult(hd, status, Decimal(0), "absence recorded", [a["event"] for a in absences], absence.get("reason"))
-    if hd.modality == "foad_asynchrone":
-        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day from connection time, below", [])
     if hd.date >= today:
         return HalfDayResult(hd, "upcoming", Decimal(0), "not yet held", [])
+    if hd.modality == "foad_asynchrone":
+        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day from connection time, below", [])
     return HalfDayResult(hd, "missing", Decimal(0), "no signature and no recorded absence", [])
 
 

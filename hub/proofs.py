@@ -1,0 +1,131 @@
+"""Proof completeness: what is missing before an enrolment can be invoiced or certified.
+
+A rule looks at one computed journey (:class:`hub.journeys.compute.JourneyReport`) and returns
+the gaps it finds, each saying what would close it. The default rules apply to every funder;
+plugins add funder-specific rules through the ``register_proof_rules`` hook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+from hub.journeys.compute import JourneyReport
+
+
+@dataclass
+class Gap:
+    code: str
+    message: str
+    to_close: str
+    date: str | None = None
+    half_day: str | None = None
+
+
+@dataclass
+class ProofRule:
+    """``check(report, today)`` returns the gaps of one enrolment. ``funders``: globs of funder names
+    (None = every enrolment); ``name``: shown with each gap."""
+
+    name: str
+    check: Callable[[JourneyReport, dt.date], list[Gap]]
+    funders: tuple[str, ...] | None = None
+    description: str = ""
+
+    def applies(self, report: JourneyReport) -> bool:
+        if self.funders is None:
+            return True
+        return any(fnmatch.fnmatchcase(f, pattern) for f in report.funders for pattern in self.funders)
+
+
+def _half_days(report: JourneyReport, today: dt.date) -> list[Gap]:
+    gaps = []
+    for r in report.half_days:
+        if r.half_day.date >= today or r.half_day.modality == "foad_asynchrone":
+            continue
+        label = f"{r.half_day.date.isoformat()} {'matin' if r.half_day.half_day == 'am' else 'après-midi'}"
+        if r.status == "missing":
+            gaps.append(Gap("half_day_unsigned", f"{label}: no learner signature and no recorded absence",
+                            "collect the learner's signature for this half-day, or record the absence",
+                            r.half_day.date.isoformat(), r.half_day.half_day))
+        elif r.status == "signed_without_trainer":
+            gaps.append(Gap("half_day_no_trainer_signature", f"{label}: signed by the learner but not by the trainer",
+                            "have the trainer co-sign this half-day", r.half_day.date.isoformat(), r.half_day.half_day))
+    return gaps
+
+
+def _foad_traces(report: JourneyReport, today: dt.date) -> list[Gap]:
+    foad = [r for r in report.half_days if r.half_day.modality == "foad_asynchrone" and r.half_day.date < today]
+    if report.exit_date:
+        foad = [r for r in foad if r.half_day.date <= report.exit_date]
+    figure = report.realised.get("foad_asynchrone")
+    if foad and (figure is None or not figure.events):
+        return [Gap("foad_no_connection_trace", "distance learning scheduled but no connection trace recorded",
+                    "import the LMS connection logs (lms.session) for this learner")]
+    if foad and not (report.foad_activities or report.assessments):
+        return [Gap("foad_no_activity_trace", "connection logs only: no activity, assessment or tutor trace",
+                    "import activity completions, quiz results or tutor interactions: connection logs alone "
+                    "do not prove distance learning")]
+    return []
+
+
+def _agreement(report: JourneyReport, today: dt.date) -> list[Gap]:
+    if "started" in report.timeline and "agreement_signed" not in report.timeline:
+        return [Gap("started_without_agreement", "training started without a signed agreement (convention/contrat)",
+                    "record the signed agreement (enrolment.agreement_signed)")]
+    return []
+
+
+def _exit(report: JourneyReport, today: dt.date) -> list[Gap]:
+    action = report.action
+    if action is None or action.end >= today:
+        return []
+    if "completed" not in report.timeline and "abandoned" not in report.timeline:
+        return [Gap("no_exit_recorded", f"the action ended on {action.end.isoformat()} but neither completion "
+                    "nor abandonment is recorded", "record enrolment.completed, or enrolment.abandoned with its date")]
+    return []
+
+
+DEFAULT_RULES = [
+    ProofRule("half_days", _half_days, description="each past half-day signed by the learner and the trainer"),
+    ProofRule("foad_traces", _foad_traces, description="distance learning proven by connection and activity traces"),
+    ProofRule("agreement", _agreement, description="a signed agreement before the start"),
+    ProofRule("exit", _exit, description="an exit (completion or abandonment with its date) once the action ended"),
+]
+
+
+@dataclass
+class EnrolmentGaps:
+    learner_id: str
+    learner_name: str | None
+    action: str
+    funders: list[str]
+    status: str
+    gaps: list[tuple[str, Gap]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"learner": {"id": self.learner_id, "name": self.learner_name}, "action": self.action,
+                "funders": self.funders, "status": self.status,
+                "gaps": [{"rule": rule, **asdict(gap)} for rule, gap in self.gaps]}
+
+
+def check(reports: Iterable[JourneyReport], rules: list[ProofRule], *, funder: str | None = None,
+          today: dt.date | None = None) -> list[EnrolmentGaps]:
+    """Gaps per enrolment (only enrolments that have some), for every rule that applies."""
+    today = today or dt.date.today()
+    out = []
+    for report in reports:
+        if funder and funder not in report.funders:
+            continue
+        if report.status in ("unknown", "registered", "terms_accepted") and not report.half_days:
+            continue
+        found = EnrolmentGaps(report.learner_id, report.learner_name, report.action_id, sorted(report.funders),
+                              report.status)
+        for rule in rules:
+            if rule.applies(report):
+                found.gaps.extend((rule.name, gap) for gap in rule.check(report, today))
+        if found.gaps:
+            out.append(found)
+    return out
