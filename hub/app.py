@@ -54,6 +54,17 @@ class RunSummary:
         return any(not p.ok for p in self.pulls) or any(s.dead for s in self.delivery.values())
 
 
+def _masked(url: str) -> str:
+    """A store URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 def _register_secrets(model: Any) -> None:
     if isinstance(model, SecretStr):
         logs.register_secret(model.get_secret_value())
@@ -92,6 +103,7 @@ class Hub:
         self.dispatcher = Dispatcher(self)
         self._tasks: set[asyncio.Task] = set()
         self._started = False
+        self.stopping = False  # set when the hub stops: pulls end after their current page
         self._learner_mapping: dict[str, list[str]] | None = None
         self.health: dict[str, dict[str, Any]] = {}
 
@@ -108,7 +120,13 @@ class Hub:
             from hub.learners import read_mapping
 
             mapping = read_mapping(config.resolve_path(config.hub.learners.mapping_file))
-        store = open_store(config.hub.store.url, base_dir=Path.cwd(), synchronous=config.hub.store.synchronous)
+        try:
+            store = open_store(config.hub.store.url, base_dir=Path.cwd(), synchronous=config.hub.store.synchronous)
+        except ConfigError:
+            raise
+        except Exception as exc:  # unreachable server, wrong credentials, unwritable folder
+            raise ConfigError(f"cannot open the store {_masked(config.hub.store.url)}: "
+                              f"{logs._scrub(str(exc)).strip().splitlines()[0]}") from None
         hub = cls(config, plugins, store)
         hub._learner_mapping = mapping
         return hub
@@ -145,6 +163,7 @@ class Hub:
             await record_admin_action(self, "mapping file", "learners mapping", f"{path}: {'; '.join(changes)}")
 
     async def stop(self) -> None:
+        self.stopping = True
         self.dispatcher.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -188,7 +207,7 @@ class Hub:
         state = await self.store.call(self.store.source_state, name)
         cursor = state.cursor
         try:
-            while summary.pages < MAX_PAGES_PER_PULL:
+            while summary.pages < MAX_PAGES_PER_PULL and not self.stopping:
                 result = await connector.pull(cursor)
                 summary.pages += 1
                 rows, rejects = self.ingestor.prepare_tolerant(result.events, source=name)
@@ -305,7 +324,7 @@ class Hub:
                     items = connector.map_record(payload)
                 else:
                     items = [payload]
-                rows = self.ingestor.prepare(items, source=reject.source if connector else None)
+                rows = self.ingestor.prepare(items, source=reject.source)
             except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
                 await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
                 errors.append(f"r:{reject_id}: {exc}")
@@ -318,15 +337,21 @@ class Hub:
 
     async def check_connectors(self) -> dict[str, dict[str, Any]]:
         """Ask every connector for its health (used by /readyz and ``connectors list``)."""
-        out = {}
-        for name, connector in self.connectors.items():
+        async def one(connector) -> dict[str, Any]:
             try:
-                health = await asyncio.wait_for(connector.check(), timeout=10)
-                out[name] = {"ok": health.ok, "message": health.message, **({"details": health.details} if health.details else {})}
+                health = await asyncio.wait_for(connector.check(), timeout=timeout)
+                return {"ok": health.ok, "message": health.message, **({"details": health.details} if health.details else {})}
+            except asyncio.TimeoutError:
+                return {"ok": False, "message": f"health check did not answer within {timeout:g}s"}
             except Exception as exc:
-                out[name] = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+                return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+
+        timeout = min(5.0, self.config.hub.http.request_timeout.total_seconds() / 3)
+        names = list(self.connectors)
+        results = await asyncio.gather(*(one(self.connectors[n]) for n in names))
+        out = {}
+        for name, result in zip(names, results):
             last = self.health.get(name)
-            if last and not last["ok"] and out[name]["ok"]:
-                out[name] = last  # the last pull failed: say so until a pull succeeds
+            out[name] = last if last and not last["ok"] and result["ok"] else result  # a failed pull wins until one succeeds
         return out
 

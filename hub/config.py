@@ -369,7 +369,7 @@ def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filena
         loc = prefix + tuple(_yaml_key(p) for p in err["loc"])
         if loc in skip:  # already reported: its ${…} reference could not be resolved
             continue
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         out.append(f"{filename}:{_line_for(lines, loc)}: {format_path(loc)}: {msg}")
@@ -531,6 +531,20 @@ def route_matches_glob(patterns: list[str] | None, value: str | None) -> bool:
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
+def _human_duration_defaults(node: Any) -> None:
+    from hub.durations import SCHEMA_PATTERN, iso_to_human
+
+    if isinstance(node, dict):
+        variants = node.get("anyOf") or []
+        if any(isinstance(v, dict) and v.get("pattern") == SCHEMA_PATTERN for v in variants) and isinstance(node.get("default"), str):
+            node["default"] = iso_to_human(node["default"])
+        for value in node.values():
+            _human_duration_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _human_duration_defaults(value)
+
+
 def json_schema(connector_classes: Mapping[str, type[Connector]]) -> dict[str, Any]:
     """JSON Schema of the configuration file, connectors included (for editors and docs)."""
     schema = HubConfig.model_json_schema(mode="validation")
@@ -551,6 +565,7 @@ def json_schema(connector_classes: Mapping[str, type[Connector]]) -> dict[str, A
         "description": "Connector instances by name; the keys of each depend on its kind",
         "additionalProperties": {"oneOf": variants} if variants else {"type": "object"},
     }
+    _human_duration_defaults(schema)
     schema["title"] = "Parcours Hub configuration"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema

@@ -25,8 +25,34 @@ if TYPE_CHECKING:
     from hub.events import TraceEvent
 
 
+def crontab_to_apscheduler(expr: str) -> str:
+    """Crontab numbers weekdays from Sunday = 0; APScheduler 3 from Monday = 0. Translate them."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return expr
+    names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    def convert(part: str) -> str:
+        base, _, step = part.partition("/")
+        if "-" in base and all(x.isdigit() for x in base.split("-", 1)):
+            a, b = (int(x) for x in base.split("-", 1))
+            if a <= b <= 7 and not (a == 0 and b >= 6):
+                if a == 0:  # sun-… crosses APScheduler's week boundary: sun,mon-…
+                    base = "sun" + (f",mon-{names[b]}" if b >= 1 else "")
+                    return base if not step else part
+                base = f"{names[a]}-{names[b]}" if b < 7 else f"{names[a]}-sat,sun"
+            elif a == 0 and b >= 6:
+                base = "*"
+        elif base.isdigit():
+            base = names[int(base) % 8]
+        return base + (f"/{step}" if step else "")
+
+    fields[4] = ",".join(convert(p) for p in fields[4].split(","))
+    return " ".join(fields)
+
+
 class Schedule(BaseModel):
-    """When a pull source runs: ``every: 5m`` or ``cron: "0 6 * * 1-5"`` (hub time zone)."""
+    """When a pull source runs: ``every: 5m`` or ``cron: "0 6 * * 1-5"`` (crontab syntax, hub time zone)."""
 
     model_config = ConfigDict(extra="forbid")
     every: Duration | None = None
@@ -40,7 +66,7 @@ class Schedule(BaseModel):
             from apscheduler.triggers.cron import CronTrigger
 
             try:
-                CronTrigger.from_crontab(self.cron)
+                CronTrigger.from_crontab(crontab_to_apscheduler(self.cron))
             except ValueError as exc:
                 raise ValueError(f"invalid cron expression {self.cron!r}: {exc}") from None
         if self.every is not None and self.every.total_seconds() < 1:
@@ -125,7 +151,10 @@ class PullResult:
 
 @dataclass(frozen=True)
 class WebhookRequest:
-    """A received webhook, independent of the HTTP framework: exactly the bytes that came."""
+    """A received webhook, independent of the HTTP framework: exactly the bytes that came.
+
+    ``headers`` is case-insensitive (``headers.get("stripe-signature")`` works whatever the
+    case the sender or a proxy used)."""
 
     method: str
     path: str

@@ -47,6 +47,7 @@ async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None,
 
     hub.log.info("stopping: draining in-flight work")
     app[DRAINING_KEY]["on"] = True
+    hub.stopping = True  # running pulls end after their current page
     await scheduler.stop()
     await runner.cleanup()  # stops accepting, waits for in-flight requests
     hub.dispatcher.stop()

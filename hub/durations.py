@@ -42,9 +42,23 @@ def format_duration(value: dt.timedelta) -> str:
     return f"{value.total_seconds():g}s"
 
 
+_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+SCHEMA_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+
+
+def iso_to_human(value: str) -> str:
+    """``P3D`` -> ``3d`` (pydantic renders timedelta defaults in ISO 8601 in JSON Schemas)."""
+    match = _ISO.match(value)
+    if not match:
+        return value
+    days, hours, minutes, seconds = (float(g) if g else 0 for g in match.groups())
+    return format_duration(dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds))
+
+
 Duration = Annotated[
     dt.timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$", "examples": ["30s", "5m", "7d"]}),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": SCHEMA_PATTERN}, {"type": "number", "minimum": 0}],
+                    "examples": ["30s", "5m", "7d"]}),
 ]

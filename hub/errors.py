@@ -81,10 +81,12 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
 
 
 def error_for_status(status: int, what: str, retry_after: str | None = None) -> ConnectorError | None:
-    """The taxonomy class for an HTTP status answered by a peer, or None for 2xx/3xx."""
-    if status < 400:
+    """The taxonomy class for an HTTP status answered by a peer, or None for 2xx."""
+    if status < 300:
         return None
     message = f"{what}: HTTP {status}"
+    if status < 400:  # a redirect answered to an API call: the URL is wrong, following it would lose the body
+        return PermanentError(f"{message} (redirect: check the URL)")
     if status == 429:
         return RateLimitedError(message, retry_after=parse_retry_after(retry_after))
     if status in (401, 403):

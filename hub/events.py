@@ -410,7 +410,8 @@ class EventTypeRegistry:
     def _build_adapter(self) -> TypeAdapter:
         variants = []
         for name, model in self._types.items():
-            fields = {"type": Literal[name], **ENVELOPE_FIELDS, "data": NotRequired[model]}
+            required = any(f.is_required() for f in model.model_fields.values())
+            fields = {"type": Literal[name], **ENVELOPE_FIELDS, "data": model if required else NotRequired[model]}
             variant = TypedDict("Input_" + name.replace(".", "_"), fields)  # type: ignore[misc]
             variant.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
             variants.append(variant)

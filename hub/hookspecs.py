@@ -63,7 +63,8 @@ def register_proof_rules() -> "list[ProofRule]":
     returns the :class:`hub.proofs.Gap` list of one enrolment (a
     :class:`hub.journeys.compute.JourneyReport`), and ``funders``: globs of the funder names it
     applies to (``None``: every enrolment). ``parcours proofs check`` and document issuing run
-    them beside the default rules. Called once when the plugin manager loads.
+    them beside the default rules. Called each time rules are evaluated: return the same rules
+    every time, and do no I/O here.
     """
 
 
@@ -71,7 +72,8 @@ def register_proof_rules() -> "list[ProofRule]":
 def register_jobs(config: Any) -> "list[JobSpec]":
     """Return scheduled jobs this plugin wants the hub to run.
 
-    :param config: the validated :class:`hub.config.HubConfig`.
+    :param config: the validated configuration (:class:`hub.config.LoadedConfig`: ``config.model`` is
+        the :class:`hub.config.HubConfig`, ``config.connectors`` the connectors' models).
 
     Each :class:`hub.scheduler.JobSpec` has a ``name``, a :class:`hub.connector.Schedule` and
     an async callable taking the running :class:`hub.app.Hub`. Jobs never overlap themselves

@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from hub.connector import Schedule
+from hub.connector import Schedule, crontab_to_apscheduler
 from hub.dispatch import owner_is_dead
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class JobSpec:
 
 def trigger_for(schedule: Schedule, timezone: Any):
     if schedule.cron is not None:
-        return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+        return CronTrigger.from_crontab(crontab_to_apscheduler(schedule.cron), timezone=timezone)
     return IntervalTrigger(seconds=schedule.every.total_seconds(), timezone=timezone)
 
 

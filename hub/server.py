@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
 from hub.errors import ConnectorError, WebhookRejected
@@ -120,6 +121,12 @@ async def post_events(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _error(400, f"the batch was rejected, nothing was stored: {exc}")
     source = request.query.get("source")
+    reserved = set(hub.config.connectors) | {"hub"}
+    claimed = {source} if source else {i.get("source") for i in items if isinstance(i, dict) and i.get("source")}
+    if claimed & reserved:
+        name = sorted(claimed & reserved)[0]
+        return _error(400, f"the batch was rejected, nothing was stored: source {name!r} is reserved "
+                           "(a configured connector or the hub itself); name your source otherwise")
     try:
         rows = hub.ingestor.prepare(items, source=source)
     except EventValidationError as exc:
@@ -139,7 +146,8 @@ async def post_webhook(request: web.Request) -> web.Response:
     if connector is None or not isinstance(connector, WebhookSource):
         return _error(404, f"no webhook connector named {name!r}")
     body = await request.read()
-    hook = WebhookRequest(request.method, request.path, dict(request.headers), dict(request.query), body, request.remote)
+    hook = WebhookRequest(request.method, request.path, CIMultiDict(request.headers), dict(request.query), body,
+                          request.remote)
     log = hub.log.bind(connector=name)
     try:
         result = await connector.handle_webhook(hook)
@@ -241,13 +249,23 @@ async def replay_dlq(request: web.Request) -> web.Response:
     if denied:
         return denied
     hub: Hub = request.app[HUB_KEY]
+    usage = 'body must be a JSON object: {"sink": …} or {"source": …} or {"ids": ["o:1", …]} or {"all": true}'
     try:
         body = orjson.loads(await request.read() or b"{}")
     except orjson.JSONDecodeError:
-        return _error(400, "body must be JSON: {\"sink\": …, \"ids\": […]}")
+        return _error(400, usage)
+    if not isinstance(body, dict) or not any(body.get(k) for k in ("sink", "source", "ids", "all")):
+        return _error(400, usage)
+    if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
+        return _error(400, usage)
     from hub.dlq import replay
+    from hub.errors import HubError
 
-    summary = await replay(hub, sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"))
+    try:
+        summary = await replay(hub, sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
+                               actor="admin API")
+    except HubError as exc:
+        return _error(400, str(exc))
     return _json(summary)
 
 

@@ -74,7 +74,8 @@ class WebhookOut(Connector, EventSink):
         url = str(self.config.url)
         try:
             async with self.context.http.post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.config.timeout.total_seconds())
+                url, data=body, headers=headers, allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout.total_seconds()),
             ) as response:
                 await response.read()
                 error = error_for_status(response.status, f"POST {url}", response.headers.get("Retry-After"))

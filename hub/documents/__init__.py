@@ -1,0 +1,38 @@
+"""Documents: certificats de réalisation and attestations, signed, recorded and verifiable.
+
+Small modules, one job each:
+
+* :mod:`~hub.documents.fr` — French formatting (dates, hours, names);
+* :mod:`~hub.documents.keys` — the Ed25519 key ring (``<data_dir>/keys``), rotation, public keys document;
+* :mod:`~hub.documents.payload` — canonical encoding of a document's fields, the signed compact
+  payload (``PH1.…``) and the verification URL carried by the QR code;
+* :mod:`~hub.documents.fields` — what each document type states, computed from a journey;
+* :mod:`~hub.documents.templates` / :mod:`~hub.documents.render` — labels and texts (overridable by
+  the admin) and the reportlab PDF;
+* :mod:`~hub.documents.pades` — the optional PAdES signature (pyHanko) with the admin's certificate;
+* :mod:`~hub.documents.eligibility` — who may receive which document, and ``proof_gaps``;
+* :mod:`~hub.documents.issue` — issuing: eligibility, render, blob store, ``document.issued`` events;
+* :mod:`~hub.documents.verify` — verifying a PDF (or a scan, or a payload) against keys and ledger;
+* :mod:`~hub.documents.http` — ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json``;
+* :mod:`~hub.documents.cli` — ``parcours documents …``, ``parcours keys …``, ``parcours verify-document``.
+
+This package imports nothing heavy at import time (reportlab, segno and pypdf load on use).
+"""
+
+from __future__ import annotations
+
+DOCUMENT_TYPES: dict[str, str] = {
+    "certificat_realisation": "Certificat de réalisation",
+    "attestation_assiduite": "Attestation d'assiduité",
+    "attestation_fin_formation": "Attestation de fin de formation",
+    "releve_competences": "Relevé de compétences",
+}
+# One byte in the compact payload; never reuse a code.
+TYPE_CODES: dict[str, int] = {
+    "certificat_realisation": 1,
+    "attestation_assiduite": 2,
+    "attestation_fin_formation": 3,
+    "releve_competences": 4,
+}
+
+__all__ = ["DOCUMENT_TYPES", "TYPE_CODES"]

@@ -1,0 +1,277 @@
+"""Command line of documents: ``parcours documents issue|revoke``, ``parcours keys generate|rotate|list``,
+``parcours verify-document FILE``.
+
+Exit codes: 0 ok; 1 a failure was found (a document refused, or a verification that is not
+``valid``); 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.config import DEFAULT_CONFIG
+from hub.documents import DOCUMENT_TYPES
+from hub.errors import ConfigError, HubError
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="PARCOURS_CONFIG",
+    default=DEFAULT_CONFIG, show_default=True, help="Hub configuration file (env PARCOURS_CONFIG).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _fail(exc: Exception) -> None:
+    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(2)
+
+
+def _open_hub(config_path: str):
+    from hub.app import Hub
+
+    try:
+        return Hub.open(config_path)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _run(hub, coro_factory):
+    """Run ``coro_factory()`` with the hub, stop the hub; configuration/usage errors exit 2."""
+    async def go():
+        try:
+            return await coro_factory()
+        finally:
+            await hub.stop()
+
+    try:
+        return asyncio.run(go())
+    except (ConfigError, HubError) as exc:
+        _fail(exc)
+
+
+# ---------------------------------------------------------------------------- documents
+
+
+@click.group()
+def documents() -> None:
+    """Certificats de réalisation and attestations: issue them, revoke them."""
+
+
+@documents.command("issue")
+@CONFIG_OPTION
+@click.option("--action", help="Training action id: every eligible enrolment of it.")
+@click.option("--type", "doc_type", type=click.Choice(list(DOCUMENT_TYPES)), default="certificat_realisation",
+              show_default=True)
+@click.option("--learner", help="Only this learner (hub id, email:…, or src:<connector>:<ref>).")
+@click.option("--allow-incomplete", is_flag=True,
+              help="Issue certificats de réalisation despite missing proof; the gaps are recorded in the ledger.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Also write the PDFs here "
+              "(default: hub.documents.output_dir, else <data_dir>/documents).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Render PDFs in this many processes.")
+@JSON_OPTION
+def issue(config_path: str, action: str | None, doc_type: str, learner: str | None, allow_incomplete: bool,
+          out_dir: str | None, jobs: int, as_json: bool) -> None:
+    """Issue DOC_TYPE for every eligible enrolment of --action (or of --learner)."""
+    if not action and not learner:
+        click.echo("error: give --action (and/or --learner)", err=True)
+        sys.exit(2)
+    hub = _open_hub(config_path)
+    from hub.documents.issue import issue_documents
+    from hub.documents.settings import output_dir
+
+    async def go():
+        learner_id = None
+        if learner:
+            learner_id = await _resolve_learner(hub, learner)
+            if learner_id is None:
+                raise HubError(f"no learner {learner!r}")
+        target = Path(out_dir) if out_dir else output_dir(hub)
+        return await issue_documents(hub, action=action, doc_type=doc_type, learner_id=learner_id,
+                                     allow_incomplete=allow_incomplete, out_dir=target, jobs=jobs)
+
+    run = _run(hub, go)
+    if as_json:
+        _print_json(run.as_dict())
+    else:
+        label = DOCUMENT_TYPES[doc_type]
+        for doc in run.issued:
+            extra = f" (supersedes {doc.supersedes})" if doc.supersedes else ""
+            extra += f" — INCOMPLETE: {len(doc.gaps)} proof gap(s) recorded" if doc.gaps else ""
+            click.echo(f"issued {doc.id}  {doc.learner_name}  {doc.path or ''}{extra}")
+        for refused in run.refused:
+            click.echo(f"refused {refused.learner_name or refused.learner_id}: {refused.reason}", err=True)
+            for gap in refused.gaps:
+                click.echo(f"    {gap['code']}: {gap['message']} — needs {gap['what_would_close_it']}", err=True)
+        click.echo(f"{label}: {len(run.issued)} issued, {len(run.refused)} refused ({run.seconds:.1f} s)")
+        if run.refused and doc_type == "certificat_realisation" and not allow_incomplete:
+            click.echo("  (close the gaps, or issue anyway with --allow-incomplete: the gaps are then recorded)")
+    sys.exit(1 if run.refused else 0)
+
+
+async def _resolve_learner(hub, learner: str) -> str | None:
+    if ":" not in learner:
+        return learner
+    from hub.learners import normalise_email
+
+    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
+    return await hub.store.call(hub.store.learner_by_key, key)
+
+
+@documents.command("revoke")
+@CONFIG_OPTION
+@click.argument("doc_id")
+@click.option("--reason", required=True, help="Why (shown on the verification page).")
+@JSON_OPTION
+def revoke(config_path: str, doc_id: str, reason: str, as_json: bool) -> None:
+    """Revoke document DOC_ID: verification then says « révoqué », with the date and the reason."""
+    hub = _open_hub(config_path)
+    from hub.documents.issue import revoke_document
+
+    result = _run(hub, lambda: revoke_document(hub, doc_id.upper(), reason))
+    if as_json:
+        _print_json(result)
+    elif result["already"]:
+        click.echo(f"{doc_id} was already revoked on {result['revoked_at'][:10]}")
+    else:
+        click.echo(f"revoked {doc_id} ({result['event']})")
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+@click.group()
+def keys() -> None:
+    """Document-signing keys (Ed25519): generate, rotate, list."""
+
+
+def _keyring(hub):
+    from hub.documents.keys import KeyRing
+    from hub.documents.settings import keys_dir
+
+    return KeyRing(keys_dir(hub))
+
+
+@keys.command("generate")
+@CONFIG_OPTION
+@JSON_OPTION
+def keys_generate(config_path: str, as_json: bool) -> None:
+    """Create the first signing key (refused when keys exist: use rotate)."""
+    hub = _open_hub(config_path)
+    from hub.dlq import record_admin_action
+
+    async def go():
+        key = _keyring(hub).generate()
+        await record_admin_action(hub, None, "keys generate", key.kid)
+        return key
+
+    key = _run(hub, go)
+    if as_json:
+        _print_json(key.jwk())
+    else:
+        click.echo(f"generated key {key.kid} in {_keyring(hub).folder} (private key mode 0600)")
+
+
+@keys.command("rotate")
+@CONFIG_OPTION
+@JSON_OPTION
+def keys_rotate(config_path: str, as_json: bool) -> None:
+    """Create a new active key; the previous one is retired but still verifies what it signed."""
+    hub = _open_hub(config_path)
+    from hub.dlq import record_admin_action
+
+    async def go():
+        key, previous = _keyring(hub).rotate()
+        await record_admin_action(hub, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
+        return key, previous
+
+    key, previous = _run(hub, go)
+    if as_json:
+        _print_json({"active": key.jwk(), "retired": previous.kid if previous else None})
+    else:
+        click.echo(f"new active key {key.kid}" + (f"; {previous.kid} retired" if previous else ""))
+
+
+@keys.command("list")
+@CONFIG_OPTION
+@JSON_OPTION
+def keys_list(config_path: str, as_json: bool) -> None:
+    """The keys: id, status, creation and retirement."""
+    hub = _open_hub(config_path)
+
+    async def go():
+        return _keyring(hub).public_keys()
+
+    found = _run(hub, go)
+    if as_json:
+        _print_json(_keyring(hub).document())
+        return
+    if not found:
+        click.echo("no key yet: run `parcours keys generate`")
+        return
+    for key in found:
+        click.echo(f"{key.kid}  {key.status:<8} created {key.created_at}" + (f", retired {key.retired_at}" if key.retired_at else ""))
+
+
+# ---------------------------------------------------------------------------- verify-document
+
+
+@click.command("verify-document")
+@CONFIG_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False),
+              help="Verify offline against this public keys document (parcours-keys.json): no configuration, "
+                   "no ledger, so no revocation check.")
+@click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Trust root (PEM) for the PAdES signature; repeatable.")
+@click.option("--no-qr", is_flag=True, help="Do not render the page to decode its QR code (embedded data only).")
+@JSON_OPTION
+def verify_document(config_path: str, file: str, keys_file: str | None, trust: tuple[str, ...], no_qr: bool,
+                    as_json: bool) -> None:
+    """Verify FILE (a PDF, or a photo/scan of its QR code): valid, superseded, revoked, altered, unknown key
+    or unknown document. Exit 0 only when valid."""
+    from hub.documents.verify import display_fields, keys_from_file, load_record, verify_bytes
+
+    data = Path(file).read_bytes()
+    roots = [Path(t).read_bytes() for t in trust]
+    if keys_file:
+        try:
+            keyset = keys_from_file(keys_file)
+        except (OSError, ValueError, KeyError) as exc:
+            click.echo(f"error: {keys_file}: not a keys document: {exc}", err=True)
+            sys.exit(2)
+        verdict = asyncio.run(verify_bytes(data, keys=keyset, filename=file, use_qr=not no_qr, trust_roots=roots))
+    else:
+        hub = _open_hub(config_path)
+
+        async def go():
+            return await verify_bytes(data, keys=_keyring(hub).lookup(), load=lambda d: load_record(hub, d),
+                                      filename=file, use_qr=not no_qr, trust_roots=roots)
+
+        verdict = _run(hub, go)
+    if as_json:
+        _print_json(verdict.as_dict())
+    else:
+        click.echo(f"{verdict.status.upper()}: {verdict.message_fr}")
+        click.echo(f"  {verdict.reason}")
+        if verdict.document:
+            click.echo(f"  document {verdict.document}" + (f", key {verdict.key_id}" if verdict.key_id else ""))
+        for label, value in display_fields(verdict.fields or {}):
+            click.echo(f"  {label}: {value}")
+        for check in verdict.checks:
+            mark = {True: "ok", False: "FAILED", None: "-"}[check["ok"]]
+            click.echo(f"    [{mark}] {check['check']}" + (f": {check['detail']}" if check.get("detail") else ""))
+    sys.exit(0 if verdict.ok else 1)
+
+
+COMMANDS = [documents, keys, verify_document]

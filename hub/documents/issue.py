@@ -1,0 +1,257 @@
+"""Issuing documents: eligibility, fields, signature, PDF, blob store, ``document.issued`` events.
+
+For each enrolment of an action (or one learner's), in chunks:
+
+1. compute the journey and check eligibility (:mod:`hub.documents.eligibility`); an incomplete
+   enrolment gets a certificat de réalisation only with ``allow_incomplete``, and its gaps are
+   recorded in the ledger (in the event's ``details.proof_gaps`` and in an ``admin.action``);
+2. build the fields, sign them (Ed25519, active key), render the PDF (optionally PAdES-signed);
+3. store the PDF in the blob store (content-addressed) and, optionally, in an output folder;
+4. append ``document.issued`` (source ``hub``, the enrolment's learner and action; data: type,
+   document id, SHA-256 of the PDF; evidence: the PDF blob). A re-issue of the same type for the
+   same enrolment ``supersedes`` the previous ``document.issued``.
+
+A document's id is the ULID of its ``document.issued`` event: ``parcours prove <document id>``
+prints its inclusion proof in the ledger, and ``get_event(id)`` finds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.documents import DOCUMENT_TYPES
+from hub.documents.eligibility import proof_gaps, refusal
+from hub.documents.fr import slug
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+    from hub.documents.settings import DocumentsConfig
+
+CHUNK = 200
+
+
+@dataclass
+class IssuedDocument:
+    id: str
+    doc_type: str
+    learner_id: str
+    learner_name: str | None
+    action: str
+    sha256: str
+    url: str
+    key_id: str
+    supersedes: str | None = None
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("path", "gaps")}
+        out["type"] = out.pop("doc_type")
+        out["path"] = str(self.path) if self.path else None
+        if self.gaps:
+            out["proof_gaps"] = self.gaps
+        return out
+
+
+@dataclass
+class Refused:
+    learner_id: str
+    learner_name: str | None
+    action: str
+    reason: str
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {"learner_id": self.learner_id, "learner_name": self.learner_name, "action": self.action,
+               "reason": self.reason}
+        if self.gaps:
+            out["proof_gaps"] = self.gaps
+        return out
+
+
+@dataclass
+class IssueRun:
+    doc_type: str
+    issued: list[IssuedDocument] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.doc_type, "issued": [d.as_dict() for d in self.issued],
+                "refused": [r.as_dict() for r in self.refused], "seconds": round(self.seconds, 3)}
+
+
+def _render_job(args: tuple) -> bytes:
+    from hub.documents.render import render
+
+    doc_type, fields, template, url, page_url, payload = args
+    return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
+
+
+def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
+    """The current (last, not superseded) ``document.issued`` fact of ``doc_type`` in a journey state."""
+    superseded = set(state.get("superseded", []))
+    facts = [f for f in state.get("documents", []) if f.get("type") == "document.issued"
+             and f.get("document_type") == doc_type and f["event"] not in superseded]
+    return facts[-1] if facts else None
+
+
+class Issuer:
+    """What one issuing run needs, loaded once: keys, templates, organisation, PAdES signer."""
+
+    def __init__(self, hub: "Hub", settings: "DocumentsConfig | None" = None, today: dt.date | None = None):
+        from hub.documents.keys import KeyRing
+        from hub.documents.settings import documents_settings, keys_dir, organisation, public_url
+        from hub.documents.templates import load_templates
+
+        self.hub = hub
+        self.settings = settings or documents_settings(hub)
+        self.organisation = organisation(hub)
+        self.keyring = KeyRing(keys_dir(hub, self.settings))
+        self.kid, self.private_key = self.keyring.signer()
+        folder = hub.config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
+        self.templates = load_templates(folder)
+        self.base_url = public_url(hub, self.settings)
+        self.today = today or dt.datetime.now(hub.config.timezone).date()
+        self.pades = None
+        if self.settings.pades is not None:
+            from hub.documents.pades import PadesSigner
+
+            self.pades = PadesSigner(self.settings.pades, hub.config.resolve_path, location=self.organisation.city)
+
+    def prepare(self, report, doc_type: str) -> tuple[str, dict[str, Any], str, str, str]:
+        """(document id, fields, payload, verification URL, page URL) of a new document."""
+        from hub.documents import fields as fields_mod
+        from hub.documents import payload as payload_mod
+        from hub.ulid import new_ulid
+
+        doc_id = new_ulid()
+        fields = fields_mod.build(doc_type, report, doc_id=doc_id, organisation=self.organisation,
+                                  issued_on=self.today, today=self.today)
+        payload = payload_mod.sign(doc_id, doc_type, fields, self.kid, self.private_key)
+        url = payload_mod.verification_url(self.base_url, doc_id, payload)
+        return doc_id, fields, payload, url, payload_mod.page_url(self.base_url, doc_id)
+
+
+async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: str = "certificat_realisation",
+                          learner_id: str | None = None, allow_incomplete: bool = False,
+                          out_dir: str | Path | None = None, actor: str | None = None,
+                          today: dt.date | None = None, settings: "DocumentsConfig | None" = None,
+                          jobs: int = 1, chunk: int = CHUNK, progress=None) -> IssueRun:
+    """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``)."""
+    from hub.journeys.compute import compute
+
+    if doc_type not in DOCUMENT_TYPES:
+        raise HubError(f"unknown document type {doc_type!r} (known: {', '.join(DOCUMENT_TYPES)})")
+    if action is None and learner_id is None:
+        raise HubError("give an action (or a learner)")
+    started = time.perf_counter()
+    issuer = Issuer(hub, settings, today)
+    out = Path(out_dir) if out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    await hub.project()
+    states = await hub.store.call(hub.store.journeys, action=action, learner_id=learner_id)
+    if action and not states and action not in hub.config.model.actions:
+        raise HubError(f"unknown training action {action!r}")
+    run = IssueRun(doc_type)
+    pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
+                                         else concurrent.futures.ThreadPoolExecutor(1))
+    loop = asyncio.get_running_loop()
+    incomplete: list[IssuedDocument] = []
+    try:
+        for start in range(0, len(states), chunk):
+            pending = []
+            for state in states[start:start + chunk]:
+                act = hub.config.model.actions.get(state["action"])
+                report = compute(state, act, hub.config.rules_for(state["action"]), hub.config.timezone, today=issuer.today)
+                gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
+                reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
+                if reason:
+                    run.refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
+                    continue
+                doc_id, fields, payload, url, page = issuer.prepare(report, doc_type)
+                previous = latest_document(state, doc_type)
+                pending.append((report, state, doc_id, fields, payload, url, page, previous, gaps))
+            if not pending:
+                continue
+            pdfs = await asyncio.gather(*[
+                loop.run_in_executor(pool, _render_job, (doc_type, p[3], issuer.templates[doc_type], p[5], p[6], p[4]))
+                for p in pending])
+            documents, items = [], []
+            for (report, state, doc_id, fields, payload, url, page, previous, gaps), pdf in zip(pending, pdfs):
+                if issuer.pades is not None:
+                    pdf = await asyncio.to_thread(issuer.pades.sign, pdf)
+                digest = hashlib.sha256(pdf).hexdigest()
+                name = f"{doc_type}-{slug(report.learner_name or report.learner_id)}-{doc_id}.pdf"
+                ref = await asyncio.to_thread(hub.blobs.put, pdf, media_type="application/pdf", name=name)
+                path = None
+                if out:
+                    path = out / name
+                    await asyncio.to_thread(path.write_bytes, pdf)
+                doc = IssuedDocument(doc_id, doc_type, report.learner_id, report.learner_name, report.action_id,
+                                     digest, url, issuer.kid, previous["event"] if previous else None, gaps, path)
+                details: dict[str, Any] = {"key_id": issuer.kid, "payload": payload, "fields": fields}
+                if gaps:
+                    details["proof_gaps"] = gaps
+                    details["issued_incomplete"] = True
+                    incomplete.append(doc)
+                learner = {"ref": report.learner_id, **({"name": report.learner_name} if report.learner_name else {})}
+                items.append({
+                    "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "source_id": doc_id, "learner": learner, "action": report.action_id,
+                    "data": {"document_type": doc_type, "document": doc_id, "sha256": digest, "details": details},
+                    "evidence": [ref.model_dump(exclude_none=True)],
+                    **({"supersedes": previous["event"]} if previous else {}),
+                })
+                documents.append(doc)
+            rows = hub.ingestor.prepare(items, source="hub")
+            for row, doc in zip(rows, documents):
+                row.id = doc.id  # the document id is its event's id
+            result = await hub.ingestor.ingest(rows)
+            hub.after_ingest(result)
+            run.issued.extend(documents)
+            if progress is not None:
+                progress(len(pending))
+    finally:
+        pool.shutdown(wait=True)
+    if incomplete:
+        from hub.dlq import record_admin_action
+
+        await record_admin_action(hub, actor, f"documents issue --type {doc_type} --allow-incomplete",
+                                  action or learner_id or "", {"documents": {d.id: [g["code"] + (f" {g['subject']}" if g["subject"] else "")
+                                                                                for g in d.gaps] for d in incomplete}})
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+    """Append ``document.revoked`` for ``doc_id`` (idempotent). Raises HubError for an unknown document."""
+    from hub.documents.verify import load_record
+    from hub.dlq import _whoami
+
+    record = await load_record(hub, doc_id)
+    if record is None:
+        raise HubError(f"no issued document {doc_id!r} in the ledger")
+    if record.revoked:
+        return {"document": doc_id, "revoked_at": record.revoked["at"], "already": True}
+    issued = record.event
+    learner = issued.get("learner") or {}
+    item = {
+        "type": "document.revoked", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "source_id": f"revoke-{doc_id}", "action": issued.get("action"),
+        "learner": {"ref": record.learner_id, **({"name": learner["name"]} if learner.get("name") else {})},
+        "data": {"document": doc_id, "reason": reason, "details": {"by": actor or _whoami()}},
+    }
+    rows = hub.ingestor.prepare([item], source="hub")
+    result = await hub.ingestor.ingest(rows)
+    hub.after_ingest(result)
+    return {"document": doc_id, "event": result.ids[0], "revoked_at": item["occurred_at"], "already": False}

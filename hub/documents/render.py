@@ -1,0 +1,351 @@
+"""PDF rendering (reportlab): one A4 page per document, French text, QR code, embedded data.
+
+Every PDF carries, besides what it prints:
+
+* the QR code of its verification URL (``…/verify/<id>?p=<payload>``), drawn as vector squares;
+* an embedded file ``parcours-document.json`` (PDF attachment) with the same URL and payload and
+  the signed fields, so that ``parcours verify-document`` needs no QR decoder for an intact PDF;
+* the verification URL in the document information (Keywords).
+
+Texts come from the templates (:mod:`hub.documents.templates`); values are formatted in French
+(:mod:`hub.documents.fr`) and escaped; long names and titles wrap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import string
+import threading
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from hub.documents import DOCUMENT_TYPES
+from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
+
+ATTACHMENT = "parcours-document.json"
+EMBED_FORMAT = "parcours-document/1"
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+_fonts_lock = threading.Lock()
+_registered: dict[tuple[str | None, str | None], tuple[str, str, bool]] = {}
+
+
+def _font_files(regular: str | None, bold: str | None) -> tuple[str, str]:
+    if regular:
+        return regular, bold or regular
+    if (DEJAVU / "DejaVuSans.ttf").exists() and (DEJAVU / "DejaVuSans-Bold.ttf").exists():
+        return str(DEJAVU / "DejaVuSans.ttf"), str(DEJAVU / "DejaVuSans-Bold.ttf")
+    import reportlab
+
+    fonts = Path(reportlab.__file__).parent / "fonts"
+    return str(fonts / "Vera.ttf"), str(fonts / "VeraBd.ttf")
+
+
+def fonts(regular: str | None = None, bold: str | None = None) -> tuple[str, str, bool]:
+    """Register the TrueType fonts once; returns (regular name, bold name, has ballot-box glyphs)."""
+    key = (regular, bold)
+    with _fonts_lock:
+        if key in _registered:
+            return _registered[key]
+        from reportlab.lib.fonts import addMapping
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        reg_file, bold_file = _font_files(regular, bold)
+        tag = hashlib.sha256(f"{reg_file}|{bold_file}".encode()).hexdigest()[:8]
+        names = (f"PH-{tag}", f"PH-{tag}-Bold")
+        try:
+            pdfmetrics.registerFont(TTFont(names[0], reg_file))
+            pdfmetrics.registerFont(TTFont(names[1], bold_file))
+        except Exception as exc:  # reportlab raises TTFError and plain errors
+            from hub.errors import ConfigError
+
+            raise ConfigError(f"cannot load the document font {reg_file} / {bold_file}: {exc}") from None
+        for italic in (0, 1):
+            addMapping(names[0], 0, italic, names[0])
+            addMapping(names[0], 1, italic, names[1])
+        face = pdfmetrics.getFont(names[0]).face
+        ballot = 0x2610 in face.charToGlyph and 0x2612 in face.charToGlyph
+        _registered[key] = (names[0], names[1], ballot)
+        return _registered[key]
+
+
+class _Values(dict):
+    """Placeholder values; a missing one formats as an ellipsis and marks the text incomplete."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.missing: set[str] = set()
+
+    def __missing__(self, key: str) -> str:
+        self.missing.add(key)
+        return "…"
+
+
+def values(doc_type: str, fields: dict[str, Any], page_url: str) -> dict[str, str]:
+    """The escaped, French-formatted values of the template placeholders."""
+    org = fields.get("organisation", {})
+    signatory = fields.get("signatory", {})
+    raw = {
+        "learner": fields.get("learner"), "employer": fields.get("employer"),
+        "action": fields.get("action", {}).get("title"), "action_id": fields.get("action", {}).get("id"),
+        "start": date_fr(fields["start"]) if fields.get("start") else None,
+        "end": date_fr(fields["end"]) if fields.get("end") else None,
+        "hours": hours_fr(fields["hours"]) if fields.get("hours") is not None else None,
+        "planned_hours": hours_fr(fields["planned_hours"]) if fields.get("planned_hours") is not None else None,
+        "attendance_rate": percent_fr(fields["attendance_rate"]) if fields.get("attendance_rate") is not None else None,
+        "organisation": org.get("name"), "siret": org.get("siret"), "nda": org.get("nda"), "address": org.get("address"),
+        "signatory": signatory.get("name"), "signatory_title": signatory.get("title"), "place": fields.get("place"),
+        "issued_on": date_fr(fields["issued_on"]), "id": fields.get("id"), "verify_url": page_url,
+        "title": DOCUMENT_TYPES[doc_type], "certification": fields.get("certification"),
+    }
+    return {k: escape(str(v)) for k, v in raw.items() if v not in (None, "")}
+
+
+def fill(text: str, vals: dict[str, str], *, optional: bool = False, **extra: str) -> str | None:
+    """``text`` with its placeholders replaced; None when ``optional`` and a value is missing."""
+    if not text:
+        return None
+    mapping = _Values({**vals, **{k: escape(str(v)) for k, v in extra.items()}})
+    out = string.Formatter().vformat(text, (), mapping)
+    if optional and mapping.missing:
+        return None
+    return out
+
+
+def embedded_json(doc_id: str, url: str, payload: str, fields: dict[str, Any]) -> bytes:
+    return json.dumps({"format": EMBED_FORMAT, "id": doc_id, "url": url, "payload": payload, "fields": fields},
+                      ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+
+def _embed(canvas, data: bytes, description: str) -> None:
+    """Attach ``data`` as ``parcours-document.json`` (a PDF embedded file, visible as an attachment)."""
+    from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+
+    doc = canvas._doc
+    stream = PDFStream(dictionary=PDFDictionary({
+        "Type": PDFName("EmbeddedFile"), "Subtype": PDFName("application#2Fjson"),
+        "Params": PDFDictionary({"Size": len(data)}),
+    }), content=data, filters=[])
+    spec = PDFDictionary({
+        "Type": PDFName("Filespec"), "F": PDFString(ATTACHMENT), "UF": PDFString(ATTACHMENT),
+        "EF": PDFDictionary({"F": doc.Reference(stream)}), "AFRelationship": PDFName("Data"),
+        "Desc": PDFString(description),
+    })
+    ref = doc.Reference(spec)
+    canvas.setCatalogEntry("Names", PDFDictionary({"EmbeddedFiles": PDFDictionary({"Names": PDFArray([PDFString(ATTACHMENT), ref])})}))
+    canvas.setCatalogEntry("AF", PDFArray([ref]))
+
+
+def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
+    """Draw the QR code of ``url`` with its quiet zone in a ``size`` square at (x, y); returns its version."""
+    from hub.documents.payload import make_qr
+
+    qr = make_qr(url)
+    matrix = [list(row) for row in qr.matrix]
+    n = len(matrix)
+    border = 4
+    module = size / (n + 2 * border)
+    canvas.saveState()
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.restoreState()
+    # Raw operators, one unit = one module, y downwards: a few kilobytes, and fast to write.
+    ops = [f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
+           f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g"]
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                ops.append(f"{start} {r} {c - start} 1 re")
+            else:
+                c += 1
+    ops.append("f Q")
+    canvas.addLiteral("\n".join(ops))
+    return qr.version
+
+
+def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
+           payload: str, invariant: bool = False) -> bytes:
+    """The PDF of a document."""
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_LEFT
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import cm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    regular, bold, ballot = fonts(template.get("font"), template.get("font_bold"))
+    colour = colors.HexColor(template.get("colour") or "#1f3a5f")
+    vals = values(doc_type, fields, page_url)
+    base = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=5, alignment=TA_LEFT)
+    small = ParagraphStyle("small", parent=base, fontSize=8, leading=10, spaceAfter=0, textColor=colors.HexColor("#444444"))
+    title_style = ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21, alignment=TA_CENTER,
+                                 textColor=colour, spaceBefore=6, spaceAfter=14)
+    heading = ParagraphStyle("heading", parent=base, fontName=bold, fontSize=10.5, spaceBefore=6, spaceAfter=3,
+                             textColor=colour)
+    indent = ParagraphStyle("indent", parent=base, leftIndent=18)
+    story: list = []
+
+    def para(key_or_text: str | None, style=base, *, optional: bool = False, literal: bool = False, **extra):
+        text = key_or_text if literal else template.get(key_or_text or "", "")
+        filled = fill(text, vals, optional=optional, **extra) if text else None
+        if filled:
+            story.append(Paragraph(filled, style))
+
+    story.append(Paragraph(escape(DOCUMENT_TYPES[doc_type] if not template.get("title") else template["title"]).upper(), title_style))
+    para("intro")
+    if doc_type == "certificat_realisation":
+        key = "beneficiary_employer" if fields.get("employer") else "beneficiary"
+        para(key, indent)
+        para("followed", indent)
+        para("nature_heading", heading)
+        labels = template["nature_labels"]
+        for nature in ("formation", "bilan_competences", "vae", "apprentissage"):
+            checked = fields.get("nature") == nature
+            box = ("☒" if checked else "☐") if ballot else ("[X]" if checked else "[ ]")
+            label = escape(labels.get(nature, nature))
+            story.append(Paragraph(f"{box}&nbsp;{'<b>' + label + '</b>' if checked else label}", indent))
+        para("dates", indent)
+        para("duration", indent)
+        if fields.get("distance"):
+            para("distance_note", small)
+            story.append(Spacer(1, 4))
+        para("retention", small)
+    elif doc_type == "attestation_assiduite":
+        rows_t = template["rows"]
+        rows = []
+
+        def row(label: str, value: str | None):
+            if value:
+                rows.append([Paragraph(escape(label), base), Paragraph(f"<b>{escape(value)}</b>", base)])
+
+        row(rows_t["planned_hours"], hours_fr(fields["planned_hours"]) if fields.get("planned_hours") else None)
+        row(rows_t["hours"], hours_fr(fields["hours"]) if fields.get("hours") is not None else None)
+        for modality, value in fields.get("by_modality", {}).items():
+            label = template["modality_labels"].get(modality, modality)
+            row(fill(rows_t["modality"], {}, modality=label) or label, hours_fr(value))
+        row(rows_t["attendance_rate"], percent_fr(fields["attendance_rate"]) if fields.get("attendance_rate") is not None else None)
+        hd = fields.get("half_days", {})
+        if hd:
+            row(rows_t["half_days"], template["half_days_value"].format(signed=hd.get("signed", "0"), scheduled=hd.get("scheduled", "0")))
+            row(rows_t["absent_justified"], hd.get("absent_justified", "0"))
+            row(rows_t["absent"], hd.get("absent", "0"))
+        row(rows_t["activities_completed"], fields.get("activities_completed"))
+        table = Table(rows, colWidths=[9 * cm, 7 * cm])
+        table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story.append(table)
+        story.append(Spacer(1, 8))
+        para("closing")
+    elif doc_type in ("attestation_fin_formation", "releve_competences"):
+        if doc_type == "attestation_fin_formation":
+            nature = template["nature_labels"].get(fields.get("nature", ""), fields.get("nature"))
+            story.append(Paragraph(f"{escape(template['nature_label'])} : <b>{escape(nature or '')}</b>", base))
+            if fields.get("planned_hours"):
+                story.append(Paragraph(f"{escape(template['duration_label'])} : <b>{hours_fr(fields['planned_hours'])}</b>", base))
+            if fields.get("hours") is not None:
+                story.append(Paragraph(f"{escape(template['followed_label'])} : <b>{hours_fr(fields['hours'])}</b>", base))
+            outcome = template.get("outcome_labels", {}).get(fields.get("outcome", ""))
+            if outcome:
+                para(outcome, base, literal=True)
+        if fields.get("objectives"):
+            story.append(Paragraph(escape(template["objectives_label"]), heading))
+            for objective in fields["objectives"]:
+                story.append(Paragraph(f"•&nbsp;{escape(objective)}", indent))
+        story.append(Paragraph(escape(template["results_label"]), heading))
+        results = fields.get("results", [])
+        outcome_labels = template["outcome_labels"]
+        if not results:
+            para("no_results", indent)
+        elif doc_type == "attestation_fin_formation":
+            for r in results:
+                score = score_fr(r.get("score"), r.get("max_score"))
+                outcome = outcome_labels.get(r.get("outcome", ""), "")
+                detail = ", ".join(x for x in (score, outcome) if x)
+                story.append(Paragraph(f"•&nbsp;{escape(r['name'])}" + (f" : <b>{escape(detail)}</b>" if detail else ""), indent))
+        else:
+            head = [Paragraph(f"<b>{escape(c)}</b>", small) for c in template["columns"]]
+            rows = [head] + [[Paragraph(escape(r["name"]), base), Paragraph(escape(score_fr(r.get("score"), r.get("max_score"))), base),
+                              Paragraph(escape(outcome_labels.get(r.get("outcome", ""), "")), base),
+                              Paragraph(escape(date_fr(r["date"])) if r.get("date") else "", base)] for r in results]
+            table = Table(rows, colWidths=[7.2 * cm, 2.4 * cm, 2.8 * cm, 3.8 * cm], repeatRows=1)
+            table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
+                                       ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+            story.append(table)
+        if fields.get("certification"):
+            story.append(Paragraph(f"{escape(template['certification_label'])} : {escape(fields['certification'])}", base))
+        for c in fields.get("certifications", []):
+            parts = [c.get("name", ""), c.get("code", ""), c.get("result", "")]
+            story.append(Paragraph(f"{escape(template['certifications_label'])} : <b>{escape(' — '.join(p for p in parts if p))}</b>", base))
+    story.append(Spacer(1, 12))
+    signature = []
+    done = fill(template.get("done_at", ""), vals, optional=False)
+    if done:
+        signature.append(Paragraph(done, base))
+    name = fill(template.get("signature_name", ""), vals, optional=True) or fill("{signatory}", vals, optional=True)
+    if name:
+        signature.append(Paragraph(f"<b>{name}</b>", base))
+    if template.get("signature_caption"):
+        signature.append(Paragraph(escape(template["signature_caption"]), small))
+    signature.append(Spacer(1, 2.2 * cm))
+    story.append(KeepTogether(signature))
+
+    header_lines = [fill(line, vals, optional=True) for line in template.get("header", [])]
+    header_lines = [h for h in header_lines if h]
+    footer = fill(template.get("footer", ""), vals) or ""
+    qr_size = 3.6 * cm
+    page_w, page_h = A4
+    margin = 2 * cm
+    header_h = 0.45 * cm * max(len(header_lines), 1) + 0.6 * cm
+    info = {"title": f"{DOCUMENT_TYPES[doc_type]} — {fields.get('learner', '')}", "author": fields["organisation"]["name"],
+            "subject": f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}", "keywords": url}
+    embedded = embedded_json(fields["id"], url, payload, fields)
+    logo = template.get("logo")
+
+    def on_page(canvas, doc):
+        canvas.saveState()
+        y = page_h - margin + 0.2 * cm
+        x = margin
+        if logo:
+            try:
+                canvas.drawImage(logo, margin, page_h - margin - 1.2 * cm, width=2.4 * cm, height=1.6 * cm,
+                                 preserveAspectRatio=True, mask="auto")
+                x = margin + 2.8 * cm
+            except OSError:
+                pass
+        for line in header_lines:
+            p = Paragraph(line, small)
+            _, h = p.wrap(page_w - x - margin, 2 * cm)
+            y -= h
+            p.drawOn(canvas, x, y)
+        canvas.setStrokeColor(colour)
+        canvas.setLineWidth(0.8)
+        canvas.line(margin, page_h - margin - header_h + 0.3 * cm, page_w - margin, page_h - margin - header_h + 0.3 * cm)
+        if doc.page == 1:
+            _draw_qr(canvas, url, page_w - margin - qr_size, margin + 1.1 * cm, qr_size)
+            cap = Paragraph(escape(template.get("qr_caption", "")), ParagraphStyle("cap", parent=small, alignment=TA_CENTER))
+            cap.wrap(qr_size + 1 * cm, 1 * cm)
+            cap.drawOn(canvas, page_w - margin - qr_size - 0.5 * cm, margin + 1.1 * cm + qr_size + 0.05 * cm)
+        p = Paragraph(footer, small)
+        p.wrap(page_w - 2 * margin - (qr_size + 0.4 * cm if doc.page == 1 else 0), 2 * cm)
+        p.drawOn(canvas, margin, margin)
+        canvas.restoreState()
+
+    buf = io.BytesIO()
+    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin,
+                            topMargin=margin + header_h, bottomMargin=margin + qr_size + 1.8 * cm,
+                            invariant=1 if invariant else 0, **info, creator="Parcours Hub", producer="Parcours Hub")
+
+    def first(canvas, doc):
+        _embed(canvas, embedded, f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}: URL, signed payload and fields")
+        on_page(canvas, doc)
+
+    pdf.build(story, onFirstPage=first, onLaterPages=on_page)
+    return buf.getvalue()
