@@ -1,0 +1,156 @@
+"""The user documentation stays true to the code.
+
+* every plugin hook of ``hub.hookspecs`` has a docstring and a section in docs/plugin-hooks.md
+  that mentions each of its arguments;
+* the generated configuration reference (docs/gen_config_reference.py) is up to date;
+* every HTTP route of ``hub.server.build_app`` is in docs/openapi.yaml, and nothing else is;
+* every key of the built-in connectors' configs is on the connector's page;
+* relative links between the docs point at files that exist.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pluggy
+import pytest
+import yaml
+
+import hub.hookspecs
+from hub.server import build_app
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+# --------------------------------------------------------------------------- plugin hooks
+
+
+def _hookspecs() -> dict[str, object]:
+    """Hook name -> spec function, from the pluggy manager and the ``parcours_spec`` markers."""
+    pm = pluggy.PluginManager(hub.hookspecs.PROJECT)
+    pm.add_hookspecs(hub.hookspecs)
+    from_pm = {name: caller.spec.function for name, caller in vars(pm.hook).items()
+               if isinstance(caller, pluggy.HookCaller) and caller.spec is not None}
+    marker = f"{hub.hookspecs.PROJECT}_spec"
+    from_module = {name: fn for name, fn in vars(hub.hookspecs).items()
+                   if callable(fn) and hasattr(fn, marker)}
+    assert from_pm.keys() == from_module.keys()
+    assert from_pm, "no hookspec found in hub.hookspecs"
+    return from_module
+
+
+def _sections(markdown: str) -> dict[str, str]:
+    """``## `name` `` headings of a Markdown page -> the text up to the next ``## ``."""
+    out: dict[str, str] = {}
+    parts = re.split(r"^## ", markdown, flags=re.M)
+    for part in parts[1:]:
+        heading, _, body = part.partition("\n")
+        name = heading.strip().strip("`").strip()
+        out[name] = body
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_hookspecs()))
+def test_hookspec_is_documented(name):
+    spec = _hookspecs()[name]
+    doc = inspect.getdoc(spec)
+    assert doc and doc.strip(), f"hookspec {name} has no docstring in hub/hookspecs.py"
+    sections = _sections((DOCS / "plugin-hooks.md").read_text(encoding="utf-8"))
+    assert name in sections, f"hook {name} has no '## `{name}`' section in docs/plugin-hooks.md"
+    section = sections[name]
+    assert f"def {name}(" in section, f"the section of {name} does not show its signature"
+    for arg in inspect.signature(spec).parameters:
+        assert re.search(rf"\b{re.escape(arg)}\b", section), (
+            f"argument {arg!r} of hook {name} is not mentioned in its section of docs/plugin-hooks.md"
+        )
+
+
+def test_plugin_hooks_page_has_no_stale_hook():
+    sections = _sections((DOCS / "plugin-hooks.md").read_text(encoding="utf-8"))
+    documented = {name for name in sections if re.fullmatch(r"[a-z_]+", name)}
+    assert documented <= set(_hookspecs()), f"documented hooks that do not exist: {documented - set(_hookspecs())}"
+
+
+# --------------------------------------------------------------------------- configuration reference
+
+
+def test_configuration_reference_is_current():
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "gen_config_reference.py"), "--check"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, (
+        "docs/configuration.md is stale: run `python docs/gen_config_reference.py`\n"
+        + result.stdout + result.stderr
+    )
+
+
+# --------------------------------------------------------------------------- HTTP routes
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    stub = SimpleNamespace(config=SimpleNamespace(hub=SimpleNamespace(http=SimpleNamespace(max_body_bytes=1 << 20))))
+    app = build_app(stub)
+    routes = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":  # added by aiohttp for every GET route
+            continue
+        routes.add((route.method.lower(), route.resource.canonical))
+    assert routes, "build_app registered no route"
+    return routes
+
+
+def _openapi_routes() -> set[tuple[str, str]]:
+    spec = yaml.safe_load((DOCS / "openapi.yaml").read_text(encoding="utf-8"))
+    assert str(spec.get("openapi", "")).startswith("3.1"), "docs/openapi.yaml must be OpenAPI 3.1"
+    return {(method, path) for path, item in spec["paths"].items() for method in item if method in HTTP_METHODS}
+
+
+def test_every_route_is_in_openapi():
+    missing = _app_routes() - _openapi_routes()
+    assert not missing, f"routes of hub.server.build_app missing from docs/openapi.yaml: {sorted(missing)}"
+
+
+def test_openapi_has_no_route_the_server_lacks():
+    extra = _openapi_routes() - _app_routes()
+    assert not extra, f"docs/openapi.yaml describes routes hub.server.build_app does not register: {sorted(extra)}"
+
+
+# --------------------------------------------------------------------------- connector pages
+
+
+@pytest.mark.parametrize("kind", ["file_drop", "webhook_out", "ndjson_out"])
+def test_builtin_connector_page_lists_every_key(kind):
+    from hub.connector import ConnectorConfig
+    from hub.plugins import load_plugins
+
+    cls = load_plugins(env={}).connector_classes()[kind]
+    page = (DOCS / "connectors" / f"{kind}.md").read_text(encoding="utf-8")
+    for name, info in cls.Config.model_fields.items():
+        if name in ConnectorConfig.model_fields:
+            continue
+        key = info.alias or name
+        assert f"`{key}`" in page, f"key {key!r} of {kind} is not documented in docs/connectors/{kind}.md"
+
+
+# --------------------------------------------------------------------------- links
+
+
+def test_relative_links_point_at_files():
+    broken = []
+    for page in DOCS.rglob("*.md"):
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = (page.parent / target.split("#", 1)[0]).resolve()
+            if not path.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, "broken links: " + ", ".join(broken)
