@@ -386,22 +386,17 @@ def _secret_paths(model: type[BaseModel], prefix: tuple = ()) -> list[tuple]:
     for name, info in model.model_fields.items():
         key = info.alias or name
         ann = info.annotation
-        if ann is SecretStr or (getattr(ann, "__args__", None) and SecretStr in ann.__args__):
+        args = getattr(ann, "__args__", None) or ()
+        if ann is SecretStr or SecretStr in args or any(SecretStr in (getattr(a, "__args__", None) or ()) for a in args):
             out.append(prefix + (key,))
         elif isinstance(ann, type) and issubclass(ann, BaseModel):
             out.extend(_secret_paths(ann, prefix + (key,)))
     return out
 
 
-def parse_config(
-    text: str,
-    connector_classes: Mapping[str, type[Connector]],
-    *,
-    filename: str = DEFAULT_CONFIG,
-    env: Mapping[str, str] | None = None,
-    base_dir: Path | None = None,
-) -> LoadedConfig:
-    """Validate configuration text. Raises :class:`ConfigError` with every problem found."""
+def read_yaml(text: str, filename: str, env: Mapping[str, str] | None = None,
+              base_dir: Path | None = None) -> tuple[dict[str, Any], "_Reader"]:
+    """Parse YAML text into a mapping, resolving ${env:…}/${file:…}, recording the line of every path."""
     env = os.environ if env is None else env
     base_dir = base_dir or Path.cwd()
     try:
@@ -416,7 +411,36 @@ def parse_config(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{filename}:1: (top level): expected a mapping with hub, connectors and routes")
+        raise ConfigError(f"{filename}:1: (top level): expected a mapping")
+    return raw, reader
+
+
+def load_yaml_model(path: str | os.PathLike, model: type[BaseModel], env: Mapping[str, str] | None = None) -> BaseModel:
+    """Read a YAML file (a funder profile, a template…) into ``model``; errors say file:line: path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    raw, reader = read_yaml(text, str(path), env)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_errors(exc, (), reader.lines, str(path), reader.failed)) from None
+
+
+def parse_config(
+    text: str,
+    connector_classes: Mapping[str, type[Connector]],
+    *,
+    filename: str = DEFAULT_CONFIG,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> LoadedConfig:
+    """Validate configuration text. Raises :class:`ConfigError` with every problem found."""
+    raw, reader = read_yaml(text, filename, env, base_dir)
     problems = list(reader.problems)
     lines = reader.lines
 
@@ -451,7 +475,9 @@ def parse_config(
             continue
         for secret in _secret_paths(cls.Config):
             full = path + secret
-            if secret[0] in block and _dig(block, secret) is not None and full not in reader.interpolated:
+            value = _dig(block, secret)
+            items = [full + (i,) for i in range(len(value))] if isinstance(value, list) else [full]
+            if secret[0] in block and value is not None and not all(p in reader.interpolated for p in items):
                 problems.append(
                     f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
                     "${env:VAR} or ${file:PATH}, not be written in the file"
