@@ -300,6 +300,11 @@ class Store(abc.ABC):
 
     # -- leases (scheduler leadership, job de-duplication)
     @abc.abstractmethod
+    def claim_job_run(self, key: str, *, owner: str, at: float) -> bool:
+        """Record that the job run ``key`` (e.g. ``opco-atlas:2026-10``) is done by ``owner``;
+        False when it was already claimed, by this daemon or another."""
+
+    @abc.abstractmethod
     def acquire_lease(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         """Take or renew lease ``name`` for ``owner`` unless another owner holds a live one."""
 

@@ -10,7 +10,9 @@ how several daemons share one database safely:
   and ``seq`` values become visible in increasing order: a reader that streams the ledger with
   ``iter_events(after_seq=…)`` never sees seq N+1 committed before seq N and skips N forever.
   ``INSERT … ON CONFLICT (source, source_id) DO NOTHING`` stays as a second guard. Every step
-  is one statement over whole arrays (``unnest``), whatever the batch size.
+  is one statement over whole arrays (``unnest``), whatever the batch size. The learner
+  registry is resolved under the same lock (ingest, conflict resolution, mapping), so two
+  daemons never create two learners for one key.
 - ``claim`` picks rows with ``FOR UPDATE SKIP LOCKED`` and leases them in the same statement,
   so concurrent claimers get disjoint rows without waiting on each other.
 - ``acquire_lease`` is one upsert whose ``WHERE`` only lets the same owner renew or anyone
@@ -39,7 +41,6 @@ from hub.store.base import (
     EventRow,
     IngestResult,
     RejectRow,
-    RouteFn,
     SinkState,
     SourceState,
     Store,
@@ -54,16 +55,16 @@ _SCHEMA_KEY = "hashtext(coalesce(current_schema(), ''))"
 
 EVENT_COLUMNS = (
     "id", "type", "occurred_us", "received_at", "source", "source_id", "learner", "learner_key",
-    "action", "data", "evidence", "supersedes",
+    "action", "data", "evidence", "supersedes", "learner_id",
 )
-_EVENT_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "text")
+_EVENT_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text")
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
         """
         CREATE TABLE events (
-            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            seq bigint PRIMARY KEY,  -- max + 1 under the append lock: gap-free, like SQLite
             id text NOT NULL,
             type text NOT NULL,
             occurred_us bigint NOT NULL,
@@ -143,6 +144,91 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE events ADD COLUMN learner_id text;
+        CREATE INDEX events_learner ON events(learner_id, action);
+
+        CREATE TABLE learners (
+            id text PRIMARY KEY,
+            name text,
+            email text,
+            created_at double precision NOT NULL
+        );
+        CREATE TABLE learner_keys (
+            key text PRIMARY KEY,
+            learner_id text NOT NULL,
+            origin text NOT NULL,
+            created_at double precision NOT NULL
+        );
+        CREATE INDEX learner_keys_learner ON learner_keys(learner_id);
+        CREATE TABLE learner_aliases (
+            alias text PRIMARY KEY,
+            learner_id text NOT NULL
+        );
+        CREATE TABLE learner_separations (
+            a text NOT NULL,
+            b text NOT NULL,
+            PRIMARY KEY (a, b)
+        );
+        CREATE TABLE learner_conflicts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id text,
+            keys text NOT NULL,
+            learners text NOT NULL,
+            reason text NOT NULL,
+            created_at double precision NOT NULL,
+            resolved_at double precision,
+            resolution text
+        );
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE blocks (
+            idx bigint PRIMARY KEY,
+            first_seq bigint NOT NULL,
+            last_seq bigint NOT NULL,
+            count integer NOT NULL,
+            root text NOT NULL,
+            prev_hash text NOT NULL,
+            sealed_at text NOT NULL,
+            hash text NOT NULL,
+            leaves bytea,
+            anchor text
+        );
+        CREATE UNIQUE INDEX blocks_last_seq ON blocks(last_seq);
+        """,
+    ),
+    (
+        4,
+        """
+        CREATE TABLE journeys (
+            learner_id text NOT NULL,
+            action text NOT NULL,
+            state text NOT NULL,
+            updated_seq bigint NOT NULL,
+            PRIMARY KEY (learner_id, action)
+        );
+        CREATE INDEX journeys_action ON journeys(action);
+        CREATE TABLE projections (
+            name text PRIMARY KEY,
+            last_seq bigint NOT NULL
+        );
+        """,
+    ),
+    (
+        5,
+        """
+        CREATE TABLE job_runs (
+            key text PRIMARY KEY,
+            owner text NOT NULL,
+            started_at double precision NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -194,23 +280,29 @@ class PostgresStore(Store):
             self._conn = None
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, rows, route, *, source_cursor=None, rejects=()) -> IngestResult:
+    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None) -> IngestResult:
         conn = self.conn
         ids: list[str] = []
         new: list[bool] = []
         outbox_rows = 0
         with conn.transaction():
             if rows:
-                conn.execute(f"SELECT pg_advisory_xact_lock(%s, {_SCHEMA_KEY})", (LOCK_APPEND,))
+                self._lock_append()
                 existing = self._existing_ids({(r.source, r.source_id) for r in rows})
                 ids, new, fresh = _split(rows, existing)
                 seqs: dict[str, int] = {}
-                if fresh:
-                    seqs = self._insert_events(fresh)
-                    if len(seqs) < len(fresh):
-                        # Another writer (not holding the append lock) stored some keys first.
-                        lost = [r for r in fresh if r.id not in seqs]
-                        existing.update(self._existing_ids({(r.source, r.source_id) for r in lost}))
+                if fresh and learners is not None:
+                    self._resolve_learners(fresh, learners)
+                while fresh:
+                    try:
+                        with conn.transaction():  # a savepoint: undone if a key was taken meanwhile
+                            seqs = self._insert_events(fresh)
+                            if len(seqs) < len(fresh):
+                                raise _KeysTaken([r for r in fresh if r.id not in seqs])
+                        break
+                    except _KeysTaken as taken:
+                        # Only a writer that bypasses the append lock gets here: its rows won.
+                        existing.update(self._existing_ids({(r.source, r.source_id) for r in taken.rows}))
                         ids, new, fresh = _split(rows, existing)
                 if fresh:
                     self._index_funding(fresh)
@@ -254,14 +346,198 @@ class PostgresStore(Store):
                 )
         return IngestResult(ids, new, outbox_rows, len(rejects))
 
+    # ------------------------------------------------------------------ learners
+    def _resolve_learners(self, rows: list[EventRow], resolver) -> None:
+        conn = self.conn
+        resolution = resolver.resolve(
+            [(r.id, r.source, json.loads(r.learner) if r.learner else None) for r in rows],
+            self._key_owners, self._learner_kinds, self._separations,
+        )
+        now = time.time()
+        if resolution.new_learners:
+            conn.execute(
+                "INSERT INTO learners (id, name, email, created_at) "
+                "SELECT i, n, e, %s FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(i, n, e)",
+                (now, *(list(c) for c in zip(*resolution.new_learners))),
+            )
+        if resolution.new_keys:
+            conn.execute(
+                "INSERT INTO learner_keys (key, learner_id, origin, created_at) "
+                "SELECT k, l, o, %s FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS t(k, l, o, ord) "
+                "ORDER BY ord ON CONFLICT DO NOTHING",
+                (now, *(list(c) for c in zip(*resolution.new_keys))),
+            )
+        if resolution.conflicts:
+            conn.execute(
+                "INSERT INTO learner_conflicts (event_id, keys, learners, reason, created_at) "
+                "SELECT ev, k, l, r, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+                "WITH ORDINALITY AS t(ev, k, l, r, ord) ORDER BY ord",
+                (
+                    now,
+                    [c.event_id for c in resolution.conflicts],
+                    [json.dumps(c.keys) for c in resolution.conflicts],
+                    [json.dumps(c.learners) for c in resolution.conflicts],
+                    [c.reason for c in resolution.conflicts],
+                ),
+            )
+        for row, learner_id in zip(rows, resolution.learner_ids):
+            row.learner_id = learner_id
+            if learner_id is not None:
+                row.learner_key = learner_id
+
+    def _key_owners(self, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        return {r["key"]: r["learner_id"] for r in self.conn.execute(
+            "SELECT key, learner_id FROM learner_keys WHERE key = ANY(%s::text[])", (list(keys),))}
+
+    def _learner_kinds(self, learner_ids: list[str]) -> dict[str, dict[str, str]]:
+        from hub.learners import key_kind
+
+        out: dict[str, dict[str, str]] = {}
+        if not learner_ids:
+            return out
+        for r in self.conn.execute(
+            "SELECT key, learner_id FROM learner_keys WHERE learner_id = ANY(%s::text[])", (list(learner_ids),)
+        ):
+            kind = key_kind(r["key"])
+            if kind != "email":
+                out.setdefault(r["learner_id"], {})[kind] = r["key"]
+        return out
+
+    def _separations(self, learner_ids: list[str]) -> set[frozenset[str]]:
+        """Pairs not to report (again): kept apart by an admin, or already in an open conflict."""
+        pairs: set[frozenset[str]] = set()
+        if learner_ids:
+            pairs = {frozenset((r["a"], r["b"])) for r in self.conn.execute(
+                "SELECT a, b FROM learner_separations WHERE a = ANY(%s::text[])", (list(learner_ids),))}
+        wanted = set(learner_ids)
+        for r in self.conn.execute("SELECT learners FROM learner_conflicts WHERE resolved_at IS NULL"):
+            ids = json.loads(r["learners"])
+            if wanted & set(ids):
+                pairs.update(frozenset((a, b)) for a in ids for b in ids if a != b)
+        return pairs
+
+    def learner_conflicts(self, *, open_only: bool = True) -> list[dict[str, Any]]:
+        where = "WHERE resolved_at IS NULL" if open_only else ""
+        return [
+            {"id": r["id"], "event_id": r["event_id"], "keys": json.loads(r["keys"]),
+             "learners": json.loads(r["learners"]), "reason": r["reason"], "created_at": r["created_at"],
+             "resolved_at": r["resolved_at"], "resolution": r["resolution"]}
+            for r in self.conn.execute(f"SELECT * FROM learner_conflicts {where} ORDER BY id")
+        ]
+
+    def learner(self, learner_id: str) -> dict[str, Any] | None:
+        learner_id = self.canonical_learner(learner_id)
+        row = self.conn.execute("SELECT * FROM learners WHERE id = %s", (learner_id,)).fetchone()
+        if row is None:
+            return None
+        keys = [r["key"] for r in self.conn.execute(
+            "SELECT key FROM learner_keys WHERE learner_id = %s ORDER BY key COLLATE \"C\"", (learner_id,))]
+        aliases = [r["alias"] for r in self.conn.execute(
+            "SELECT alias FROM learner_aliases WHERE learner_id = %s ORDER BY alias COLLATE \"C\"", (learner_id,))]
+        return {"id": learner_id, "name": row["name"], "email": row["email"], "keys": keys, "merged": aliases}
+
+    def learner_by_key(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT learner_id FROM learner_keys WHERE key = %s", (key,)).fetchone()
+        return row["learner_id"] if row else None
+
+    def canonical_learner(self, learner_id: str) -> str:
+        row = self.conn.execute("SELECT learner_id FROM learner_aliases WHERE alias = %s", (learner_id,)).fetchone()
+        return row["learner_id"] if row else learner_id
+
+    def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:
+        conn = self.conn
+        with conn.transaction():
+            self._lock_append()
+            row = conn.execute("SELECT * FROM learner_conflicts WHERE id = %s", (conflict_id,)).fetchone()
+            if row is None or row["resolved_at"] is not None:
+                raise KeyError(conflict_id)
+            learners = list(dict.fromkeys(self.canonical_learner(l) for l in json.loads(row["learners"])))
+            if merge_into is not None:
+                target = self.canonical_learner(merge_into)
+                if target not in learners:
+                    raise ValueError(f"{merge_into} is not one of the conflict's learners ({', '.join(learners)})")
+                for other in learners:
+                    if other != target:
+                        self._merge_learner(other, target)
+                resolution = f"merged into {target}"
+            else:
+                pairs = [(a, b) for a in learners for b in learners if a != b]
+                if pairs:
+                    conn.execute(
+                        "INSERT INTO learner_separations (a, b) SELECT * FROM unnest(%s::text[], %s::text[]) "
+                        "ON CONFLICT DO NOTHING",
+                        ([a for a, _ in pairs], [b for _, b in pairs]),
+                    )
+                resolution = "kept apart"
+            conn.execute("UPDATE learner_conflicts SET resolved_at = %s, resolution = %s WHERE id = %s",
+                         (at, resolution, conflict_id))
+        return {"id": conflict_id, "learners": learners, "resolution": resolution}
+
+    def _merge_learner(self, other: str, target: str) -> None:
+        conn = self.conn
+        conn.execute("UPDATE learner_keys SET learner_id = %s WHERE learner_id = %s", (target, other))
+        conn.execute("UPDATE learner_aliases SET learner_id = %s WHERE learner_id = %s", (target, other))
+        conn.execute(
+            "INSERT INTO learner_aliases (alias, learner_id) VALUES (%s, %s) "
+            "ON CONFLICT (alias) DO UPDATE SET learner_id = excluded.learner_id",
+            (other, target),
+        )
+        # SQLite's UPDATE OR IGNORE: move the funding rows the target does not have already.
+        conn.execute(
+            "UPDATE funding f SET learner_key = %(t)s WHERE f.learner_key = %(o)s AND NOT EXISTS "
+            "(SELECT 1 FROM funding g WHERE g.learner_key = %(t)s AND g.action = f.action AND g.funder = f.funder)",
+            {"t": target, "o": other},
+        )
+
+    def apply_learner_mapping(self, groups: dict[str, list[str]], *, at: float) -> list[str]:
+        from hub.ulid import new_ulid
+
+        conn = self.conn
+        changes: list[str] = []
+        with conn.transaction():
+            self._lock_append()
+            for label, keys in groups.items():
+                keys = [f"map:{label}", *keys]
+                owners = {k: self.canonical_learner(l) for k, l in self._key_owners(keys).items()}
+                distinct = list(dict.fromkeys(owners[k] for k in keys if k in owners))
+                if distinct:
+                    target = distinct[0]
+                else:
+                    target = new_ulid()
+                    conn.execute("INSERT INTO learners (id, name, email, created_at) VALUES (%s, %s, %s, %s)",
+                                 (target, label, None, at))
+                for other in distinct[1:]:
+                    self._merge_learner(other, target)
+                    changes.append(f"{label}: merged {other} into {target}")
+                for key in keys:
+                    if key not in owners:
+                        conn.execute(
+                            "INSERT INTO learner_keys (key, learner_id, origin, created_at) VALUES (%s, %s, %s, %s)",
+                            (key, target, "mapping", at),
+                        )
+                        if not key.startswith("map:"):
+                            changes.append(f"{label}: linked {key}")
+        return changes
+
+    def _lock_append(self) -> None:
+        """Serialise appends (and learner-registry changes) of this schema until the transaction ends."""
+        self.conn.execute(f"SELECT pg_advisory_xact_lock(%s, {_SCHEMA_KEY})", (LOCK_APPEND,))
+
     def _insert_events(self, fresh: list[EventRow]) -> dict[str, int]:
-        """Insert ``fresh`` in order (seq follows input order); return {event id: seq} of the rows stored."""
+        """Insert ``fresh`` with the next seqs in input order; return {event id: seq} of the rows stored.
+
+        Seqs are ``max(seq) + 1 …`` under the append lock rather than a sequence, whose values a
+        rolled-back transaction would burn: the ledger's blocks cover contiguous seq ranges.
+        """
         columns = ", ".join(EVENT_COLUMNS)
         arrays = ", ".join(f"%s::{t}[]" for t in _EVENT_TYPES)
         params = [[getattr(r, c) for r in fresh] for c in EVENT_COLUMNS]
         cur = self.conn.execute(
-            f"INSERT INTO events ({columns}) SELECT {columns} FROM unnest({arrays}) "
-            f"WITH ORDINALITY AS t({columns}, ord) ORDER BY ord "
+            f"INSERT INTO events (seq, {columns}) "
+            f"SELECT (SELECT coalesce(max(seq), 0) FROM events) + ord, {columns} FROM unnest({arrays}) "
+            f"WITH ORDINALITY AS t({columns}, ord) "
             f"ON CONFLICT (source, source_id) DO NOTHING RETURNING id, seq",
             params,
         )
@@ -320,22 +596,126 @@ class PostgresStore(Store):
         row = self.conn.execute("SELECT * FROM events WHERE id = %s", (event_id,)).fetchone()
         return _event_dict(row) if row else None
 
-    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None) -> Iterator[dict[str, Any]]:
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
         last = after_seq
+        left = limit
         type_filter = " AND type = ANY(%s::text[])" if types else ""
         extra: list[Any] = [list(types)] if types else []
         while True:
+            size = batch if left is None else min(batch, left)
+            if size <= 0:
+                return
             rows = self.conn.execute(
-                f"SELECT * FROM events WHERE seq > %s{type_filter} ORDER BY seq LIMIT %s", [last, *extra, batch]
+                f"SELECT * FROM events WHERE seq > %s{type_filter} ORDER BY seq LIMIT %s", [last, *extra, size]
             ).fetchall()
             if not rows:
                 return
             for row in rows:
                 yield _event_dict(row)
             last = rows[-1]["seq"]
+            if left is not None:
+                left -= len(rows)
 
     def count_events(self) -> int:
         return self.conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+
+    # ------------------------------------------------------------------ sealed blocks
+    _BLOCK_COLUMNS = 'idx AS "index", first_seq, last_seq, count, root, prev_hash, sealed_at, hash, anchor'
+
+    def last_block(self) -> dict[str, Any] | None:
+        return self.conn.execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+
+    def add_block(self, block: dict[str, Any], leaves: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO blocks (idx, first_seq, last_seq, count, root, prev_hash, sealed_at, hash, leaves) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (block["index"], block["first_seq"], block["last_seq"], block["count"], block["root"],
+             block["prev_hash"], block["sealed_at"], block["hash"], leaves),
+        )
+
+    def iter_blocks(self) -> Iterator[dict[str, Any]]:
+        yield from self.conn.execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx").fetchall()
+
+    def block_for_seq(self, seq: int) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            f"SELECT {self._BLOCK_COLUMNS} FROM blocks WHERE last_seq >= %s ORDER BY last_seq LIMIT 1", (seq,)
+        ).fetchone()
+        return row if row and row["first_seq"] <= seq else None
+
+    def block_leaves(self, index: int) -> bytes | None:
+        row = self.conn.execute("SELECT leaves FROM blocks WHERE idx = %s", (index,)).fetchone()
+        return bytes(row["leaves"]) if row and row["leaves"] is not None else None
+
+    # ------------------------------------------------------------------ journeys (projections)
+    def projection_cursor(self, name: str = "journeys") -> int:
+        row = self.conn.execute("SELECT last_seq FROM projections WHERE name = %s", (name,)).fetchone()
+        return row["last_seq"] if row else 0
+
+    def load_journeys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        if not keys:
+            return {}
+        cur = self.conn.execute(
+            "SELECT j.learner_id, j.action, j.state FROM journeys j "
+            "JOIN unnest(%s::text[], %s::text[]) AS k(learner_id, action) "
+            "ON j.learner_id = k.learner_id AND j.action = k.action",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return {(r["learner_id"], r["action"]): json.loads(r["state"]) for r in cur}
+
+    def save_journeys(self, states: dict[tuple[str, str], dict[str, Any]], last_seq: int, name: str = "journeys") -> None:
+        conn = self.conn
+        with conn.transaction():
+            if states:
+                conn.execute(
+                    "INSERT INTO journeys (learner_id, action, state, updated_seq) "
+                    "SELECT l, a, s, %s FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(l, a, s) "
+                    "ON CONFLICT (learner_id, action) DO UPDATE SET state = excluded.state, "
+                    "updated_seq = excluded.updated_seq",
+                    (
+                        last_seq,
+                        [k[0] for k in states],
+                        [k[1] for k in states],
+                        [json.dumps(v, ensure_ascii=False) for v in states.values()],
+                    ),
+                )
+            conn.execute(
+                "INSERT INTO projections (name, last_seq) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET last_seq = greatest(projections.last_seq, excluded.last_seq)",
+                (name, last_seq),
+            )
+
+    def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if action:
+            where.append("action = %s")
+            params.append(action)
+        if learner_id:
+            where.append("learner_id = %s")
+            params.append(self.canonical_learner(learner_id))
+        sql = ("SELECT state FROM journeys" + (" WHERE " + " AND ".join(where) if where else "")
+               + ' ORDER BY action COLLATE "C", learner_id COLLATE "C"')
+        return [json.loads(r["state"]) for r in self.conn.execute(sql, params)]
+
+    def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
+        """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
+        conn = self.conn
+        with conn.transaction():
+            if learner_ids is None:
+                conn.execute("DELETE FROM journeys")
+                conn.execute("DELETE FROM projections WHERE name = %s", (name,))
+            elif learner_ids:
+                conn.execute("DELETE FROM journeys WHERE learner_id = ANY(%s::text[])", (list(learner_ids),))
+
+    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        if not learner_ids:
+            return []
+        return [_event_dict(r) for r in self.conn.execute(
+            "SELECT * FROM events WHERE learner_id = ANY(%s::text[]) AND seq <= %s ORDER BY seq",
+            (list(learner_ids), until_seq))]
+
+    def learner_aliases(self, learner_id: str) -> list[str]:
+        return [r["alias"] for r in self.conn.execute(
+            'SELECT alias FROM learner_aliases WHERE learner_id = %s ORDER BY alias COLLATE "C"', (learner_id,))]
 
     # ------------------------------------------------------------------ sources
     def source_state(self, name: str) -> SourceState:
@@ -416,6 +796,15 @@ class PostgresStore(Store):
             "WHERE state = 'inflight' AND id = ANY(%s::bigint[])",
             (list(outbox_ids),),
         )
+
+    def lease_owners(self) -> list[str]:
+        return [r["lease_owner"] for r in self.conn.execute(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE state = 'inflight' AND lease_owner IS NOT NULL")]
+
+    def release_owner(self, owner: str) -> int:
+        return self.conn.execute(
+            "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL "
+            "WHERE state = 'inflight' AND lease_owner = %s", (owner,)).rowcount
 
     def next_due(self, sink: str) -> float | None:
         return self.conn.execute(
@@ -527,6 +916,13 @@ class PostgresStore(Store):
             )
 
     # ------------------------------------------------------------------ leases
+    def claim_job_run(self, key: str, *, owner: str, at: float) -> bool:
+        row = self.conn.execute(
+            "INSERT INTO job_runs (key, owner, started_at) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING key",
+            (key, owner, at),
+        ).fetchone()
+        return row is not None
+
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:
         row = self.conn.execute(
             "INSERT INTO leases AS l (name, owner, expires_at) VALUES (%s, %s, %s) "
@@ -537,8 +933,19 @@ class PostgresStore(Store):
         ).fetchone()
         return row is not None
 
+    def lease_holder(self, name, *, now) -> str | None:
+        row = self.conn.execute(
+            "SELECT owner FROM leases WHERE name = %s AND expires_at > %s", (name, now)
+        ).fetchone()
+        return row["owner"] if row else None
+
     def release_lease(self, name, owner) -> None:
         self.conn.execute("DELETE FROM leases WHERE name = %s AND owner = %s", (name, owner))
+
+
+class _KeysTaken(Exception):
+    def __init__(self, rows: list[EventRow]):
+        self.rows = rows
 
 
 def _split(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> tuple[list[str], list[bool], list[EventRow]]:

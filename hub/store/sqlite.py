@@ -184,6 +184,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        5,
+        """
+        CREATE TABLE job_runs (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            started_at REAL NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -838,6 +848,11 @@ class SQLiteStore(Store):
                     f"UPDATE rejects SET replay_error = ? WHERE id IN ({','.join('?' * len(reject_ids))})",
                     [error, *reject_ids],
                 )
+
+    def claim_job_run(self, key: str, *, owner: str, at: float) -> bool:
+        with self._tx():
+            return self.conn.execute("INSERT OR IGNORE INTO job_runs (key, owner, started_at) VALUES (?,?,?)",
+                                     (key, owner, at)).rowcount == 1
 
     # ------------------------------------------------------------------ leases
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from typing import Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -25,11 +25,15 @@ def pg_dsn() -> str:
 
 
 def with_search_path(dsn: str, schema: str) -> str:
-    """``dsn`` (a postgresql:// URL) whose connections use ``schema`` first."""
+    """``dsn`` (a postgresql:// URL) whose connections use ``schema`` first.
+
+    Test connections also skip waiting for the WAL flush at commit (``synchronous_commit=off``):
+    a fresh schema per test means a lot of small DDL commits.
+    """
     parts = urlsplit(dsn)
     query = dict(parse_qsl(parts.query))
-    query["options"] = (query.get("options", "") + f" -csearch_path={schema}").strip()
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    query["options"] = (query.get("options", "") + f" -csearch_path={schema} -csynchronous_commit=off").strip()
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))  # libpq: %20, not +
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +66,6 @@ def pg_schema_url(pg_server: str):
     finally:
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-StoreFactory = Callable[..., Store]
 
 
 def _factory(url: str, open_raw: Callable[[], Store]):
@@ -108,7 +109,9 @@ def store(store_factory) -> Store:
 
 @pytest.fixture
 def pg_store_factory(pg_schema_url):
-    make, opened = _factory(pg_schema_url, None)  # type: ignore[arg-type]
+    from hub.store.postgres import PostgresStore
+
+    make, opened = _factory(pg_schema_url, lambda: PostgresStore(pg_schema_url))
     yield make
     for store in opened:
         store.close()

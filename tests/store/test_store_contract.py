@@ -68,6 +68,7 @@ def expected_dict(r: EventRow, seq: int) -> dict[str, Any]:
         "data": json.loads(r.data),
         "evidence": json.loads(r.evidence) if r.evidence else [],
         "supersedes": r.supersedes,
+        "learner_id": r.learner_id,
     }
 
 
@@ -143,6 +144,20 @@ def test_ingest_appends_in_input_order(store):
     assert seqs == sorted(seqs) and len(set(seqs)) == 30
     for r, e in zip(rows, events):
         assert e == expected_dict(r, e["seq"])
+
+
+def test_seqs_are_gap_free(store):
+    """Blocks of the ledger cover contiguous seq ranges: no seq is burnt by duplicates or rollbacks."""
+    store.ingest([row(source_id="a"), row(source_id="a"), row(source_id="b")], to_sink("crm"))
+
+    def broken(rows, funders):
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        store.ingest([row(source_id="c"), row(source_id="d")], broken)
+    store.ingest([row(source_id="b"), row(source_id="e")], to_sink("crm"))
+    store.ingest([row(source_id="f")], None)
+    assert [e["seq"] for e in store.iter_events()] == [1, 2, 3, 4]
 
 
 def test_ingest_empty_batch(store):
@@ -223,7 +238,7 @@ def test_route_sees_funders_from_the_funding_index(store):
              row(learner_key="email:c@d.fr", action="ACT-2")]
     result = store.ingest(batch, route)
     assert seen[-1] == {("email:c@d.fr", "ACT-2"): {"region-idf", "opco-atlas"}}
-    assert result.outbox_rows == 2  # the second funding event and the session (same learner/action)
+    assert result.outbox_rows == 3  # the funding events and the session: all for a funded (learner, action)
 
     # the same funder approved twice: indexed once, no error
     store.ingest([funding("email:c@d.fr", "ACT-2", "opco-atlas")], route)
@@ -407,15 +422,31 @@ def test_expired_lease_is_reclaimed(store):
     now = time.time() + 1
     mine = store.claim("crm", limit=1, now=now, owner="w1", lease_seconds=10)
     assert len(mine) == 1
-    assert [c.outbox_id for c in store.claim("crm", limit=10, now=now + 5, owner="w2", lease_seconds=10)] != [
-        mine[0].outbox_id]
-    store.release([])  # no-op
+    others = store.claim("crm", limit=10, now=now + 5, owner="w2", lease_seconds=10)
+    assert len(others) == 1 and others[0].outbox_id != mine[0].outbox_id  # a live lease is not claimable
     # w1 died holding its lease: after expiry w2 (or anyone) claims it again, attempts unchanged
     assert store.claim("crm", limit=10, now=now + 10, owner="w2", lease_seconds=10) == []
     reclaimed = store.claim("crm", limit=10, now=now + 10.5, owner="w2", lease_seconds=10)
     assert [(c.outbox_id, c.attempts) for c in reclaimed] == [(mine[0].outbox_id, 0)]
     # an expired lease is not "pending": next_due only reports pending rows
     assert store.next_due("crm") is None
+
+
+def test_release_rows_of_a_dead_owner(store):
+    _queue(store, 5)
+    _queue(store, 2, "lrs")
+    now = time.time() + 1
+    assert store.lease_owners() == []
+    store.claim("crm", limit=2, now=now, owner="host:1", lease_seconds=300)
+    store.claim("crm", limit=2, now=now, owner="host:2", lease_seconds=300)
+    store.claim("lrs", limit=5, now=now, owner="host:1", lease_seconds=300)
+    assert sorted(store.lease_owners()) == ["host:1", "host:2"]
+    assert store.release_owner("host:1") == 4
+    assert store.release_owner("host:1") == 0
+    assert store.lease_owners() == ["host:2"]
+    assert store.outbox_counts() == {("crm", "pending"): 3, ("crm", "inflight"): 2, ("lrs", "pending"): 2}
+    back = store.claim("crm", limit=10, now=now, owner="host:3", lease_seconds=300)  # due at once
+    assert len(back) == 3
 
 
 def test_sink_state_round_trip(store):
@@ -439,8 +470,22 @@ def test_leases_are_exclusive_until_expiry(store):
     assert not store.acquire_lease("scheduler", "a", ttl=30, now=1051.0)
     store.release_lease("scheduler", "a")  # not the owner: no effect
     assert not store.acquire_lease("scheduler", "a", ttl=30, now=1052.0)
+    assert store.lease_holder("scheduler", now=1052.0) == "b"
     store.release_lease("scheduler", "b")
+    assert store.lease_holder("scheduler", now=1052.0) is None
     assert store.acquire_lease("scheduler", "a", ttl=30, now=1053.0)
+    assert store.lease_holder("scheduler", now=1082.9) == "a"
+    assert store.lease_holder("scheduler", now=1083.0) is None  # expired
+    assert store.lease_holder("nobody", now=0.0) is None
+
+
+def test_job_runs_are_claimed_once(store_factory):
+    """A scheduled export of one period is produced by one daemon only."""
+    stores = [store_factory() for _ in range(3)]
+    won = run_threads(3, lambda i: stores[i].claim_job_run("export:opco-atlas:2026-10", owner=f"d{i}", at=1.0))
+    assert sum(won) == 1
+    assert not stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=2.0)
+    assert stores[0].claim_job_run("export:opco-atlas:2026-11", owner="d0", at=2.0)
 
 
 def test_concurrent_lease_has_one_winner(store_factory):
@@ -570,8 +615,8 @@ def test_pg_ingest_waits_for_a_concurrent_writer_of_the_same_key(pg_store_factor
     with psycopg.connect(pg_store_factory.url) as other:
         # A writer that bypasses the append lock: only the unique index stands in the way.
         other.execute(
-            "INSERT INTO events (id, type, occurred_us, received_at, source, source_id, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO events (seq, id, type, occurred_us, received_at, source, source_id, data) "
+            "VALUES (1, %s, %s, %s, %s, %s, %s, %s)",
             (winner.id, winner.type, winner.occurred_us, winner.received_at, winner.source, winner.source_id,
              winner.data),
         )
@@ -585,13 +630,15 @@ def test_pg_ingest_waits_for_a_concurrent_writer_of_the_same_key(pg_store_factor
         t.join(timeout=10)
     (res,) = result
     assert res.ids[0] == winner.id and res.new == [False, True] and res.outbox_rows == 1
-    assert store.count_events() == 2
+    assert [(e["seq"], e["id"]) for e in store.iter_events()] == [(1, winner.id), (2, res.ids[1])]
+    assert [c.event["seq"] for c in store.claim("crm", limit=5, now=time.time() + 1, owner="w",
+                                                lease_seconds=60)] == [2]
 
 
 @pytest.mark.postgres
 def test_pg_sequence_order_is_commit_order(pg_store_factory):
     """A second ingest waits for the first to commit, so a reader following seq never skips one."""
-    a, b = pg_store_factory(), pg_store_factory()
+    a, b, reader = pg_store_factory(), pg_store_factory(), pg_store_factory()
     entered = threading.Event()
     release = threading.Event()
 
@@ -608,8 +655,239 @@ def test_pg_sequence_order_is_commit_order(pg_store_factory):
     t2 = threading.Thread(target=lambda: b.ingest([second], None))
     t2.start()
     time.sleep(0.2)
-    assert b.count_events() == 0  # nothing visible yet, and the second writer waits
+    assert t2.is_alive() and reader.count_events() == 0  # nothing visible yet, and the second writer waits
     release.set()
     t.join(timeout=10)
     t2.join(timeout=10)
-    assert [e["id"] for e in b.iter_events()] == [first.id, second.id]
+    assert [e["id"] for e in reader.iter_events()] == [first.id, second.id]
+
+
+def test_iter_events_limit(store):
+    rows = [row() for _ in range(7)]
+    store.ingest(rows, None)
+    assert [e["id"] for e in store.iter_events(limit=5, batch=2)] == [r.id for r in rows[:5]]
+    first = next(store.iter_events())["seq"]
+    assert [e["id"] for e in store.iter_events(after_seq=first, limit=100, batch=3)] == [r.id for r in rows[1:]]
+    assert list(store.iter_events(limit=0)) == []
+
+
+# ---------------------------------------------------------------------------- sealed blocks
+
+
+def test_blocks(store):
+    assert store.last_block() is None and list(store.iter_blocks()) == []
+    assert store.block_for_seq(1) is None and store.block_leaves(0) is None
+    blocks = [
+        {"index": 0, "first_seq": 1, "last_seq": 4, "count": 4, "root": "aa" * 32, "prev_hash": "00" * 32,
+         "sealed_at": "2026-01-01T00:00:00.000000Z", "hash": "bb" * 32},
+        {"index": 1, "first_seq": 5, "last_seq": 5, "count": 1, "root": "cc" * 32, "prev_hash": "bb" * 32,
+         "sealed_at": "2026-01-01T00:01:00.000000Z", "hash": "dd" * 32},
+    ]
+    leaves = [bytes(range(32)) * 4, b"\x00\xff" * 16]
+    for block, blob in zip(blocks, leaves):
+        store.add_block(block, blob)
+    expected = [{**b, "anchor": None} for b in blocks]
+    assert store.last_block() == expected[1]
+    assert list(store.iter_blocks()) == expected
+    assert [store.block_for_seq(s) for s in (1, 4, 5)] == [expected[0], expected[0], expected[1]]
+    assert store.block_for_seq(6) is None
+    assert store.block_leaves(0) == leaves[0] and store.block_leaves(1) == leaves[1]
+    assert isinstance(store.block_leaves(0), bytes)
+    with pytest.raises(Exception):  # a block index is written once
+        store.add_block(blocks[1], leaves[1])
+    assert list(store.iter_blocks()) == expected
+
+
+# ---------------------------------------------------------------------------- learner registry
+
+
+def person(ref: str, email: str | None = None, name: str | None = None, **ids) -> dict:
+    out: dict[str, Any] = {"ref": ref}
+    if email:
+        out["email"] = email
+    if name:
+        out["name"] = name
+    if ids:
+        out["ids"] = ids
+    return out
+
+
+def learner_row(source: str, who: dict, **kw) -> EventRow:
+    return row(source, learner=who, **kw)
+
+
+def test_learners_linked_across_sources(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    seen_keys: list[str | None] = []
+
+    def route(rows, funders):
+        seen_keys.extend(r.learner_key for r in rows)
+        return [[] for _ in rows]
+
+    rows = [learner_row("moodle", person("17", "camille@example.fr", "Camille Dubois")),
+            learner_row("crm", person("c-501", " CAMILLE@example.fr")),
+            learner_row("stripe", person("cus_9", "camille@example.fr", stripe_customer="cus_9")),
+            row("moodle")]  # no learner
+    store.ingest(rows, route, learners=resolver)
+    learner_id = store.learner_by_key("src:moodle:17")
+    assert learner_id and all(store.learner_by_key(k) == learner_id
+                              for k in ("src:crm:c-501", "src:stripe:cus_9", "email:camille@example.fr"))
+    assert seen_keys == [learner_id, learner_id, learner_id, None]  # routing follows the resolved learner
+    assert rows[0].learner_id == learner_id and rows[3].learner_id is None
+    assert store.learner(learner_id) == {
+        "id": learner_id, "name": "Camille Dubois", "email": "camille@example.fr",
+        "keys": ["email:camille@example.fr", "src:crm:c-501", "src:moodle:17", "src:stripe:cus_9"], "merged": [],
+    }
+    assert store.learner("unknown") is None and store.learner_by_key("src:moodle:99") is None
+    assert store.canonical_learner(learner_id) == learner_id
+    assert store.learner_conflicts() == []
+    # duplicates are not resolved again
+    again = store.ingest([learner_row("moodle", person("17", "other@example.fr"), source_id=rows[0].source_id)],
+                         None, learners=resolver)
+    assert again.new == [False] and store.learner_by_key("email:other@example.fr") is None
+
+
+def test_learner_conflicts_kept_apart(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    store.ingest([learner_row("moodle", person("17", "family@example.fr", "Léa"))], None, learners=resolver)
+    store.ingest([learner_row("moodle", person("18", "family@example.fr", "Hugo"))], None, learners=resolver)
+    lea, hugo = store.learner_by_key("src:moodle:17"), store.learner_by_key("src:moodle:18")
+    assert lea != hugo
+    (conflict,) = store.learner_conflicts()
+    assert set(conflict["learners"]) == {lea, hugo} and "email:family@example.fr" in conflict["reason"]
+    assert conflict["resolved_at"] is None and conflict["resolution"] is None and conflict["event_id"]
+    store.ingest([learner_row("moodle", person("18", "family@example.fr"))], None, learners=resolver)
+    assert len(store.learner_conflicts()) == 1  # an open conflict is not repeated
+
+    with pytest.raises(ValueError):
+        store.resolve_learner_conflict(conflict["id"], merge_into="someone-else", at=1.0)
+    assert store.resolve_learner_conflict(conflict["id"], merge_into=None, at=2.0) == {
+        "id": conflict["id"], "learners": conflict["learners"], "resolution": "kept apart"}
+    with pytest.raises(KeyError):
+        store.resolve_learner_conflict(conflict["id"], merge_into=None, at=3.0)
+    with pytest.raises(KeyError):
+        store.resolve_learner_conflict(10_000, merge_into=None, at=3.0)
+    assert store.learner_conflicts() == []
+    (closed,) = store.learner_conflicts(open_only=False)
+    assert closed["resolved_at"] == 2.0 and closed["resolution"] == "kept apart"
+    store.ingest([learner_row("moodle", person("18", "family@example.fr"))], None, learners=resolver)
+    assert store.learner_conflicts() == []  # kept apart: not reported again
+
+
+def test_learner_merge_moves_keys_and_funding(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    seen: list[dict] = []
+
+    def route(rows, funders):
+        pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
+        found = funders(pairs) if pairs else {}
+        seen.append(found)
+        return [[("atlas", "atlas")] if found.get((r.learner_key, r.action)) else [] for r in rows]
+
+    store.ingest([learner_row("crm", person("c1", "a@example.fr"), type="funding.approved", action="ACT",
+                              data={"funder": "opco-atlas"})], route, learners=resolver)
+    store.ingest([learner_row("moodle", person("42", "b@example.fr"), action="ACT")], route, learners=resolver)
+    crm, lms = store.learner_by_key("src:crm:c1"), store.learner_by_key("src:moodle:42")
+    assert crm != lms and seen[-1] == {}
+    # the CRM now gives c1 the LMS account's e-mail: two learners designated -> a conflict
+    store.ingest([learner_row("crm", person("c1", "b@example.fr"))], None, learners=resolver)
+    (conflict,) = store.learner_conflicts()
+    assert conflict["learners"][0] == crm and set(conflict["learners"]) == {crm, lms}
+    result = store.resolve_learner_conflict(conflict["id"], merge_into=crm, at=5.0)
+    assert result["resolution"] == f"merged into {crm}"
+    assert store.canonical_learner(lms) == crm
+    assert store.learner_by_key("src:moodle:42") == crm
+    merged = store.learner(lms)  # follows the merge
+    assert merged["id"] == crm and merged["merged"] == [lms] and "src:moodle:42" in merged["keys"]
+    # the funding recorded for the CRM learner now routes the LMS account's events
+    store.ingest([learner_row("moodle", person("42", "b@example.fr"), action="ACT")], route, learners=resolver)
+    assert seen[-1] == {(crm, "ACT"): {"opco-atlas"}}
+    assert store.outbox_counts() == {("atlas", "pending"): 2}
+
+
+def test_learner_mapping(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    store.ingest([learner_row("moodle", person("42", "x.perso@example.fr")),
+                  learner_row("crm", person("c1", "x@example.fr"))], None, learners=resolver)
+    lms, crm = store.learner_by_key("src:moodle:42"), store.learner_by_key("src:crm:c1")
+    assert lms != crm
+    changes = store.apply_learner_mapping({"L-0042": ["email:x@example.fr", "src:moodle:42", "id:nir:185"],
+                                           "L-new": ["src:edusign:9"]}, at=7.0)
+    assert changes == [f"L-0042: merged {lms} into {crm}", "L-0042: linked id:nir:185", "L-new: linked src:edusign:9"]
+    assert store.learner_by_key("map:L-0042") == crm and store.canonical_learner(lms) == crm
+    assert store.learner_by_key("id:nir:185") == crm
+    new = store.learner_by_key("src:edusign:9")
+    assert new not in (lms, crm) and store.learner(new)["name"] == "L-new"
+    assert store.apply_learner_mapping({"L-0042": ["email:x@example.fr", "src:moodle:42"]}, at=8.0) == []
+    # later events of either account resolve to the mapped learner
+    later = learner_row("moodle", person("42", "x.perso@example.fr"))
+    store.ingest([later], None, learners=resolver)
+    assert later.learner_id == crm
+
+
+# ---------------------------------------------------------------------------- journeys (projections)
+
+
+def test_journeys_projection_state(store):
+    assert store.projection_cursor() == 0 and store.journeys() == []
+    assert store.load_journeys([]) == {} and store.load_journeys([("L1", "A")]) == {}
+    states = {("L2", "ACT-B"): {"learner": "L2", "action": "ACT-B", "hours": 3.5, "note": "é"},
+              ("L1", "ACT-B"): {"learner": "L1", "action": "ACT-B", "hours": 1},
+              ("L1", "ACT-A"): {"learner": "L1", "action": "ACT-A", "days": ["2026-01-05"]}}
+    store.save_journeys(states, 10)
+    assert store.projection_cursor() == 10 and store.projection_cursor("other") == 0
+    assert store.load_journeys([("L1", "ACT-A"), ("L2", "ACT-B"), ("L9", "ACT-A")]) == {
+        ("L1", "ACT-A"): states[("L1", "ACT-A")], ("L2", "ACT-B"): states[("L2", "ACT-B")]}
+    assert store.journeys() == [states[("L1", "ACT-A")], states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
+    assert store.journeys(action="ACT-B") == [states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
+    assert store.journeys(learner_id="L1", action="ACT-A") == [states[("L1", "ACT-A")]]
+    store.save_journeys({("L1", "ACT-A"): {"v": 2}}, 7)  # the cursor never goes back
+    assert store.projection_cursor() == 10 and store.load_journeys([("L1", "ACT-A")]) == {("L1", "ACT-A"): {"v": 2}}
+    store.save_journeys({}, 12)
+    assert store.projection_cursor() == 12
+    store.reset_journeys(["L1"])
+    assert [j.get("learner") for j in store.journeys()] == ["L2"] and store.projection_cursor() == 12
+    store.reset_journeys([])
+    assert len(store.journeys()) == 1
+    store.reset_journeys()
+    assert store.journeys() == [] and store.projection_cursor() == 0
+
+
+def test_events_of_learners_and_aliases(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    rows = [learner_row("moodle", person("1", "a@x.fr")), learner_row("moodle", person("2", "b@x.fr")),
+            learner_row("crm", person("c", "a@x.fr")), row()]
+    store.ingest(rows, None, learners=resolver)
+    a, b = store.learner_by_key("src:moodle:1"), store.learner_by_key("src:moodle:2")
+    assert store.get_event(rows[0].id)["learner_id"] == a and store.get_event(rows[3].id)["learner_id"] is None
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    assert [e["id"] for e in store.events_of_learners([a], until_seq=seqs[-1])] == [rows[0].id, rows[2].id]
+    assert [e["id"] for e in store.events_of_learners([a, b], until_seq=seqs[1])] == [rows[0].id, rows[1].id]
+    assert store.events_of_learners([], until_seq=seqs[-1]) == []
+    assert store.learner_aliases(a) == []
+    changes = store.apply_learner_mapping({"L": ["src:moodle:1", "src:moodle:2"]}, at=1.0)
+    assert changes == [f"L: merged {b} into {a}"]
+    assert store.learner_aliases(a) == [b]
+    assert store.journeys(learner_id=b) == []  # follows the alias without error
+
+
+def test_every_store_method_is_in_the_contract():
+    """A method added to ``Store`` needs a test here, run against both stores."""
+    import inspect
+    import re
+
+    from hub.store import Store
+
+    source = inspect.getsource(inspect.getmodule(test_every_store_method_is_in_the_contract))
+    untested = sorted(name for name in Store.__abstractmethods__ if not re.search(rf"\.{name}\(", source))
+    assert untested == []
