@@ -112,7 +112,8 @@ class Hub:
     def open(cls, config_path: str | Path | None = None, env: Mapping[str, str] | None = None,
              plugins: PluginHost | None = None) -> "Hub":
         plugins = plugins or load_plugins(env)
-        config = load_config(config_path, plugins.connector_classes(), env=env)
+        config = load_config(config_path, plugins.connector_classes(), env=env,
+                             format_classes=plugins.funder_format_classes())
         _register_secrets(config.model)
         logs.configure(config.hub.logging.level, config.hub.logging.format)
         mapping = None
@@ -285,8 +286,31 @@ class Hub:
         """Enrolments with missing proof, per rule (default rules and the plugins')."""
         from hub.proofs import check
 
-        return check(await self.journey_reports(action=action), self.plugins.proof_rules(), funder=funder,
+        return check(await self.journey_reports(action=action), self.proof_rules(), funder=funder,
                      today=dt.datetime.now(self.config.timezone).date())
+
+    def proof_rules(self) -> list:
+        """Default rules, the plugins' rules, and those of every configured funder export."""
+        rules = list(self.plugins.proof_rules())
+        for name, cfg in self.config.exports.items():
+            if cfg.enabled:
+                rules.extend(self.funder_format(name).proof_rules())
+        return rules
+
+    # ------------------------------------------------------------------ funder exports
+    def funder_format(self, name: str):
+        cfg = self.config.exports.get(name)
+        if cfg is None:
+            raise HubError(f"no export named {name!r} (configured: {', '.join(self.config.exports) or 'none'})")
+        return self.config.format_classes[cfg.kind](name, cfg)
+
+    async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
+                     out_dir: Path | None = None):
+        """Produce a new version of export ``name`` for ``period`` (see hub.formats)."""
+        from hub.exporting import run_export
+
+        return await run_export(self, self.funder_format(name), period, funder=funder,
+                                allow_incomplete=allow_incomplete, out_dir=out_dir)
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):

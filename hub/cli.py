@@ -84,7 +84,7 @@ def check(config_path: str, as_json: bool) -> None:
     """Validate the configuration and print connectors, routes and schedules."""
     plugins = _plugins()
     try:
-        loaded = load_config(config_path, plugins.connector_classes())
+        loaded = load_config(config_path, plugins.connector_classes(), format_classes=plugins.funder_format_classes())
     except ConfigError as exc:
         _fail_config(exc)
     connectors = []
@@ -124,7 +124,8 @@ def check(config_path: str, as_json: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 def config_schema(output: str | None) -> None:
     """Print the JSON Schema of the configuration (installed connectors included)."""
-    schema = json_schema(_plugins().connector_classes())
+    plugins = _plugins()
+    schema = json_schema(plugins.connector_classes(), plugins.funder_format_classes())
     text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -600,6 +601,62 @@ def journey_rebuild(config_path: str) -> None:
             await hub.stop()
 
     click.echo(f"journeys rebuilt from {asyncio.run(go())} events")
+
+
+# ---------------------------------------------------------------------------- funder exports
+
+
+@main.command()
+@CONFIG_OPTION
+@click.argument("export_name")
+@click.option("--period", help="YYYY-MM, YYYY or YYYY-MM-DD..YYYY-MM-DD.")
+@click.option("--year", type=int, help="A calendar year (same as --period YYYY).")
+@click.option("--funder", help="Only enrolments funded by this funder.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write the versions under this folder.")
+@click.option("--allow-incomplete", is_flag=True, help="Write the files even when required fields are missing.")
+@JSON_OPTION
+def export(config_path: str, export_name: str, period: str | None, year: int | None, funder: str | None,
+           out_dir: str | None, allow_incomplete: bool, as_json: bool) -> None:
+    """Produce a new version of EXPORT_NAME (configured under `exports:`) for a period."""
+    from hub.formats import Period
+
+    if bool(period) == bool(year):
+        click.echo("error: give exactly one of --period or --year", err=True)
+        sys.exit(2)
+    try:
+        chosen = Period.parse(period or str(year))
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    hub = _open_hub(config_path)
+
+    async def go():
+        await hub.start()
+        try:
+            return await hub.export(export_name, chosen, funder=funder, allow_incomplete=allow_incomplete,
+                                    out_dir=Path(out_dir) if out_dir else None)
+        finally:
+            await hub.stop()
+
+    try:
+        outcome = asyncio.run(go())
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        _print_json(outcome.as_dict())
+    elif outcome.written:
+        click.echo(f"{export_name} {chosen.label}: version {outcome.version} in {outcome.folder}")
+        for name in outcome.files:
+            click.echo(f"  {name}")
+        for note in outcome.notes:
+            click.echo(f"  note: {note}")
+    else:
+        click.echo(f"{export_name} {chosen.label}: nothing written, {len(outcome.missing)} required field(s) missing "
+                   "(fix them, or use --allow-incomplete):", err=True)
+        for m in outcome.missing:
+            click.echo(f"  {m.learner}: {m.field}: {m.message}", err=True)
+    sys.exit(0 if outcome.written else 1)
 
 
 # ---------------------------------------------------------------------------- alerts

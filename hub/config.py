@@ -195,6 +195,15 @@ class HubConfig(BaseModel):
     connectors: dict[str, Any] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
     actions: dict[str, TrainingAction] = Field(default_factory=dict, description="Training actions by id")
+    exports: dict[str, Any] = Field(default_factory=dict, description="Funder exports by name; keys depend on their kind")
+
+    @field_validator("exports")
+    @classmethod
+    def _export_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(r"^[a-z0-9][a-z0-9_-]*$", str(name)):
+                raise ValueError(f"export name {name!r}: use lowercase letters, digits, '-' and '_'")
+        return value
 
     @field_validator("connectors")
     @classmethod
@@ -224,6 +233,11 @@ class LoadedConfig:
     model: HubConfig
     connector_classes: dict[str, type[Connector]]
     lines: dict[tuple, int] = field(default_factory=dict)
+    format_classes: dict[str, type] = field(default_factory=dict)
+
+    @property
+    def exports(self) -> dict[str, Any]:
+        return self.model.exports
 
     @property
     def hub(self) -> HubSection:
@@ -438,6 +452,7 @@ def parse_config(
     filename: str = DEFAULT_CONFIG,
     env: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    format_classes: Mapping[str, type] | None = None,
 ) -> LoadedConfig:
     """Validate configuration text. Raises :class:`ConfigError` with every problem found."""
     raw, reader = read_yaml(text, filename, env, base_dir)
@@ -501,11 +516,32 @@ def parse_config(
             "too short (use at least 16 random characters)"
         )
 
+    exports = _validate_exports(model, format_classes or {}, lines, filename, reader.failed, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))
     if problems:
         raise ConfigError(problems)
-    model = model.model_copy(update={"connectors": validated})
-    return LoadedConfig(Path(filename), model, dict(connector_classes), lines)
+    model = model.model_copy(update={"connectors": validated, "exports": exports})
+    return LoadedConfig(Path(filename), model, dict(connector_classes), lines, dict(format_classes or {}))
+
+
+def _validate_exports(model, classes, lines, filename, failed, problems) -> dict[str, Any]:
+    out = {}
+    known = ", ".join(sorted(classes)) or "(none installed)"
+    for name, block in model.exports.items():
+        path = ("exports", name)
+        if not isinstance(block, dict) or "kind" not in block:
+            problems.append(f"{filename}:{_line_for(lines, path)}: exports.{name}.kind: field required (known kinds: {known})")
+            continue
+        cls = classes.get(block["kind"])
+        if cls is None:
+            problems.append(f"{filename}:{_line_for(lines, path + ('kind',))}: exports.{name}.kind: "
+                            f"unknown funder format {block['kind']!r} (known kinds: {known})")
+            continue
+        try:
+            out[name] = cls.Config.model_validate(block)
+        except ValidationError as exc:
+            problems.extend(_errors(exc, path, lines, filename, failed))
+    return out
 
 
 def _dig(block: dict, path: tuple) -> Any:
@@ -537,7 +573,7 @@ def _check_routes(model, validated, classes, lines, filename) -> list[str]:
 
 
 def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, type[Connector]],
-                env: Mapping[str, str] | None = None) -> LoadedConfig:
+                env: Mapping[str, str] | None = None, format_classes: Mapping[str, type] | None = None) -> LoadedConfig:
     """Read and validate the configuration file at ``path``."""
     path = Path(path or os.environ.get("PARCOURS_CONFIG") or DEFAULT_CONFIG)
     try:
@@ -546,7 +582,7 @@ def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, 
         raise ConfigError(f"{path}: configuration file not found (create one with `parcours init`)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_config(text, connector_classes, filename=str(path), env=env)
+    return parse_config(text, connector_classes, filename=str(path), env=env, format_classes=format_classes)
 
 
 def route_matches_glob(patterns: list[str] | None, value: str | None) -> bool:
@@ -571,7 +607,8 @@ def _human_duration_defaults(node: Any) -> None:
             _human_duration_defaults(value)
 
 
-def json_schema(connector_classes: Mapping[str, type[Connector]]) -> dict[str, Any]:
+def json_schema(connector_classes: Mapping[str, type[Connector]],
+                format_classes: Mapping[str, type] | None = None) -> dict[str, Any]:
     """JSON Schema of the configuration file, connectors included (for editors and docs)."""
     schema = HubConfig.model_json_schema(mode="validation")
     defs = schema.setdefault("$defs", {})
@@ -586,6 +623,21 @@ def json_schema(connector_classes: Mapping[str, type[Connector]]) -> dict[str, A
         sub["title"] = title
         defs[title] = sub
         variants.append({"$ref": f"#/$defs/{title}"})
+    format_variants = []
+    for kind, cls in sorted((format_classes or {}).items()):
+        sub = cls.Config.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        for name, definition in sub.pop("$defs", {}).items():
+            defs.setdefault(name, definition)
+        sub["properties"]["kind"] = {"const": kind, "description": (cls.__doc__ or "").strip().split("\n")[0]}
+        sub["required"] = sorted(set(sub.get("required", [])) | {"kind"})
+        sub["title"] = f"export_{kind}"
+        defs[sub["title"]] = sub
+        format_variants.append({"$ref": f"#/$defs/export_{kind}"})
+    schema["properties"]["exports"] = {
+        "type": "object",
+        "description": "Funder exports by name; the keys of each depend on its kind",
+        "additionalProperties": {"oneOf": format_variants} if format_variants else {"type": "object"},
+    }
     schema["properties"]["connectors"] = {
         "type": "object",
         "description": "Connector instances by name; the keys of each depend on its kind",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hub.app import Hub
     from hub.connector import Connector
     from hub.events import EventData
+    from hub.formats import FunderFormat
     from hub.proofs import ProofRule
     from hub.scheduler import JobSpec
 
@@ -42,6 +43,18 @@ def register_connectors() -> "list[type[Connector]]":
     :class:`~hub.connector.PullSource`, :class:`~hub.connector.WebhookSource`,
     :class:`~hub.connector.EventSink`. Called once when the plugin manager loads; two plugins
     declaring the same ``kind`` is an error.
+    """
+
+
+@hookspec
+def register_funder_formats() -> "list[type[FunderFormat]]":
+    """Return the funder-format classes this plugin provides.
+
+    Each class subclasses :class:`hub.formats.FunderFormat`, sets a unique ``kind`` (the value of
+    ``kind:`` under ``exports:`` in YAML), a ``Config`` model (a subclass of
+    :class:`hub.formats.FunderFormatConfig`), its natural ``period`` (``"month"`` or ``"year"``)
+    and implements ``export(request) -> ExportResult``. Its ``proof_rules()`` join
+    ``parcours proofs check``. Called once when the plugin manager loads.
     """
 
 

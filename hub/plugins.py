@@ -40,6 +40,7 @@ class PluginHost:
     _connectors: dict[str, type[Connector]] | None = None
     _connector_origin: dict[str, str] = field(default_factory=dict)
     _event_types: EventTypeRegistry | None = None
+    _formats: dict[str, type] | None = None
 
     def connector_classes(self) -> dict[str, type[Connector]]:
         if self._connectors is None:
@@ -56,6 +57,26 @@ class PluginHost:
                     self._connector_origin[cls.kind] = impl
             self._connectors = dict(sorted(found.items()))
         return self._connectors
+
+    def funder_format_classes(self) -> dict[str, type]:
+        if self._formats is None:
+            from hub.formats import FunderFormat, FunderFormatConfig
+
+            found: dict[str, type] = {}
+            for impl, classes in self._call_each("register_funder_formats"):
+                for cls in classes or []:
+                    where = f"plugin {impl!r}: funder format {getattr(cls, '__name__', cls)!r}"
+                    if not (isinstance(cls, type) and issubclass(cls, FunderFormat)):
+                        raise ConfigError(f"{where} must subclass hub.formats.FunderFormat")
+                    if not isinstance(getattr(cls, "kind", None), str) or not cls.kind:
+                        raise ConfigError(f"{where} must set a 'kind' string")
+                    if not issubclass(cls.Config, FunderFormatConfig):
+                        raise ConfigError(f"{where}: Config must subclass hub.formats.FunderFormatConfig")
+                    if cls.kind in found and found[cls.kind] is not cls:
+                        raise ConfigError(f"{where}: funder format kind {cls.kind!r} is already provided")
+                    found[cls.kind] = cls
+            self._formats = dict(sorted(found.items()))
+        return self._formats
 
     def connector_origin(self, kind: str) -> str:
         self.connector_classes()

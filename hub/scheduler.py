@@ -63,6 +63,11 @@ class HubScheduler:
         specs.append(JobSpec("seal", Schedule(every=self.hub.config.hub.ledger.seal_every), lambda hub: hub.seal()))
         specs.append(JobSpec("journeys", Schedule(every="15s"), lambda hub: hub.project()))
         specs.append(JobSpec("alerts", Schedule(every=self.hub.config.hub.alerts.check_every), lambda hub: hub.raise_alerts()))
+        for name, cfg in self.hub.config.exports.items():
+            if cfg.enabled and cfg.schedule is not None:
+                from hub.exporting import scheduled_export
+
+                specs.append(JobSpec(f"export:{name}", cfg.schedule, lambda hub, n=name: scheduled_export(hub, n)))
         specs.extend(self.hub.plugins.jobs(self.hub.config))
         return specs
 

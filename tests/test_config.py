@@ -125,7 +125,7 @@ def test_reserved_connector_names(classes):
 
 
 def test_schema_is_generated_from_models_and_committed(classes):
-    schema = json_schema(classes)
+    schema = json_schema(classes, load_plugins(env={}).funder_format_classes())
     kinds = {v["$ref"].rsplit("_", 1)[-1] for v in schema["properties"]["connectors"]["additionalProperties"]["oneOf"]}
     assert {"file_drop", "ndjson_out", "webhook_out"} <= {k.replace("drop", "drop") for k in kinds} | {
         d.removeprefix("connector_") for d in schema["$defs"] if d.startswith("connector_")}

@@ -1,0 +1,178 @@
+"""Funder formats: exports computed from the ledger, versioned, recorded, scheduled.
+
+A funder-format plugin provides a :class:`FunderFormat` class (``kind``, a ``Config`` model and
+``export``). Admins configure instances under ``exports:`` in YAML. The hub prepares an
+:class:`ExportRequest` (the period, the journeys of the enrolments concerned, a way to stream
+the ledger), the format writes its files into a fresh folder, and the hub adds a
+``manifest.json`` (format, version, period, generation time, the ledger range used, the SHA-256
+of every file) and records it as a ``document.issued`` event. Re-running a period produces a
+new version that supersedes the previous one; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.connector import Schedule
+from hub.journeys.compute import JourneyReport
+
+MANIFEST = "manifest.json"
+
+
+class FunderFormatConfig(BaseModel):
+    """Fields every export accepts; a format's ``Config`` subclasses this."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    enabled: bool = True
+    funders: list[str] | None = Field(default=None, description="Only enrolments funded by these funders (names)")
+    actions: list[str] | None = Field(default=None, description="Only these training actions")
+    schedule: Schedule | None = Field(
+        default=None, description="When the hub produces the export of the period that just ended (cron)")
+    output_dir: str | None = Field(default=None, description="Where versions are written (default <data_dir>/exports/<name>)")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period: a month (``2026-10``), a year (``2026``) or any date range."""
+
+    start: dt.date
+    end: dt.date  # inclusive
+    label: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        text = text.strip()
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            year, month = (int(x) for x in text.split("-"))
+            if not 1 <= month <= 12:
+                raise ValueError(f"invalid month in {text!r}")
+            return cls(dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1]), text)
+        if re.fullmatch(r"\d{4}", text):
+            year = int(text)
+            return cls(dt.date(year, 1, 1), dt.date(year, 12, 31), text)
+        match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text)
+        if match:
+            start, end = (dt.date.fromisoformat(g) for g in match.groups())
+            if end < start:
+                raise ValueError(f"{text!r}: the end is before the start")
+            return cls(start, end, text)
+        raise ValueError(f"invalid period {text!r}: use YYYY-MM, YYYY or YYYY-MM-DD..YYYY-MM-DD")
+
+    @classmethod
+    def previous(cls, kind: str, today: dt.date) -> "Period":
+        """The period that ended before ``today``: last month or last year."""
+        if kind == "year":
+            return cls.parse(str(today.year - 1))
+        first = today.replace(day=1) - dt.timedelta(days=1)
+        return cls.parse(f"{first.year}-{first.month:02d}")
+
+    def overlaps(self, start: dt.date, end: dt.date) -> bool:
+        return start <= self.end and end >= self.start
+
+
+@dataclass
+class MissingField:
+    """A field the funder requires that the ledger or the configuration does not give."""
+
+    learner: str
+    field: str
+    message: str
+
+
+@dataclass
+class ExportRequest:
+    name: str
+    period: Period
+    journeys: list[JourneyReport]
+    out_dir: Path
+    hub_config: Any
+    events: Callable[..., Iterator[dict[str, Any]]]  # events(types=[...]) streams the ledger
+    allow_incomplete: bool = False
+    funder: str | None = None
+
+
+@dataclass
+class ExportResult:
+    files: list[Path] = field(default_factory=list)
+    missing: list[MissingField] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: events the format wants appended with the export (e.g. compliance.deadline_due)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FunderFormat:
+    """Base of funder-format plugins. Subclasses set ``kind``, ``Config``, ``period`` and a docstring."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[FunderFormatConfig]] = FunderFormatConfig
+    #: the natural period of the export: "month" or "year" (scheduled runs export the previous one)
+    period: ClassVar[str] = "month"
+    #: version of the file layout, written in the manifest
+    format_version: ClassVar[str] = "1"
+
+    def __init__(self, name: str, config: FunderFormatConfig):
+        self.name = name
+        self.config = config
+
+    def proof_rules(self) -> list:
+        """Funder-specific proof rules (hub.proofs.ProofRule) this format checks before it pays."""
+        return []
+
+    def export(self, request: ExportRequest) -> ExportResult:
+        """Write the files of ``request.period`` into ``request.out_dir``; list what is missing.
+
+        Runs on a worker thread: it may read files and compute, never touch the event loop.
+        When required fields are missing and ``request.allow_incomplete`` is false, return them
+        in ``missing`` and write nothing.
+        """
+        raise NotImplementedError
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def next_version_dir(base: Path, period: Period) -> tuple[int, Path]:
+    folder = base / period.label
+    folder.mkdir(parents=True, exist_ok=True)
+    versions = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
+    version = max(versions, default=0) + 1
+    return version, folder / f"v{version}"
+
+
+def write_manifest(out: Path, *, name: str, fmt: FunderFormat, version: int, period: Period,
+                   ledger: dict[str, Any], files: list[Path], notes: list[str], supersedes: str | None) -> Path:
+    manifest = {
+        "format": fmt.kind,
+        "format_version": fmt.format_version,
+        "export": name,
+        "version": version,
+        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "inputs": {"ledger": ledger},
+        "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in sorted(files)],
+        "notes": notes,
+        "supersedes": supersedes,
+    }
+    path = out / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def discard(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)

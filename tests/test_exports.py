@@ -1,0 +1,127 @@
+"""The funder-export framework: versions, manifest, ledger record, incompleteness, schedule dedupe."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+
+from hub.formats import ExportResult, FunderFormat, FunderFormatConfig, MissingField, Period
+from hub.hookspecs import hookimpl
+from hub.plugins import load_plugins
+from tests.conftest import BASE_HUB, write_config
+from tests.test_journeys import demo_config
+
+
+class HoursConfig(FunderFormatConfig):
+    require_email: bool = False
+
+
+class HoursFormat(FunderFormat):
+    """Test format: one CSV line per enrolment with its realised hours."""
+
+    kind = "test_hours"
+    Config = HoursConfig
+
+    def export(self, request):
+        result = ExportResult()
+        for j in request.journeys:
+            if self.config.require_email and not j.learner_email:
+                result.missing.append(MissingField(j.learner_name or j.learner_id, "email", "no e-mail address"))
+        if result.missing and not request.allow_incomplete:
+            return result
+        path = request.out_dir / f"hours-{request.period.label}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter=";")
+            writer.writerow(["apprenant", "action", "heures"])
+            for j in sorted(request.journeys, key=lambda j: j.learner_name or ""):
+                writer.writerow([j.learner_name, j.action_id, str(j.realised_hours).replace(".", ",")])
+        result.files.append(path)
+        return result
+
+
+class Plugin:
+    @hookimpl
+    def register_funder_formats(self):
+        return [HoursFormat]
+
+
+@pytest.fixture
+def plugins():
+    from tests.conftest import TestPlugin
+
+    return load_plugins(env={}, extra=[("test-plugin", TestPlugin()), ("formats", Plugin())])
+
+
+EXPORTS = """
+exports:
+  atlas-hours: {kind: test_hours, funders: [opco-atlas]}
+  strict: {kind: test_hours, require_email: true}
+"""
+
+
+async def test_export_versions_manifest_and_ledger(make_hub, workdir):
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.pull("demo")
+    first = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert first.written and first.version == 1 and first.files == ["hours-2026-10.csv", "manifest.json"]
+    rows = list(csv.reader((first.folder / "hours-2026-10.csv").open(encoding="utf-8"), delimiter=";"))
+    assert len(rows) == 7 and rows[1][:3] == ["Camille Dubois", "ACT-2026-REACT-01", "64,43"]  # six Atlas learners
+    manifest = json.loads((first.folder / "manifest.json").read_text())
+    assert manifest["version"] == 1 and manifest["period"] == {"label": "2026-10", "start": "2026-10-01", "end": "2026-10-31"}
+    assert manifest["files"][0]["sha256"] == hashlib.sha256((first.folder / "hours-2026-10.csv").read_bytes()).hexdigest()
+    issued = await hub.store.call(hub.store.get_event, first.event_id)
+    assert issued["type"] == "document.issued" and issued["data"]["document"] == "atlas-hours/2026-10/v1"
+    assert issued["data"]["sha256"] == hashlib.sha256((first.folder / "manifest.json").read_bytes()).hexdigest()
+    second = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert second.version == 2 and first.folder.exists()  # never overwritten
+    assert (await hub.store.call(hub.store.get_event, second.event_id))["supersedes"] == first.event_id
+    empty = await hub.export("atlas-hours", Period.parse("2027-01"))
+    assert empty.written and len(list(csv.reader((empty.folder / "hours-2027-01.csv").open()))) == 1
+
+
+async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.ingestor.ingest_items([{
+        "type": "enrolment.started", "occurred_at": "2026-10-05T09:00:00+02:00", "source_id": "x1",
+        "learner": {"ref": "anon-1", "name": "Sans Courriel"}, "action": "ACT-2026-REACT-01", "data": {}}], source=None)
+    refused = await hub.export("strict", Period.parse("2026-10"))
+    assert not refused.written and [m.learner for m in refused.missing] == ["Sans Courriel"]
+    assert not (workdir / "var" / "exports" / "strict" / "2026-10" / "v1").exists()
+    forced = await hub.export("strict", Period.parse("2026-10"), allow_incomplete=True)
+    assert forced.written and "missing" in forced.notes[-1]
+
+
+async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
+    from hub.exporting import scheduled_export
+
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await scheduled_export(hub, "atlas-hours")
+    await scheduled_export(hub, "atlas-hours")  # another tick, or another daemon: no second version
+    folders = list((workdir / "var" / "exports" / "atlas-hours").glob("*/v*"))
+    assert len(folders) == 1
+    last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+    assert folders[0].parent.name == f"{last_month.year}-{last_month.month:02d}"
+
+
+def test_periods():
+    assert Period.parse("2026-02").end == dt.date(2026, 2, 28)
+    assert Period.parse("2026").start == dt.date(2026, 1, 1)
+    assert Period.parse("2026-10-05..2026-11-20").end == dt.date(2026, 11, 20)
+    assert Period.previous("month", dt.date(2026, 1, 15)).label == "2025-12"
+    assert Period.previous("year", dt.date(2026, 1, 15)).label == "2025"
+    for bad in ("2026-13", "26-10", "2026-11-20..2026-10-05"):
+        with pytest.raises(ValueError):
+            Period.parse(bad)
+
+
+def test_unknown_export_kind_is_a_config_error(workdir, plugins):
+    from hub.app import Hub
+    from hub.errors import ConfigError
+
+    path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: opcoo}\n")
+    with pytest.raises(ConfigError, match=r"hub.yaml:7: exports.x.kind: unknown funder format 'opcoo'"):
+        Hub.open(path, env={}, plugins=plugins)
