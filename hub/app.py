@@ -243,10 +243,12 @@ class Hub:
 
     # ------------------------------------------------------------------ run once
     async def run_once(self) -> RunSummary:
-        """Every pull once, then every delivery that is due now (retries scheduled later wait)."""
+        """Every scheduled pull once, then every delivery that is due now (retries scheduled later wait)."""
         summary = RunSummary()
         await self.dispatcher.recover()
         for name in self.config.pull_sources():
+            if self.config.connectors[name].schedule is None:
+                continue  # like the daemon: an unscheduled source is pulled by `parcours sync` only
             summary.pulls.append(await self.pull(name))
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,20 @@ def copy_demo(tmp_path: Path) -> Path:
 
 def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     cwd = copy_demo(tmp_path)
-    first = parcours("run", "--once", "--config", "config/demo.yaml", cwd=cwd)
+    crm = subprocess.Popen([sys.executable, "-m", "tests.fakes.hubspot_fake", "--port", "0", "--print-port",
+                            "--seed", str(cwd / "config/demo-data/01-funnel.ndjson")], stdout=subprocess.PIPE, text=True,
+                           cwd=ROOT)
+    port = crm.stdout.readline().strip()
+    text = (cwd / "config/demo.yaml").read_text().replace("http://127.0.0.1:8091", f"http://127.0.0.1:{port}")
+    (cwd / "config/demo.yaml").write_text(text)
+    try:
+        first = parcours("run", "--once", "--config", "config/demo.yaml", cwd=cwd)
+        contacts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/contacts").read())
+    finally:
+        crm.terminate()
+    # the sync route LMS -> hub -> CRM: every demo learner's contact got the hub's properties
+    written = [c for c in contacts if c["properties"].get("parcours_status")]
+    assert len(written) == 12 and {c["properties"]["parcours_status"] for c in written} >= {"completed", "abandoned"}
     assert first.returncode == 0, first.stderr
     assert "pull demo-files" in first.stdout and "543 new" in first.stdout
     assert "sink archive            543 delivered" in first.stdout

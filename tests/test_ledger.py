@@ -65,7 +65,7 @@ def test_cli_verify_and_prove(tmp_path):
     (tmp_path / "inbox" / "a.ndjson").write_text("\n".join(json.dumps(event(i)) for i in range(30)) + "\n")
     (tmp_path / "hub.yaml").write_text(
         "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}}\n"
-        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0}\n")
+        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0, schedule: {every: 1h}}\n")
     run = parcours("run", "--once", "--config", "hub.yaml")
     assert run.returncode == 0 and "sealed block 0: 30 events" in run.stdout
     ok = parcours("verify", "--config", "hub.yaml")

@@ -118,7 +118,7 @@ def test_cli_alerts_and_proofs(tmp_path):
     (tmp_path / "inbox" / "a.ndjson").write_text("\n".join(json.dumps(e) for e in events) + "\n")
     (tmp_path / "hub.yaml").write_text(
         "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}, alerts: {lookback: 10d}}\n"
-        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0}\n"
+        "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0, schedule: {every: 1h}}\n"
         "actions:\n  SST-1: " + json.dumps(action) + "\n")
     run = parcours("run", "--once")
     assert "new dropout alert(s)" in run.stdout, run.stdout + run.stderr
