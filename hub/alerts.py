@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.durations import Duration
-from hub.journeys.compute import JourneyReport, _dt
+from hub.journeys.compute import JourneyReport
 
 
 class AlertsConfig(BaseModel):

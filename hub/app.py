@@ -20,13 +20,12 @@ from hub.connector import Connector, ConnectorContext, PullSource
 from hub.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
-from hub.ingest import Ingestor, encode_json, reject_rows
+from hub.ingest import Ingestor, reject_rows
 from hub.learners import LearnerResolver
 from hub.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
 from hub.router import Router
 from hub.store import Store, open_store
-from hub.store.base import RejectRow
 
 MAX_PAGES_PER_PULL = 1000
 

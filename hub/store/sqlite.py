@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from hub.ingest_format import format_us
 from hub.store.base import (
@@ -15,7 +15,6 @@ from hub.store.base import (
     EventRow,
     IngestResult,
     RejectRow,
-    RouteFn,
     SinkState,
     SourceState,
     Store,
