@@ -12,7 +12,10 @@ import asyncio
 import concurrent.futures
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+import json
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar
+
+from hub.ingest_format import format_us
 
 T = TypeVar("T")
 
@@ -107,6 +110,47 @@ class SinkState:
     consecutive_failures: int = 0
     paused_until: float | None = None
     last_error: str | None = None
+
+
+def event_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored events row as the dict every store returns (JSON columns decoded, UTC text time)."""
+    return {
+        "seq": row["seq"],
+        "id": row["id"],
+        "type": row["type"],
+        "occurred_at": format_us(row["occurred_us"]),
+        "received_at": row["received_at"],
+        "source": row["source"],
+        "source_id": row["source_id"],
+        "learner": json.loads(row["learner"]) if row["learner"] else None,
+        "action": row["action"],
+        "data": json.loads(row["data"]),
+        "evidence": json.loads(row["evidence"]) if row["evidence"] else [],
+        "supersedes": row["supersedes"],
+        "learner_id": row["learner_id"],
+    }
+
+
+def split_batch(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> tuple[list[str], list[bool], list[EventRow]]:
+    """Ids in input order, which are new, and the rows to insert (first of each key not stored)."""
+    ids: list[str] = []
+    new: list[bool] = []
+    fresh: list[EventRow] = []
+    batch_keys: dict[tuple[str, str], str] = {}
+    for row in rows:
+        key = (row.source, row.source_id)
+        if key in existing:
+            ids.append(existing[key])
+            new.append(False)
+        elif key in batch_keys:
+            ids.append(batch_keys[key])
+            new.append(False)
+        else:
+            batch_keys[key] = row.id
+            ids.append(row.id)
+            new.append(True)
+            fresh.append(row)
+    return ids, new, fresh
 
 
 class RouteFn(Protocol):

@@ -36,6 +36,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hub.store.base import (
+    event_dict as _event_dict,
+    split_batch,
     Claimed,
     DeadLetter,
     EventRow,
@@ -45,7 +47,6 @@ from hub.store.base import (
     SourceState,
     Store,
 )
-from hub.store.sqlite import _event_dict  # same dict shape for both stores
 
 # Advisory lock classes (two-int form; the second int is a hash of the schema name, so hubs
 # in different schemas of one database do not wait on each other).
@@ -289,7 +290,7 @@ class PostgresStore(Store):
             if rows:
                 self._lock_append()
                 existing = self._existing_ids({(r.source, r.source_id) for r in rows})
-                ids, new, fresh = _split(rows, existing)
+                ids, new, fresh = split_batch(rows, existing)
                 seqs: dict[str, int] = {}
                 if fresh and learners is not None:
                     self._resolve_learners(fresh, learners)
@@ -303,7 +304,7 @@ class PostgresStore(Store):
                     except _KeysTaken as taken:
                         # Only a writer that bypasses the append lock gets here: its rows won.
                         existing.update(self._existing_ids({(r.source, r.source_id) for r in taken.rows}))
-                        ids, new, fresh = _split(rows, existing)
+                        ids, new, fresh = split_batch(rows, existing)
                 if fresh:
                     self._index_funding(fresh)
                     if route is not None:
@@ -946,25 +947,3 @@ class PostgresStore(Store):
 class _KeysTaken(Exception):
     def __init__(self, rows: list[EventRow]):
         self.rows = rows
-
-
-def _split(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> tuple[list[str], list[bool], list[EventRow]]:
-    """Ids in input order, which are new, and the rows to insert (first of each key not stored)."""
-    ids: list[str] = []
-    new: list[bool] = []
-    fresh: list[EventRow] = []
-    batch_keys: dict[tuple[str, str], str] = {}
-    for row in rows:
-        key = (row.source, row.source_id)
-        if key in existing:
-            ids.append(existing[key])
-            new.append(False)
-        elif key in batch_keys:
-            ids.append(batch_keys[key])
-            new.append(False)
-        else:
-            batch_keys[key] = row.id
-            ids.append(row.id)
-            new.append(True)
-            fresh.append(row)
-    return ids, new, fresh

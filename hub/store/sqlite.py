@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from hub.ingest_format import format_us
 from hub.store.base import (
+    event_dict as _event_dict,
+    split_batch,
     Claimed,
     DeadLetter,
     EventRow,
@@ -196,24 +197,6 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
-def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "seq": row["seq"],
-        "id": row["id"],
-        "type": row["type"],
-        "occurred_at": format_us(row["occurred_us"]),
-        "received_at": row["received_at"],
-        "source": row["source"],
-        "source_id": row["source_id"],
-        "learner": json.loads(row["learner"]) if row["learner"] else None,
-        "action": row["action"],
-        "data": json.loads(row["data"]),
-        "evidence": json.loads(row["evidence"]) if row["evidence"] else [],
-        "supersedes": row["supersedes"],
-        "learner_id": row["learner_id"],
-    }
-
-
 class SQLiteStore(Store):
     """SQLite in WAL mode. ``synchronous=full`` (default) makes every commit durable on power loss."""
 
@@ -285,24 +268,7 @@ class SQLiteStore(Store):
     def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None) -> IngestResult:
         conn = self.conn
         with self._tx():
-            existing = self._existing_ids(rows)
-            ids: list[str] = []
-            new: list[bool] = []
-            fresh: list[EventRow] = []
-            batch_keys: dict[tuple[str, str], str] = {}
-            for row in rows:
-                key = (row.source, row.source_id)
-                if key in existing:
-                    ids.append(existing[key])
-                    new.append(False)
-                elif key in batch_keys:
-                    ids.append(batch_keys[key])
-                    new.append(False)
-                else:
-                    batch_keys[key] = row.id
-                    ids.append(row.id)
-                    new.append(True)
-                    fresh.append(row)
+            ids, new, fresh = split_batch(rows, self._existing_ids(rows))
             outbox_rows = 0
             if fresh:
                 if learners is not None:
