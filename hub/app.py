@@ -103,6 +103,7 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()
         self._started = False
         self.stopping = False  # set when the hub stops: pulls end after their current page
+        self._closed = False
         self._learner_mapping: dict[str, list[str]] | None = None
         self.health: dict[str, dict[str, Any]] = {}
 
@@ -163,6 +164,8 @@ class Hub:
             await record_admin_action(self, "mapping file", "learners mapping", f"{path}: {'; '.join(changes)}")
 
     async def stop(self) -> None:
+        if self.stopping and not self._started and self._closed:
+            return  # already stopped
         self.stopping = True
         self.dispatcher.stop()
         for task in list(self._tasks):
@@ -181,6 +184,7 @@ class Hub:
         await self.store.call(self.store.close)
         self.store.shutdown_executor()
         self._started = False
+        self._closed = True
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
         """Run ``coro`` in the background; it is cancelled when the hub stops."""

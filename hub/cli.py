@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,20 @@ def _plugins():
         return load_plugins()
     except ConfigError as exc:
         _fail_config(exc)
+
+
+def _run(hub, work, *, start: bool = False):
+    """Run ``await work()`` against an opened hub (started first when ``start``), then stop the hub."""
+
+    async def go():
+        if start:
+            await hub.start()
+        try:
+            return await work()
+        finally:
+            await hub.stop()
+
+    return asyncio.run(go())
 
 
 def _print_json(data: Any) -> None:
@@ -216,16 +231,12 @@ def sync(config_path: str, connector: str, as_json: bool) -> None:
         asyncio.run(hub.stop())
         sys.exit(2)
 
-    async def go():
-        await hub.start()
-        try:
-            result = await hub.pull(connector)
-            delivered = {s: await hub.dispatcher.deliver_due(s) for s in hub.config.sinks()}
-            return result, delivered
-        finally:
-            await hub.stop()
+    async def work():
+        result = await hub.pull(connector)
+        delivered = {s: await hub.dispatcher.deliver_due(s) for s in hub.config.sinks()}
+        return result, delivered
 
-    result, delivered = asyncio.run(go())
+    result, delivered = _run(hub, work, start=True)
     if as_json:
         _print_json({"pull": result.__dict__, "delivery": {k: v.__dict__ for k, v in delivered.items()}})
     elif result.ok:
@@ -340,13 +351,10 @@ def dlq_list(config_path: str, sink: str | None, source: str | None, limit: int,
     """List dead letters with their stage, error and attempts."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            return await hub.store.call(hub.store.dead_letters, sink=sink, source=source, limit=limit)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.store.call(hub.store.dead_letters, sink=sink, source=source, limit=limit)
 
-    letters = asyncio.run(go())
+    letters = _run(hub, work)
     if as_json:
         _print_json([letter.__dict__ for letter in letters])
         return
@@ -378,19 +386,15 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
     hub = _open_hub(config_path)
     from hub.dlq import replay
 
-    async def go():
-        await hub.start()
-        try:
-            summary = await replay(hub, sink=sink, source=source, ids=list(ids) or None)
-            if deliver:
-                sinks = [sink] if sink else hub.config.sinks()
-                summary["delivery"] = {s: (await hub.dispatcher.deliver_due(s, ignore_pause=True)).__dict__ for s in sinks}
-            return summary
-        finally:
-            await hub.stop()
+    async def work():
+        summary = await replay(hub, sink=sink, source=source, ids=list(ids) or None)
+        if deliver:
+            sinks = [sink] if sink else hub.config.sinks()
+            summary["delivery"] = {s: (await hub.dispatcher.deliver_due(s, ignore_pause=True)).__dict__ for s in sinks}
+        return summary
 
     try:
-        summary = asyncio.run(go())
+        summary = _run(hub, work, start=True)
     except HubError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -418,13 +422,10 @@ def verify(config_path: str, as_json: bool) -> None:
     hub = _open_hub(config_path)
     from hub.ledger import verify as verify_ledger
 
-    async def go():
-        try:
-            return await hub.store.call(verify_ledger, hub.store)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.store.call(verify_ledger, hub.store)
 
-    report = asyncio.run(go())
+    report = _run(hub, work)
     if as_json:
         _print_json(report.__dict__)
     elif report.ok:
@@ -458,14 +459,11 @@ def prove(config_path: str, event_id: str | None, output: str | None, check_file
         sys.exit(2)
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            return await hub.store.call(make_proof, hub.store, event_id)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.store.call(make_proof, hub.store, event_id)
 
     try:
-        proof = asyncio.run(go())
+        proof = _run(hub, work)
     except KeyError as exc:
         click.echo(f"error: {exc.args[0]}", err=True)
         sys.exit(1)
@@ -504,16 +502,13 @@ def journey_show(config_path: str, learner: str, action: str | None, explain: bo
     """Show the enrolment(s) of LEARNER (hub id, email:…, or src:<connector>:<ref>)."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            learner_id = await _resolve_learner(hub, learner)
-            if learner_id is None:
-                return None
-            return await hub.journey_reports(action=action, learner_id=learner_id)
-        finally:
-            await hub.stop()
+    async def work():
+        learner_id = await _resolve_learner(hub, learner)
+        if learner_id is None:
+            return None
+        return await hub.journey_reports(action=action, learner_id=learner_id)
 
-    reports = asyncio.run(go())
+    reports = _run(hub, work)
     if not reports:
         click.echo(f"error: no enrolment for {learner!r}" + (f" in {action}" if action else ""), err=True)
         sys.exit(1)
@@ -568,13 +563,10 @@ def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
     """One line per enrolment: status, realised hours, attendance rate."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            return await hub.journey_reports(action=action)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.journey_reports(action=action)
 
-    reports = asyncio.run(go())
+    reports = _run(hub, work)
     if as_json:
         _print_json([r.as_dict() for r in reports])
         return
@@ -594,13 +586,10 @@ def journey_rebuild(config_path: str) -> None:
     hub = _open_hub(config_path)
     from hub.journeys import rebuild
 
-    async def go():
-        try:
-            return await hub.store.call(rebuild, hub.store)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.store.call(rebuild, hub.store)
 
-    click.echo(f"journeys rebuilt from {asyncio.run(go())} events")
+    click.echo(f"journeys rebuilt from {_run(hub, work)} events")
 
 
 # ---------------------------------------------------------------------------- funder exports
@@ -630,16 +619,12 @@ def export(config_path: str, export_name: str, period: str | None, year: int | N
         sys.exit(2)
     hub = _open_hub(config_path)
 
-    async def go():
-        await hub.start()
-        try:
-            return await hub.export(export_name, chosen, funder=funder, allow_incomplete=allow_incomplete,
-                                    out_dir=Path(out_dir) if out_dir else None)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.export(export_name, chosen, funder=funder, allow_incomplete=allow_incomplete,
+                                out_dir=Path(out_dir) if out_dir else None)
 
     try:
-        outcome = asyncio.run(go())
+        outcome = _run(hub, work, start=True)
     except HubError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -682,15 +667,12 @@ def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: 
     """List the alerts raised, with their follow-up."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            await hub.project()
-            states = await hub.store.call(hub.store.journeys, action=action)
-            return [(s, _alerts_of(s["alerts"])) for s in states]
-        finally:
-            await hub.stop()
+    async def work():
+        await hub.project()
+        states = await hub.store.call(hub.store.journeys, action=action)
+        return [(s, _alerts_of(s["alerts"])) for s in states]
 
-    rows = [(s, a) for s, alerts_ in asyncio.run(go()) for a in alerts_ if not (only_open and a["followed_up"])]
+    rows = [(s, a) for s, alerts_ in _run(hub, work) for a in alerts_ if not (only_open and a["followed_up"])]
     if as_json:
         _print_json([{"learner": s["learner_id"], "learner_name": s["learner"]["name"], "action": s["action"], **a}
                      for s, a in rows])
@@ -713,23 +695,20 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
     hub = _open_hub(config_path)
     from hub.dlq import _whoami
 
-    async def go():
-        try:
-            alert = await hub.store.call(hub.store.get_event, alert_id)
-            if alert is None or alert["type"] != "alert.raised":
-                return None
-            item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                    "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
-                    "learner": alert["learner"], "action": alert["action"],
-                    "data": {"alert": alert_id, "action_taken": note, "by": by or _whoami()}}
-            rows = hub.ingestor.prepare([item], source="hub")
-            result = await hub.ingestor.ingest(rows)
-            hub.after_ingest(result)
-            return result.ids[0]
-        finally:
-            await hub.stop()
+    async def work():
+        alert = await hub.store.call(hub.store.get_event, alert_id)
+        if alert is None or alert["type"] != "alert.raised":
+            return None
+        item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
+                "learner": alert["learner"], "action": alert["action"],
+                "data": {"alert": alert_id, "action_taken": note, "by": by or _whoami()}}
+        rows = hub.ingestor.prepare([item], source="hub")
+        result = await hub.ingestor.ingest(rows)
+        hub.after_ingest(result)
+        return result.ids[0]
 
-    event_id = asyncio.run(go())
+    event_id = _run(hub, work)
     if event_id is None:
         click.echo(f"error: {alert_id} is not an alert (see `parcours alerts list`)", err=True)
         sys.exit(2)
@@ -753,13 +732,10 @@ def proofs_check(config_path: str, action: str | None, funder: str | None, as_js
     """List the proof gaps per learner, with what would close each. Exit 1 when there are gaps."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            return await hub.proof_gaps(action=action, funder=funder)
-        finally:
-            await hub.stop()
+    async def work():
+        return await hub.proof_gaps(action=action, funder=funder)
 
-    found = asyncio.run(go())
+    found = _run(hub, work)
     if as_json:
         _print_json([f.as_dict() for f in found])
     elif not found:
@@ -791,19 +767,16 @@ def learners_conflicts(config_path: str, show_all: bool, as_json: bool) -> None:
     """List identifiers that point at different learners (never merged silently)."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            conflicts = await hub.store.call(hub.store.learner_conflicts, open_only=not show_all)
-            people = {}
-            for c in conflicts:
-                for learner_id in c["learners"]:
-                    if learner_id not in people:
-                        people[learner_id] = await hub.store.call(hub.store.learner, learner_id)
-            return conflicts, people
-        finally:
-            await hub.stop()
+    async def work():
+        conflicts = await hub.store.call(hub.store.learner_conflicts, open_only=not show_all)
+        people = {}
+        for c in conflicts:
+            for learner_id in c["learners"]:
+                if learner_id not in people:
+                    people[learner_id] = await hub.store.call(hub.store.learner, learner_id)
+        return conflicts, people
 
-    conflicts, people = asyncio.run(go())
+    conflicts, people = _run(hub, work)
     if as_json:
         _print_json([{**c, "learners": [people.get(l) or {"id": l} for l in c["learners"]]} for c in conflicts])
         return
@@ -835,22 +808,19 @@ def learners_resolve(config_path: str, conflict_id: int, merge_into: str | None,
     hub = _open_hub(config_path)
     from hub.dlq import record_admin_action
 
-    async def go():
-        try:
-            result = await hub.store.call(hub.store.resolve_learner_conflict, conflict_id, merge_into=merge_into,
-                                          at=__import__("time").time())
-            event_id = await record_admin_action(hub, None, "learners resolve", f"conflict {conflict_id}",
-                                                 {**result, "reason": reason})
-            if merge_into:
-                from hub.journeys import reproject_learner
+    async def work():
+        result = await hub.store.call(hub.store.resolve_learner_conflict, conflict_id, merge_into=merge_into,
+                                      at=time.time())
+        event_id = await record_admin_action(hub, None, "learners resolve", f"conflict {conflict_id}",
+                                             {**result, "reason": reason})
+        if merge_into:
+            from hub.journeys import reproject_learner
 
-                await hub.store.call(reproject_learner, hub.store, merge_into)
-            return {**result, "event_id": event_id}
-        finally:
-            await hub.stop()
+            await hub.store.call(reproject_learner, hub.store, merge_into)
+        return {**result, "event_id": event_id}
 
     try:
-        result = asyncio.run(go())
+        result = _run(hub, work)
     except KeyError:
         click.echo(f"error: no open conflict {conflict_id} (see `parcours learners conflicts`)", err=True)
         sys.exit(2)
@@ -871,19 +841,16 @@ def learners_show(config_path: str, learner: str, as_json: bool) -> None:
     """Show a learner by hub id or by key (email:…, src:<connector>:<ref>, id:<namespace>:<value>)."""
     hub = _open_hub(config_path)
 
-    async def go():
-        try:
-            learner_id = learner
-            if ":" in learner:
-                from hub.learners import normalise_email
+    async def work():
+        learner_id = learner
+        if ":" in learner:
+            from hub.learners import normalise_email
 
-                key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-                learner_id = await hub.store.call(hub.store.learner_by_key, key)
-            return await hub.store.call(hub.store.learner, learner_id) if learner_id else None
-        finally:
-            await hub.stop()
+            key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
+            learner_id = await hub.store.call(hub.store.learner_by_key, key)
+        return await hub.store.call(hub.store.learner, learner_id) if learner_id else None
 
-    found = asyncio.run(go())
+    found = _run(hub, work)
     if found is None:
         click.echo(f"error: no learner {learner!r}", err=True)
         sys.exit(1)

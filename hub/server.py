@@ -299,6 +299,9 @@ def build_app(hub: "Hub") -> web.Application:
     app[DRAINING_KEY] = {"on": False}
     app.add_routes([
         web.post("/webhooks/{connector}", post_webhook),
+        # LRS-style clients post to <endpoint>/statements (and PUT): same handler, path kept in the request
+        web.post("/webhooks/{connector}/{rest:.+}", post_webhook),
+        web.put("/webhooks/{connector}/{rest:.+}", post_webhook),
         web.post("/api/events", post_events),
         web.get("/api/events/{id}", get_event),
         web.get("/api/dlq", list_dlq),
