@@ -84,6 +84,7 @@ class JourneyReport:
     tutor_interactions: list[dict[str, Any]]
     exit_date: dt.date | None
     last_activity_at: dt.datetime | None = None
+    learner_ids: dict[str, str] = field(default_factory=dict)  # identifiers the sources reported (nir, …)
 
     @property
     def realised_hours(self) -> Decimal:
@@ -175,6 +176,7 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         tutor_interactions=_live(state.get("tutor", []), superseded),
         exit_date=exit_date,
         last_activity_at=_last_trace(state, superseded),
+        learner_ids=dict(state["learner"].get("ids") or {}),
     )
 
 

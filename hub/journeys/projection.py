@@ -44,7 +44,7 @@ def new_state(learner_id: str, action: str) -> dict[str, Any]:
     return {
         "learner_id": learner_id,
         "action": action,
-        "learner": {"name": None, "email": None, "refs": []},
+        "learner": {"name": None, "email": None, "refs": [], "ids": {}},
         "timeline": {},
         "funders": {},
         "half_days": {},
@@ -73,6 +73,8 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     ref = f"{event['source']}:{learner.get('ref')}"
     if learner and ref not in known["refs"]:
         known["refs"].append(ref)
+    for namespace, value in (learner.get("ids") or {}).items():
+        known.setdefault("ids", {}).setdefault(namespace, value)
     kind = event["type"]
     fact = _fact(event)
     if kind in STEPS:
