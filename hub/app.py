@@ -328,13 +328,25 @@ class Hub:
                         self.config.timezone, today=today) for s in states]
 
     async def seal(self) -> list:
-        """Seal the events not yet in a block (see hub.ledger)."""
+        """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a
+        time-stamping authority is configured (see hub.anchoring; a TSA outage is logged and retried
+        at the next seal)."""
         from hub.ledger import seal
 
         blocks = await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events)
         for block in blocks:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
+        await self.anchor()
         return blocks
+
+    async def anchor(self):
+        """Anchor the newest sealed block if ``hub.ledger.tsa_url`` is set and it is due; the anchor or None."""
+        from hub.anchoring import AnchorSettings, anchor_after_seal
+
+        settings = AnchorSettings.from_config(self.config)
+        if settings is None:
+            return None
+        return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"))
 
     # ------------------------------------------------------------------ dead letters
     async def replay_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> tuple[int, list[str]]:

@@ -418,19 +418,36 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
 @CONFIG_OPTION
 @JSON_OPTION
 def verify(config_path: str, as_json: bool) -> None:
-    """Recompute every sealed block from the ledger; name the first event or block that does not match."""
+    """Recompute every sealed block from the ledger and check their time-stamp anchors; name the
+    first event or block that does not match."""
     hub = _open_hub(config_path)
+    from hub.anchoring import AnchorError, anchor_checker
     from hub.ledger import verify as verify_ledger
 
-    async def work():
-        return await hub.store.call(verify_ledger, hub.store)
+    ledger = hub.config.hub.ledger
+    check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
 
-    report = _run(hub, work)
+    async def work():
+        return await hub.store.call(verify_ledger, hub.store, check_anchor=check)
+
+    try:
+        report = _run(hub, work)
+    except AnchorError as exc:
+        click.echo(f"error: cannot check the time-stamp anchors: {exc}", err=True)
+        sys.exit(2)
     if as_json:
         _print_json(report.__dict__)
     elif report.ok:
         click.echo(f"ledger intact: {report.blocks} block(s), {report.events} sealed event(s)"
                    + (f", {report.unsealed} not sealed yet" if report.unsealed else ""))
+        last = report.last_anchor
+        if last:
+            click.echo(f"time-stamped: {report.anchored} anchor(s) valid; the newest dates blocks 0–{last['block']} "
+                       f"at {last['gen_time']} ({last['tsa']})")
+        if report.not_time_stamped and last:
+            click.echo(f"note: {report.not_time_stamped} block(s) sealed after the newest anchor are not time-stamped yet")
+        elif report.not_time_stamped:
+            click.echo("note: no block is time-stamped" + ("" if ledger.tsa_url else " (hub.ledger.tsa_url is not set)"))
     else:
         click.echo(f"LEDGER ALTERED: {report.problem}", err=True)
     sys.exit(0 if report.ok else 1)
@@ -442,14 +459,22 @@ def verify(config_path: str, as_json: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the proof to this file.")
 @click.option("--check", "check_file", type=click.Path(exists=True, dir_okay=False),
               help="Check a proof file instead (needs no configuration and no ledger).")
-def prove(config_path: str, event_id: str | None, output: str | None, check_file: str | None) -> None:
-    """Print the inclusion proof of EVENT_ID (its Merkle audit path), or check one with --check."""
+@click.option("--tsa-ca", "tsa_ca", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="With --check: PEM certificate of a CA to trust for the proof's time-stamp (repeatable; "
+                   "default: the system's trust store).")
+def prove(config_path: str, event_id: str | None, output: str | None, check_file: str | None,
+          tsa_ca: tuple[str, ...]) -> None:
+    """Print the inclusion proof of EVENT_ID (its Merkle audit path and time-stamp anchor), or check one with --check."""
+    from hub.anchoring import AnchorError
     from hub.ledger import check_proof, prove as make_proof
 
     if check_file:
         try:
             proof = json.loads(Path(check_file).read_text(encoding="utf-8"))
-            ok, message = check_proof(proof)
+            ok, message = check_proof(proof, tsa_ca=tsa_ca)
+        except AnchorError as exc:
+            click.echo(f"error: cannot check the proof's time-stamp anchor: {exc}", err=True)
+            sys.exit(2)
         except (ValueError, KeyError, TypeError) as exc:
             ok, message = False, f"unreadable proof: {exc}"
         click.echo(("valid: " if ok else "INVALID: ") + message, err=not ok)

@@ -106,6 +106,33 @@ class LedgerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seal_every: Duration = Field(default=dt.timedelta(minutes=1), description="How often the daemon seals new events")
     max_block_events: int = Field(default=10_000, ge=1, le=1_000_000, description="Events per sealed block at most")
+    tsa_url: str | None = Field(
+        default=None, description="RFC 3161 time-stamping authority (http:// or https:// URL): when set, sealed blocks "
+        "are anchored with its time-stamp tokens (see docs/integrity.md)",
+    )
+    tsa_ca: list[str] = Field(
+        default_factory=list, description="PEM file(s) of the CA certificate(s) the TSA's certificate chains to, used to "
+        "check tokens; empty: the system's trust store",
+    )
+    anchor_every: Duration | None = Field(
+        default=None, description="Unset: anchor the newest block at every seal that leaves it unanchored; a duration: "
+        "anchor the newest block at most about once per period",
+    )
+    tsa_username: str | None = Field(default=None, description="HTTP Basic user, for a TSA that needs an account")
+    tsa_password: SecretStr | None = Field(default=None, description="HTTP Basic password (use ${env:…} or ${file:…})")
+    tsa_timeout: Duration = Field(default=dt.timedelta(seconds=10), description="Timeout of one time-stamp request")
+
+    @field_validator("tsa_ca", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("tsa_url must be an http:// or https:// URL")
+        return value
 
 
 def _luhn_ok(digits: str) -> bool:

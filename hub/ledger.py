@@ -9,6 +9,11 @@ Changing, removing or inserting any sealed event changes a root, and every later
 ``verify`` recomputes everything and names the first event or block that does not match.
 ``prove`` gives one event's audit path, which anyone can check with the event and the block
 header alone (``check_proof``), without the rest of the ledger.
+
+A block can carry an RFC 3161 time-stamp anchor over its hash (:mod:`hub.anchoring`); as each
+header holds the previous block's hash, an anchor dates its block and every block before it.
+``verify`` checks anchors when given ``check_anchor``; a proof carries the anchor that dates its
+block (with the headers linking the two) and ``check_proof`` checks it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 GENESIS = "0" * 64
 PROOF_FORMAT = "parcours-inclusion-proof/1"
@@ -126,10 +132,19 @@ class VerifyReport:
     events: int = 0
     unsealed: int = 0
     problem: str | None = None
+    anchored: int = 0  # blocks with a time-stamp anchor (checked when verify got check_anchor)
+    unanchored: int = 0  # blocks without one; an anchor on a later block dates them too
+    not_time_stamped: int = 0  # blocks sealed after the newest anchor: dated by no anchor yet
+    last_anchor: dict[str, Any] | None = None  # {"block", "gen_time", "tsa"} of the newest anchor
 
 
-def verify(store) -> VerifyReport:
-    """Recompute every block from the stored events (store thread); stop at the first mismatch."""
+def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None) -> VerifyReport:
+    """Recompute every block from the stored events (store thread); stop at the first mismatch.
+
+    ``check_anchor(block)`` (e.g. :func:`hub.anchoring.anchor_checker`) checks each block's
+    time-stamp anchor once the block itself checks out: it returns None (no anchor) or an object
+    with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
+    """
     report = VerifyReport(True)
     prev_hash = GENESIS
     expected_first = None
@@ -151,6 +166,21 @@ def verify(store) -> VerifyReport:
             first_bad = _first_altered(store, block, events, leaves)
             return _fail(report, f"block {header.index}: event {first_bad} was altered" if first_bad
                          else f"block {header.index}: Merkle root mismatch")
+        if block.get("anchor"):
+            check = check_anchor(block) if check_anchor is not None else None
+            if check is not None and not check.ok:
+                return _fail(report, f"block {header.index}: its time-stamp anchor does not match ({check})")
+            from hub.anchoring import anchor_record
+
+            anchor = anchor_record(block["anchor"])
+            anchor = anchor if isinstance(anchor, dict) else {}
+            report.anchored += 1
+            report.not_time_stamped = 0
+            report.last_anchor = {"block": header.index, "tsa": anchor.get("tsa"),
+                                  "gen_time": check.gen_time if check is not None else anchor.get("gen_time")}
+        else:
+            report.unanchored += 1
+            report.not_time_stamped += 1
         report.blocks += 1
         report.events += header.count
         prev_hash = block["hash"]
@@ -178,7 +208,13 @@ def _first_altered(store, block, events, leaves) -> str | None:
 
 
 def prove(store, event_id: str) -> dict[str, Any]:
-    """An inclusion proof for ``event_id`` (store thread). Raises KeyError if unknown or unsealed."""
+    """An inclusion proof for ``event_id`` (store thread). Raises KeyError if unknown or unsealed.
+
+    It carries the time-stamp anchor that dates the event's block: the block's own, or that of the
+    next anchored block with the headers chaining the block to it (``anchor_chain``).
+    """
+    from hub.anchoring import covering_anchor
+
     event = store.get_event(event_id)
     if event is None:
         raise KeyError(f"no event {event_id}")
@@ -189,18 +225,26 @@ def prove(store, event_id: str) -> dict[str, Any]:
     leaves = [leaf_hash(e) for e in events]
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
     header = {k: block[k] for k in BlockHeader.__dataclass_fields__}
+    anchor, chain = covering_anchor(store, block)
     return {
         "format": PROOF_FORMAT,
         "event": event_body(event),
         "leaf_index": index,
         "path": [list(p) for p in audit_path(leaves, index)],
         "block": {**header, "hash": block["hash"]},
-        "anchor": block.get("anchor"),
+        "anchor": anchor,
+        "anchor_chain": chain,
     }
 
 
-def check_proof(proof: dict[str, Any]) -> tuple[bool, str]:
-    """Check a proof made by :func:`prove` with nothing but its content."""
+def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> tuple[bool, str]:
+    """Check a proof made by :func:`prove` with nothing but its content.
+
+    A proof with an anchor is valid only if the anchor dates its block (through ``anchor_chain``)
+    and checks out against ``tsa_ca``, PEM files of the CAs to trust (none: the system's trust
+    store); see :func:`hub.anchoring.check_chained_anchor`. Raises
+    :class:`hub.anchoring.AnchorError` when the anchor cannot be checked at all (no openssl).
+    """
     if proof.get("format") != PROOF_FORMAT:
         return False, "not a Parcours Hub inclusion proof"
     header = BlockHeader(**{k: proof["block"][k] for k in BlockHeader.__dataclass_fields__})
@@ -209,4 +253,14 @@ def check_proof(proof: dict[str, Any]) -> tuple[bool, str]:
     root = root_from_path(leaf_hash(proof["event"]), [tuple(p) for p in proof["path"]])
     if root.hex() != header.root:
         return False, "the event does not hash to the block's Merkle root: it was altered or is not in this block"
-    return True, f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"
+    message = f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"
+    if not proof.get("anchor"):
+        return True, message
+    from hub.anchoring import check_chained_anchor
+
+    chain = proof.get("anchor_chain") or []
+    check = check_chained_anchor(proof["block"], chain, proof["anchor"], tsa_ca)
+    if not check.ok:
+        return False, f"the block's time-stamp anchor does not check out: {check}"
+    via = f" (anchor on block {chain[-1]['index']}, which chains to block {header.index})" if chain else ""
+    return True, f"{message}, time-stamped {check.gen_time} by {check.tsa or 'the TSA'}{via}"

@@ -232,6 +232,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def block_leaves(self, index: int) -> bytes | None: ...
 
+    @abc.abstractmethod
+    def set_block_anchor(self, index: int, anchor: str) -> bool:
+        """Record block ``index``'s time-stamp anchor (JSON, see hub.anchoring) if it has none yet.
+
+        An anchor is written once: True when this call wrote it, False when the block already had
+        one or does not exist.
+        """
+
     # -- journeys (hub.journeys)
     @abc.abstractmethod
     def projection_cursor(self, name: str = "journeys") -> int: ...

@@ -647,6 +647,10 @@ class PostgresStore(Store):
         row = self.conn.execute("SELECT leaves FROM blocks WHERE idx = %s", (index,)).fetchone()
         return bytes(row["leaves"]) if row and row["leaves"] is not None else None
 
+    def set_block_anchor(self, index: int, anchor: str) -> bool:
+        cur = self.conn.execute("UPDATE blocks SET anchor = %s WHERE idx = %s AND anchor IS NULL", (anchor, index))
+        return cur.rowcount == 1
+
     # ------------------------------------------------------------------ journeys (projections)
     def projection_cursor(self, name: str = "journeys") -> int:
         row = self.conn.execute("SELECT last_seq FROM projections WHERE name = %s", (name,)).fetchone()

@@ -550,6 +550,11 @@ class SQLiteStore(Store):
         row = self.conn.execute("SELECT leaves FROM blocks WHERE idx = ?", (index,)).fetchone()
         return row[0] if row else None
 
+    def set_block_anchor(self, index: int, anchor: str) -> bool:
+        with self._tx():
+            cur = self.conn.execute("UPDATE blocks SET anchor = ? WHERE idx = ? AND anchor IS NULL", (anchor, index))
+        return cur.rowcount == 1
+
     # ------------------------------------------------------------------ journeys (projections)
     def projection_cursor(self, name: str = "journeys") -> int:
         row = self.conn.execute("SELECT last_seq FROM projections WHERE name = ?", (name,)).fetchone()

@@ -698,6 +698,19 @@ def test_blocks(store):
     assert list(store.iter_blocks()) == expected
 
 
+def test_block_anchor_is_written_once(store_factory):
+    store = store_factory()
+    block = {"index": 0, "first_seq": 1, "last_seq": 2, "count": 2, "root": "aa" * 32, "prev_hash": "00" * 32,
+             "sealed_at": "2026-01-01T00:00:00.000000Z", "hash": "bb" * 32}
+    store.add_block(block, b"\x01" * 64)
+    assert store.set_block_anchor(1, '{"a":1}') is False  # no such block
+    assert store.set_block_anchor(0, '{"a":1}') is True
+    assert store.set_block_anchor(0, '{"a":2}') is False  # an anchor is never replaced
+    assert store.last_block()["anchor"] == '{"a":1}' and store.block_for_seq(2)["anchor"] == '{"a":1}'
+    assert [b["anchor"] for b in store.iter_blocks()] == ['{"a":1}']
+    assert store_factory().last_block()["anchor"] == '{"a":1}'  # committed: another connection sees it
+
+
 # ---------------------------------------------------------------------------- learner registry
 
 
