@@ -889,5 +889,12 @@ def learners_show(config_path: str, learner: str, as_json: bool) -> None:
         click.echo(f"  merged: {', '.join(found['merged'])}")
 
 
+from hub.documents.cli import documents, keys, verify_document  # noqa: E402  (the commands register on main)
+
+main.add_command(documents)
+main.add_command(keys)
+main.add_command(verify_document)
+
+
 if __name__ == "__main__":
     main()

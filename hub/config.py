@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.durations import Duration
 from hub.alerts import AlertsConfig
+from hub.documents.settings import DocumentsConfig
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 
@@ -176,6 +177,8 @@ class HubSection(BaseModel):
     learners: LearnersConfig = Field(default_factory=LearnersConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Dropout-prevention alerts (Qualiopi indicator 12)")
+    documents: DocumentsConfig = Field(
+        default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")

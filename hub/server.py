@@ -312,4 +312,7 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/readyz", readyz),
         web.get("/metrics", metrics),
     ])
+    from hub.documents.http import add_routes as add_document_routes
+
+    add_document_routes(app, hub)
     return app

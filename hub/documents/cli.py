@@ -164,18 +164,29 @@ def _keyring(hub):
 
 @keys.command("generate")
 @CONFIG_OPTION
+@click.option("--if-missing", is_flag=True, help="Do nothing (exit 0) when a key exists (for scripts and the demo).")
 @JSON_OPTION
-def keys_generate(config_path: str, as_json: bool) -> None:
+def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
     """Create the first signing key (refused when keys exist: use rotate)."""
     hub = _open_hub(config_path)
     from hub.dlq import record_admin_action
 
     async def go():
-        key = _keyring(hub).generate()
+        ring = _keyring(hub)
+        if if_missing and ring.active() is not None:
+            return None
+        key = ring.generate()
         await record_admin_action(hub, None, "keys generate", key.kid)
         return key
 
     key = _run(hub, go)
+    if key is None:
+        active = _keyring(hub).active()
+        if as_json:
+            _print_json(active.jwk())
+        else:
+            click.echo(f"key {active.kid} exists; nothing to do")
+        return
     if as_json:
         _print_json(key.jwk())
     else:
@@ -240,7 +251,12 @@ def verify_document(config_path: str, file: str, keys_file: str | None, trust: t
                     as_json: bool) -> None:
     """Verify FILE (a PDF, or a photo/scan of its QR code): valid, superseded, revoked, altered, unknown key
     or unknown document. Exit 0 only when valid."""
-    from hub.documents.verify import display_fields, keys_from_file, load_record, verify_bytes
+    from hub.documents.verify import (
+        display_fields,
+        keys_from_file,
+        load_record,
+        verify_bytes,
+    )
 
     data = Path(file).read_bytes()
     roots = [Path(t).read_bytes() for t in trust]

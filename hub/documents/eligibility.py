@@ -1,17 +1,10 @@
 """Who may receive which document, and what proof is missing.
 
-:func:`proof_gaps` is a pure function of a computed journey
-(:class:`hub.journeys.compute.JourneyReport`): it lists the missing proof, each gap as
-``{"code", "message", "what_would_close_it", "subject"}`` (``subject``: the half-day
-``YYYY-MM-DD/am|pm`` or ``None`` for the whole enrolment). Gaps:
-
-* ``half_day_unsigned`` — a past scheduled half-day (not FOAD) with neither the learner's
-  signature nor a recorded absence;
-* ``half_day_no_trainer_signature`` — signed by the learner, not co-signed by the trainer
-  (décret 2017-382: sheets signed per half-day by the learner and the trainer);
-* ``foad_no_connection_trace`` — FOAD scheduled (and past) but no connection or activity trace;
-* ``started_without_agreement`` — the training started and no signed agreement is recorded;
-* ``abandoned_without_date`` — an abandonment without its date.
+:func:`proof_gaps` lists the missing proof of a computed journey
+(:class:`hub.journeys.compute.JourneyReport`) with the proof rules of :mod:`hub.proofs` (the
+same ones as ``parcours proofs check``), each gap as ``{"code", "message",
+"what_would_close_it", "subject"}`` (``subject``: the half-day ``YYYY-MM-DD/am|pm`` or
+``None`` for the whole enrolment).
 
 A certificat de réalisation needs a started enrolment and no gap (unless the admin allows an
 incomplete one, which the ledger then records). The other documents have their own conditions
@@ -23,49 +16,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hub.documents.fr import date_fr
 from hub.journeys.compute import JourneyReport
 
-HALF = {"am": "matin", "pm": "après-midi"}
 
 
 def _gap(code: str, message: str, close: str, subject: str | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "what_would_close_it": close, "subject": subject}
 
 
-def proof_gaps(report: JourneyReport, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """The missing proof of one enrolment (a pure function of the report)."""
+def proof_gaps(report: JourneyReport, today: dt.date | None = None, rules: list | None = None) -> list[dict[str, Any]]:
+    """The missing proof of one enrolment: the gaps found by the proof rules (:mod:`hub.proofs`:
+    the default rules, or ``rules`` — the hub passes its own, funder plugins' rules included)."""
+    from hub.proofs import DEFAULT_RULES
+
     today = today or dt.date.today()
     gaps: list[dict[str, Any]] = []
-    started = "started" in report.timeline or any(
-        r.status in ("signed", "signed_without_trainer", "remote") for r in report.half_days)
-    for r in report.half_days:
-        hd = r.half_day
-        if hd.modality == "foad_asynchrone" or hd.date > today:
-            continue
-        label = f"{date_fr(hd.date)} ({HALF[hd.half_day]})"
-        if r.status == "missing":
-            gaps.append(_gap("half_day_unsigned", f"{label} : ni signature de l'apprenant ni absence enregistrée",
-                             f"an attendance.signed event (learner signature) for {hd.key}, or attendance.absent "
-                             "if the learner was absent", hd.key))
-        elif r.status == "signed_without_trainer":
-            gaps.append(_gap("half_day_no_trainer_signature", f"{label} : signée par l'apprenant, sans la "
-                             "signature du formateur", f"an attendance.signed event for {hd.key} with "
-                             "trainer_cosigned: true (the trainer's co-signature)", hd.key))
-    foad_past = [r for r in report.half_days if r.half_day.modality == "foad_asynchrone" and r.half_day.date <= today
-                 and (report.exit_date is None or r.half_day.date <= report.exit_date)]
-    figure = report.realised.get("foad_asynchrone")
-    if started and foad_past and (figure is None or not figure.events) and not report.foad_activities:
-        gaps.append(_gap("foad_no_connection_trace", f"formation à distance prévue ({len(foad_past)} demi-journée(s) "
-                         "passée(s)) sans aucune trace de connexion",
-                         "the LMS connection logs (lms.session) or activity traces of this learner"))
-    if started and "agreement_signed" not in report.timeline:
-        gaps.append(_gap("started_without_agreement", "formation commencée sans convention ni contrat signé enregistré",
-                         "an enrolment.agreement_signed event (the signed convention or contrat)"))
-    abandoned = report.timeline.get("abandoned")
-    if abandoned is not None and not abandoned.get("date"):
-        gaps.append(_gap("abandoned_without_date", "abandon enregistré sans date de sortie",
-                         "an enrolment.abandoned event with its date (correcting the previous one)"))
+    for rule in rules if rules is not None else DEFAULT_RULES:
+        if rule.applies(report):
+            for gap in rule.check(report, today):
+                subject = f"{gap.date}/{gap.half_day}" if gap.date and gap.half_day else None
+                gaps.append(_gap(gap.code, gap.message, gap.to_close, subject))
     return gaps
 
 

@@ -109,7 +109,12 @@ class Issuer:
 
     def __init__(self, hub: "Hub", settings: "DocumentsConfig | None" = None, today: dt.date | None = None):
         from hub.documents.keys import KeyRing
-        from hub.documents.settings import documents_settings, keys_dir, organisation, public_url
+        from hub.documents.settings import (
+            documents_settings,
+            keys_dir,
+            organisation,
+            public_url,
+        )
         from hub.documents.templates import load_templates
 
         self.hub = hub
@@ -120,6 +125,9 @@ class Issuer:
         folder = hub.config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
         self.templates = load_templates(folder)
         self.base_url = public_url(hub, self.settings)
+        if not (self.settings.public_url or hub.config.hub.http.public_url):
+            hub.log.warning("hub.http.public_url is not set: the QR codes point at this machine's address",
+                            url=self.base_url)
         self.today = today or dt.datetime.now(hub.config.timezone).date()
         self.pades = None
         if self.settings.pades is not None:
@@ -173,7 +181,8 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
             for state in states[start:start + chunk]:
                 act = hub.config.model.actions.get(state["action"])
                 report = compute(state, act, hub.config.rules_for(state["action"]), hub.config.timezone, today=issuer.today)
-                gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
+                gaps = (proof_gaps(report, issuer.today, issuer.hub.proof_rules())
+                        if doc_type == "certificat_realisation" else [])
                 reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
                 if reason:
                     run.refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
@@ -235,8 +244,8 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
 
 async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
     """Append ``document.revoked`` for ``doc_id`` (idempotent). Raises HubError for an unknown document."""
-    from hub.documents.verify import load_record
     from hub.dlq import _whoami
+    from hub.documents.verify import load_record
 
     record = await load_record(hub, doc_id)
     if record is None:

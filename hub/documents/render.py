@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import string
 import threading
 from pathlib import Path
@@ -123,7 +122,13 @@ def embedded_json(doc_id: str, url: str, payload: str, fields: dict[str, Any]) -
 
 def _embed(canvas, data: bytes, description: str) -> None:
     """Attach ``data`` as ``parcours-document.json`` (a PDF embedded file, visible as an attachment)."""
-    from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+    from reportlab.pdfbase.pdfdoc import (
+        PDFArray,
+        PDFDictionary,
+        PDFName,
+        PDFStream,
+        PDFString,
+    )
 
     doc = canvas._doc
     stream = PDFStream(dictionary=PDFDictionary({
@@ -179,7 +184,14 @@ def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, u
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import cm
-    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        KeepTogether,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     regular, bold, ballot = fonts(template.get("font"), template.get("font_bold"))
     colour = colors.HexColor(template.get("colour") or "#1f3a5f")

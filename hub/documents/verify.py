@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from hub.documents import DOCUMENT_TYPES
 from hub.documents import payload as P
-from hub.documents.fr import date_fr, hours_fr, number_fr, percent_fr, score_fr
+from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -130,6 +130,7 @@ class Found:
     embedded: bool = False
     qr: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    qr_tools_missing: bool = False
 
 
 def tools_available() -> bool:
@@ -209,12 +210,16 @@ def read_file(data: bytes, *, filename: str = "", use_qr: bool = True) -> Found:
             if embedded.get("id") and found.doc_id and embedded["id"] != found.doc_id:
                 found.problems.append("embedded document id and URL disagree")
         if use_qr:
-            found.qr = decode_qr_pdf(data) or []
+            decoded = decode_qr_pdf(data)
+            found.qr_tools_missing = decoded is None
+            found.qr = decoded or []
     else:
         with tempfile.NamedTemporaryFile(suffix=Path(filename).suffix or ".png") as tmp:
             tmp.write(data)
             tmp.flush()
-            found.qr = decode_qr_image(tmp.name) or []
+            decoded = decode_qr_image(tmp.name)
+            found.qr_tools_missing = decoded is None
+            found.qr = decoded or []
     ours = []
     for text in found.qr:
         try:
@@ -344,6 +349,9 @@ async def verify_bytes(data: bytes, *, keys: Mapping[str, "PublicKey"], load: Re
 
     found = await asyncio.to_thread(read_file, data, filename=filename, use_qr=use_qr)
     is_pdf = data[:5] == b"%PDF-"
+    if found.payload is None and found.qr_tools_missing:
+        return Verdict("unknown_document", "no embedded data, and the QR code cannot be read: install zbar-tools and "
+                       "poppler-utils (zbarimg, pdftoppm)")
     verdict = await verify_payload(found.doc_id, found.payload, keys=keys, load=load, fields=found.fields,
                                    problems=found.problems, file_sha256=hashlib.sha256(data).hexdigest() if is_pdf else None,
                                    text=(await asyncio.to_thread(pdf_text, data)) if (is_pdf and check_text) else None,

@@ -230,6 +230,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        SELECT 1;  -- events(type, seq) is indexed since migration 1 (events_type_seq)
+        """,
+    ),
 ]
 
 

@@ -194,6 +194,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        CREATE INDEX events_type ON events(type, seq);
+        """,
+    ),
 ]
 
 
