@@ -433,8 +433,10 @@ def _secret_paths(model: type[BaseModel], prefix: tuple = ()) -> list[tuple]:
         args = getattr(ann, "__args__", None) or ()
         if ann is SecretStr or SecretStr in args or any(SecretStr in (getattr(a, "__args__", None) or ()) for a in args):
             out.append(prefix + (key,))
-        elif isinstance(ann, type) and issubclass(ann, BaseModel):
-            out.extend(_secret_paths(ann, prefix + (key,)))
+        else:
+            for candidate in (ann, *args):  # a nested block, optional or not
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    out.extend(_secret_paths(candidate, prefix + (key,)))
     return out
 
 

@@ -1,0 +1,101 @@
+"""The Moodle connector inside a hub (SQLite store): expired token, resume, dead letters."""
+
+from __future__ import annotations
+
+import json
+
+from tests.fakes.moodle import TOKEN, FakeMoodle, RecordedMoodle, running
+from tests.fakes.moodle_dataset import GeneratedMoodle, generate
+
+
+def hub_config(url: str, courses: str = "[3]") -> str:
+    return f"""
+connectors:
+  moodle:
+    kind: moodle
+    url: {url}
+    token: "${{file:secrets/moodle-token}}"
+    courses: {courses}
+    max_retries: 0
+    timeout: 5s
+"""
+
+
+async def test_expired_token_then_fixed_resumes_from_the_cursor(make_hub, workdir):
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    async with running(FakeMoodle(RecordedMoodle())) as fake:
+        hub = await make_hub(hub_config(fake.url))
+        first = await hub.pull("moodle")
+        assert first.ok and first.appended == 37
+        cursor = (await hub.store.call(hub.store.source_state, "moodle")).cursor
+
+        fake.expired = True  # the token expired on the Moodle side
+        failed = await hub.pull("moodle")
+        assert not failed.ok and failed.error.startswith("AuthError")
+        assert "Moodle refused the web-service token" in failed.error
+        health = (await hub.check_connectors())["moodle"]
+        assert not health["ok"] and "token" in health["message"]
+        assert TOKEN not in json.dumps(health)
+        assert (await hub.store.call(hub.store.source_state, "moodle")).cursor == cursor, "nothing committed"
+
+        # meanwhile Françoise came back and finished the SCORM package
+        for key, value in fake.backend.answers.items():
+            if key[0] == "core_enrol_get_enrolled_users":
+                next(u for u in value if u["id"] == 6)["lastcourseaccess"] = 1773400000
+            if key[0] == "core_completion_get_activities_completion_status" and ("userid", "6") in key[1]:
+                next(s for s in value["statuses"] if s["cmid"] == 6).update(state=1, timecompleted=1773399990)
+        fake.expired = False  # a new token is in place
+        fake.reset_counts()
+        resumed = await hub.pull("moodle")
+        assert resumed.ok and resumed.appended == 2 and resumed.duplicates == 0  # completion + progress 67 %
+        assert fake.calls["core_completion_get_activities_completion_status"] == 2  # Françoise, Zoé (recheck)
+        assert (await hub.check_connectors())["moodle"]["ok"]
+
+
+async def test_expiry_in_the_middle_of_a_round_keeps_the_committed_pages(make_hub, workdir):
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    first = generate(learners=3, activities=10)
+    second = generate(course_id=13, shortname="CACES-R489-2026-11", learners=3, activities=10, first_cm=300,
+                      first_user=400, seed=5)
+    fake = FakeMoodle(GeneratedMoodle([first, second]))
+    original = fake.handle
+    fired: list[bool] = []
+
+    async def expire_after_first_course(request):
+        form = await request.post()
+        if not fired and form.get("wsfunction") == "core_enrol_get_enrolled_users" and form.get("courseid") == "13":
+            fired.append(True)
+            fake.expired = True  # the token expires once course 12 is done
+        return await original(request)
+
+    fake.handle = expire_after_first_course  # type: ignore[method-assign]
+    async with running(fake):
+        hub = await make_hub(hub_config(fake.url, courses="[]"))
+        failed = await hub.pull("moodle")
+        assert not failed.ok and failed.error.startswith("AuthError") and failed.pages == 1
+        state = await hub.store.call(hub.store.source_state, "moodle")
+        assert state.cursor["ws"]["todo"] == [13], "course 12 is committed with its cursor"
+        fake.expired = False
+        resumed = await hub.pull("moodle")
+    assert resumed.ok and resumed.pages == 1 and resumed.duplicates == 0
+    assert (await hub.store.call(hub.store.source_state, "moodle")).cursor["ws"]["todo"] is None
+
+
+async def test_malformed_record_is_dead_lettered_with_its_payload(make_hub, workdir):
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    course = generate(learners=4, activities=10)
+    course.completions[200][1]["timecompleted"] = "2026-10-05"
+    async with running(FakeMoodle(GeneratedMoodle([course]))) as fake:
+        hub = await make_hub(hub_config(fake.url, courses="[CACES-R489-2026-10]"))
+        summary = await hub.pull("moodle")
+    assert summary.ok and summary.rejected == 2 and summary.appended > 50
+    rejects = await hub.store.call(hub.store.take_rejects, source="moodle")
+    stages = {r.stage for _, r in rejects}
+    assert stages == {"map"}
+    errors = sorted(r.error for _, r in rejects)
+    assert "timecompleted: expected a Unix time, got '2026-10-05'" in errors[0]
+    payload = json.loads(rejects[0][1].payload)
+    assert payload["kind"] in ("activity_completion", "course_completion") and payload["user"]["id"] == 200
+    replayed, replay_errors = await hub.replay_rejects(source="moodle")
+    assert replayed == 0 and len(replay_errors) == 2 and "timecompleted" in replay_errors[0]
+
