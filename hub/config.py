@@ -520,15 +520,7 @@ def parse_config(
         except ValidationError as exc:
             problems.extend(_errors(exc, path, lines, filename, reader.failed))
             continue
-        for secret in _secret_paths(cls.Config):
-            full = path + secret
-            value = _dig(block, secret)
-            items = [full + (i,) for i in range(len(value))] if isinstance(value, list) else [full]
-            if secret[0] in block and value is not None and not all(p in reader.interpolated for p in items):
-                problems.append(
-                    f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
-                    "${env:VAR} or ${file:PATH}, not be written in the file"
-                )
+        problems.extend(_literal_secrets(cls.Config, block, path, reader, lines, filename))
         if cfg.schedule is not None and not issubclass(cls, PullSource):
             problems.append(
                 f"{filename}:{_line_for(lines, path + ('schedule',))}: connectors.{name}.schedule: "
@@ -548,7 +540,7 @@ def parse_config(
             "too short (use at least 16 random characters)"
         )
 
-    exports = _validate_exports(model, format_classes or {}, lines, filename, reader.failed, problems)
+    exports = _validate_exports(model, format_classes or {}, lines, filename, reader, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))
     if problems:
         raise ConfigError(problems)
@@ -556,7 +548,7 @@ def parse_config(
     return LoadedConfig(Path(filename), model, dict(connector_classes), lines, dict(format_classes or {}))
 
 
-def _validate_exports(model, classes, lines, filename, failed, problems) -> dict[str, Any]:
+def _validate_exports(model, classes, lines, filename, reader, problems) -> dict[str, Any]:
     out = {}
     known = ", ".join(sorted(classes)) or "(none installed)"
     for name, block in model.exports.items():
@@ -572,7 +564,22 @@ def _validate_exports(model, classes, lines, filename, failed, problems) -> dict
         try:
             out[name] = cls.Config.model_validate(block)
         except ValidationError as exc:
-            problems.extend(_errors(exc, path, lines, filename, failed))
+            problems.extend(_errors(exc, path, lines, filename, reader.failed))
+            continue
+        problems.extend(_literal_secrets(cls.Config, block, path, reader, lines, filename))
+    return out
+
+
+def _literal_secrets(model, block, path, reader, lines, filename) -> list[str]:
+    """Secrets written in the file rather than referenced with ${env:…}/${file:…}."""
+    out = []
+    for secret in _secret_paths(model):
+        full = path + secret
+        value = _dig(block, secret)
+        items = [full + (i,) for i in range(len(value))] if isinstance(value, list) else [full]
+        if value is not None and not all(p in reader.interpolated for p in items):
+            out.append(f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
+                       "${env:VAR} or ${file:PATH}, not be written in the file")
     return out
 
 

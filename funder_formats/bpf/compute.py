@@ -1,0 +1,478 @@
+"""The bilan pédagogique et financier (cerfa 10443) computed from the ledger and the journeys.
+
+Every figure keeps the list of the enrolments (learner × training action) behind it, so that
+each number of the form can be explained. Sources of each cadre (details and sources in
+docs/formats/bpf.md):
+
+* C (products excl. VAT, by payer): ``payment.succeeded`` / ``payment.refunded`` at their date,
+  on the line of their payer; ``funding.approved`` amounts on the line of the funder, recognised
+  in the year the training is realised (amount × realised hours ÷ planned hours, cumulated, so
+  an action across two years is split by its attendance and a dropout yields only what was
+  realised), or in the year of approval (``revenue: approval``);
+* D (costs): from the export's configuration (the ledger holds no costs);
+* E (trainers): the action's trainer, internal or external (configuration), and the scheduled
+  hours of the in-person and synchronous half-days held in the year (one learner present);
+* F-1 to F-4, G (trainees and hours followed): each enrolment with realised hours in the year;
+  its type, aim and NSF speciality from the export's per-action configuration and the
+  ``funding.approved`` ``funder_kind``.
+
+Amounts are rounded to the euro and hours to the hour, half-up (BPF notice). Each total is its
+exact sum rounded once, and the lines of a cadre are rounded so that they add up to it (largest
+remainder): the printed form adds up, and F-1, F-3 and F-4 show the same total hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable
+
+from hub.formats import MissingField
+
+ZERO = Decimal(0)
+C_LINES = ("C-1", "C-2a", "C-2b", "C-2c", "C-2d", "C-2e", "C-2f", "C-2g", "C-2h", "C-3", "C-4", "C-5", "C-6",
+           "C-7", "C-8", "C-9", "C-10", "C-11")
+F1 = ("a", "b", "c", "d", "e")
+F3 = ("a-6_8", "a-5", "a-4", "a-3", "a-2", "a-cqp", "b", "c", "d", "e", "f")
+KIND_LINES = {"opco": "C-2h", "cpf": "C-2e", "france_travail": "C-7", "region": "C-6", "employer": "C-1",
+              "self": "C-9", "other": "C-11"}
+TYPE_ORDER = ("b", "a", "c", "e", "d")  # when funders suggest several types: apprentice, employee, job-seeker…
+ALL_LINES = (
+    *C_LINES, "C-total", "C-share", "D-total", "D-salaries", "D-purchases", "E-internal", "E-external", "E-total",
+    *(f"F1-{x}" for x in F1), "F1-total", "F2", *(f"F3-{x}" for x in F3), "F3-total",
+    *(f"F4-{i}" for i in range(1, 6)), "F4-others", "F4-total", "G",
+)
+
+
+def euros(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def whole_hours(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def apportion(values: list[Decimal]) -> list[int]:
+    """Round ``values`` to integers that add up to their exact sum rounded half-up (largest remainder)."""
+    import math
+
+    total = int(sum(values, ZERO).quantize(Decimal(1), ROUND_HALF_UP))
+    floors = [math.floor(v) for v in values]
+    extra = total - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
+    out = list(floors)
+    for i in order[:max(extra, 0)]:
+        out[i] += 1
+    return out
+
+
+@dataclass
+class Entry:
+    """One enrolment (or action, for cadre E) behind a figure."""
+
+    learner_id: str | None
+    learner_name: str | None
+    action: str | None
+    hours: Decimal | None = None
+    amount: Decimal | None = None
+    events: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"learner_id": self.learner_id, "learner_name": self.learner_name, "action": self.action,
+                "hours": None if self.hours is None else str(self.hours.quantize(Decimal("0.01"), ROUND_HALF_UP)),
+                "amount": None if self.amount is None else str(self.amount.quantize(Decimal("0.01"), ROUND_HALF_UP)),
+                "events": self.events, "note": self.note}
+
+
+@dataclass
+class Figure:
+    line: str
+    trainees: int | None = None
+    hours: int | None = None
+    amount: int | None = None
+    headcount: int | None = None
+    value: str | None = None
+    code: str | None = None  # NSF code of an F-4 line
+    entries: list[Entry] = field(default_factory=list)
+    exact_hours: Decimal = ZERO
+    exact_amount: Decimal = ZERO
+
+    def as_dict(self, labels: dict[str, str]) -> dict[str, Any]:
+        return {"line": self.line, "label": labels.get(self.line, self.line), "code": self.code,
+                "trainees": self.trainees, "hours": self.hours, "amount": self.amount,
+                "headcount": self.headcount, "value": self.value}
+
+
+@dataclass
+class Money:
+    """Payments and fundings of one enrolment, from the ledger stream."""
+
+    payments: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    fundings: dict[str, dict[str, Any]] = field(default_factory=dict)  # funder -> last approval
+    learner_name: str | None = None
+
+
+def money_by_enrolment(events: Iterable[dict[str, Any]]) -> dict[tuple[str | None, str | None], Money]:
+    out: dict[tuple[str | None, str | None], Money] = defaultdict(Money)
+    superseded: set[str] = set()
+    rows = []
+    for e in events:
+        if e.get("supersedes"):
+            superseded.add(e["supersedes"])
+        rows.append(e)
+    for e in rows:
+        if e["id"] in superseded:
+            continue
+        money = out[(e.get("learner_id"), e.get("action"))]
+        if not money.learner_name and e.get("learner"):
+            money.learner_name = (e["learner"] or {}).get("name")
+        item = {"event": e["id"], "at": e["occurred_at"], **e["data"]}
+        if e["type"] == "payment.succeeded":
+            money.payments.append(item)
+        elif e["type"] == "payment.refunded":
+            money.refunds.append(item)
+        elif e["type"] == "funding.approved":
+            money.fundings[e["data"]["funder"]] = item
+    return out
+
+
+def _date(at: str, tz) -> dt.date:
+    return dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(tz).date()
+
+
+def _glob(mapping: dict[str, str], name: str | None) -> str | None:
+    if not name:
+        return None
+    for pattern, line in mapping.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return line
+    return None
+
+
+# ---------------------------------------------------------------------------- hours in the year
+
+
+def realised_until(report, points: list[dt.date]) -> list[Decimal]:
+    """Realised hours of a journey on or before each of ``points``, in one pass over its half-days.
+
+    In-person and synchronous hours by the date of their half-day; the FOAD hours (a total in the
+    journey) split by the share of the scheduled FOAD hours on or before the point (by the share of
+    the action's days when no FOAD half-day is scheduled).
+    """
+    dated: list[tuple[dt.date, Decimal]] = []
+    foad_days: list[tuple[dt.date, Decimal]] = []
+    for r in report.half_days:
+        hd = r.half_day
+        if hd.modality == "foad_asynchrone":
+            foad_days.append((hd.date, hd.hours))
+        elif r.hours:
+            dated.append((hd.date, r.hours))
+    figure = report.realised.get("foad_asynchrone")
+    foad = figure.value if figure is not None else ZERO
+    foad_total = sum((h for _, h in foad_days), ZERO)
+    action = report.action
+    out = []
+    for point in points:
+        hours = sum((h for d, h in dated if d <= point), ZERO)
+        if foad:
+            if foad_total:
+                share = sum((h for d, h in foad_days if d <= point), ZERO) / foad_total
+            elif action is None or point >= action.end:
+                share = Decimal(1)
+            elif point < action.start:
+                share = ZERO
+            else:
+                share = Decimal((point - action.start).days + 1) / Decimal((action.end - action.start).days + 1)
+            hours += foad * share
+        out.append(hours)
+    return out
+
+
+# ---------------------------------------------------------------------------- the computation
+
+
+@dataclass
+class Bpf:
+    figures: dict[str, Figure]
+    header: dict[str, Any]
+    missing: list[MissingField]
+    notes: list[str]
+    f4: list[Figure]
+
+
+def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
+    figures: dict[str, Figure] = {line: Figure(line) for line in ALL_LINES
+                                  if not (line.startswith("F4-") and line != "F4-total")}
+    missing: list[MissingField] = []
+    notes: list[str] = []
+    start, end = period.start, period.end
+    reports = {(r.learner_id, r.action_id): r for r in journeys}
+    day_before = start - dt.timedelta(days=1)
+    cumulated = {key: realised_until(r, [day_before, end]) for key, r in reports.items()}  # (before, through the year)
+    planned_of: dict[str, Decimal] = {}  # TrainingAction.schedule() is costly: once per action
+
+    def planned_hours(report) -> Decimal:
+        if report.action_id not in planned_of:
+            planned_of[report.action_id] = report.action.total_planned_hours()
+        return planned_of[report.action_id]
+
+    # ----------------------------------------------------------------- C: products
+    def add_c(line: str, amount: Decimal, entry: Entry) -> None:
+        fig = figures[line]
+        fig.exact_amount += amount
+        entry.amount = amount
+        fig.entries.append(entry)
+
+    for (learner_id, action_id), m in sorted(money.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][0]))):
+        report = reports.get((learner_id, action_id))
+        name = (report.learner_name if report else None) or m.learner_name
+        refs = {}
+        for p in m.payments:
+            line = _glob(cfg.payer_lines, p.get("payer")) or cfg.payment_line
+            refs[p.get("reference")] = line
+            if start <= _date(p["at"], tz) <= end:
+                add_c(line, Decimal(str(p["amount"])), Entry(learner_id, name, action_id, events=[p["event"]],
+                                                            note=f"payment by {p.get('payer') or 'unknown payer'}"))
+        for r in m.refunds:
+            if start <= _date(r["at"], tz) <= end:
+                line = refs.get(r.get("reference")) or cfg.payment_line
+                add_c(line, -Decimal(str(r["amount"])), Entry(learner_id, name, action_id, events=[r["event"]], note="refund"))
+        for funder, f in sorted(m.fundings.items()):
+            line = _glob(cfg.funder_lines, funder) or KIND_LINES.get(f.get("funder_kind", "other"), "C-11")
+            if f.get("amount") is None:
+                missing.append(MissingField(name or str(learner_id), f"amount ({funder})",
+                                            f"funding.approved of {funder} has no amount: cadre C needs it"))
+                continue
+            amount = Decimal(str(f["amount"]))
+            if cfg.revenue == "approval":
+                if start <= _date(f["at"], tz) <= end:
+                    add_c(line, amount, Entry(learner_id, name, action_id, events=[f["event"]],
+                                              note=f"{funder}: approved amount"))
+                continue
+            if report is None:
+                continue  # no journey in the year: nothing of this action was realised in it
+            if report.action is None:
+                missing.append(MissingField(name or str(learner_id), "action", f"training action {action_id!r} is not "
+                                            "configured: its funding cannot be spread over the realised hours"))
+                continue
+            planned = planned_hours(report)
+            if not planned:
+                missing.append(MissingField(name or str(learner_id), "planned_hours", f"action {action_id} has no planned hours"))
+                continue
+            before, through = cumulated[(learner_id, action_id)]
+            share = (min(through, planned) - min(before, planned)) / planned
+            if share:
+                add_c(line, amount * share, Entry(learner_id, name, action_id, events=[f["event"]],
+                                                  note=f"{funder}: {amount} × {share.quantize(Decimal('0.0001'))} realised in {period.label}"))
+    for line, value in zip(C_LINES, apportion([figures[line].exact_amount for line in C_LINES])):
+        figures[line].amount = value
+    total = figures["C-total"]
+    total.amount = sum(figures[line].amount for line in C_LINES)
+    total.entries = [e for line in C_LINES for e in figures[line].entries]
+    if cfg.turnover:
+        figures["C-share"].value = str(euros(Decimal(total.amount) * 100 / cfg.turnover))
+    else:
+        missing.append(MissingField("(organisation)", "turnover", "the organisation's total turnover excl. VAT "
+                                    "(chiffre d'affaires global) is needed for the share of training: set exports.<name>.turnover"))
+
+    # ----------------------------------------------------------------- D: costs
+    if cfg.charges is None:
+        missing.append(MissingField("(organisation)", "charges", "cadre D (costs) is not in the ledger: set "
+                                    "exports.<name>.charges.total, .trainer_salaries and .purchases"))
+    else:
+        figures["D-total"].amount = euros(cfg.charges.total)
+        figures["D-salaries"].amount = euros(cfg.charges.trainer_salaries)
+        figures["D-purchases"].amount = euros(cfg.charges.purchases)
+
+    # ----------------------------------------------------------------- E: trainers
+    by_action: dict[str, list] = defaultdict(list)
+    for r in journeys:
+        by_action[r.action_id].append(r)
+    trainers: dict[str, set[str]] = {"internal": set(), "external": set()}
+    for action_id in sorted(by_action):
+        group = by_action[action_id]
+        action = group[0].action
+        if action is None:
+            continue
+        held: dict[str, Decimal] = {}
+        for r in group:
+            for hd in r.half_days:
+                if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and start <= hd.half_day.date <= end:
+                    key = hd.half_day.key
+                    if key not in held:
+                        held[key] = hd.half_day.hours
+        if not held:
+            continue
+        settings = cfg.catalogue.get(action_id)
+        trainer = action.trainer
+        if not trainer:
+            missing.append(MissingField(f"(action {action_id})", "trainer", "no trainer on the action: cadre E needs one"))
+            continue
+        status = (settings.trainer_status if settings else None) or cfg.trainers.get(trainer)
+        if status is None:
+            missing.append(MissingField(f"(action {action_id})", "trainer_status",
+                                        f"is {trainer} internal or external? set exports.<name>.trainers or "
+                                        f"catalogue.{action_id}.trainer_status"))
+            continue
+        hours = sum(held.values(), ZERO)
+        line = "E-internal" if status == "internal" else "E-external"
+        trainers[status].add(trainer)
+        fig = figures[line]
+        fig.exact_hours += hours
+        fig.entries.append(Entry(None, None, action_id, hours=hours, note=f"{trainer}: {len(held)} half-day(s) held"))
+    e_hours = apportion([figures["E-internal"].exact_hours, figures["E-external"].exact_hours])
+    for (status, line), hours in zip((("internal", "E-internal"), ("external", "E-external")), e_hours):
+        figures[line].headcount = len(trainers[status])
+        figures[line].hours = hours
+    figures["E-total"].headcount = figures["E-internal"].headcount + figures["E-external"].headcount
+    figures["E-total"].hours = figures["E-internal"].hours + figures["E-external"].hours
+    figures["E-total"].entries = figures["E-internal"].entries + figures["E-external"].entries
+
+    # ----------------------------------------------------------------- F, G: trainees and hours
+    nsf: dict[str, Figure] = {}
+    action_missing: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in sorted(journeys, key=lambda r: (r.action_id, r.learner_name or "", r.learner_id)):
+        before, through = cumulated[(r.learner_id, r.action_id)]
+        hours = through - before
+        if hours <= 0:
+            continue
+        name = r.learner_name or r.learner_id
+        settings = cfg.catalogue.get(r.action_id)
+        entry = Entry(r.learner_id, r.learner_name, r.action_id, hours=hours)
+
+        def add(line: str, fig: Figure | None = None) -> None:
+            fig = fig or figures[line]
+            fig.exact_hours += hours
+            fig.trainees = (fig.trainees or 0) + 1
+            fig.entries.append(entry)
+
+        if settings is not None and settings.entrusted_by_of:
+            add("G")
+            continue
+        # F-1: type of trainee
+        ttype = _trainee_type(cfg, settings, r, money.get((r.learner_id, r.action_id)))
+        if ttype is None:
+            missing.append(MissingField(name, "trainee_type", f"F-1: the type of trainee is unknown for {r.action_id} "
+                                        "(set catalogue.<action>.trainee_type, funding.approved data.details.trainee_type, "
+                                        "or map its funder_kind in funder_kind_types)"))
+        else:
+            add(f"F1-{ttype}")
+            add("F1-total")
+        if settings is not None and settings.subcontracted:
+            add("F2")
+        # F-3: aim
+        aim = _aim(settings, r.action)
+        if aim is None:
+            action_missing[(r.action_id, "aim")].append(name)
+        elif aim == "a-?":
+            action_missing[(r.action_id, "rncp_level")].append(name)
+        else:
+            add(f"F3-{aim}")
+            add("F3-total")
+        # F-4: NSF speciality
+        code = settings.nsf if settings else None
+        if not code:
+            action_missing[(r.action_id, "nsf")].append(name)
+        else:
+            fig = nsf.setdefault(code, Figure("F4", code=code, value=(settings.nsf_label or "")))
+            add("F4", fig)
+            add("F4-total")
+    for (action_id, what), names in sorted(action_missing.items()):
+        text = {"aim": "F-3: the general aim of the action is unknown (set catalogue.<action>.aim)",
+                "rncp_level": "F-3: an RNCP certification needs its level (set catalogue.<action>.rncp_level)",
+                "nsf": "F-4: the NSF speciality code is unknown (set catalogue.<action>.nsf)"}[what]
+        missing.append(MissingField(f"(action {action_id})", what, f"{text}; {len(names)} trainee(s): {', '.join(names[:5])}"
+                                    + ("…" if len(names) > 5 else "")))
+    ranked = sorted(nsf.values(), key=lambda f: (-f.exact_hours, -(f.trainees or 0), f.code or ""))
+    f4 = []
+    for i, fig in enumerate(ranked[:5], start=1):
+        fig.line = f"F4-{i}"
+        f4.append(fig)
+    others = Figure("F4-others")
+    for fig in ranked[5:]:
+        others.exact_hours += fig.exact_hours
+        others.trainees = (others.trainees or 0) + (fig.trainees or 0)
+        others.entries.extend(fig.entries)
+    f4.append(others)
+    for fig in [*(figures[k] for k in figures if k[0] in "FG"), *f4]:
+        if fig.line.endswith("-total"):
+            continue
+        fig.hours = whole_hours(fig.exact_hours)
+        fig.trainees = fig.trainees or 0
+    for group in ([figures[f"F1-{x}"] for x in F1], [figures[f"F3-{x}"] for x in F3], f4):
+        for fig, hours in zip(group, apportion([fig.exact_hours for fig in group])):
+            fig.hours = hours
+    for total_line, parts in (("F1-total", [f"F1-{x}" for x in F1]), ("F3-total", [f"F3-{x}" for x in F3])):
+        figures[total_line].hours = sum(figures[p].hours for p in parts)
+        figures[total_line].trainees = sum(figures[p].trainees for p in parts)
+    figures["F4-total"].hours = sum(f.hours for f in f4)
+    figures["F4-total"].trainees = sum(f.trainees for f in f4)
+
+    # ----------------------------------------------------------------- A, B, H
+    header = _header(organisation, period, journeys, missing)
+    return Bpf(figures, header, missing, notes, f4)
+
+
+def _trainee_type(cfg, settings, report, money: Money | None) -> str | None:
+    if settings is not None and settings.trainee_type:
+        return settings.trainee_type
+    found = set()
+    for fact in report.funders.values():
+        explicit = (fact.get("details") or {}).get("trainee_type")
+        if explicit in F1:
+            return explicit
+        mapped = cfg.funder_kind_types.get(fact.get("funder_kind", "other"))
+        if mapped:
+            found.add(mapped)
+    if not report.funders and money is not None and money.payments:
+        found.add(cfg.funder_kind_types.get("self", "d"))
+    for letter in TYPE_ORDER:
+        if letter in found:
+            return letter
+    return None
+
+
+def _aim(settings, action) -> str | None:
+    if settings is not None and settings.aim:
+        if settings.aim == "rncp":
+            return f"a-{settings.rncp_level}" if settings.rncp_level else "a-?"
+        return {"rs": "b", "cqp": "c", "other": "d", "bilan": "e", "vae": "f"}[settings.aim]
+    if action is None:
+        return None
+    if action.nature == "bilan_competences":
+        return "e"
+    if action.nature == "vae":
+        return "f"
+    cert = (action.certification or "").strip().upper()
+    if cert.startswith("RS"):
+        return "b"
+    if cert.startswith("RNCP"):
+        return "a-?"
+    return None
+
+
+def _header(organisation, period, journeys, missing: list[MissingField]) -> dict[str, Any]:
+    org = organisation
+    if org is None:
+        missing.append(MissingField("(organisation)", "organisation", "cadre A needs hub.organisation (name, SIRET, NDA)"))
+    elif not org.nda:
+        missing.append(MissingField("(organisation)", "nda", "cadre A needs the numéro de déclaration d'activité "
+                                    "(hub.organisation.nda)"))
+    if org is not None and not org.representative:
+        missing.append(MissingField("(organisation)", "representative", "cadre H needs the manager "
+                                    "(hub.organisation.representative)"))
+    actions = {r.action_id: r.action for r in journeys if r.action is not None}
+    distance = any(a.modality != "presentiel" or any(hd.modality != "presentiel" for hd in a.schedule())
+                   for a in actions.values()
+                   if a.start <= period.end and a.end >= period.start)
+    return {
+        "A": {"name": org.name if org else None, "siret": org.siret if org else None, "nda": org.nda if org else None,
+              "address": org.address if org else None},
+        "B": {"start": period.start.isoformat(), "end": period.end.isoformat(), "distance": distance},
+        "H": {"name": org.representative if org else None, "title": org.representative_title if org else None},
+    }

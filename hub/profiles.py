@@ -1,0 +1,166 @@
+"""File profiles: what varies from one funder file to another, kept in YAML.
+
+A profile names the columns (in order, with their header labels), the CSV separator, the
+encoding, the line ending, the date and decimal formats, the words for yes/no, the labels of
+coded values and the file name. Built-in profiles live in each format package's ``profiles/`` folder;
+an export may point at its own file instead (``profile: path/to/profile.yaml``). Profiles are
+validated like the rest of the configuration (:func:`hub.config.load_yaml_model`): an unknown
+key or column is an error naming the profile file and line.
+
+Funder-format plugins build their profile models from :class:`FileProfile` and
+:func:`column_model`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from hub.config import load_yaml_model
+from hub.errors import ConfigError
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def column_model(name: str, fields: tuple[str, ...]) -> type[BaseModel]:
+    """A column model whose ``field`` must be one of ``fields``."""
+
+    def known(cls, value: str) -> str:
+        if value not in fields:
+            raise ValueError(f"unknown column {value!r} (known columns: {', '.join(fields)})")
+        return value
+
+    return create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __validators__={"_known": field_validator("field")(classmethod(known))},
+        field=(str, Field(description="The value this column carries")),
+        label=(str | None, Field(default=None, description="Header text (default: the field name)")),
+        places=(int | None, Field(default=None, ge=0, le=6, description="Decimal places of a number")),
+    )
+
+
+def check_file_name(value: str) -> str:
+    probe = value.replace("{period}", "2026-10").replace("{export}", "x")
+    if "{" in probe or "}" in probe or "/" in probe or "\\" in probe or not probe.strip():
+        raise ValueError("a plain file name; only {period} and {export} may be used")
+    return value
+
+
+class FileProfile(BaseModel):
+    """Layout of a delimited text file. Subclasses set ``FIELDS`` and ``columns``."""
+
+    model_config = ConfigDict(extra="forbid")
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    description: str = ""
+    file_name: str = Field(description="Name of the file; {period} and {export} are replaced")
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "iso-8859-1", "iso-8859-15"] = "utf-8"
+    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    quoting: Literal["minimal", "all"] = "minimal"
+    line_ending: Literal["crlf", "lf"] = "crlf"
+    decimal_separator: Literal[",", "."] = ","
+    date_format: str = Field(default="%d/%m/%Y", description="strftime pattern, e.g. %d/%m/%Y or %Y-%m-%d")
+    yes_label: str = "oui"
+    no_label: str = "non"
+    empty: str = Field(default="", description="What an absent value is written as")
+    labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per field, the label written for each coded value")
+
+    @field_validator("file_name")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        return check_file_name(value)
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str) -> str:
+        try:
+            dt.date(2026, 10, 5).strftime(value)
+        except ValueError as exc:
+            raise ValueError(f"invalid date format {value!r}: {exc}") from None
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_fields(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for name in value:
+            if cls.FIELDS and name not in cls.FIELDS:
+                raise ValueError(f"labels for unknown field {name!r} (known: {', '.join(cls.FIELDS)})")
+        return value
+
+    # ------------------------------------------------------------------ formatting
+    def name_for(self, period: str, export: str) -> str:
+        return self.file_name.replace("{period}", period).replace("{export}", export)
+
+    def cell(self, field: str, value: Any, places: int | None = None) -> str:
+        if value is None:
+            return self.empty
+        if isinstance(value, bool):
+            return self.yes_label if value else self.no_label
+        if field in self.labels and str(value) in self.labels[field]:
+            return self.labels[field][str(value)]
+        if isinstance(value, dt.datetime):
+            return value.strftime(self.date_format + " %H:%M")
+        if isinstance(value, dt.date):
+            return value.strftime(self.date_format)
+        if isinstance(value, Decimal):
+            if places is not None:
+                value = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+            text = format(value, "f")
+            return text.replace(".", self.decimal_separator)
+        return str(value)
+
+    def render(self, rows: list[dict[str, Any]], columns: list | None = None) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\r\n" if self.line_ending == "crlf" else "\n",
+                            quoting=csv.QUOTE_ALL if self.quoting == "all" else csv.QUOTE_MINIMAL)
+        columns = columns if columns is not None else self.columns  # type: ignore[attr-defined]
+        writer.writerow([c.label or c.field for c in columns])
+        for row in rows:
+            writer.writerow([self.cell(c.field, row.get(c.field), c.places) for c in columns])
+        return out.getvalue()
+
+    def write(self, path: Path, rows: list[dict[str, Any]], columns: list | None = None) -> list[str]:
+        """Write ``rows``; returns notes (characters the encoding cannot hold are replaced)."""
+        text = self.render(rows, columns)
+        try:
+            data = text.encode(self.encoding)
+            notes = []
+        except UnicodeEncodeError:
+            data = text.encode(self.encoding, errors="replace")
+            notes = [f"{path.name}: characters that {self.encoding} cannot hold were replaced by '?'"]
+        path.write_bytes(data)
+        return notes
+
+
+def load_profile(value: str, model: type[FileProfile], builtin_dir: Path) -> FileProfile:
+    """A built-in profile by name (``builtin_dir/<name>.yaml``) or a YAML file by path.
+
+    Raises :class:`hub.errors.ConfigError` whose lines name the profile file and line.
+    """
+    if NAME.match(value) and not value.endswith((".yaml", ".yml")):
+        path = builtin_dir / f"{value}.yaml"
+        if not path.exists():
+            known = sorted(p.stem for p in builtin_dir.glob("*.yaml"))
+            raise ConfigError(f"unknown built-in profile {value!r} (built-in: {', '.join(known)}; or give a path to a .yaml file)")
+    else:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = Path.cwd() / path
+    return load_yaml_model(path, model)  # type: ignore[return-value]
+
+
+def profile_validator(value: str, model: type[FileProfile], builtin_dir: Path) -> FileProfile:
+    """For a config model's field validator: turn profile problems into one ValueError."""
+    try:
+        return load_profile(value, model, builtin_dir)
+    except ConfigError as exc:
+        raise ValueError("; ".join(exc.problems)) from None
