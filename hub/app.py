@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -324,8 +325,15 @@ class Hub:
 
         await self.project()
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
-        return [compute(s, self.config.model.actions.get(s["action"]), self.config.rules_for(s["action"]),
-                        self.config.timezone, today=today) for s in states]
+        actions, tz = self.config.model.actions, self.config.timezone
+        collecting = gc.isenabled()
+        gc.disable()  # many small objects and no cycles: the collector would only cost time here
+        try:
+            return [compute(s, actions.get(s["action"]), self.config.rules_for(s["action"]), tz, today=today)
+                    for s in states]
+        finally:
+            if collecting:
+                gc.enable()
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -131,7 +132,11 @@ class TrainingAction(BaseModel):
         return self
 
     def schedule(self) -> list[HalfDay]:
-        """Every scheduled half-day, in date order."""
+        """Every scheduled half-day, in date order (computed once per action)."""
+        return list(self._schedule)
+
+    @cached_property
+    def _schedule(self) -> tuple[HalfDay, ...]:
         days: dict[str, HalfDay] = {}
         if self.pattern is not None:
             day = self.start
@@ -145,7 +150,7 @@ class TrainingAction(BaseModel):
                 day += dt.timedelta(days=1)
         for hd in self.half_days:
             days[hd.key] = hd
-        return [days[k] for k in sorted(days)]
+        return tuple(days[k] for k in sorted(days))
 
     def total_planned_hours(self) -> Decimal:
         if self.planned_hours is not None:
