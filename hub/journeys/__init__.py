@@ -6,7 +6,8 @@ from typing import Any
 
 from hub.journeys.projection import project
 
-BATCH = 5000
+BATCH = 20_000
+LEARNERS_PER_BATCH = 200
 
 
 def catch_up(store, *, batch: int = BATCH) -> int:
@@ -30,9 +31,29 @@ def catch_up(store, *, batch: int = BATCH) -> int:
 
 
 def rebuild(store) -> int:
-    """Forget every journey and project the whole ledger again (store thread)."""
+    """Forget every journey and project the whole ledger again (store thread).
+
+    Learner by learner rather than in ledger order, so that each journey is built in memory and
+    written once; the projection cursor moves only at the end (a crash leaves it at zero, and
+    the states' own ``seq`` makes the next catch-up skip what they already hold)."""
     store.reset_journeys()
-    return catch_up(store)
+    end = store.max_seq()
+    cache: dict[str, str] = {}
+
+    def canonical(learner_id: str) -> str:
+        if learner_id not in cache:
+            cache[learner_id] = store.canonical_learner(learner_id)
+        return cache[learner_id]
+
+    total = 0
+    learners = store.event_learner_ids()
+    for start in range(0, len(learners), LEARNERS_PER_BATCH):
+        events = store.events_of_learners(learners[start : start + LEARNERS_PER_BATCH], until_seq=end)
+        states, _ = project(events, store.load_journeys, canonical)
+        store.save_journeys(states, 0, name="journeys-rebuild")
+        total += len(events)
+    store.save_journeys({}, end)
+    return total
 
 
 def reproject_learner(store, learner_id: str) -> None:

@@ -61,7 +61,13 @@ def _fact(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
-    """Add one event's facts to a journey state (events arrive in ledger order)."""
+    """Add one event's facts to a journey state (events arrive in ledger order).
+
+    An event at or below the state's last applied ``seq`` is ignored, so replaying a range
+    (after a crash in the middle of a rebuild, say) never counts a fact twice."""
+    if event["seq"] <= state.get("seq", 0):
+        return
+    state["seq"] = event["seq"]
     if event.get("supersedes"):
         state["superseded"].append(event["supersedes"])
     learner = event.get("learner") or {}

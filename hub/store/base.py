@@ -263,6 +263,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def learner_aliases(self, learner_id: str) -> list[str]: ...
 
+    @abc.abstractmethod
+    def event_learner_ids(self) -> list[str]:
+        """Every learner id that events were attributed to (aliases included), sorted."""
+
+    @abc.abstractmethod
+    def max_seq(self) -> int:
+        """The ledger's last sequence number (0 when empty)."""
+
     # -- sources
     @abc.abstractmethod
     def source_state(self, name: str) -> SourceState: ...

@@ -717,6 +717,14 @@ class PostgresStore(Store):
             elif learner_ids:
                 conn.execute("DELETE FROM journeys WHERE learner_id = ANY(%s::text[])", (list(learner_ids),))
 
+    def event_learner_ids(self) -> list[str]:
+        return [r["learner_id"] for r in self.conn.execute(
+            'SELECT DISTINCT learner_id COLLATE "C" AS learner_id FROM events WHERE learner_id IS NOT NULL '
+            'ORDER BY 1')]
+
+    def max_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) AS m FROM events").fetchone()["m"]
+
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         if not learner_ids:
             return []

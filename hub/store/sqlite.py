@@ -615,6 +615,13 @@ class SQLiteStore(Store):
         return [_event_dict(r) for r in self.conn.execute(
             f"SELECT * FROM events WHERE learner_id IN ({marks}) AND seq <= ? ORDER BY seq", [*learner_ids, until_seq])]
 
+    def event_learner_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT learner_id FROM events WHERE learner_id IS NOT NULL ORDER BY learner_id")]
+
+    def max_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
     def learner_aliases(self, learner_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT alias FROM learner_aliases WHERE learner_id = ?", (learner_id,))]
 

@@ -887,6 +887,7 @@ def test_events_of_learners_and_aliases(store):
     assert [e["id"] for e in store.events_of_learners([a], until_seq=seqs[-1])] == [rows[0].id, rows[2].id]
     assert [e["id"] for e in store.events_of_learners([a, b], until_seq=seqs[1])] == [rows[0].id, rows[1].id]
     assert store.events_of_learners([], until_seq=seqs[-1]) == []
+    assert store.event_learner_ids() == sorted([a, b]) and store.max_seq() == seqs[-1]
     assert store.learner_aliases(a) == []
     changes = store.apply_learner_mapping({"L": ["src:moodle:1", "src:moodle:2"]}, at=1.0)
     assert changes == [f"L: merged {b} into {a}"]
