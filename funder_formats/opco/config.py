@@ -1,0 +1,102 @@
+"""Configuration of an ``opco`` export (``exports.<name>`` with ``kind: opco``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from funder_formats.opco.profile import Profile, load_profile, resolve_profile
+from hub.errors import ConfigError
+from hub.formats import FunderFormatConfig
+
+OUTPUTS = ("attendance_csv", "attendance_xlsx", "subrogation_bundle", "api_cfa")
+Output = Literal["attendance_csv", "attendance_xlsx", "subrogation_bundle", "api_cfa"]
+
+_PROFILES: dict[str, tuple[float, Profile]] = {}
+
+
+def cached_profile(value: str) -> Profile:
+    """The validated profile ``value`` (reloaded when its file changes)."""
+    path = resolve_profile(value)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    key = str(path)
+    hit = _PROFILES.get(key)
+    if hit is None or hit[0] != mtime:
+        hit = _PROFILES[key] = (mtime, load_profile(value))
+    return hit[1]
+
+
+class DetailsFields(BaseModel):
+    """Keys read from the ``details`` of the learner's ``funding.approved`` event (then of the
+    ``enrolment.agreement_signed`` event) for what the OPCO asks and the core vocabulary lacks."""
+
+    model_config = ConfigDict(extra="forbid")
+    employer_siret: str = Field(default="employer_siret", description="Employer's SIRET (14 digits)")
+    employer_name: str = Field(default="employer_name", description="Employer's name (falls back to `employer`)")
+    dossier: str = Field(default="dossier", description="The OPCO's file number (falls back to the funding's `reference`)")
+    learner_last_name: str = Field(default="learner_last_name", description="Last name, when the full name cannot be split")
+    learner_first_name: str = Field(default="learner_first_name", description="First name")
+    learner_usage_name: str = Field(default="learner_usage_name", description="Nom d'usage (API CFA `apprenti.nomUsage`)")
+    invoice: str = Field(default="invoice_number", description="Invoice number (API CFA `numeroInterneFacture`)")
+    echeances: str = Field(default="echeances",
+                           description="The OPCO's payment schedule of an apprenticeship contract: a list of "
+                                       "{numero, codification, dateDebut, dateFin}")
+    subrogation: str = Field(default="subrogation", description="false: the OPCO reimburses the employer (no subrogation bundle)")
+
+
+class ApiCfaOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    echeance: Literal["details", "period"] = Field(
+        default="details",
+        description="details: the échéance of the schedule in the funding's details that contains the period's end "
+                    "(missing: a required field); period: number the échéances by period since the action's start")
+    attach_certificate: bool = Field(default=True, description="Put the issued certificat de réalisation PDF in `_files.certificat`")
+    conservation_pieces: bool = Field(default=True, description="attestationConservationPieces: the OF keeps the supporting pieces")
+    nature_label: str = Field(default="Formation par apprentissage", description="natureAction")
+
+
+class OpcoConfig(FunderFormatConfig):
+    """Keys of an ``opco`` export."""
+
+    profile: str = Field(default="atlas", description="A built-in profile (atlas, opco-ep, akto) or the path of a YAML profile")
+    outputs: list[Output] = Field(default_factory=lambda: ["attendance_csv"], min_length=1,
+                                  description="Files to produce: attendance_csv, attendance_xlsx, subrogation_bundle, api_cfa")
+    statement: Literal["monthly", "end_of_action"] = Field(
+        default="monthly",
+        description="monthly: the half-days of the period; end_of_action: the whole action of the enrolments that "
+                    "ended in the period")
+    require_trainer_cosignature: bool = Field(
+        default=True, description="A half-day signed by the learner alone is not billable (hours_billable = 0)")
+    bill_foad: bool = Field(default=True, description="FOAD connection time is billable")
+    opco_kinds: list[str] = Field(default_factory=lambda: ["opco"],
+                                  description="Without `funders`: the funder kinds (funding_kind) this export covers")
+    fields: DetailsFields = Field(default_factory=DetailsFields)
+    api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions)
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        try:
+            cached_profile(value)
+        except ConfigError as exc:
+            raise ValueError("invalid profile: " + "; ".join(exc.problems)) from None
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("an output is listed twice")
+        return value
+
+    @property
+    def loaded_profile(self) -> Profile:
+        return cached_profile(self.profile)
+
+    def profile_path(self) -> Path:
+        return resolve_profile(self.profile)
