@@ -181,8 +181,9 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
             for state in states[start:start + chunk]:
                 act = hub.config.model.actions.get(state["action"])
                 report = compute(state, act, hub.config.rules_for(state["action"]), hub.config.timezone, today=issuer.today)
-                gaps = (proof_gaps(report, issuer.today, issuer.hub.proof_rules())
-                        if doc_type == "certificat_realisation" else [])
+                # the proof that the training happened (the default rules); funders' invoicing rules
+                # (an employer's SIRET…) gate their exports, not the certificate
+                gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
                 reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
                 if reason:
                     run.refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
