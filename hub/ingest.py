@@ -88,6 +88,7 @@ class Ingestor:
                     data=_data_json(data) if data is not None else "{}",
                     evidence=orjson.dumps(evidence).decode() if evidence else None,
                     supersedes=item.get("supersedes"),
+                    learner_ref=learner,
                 )
             )
         return rows

@@ -52,6 +52,13 @@ def key_kind(key: str) -> str:
     return ":".join(key.split(":", 2)[:2])
 
 
+def _signature(learner: dict | None) -> tuple:
+    if not learner:
+        return ()
+    ids = learner.get("ids")
+    return (learner.get("ref"), learner.get("email"), learner.get("name"), tuple(sorted(ids.items())) if ids else ())
+
+
 @dataclass
 class Conflict:
     event_id: str
@@ -81,13 +88,21 @@ class LearnerResolver:
         learner_kinds: Callable[[list[str]], dict[str, dict[str, str]]],  # learner -> {single-valued kind: key}
         separated: Callable[[list[str]], set[frozenset[str]]] = lambda ids: set(),
     ) -> Resolution:
-        wanted = set()
+        # a batch repeats the same few learners: resolve each distinct reference once
+        distinct: dict[tuple, int] = {}
+        slots: list[int] = []
         parsed = []
+        wanted = set()
         for event_id, source, learner in events:
-            src, linking, other = keys_for(source, learner, self.match_on)
-            parsed.append((event_id, learner, src, linking, other))
-            if src and not src.startswith("src:hub:"):
-                wanted.update([src, *linking])
+            signature = (source, _signature(learner))
+            slot = distinct.get(signature)
+            if slot is None:
+                slot = distinct[signature] = len(parsed)
+                src, linking, other = keys_for(source, learner, self.match_on)
+                parsed.append((event_id, learner, src, linking, other))
+                if src and not src.startswith("src:hub:"):
+                    wanted.update([src, *linking])
+            slots.append(slot)
         owner = dict(lookup(sorted(wanted)))
         kinds: dict[str, dict[str, str]] = learner_kinds(sorted(set(owner.values())))
         apart = separated(sorted(set(owner.values())))
@@ -148,6 +163,7 @@ class LearnerResolver:
                     continue
                 attach(key, chosen)
             result.learner_ids.append(chosen)
+        result.learner_ids = [result.learner_ids[slot] for slot in slots]
         return result
 
 

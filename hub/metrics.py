@@ -26,11 +26,19 @@ class Metrics:
         )
 
     def count_ingest(self, rows, result) -> None:
+        from collections import Counter as Tally
+
+        appended: Tally = Tally()
+        duplicates: Tally = Tally()
         for row, is_new in zip(rows, result.new):
             if is_new:
-                self.events.labels(row.type, row.source).inc()
+                appended[(row.type, row.source)] += 1
             else:
-                self.duplicates.labels(row.source).inc()
+                duplicates[row.source] += 1
+        for (type_, source), n in appended.items():
+            self.events.labels(type_, source).inc(n)
+        for source, n in duplicates.items():
+            self.duplicates.labels(source).inc(n)
 
     def refresh(self, store, sources: list[str], sinks: list[str] = ()) -> None:
         """Update the gauges from the store (call on the store's thread)."""

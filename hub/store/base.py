@@ -37,6 +37,7 @@ class EventRow:
     evidence: str | None  # JSON
     supersedes: str | None
     learner_id: str | None = None  # set by the store's learner registry at ingest
+    learner_ref: dict | None = None  # ``learner`` parsed (not stored: spares the registry a JSON decode)
 
 
 @dataclass

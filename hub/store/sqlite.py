@@ -324,7 +324,8 @@ class SQLiteStore(Store):
     def _resolve_learners(self, rows: list[EventRow], resolver) -> None:
         conn = self.conn
         resolution = resolver.resolve(
-            [(r.id, r.source, json.loads(r.learner) if r.learner else None) for r in rows],
+            [(r.id, r.source, r.learner_ref if r.learner_ref is not None else (json.loads(r.learner) if r.learner else None))
+             for r in rows],
             self._key_owners, self._learner_kinds, self._separations,
         )
         now = time.time()
