@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from hub.connector import Connector, ConnectorContext, PullSource
 from hub.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
-from hub.ingest import Ingestor, reject_rows
+from hub.ingest import Ingestor, no_gc, reject_rows
 from hub.learners import LearnerResolver
 from hub.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
@@ -326,14 +325,9 @@ class Hub:
         await self.project()
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
         actions, tz = self.config.model.actions, self.config.timezone
-        collecting = gc.isenabled()
-        gc.disable()  # many small objects and no cycles: the collector would only cost time here
-        try:
+        with no_gc():
             return [compute(s, actions.get(s["action"]), self.config.rules_for(s["action"]), tz, today=today)
                     for s in states]
-        finally:
-            if collecting:
-                gc.enable()
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a

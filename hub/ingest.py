@@ -8,7 +8,9 @@ the source's new cursor, in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -43,6 +45,19 @@ def _data_json(model: BaseModel) -> str:
     return model.__pydantic_serializer__.to_json(model, exclude_none=True).decode()
 
 
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector around one batch: it allocates many small acyclic
+    objects, which the collector would scan for nothing (about a tenth of ingest time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def learner_key(source: str, learner: dict | None) -> str | None:
     """The key that links a learner's events for routing by funder (e-mail when known)."""
     if not learner:
@@ -65,6 +80,10 @@ class Ingestor:
     # ------------------------------------------------------------------ preparation
     def prepare(self, items: list[Any], *, source: str | None, default_source: str = "api") -> list[EventRow]:
         """Validate ``items`` all-or-nothing and build rows. Raises EventValidationError."""
+        with no_gc():
+            return self._prepare(items, source=source, default_source=default_source)
+
+    def _prepare(self, items: list[Any], *, source: str | None, default_source: str) -> list[EventRow]:
         validated = self.types.validate_batch(items)
         ids = new_ulids(len(validated))
         received = format_utc(dt.datetime.now(UTC))
@@ -112,8 +131,9 @@ class Ingestor:
     def commit(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
                rejects: Iterable[RejectRow] = ()) -> IngestResult:
         """Synchronous commit on the store's thread (use :meth:`ingest` from async code)."""
-        result = self.store.ingest(rows, self.router.route if self.router else None,
-                                   source_cursor=cursor, rejects=list(rejects), learners=self.learners)
+        with no_gc():
+            result = self.store.ingest(rows, self.router.route if self.router else None,
+                                       source_cursor=cursor, rejects=list(rejects), learners=self.learners)
         if self.on_ingested is not None:
             self.on_ingested(rows, result)
         return result
