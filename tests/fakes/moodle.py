@@ -37,7 +37,9 @@ from typing import Any, AsyncIterator, Iterable
 
 from aiohttp import web
 
-FIXTURES = Path(os.environ.get("MOODLE_FIXTURES", "/work/shared/fixtures/moodle"))
+# the recordings live in the shared folder beside the repository (../shared/fixtures/moodle)
+FIXTURES = Path(os.environ.get("MOODLE_FIXTURES")
+                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "moodle")
 WS_DIR = FIXTURES / "ws"
 REST_PATH = "/webservice/rest/server.php"
 TOKEN = "fake-moodle-token-0123456789abcdef"
