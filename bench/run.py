@@ -3,7 +3,7 @@
 Each benchmark runs in its own process with ``--json`` and writes ``bench/results/<name>.json``
 (git-ignored); this script then reads the files back and prints the summary.
 
-    .venv/bin/python bench/run.py            # full: 200k events (best of 3), HTTP 200k, memory 20k vs 200k (~10 min)
+    .venv/bin/python bench/run.py            # full: 200k events (best of 3), HTTP 200k, memory 20k vs 200k (~7 min)
     .venv/bin/python bench/run.py --quick    # smoke run: 20k events, HTTP 20k, memory 2k vs 20k (under a minute)
     .venv/bin/python bench/run.py --only ingest,memory
 """
