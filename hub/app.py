@@ -264,7 +264,10 @@ class Hub:
         """Bring the journeys up to date with the ledger."""
         from hub.journeys import catch_up
 
-        return await self.store.call(catch_up, self.store)
+        total = 0  # chunk by chunk: ingest requests get the store thread in between
+        while chunk := await self.store.call(catch_up, self.store, batch=5000, max_batches=1):
+            total += chunk
+        return total
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
@@ -335,7 +338,10 @@ class Hub:
         at the next seal)."""
         from hub.ledger import seal
 
-        blocks = await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events)
+        blocks = []  # one block per store call: ingest requests get the store thread in between
+        while made := await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events,
+                                            max_blocks=1):
+            blocks.extend(made)
         for block in blocks:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
         await self.anchor()

@@ -110,10 +110,12 @@ def build_block(events: list[dict[str, Any]], index: int, prev_hash: str,
     return header, leaves
 
 
-def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None) -> list[BlockHeader]:
-    """Seal every event not yet in a block (store thread). Returns the new block headers."""
+def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None,
+         max_blocks: int | None = None) -> list[BlockHeader]:
+    """Seal every event not yet in a block (at most ``max_blocks`` blocks; store thread).
+    Returns the new block headers."""
     made = []
-    while True:
+    while max_blocks is None or len(made) < max_blocks:
         last = store.last_block()
         after = last["last_seq"] if last else 0
         events = list(store.iter_events(after_seq=after, batch=min(max_events, 5000), limit=max_events))
@@ -123,6 +125,7 @@ def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None) -> 
                                      now or dt.datetime.now(dt.timezone.utc))
         store.add_block({**asdict(header), "hash": header.hash}, b"".join(leaves))
         made.append(header)
+    return made
 
 
 @dataclass

@@ -10,8 +10,11 @@ BATCH = 20_000
 LEARNERS_PER_BATCH = 200
 
 
-def catch_up(store, *, batch: int = BATCH) -> int:
-    """Apply the events appended since the last run (store thread); returns how many were read."""
+def catch_up(store, *, batch: int = BATCH, max_batches: int | None = None) -> int:
+    """Apply the events appended since the last run (store thread); returns how many were read.
+
+    ``max_batches`` bounds one call, so that the daemon can give the store thread back to
+    ingest requests between chunks."""
     cache: dict[str, str] = {}
 
     def canonical(learner_id: str) -> str:
@@ -20,7 +23,9 @@ def catch_up(store, *, batch: int = BATCH) -> int:
         return cache[learner_id]
 
     total = 0
-    while True:
+    rounds = 0
+    while max_batches is None or rounds < max_batches:
+        rounds += 1
         after = store.projection_cursor()
         events = list(store.iter_events(after_seq=after, batch=batch, limit=batch))
         if not events:
@@ -28,6 +33,7 @@ def catch_up(store, *, batch: int = BATCH) -> int:
         states, last = project(events, store.load_journeys, canonical)
         store.save_journeys(states, last)
         total += len(events)
+    return total
 
 
 def rebuild(store) -> int:

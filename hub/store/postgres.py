@@ -236,6 +236,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         SELECT 1;  -- events(type, seq) is indexed since migration 1 (events_type_seq)
         """,
     ),
+    (
+        7,
+        """
+        CREATE INDEX outbox_claim ON outbox(sink, state, id);
+        """,
+    ),
 ]
 
 
