@@ -154,6 +154,24 @@ def split_batch(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> t
     return ids, new, fresh
 
 
+def paged_events(fetch: Callable[[int, int], list], *, after_seq: int, batch: int,
+                 limit: int | None) -> Iterator[dict[str, Any]]:
+    """Keyset pagination over the ledger: ``fetch(last_seq, size)`` returns the next rows by seq."""
+    last, left = after_seq, limit
+    while True:
+        size = batch if left is None else min(batch, left)
+        if size <= 0:
+            return
+        rows = fetch(last, size)
+        if not rows:
+            return
+        for row in rows:
+            yield event_dict(row)
+        last = rows[-1]["seq"]
+        if left is not None:
+            left -= len(rows)
+
+
 class RouteFn(Protocol):
     def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict]) -> list[list[tuple[str, str]]]:
         """For each new row, the (sink, route name) pairs it must be delivered to."""

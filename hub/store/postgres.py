@@ -37,6 +37,7 @@ from psycopg.rows import dict_row
 
 from hub.store.base import (
     event_dict as _event_dict,
+    paged_events,
     split_batch,
     Claimed,
     DeadLetter,
@@ -611,24 +612,11 @@ class PostgresStore(Store):
         return _event_dict(row) if row else None
 
     def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
-        last = after_seq
-        left = limit
         type_filter = " AND type = ANY(%s::text[])" if types else ""
         extra: list[Any] = [list(types)] if types else []
-        while True:
-            size = batch if left is None else min(batch, left)
-            if size <= 0:
-                return
-            rows = self.conn.execute(
-                f"SELECT * FROM events WHERE seq > %s{type_filter} ORDER BY seq LIMIT %s", [last, *extra, size]
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield _event_dict(row)
-            last = rows[-1]["seq"]
-            if left is not None:
-                left -= len(rows)
+        sql = f"SELECT * FROM events WHERE seq > %s{type_filter} ORDER BY seq LIMIT %s"
+        return paged_events(lambda last, size: self.conn.execute(sql, [last, *extra, size]).fetchall(),
+                            after_seq=after_seq, batch=batch, limit=limit)
 
     def count_events(self) -> int:
         return self.conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"]

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator
 
 from hub.store.base import (
     event_dict as _event_dict,
+    paged_events,
     split_batch,
     Claimed,
     DeadLetter,
@@ -508,27 +509,11 @@ class SQLiteStore(Store):
         return _event_dict(row) if row else None
 
     def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
-        last = after_seq
-        left = limit
-        type_filter = ""
-        params: list[Any] = []
-        if types:
-            type_filter = f" AND type IN ({','.join('?' * len(types))})"
-            params = list(types)
-        while True:
-            size = batch if left is None else min(batch, left)
-            if size <= 0:
-                return
-            rows = self.conn.execute(
-                f"SELECT * FROM events WHERE seq > ?{type_filter} ORDER BY seq LIMIT ?", [last, *params, size]
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield _event_dict(row)
-            last = rows[-1]["seq"]
-            if left is not None:
-                left -= len(rows)
+        type_filter = f" AND type IN ({','.join('?' * len(types))})" if types else ""
+        params = list(types or [])
+        sql = f"SELECT * FROM events WHERE seq > ?{type_filter} ORDER BY seq LIMIT ?"
+        return paged_events(lambda last, size: self.conn.execute(sql, [last, *params, size]).fetchall(),
+                            after_seq=after_seq, batch=batch, limit=limit)
 
     def count_events(self) -> int:
         return self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
