@@ -384,6 +384,10 @@ class Store(abc.ABC):
         False when it was already claimed, by this daemon or another."""
 
     @abc.abstractmethod
+    def release_job_run(self, key: str, *, owner: str) -> None:
+        """Forget ``owner``'s claim on ``key`` (the run failed or wrote nothing): it may run again."""
+
+    @abc.abstractmethod
     def acquire_lease(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         """Take or renew lease ``name`` for ``owner`` unless another owner holds a live one."""
 

@@ -937,6 +937,9 @@ class PostgresStore(Store):
         ).fetchone()
         return row is not None
 
+    def release_job_run(self, key: str, *, owner: str) -> None:
+        self.conn.execute("DELETE FROM job_runs WHERE key = %s AND owner = %s", (key, owner))
+
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:
         row = self.conn.execute(
             "INSERT INTO leases AS l (name, owner, expires_at) VALUES (%s, %s, %s) "

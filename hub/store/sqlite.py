@@ -832,6 +832,10 @@ class SQLiteStore(Store):
             return self.conn.execute("INSERT OR IGNORE INTO job_runs (key, owner, started_at) VALUES (?,?,?)",
                                      (key, owner, at)).rowcount == 1
 
+    def release_job_run(self, key: str, *, owner: str) -> None:
+        with self._tx():
+            self.conn.execute("DELETE FROM job_runs WHERE key = ? AND owner = ?", (key, owner))
+
     # ------------------------------------------------------------------ leases
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:
         with self._tx():

@@ -486,6 +486,11 @@ def test_job_runs_are_claimed_once(store_factory):
     assert sum(won) == 1
     assert not stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=2.0)
     assert stores[0].claim_job_run("export:opco-atlas:2026-11", owner="d0", at=2.0)
+    winner = won.index(True)
+    stores[(winner + 1) % 3].release_job_run("export:opco-atlas:2026-10", owner=f"d{(winner + 1) % 3}")
+    assert not stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=3.0), "only the owner releases"
+    stores[winner].release_job_run("export:opco-atlas:2026-10", owner=f"d{winner}")
+    assert stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=3.0), "released: it may run again"
 
 
 def test_concurrent_lease_has_one_winner(store_factory):
