@@ -41,6 +41,7 @@ from pydantic_core import PydanticUndefined  # noqa: E402
 from hub import config as hub_config  # noqa: E402
 from hub.connector import ConnectorConfig, DeliveryOverrides, Schedule  # noqa: E402
 from hub.durations import format_duration, parse_duration  # noqa: E402
+from hub.formats import FunderFormatConfig  # noqa: E402
 
 DOC = ROOT / "docs" / "configuration.md"
 BEGIN = "<!-- BEGIN GENERATED -->"
@@ -299,6 +300,9 @@ INTROS: dict[str, str] = {
                                   "source is pulled only by `parcours run --once` and `parcours sync`.",
     "connectors.<name>.delivery": "Sinks only. Unset keys fall back to `hub.delivery`.",
     "routes[]": "Each item of the `routes` list.",
+    "exports.<name>": "Keys every funder export accepts, whatever its kind (`opco`, `france_travail`, `region`, "
+                      "`cpf`, `bpf`); each kind's own keys are on its page in docs/formats/. With a `schedule`, the "
+                      "daemon and `parcours run --once` produce each period once.",
 }
 
 
@@ -350,6 +354,9 @@ def render(include_third_party: bool = False) -> str:
         if name in ("hub", "connectors", "routes"):
             continue
         key = info.alias or name
+        if key == "exports":  # its blocks are validated by each format's Config, on FunderFormatConfig
+            sections += _walk("exports.<name>", FunderFormatConfig, seen=seen)
+            continue
         tp, _ = _non_none(info.annotation)
         origin, args = typing.get_origin(tp), typing.get_args(tp)
         if origin is dict and args and isinstance(args[1], type) and issubclass(args[1], BaseModel):

@@ -47,10 +47,26 @@ class RunSummary:
     delivery: dict[str, DeliveryStats] = field(default_factory=dict)
     sealed: list = field(default_factory=list)
     alerts: int = 0
+    exports: list[ScheduledExportRun] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return any(not p.ok for p in self.pulls) or any(s.dead for s in self.delivery.values())
+        return (any(not p.ok for p in self.pulls) or any(s.dead for s in self.delivery.values())
+                or any(e.failed for e in self.exports))
+
+
+@dataclass
+class ScheduledExportRun:
+    """One scheduled export in a `run --once` pass: written, already produced, incomplete or failed."""
+
+    name: str
+    period: str
+    outcome: Any = None  # hub.exporting.ExportOutcome; None when the period was already produced
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or (self.outcome is not None and not self.outcome.written)
 
 
 def _masked(url: str) -> str:
@@ -246,19 +262,35 @@ class Hub:
 
     # ------------------------------------------------------------------ run once
     async def run_once(self) -> RunSummary:
-        """Every scheduled pull once, then every delivery that is due now (retries scheduled later wait)."""
+        """Every scheduled pull once, every scheduled export whose period is not produced yet, then
+        every delivery that is due now (retries scheduled later wait)."""
         summary = RunSummary()
         await self.dispatcher.recover()
         for name in self.config.pull_sources():
             if self.config.connectors[name].schedule is None:
                 continue  # like the daemon: an unscheduled source is pulled by `parcours sync` only
             summary.pulls.append(await self.pull(name))
+        for name, cfg in self.config.exports.items():
+            if cfg.enabled and cfg.schedule is not None:
+                summary.exports.append(await self._scheduled_export(name))
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
         summary.alerts = await self.raise_alerts()
         summary.sealed = await self.seal()
         await self.project()
         return summary
+
+    async def _scheduled_export(self, name: str) -> ScheduledExportRun:
+        from hub.exporting import scheduled_export, scheduled_period
+
+        period = scheduled_period(self.funder_format(name), dt.datetime.now(self.config.timezone).date())
+        run = ScheduledExportRun(name, period.label)
+        try:
+            run.outcome = await scheduled_export(self, name)
+        except Exception as exc:
+            run.error = f"{type(exc).__name__}: {exc}"
+            self.log.exception("scheduled export crashed", export=name, period=period.label)
+        return run
 
     async def project(self) -> int:
         """Bring the journeys up to date with the ledger."""

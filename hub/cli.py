@@ -158,6 +158,9 @@ def _summary_dict(summary) -> dict[str, Any]:
         "delivery": {sink: {k: v for k, v in s.__dict__.items()} for sink, s in summary.delivery.items()},
         "sealed": [{"block": b.index, "events": b.count, "root": b.root} for b in summary.sealed],
         "alerts": summary.alerts,
+        "exports": [{"export": e.name, "period": e.period, "error": e.error, "already_produced": e.outcome is None
+                     and e.error is None, **({"outcome": e.outcome.as_dict()} if e.outcome else {})}
+                    for e in summary.exports],
     }
 
 
@@ -192,6 +195,18 @@ async def _run_once(hub):
         await hub.stop()
 
 
+def _export_line(run) -> str:
+    if run.error:
+        return f"FAILED: {run.error}"
+    if run.outcome is None:
+        return "already produced (`parcours export` makes a new version)"
+    if not run.outcome.written:
+        shown = "; ".join(f"{m.learner}: {m.field}" for m in run.outcome.missing[:3])
+        more = f" and {len(run.outcome.missing) - 3} more" if len(run.outcome.missing) > 3 else ""
+        return f"NOT WRITTEN: {len(run.outcome.missing)} required field(s) missing ({shown}{more})"
+    return f"v{run.outcome.version}: {len(run.outcome.files)} file(s) in {run.outcome.folder}"
+
+
 def _totals(store) -> dict[str, Any]:
     return {"events": store.count_events(), "outbox": store.outbox_counts(), "dead_letters": store.dead_letter_counts()}
 
@@ -207,6 +222,8 @@ def _print_run_summary(hub, summary) -> None:
     for sink, s in summary.delivery.items():
         extra = f", {s.retried} to retry, {s.dead} dead-lettered" if (s.retried or s.dead) else ""
         click.echo(f"  sink {sink:<18} {s.delivered} delivered in {s.batches} batch(es){extra}")
+    for e in summary.exports:
+        click.echo(f"  export {e.name:<16} {e.period:<8} {_export_line(e)}")
     if summary.alerts:
         click.echo(f"  {summary.alerts} new dropout alert(s) (see `parcours alerts list`)")
     for block in summary.sealed:
@@ -661,6 +678,8 @@ def export(config_path: str, export_name: str, period: str | None, year: int | N
             click.echo(f"  {name}")
         for note in outcome.notes:
             click.echo(f"  note: {note}")
+        for m in outcome.missing:
+            click.echo(f"  incomplete: {m.learner}: {m.field}: {m.message}")
     else:
         click.echo(f"{export_name} {chosen.label}: nothing written, {len(outcome.missing)} required field(s) missing "
                    "(fix them, or use --allow-incomplete):", err=True)

@@ -83,7 +83,8 @@ async def run_export(hub: "Hub", fmt: FunderFormat, period: Period, *, funder: s
         outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
     previous = _previous_event(folder.parent, version)
     manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
-                              files=result.files, notes=outcome.notes, supersedes=previous)
+                              files=result.files, notes=outcome.notes, supersedes=previous,
+                              incomplete=result.missing)
     outcome.event_id = await _record(hub, fmt, period, version, manifest, previous, result)
     (folder / ".ledger-event").write_text(outcome.event_id)
     outcome.version, outcome.folder, outcome.written = version, folder, True
@@ -121,17 +122,31 @@ async def _record(hub: "Hub", fmt: FunderFormat, period: Period, version: int, m
     return ingested.ids[0]
 
 
-async def scheduled_export(hub: "Hub", name: str) -> None:
-    """The scheduler's job: export the period that just ended, once per period across daemons."""
+def scheduled_period(fmt: FunderFormat, today: dt.date) -> Period:
+    """The period a scheduled run exports: the configured ``period``, else the one that just ended."""
+    return Period.parse(fmt.config.period) if fmt.config.period else Period.previous(fmt.period, today)
+
+
+async def scheduled_export(hub: "Hub", name: str) -> ExportOutcome | None:
+    """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
+
+    None when that period was already produced. A run that fails or writes nothing (required
+    fields missing) gives its claim back, so that the next run tries again."""
     fmt = hub.funder_format(name)
-    period = Period.previous(fmt.period, dt.datetime.now(hub.config.timezone).date())
-    owner = hub.dispatcher.owner
-    if not await hub.store.call(hub.store.claim_job_run, f"export:{name}:{period.label}", owner=owner, at=time.time()):
-        return
-    outcome = await hub.export(name, period)
+    period = scheduled_period(fmt, dt.datetime.now(hub.config.timezone).date())
+    owner, key = hub.dispatcher.owner, f"export:{name}:{period.label}"
+    if not await hub.store.call(hub.store.claim_job_run, key, owner=owner, at=time.time()):
+        return None
+    try:
+        outcome = await hub.export(name, period)
+    except BaseException:
+        await asyncio.shield(hub.store.call(hub.store.release_job_run, key, owner=owner))
+        raise
     if not outcome.written:
+        await hub.store.call(hub.store.release_job_run, key, owner=owner)
         hub.log.error("scheduled export incomplete: nothing written", export=name, period=period.label,
                       missing=[f"{m.learner}: {m.field}" for m in outcome.missing][:20])
+    return outcome
 
 
-__all__ = ["run_export", "scheduled_export", "ExportOutcome", "json"]
+__all__ = ["run_export", "scheduled_export", "scheduled_period", "ExportOutcome", "json"]

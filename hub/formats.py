@@ -21,25 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.connector import Schedule
 from hub.journeys.compute import JourneyReport
 
 MANIFEST = "manifest.json"
-
-
-class FunderFormatConfig(BaseModel):
-    """Fields every export accepts; a format's ``Config`` subclasses this."""
-
-    model_config = ConfigDict(extra="forbid")
-    kind: str
-    enabled: bool = True
-    funders: list[str] | None = Field(default=None, description="Only enrolments funded by these funders (names)")
-    actions: list[str] | None = Field(default=None, description="Only these training actions")
-    schedule: Schedule | None = Field(
-        default=None, description="When the hub produces the export of the period that just ended (cron)")
-    output_dir: str | None = Field(default=None, description="Where versions are written (default <data_dir>/exports/<name>)")
 
 
 @dataclass(frozen=True)
@@ -79,6 +66,33 @@ class Period:
 
     def overlaps(self, start: dt.date, end: dt.date) -> bool:
         return start <= self.end and end >= self.start
+
+
+class FunderFormatConfig(BaseModel):
+    """Fields every export accepts; a format's ``Config`` subclasses this."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="Funder format, as listed in docs/formats/ (opco, france_travail, region, cpf, bpf, "
+                                  "or a plugin's)")
+    enabled: bool = Field(default=True, description="false: not scheduled, its proof rules left out of `parcours proofs check`; "
+                                                         "`parcours export` still runs it by hand")
+    funders: list[str] | None = Field(default=None, description="Only enrolments funded by these funders (names)")
+    actions: list[str] | None = Field(default=None, description="Only these training actions")
+    schedule: Schedule | None = Field(
+        default=None, description="When the hub produces the export of the period that just ended (cron)")
+    period: str | None = Field(
+        default=None, description="The period the schedule (and `parcours run --once`) exports, YYYY-MM or YYYY, "
+                                  "instead of the one that just ended: a one-off catch-up, or the demo's period")
+    output_dir: str | None = Field(default=None, description="Where versions are written (default <data_dir>/exports/<name>)")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # `period: 2026` unquoted in YAML
+        if isinstance(value, str):
+            Period.parse(value)  # ValueError names the expected forms
+        return value
 
 
 @dataclass
@@ -156,7 +170,8 @@ def next_version_dir(base: Path, period: Period) -> tuple[int, Path]:
 
 
 def write_manifest(out: Path, *, name: str, fmt: FunderFormat, version: int, period: Period,
-                   ledger: dict[str, Any], files: list[Path], notes: list[str], supersedes: str | None) -> Path:
+                   ledger: dict[str, Any], files: list[Path], notes: list[str], supersedes: str | None,
+                   incomplete: list[MissingField] | None = None) -> Path:
     manifest = {
         "format": fmt.kind,
         "format_version": fmt.format_version,
@@ -167,6 +182,8 @@ def write_manifest(out: Path, *, name: str, fmt: FunderFormat, version: int, per
         "inputs": {"ledger": ledger},
         "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in sorted(files)],
         "notes": notes,
+        # required fields that were missing when the export was forced (--allow-incomplete)
+        "incomplete": [m.__dict__ for m in incomplete or []],
         "supersedes": supersedes,
     }
     path = out / MANIFEST

@@ -93,6 +93,8 @@ async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
     assert not (workdir / "var" / "exports" / "strict" / "2026-10" / "v1").exists()
     forced = await hub.export("strict", Period.parse("2026-10"), allow_incomplete=True)
     assert forced.written and "missing" in forced.notes[-1]
+    manifest = json.loads((forced.folder / "manifest.json").read_text())
+    assert manifest["incomplete"] == [{"learner": "Sans Courriel", "field": "email", "message": "no e-mail address"}]
 
 
 async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
@@ -105,6 +107,42 @@ async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
     assert len(folders) == 1
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
     assert folders[0].parent.name == f"{last_month.year}-{last_month.month:02d}"
+
+
+SCHEDULED = """
+exports:
+  atlas-hours: {kind: test_hours, funders: [opco-atlas], schedule: {cron: "0 6 1 * *"}, period: "2026-10"}
+  strict: {kind: test_hours, require_email: true, schedule: {cron: "0 6 1 * *"}, period: 2026-10}
+  by-hand: {kind: test_hours}
+"""
+
+
+async def test_run_once_produces_each_scheduled_period_once(make_hub, workdir):
+    """`run --once` runs scheduled exports like the daemon; a run that writes nothing can run again."""
+    hub = await make_hub(demo_config(workdir).replace("read_only: true", "read_only: true, schedule: {every: 1m}")
+                         + SCHEDULED)
+    await hub.ingestor.ingest_items([{
+        "type": "enrolment.started", "occurred_at": "2026-10-05T09:00:00+02:00", "source_id": "x1",
+        "learner": {"ref": "anon-1", "name": "Sans Courriel"}, "action": "ACT-2026-REACT-01", "data": {}}], source=None)
+    first = await hub.run_once()
+    runs = {e.name: e for e in first.exports}
+    assert sorted(runs) == ["atlas-hours", "strict"], "exports without a schedule are run by hand only"
+    assert runs["atlas-hours"].period == "2026-10" and runs["atlas-hours"].outcome.version == 1
+    assert [m.field for m in runs["strict"].outcome.missing] == ["email"] and first.failed
+    second = await hub.run_once()
+    runs = {e.name: e for e in second.exports}
+    assert runs["atlas-hours"].outcome is None and not runs["atlas-hours"].failed  # already produced
+    assert runs["strict"].outcome is not None and runs["strict"].failed, "nothing was written: it is tried again"
+    assert len(list((workdir / "var" / "exports" / "atlas-hours" / "2026-10").glob("v*"))) == 1
+
+
+def test_pinned_period_is_validated(workdir, plugins):
+    from hub.app import Hub
+    from hub.errors import ConfigError
+
+    path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: test_hours, period: 2026-13}\n")
+    with pytest.raises(ConfigError, match=r"hub.yaml:7: exports.x.period: .*invalid month"):
+        Hub.open(path, env={}, plugins=plugins)
 
 
 def test_periods():
