@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
+from hub.journeys.projection import add_funding
 
 ZERO = Decimal(0)
 C_LINES = ("C-1", "C-2a", "C-2b", "C-2c", "C-2d", "C-2e", "C-2f", "C-2g", "C-2h", "C-3", "C-4", "C-5", "C-6",
@@ -137,7 +138,7 @@ def money_by_enrolment(events: Iterable[dict[str, Any]]) -> dict[tuple[str | Non
         elif e["type"] == "payment.refunded":
             money.refunds.append(item)
         elif e["type"] == "funding.approved":
-            money.fundings[e["data"]["funder"]] = item
+            add_funding(money.fundings, e["data"]["funder"], item)
     return out
 
 

@@ -9,6 +9,8 @@ figures are computed.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typing import Any, Callable, Iterable
 
 STEPS = {
@@ -60,6 +62,18 @@ def _fact(event: dict[str, Any]) -> dict[str, Any]:
     return fact
 
 
+def _instant(at: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
+def add_funding(fundings: dict[str, dict[str, Any]], funder: str, fact: dict[str, Any]) -> None:
+    """Keep, per funder, the decision that occurred last (a back office may send an amended
+    decision, say with the employer's SIRET, before or after the first one reaches the hub)."""
+    known = fundings.get(funder)
+    if known is None or _instant(known["at"]) <= _instant(fact["at"]):
+        fundings[funder] = fact
+
+
 def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     """Add one event's facts to a journey state (events arrive in ledger order).
 
@@ -86,7 +100,7 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     if kind in STEPS:
         state["timeline"].setdefault(STEPS[kind], []).append(fact)
         if kind == "funding.approved":
-            state["funders"][event["data"]["funder"]] = fact
+            add_funding(state["funders"], event["data"]["funder"], fact)
     elif kind in ("attendance.signed", "attendance.absent"):
         key = f"{event['data']['date']}/{event['data']['half_day']}"
         slot = state["half_days"].setdefault(key, {"signatures": [], "absences": []})
