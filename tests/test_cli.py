@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,14 +42,32 @@ def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     assert len(written) == 12 and {c["properties"]["parcours_status"] for c in written} >= {"completed", "abandoned"}
     assert first.returncode == 0, first.stderr
     assert "pull demo-files" in first.stdout and "543 new" in first.stdout
-    assert "sink archive            543 delivered" in first.stdout
+    assert "pull demo-dossiers      10 new" in first.stdout
+    total = int(re.search(r"ledger: (\d+) events", first.stdout).group(1))
+    assert f"sink archive            {total} delivered" in first.stdout
     lines = (cwd / "var/demo/out/all-events.ndjson").read_text().splitlines()
-    assert len(lines) == 543
+    assert len(lines) == total
     atlas = [json.loads(l) for l in (cwd / "var/demo/out/opco-atlas-attendance.ndjson").read_text().splitlines()]
     assert atlas and {e["learner"]["ref"] for e in atlas} == {f"apprenant-0{i}" for i in range(1, 7)}
+    # every funder format's export of the demo's period, with its manifest, recorded in the ledger
+    exports = {"opco-atlas": "2026-10", "france-travail": "2026-10", "region-centre": "2026-10",
+               "cpf-edof": "2026-10", "bpf": "2026"}
+    issued = {json.loads(l)["data"]["document"] for l in lines if json.loads(l)["type"] == "document.issued"}
+    for name, period in exports.items():
+        assert re.search(rf"export {name} +{period} +v1: \d+ file\(s\)", first.stdout), first.stdout
+        folder = cwd / "var/demo/exports" / name / period / "v1"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["files"] and all((folder / f["name"]).stat().st_size == f["bytes"] for f in manifest["files"])
+        assert f"{name}/{period}/v1" in issued
+    statement = (cwd / "var/demo/exports/opco-atlas/2026-10/v1/atlas-etat-presence-2026-10.csv")
+    assert {"ATL-2026-00010" + str(i) for i in range(1, 7)} <= set(re.findall(r"ATL-2026-\d+", statement.read_text("utf-8-sig")))
+    presence = next((cwd / "var/demo/exports/france-travail/2026-10/v1").glob("ETAT_PRESENCE_7*.csv")).read_text()
+    assert [row.split(";")[0] for row in presence.splitlines()[1:]] == ["1234567A", "3456789C", "2345678B"]
     second = parcours("run", "--once", "--json", "--config", "config/demo.yaml", cwd=cwd)
     summary = json.loads(second.stdout)
     assert summary["pulls"][0]["appended"] == 0 and summary["delivery"]["archive"]["delivered"] == 0
+    assert [e["already_produced"] for e in summary["exports"]] == [True] * 5, "each period is produced once"
+    assert second.returncode == 0, second.stderr
 
 
 def test_sync_dlq_list_and_replay(tmp_path):

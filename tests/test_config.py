@@ -137,8 +137,10 @@ def test_demo_and_starter_configs_are_valid(classes, monkeypatch):
     monkeypatch.chdir(ROOT)
     from hub.config import load_config
 
-    cfg = load_config(ROOT / "config" / "demo.yaml", classes, env={})
+    host = load_plugins(env={})
+    cfg = load_config(ROOT / "config" / "demo.yaml", classes, env={}, format_classes=host.funder_format_classes())
     assert "demo-files" in cfg.pull_sources()
+    assert sorted({e.kind for e in cfg.exports.values()}) == ["bpf", "cpf", "france_travail", "opco", "region"]
     starter = (ROOT / "hub" / "starter.yaml").read_text()
     cfg = parse_config(starter, classes, env={"PARCOURS_ADMIN_TOKEN": "x" * 20})
     assert cfg.connectors["imports"].kind == "file_drop"

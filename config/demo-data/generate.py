@@ -10,6 +10,12 @@ Funders: OPCO Atlas (6 employees), France Travail (3 job-seekers), CPF (2), one 
 learner who pays by card. Lucas Bernard stops coming after Friday 9 October (abandonment
 recorded on 12 October); Inès Haddad misses a morning with a justified absence; Théo Garnier
 signs one morning without the trainer's co-signature.
+
+It also writes ``config/demo-dossiers/dossiers.ndjson``: what the back office knows of each
+dossier and the funders ask for (employers' SIRET and the OPCO's file numbers, France Travail
+identifiers, NIR, the Région's file of the learner it co-funds). It lies in its own folder, read
+by its own connector, so that the demo's learning story above stays the same for the tests that
+count on it.
 """
 
 from __future__ import annotations
@@ -178,8 +184,54 @@ def outcomes() -> list[dict]:
     return events
 
 
-def write_ndjson(name: str, events: list[dict]) -> None:
-    with (OUT / name).open("w", encoding="utf-8") as fh:
+EMPLOYERS = {  # OPCO Atlas learners: employer SIRET (valid check digit), employer, Atlas file number
+    "apprenant-01": ("44101234500019", "Atelier Numérique Lyon SARL", "ATL-2026-000101"),
+    "apprenant-02": ("44101234500019", "Atelier Numérique Lyon SARL", "ATL-2026-000102"),
+    "apprenant-03": ("55209876500019", "Banque Rhône Conseil SA", "ATL-2026-000103"),
+    "apprenant-04": ("55209876500019", "Banque Rhône Conseil SA", "ATL-2026-000104"),
+    "apprenant-05": ("81204567800016", "Cabinet Haddad & Associés", "ATL-2026-000105"),
+    "apprenant-06": ("39201112200018", "Compagnie d'Assurances de La Tour", "ATL-2026-000106"),
+}
+JOB_SEEKERS = {  # France Travail identifier, NIR (fictitious, valid key), remuneration scheme
+    "apprenant-07": ("1234567A", "298076938812345", "AREF"),
+    "apprenant-08": ("2345678B", "199036938854321", "RFPE"),
+    "apprenant-09": ("3456789C", "197116938867890", "AREF"),
+}
+REGION_COFUNDED = ("apprenant-08", "region-cvl", "PRF-2026-0457", "RS1-2026-0311")
+
+
+def dossiers() -> list[dict]:
+    """The funders' identifiers, as the back office (CRM) sends them once the funding is granted."""
+    events = []
+    base = {"type": "funding.approved", "action": ACTION}
+    for i, (ref, name, email, funder, kind) in enumerate(LEARNERS):
+        approved = at(dt.date(2026, 9, 14), 10) + dt.timedelta(hours=i)
+        amount = {"opco": "2450.00", "france_travail": "2100.00", "cpf": "2450.00"}.get(kind)
+        funding = {"funder": funder, "funder_kind": kind, "amount": amount, "hours": "70",
+                   "reference": f"PEC-{(funder or '').upper()}-{2600 + i}"}
+        if ref in EMPLOYERS:
+            siret, employer, dossier = EMPLOYERS[ref]
+            events.append({**base, "occurred_at": iso(approved), "source_id": f"dossier-{ref}", "learner": learner(ref),
+                           "data": {**funding, "details": {"employer_siret": siret, "employer_name": employer, "dossier": dossier}}})
+        elif ref in JOB_SEEKERS:
+            ft_id, nir, remuneration = JOB_SEEKERS[ref]
+            ids = {"france_travail": ft_id, "nir": nir}
+            if ref == REGION_COFUNDED[0]:
+                ids["region_file"] = REGION_COFUNDED[3]
+            events.append({**base, "occurred_at": iso(approved), "source_id": f"dossier-{ref}",
+                           "learner": {**learner(ref), "ids": ids},
+                           "data": {**funding, "details": {"remuneration": remuneration}}})
+    ref, funder, reference, _ = REGION_COFUNDED
+    events.append({**base, "occurred_at": iso(at(dt.date(2026, 9, 15), 11)), "source_id": f"dossier-{ref}-region",
+                   "learner": learner(ref),
+                   "data": {"funder": funder, "funder_kind": "region", "amount": "700.00", "hours": "70",
+                            "reference": reference, "details": {"remuneration": "RSP"}}})
+    return events
+
+
+def write_ndjson(name: str, events: list[dict], folder: Path = OUT) -> None:
+    folder.mkdir(exist_ok=True)
+    with (folder / name).open("w", encoding="utf-8") as fh:
         for event in sorted(events, key=lambda e: e["occurred_at"]):
             fh.write(json.dumps(event, ensure_ascii=False) + "\n")
 
@@ -200,4 +252,5 @@ if __name__ == "__main__":
     write_csv("02-emargements.csv", attendance_rows())
     write_ndjson("03-lms.ndjson", lms())
     write_ndjson("04-resultats.ndjson", outcomes())
+    write_ndjson("dossiers.ndjson", dossiers(), OUT.parent / "demo-dossiers")
     print("demo data written to", OUT)

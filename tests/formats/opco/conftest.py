@@ -25,14 +25,12 @@ ORGANISATION = (ROOT / "config" / "demo.yaml").read_text(encoding="utf-8").split
     "  timezone:", 1)[0]
 HUB_ORGANISATION = "  organisation:\n" + ORGANISATION
 
-# The six OPCO Atlas learners of the demo, with what the OPCO needs and the core vocabulary lacks.
+# The six OPCO Atlas learners of the demo, with what the OPCO needs and the core vocabulary lacks:
+# ref -> (employer SIRET, employer, Atlas file number), as config/demo-dossiers gives them.
 EMPLOYERS = {
-    "apprenant-01": ("44101234500019", "Atelier Numérique Lyon SARL", "ATL-2026-000101"),
-    "apprenant-02": ("44101234500019", "Atelier Numérique Lyon SARL", "ATL-2026-000102"),
-    "apprenant-03": ("55209876500019", "Banque Rhône Conseil SA", "ATL-2026-000103"),
-    "apprenant-04": ("55209876500019", "Banque Rhône Conseil SA", "ATL-2026-000104"),
-    "apprenant-05": ("81204567800016", "Cabinet Haddad & Associés", "ATL-2026-000105"),
-    "apprenant-06": ("39201112200018", "Compagnie d'Assurances de La Tour", "ATL-2026-000106"),
+    event["learner"]["ref"]: (details["employer_siret"], details["employer_name"], details["dossier"])
+    for event in map(json.loads, (ROOT / "config/demo-dossiers/dossiers.ndjson").read_text(encoding="utf-8").splitlines())
+    if "employer_siret" in (details := event["data"].get("details") or {})
 }
 
 
