@@ -13,7 +13,7 @@ import concurrent.futures
 import functools
 from dataclasses import dataclass, field
 import json
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
 from hub.ingest_format import format_us
 
@@ -272,6 +272,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def read_snapshot(self) -> ContextManager[None]:
+        """A read-only transaction: every read inside sees the store as it was when it began
+        (an export reads journeys and events over minutes while ingest goes on)."""
+
+    @abc.abstractmethod
+    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` journey states following the key ``(learner_id, action)`` ``after``,
+        in key order: the journeys of a large organisation, read chunk by chunk."""
 
     @abc.abstractmethod
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None: ...

@@ -28,6 +28,7 @@ explicit ``conn.transaction()`` blocks. A broken connection is replaced on the n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any, Iterable, Iterator
@@ -701,6 +702,18 @@ class PostgresStore(Store):
         sql = ("SELECT state FROM journeys" + (" WHERE " + " AND ".join(where) if where else "")
                + ' ORDER BY action COLLATE "C", learner_id COLLATE "C"')
         return [json.loads(r["state"]) for r in self.conn.execute(sql, params)]
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        where = "WHERE (learner_id, action) > (%s, %s) " if after else ""
+        rows = self.conn.execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT %s",
+                                 [*(after or ()), limit])
+        return [json.loads(r["state"]) for r in rows]
 
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -592,6 +593,20 @@ class SQLiteStore(Store):
             params.append(self.canonical_learner(learner_id))
         sql = "SELECT state FROM journeys" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY action, learner_id"
         return [json.loads(r[0]) for r in self.conn.execute(sql, params)]
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")  # deferred: the WAL snapshot is taken at the first read
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        where = "WHERE (learner_id, action) > (?, ?) " if after else ""
+        rows = self.conn.execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT ?",
+                                 [*(after or ()), limit])
+        return [json.loads(r[0]) for r in rows]
 
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""

@@ -479,6 +479,21 @@ def test_leases_are_exclusive_until_expiry(store):
     assert store.lease_holder("nobody", now=0.0) is None
 
 
+def test_read_snapshot_does_not_see_later_writes(store_factory):
+    """An export reads journeys and events over minutes: all as of the moment it began."""
+    writer, reader = store_factory(), store_factory()
+    writer.ingest([row(source_id="a")], None)
+    writer.save_journeys({("L1", "A"): {"learner_id": "L1", "action": "A", "v": 1}}, 1)
+    with reader.read_snapshot():
+        assert reader.count_events() == 1
+        writer.ingest([row(source_id="b")], None)
+        writer.save_journeys({("L1", "A"): {"learner_id": "L1", "action": "A", "v": 2},
+                              ("L2", "A"): {"learner_id": "L2", "action": "A", "v": 1}}, 2)
+        assert [e["source_id"] for e in reader.iter_events()] == ["a"]
+        assert reader.journeys_page(None, 10) == [{"learner_id": "L1", "action": "A", "v": 1}]
+    assert reader.count_events() == 2 and len(reader.journeys_page(None, 10)) == 2
+
+
 def test_job_runs_are_claimed_once(store_factory):
     """A scheduled export of one period is produced by one daemon only."""
     stores = [store_factory() for _ in range(3)]
@@ -867,6 +882,10 @@ def test_journeys_projection_state(store):
     assert store.journeys() == [states[("L1", "ACT-A")], states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(action="ACT-B") == [states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(learner_id="L1", action="ACT-A") == [states[("L1", "ACT-A")]]
+    # chunk by chunk, in (learner, action) order
+    assert store.journeys_page(None, 2) == [states[("L1", "ACT-A")], states[("L1", "ACT-B")]]
+    assert store.journeys_page(("L1", "ACT-B"), 2) == [states[("L2", "ACT-B")]]
+    assert store.journeys_page(("L2", "ACT-B"), 2) == []
     store.save_journeys({("L1", "ACT-A"): {"v": 2}}, 7)  # the cursor never goes back
     assert store.projection_cursor() == 10 and store.load_journeys([("L1", "ACT-A")]) == {("L1", "ACT-A"): {"v": 2}}
     store.save_journeys({}, 12)
