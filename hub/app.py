@@ -20,7 +20,7 @@ from hub.connector import Connector, ConnectorContext, PullSource
 from hub.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
-from hub.ingest import Ingestor, no_gc, reject_rows
+from hub.ingest import Ingestor, reject_rows
 from hub.learners import LearnerResolver
 from hub.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
@@ -306,13 +306,15 @@ class Hub:
         from hub.alerts import alert_items, evaluate
 
         now = now or dt.datetime.now(dt.timezone.utc)
-        alerts = []
-        reports = await self.journey_reports(today=now.astimezone(self.config.timezone).date())
-        for report in reports:
-            alerts.extend(evaluate(report, self.config.hub.alerts, now, self.config.timezone))
+        alerts, names = [], {}
+        async for reports in self.journey_pages(today=now.astimezone(self.config.timezone).date()):
+            for report in reports:
+                found = evaluate(report, self.config.hub.alerts, now, self.config.timezone)
+                if found:
+                    alerts.extend(found)
+                    names[report.learner_id] = {"name": report.learner_name}
         if not alerts:
             return 0
-        names = {r.learner_id: {"name": r.learner_name} for r in reports}
         rows = self.ingestor.prepare(alert_items(alerts, names, now), source="hub")
         result = await self.ingestor.ingest(rows)
         self.after_ingest(result)
@@ -326,8 +328,13 @@ class Hub:
         """Enrolments with missing proof, per rule (default rules and the plugins')."""
         from hub.proofs import check
 
-        return check(await self.journey_reports(action=action), self.proof_rules(), funder=funder,
-                     today=dt.datetime.now(self.config.timezone).date())
+        today, rules = dt.datetime.now(self.config.timezone).date(), self.proof_rules()
+        if action:
+            return check(await self.journey_reports(action=action), rules, funder=funder, today=today)
+        gaps = []
+        async for reports in self.journey_pages():
+            gaps.extend(check(reports, rules, funder=funder, today=today))
+        return gaps
 
     def proof_rules(self) -> list:
         """Default rules, the plugins' rules, and those of every configured funder export."""
@@ -354,15 +361,24 @@ class Hub:
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):
-        """Up-to-date journeys computed into reports (figures with their explanations)."""
-        from hub.journeys.compute import compute
+        """Up-to-date journeys computed into reports (figures with their explanations), as a list:
+        for one action or learner; see journey_pages for all of them."""
+        from hub.journeys.stream import compute_states
 
         await self.project()
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
-        actions, tz = self.config.model.actions, self.config.timezone
-        with no_gc():
-            return [compute(s, actions.get(s["action"]), self.config.rules_for(s["action"]), tz, today=today)
-                    for s in states]
+        return compute_states(states, self.config, today)
+
+    async def journey_pages(self, *, today: dt.date | None = None, chunk: int | None = None):
+        """Every up-to-date journey, computed a page at a time: a list of reports per page, each
+        page read in one store call (memory bounded by the page, not by the organisation)."""
+        from hub.journeys import stream
+
+        await self.project()
+        after = None
+        while states := await self.store.call(self.store.journeys_page, after, chunk or stream.CHUNK):
+            after = (states[-1]["learner_id"], states[-1]["action"])
+            yield stream.compute_states(states, self.config, today)
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a

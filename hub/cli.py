@@ -605,20 +605,32 @@ def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
     """One line per enrolment: status, realised hours, attendance rate."""
     hub = _open_hub(config_path)
 
-    async def work():
-        return await hub.journey_reports(action=action)
+    async def pages():  # page by page: an organisation's journeys do not fit in memory as reports
+        if action:
+            yield await hub.journey_reports(action=action)
+        else:
+            async for page in hub.journey_pages():
+                yield page
 
-    reports = _run(hub, work)
+    async def work():
+        rows = []
+        async for reports in pages():
+            for r in reports:
+                rate = r.attendance_rate.value
+                line = (f"{r.action_id:<20} {(r.learner_name or r.learner_id)[:40]:<40} {r.status:<17} "
+                        f"{r.realised_hours:>7} / {r.planned_hours} h  {'' if rate is None else f'{rate} %'}")
+                rows.append(((r.action_id, r.learner_id), r.as_dict() if as_json else line))
+        return [row for _, row in sorted(rows, key=lambda kv: kv[0])]
+
+    rows = _run(hub, work)
     if as_json:
-        _print_json([r.as_dict() for r in reports])
+        _print_json(rows)
         return
-    if not reports:
+    if not rows:
         click.echo("no enrolment")
         return
-    for r in reports:
-        rate = r.attendance_rate.value
-        click.echo(f"{r.action_id:<20} {(r.learner_name or r.learner_id)[:40]:<40} {r.status:<17} "
-                   f"{r.realised_hours:>7} / {r.planned_hours} h  {'' if rate is None else f'{rate} %'}")
+    for line in rows:
+        click.echo(line)
 
 
 @journey.command("rebuild")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period, discard, next_version_dir, sha256_file, write_manifest
+from hub.journeys.stream import JourneyStream
 from hub.store import open_store
 
 if TYPE_CHECKING:
@@ -35,41 +37,53 @@ class ExportOutcome:
                 "missing": [m.__dict__ for m in self.missing], "notes": self.notes, "event_id": self.event_id}
 
 
-def _selected(hub: "Hub", fmt: FunderFormat, reports, period: Period, funder: str | None):
-    wanted = set(fmt.config.funders) if fmt.config.funders else None
-    out = []
-    for report in reports:
-        if fmt.config.actions and report.action_id not in fmt.config.actions:
-            continue
+def _stream(hub: "Hub", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
+    """The journeys of the export: its actions and funders, with training in the period."""
+    actions = set(fmt.config.actions or ())
+
+    def keep(state: dict[str, Any]) -> bool:  # before computing: the state lists every funder
+        funders = state.get("funders") or {}
+        return ((not actions or state["action"] in actions)
+                and (not fmt.config.funders or any(f in funders for f in fmt.config.funders))
+                and (not funder or funder in funders))
+
+    def select(report) -> bool:  # the report's funders leave out superseded decisions
         funders = set(report.funders)
-        if wanted is not None and not funders & wanted:
-            continue
+        if fmt.config.funders and not funders & set(fmt.config.funders):
+            return False
         if funder and funder not in funders:
-            continue
+            return False
         action = report.action
-        if action is not None and not period.overlaps(action.start, report.exit_date or action.end):
-            continue
-        out.append(report)
-    return out
+        return action is None or period.overlaps(action.start, report.exit_date or action.end)
+
+    today = min(period.end + dt.timedelta(days=1), dt.date.today())
+    return JourneyStream(reader, hub.config, today=today, keep=keep, select=select)
 
 
 async def run_export(hub: "Hub", fmt: FunderFormat, period: Period, *, funder: str | None = None,
                      allow_incomplete: bool = False, out_dir: Path | None = None) -> ExportOutcome:
-    reports = await hub.journey_reports(today=min(period.end + dt.timedelta(days=1), dt.date.today()))
-    journeys = _selected(hub, fmt, reports, period, funder)
+    await hub.project()  # the journeys up to date with the ledger
     base = out_dir or (hub.config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
                        else hub.config.data_dir / "exports" / fmt.name)
     version, folder = next_version_dir(Path(base), period)
     folder.mkdir(parents=True)
-    ledger = await hub.store.call(_ledger_range, hub.store)
     reader = open_store(hub.config.hub.store.url, base_dir=Path.cwd())  # its own connection: ingest goes on
+    ledger: dict[str, Any] = {}
 
-    def events(types: list[str] | None = None):
-        return reader.iter_events(types=types, batch=5000)
+    def events(types: list[str] | None = None):  # the ledger as far as the journeys have read it
+        through = ledger["events_through_seq"]
+        return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
-    request = ExportRequest(fmt.name, period, journeys, folder, hub.config, events, allow_incomplete, funder)
+    request = ExportRequest(fmt.name, period, _stream(hub, fmt, reader, period, funder), folder, hub.config,
+                            events, allow_incomplete, funder)
+
+    def export() -> ExportResult:
+        with reader.read_snapshot():  # journeys and events as of one moment, however long it takes
+            ledger.update(_ledger_range(reader))
+            return fmt.export(request)
+
     try:
-        result: ExportResult = await asyncio.to_thread(fmt.export, request)
+        result = await asyncio.to_thread(export)
     except BaseException:
         discard(folder)
         raise

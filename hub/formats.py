@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar, Iterator
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.connector import Schedule
-from hub.journeys.compute import JourneyReport
+from hub.journeys.stream import JourneyStream
 
 MANIFEST = "manifest.json"
 
@@ -108,7 +108,9 @@ class MissingField:
 class ExportRequest:
     name: str
     period: Period
-    journeys: list[JourneyReport]
+    #: the journeys concerned, computed chunk by chunk as they are read (hub.journeys.stream):
+    #: iterate once if you can; ``journeys.fetch(keys)`` computes given ones again, in order
+    journeys: JourneyStream
     out_dir: Path
     hub_config: Any
     events: Callable[..., Iterator[dict[str, Any]]]  # events(types=[...]) streams the ledger

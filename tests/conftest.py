@@ -53,6 +53,15 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+@pytest.fixture(autouse=True)
+def small_journey_chunks(monkeypatch):
+    """Journeys are computed a few at a time in every test, so that the demo's dozen learners
+    cross chunk boundaries (production computes them 100 at a time)."""
+    from hub.journeys import stream
+
+    monkeypatch.setattr(stream, "CHUNK", 5)
+
+
 @pytest.fixture
 def plugins():
     return load_plugins(env={}, extra=[("test-plugin", TestPlugin())])

@@ -149,3 +149,39 @@ def test_schedule_from_pattern_skips_weekends_and_excluded_days():
     with pytest.raises(ValueError):
         TrainingAction.model_validate({"title": "x", "start": "2026-11-09", "end": "2026-11-13",
                                        "pattern": {"am": {"start": "12:00", "end": "09:00"}}})
+
+
+async def test_stream_computes_page_by_page_and_fetches_in_the_order_asked(make_hub, workdir):
+    from hub.journeys.stream import JourneyStream
+    from hub.store import open_store
+
+    hub = await demo_hub(make_hub, workdir)
+    everyone = {r.learner_name: r for r in await hub.journey_reports(action=DEMO_ACTION)}
+    reader = open_store(hub.config.hub.store.url, base_dir=workdir)
+    try:
+        opco = JourneyStream(reader, hub.config, chunk=5, keep=lambda s: "opco-atlas" in s["funders"],
+                             select=lambda r: r.status == "completed")
+        names = [r.learner_name for r in opco]
+        assert len(names) == 6 and "Théo Garnier" in names and [r.learner_name for r in opco] == names  # twice
+        assert {n: everyone[n].realised_hours for n in names} == {r.learner_name: r.realised_hours for r in opco}
+        keys = [(everyone[n].learner_id, DEMO_ACTION) for n in ("Lucas Bernard", "Camille Dubois", "Léa Moreau")]
+        fetched = JourneyStream(reader, hub.config, chunk=2).fetch([*keys, ("nobody", DEMO_ACTION)])
+        assert [r.learner_name for r in fetched] == ["Lucas Bernard", "Camille Dubois", "Léa Moreau"]
+        pages = [len(page) async for page in hub.journey_pages(chunk=5)]
+        assert pages == [5, 5, 2]
+    finally:
+        reader.close()
+
+
+async def test_the_funding_decision_that_occurred_last_wins_whatever_the_arrival_order(make_hub, workdir):
+    hub = await demo_hub(make_hub, workdir)
+    camille = {"ref": "apprenant-01", "email": "camille.dubois@example.fr", "name": "Camille Dubois"}
+    decision = {"funder": "opco-atlas", "funder_kind": "opco", "amount": "2450.00", "hours": "70"}
+    await hub.ingestor.ingest_items([  # the amended decision arrives first, an older one after it
+        {"type": "funding.approved", "occurred_at": "2026-09-20T10:00:00+02:00", "source_id": "amended",
+         "learner": camille, "action": DEMO_ACTION, "data": {**decision, "details": {"dossier": "ATL-1"}}},
+        {"type": "funding.approved", "occurred_at": "2026-09-01T10:00:00+02:00", "source_id": "older",
+         "learner": camille, "action": DEMO_ACTION, "data": {**decision, "amount": "1.00"}}], source=None)
+    report = by_name(await hub.journey_reports(action=DEMO_ACTION))["Camille Dubois"]
+    assert report.funders["opco-atlas"]["details"] == {"dossier": "ATL-1"}
+    assert report.funders["opco-atlas"]["amount"] == "2450.00"
