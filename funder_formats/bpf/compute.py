@@ -198,6 +198,19 @@ def realised_until(report, points: list[dt.date]) -> list[Decimal]:
 
 
 @dataclass
+class YearJourney:
+    """What the BPF keeps of one journey: who, which action, its funders, realised hours."""
+
+    learner_id: str
+    action_id: str
+    learner_name: str | None
+    action: Any  # hub.journeys.actions.TrainingAction | None
+    funders: dict[str, dict[str, Any]]
+    before: Decimal  # realised hours before the year
+    through: Decimal  # realised hours through the end of the year
+
+
+@dataclass
 class Bpf:
     figures: dict[str, Figure]
     header: dict[str, Any]
@@ -212,9 +225,20 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
     missing: list[MissingField] = []
     notes: list[str] = []
     start, end = period.start, period.end
-    reports = {(r.learner_id, r.action_id): r for r in journeys}
     day_before = start - dt.timedelta(days=1)
-    cumulated = {key: realised_until(r, [day_before, end]) for key, r in reports.items()}  # (before, through the year)
+    # One pass over the journeys (computed chunk by chunk by the hub): keep what the form needs.
+    reports: dict[tuple[str, str], YearJourney] = {}
+    held_by_action: dict[str, dict[str, Decimal]] = defaultdict(dict)  # E: half-days held in the year
+    for r in journeys:
+        before, through = realised_until(r, [day_before, end])
+        reports[(r.learner_id, r.action_id)] = YearJourney(r.learner_id, r.action_id, r.learner_name, r.action,
+                                                           r.funders, before, through)
+        held = held_by_action[r.action_id]
+        for hd in r.half_days:
+            if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and start <= hd.half_day.date <= end:
+                held.setdefault(hd.half_day.key, hd.half_day.hours)
+    journeys = list(reports.values())
+    cumulated = {key: (r.before, r.through) for key, r in reports.items()}  # realised (before, through the year)
     planned_of: dict[str, Decimal] = {}  # TrainingAction.schedule() is costly: once per action
 
     def planned_hours(report) -> Decimal:
@@ -291,23 +315,11 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
         figures["D-purchases"].amount = euros(cfg.charges.purchases)
 
     # ----------------------------------------------------------------- E: trainers
-    by_action: dict[str, list] = defaultdict(list)
-    for r in journeys:
-        by_action[r.action_id].append(r)
+    actions = {r.action_id: r.action for r in journeys}
     trainers: dict[str, set[str]] = {"internal": set(), "external": set()}
-    for action_id in sorted(by_action):
-        group = by_action[action_id]
-        action = group[0].action
-        if action is None:
-            continue
-        held: dict[str, Decimal] = {}
-        for r in group:
-            for hd in r.half_days:
-                if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and start <= hd.half_day.date <= end:
-                    key = hd.half_day.key
-                    if key not in held:
-                        held[key] = hd.half_day.hours
-        if not held:
+    for action_id in sorted(actions):
+        action, held = actions[action_id], held_by_action[action_id]
+        if action is None or not held:
             continue
         settings = cfg.catalogue.get(action_id)
         trainer = action.trainer

@@ -263,11 +263,11 @@ async def check_deadlines(hub, name: str) -> dict[str, int]:
     tz = hub.config.timezone
     now = fmt.now()
     today = now.astimezone(tz).date()
-    reports = [r for r in await hub.journey_reports(today=today) if cpf_funding(r) is not None]
-    if cfg.actions:
-        reports = [r for r in reports if r.action_id in cfg.actions]
-    if cfg.funders:
-        reports = [r for r in reports if set(r.funders) & set(cfg.funders)]
+    reports = []  # the CPF journeys only, read page by page
+    async for page in hub.journey_pages(today=today):
+        reports.extend(r for r in page if cpf_funding(r) is not None
+                       and (not cfg.actions or r.action_id in cfg.actions)
+                       and (not cfg.funders or set(r.funders) & set(cfg.funders)))
     admin = await hub.store.call(_admin_events, hub.store)
     since = today - dt.timedelta(days=max(cfg.deadline_lookback.days, 1))
     decls, _missing = fmt.declarations(reports, tz=tz, declared=declared_keys(admin), now=now, start=since, end=today)

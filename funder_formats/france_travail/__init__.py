@@ -184,17 +184,17 @@ class FranceTravailFormat(FunderFormat):
         rows: dict[str, list[dict]] = {doc: [] for doc in DOCUMENTS}
         unpaid: list[str] = []
         actions: dict[str, object] = {}
-        selected = {(r.learner_id, r.action_id): r for r in request.journeys}
-        # AIS: registrations of the period, including enrolments whose action has not started yet
-        # (the hub only hands over the journeys whose action overlaps the period)
-        for key, reg in facts.registrations.items():
-            report = selected.get(key) or registration_report(reg, hub_config.model.actions.get(reg.action))
-            if not self._in_scope(report, request):
-                continue
-            values = self._values(report, None, facts, period, organisation, tz, profile)
-            if in_period(values["enrolment.registered_on"], period):
-                rows["ais"].append(values)
-        for report in request.journeys:
+        def registration(report) -> None:  # AIS: the registrations of the period
+            if self._in_scope(report, request):
+                values = self._values(report, None, facts, period, organisation, tz, profile)
+                if in_period(values["enrolment.registered_on"], period):
+                    rows["ais"].append(values)
+
+        registered = set()
+        for report in request.journeys:  # one pass: the hub computes them chunk by chunk
+            if (report.learner_id, report.action_id) in facts.registrations:
+                registered.add((report.learner_id, report.action_id))
+                registration(report)
             funding = funding_of(report, cfg.funders, {FUNDER_KIND})
             if funding is None:
                 continue
@@ -217,6 +217,11 @@ class FranceTravailFormat(FunderFormat):
                 rows["exits"].append(values)
             if report.action is not None and period.overlaps(report.action.start, report.action.end):
                 actions[report.action_id] = report.action
+        # registrations whose action has not started yet: the hub hands over only the journeys
+        # whose action overlaps the period
+        for key, reg in facts.registrations.items():
+            if key not in registered:
+                registration(registration_report(reg, hub_config.model.actions.get(reg.action)))
 
         result = ExportResult()
         tables = {doc: getattr(profile.documents, doc) for doc in DOCUMENTS if doc != "lheo" and doc in wanted}

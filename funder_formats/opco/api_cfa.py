@@ -33,7 +33,7 @@ SAME_AS = {
 
 
 def applies(enr: Enrolment) -> bool:
-    return enr.report.action is not None and enr.report.action.nature == "apprentissage"
+    return enr.action is not None and enr.action.nature == "apprentissage"
 
 
 def _number(value: Decimal) -> int | float:
@@ -49,7 +49,7 @@ def echeance(enr: Enrolment, config: OpcoConfig, period: Period) -> tuple[dict[s
     ``details``: the instalment of the funding's schedule that ends in the period — or, when the
     enrolment ends in the period, the one containing its end (a partial instalment). ``period``:
     every month since the action's start is an instalment (monthly statements only)."""
-    action = enr.report.action
+    action = enr.action
     if config.api_cfa.echeance == "period":
         if config.statement != "monthly":
             return {"numero": None, "dateDebut": enr.window[0], "dateFin": enr.window[1]}, (

@@ -89,7 +89,7 @@ def certificate_problem(cert: Certificate | None, enr: Enrolment, blobs) -> str 
                 "`parcours documents issue`, then export again)")
     if cert.pdf_sha256 is None or not blobs.exists(cert.pdf_sha256):
         return f"certificate {cert.event}: its PDF is not in the blob store"
-    realised = enr.report.realised_hours
+    realised = enr.realised_hours
     if cert.hours is not None and cert.hours != realised:
         return (f"certificate {cert.event} states {number_fr(cert.hours)} h but the ledger now gives "
                 f"{number_fr(realised)} h realised: issue it again")

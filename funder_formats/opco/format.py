@@ -88,7 +88,11 @@ class OpcoFormat(FunderFormat):
         result = ExportResult()
         outputs = set(config.outputs)
 
+        # First pass over the journeys (computed chunk by chunk): the enrolments, without their
+        # journeys, and the FOAD events they counted. The second pass (below) computes the
+        # journeys again in the files' order, one at a time.
         items: list[Enrolment] = []
+        wanted: set[str] = set()
         not_ended = unconfigured = 0
         for report in request.journeys:
             if report.action is None and opco_fundings(report, config, request.funder):
@@ -97,6 +101,9 @@ class OpcoFormat(FunderFormat):
             found = enrolments(report, config, request.period, organisation, request.funder)
             if not found and config.statement == "end_of_action" and report.action and opco_fundings(report, config, request.funder):
                 not_ended += 1
+            wanted |= foad_event_ids(found)
+            for enr in found:
+                enr.report = None
             items.extend(found)
         items.sort(key=Enrolment.sort_key)
 
@@ -111,8 +118,7 @@ class OpcoFormat(FunderFormat):
         if result.missing and not request.allow_incomplete:
             return result
 
-        wanted = foad_event_ids(items)
-        with_activities = any(hub_config.rules_for(e.report.action_id).foad_count_activity_estimates for e in items)
+        with_activities = any(hub_config.rules_for(e.action_id).foad_count_activity_estimates for e in items)
         traces = read_foad_traces(request.events, wanted, tz, with_activities)
         del wanted
 
@@ -122,18 +128,23 @@ class OpcoFormat(FunderFormat):
         rules = list(DEFAULT_RULES) + self.proof_rules()
         api_written = 0
         skipped_upcoming = 0
+        by_key: dict[tuple[str, str], list[Enrolment]] = {}
+        for enr in items:  # in the files' order; an enrolment funded by two OPCOs has two entries
+            by_key.setdefault(enr.key, []).append(enr)
         try:
-            for enr in items:
-                foad = foad_by_day(enr.report, hub_config.rules_for(enr.report.action_id), traces)
-                enr.rows = build_rows(enr, config, foad)
-                add_totals(enr)
-                skipped_upcoming += enr.skipped_upcoming
-                writer.lines(enr)
-                if id(enr) in bundled_keys:
-                    writer.bundle(enr, certs.get(enr.key), blobs, rules, organisation)
-                if id(enr) in apprentice_keys:
-                    api_written += writer.api_cfa(enr, foad, certs.get(enr.key), blobs, organisation)
-                enr.rows = None
+            for report in request.journeys.fetch(by_key):
+                for enr in by_key[(report.learner_id, report.action_id)]:
+                    enr.report = report
+                    foad = foad_by_day(report, hub_config.rules_for(enr.action_id), traces)
+                    enr.rows = build_rows(enr, config, foad)
+                    add_totals(enr)
+                    skipped_upcoming += enr.skipped_upcoming
+                    writer.lines(enr)
+                    if id(enr) in bundled_keys:
+                        writer.bundle(enr, certs.get(enr.key), blobs, rules, organisation)
+                    if id(enr) in apprentice_keys:
+                        api_written += writer.api_cfa(enr, foad, certs.get(enr.key), blobs, organisation)
+                    enr.rows = enr.report = None
         finally:
             writer.close()
         result.files = writer.files

@@ -35,9 +35,12 @@ ABSENT = ("absent", "absent_justified")
 
 @dataclass
 class Enrolment:
-    """One learner's enrolment as one OPCO funds it, with the learner-level values of the files."""
+    """One learner's enrolment as one OPCO funds it, with the learner-level values of the files.
 
-    report: JourneyReport
+    ``report`` (the whole journey) is held only while the enrolment is being checked or written:
+    an export keeps thousands of enrolments, not thousands of journeys (see OpcoFormat.export)."""
+
+    report: JourneyReport | None
     funder: str
     funding: dict[str, Any]
     details: dict[str, Any]
@@ -48,18 +51,28 @@ class Enrolment:
     values: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] | None = None
     skipped_upcoming: int = 0
+    learner_id: str = field(init=False)
+    action_id: str = field(init=False)
+    learner_name: str | None = field(init=False)
+    action: Any = field(init=False)  # hub.journeys.actions.TrainingAction
+    realised_hours: Decimal = field(init=False)
+
+    def __post_init__(self) -> None:
+        report = self.report
+        self.learner_id, self.action_id, self.learner_name = report.learner_id, report.action_id, report.learner_name
+        self.action, self.realised_hours = report.action, report.realised_hours
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.report.learner_id, self.report.action_id)
+        return (self.learner_id, self.action_id)
 
     @property
     def label(self) -> str:
-        return self.report.learner_name or self.report.learner_id
+        return self.learner_name or self.learner_id
 
     def sort_key(self) -> tuple:
-        return (self.report.action_id, _collate(self.values.get("learner_last_name")),
-                _collate(self.values.get("learner_first_name")), self.report.learner_id, self.funder)
+        return (self.action_id, _collate(self.values.get("learner_last_name")),
+                _collate(self.values.get("learner_first_name")), self.learner_id, self.funder)
 
 
 def _collate(text: str | None) -> str:
