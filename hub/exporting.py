@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.dispatch import owner_is_dead
 from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period, discard, next_version_dir, sha256_file, write_manifest
 from hub.journeys.stream import JourneyStream
 from hub.store import open_store
@@ -144,20 +145,28 @@ def scheduled_period(fmt: FunderFormat, today: dt.date) -> Period:
 async def scheduled_export(hub: "Hub", name: str) -> ExportOutcome | None:
     """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
 
-    None when that period was already produced. A run that fails or writes nothing (required
-    fields missing) gives its claim back, so that the next run tries again."""
+    None when that period was already produced, or is being produced by a live process. A run
+    that fails or writes nothing (required fields missing) gives its claim back, so that the next
+    run tries again; the unfinished claim of a process of this host that died mid-run is taken over."""
     fmt = hub.funder_format(name)
     period = scheduled_period(fmt, dt.datetime.now(hub.config.timezone).date())
-    owner, key = hub.dispatcher.owner, f"export:{name}:{period.label}"
-    if not await hub.store.call(hub.store.claim_job_run, key, owner=owner, at=time.time()):
-        return None
+    owner, key, store = hub.dispatcher.owner, f"export:{name}:{period.label}", hub.store
+    if not await store.call(store.claim_job_run, key, owner=owner, at=time.time()):
+        run = await store.call(store.job_run, key)
+        if not (run and run["finished_at"] is None and owner_is_dead(run["owner"])
+                and await store.call(store.take_over_job_run, key, previous=run["owner"], owner=owner, at=time.time())):
+            return None
+        hub.log.warning("scheduled export interrupted by a crash: running it again", export=name,
+                        period=period.label, previous_owner=run["owner"])
     try:
         outcome = await hub.export(name, period)
     except BaseException:
-        await asyncio.shield(hub.store.call(hub.store.release_job_run, key, owner=owner))
+        await asyncio.shield(store.call(store.release_job_run, key, owner=owner))
         raise
-    if not outcome.written:
-        await hub.store.call(hub.store.release_job_run, key, owner=owner)
+    if outcome.written:
+        await store.call(store.finish_job_run, key, owner=owner, at=time.time())
+    else:
+        await store.call(store.release_job_run, key, owner=owner)
         hub.log.error("scheduled export incomplete: nothing written", export=name, period=period.label,
                       missing=[f"{m.learner}: {m.field}" for m in outcome.missing][:20])
     return outcome

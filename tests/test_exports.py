@@ -163,3 +163,22 @@ def test_unknown_export_kind_is_a_config_error(workdir, plugins):
     path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: opcoo}\n")
     with pytest.raises(ConfigError, match=r"hub.yaml:7: exports.x.kind: unknown funder format 'opcoo'"):
         Hub.open(path, env={}, plugins=plugins)
+
+
+async def test_an_export_interrupted_by_a_crash_is_run_again_not_twice(make_hub, workdir):
+    """kill -9 in the middle of a scheduled export leaves an unfinished claim: the next run takes it
+    over when its holder is dead; a finished or live one is left alone."""
+    import socket
+
+    hub = await make_hub(demo_config(workdir).replace("read_only: true", "read_only: true, schedule: {every: 1m}")
+                         + SCHEDULED)
+    store, dead = hub.store, f"{socket.gethostname()}:99999999"
+    await store.call(store.claim_job_run, "export:atlas-hours:2026-10", owner=dead, at=1.0)
+    await store.call(store.claim_job_run, "export:strict:2026-10", owner="other-host:1", at=1.0)  # alive for all we know
+    runs = {e.name: e for e in (await hub.run_once()).exports}
+    assert runs["atlas-hours"].outcome.written and runs["strict"].outcome is None
+    claim = await store.call(store.job_run, "export:atlas-hours:2026-10")
+    assert claim["owner"] == hub.dispatcher.owner and claim["finished_at"] is not None
+    runs = {e.name: e for e in (await hub.run_once()).exports}
+    assert runs["atlas-hours"].outcome is None  # finished: never again
+    assert len(list((workdir / "var" / "exports" / "atlas-hours" / "2026-10").glob("v*"))) == 1

@@ -398,6 +398,19 @@ class Store(abc.ABC):
         """Forget ``owner``'s claim on ``key`` (the run failed or wrote nothing): it may run again."""
 
     @abc.abstractmethod
+    def finish_job_run(self, key: str, *, owner: str, at: float) -> None:
+        """Mark ``owner``'s run ``key`` as finished: from then on it is never run again."""
+
+    @abc.abstractmethod
+    def job_run(self, key: str) -> dict[str, Any] | None:
+        """The claim on ``key``: ``owner``, ``started_at``, ``finished_at`` (None: not finished)."""
+
+    @abc.abstractmethod
+    def take_over_job_run(self, key: str, *, previous: str, owner: str, at: float) -> bool:
+        """Give ``owner`` the unfinished claim of ``previous`` (a process that died mid-run);
+        False when the claim changed meanwhile (finished, or taken over by another)."""
+
+    @abc.abstractmethod
     def acquire_lease(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         """Take or renew lease ``name`` for ``owner`` unless another owner holds a live one."""
 

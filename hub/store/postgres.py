@@ -244,6 +244,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_claim ON outbox(sink, state, id);
         """,
     ),
+    (
+        8,
+        """
+        ALTER TABLE job_runs ADD COLUMN finished_at double precision;  -- a claim without it: the run did not finish
+        """,
+    ),
 ]
 
 
@@ -952,6 +958,18 @@ class PostgresStore(Store):
 
     def release_job_run(self, key: str, *, owner: str) -> None:
         self.conn.execute("DELETE FROM job_runs WHERE key = %s AND owner = %s", (key, owner))
+
+    def finish_job_run(self, key: str, *, owner: str, at: float) -> None:
+        self.conn.execute("UPDATE job_runs SET finished_at = %s WHERE key = %s AND owner = %s", (at, key, owner))
+
+    def job_run(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT key, owner, started_at, finished_at FROM job_runs WHERE key = %s", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def take_over_job_run(self, key: str, *, previous: str, owner: str, at: float) -> bool:
+        return self.conn.execute(
+            "UPDATE job_runs SET owner = %s, started_at = %s WHERE key = %s AND owner = %s AND finished_at IS NULL "
+            "RETURNING key", (owner, at, key, previous)).fetchone() is not None
 
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:
         row = self.conn.execute(

@@ -208,6 +208,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_claim ON outbox(sink, state, id);
         """,
     ),
+    (
+        8,
+        """
+        ALTER TABLE job_runs ADD COLUMN finished_at REAL;  -- a claim without it: the run did not finish
+        """,
+    ),
 ]
 
 
@@ -850,6 +856,20 @@ class SQLiteStore(Store):
     def release_job_run(self, key: str, *, owner: str) -> None:
         with self._tx():
             self.conn.execute("DELETE FROM job_runs WHERE key = ? AND owner = ?", (key, owner))
+
+    def finish_job_run(self, key: str, *, owner: str, at: float) -> None:
+        with self._tx():
+            self.conn.execute("UPDATE job_runs SET finished_at = ? WHERE key = ? AND owner = ?", (at, key, owner))
+
+    def job_run(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT key, owner, started_at, finished_at FROM job_runs WHERE key = ?", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def take_over_job_run(self, key: str, *, previous: str, owner: str, at: float) -> bool:
+        with self._tx():
+            return self.conn.execute(
+                "UPDATE job_runs SET owner = ?, started_at = ? WHERE key = ? AND owner = ? AND finished_at IS NULL",
+                (owner, at, key, previous)).rowcount == 1
 
     # ------------------------------------------------------------------ leases
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:

@@ -506,6 +506,19 @@ def test_job_runs_are_claimed_once(store_factory):
     assert not stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=3.0), "only the owner releases"
     stores[winner].release_job_run("export:opco-atlas:2026-10", owner=f"d{winner}")
     assert stores[0].claim_job_run("export:opco-atlas:2026-10", owner="d0", at=3.0), "released: it may run again"
+    # d0 dies mid-run: one of the others takes the unfinished claim over, once
+    assert stores[1].job_run("export:opco-atlas:2026-10") == {
+        "key": "export:opco-atlas:2026-10", "owner": "d0", "started_at": 3.0, "finished_at": None}
+    won = run_threads(2, lambda i: stores[i + 1].take_over_job_run(
+        "export:opco-atlas:2026-10", previous="d0", owner=f"d{i + 1}", at=4.0))
+    assert sorted(won) == [False, True]
+    heir = f"d{won.index(True) + 1}"
+    stores[0].finish_job_run("export:opco-atlas:2026-10", owner="d0", at=5.0)  # no longer its claim: no effect
+    assert stores[0].job_run("export:opco-atlas:2026-10")["finished_at"] is None
+    stores[1].finish_job_run("export:opco-atlas:2026-10", owner=heir, at=5.0)
+    assert stores[0].job_run("export:opco-atlas:2026-10")["finished_at"] == 5.0
+    assert not stores[2].take_over_job_run("export:opco-atlas:2026-10", previous=heir, owner="d2", at=6.0)
+    assert stores[0].job_run("export:opco-atlas:2026-11")["finished_at"] is None and stores[0].job_run("nope") is None
 
 
 def test_concurrent_lease_has_one_winner(store_factory):
