@@ -134,8 +134,7 @@ class CpfFormat(FunderFormat):
             missing.extend(undated)
             for d in found:
                 missing.extend(d.missing)
-        order = {"entree": 0, "sortie": 1}
-        decls.sort(key=lambda d: (d.date, order[d.declaration], d.learner_name or "", d.dossier or ""))
+        decls.sort(key=_in_file_order)
         return decls, _dedupe(missing)
 
     def push(self, decls: list[Declaration], *, today: dt.date, now: dt.datetime) -> tuple[list[dict], list[dict], list[str]]:
@@ -173,7 +172,7 @@ class CpfFormat(FunderFormat):
         now = self.now()
         today = now.astimezone(tz).date()
         declared = declared_keys(request.events(types=["admin.action"]))
-        journeys = [j for j in request.journeys if cpf_funding(j) is not None]
+        journeys = (j for j in request.journeys if cpf_funding(j) is not None)  # streamed: declarations are light
         decls, missing = self.declarations(journeys, tz=tz, declared=declared, now=now,
                                            start=request.period.start, end=request.period.end)
         result = ExportResult(missing=missing)
@@ -254,6 +253,10 @@ def _admin_events(store) -> list[dict[str, Any]]:
     return list(store.iter_events(types=["admin.action"], batch=5000))
 
 
+def _in_file_order(d: Declaration) -> tuple:
+    return (d.date, {"entree": 0, "sortie": 1}[d.declaration], d.learner_name or "", d.dossier or "")
+
+
 async def check_deadlines(hub, name: str) -> dict[str, int]:
     """Emit the deadline events of recent CPF entries and exits (and push them when configured)."""
     import asyncio
@@ -263,14 +266,15 @@ async def check_deadlines(hub, name: str) -> dict[str, int]:
     tz = hub.config.timezone
     now = fmt.now()
     today = now.astimezone(tz).date()
-    reports = []  # the CPF journeys only, read page by page
-    async for page in hub.journey_pages(today=today):
-        reports.extend(r for r in page if cpf_funding(r) is not None
-                       and (not cfg.actions or r.action_id in cfg.actions)
-                       and (not cfg.funders or set(r.funders) & set(cfg.funders)))
     admin = await hub.store.call(_admin_events, hub.store)
+    declared = declared_keys(admin)
     since = today - dt.timedelta(days=max(cfg.deadline_lookback.days, 1))
-    decls, _missing = fmt.declarations(reports, tz=tz, declared=declared_keys(admin), now=now, start=since, end=today)
+    decls = []  # the CPF journeys only, page by page
+    async for page in hub.journey_pages(today=today):
+        reports = [r for r in page if cpf_funding(r) is not None and (not cfg.actions or r.action_id in cfg.actions)
+                   and (not cfg.funders or set(r.funders) & set(cfg.funders))]
+        decls.extend(fmt.declarations(reports, tz=tz, declared=declared, now=now, start=since, end=today)[0])
+    decls.sort(key=_in_file_order)
     events, _log, notes = await asyncio.to_thread(fmt.push, decls, today=today, now=now)
     for note in notes:
         hub.log.warning("cpf push", export=name, note=note)
