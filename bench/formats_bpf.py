@@ -6,7 +6,10 @@ actions of 25 learners (two weeks each, mornings in the classroom, afternoons in
 2026), each learner with ``--events-per-learner`` events (funding or card payment, entry, signed
 half-days, LMS sessions, activities, quizzes, downloads, media, progress, exit). The journeys are
 then projected (timed apart: the hub does it continuously as events arrive), and the BPF of 2026
-is exported in a fresh process, whose wall time and peak RSS (``ru_maxrss``) are measured.
+is exported in a fresh process, whose wall time and peak RSS (``ru_maxrss``) are measured. The
+baseline, in another fresh process on the same store: every journey computed once, page by page
+(``hub.journey_pages``), the least any yearly figure over the whole organisation costs; the
+export's time is reported as a ratio to it.
 
     .venv/bin/python bench/formats_bpf.py                                  # 1 000 learners, 200 000 events
     .venv/bin/python bench/formats_bpf.py --sizes 1000,2500,5000,10000     # the growth, up to 2 million events
@@ -178,12 +181,24 @@ async def export(folder: Path) -> dict:
             "files_bytes": sum((outcome.folder / name).stat().st_size for name in outcome.files)}
 
 
+async def baseline(folder: Path) -> dict:
+    hub = await _open(folder)
+    try:
+        t0, count = time.perf_counter(), 0
+        async for page in hub.journey_pages(today=dt.date(2027, 1, 1)):
+            count += len(page)
+        seconds = time.perf_counter() - t0
+    finally:
+        await hub.stop()
+    return {"baseline_s": round(seconds, 2), "baseline_peak_rss_mb": round(_rss_mb()), "journeys": count}
+
+
 def run_size(learners: int, per_learner: int, keep: bool) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"bpf-bench-{learners}-"))
     (folder / "hub.yaml").write_text(config(learners), encoding="utf-8")
     try:
         result = {"learners": learners}
-        for phase in ("build", "export"):
+        for phase in ("build", "baseline", "export"):
             proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder", str(folder),
                                    "--learners", str(learners), "--events-per-learner", str(per_learner)],
                                   capture_output=True, text=True, check=False)
@@ -203,7 +218,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000", help="comma-separated numbers of learners")
     parser.add_argument("--learners", type=int, default=1000)
     parser.add_argument("--events-per-learner", type=int, default=200)
-    parser.add_argument("--phase", choices=["build", "export"])
+    parser.add_argument("--phase", choices=["build", "baseline", "export"])
     parser.add_argument("--folder")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -211,7 +226,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         folder = Path(args.folder)
-        result = asyncio.run(build(folder, args.learners, args.events_per_learner) if args.phase == "build" else export(folder))
+        phases = {"build": lambda: build(folder, args.learners, args.events_per_learner),
+                  "baseline": lambda: baseline(folder), "export": lambda: export(folder)}
+        result = asyncio.run(phases[args.phase]())
         print(json.dumps(result))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -221,6 +238,7 @@ def main() -> None:
         r["time_ratio"] = round(r["export_s"] / first["export_s"], 2)
         r["size_ratio"] = round(r["learners"] / first["learners"], 2)
         r["rss_over_baseline_mb"] = r["export_peak_rss_mb"] - r["baseline_rss_mb"]
+        r["export_over_journeys"] = round(r["export_s"] / r["baseline_s"], 2)
     out = {"events_per_learner": args.events_per_learner, "runs": runs}
     if args.save:
         sys.path.insert(0, str(REPO / "bench"))
@@ -230,10 +248,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{'learners':>9} {'events':>9} {'ingest s':>9} {'project s':>9} {'export s':>9} {'peak MB':>8} {'+MB':>6} {'x size':>7} {'x time':>7}")
+    print("baseline: every journey computed once, page by page, in its own process")
+    print(f"{'learners':>9} {'events':>9} {'ingest s':>9} {'project s':>9} {'export s':>9} {'baseline s':>10} "
+          f"{'ratio':>6} {'peak MB':>8} {'baseline MB':>11} {'x size':>7} {'x time':>7}")
     for r in runs:
         print(f"{r['learners']:>9} {r['events']:>9} {r['ingest_s']:>9} {r['project_s']:>9} {r['export_s']:>9} "
-              f"{r['export_peak_rss_mb']:>8} {r['rss_over_baseline_mb']:>6} {r['size_ratio']:>7} {r['time_ratio']:>7}")
+              f"{r['baseline_s']:>10} {r['export_over_journeys']:>6} {r['export_peak_rss_mb']:>8} "
+              f"{r['baseline_peak_rss_mb']:>11} {r['size_ratio']:>7} {r['time_ratio']:>7}")
 
 
 if __name__ == "__main__":
