@@ -102,19 +102,24 @@ def check(config_path: str, as_json: bool) -> None:
         loaded = load_config(config_path, plugins.connector_classes(), format_classes=plugins.funder_format_classes())
     except ConfigError as exc:
         _fail_config(exc)
+    def when(schedule) -> str | None:
+        if schedule is None:
+            return None
+        return f"cron {schedule.cron}" if schedule.cron else f"every {schedule.model_dump(mode='json')['every']}"
+
     connectors = []
     for name, cfg in loaded.connectors.items():
         cls = loaded.connector_class(name)
-        schedule = None
-        if cfg.schedule is not None:
-            schedule = f"cron {cfg.schedule.cron}" if cfg.schedule.cron else f"every {cfg.schedule.model_dump(mode='json')['every']}"
         connectors.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled,
-                           "capabilities": cls.capabilities(), "schedule": schedule})
+                           "capabilities": cls.capabilities(), "schedule": when(cfg.schedule)})
     routes = [{"name": r.name, "from": r.from_, "types": r.when.types, "actions": r.when.actions,
                "funders": r.when.funders, "to": r.to, "enabled": r.enabled} for r in loaded.model.routes]
+    exports = [{"name": name, "kind": cfg.kind, "enabled": cfg.enabled, "schedule": when(cfg.schedule),
+                "period": cfg.period, "funders": cfg.funders, "actions": cfg.actions}
+               for name, cfg in loaded.exports.items()]
     if as_json:
         _print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
-                     "connectors": connectors, "routes": routes})
+                     "connectors": connectors, "routes": routes, "exports": exports})
         return
     click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
     click.echo("connectors:")
@@ -133,6 +138,16 @@ def check(config_path: str, as_json: bool) -> None:
                    + ("" if r["enabled"] else " (disabled)"))
     if not routes:
         click.echo("  (none)")
+    if exports:
+        click.echo("exports:")
+    for e in exports:
+        scope = "; ".join(part for part in (
+            f"funders {', '.join(e['funders'])}" if e["funders"] else "",
+            f"actions {', '.join(e['actions'])}" if e["actions"] else "") if part)
+        timing = (f"{e['schedule']}" + (f", period {e['period']}" if e["period"] else ", the period that just ended")
+                  if e["schedule"] else "by hand (parcours export)")
+        click.echo(f"  {e['name']:<20} {e['kind']:<14} {timing}" + (f"; {scope}" if scope else "")
+                   + ("" if e["enabled"] else " (disabled)"))
 
 
 @main.command("config-schema")

@@ -158,3 +158,9 @@ def test_check_command_exit_codes(tmp_path):
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["connectors"][0]["name"] == "out" and data["routes"][0]["to"] == ["out"]
+    assert data["exports"] == []
+    demo = subprocess.run([sys.executable, "-m", "hub.cli", "check", "--config", "config/demo.yaml"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr
+    assert "  bpf                  bpf            cron 0 6 15 1 *, period 2026" in demo.stdout
+    assert "opco-atlas-facturation opco           by hand (parcours export); funders opco-atlas" in demo.stdout
