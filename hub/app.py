@@ -303,11 +303,17 @@ class Hub:
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
-        from hub.alerts import alert_items, evaluate
+        from hub.alerts import ACTIVE, alert_items, evaluate
+        from hub.journeys.compute import status_of
 
         now = now or dt.datetime.now(dt.timezone.utc)
         alerts, names = [], {}
-        async for reports in self.journey_pages(today=now.astimezone(self.config.timezone).date()):
+        actions = self.config.model.actions
+
+        def in_progress(state) -> bool:  # the others raise no alert: not worth computing
+            return state["action"] in actions and status_of(state) in ACTIVE
+
+        async for reports in self.journey_pages(today=now.astimezone(self.config.timezone).date(), keep=in_progress):
             for report in reports:
                 found = evaluate(report, self.config.hub.alerts, now, self.config.timezone)
                 if found:
@@ -369,16 +375,17 @@ class Hub:
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
         return compute_states(states, self.config, today)
 
-    async def journey_pages(self, *, today: dt.date | None = None, chunk: int | None = None):
-        """Every up-to-date journey, computed a page at a time: a list of reports per page, each
-        page read in one store call (memory bounded by the page, not by the organisation)."""
+    async def journey_pages(self, *, today: dt.date | None = None, chunk: int | None = None, keep=None):
+        """Every up-to-date journey (those whose projected state ``keep`` accepts), computed a
+        page at a time: a list of reports per page, each page read in one store call (memory
+        bounded by the page, not by the organisation)."""
         from hub.journeys import stream
 
         await self.project()
         after = None
         while states := await self.store.call(self.store.journeys_page, after, chunk or stream.CHUNK):
             after = (states[-1]["learner_id"], states[-1]["action"])
-            yield stream.compute_states(states, self.config, today)
+            yield stream.compute_states([s for s in states if keep is None or keep(s)], self.config, today)
 
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a

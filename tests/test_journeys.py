@@ -185,3 +185,23 @@ async def test_the_funding_decision_that_occurred_last_wins_whatever_the_arrival
     report = by_name(await hub.journey_reports(action=DEMO_ACTION))["Camille Dubois"]
     assert report.funders["opco-atlas"]["details"] == {"dossier": "ATL-1"}
     assert report.funders["opco-atlas"]["amount"] == "2450.00"
+
+
+async def test_status_read_from_the_state_is_the_computed_status(make_hub, workdir):
+    """The alerts job skips ended enrolments before computing them: both must agree."""
+    from hub.journeys.compute import status_of
+
+    hub = await demo_hub(make_hub, workdir)
+    lucas = by_name(await hub.journey_reports(action=DEMO_ACTION))["Lucas Bernard"]
+    abandon = lucas.timeline["abandoned"]["event"]
+    await hub.ingestor.ingest_items([{  # the abandonment was recorded by mistake: he is in progress again
+        "type": "admin.action", "occurred_at": "2026-10-13T09:00:00+02:00", "source_id": "undo-abandon",
+        "learner": {"ref": "apprenant-09", "email": "lucas.bernard@example.fr"}, "action": DEMO_ACTION,
+        "supersedes": abandon, "data": {"actor": "admin", "command": "void abandonment", "target": abandon}}],
+        source=None)
+    await hub.project()
+    states = await hub.store.call(hub.store.journeys)
+    reports = {(r.learner_id, r.action_id): r for r in await hub.journey_reports()}
+    assert {status_of(s) for s in states} >= {"completed", "started"}
+    for state in states:
+        assert status_of(state) == reports[(state["learner_id"], state["action"])].status

@@ -123,15 +123,28 @@ def _live(items: list[dict[str, Any]], superseded: set[str]) -> list[dict[str, A
     return [i for i in items if i["event"] not in superseded]
 
 
-def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
-            today: dt.date | None = None) -> JourneyReport:
-    today = today or dt.datetime.now(tz).date()
+def _timeline(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The last live fact of each step of the enrolment (superseded events left out)."""
     superseded = set(state.get("superseded", []))
     timeline = {}
     for step in STATUS_ORDER:
         facts = _live(state["timeline"].get(step, []), superseded)
         if facts:
             timeline[step] = facts[-1]
+    return timeline
+
+
+def status_of(state: dict[str, Any]) -> str:
+    """The enrolment's status, read from its projected state without computing the journey."""
+    timeline = _timeline(state)
+    return next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
+
+
+def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
+            today: dt.date | None = None) -> JourneyReport:
+    today = today or dt.datetime.now(tz).date()
+    superseded = set(state.get("superseded", []))
+    timeline = _timeline(state)
     status = next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
     exit_date = None
     if "abandoned" in timeline:
