@@ -134,10 +134,13 @@ def _timeline(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return timeline
 
 
+def _status(timeline: dict[str, dict[str, Any]]) -> str:
+    return next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
+
+
 def status_of(state: dict[str, Any]) -> str:
     """The enrolment's status, read from its projected state without computing the journey."""
-    timeline = _timeline(state)
-    return next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
+    return _status(_timeline(state))
 
 
 def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
@@ -145,7 +148,7 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
     today = today or dt.datetime.now(tz).date()
     superseded = set(state.get("superseded", []))
     timeline = _timeline(state)
-    status = next((s for s in reversed(STATUS_ORDER) if s in timeline), "unknown")
+    status = _status(timeline)
     exit_date = None
     if "abandoned" in timeline:
         exit_date = dt.date.fromisoformat(timeline["abandoned"]["date"])
