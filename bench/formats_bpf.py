@@ -146,11 +146,10 @@ async def build(folder: Path, learners: int, per_learner: int) -> dict:
         for i in range(learners):
             batch.extend(learner_events(i, per_learner))
             if len(batch) >= 5000:
-                rows = hub.ingestor.prepare(batch, source="bench")
-                count += (await hub.ingestor.ingest(rows)).appended
+                count += (await hub.append(batch, source="bench")).appended
                 batch = []
         if batch:
-            count += (await hub.ingestor.ingest(hub.ingestor.prepare(batch, source="bench"))).appended
+            count += (await hub.append(batch, source="bench")).appended
         ingest_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         await hub.project()

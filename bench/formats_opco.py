@@ -6,7 +6,7 @@ run through October 2026, N learners spread over them, ``--events-per-learner`` 
 (funnel, funding with the employer's details, a signed or absent morning and an LMS session per
 scheduled day, LMS traces, completion; 5 % drop out in October) — 200 by default, so 10,000
 learners make 2,000,000 events. The events go through the hub's real ingest path
-(``Ingestor.ingest_items``: validation, learner resolution, dedupe, append) in batches, then the
+(``Hub.append``: validation, learner resolution, dedupe, append) in batches, then the
 journeys are projected (``hub.project``), as a running daemon would have done.
 
 Then, each in a fresh child process (so that peak RSS is the run's own):
@@ -208,12 +208,12 @@ async def build(folder: Path, learners: int, per_learner: int, outputs: list[str
         for n in range(learners):
             batch.extend(learner_events(n, per_learner))
             if len(batch) >= BATCH:
-                events += (await hub.ingestor.ingest_items(batch, source=None)).appended
+                events += (await hub.append(batch, source=None)).appended
                 batch = []
             if n and n % 1000 == 0:
                 print(f"    {n:,} learners, {events:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
         if batch:
-            events += (await hub.ingestor.ingest_items(batch, source=None)).appended
+            events += (await hub.append(batch, source=None)).appended
         ingest_s = time.perf_counter() - started
         t = time.perf_counter()
         await hub.project()

@@ -77,18 +77,14 @@ def event_types() -> EventTypeRegistry:
 
 def make_ingestor(store: SQLiteStore, router: Router | None, *, types: EventTypeRegistry | None = None,
                   metrics: bool = True) -> Ingestor:
-    """An Ingestor wired as ``hub.app.Hub`` wires it: learner resolution and the metrics callback."""
+    """An Ingestor wired as ``hub.app.Hub`` wires it: learner resolution and metrics."""
+    from hub.config import LearnersConfig
+    from hub.learners import LearnerResolver
+
     types = types or event_types()
     types.adapter  # build the pydantic validator before timing (done once per process)
-    on_ingested = Metrics().count_ingest if metrics else None
-    try:
-        from hub.config import LearnersConfig
-        from hub.learners import LearnerResolver
-
-        return Ingestor(store, types, router, on_ingested=on_ingested,
-                        learners=LearnerResolver(LearnersConfig().match_on))
-    except ImportError:  # a hub without the learner registry
-        return Ingestor(store, types, router, on_ingested=on_ingested)
+    return Ingestor(store, types, router, metrics=Metrics() if metrics else None,
+                    learners=LearnerResolver(LearnersConfig().match_on))
 
 
 class GcTimer:

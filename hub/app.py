@@ -20,12 +20,13 @@ from hub.connector import Connector, ConnectorContext, PullSource
 from hub.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
-from hub.ingest import Ingestor, reject_rows
+from hub.ingest import Ingestor, learner_key, reject_rows
 from hub.learners import LearnerResolver
 from hub.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
 from hub.router import Router
 from hub.store import Store, open_store
+from hub.store.base import IngestResult
 
 MAX_PAGES_PER_PULL = 1000
 
@@ -104,8 +105,8 @@ class Hub:
         self.metrics = Metrics()
         self.blobs = BlobStore(config.blobs_dir)
         self.router = Router(config.model.routes, config.connectors, config.sinks())
-        self.ingestor = Ingestor(store, self.types, self.router, on_ingested=self._on_ingested,
-                                 learners=LearnerResolver(config.hub.learners.match_on))
+        self.ingestor = Ingestor(store, self.types, self.router, learners=LearnerResolver(config.hub.learners.match_on),
+                                 metrics=self.metrics, log=self.log, wake=self._wake_sinks)
         self._session: aiohttp.ClientSession | None = None
         self.connectors: dict[str, Connector] = {}
         for name, cfg in config.enabled_connectors().items():
@@ -209,12 +210,13 @@ class Hub:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _on_ingested(self, rows, result) -> None:
-        self.metrics.count_ingest(rows, result)
+    def _wake_sinks(self) -> None:
+        self.dispatcher.wake()
 
-    def after_ingest(self, result) -> None:
-        if result.outbox_rows:
-            self.dispatcher.wake()
+    async def append(self, items: list[Any], *, source: str | None, **options: Any) -> IngestResult:
+        """The one door to the ledger: validate ``items``, commit them, wake the sinks (see
+        :meth:`hub.ingest.Ingestor.append` for ``cursor``, ``rejects`` and ``per_record``)."""
+        return await self.ingestor.append(items, source=source, **options)
 
     # ------------------------------------------------------------------ pulls
     async def pull(self, name: str) -> PullSummary:
@@ -230,16 +232,11 @@ class Hub:
             while summary.pages < MAX_PAGES_PER_PULL and not self.stopping:
                 result = await connector.pull(cursor)
                 summary.pages += 1
-                rows, rejects = self.ingestor.prepare_tolerant(result.events, source=name)
-                rejects = reject_rows(name, result.rejects) + rejects
-                outcome = await self.ingestor.ingest(rows, cursor=(name, result.cursor), rejects=rejects)
-                self.after_ingest(outcome)
+                outcome = await self.append(result.events, source=name, cursor=(name, result.cursor),
+                                            rejects=reject_rows(name, result.rejects), per_record=True)
                 summary.appended += outcome.appended
                 summary.duplicates += outcome.duplicates
-                summary.rejected += len(rejects)
-                for reject in rejects:
-                    self.metrics.rejects.labels(name, reject.stage).inc()
-                    log.warning("record dead-lettered", stage=reject.stage, source_id=reject.source_id, error=reject.error)
+                summary.rejected += outcome.rejects
                 cursor = result.cursor
                 if not result.has_more:
                     break
@@ -321,13 +318,12 @@ class Hub:
                     names[report.learner_id] = {"name": report.learner_name}
         if not alerts:
             return 0
-        rows = self.ingestor.prepare(alert_items(alerts, names, now), source="hub")
-        result = await self.ingestor.ingest(rows)
-        self.after_ingest(result)
-        for row, new in zip(rows, result.new):
+        items = alert_items(alerts, names, now)
+        result = await self.append(items, source="hub")
+        for item, event_id, new in zip(items, result.ids, result.new):
             if new:
-                self.log.warning("alert raised", event_id=row.id, learner=row.learner_key, action=row.action,
-                                 rule=json.loads(row.data)["rule"])
+                self.log.warning("alert raised", event_id=event_id, learner=learner_key("hub", item.get("learner")),
+                                 action=item.get("action"), rule=item["data"]["rule"])
         return result.appended
 
     async def proof_gaps(self, *, action: str | None = None, funder: str | None = None):
@@ -428,13 +424,11 @@ class Hub:
                     items = connector.map_record(payload)
                 else:
                     items = [payload]
-                rows = self.ingestor.prepare(items, source=reject.source)
+                await self.append(items, source=reject.source)
             except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
                 await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
                 errors.append(f"r:{reject_id}: {exc}")
                 continue
-            outcome = await self.ingestor.ingest(rows)
-            self.after_ingest(outcome)
             await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
             replayed += 1
         return replayed, errors

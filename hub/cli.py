@@ -774,10 +774,7 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
                 "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
                 "learner": alert["learner"], "action": alert["action"],
                 "data": {"alert": alert_id, "action_taken": note, "by": by or _whoami()}}
-        rows = hub.ingestor.prepare([item], source="hub")
-        result = await hub.ingestor.ingest(rows)
-        hub.after_ingest(result)
-        return result.ids[0]
+        return (await hub.append([item], source="hub")).ids[0]
 
     event_id = _run(hub, work)
     if event_id is None:

@@ -62,10 +62,7 @@ async def record_admin_action(hub: "Hub", actor: str | None, command: str, targe
         "source_id": new_ulid(),
         "data": {"actor": who, "command": command, "target": target, **({"details": details} if details else {})},
     }
-    rows = hub.ingestor.prepare([item], source="hub")
-    result = await hub.ingestor.ingest(rows)
-    hub.after_ingest(result)
-    return result.ids[0]
+    return (await hub.append([item], source="hub")).ids[0]
 
 
 def _whoami() -> str:

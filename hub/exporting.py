@@ -130,9 +130,7 @@ async def _record(hub: "Hub", fmt: FunderFormat, period: Period, version: int, m
         "evidence": [blob.model_dump(exclude_none=True)],
         **({"supersedes": previous} if previous else {}),
     }
-    rows = hub.ingestor.prepare([item, *result.events], source="hub")
-    ingested = await hub.ingestor.ingest(rows)
-    hub.after_ingest(ingested)
+    ingested = await hub.append([item, *result.events], source="hub")
     hub.log.info("export written", export=fmt.name, period=period.label, version=version, event_id=ingested.ids[0])
     return ingested.ids[0]
 

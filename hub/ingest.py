@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import gc
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 from pydantic import BaseModel
@@ -21,6 +21,7 @@ from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
 from hub.ingest_format import format_utc
 from hub.learners import LearnerResolver
+from hub.metrics import Metrics
 from hub.router import Router
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.ulid import new_ulids
@@ -69,23 +70,32 @@ def learner_key(source: str, learner: dict | None) -> str | None:
 
 
 class Ingestor:
-    def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, on_ingested=None,
-                 learners: LearnerResolver | None = None):
+    """The one door to the ledger: validate, commit (event rows, dedupe keys, outbox rows, cursor
+    and dead letters in one transaction), count, and wake the sinks."""
+
+    def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, *,
+                 learners: LearnerResolver | None = None, metrics: Metrics | None = None,
+                 log: Any = None, wake: Callable[[], None] | None = None):
         self.store = store
         self.types = types
         self.router = router
         self.learners = learners
-        self.on_ingested = on_ingested  # callback(rows, result) for metrics and wake-ups
+        self.metrics = metrics
+        self.log = log
+        self.wake = wake  # called on the event loop when a commit queued deliveries
 
     # ------------------------------------------------------------------ preparation
-    def prepare(self, items: list[Any], *, source: str | None, default_source: str = "api") -> list[EventRow]:
-        """Validate ``items`` all-or-nothing and build rows. Raises EventValidationError."""
+    def prepare(self, items: list[Any], *, source: str | None, default_source: str = "api",
+                ids: list[str] | None = None) -> list[EventRow]:
+        """Validate ``items`` all-or-nothing and build rows (new ULIDs unless ``ids`` are given).
+        Raises EventValidationError."""
         with no_gc():
-            return self._prepare(items, source=source, default_source=default_source)
+            return self._prepare(items, source=source, default_source=default_source, ids=ids)
 
-    def _prepare(self, items: list[Any], *, source: str | None, default_source: str) -> list[EventRow]:
+    def _prepare(self, items: list[Any], *, source: str | None, default_source: str,
+                 ids: list[str] | None) -> list[EventRow]:
         validated = self.types.validate_batch(items)
-        ids = new_ulids(len(validated))
+        ids = ids or new_ulids(len(validated))
         received = format_utc(dt.datetime.now(UTC))
         rows = []
         for event_id, item in zip(ids, validated):
@@ -130,22 +140,39 @@ class Ingestor:
     # ------------------------------------------------------------------ commit
     def commit(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
                rejects: Iterable[RejectRow] = ()) -> IngestResult:
-        """Synchronous commit on the store's thread (use :meth:`ingest` from async code)."""
+        """Synchronous commit on the store's thread (use :meth:`append` from async code)."""
+        rejects = list(rejects)
         with no_gc():
             result = self.store.ingest(rows, self.router.route if self.router else None,
-                                       source_cursor=cursor, rejects=list(rejects), learners=self.learners)
-        if self.on_ingested is not None:
-            self.on_ingested(rows, result)
+                                       source_cursor=cursor, rejects=rejects, learners=self.learners)
+        if self.metrics is not None:
+            self.metrics.count_ingest(rows, result, rejects)
         return result
 
-    async def ingest(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
-                     rejects: Iterable[RejectRow] = ()) -> IngestResult:
-        return await self.store.call(self.commit, rows, cursor=cursor, rejects=list(rejects))
+    async def append(self, items: list[Any], *, source: str | None, default_source: str = "api",
+                     cursor: tuple[str, Any] | None = None, rejects: Iterable[RejectRow] = (),
+                     per_record: bool = False, ids: list[str] | None = None) -> IngestResult:
+        """Validate ``items``, commit them with ``cursor`` and ``rejects``, and wake the sinks.
 
-    async def ingest_items(self, items: list[Any], *, source: str | None, default_source: str = "api") -> IngestResult:
-        """Validate and commit a request's items, all or nothing."""
-        rows = self.prepare(items, source=source, default_source=default_source)
-        return await self.ingest(rows)
+        All or nothing (raises :class:`EventValidationError`, nothing stored) unless
+        ``per_record``: then each invalid item becomes a ``validate``-stage dead letter and the
+        others are appended, as a pull does with a page. ``ids`` gives the events' ids (a
+        document's event carries the document's id) instead of new ULIDs.
+        """
+        if per_record:
+            rows, invalid = self.prepare_tolerant(items, source=source or default_source)
+            rejects = [*rejects, *invalid]
+        else:
+            rows = self.prepare(items, source=source, default_source=default_source, ids=ids)
+            rejects = list(rejects)
+        result = await self.store.call(self.commit, rows, cursor=cursor, rejects=rejects)
+        if self.log is not None:
+            for reject in rejects:
+                self.log.warning("record dead-lettered", connector=reject.source, stage=reject.stage,
+                                 source_id=reject.source_id, error=reject.error)
+        if result.outbox_rows and self.wake is not None:
+            self.wake()
+        return result
 
 
 def reject_rows(source: str, rejects: Iterable[Reject]) -> list[RejectRow]:

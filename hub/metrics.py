@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -25,9 +26,7 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
-    def count_ingest(self, rows, result) -> None:
-        from collections import Counter as Tally
-
+    def count_ingest(self, rows, result, rejects=()) -> None:
         appended: Tally = Tally()
         duplicates: Tally = Tally()
         for row, is_new in zip(rows, result.new):
@@ -39,6 +38,8 @@ class Metrics:
             self.events.labels(type_, source).inc(n)
         for source, n in duplicates.items():
             self.duplicates.labels(source).inc(n)
+        for (source, stage), n in Tally((r.source, r.stage) for r in rejects).items():
+            self.rejects.labels(source, stage).inc(n)
 
     def refresh(self, store, sources: list[str], sinks: list[str] = ()) -> None:
         """Update the gauges from the store (call on the store's thread)."""

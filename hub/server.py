@@ -128,14 +128,12 @@ async def post_events(request: web.Request) -> web.Response:
         return _error(400, f"the batch was rejected, nothing was stored: source {name!r} is reserved "
                            "(a configured connector or the hub itself); name your source otherwise")
     try:
-        rows = hub.ingestor.prepare(items, source=source)
+        result = await hub.append(items, source=source)
     except EventValidationError as exc:
         positions = _positions(items, body, unit)
         problems = [{unit: positions[i] if i < len(positions) else i, "field": path, "error": msg}
                     for i, path, msg in exc.problems]
         return _error(400, "the batch was rejected, nothing was stored", problems=problems)
-    result = await hub.ingestor.ingest(rows)
-    hub.after_ingest(result)
     return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates}, 202)
 
 
@@ -153,7 +151,7 @@ async def post_webhook(request: web.Request) -> web.Response:
         result = await connector.handle_webhook(hook)
         if result.events and connector.keep_webhook_body:
             await _attach_body(hub, name, request.content_type, body, result.events)
-        rows = hub.ingestor.prepare(result.events, source=name)
+        result_ingest = await hub.append(result.events, source=name)
     except WebhookRejected as exc:
         log.warning("webhook rejected", status=exc.status, reason=str(exc))
         return _error(exc.status, str(exc))
@@ -164,8 +162,6 @@ async def post_webhook(request: web.Request) -> web.Response:
     except ConnectorError as exc:
         log.error("webhook handling failed", error=str(exc))
         return _error(503 if exc.retryable else 400, str(exc))
-    result_ingest = await hub.ingestor.ingest(rows)
-    hub.after_ingest(result_ingest)
     log.info("webhook ingested", appended=result_ingest.appended, duplicates=result_ingest.duplicates,
              event_ids=result_ingest.ids)
     payload = result.response if result.response is not None else {"ids": result_ingest.ids}

@@ -92,7 +92,7 @@ def settings_for(peer, **over) -> AnchorSettings:
 async def sealed_hub(make_hub, n: int = 12, max_events: int = 5):
     """A hub whose ledger holds ``n`` events sealed in blocks of ``max_events``; (hub, event ids, blocks)."""
     hub = await make_hub("")
-    ids = (await hub.ingestor.ingest_items([event(i) for i in range(n)], source=None)).ids
+    ids = (await hub.append([event(i) for i in range(n)], source=None)).ids
     await hub.store.call(seal, hub.store, max_events=max_events)
     blocks = await hub.store.call(lambda: list(hub.store.iter_blocks()))
     return hub, ids, blocks
@@ -326,7 +326,7 @@ async def test_anchor_every_period_anchors_the_newest_block_at_most_once_per_per
     now = dt.datetime.now(dt.timezone.utc)
     assert (await hub.store.call(block_to_anchor, hub.store, hour, now))["index"] == 1  # nothing anchored yet
     assert await anchor_after_seal(hub.store, session, settings_for(tsa_peer, every=hour)) is not None
-    await hub.ingestor.ingest_items([event(i) for i in range(4, 6)], source=None)
+    await hub.append([event(i) for i in range(4, 6)], source=None)
     await hub.store.call(seal, hub.store, max_events=2)
     assert await hub.store.call(block_to_anchor, hub.store, hour, now) is None  # block 1 was anchored moments ago
     assert await anchor_after_seal(hub.store, session, settings_for(tsa_peer, every=hour)) is None
@@ -397,7 +397,7 @@ TSA_HUB = """\
 @needs_hub_patch
 async def test_hub_seal_anchors_and_a_tsa_outage_loses_nothing(make_hub, tsa_peer):
     hub = await make_hub(TSA_HUB.format(url=tsa_peer.url, ca=tsa_peer.pki.ca))
-    await hub.ingestor.ingest_items([event(i) for i in range(5)], source=None)
+    await hub.append([event(i) for i in range(5)], source=None)
     tsa_peer.mode = "http500"
     made = await hub.seal()
     assert [b.index for b in made] == [0] and (await hub.store.call(hub.store.last_block))["anchor"] is None

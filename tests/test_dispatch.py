@@ -22,7 +22,7 @@ routes:
 async def test_server_error_then_success_is_delivered_after_retries(make_hub, sink_peer):
     hub = await make_hub(sink_config(sink_peer.url))
     sink_peer.statuses = [500, 503]
-    ids = (await hub.ingestor.ingest_items([event(1), event(2)], source=None)).ids
+    ids = (await hub.append([event(1), event(2)], source=None)).ids
     stats = await hub.dispatcher.deliver_due("crm")
     assert stats.retried == 2 and stats.delivered == 0
     for _ in range(100):
@@ -52,7 +52,7 @@ async def test_signature_verifies_with_the_shared_secret():
 async def test_bad_request_dead_letters_then_replay_delivers(make_hub, sink_peer):
     hub = await make_hub(sink_config(sink_peer.url))
     sink_peer.statuses = [400]
-    ids = (await hub.ingestor.ingest_items([event(1)], source=None)).ids
+    ids = (await hub.append([event(1)], source=None)).ids
     stats = await hub.dispatcher.deliver_due("crm")
     assert stats.dead == 1
     (letter,) = await hub.store.call(hub.store.dead_letters, sink="crm")
@@ -85,7 +85,7 @@ async def test_one_poison_event_does_not_dead_letter_its_batch(make_hub, aiohttp
     app.router.add_post("/hook", handle)
     server = await aiohttp_server_factory(app)
     hub = await make_hub(sink_config(f"http://127.0.0.1:{server.port}/hook"))
-    await hub.ingestor.ingest_items([event(i) for i in range(6)], source=None)
+    await hub.append([event(i) for i in range(6)], source=None)
     stats = await hub.dispatcher.deliver_due("crm")
     assert stats.delivered == 5 and stats.dead == 1
     assert sorted(got) == ["evt-0", "evt-1", "evt-2", "evt-4", "evt-5"]
@@ -94,7 +94,7 @@ async def test_one_poison_event_does_not_dead_letter_its_batch(make_hub, aiohttp
 async def test_max_attempts_then_dead_letter(make_hub, sink_peer):
     hub = await make_hub(sink_config(sink_peer.url, "    delivery: {max_attempts: 3}"))
     sink_peer.statuses = [500] * 10
-    await hub.ingestor.ingest_items([event(1)], source=None)
+    await hub.append([event(1)], source=None)
     for _ in range(200):
         await hub.dispatcher.deliver_due("crm")
         if await hub.store.call(hub.store.dead_letters, sink="crm"):
@@ -110,7 +110,7 @@ async def test_rate_limit_honours_retry_after_and_sink_pauses(make_hub, sink_pee
     hub.config.hub.delivery.pause_after_failures = 1
     sink_peer.statuses = [429]
     sink_peer.retry_after = "120"
-    await hub.ingestor.ingest_items([event(1)], source=None)
+    await hub.append([event(1)], source=None)
     before = time.time()
     stats = await hub.dispatcher.deliver_due("crm")
     assert stats.retried == 1

@@ -85,7 +85,7 @@ async def test_export_versions_manifest_and_ledger(make_hub, workdir):
 
 async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
     hub = await make_hub(demo_config(workdir) + EXPORTS)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "enrolment.started", "occurred_at": "2026-10-05T09:00:00+02:00", "source_id": "x1",
         "learner": {"ref": "anon-1", "name": "Sans Courriel"}, "action": "ACT-2026-REACT-01", "data": {}}], source=None)
     refused = await hub.export("strict", Period.parse("2026-10"))
@@ -121,7 +121,7 @@ async def test_run_once_produces_each_scheduled_period_once(make_hub, workdir):
     """`run --once` runs scheduled exports like the daemon; a run that writes nothing can run again."""
     hub = await make_hub(demo_config(workdir).replace("read_only: true", "read_only: true, schedule: {every: 1m}")
                          + SCHEDULED)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "enrolment.started", "occurred_at": "2026-10-05T09:00:00+02:00", "source_id": "x1",
         "learner": {"ref": "anon-1", "name": "Sans Courriel"}, "action": "ACT-2026-REACT-01", "data": {}}], source=None)
     first = await hub.run_once()

@@ -127,7 +127,7 @@ async def test_a_correction_supersedes_the_original(make_hub, workdir):
     camille = by_name(await hub.journey_reports(action=DEMO_ACTION))["Camille Dubois"]
     signed = next(r for r in camille.half_days if r.half_day.key == "2026-10-06/am")
     wrong = signed.events[0]
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "attendance.absent", "occurred_at": "2026-10-20T10:00:00+02:00", "source_id": "fix-1",
         "learner": {"ref": "apprenant-01", "email": "camille.dubois@example.fr"}, "action": DEMO_ACTION,
         "supersedes": wrong, "data": {"date": "2026-10-06", "half_day": "am", "reason": "signature en double"},
@@ -177,7 +177,7 @@ async def test_the_funding_decision_that_occurred_last_wins_whatever_the_arrival
     hub = await demo_hub(make_hub, workdir)
     camille = {"ref": "apprenant-01", "email": "camille.dubois@example.fr", "name": "Camille Dubois"}
     decision = {"funder": "opco-atlas", "funder_kind": "opco", "amount": "2450.00", "hours": "70"}
-    await hub.ingestor.ingest_items([  # the amended decision arrives first, an older one after it
+    await hub.append([  # the amended decision arrives first, an older one after it
         {"type": "funding.approved", "occurred_at": "2026-09-20T10:00:00+02:00", "source_id": "amended",
          "learner": camille, "action": DEMO_ACTION, "data": {**decision, "details": {"dossier": "ATL-1"}}},
         {"type": "funding.approved", "occurred_at": "2026-09-01T10:00:00+02:00", "source_id": "older",
@@ -194,7 +194,7 @@ async def test_status_read_from_the_state_is_the_computed_status(make_hub, workd
     hub = await demo_hub(make_hub, workdir)
     lucas = by_name(await hub.journey_reports(action=DEMO_ACTION))["Lucas Bernard"]
     abandon = lucas.timeline["abandoned"]["event"]
-    await hub.ingestor.ingest_items([{  # the abandonment was recorded by mistake: he is in progress again
+    await hub.append([{  # the abandonment was recorded by mistake: he is in progress again
         "type": "admin.action", "occurred_at": "2026-10-13T09:00:00+02:00", "source_id": "undo-abandon",
         "learner": {"ref": "apprenant-09", "email": "lucas.bernard@example.fr"}, "action": DEMO_ACTION,
         "supersedes": abandon, "data": {"actor": "admin", "command": "void abandonment", "target": abandon}}],

@@ -46,7 +46,7 @@ def test_keys_follow_match_on():
 
 async def test_same_email_in_two_sources_is_one_learner(make_hub):
     hub = await make_hub(CONFIG)
-    r = await hub.ingestor.ingest_items([
+    r = await hub.append([
         ev(1, "moodle", person("17", "camille@example.fr", "Camille Dubois")),
         ev(2, "crm", person("c-501", "CAMILLE@example.fr")),
         ev(3, "stripe", person("cus_9", "camille@example.fr", stripe_customer="cus_9")),
@@ -60,24 +60,24 @@ async def test_same_email_in_two_sources_is_one_learner(make_hub):
 
 async def test_two_accounts_sharing_an_email_are_a_conflict_not_a_merge(make_hub):
     hub = await make_hub(CONFIG)
-    a = (await hub.ingestor.ingest_items([ev(1, "moodle", person("17", "family@example.fr", "Léa"))], source=None)).ids[0]
-    b = (await hub.ingestor.ingest_items([ev(2, "moodle", person("18", "family@example.fr", "Hugo"))], source=None)).ids[0]
+    a = (await hub.append([ev(1, "moodle", person("17", "family@example.fr", "Léa"))], source=None)).ids[0]
+    b = (await hub.append([ev(2, "moodle", person("18", "family@example.fr", "Hugo"))], source=None)).ids[0]
     la, lb = await learner_of(hub, a), await learner_of(hub, b)
     assert la != lb
     (conflict,) = await hub.store.call(hub.store.learner_conflicts)
     assert set(conflict["learners"]) == {la, lb} and "email:family@example.fr" in conflict["reason"]
     # a third event of the second account is still attributed to it, and the conflict is not repeated
-    c = (await hub.ingestor.ingest_items([ev(3, "moodle", person("18", "family@example.fr"))], source=None)).ids[0]
+    c = (await hub.append([ev(3, "moodle", person("18", "family@example.fr"))], source=None)).ids[0]
     assert await learner_of(hub, c) == lb
     assert len(await hub.store.call(hub.store.learner_conflicts)) == 1
 
 
 async def test_conflicting_links_from_two_sources(make_hub):
     hub = await make_hub(CONFIG)
-    await hub.ingestor.ingest_items([ev(1, "moodle", person("17", "a@example.fr")),
+    await hub.append([ev(1, "moodle", person("17", "a@example.fr")),
                                      ev(2, "crm", person("c1", "b@example.fr"))], source=None)
     # the CRM now says c1's e-mail is a@… : it designates two learners
-    r = await hub.ingestor.ingest_items([ev(3, "crm", person("c1", "a@example.fr"))], source=None)
+    r = await hub.append([ev(3, "crm", person("c1", "a@example.fr"))], source=None)
     (conflict,) = await hub.store.call(hub.store.learner_conflicts)
     crm_learner = await learner_of(hub, r.ids[0])
     assert conflict["learners"][0] == crm_learner and len(conflict["learners"]) == 2
@@ -86,16 +86,16 @@ async def test_conflicting_links_from_two_sources(make_hub):
 async def test_merge_resolution_moves_keys_and_routes_by_merged_funding(make_hub):
     hub = await make_hub(CONFIG)
     # funding recorded in the CRM for one account, LMS traces from another account of the same person
-    await hub.ingestor.ingest_items([ev(1, "crm", person("c1", "x@example.fr"), "funding.approved",
+    await hub.append([ev(1, "crm", person("c1", "x@example.fr"), "funding.approved",
                                         data={"funder": "opco-atlas"})], source=None)
-    lms = (await hub.ingestor.ingest_items([ev(2, "moodle", person("42", "x.perso@example.fr"))], source=None)).ids[0]
+    lms = (await hub.append([ev(2, "moodle", person("42", "x.perso@example.fr"))], source=None)).ids[0]
     counts = await hub.store.call(hub.store.outbox_counts)
     assert ("atlas", "pending") in counts and counts[("atlas", "pending")] == 1  # only the funding event itself
     # an admin links them with an explicit mapping (same person, two e-mails)
     changes = await hub.store.call(hub.store.apply_learner_mapping,
                                    {"L-0042": ["email:x@example.fr", "src:moodle:42"]}, at=0)
     assert any("merged" in c for c in changes)
-    funded = await learner_of(hub, (await hub.ingestor.ingest_items(
+    funded = await learner_of(hub, (await hub.append(
         [ev(3, "moodle", person("42", "x.perso@example.fr"))], source=None)).ids[0])
     assert funded == await hub.store.call(hub.store.canonical_learner, await learner_of(hub, lms))
     counts = await hub.store.call(hub.store.outbox_counts)
@@ -104,12 +104,12 @@ async def test_merge_resolution_moves_keys_and_routes_by_merged_funding(make_hub
 
 async def test_keep_apart_silences_the_conflict(make_hub):
     hub = await make_hub(CONFIG)
-    await hub.ingestor.ingest_items([ev(1, "moodle", person("17", "f@example.fr")), ], source=None)
-    await hub.ingestor.ingest_items([ev(2, "moodle", person("18", "f@example.fr"))], source=None)
+    await hub.append([ev(1, "moodle", person("17", "f@example.fr")), ], source=None)
+    await hub.append([ev(2, "moodle", person("18", "f@example.fr"))], source=None)
     (conflict,) = await hub.store.call(hub.store.learner_conflicts)
     result = await hub.store.call(hub.store.resolve_learner_conflict, conflict["id"], merge_into=None, at=1)
     assert result["resolution"] == "kept apart"
-    await hub.ingestor.ingest_items([ev(3, "moodle", person("18", "f@example.fr"))], source=None)
+    await hub.append([ev(3, "moodle", person("18", "f@example.fr"))], source=None)
     assert await hub.store.call(hub.store.learner_conflicts) == []
 
 

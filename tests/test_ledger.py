@@ -23,10 +23,10 @@ def test_merkle_paths_prove_every_leaf_for_any_size():
 
 async def test_seal_verify_and_prove(make_hub):
     hub = await make_hub("")
-    ids = (await hub.ingestor.ingest_items([event(i) for i in range(25)], source=None)).ids
+    ids = (await hub.append([event(i) for i in range(25)], source=None)).ids
     blocks = await hub.store.call(seal, hub.store, max_events=10)
     assert [b.count for b in blocks] == [10, 10, 5] and blocks[1].prev_hash == blocks[0].hash
-    more = (await hub.ingestor.ingest_items([event(i) for i in range(25, 28)], source=None)).ids
+    more = (await hub.append([event(i) for i in range(25, 28)], source=None)).ids
     report = await hub.store.call(verify, hub.store)
     assert report.ok and report.blocks == 3 and report.events == 25 and report.unsealed == 3
     await hub.store.call(seal, hub.store)
@@ -41,7 +41,7 @@ async def test_seal_verify_and_prove(make_hub):
 
 async def test_verify_names_the_altered_event_and_removed_rows(make_hub, workdir):
     hub = await make_hub("")
-    ids = (await hub.ingestor.ingest_items([event(i) for i in range(12)], source=None)).ids
+    ids = (await hub.append([event(i) for i in range(12)], source=None)).ids
     await hub.store.call(seal, hub.store, max_events=5)
     conn = sqlite3.connect(workdir / "var" / "hub.db")
     with conn:  # someone edits the database behind the hub's back

@@ -98,7 +98,7 @@ routes:
   - {{name: r, from: api, to: crm}}
 """)
     sink_peer.statuses = [500]
-    await hub.ingestor.ingest_items([event(1)], source=None)
+    await hub.append([event(1)], source=None)
     await hub.dispatcher.deliver_due("crm")
     err = capsys.readouterr().err
     assert "delivery failed" in err and "hook-secret-value-42" not in err

@@ -28,7 +28,7 @@ def learner_event(i, type_, data=None, **kw):
 
 async def ongoing_hub(make_hub):
     hub = await make_hub("actions:\n  SST-1: " + json.dumps(ACTION) + "\n")
-    await hub.ingestor.ingest_items([
+    await hub.append([
         learner_event(1, "enrolment.registered"),
         learner_event(2, "funding.approved", {"funder": "opco-ep", "funder_kind": "opco"}),
         learner_event(3, "enrolment.started", {"date": "2026-11-23"}),

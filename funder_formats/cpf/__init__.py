@@ -281,9 +281,7 @@ async def check_deadlines(hub, name: str) -> dict[str, int]:
     items = deadline_items(decls, export=name, now=now, tz=tz) + events
     if not items:
         return {"declarations": len(decls), "appended": 0}
-    rows = hub.ingestor.prepare(items, source="hub")
-    result = await hub.ingestor.ingest(rows)
-    hub.after_ingest(result)
+    result = await hub.append(items, source="hub")
     return {"declarations": len(decls), "appended": result.appended}
 
 

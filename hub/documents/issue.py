@@ -223,11 +223,7 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
                     **({"supersedes": previous["event"]} if previous else {}),
                 })
                 documents.append(doc)
-            rows = hub.ingestor.prepare(items, source="hub")
-            for row, doc in zip(rows, documents):
-                row.id = doc.id  # the document id is its event's id
-            result = await hub.ingestor.ingest(rows)
-            hub.after_ingest(result)
+            await hub.append(items, source="hub", ids=[doc.id for doc in documents])  # a document's id is its event's
             run.issued.extend(documents)
             if progress is not None:
                 progress(len(pending))
@@ -261,7 +257,5 @@ async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | 
         "learner": {"ref": record.learner_id, **({"name": learner["name"]} if learner.get("name") else {})},
         "data": {"document": doc_id, "reason": reason, "details": {"by": actor or _whoami()}},
     }
-    rows = hub.ingestor.prepare([item], source="hub")
-    result = await hub.ingestor.ingest(rows)
-    hub.after_ingest(result)
+    result = await hub.append([item], source="hub")
     return {"document": doc_id, "event": result.ids[0], "revoked_at": item["occurred_at"], "already": False}

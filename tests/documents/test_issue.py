@@ -180,7 +180,7 @@ async def test_apostrophes_accents_and_a_very_long_name_render(demo_hub, tmp_pat
                       source_id="act-long", data={"activity": "mod-react", "activity_name": "Composants React"}))
     items.append(dict(base, type="enrolment.completed", occurred_at="2026-10-16T17:30:00+02:00",
                       source_id="done-long", data={"date": "2026-10-16"}))
-    await hub.ingestor.ingest_items(items, source=None)
+    await hub.append(items, source=None)
     who = await learner_id(hub, LONG)
     run = await issue_documents(hub, learner_id=who, today=TODAY)
     assert len(run.issued) == 1, run

@@ -123,7 +123,7 @@ async def test_proof_gaps_of_the_demo_enrolments(make_hub, workdir):
          "learner": {"ref": "x-1", "email": "x@example.fr"}, "action": DEMO_ACTION,
          "data": {"date": "2026-10-05", "half_day": "am", "trainer_cosigned": True}},
     ]
-    await hub.ingestor.ingest_items(events, source=None)
+    await hub.append(events, source=None)
     zoe = next(r for r in await hub.journey_reports(action=DEMO_ACTION) if r.learner_name == "Zoé X")
     codes = [g["code"] for g in proof_gaps(zoe, TODAY)]
     assert codes.count("half_day_unsigned") == 9  # 10 mornings, one signed

@@ -61,7 +61,7 @@ async def test_demo_year_golden(bpf_hub, workdir):
 async def test_an_action_across_two_years(bpf_hub, workdir):
     hub = await bpf_hub(bpf_config(workdir, actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(), source=None)
+    await hub.append(scenario.events(), source=None)
     y2026 = await hub.export("bpf", Period.parse("2026"))
     y2027 = await hub.export("bpf", Period.parse("2027"))
     golden("hiver-2027.csv", (y2027.folder / "bpf-2027.csv").read_bytes())
@@ -88,7 +88,7 @@ async def test_an_action_across_two_years(bpf_hub, workdir):
 async def test_a_half_day_without_the_trainer_under_strict_rules(bpf_hub, workdir):
     hub = await bpf_hub(bpf_config(workdir, actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(), source=None)
+    await hub.append(scenario.events(), source=None)
     hub.config.hub.realisation.presentiel_requires_trainer_cosignature = True
     out = await hub.export("bpf", Period.parse("2026"))
     alice = next(e for e in drill(out, "F1-a") if e["learner_name"] == "Alice Perrot")
@@ -102,7 +102,7 @@ async def test_subcontracted_and_entrusted_actions(bpf_hub, workdir):
     export = export.replace('nsf_label: "Programmation, mise en place de logiciels"}', 'subcontracted: true}')
     hub = await bpf_hub(bpf_config(workdir, export=export, actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(), source=None)
+    await hub.append(scenario.events(), source=None)
     f = figures(await hub.export("bpf", Period.parse("2026")))
     assert (f["G"]["trainees"], f["G"]["hours"]) == (3, 95)  # 42 + 35 + 17.5 = 94.5 -> 95, not in F
     assert f["F1-total"]["trainees"] == 12 and f["F2"]["trainees"] == 12

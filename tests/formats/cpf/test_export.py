@@ -97,7 +97,7 @@ async def test_only_cpf_enrolments_are_exported(make_hub, workdir, monkeypatch):
 async def winter_hub(make_hub, workdir, **kw):
     hub = await make_hub(cpf_config(workdir, actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(**kw), source=None)
+    await hub.append(scenario.events(**kw), source=None)
     return hub
 
 
@@ -155,7 +155,7 @@ async def test_half_day_and_day_units(make_hub, workdir, monkeypatch):
 """
     hub = await make_hub(cpf_config(workdir, extra_exports=extra, actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(), source=None)
+    await hub.append(scenario.events(), source=None)
     hub.config.hub.realisation.presentiel_requires_trainer_cosignature = True
     out = await hub.export("cpf-days", Period.parse("2027-01"))
     got = {r["learner_name"]: r for r in rows(out.folder / "cpf-edof-2027-01.csv", "utf-8", ",")}
@@ -184,7 +184,7 @@ async def test_missing_fields_are_listed_and_nothing_is_written(make_hub, workdi
     set_now(monkeypatch, "2027-02-01T09:00:00+01:00")
     hub = await winter_hub(make_hub, workdir, dossier_for_bruno=False)
     # Damien's abandonment says nothing; a fifth CPF learner attends without any recorded entry
-    await hub.ingestor.ingest_items([
+    await hub.append([
         {"type": "funding.approved", "occurred_at": "2026-11-20T10:00:00+01:00", "source_id": "eve-pec",
          "learner": {"ref": "hiver-05", "name": "Ève Morel"}, "action": scenario.ACTION,
          "data": {"funder": "cpf", "funder_kind": "cpf", "reference": "CPF-7005"}},

@@ -90,7 +90,7 @@ async def test_partial_exit_reason_codes(make_hub, workdir, monkeypatch, wedof):
     set_now(monkeypatch, "2027-01-20T09:00:00+01:00")
     hub = await make_hub(cpf_config(workdir, extra_exports=push_export(wedof.port), actions=scenario.ACTIONS))
     await hub.pull("demo")
-    await hub.ingestor.ingest_items(scenario.events(), source=None)
+    await hub.append(scenario.events(), source=None)
     await hub.export("cpf-push", Period.parse("2027-01"))
     done = {d: b for d, s, b in wedof.calls if s == "serviceDone"}
     assert done["CPF-7004"] == {"date": "2027-01-06", "code": "R5", "absenceDuration": 21.0,
@@ -110,7 +110,7 @@ async def test_the_deadline_check_job(make_hub, workdir, monkeypatch):
     assert result == {"declarations": 4, "appended": 6}  # 4 due + 2 missed entries
     assert (await jobs[0].run(hub))["appended"] == 0  # deterministic source ids: nothing twice
     # an operator records the entry declared by hand on EDOF: no missed event for it after that
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "admin.action", "occurred_at": "2026-10-21T09:00:00+02:00", "source_id": "edof-manual-1",
         "data": {"actor": "claire", "command": "cpf.declare_exit", "target": "PEC-CPF-2609"}}], source=None)
     set_now(monkeypatch, "2026-10-22T10:00:00+00:00")  # the exits (due 21 Oct) are now late

@@ -65,13 +65,13 @@ async def demo_hub(make_hub, workdir, exports: str = EXPORTS, ids: bool = True):
     hub = await make_hub(demo_with_ids(workdir, exports))
     await hub.pull("demo")
     if ids:
-        await hub.ingestor.ingest_items(identity_events(FT_DEMO), source=None)
+        await hub.append(identity_events(FT_DEMO), source=None)
     return hub
 
 
 async def winter_hub(make_hub, workdir, exports: str = EXPORTS):
     hub = await make_hub(with_organisation(demo_config(workdir) + WINTER + exports))
-    await hub.ingestor.ingest_items(winter_events(), source=None)
+    await hub.append(winter_events(), source=None)
     return hub
 
 
@@ -241,7 +241,7 @@ async def test_a_profile_changes_separators_encoding_and_formats(make_hub, workd
 
 async def test_proof_rules_join_proofs_check(make_hub, workdir):
     hub = await winter_hub(make_hub, workdir)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "funding.approved", "occurred_at": "2025-12-02T10:00:00+01:00", "source_id": "pec-nr",
         "action": "ACT-2025-HIVER", "learner": {"ref": "w9", "email": "w9@example.fr", "name": "Denis Sans-Réf"},
         "data": {"funder": "france-travail", "funder_kind": "france_travail"}}, {

@@ -216,7 +216,7 @@ def edge_events() -> list[dict]:
 async def open_edge(make_hub, workdir, exports: str):
     """A hub on the demo data and the edge-case data set (two actions over December and January)."""
     hub = await open_demo(make_hub, workdir, exports, extra_actions=EDGE_ACTIONS)
-    result = await hub.ingestor.ingest_items(edge_events(), source=None)
+    result = await hub.append(edge_events(), source=None)
     assert result.appended == len(edge_events())
     return hub
 

@@ -50,7 +50,7 @@ async def test_intermediate_then_final_certificate_match_golden_files(make_hub, 
 
 async def test_an_apprentice_who_leaves_gets_a_partial_final_certificate(make_hub, workdir):
     hub = await open_edge(make_hub, workdir, EXPORTS)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "enrolment.abandoned", "occurred_at": "2026-01-14T10:00:00+01:00", "source_id": "rupture-emma",
         "learner": {"ref": "edge-e", "email": "emma.leroy@example.fr"}, "action": "ACT-APP-01",
         "data": {"date": "2026-01-13", "reason": "rupture du contrat d'apprentissage"}}], source=None)
@@ -70,7 +70,7 @@ async def test_echeances_numbered_by_period(make_hub, workdir):
 
 async def test_missing_echeancier_and_employer_siret_are_required_fields(make_hub, workdir):
     hub = await open_edge(make_hub, workdir, EXPORTS)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "funding.approved", "occurred_at": "2025-11-02T10:00:00+01:00", "source_id": "pec-edge-e-2",
         "learner": {"ref": "edge-e", "email": "emma.leroy@example.fr"}, "action": "ACT-APP-01",
         "data": {"funder": "opco-atlas", "funder_kind": "opco", "hours": "112", "reference": "PEC-APP-0042",

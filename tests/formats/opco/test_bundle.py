@@ -126,7 +126,7 @@ async def test_revoked_superseded_and_outdated_certificates(make_hub, workdir):
         d.id for d in reissued.issued if d.learner_name == "Camille Dubois")
 
     # a new trace changes the realised hours: the certificate no longer matches the ledger
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "lms.session", "occurred_at": "2026-10-10T11:00:00+02:00", "source_id": "late-session",
         "learner": {"ref": "apprenant-01", "email": "camille.dubois@example.fr"}, "action": DEMO_ACTION,
         "data": {"start": "2026-10-10T10:00:00+02:00", "end": "2026-10-10T11:00:00+02:00", "duration_seconds": 3600}}],
@@ -139,7 +139,7 @@ async def test_revoked_superseded_and_outdated_certificates(make_hub, workdir):
 async def test_no_bundle_without_subrogation(make_hub, workdir):
     hub = await open_demo(make_hub, workdir, EXPORTS)
     await _issue_certificates(hub, [n for n in ATLAS if n != "Théo Garnier"])
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "funding.approved", "occurred_at": "2026-09-15T10:00:00+02:00", "source_id": "pec-nosubro",
         "learner": {"ref": "apprenant-04", "email": "theo.garnier@example.fr"}, "action": DEMO_ACTION,
         "data": {"funder": "opco-atlas", "funder_kind": "opco", "hours": "70", "reference": "PEC-X",

@@ -32,7 +32,7 @@ async def test_rules_join_proofs_check_for_the_opco_enrolments_only(make_hub, wo
 
 async def test_missing_employer_fields_and_hours_that_differ_from_the_agreement(make_hub, workdir):
     hub = await open_demo(make_hub, workdir, EXPORTS, details=False)
-    await hub.ingestor.ingest_items([{
+    await hub.append([{
         "type": "funding.approved", "occurred_at": "2026-09-20T10:00:00+02:00", "source_id": "pec-camille-2",
         "learner": {"ref": "apprenant-01", "email": "camille.dubois@example.fr"}, "action": DEMO_ACTION,
         "data": {"funder": "opco-atlas", "funder_kind": "opco", "hours": "69.5", "reference": "PEC-OPCO-ATLAS-2600",

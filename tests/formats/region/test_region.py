@@ -58,7 +58,7 @@ NEWCOMER = [
 
 async def winter_hub(make_hub, workdir, exports: str = EXPORTS, extra: list | None = None):
     hub = await make_hub(with_organisation(demo_config(workdir) + WINTER + exports))
-    await hub.ingestor.ingest_items(winter_events() + (extra or []), source=None)
+    await hub.append(winter_events() + (extra or []), source=None)
     return hub
 
 
