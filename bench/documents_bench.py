@@ -153,7 +153,7 @@ def rss_mb(who=resource.RUSAGE_SELF) -> float:
 def phase_load(folder: Path, events: int, enrolments: int) -> dict[str, Any]:
     from hub.config import LearnersConfig
     from hub.events import EventTypeRegistry
-    from hub.ingest import Ingestor
+    from hub.ingest.ingestor import Ingestor
     from hub.learners import LearnerResolver
     from hub.store.sqlite import SQLiteStore
 
@@ -193,7 +193,7 @@ def phase_rebuild(folder: Path) -> dict[str, Any]:
 
 
 def phase_issue(folder: Path, jobs: int, profile: bool = False) -> dict[str, Any]:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.documents.issue import issue_documents
     from hub.documents.keys import KeyRing
     from hub.documents.settings import keys_dir

@@ -128,7 +128,7 @@ def _rss_mb() -> float:
 
 
 async def _open(folder: Path):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.plugins import load_plugins
 
     os.chdir(folder)

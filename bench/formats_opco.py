@@ -194,7 +194,7 @@ def learner_events(n: int, per_learner: int) -> list[dict[str, Any]]:
 
 async def build(folder: Path, learners: int, per_learner: int, outputs: list[str]) -> dict[str, Any]:
     """Create the hub folder and ingest the organisation's ledger through the real ingest path."""
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "hub.yaml"
@@ -233,7 +233,7 @@ async def child(folder: Path, mode: str) -> dict[str, Any]:
     import tracemalloc
 
     from funder_formats.opco.format import OpcoFormat
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.formats import Period
 
     hub = Hub.open(folder / "hub.yaml")

@@ -1,7 +1,7 @@
 """In-process ingest throughput: the hub's ingest path against a bare ``sqlite3.executemany``.
 
 Feeds N synthetic events, as NDJSON bodies of ``--batch`` lines built before timing, through
-the real path (``hub.server.parse_event_body`` → ``Ingestor.prepare`` → ``Ingestor.commit``:
+the real path (``hub.runtime.server.parse_event_body`` → ``Ingestor.prepare`` → ``Ingestor.commit``:
 dedupe query, append, funding index, routing, outbox) on a fresh SQLite store, one
 transaction per batch; then replays the very rows it stored (read back from that store) with
 a bare ``executemany`` into a fresh database with the same schema, indexes and pragmas, one
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
 from hub.config import Route  # noqa: E402
 from hub.events import EventTypeRegistry  # noqa: E402
-from hub.ingest import Ingestor  # noqa: E402
-from hub.metrics import Metrics  # noqa: E402
-from hub.router import Router  # noqa: E402
-from hub.server import parse_event_body  # noqa: E402
+from hub.ingest.ingestor import Ingestor  # noqa: E402
+from hub.runtime.metrics import Metrics  # noqa: E402
+from hub.ingest.router import Router  # noqa: E402
+from hub.runtime.server import parse_event_body  # noqa: E402
 from hub.store.sqlite import SQLiteStore  # noqa: E402
 
 NDJSON = "application/x-ndjson"
@@ -77,7 +77,7 @@ def event_types() -> EventTypeRegistry:
 
 def make_ingestor(store: SQLiteStore, router: Router | None, *, types: EventTypeRegistry | None = None,
                   metrics: bool = True) -> Ingestor:
-    """An Ingestor wired as ``hub.app.Hub`` wires it: learner resolution and metrics."""
+    """An Ingestor wired as ``hub.runtime.app.Hub`` wires it: learner resolution and metrics."""
     from hub.config import LearnersConfig
     from hub.learners import LearnerResolver
 

@@ -33,7 +33,7 @@ import common  # noqa: E402
 
 SYNC_TIMEOUT = 900.0
 PAGE = 1000  # file_drop batch_size (its default)
-MAX_PAGES_PER_PULL = 1000  # hub.app: one `parcours sync` follows at most this many pages
+MAX_PAGES_PER_PULL = 1000  # hub.runtime.app: one `parcours sync` follows at most this many pages
 
 
 def write_folder(folder: Path, events: int, sink: bool) -> Path:

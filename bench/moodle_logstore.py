@@ -84,7 +84,7 @@ def load(dialect: str, rows: int, users: int) -> contextlib.AbstractContextManag
 
 
 async def child_hub(dsn: str, page_size: int, views: bool = True) -> dict:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     work = Path(tempfile.mkdtemp(prefix="moodle-bench-"))
     (work / "dsn").write_text(dsn)

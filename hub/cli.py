@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from hub.ingest.audit import record_admin_action, whoami
 from hub.config import DEFAULT_CONFIG, json_schema, load_config
 from hub.errors import ConfigError, HubError
 
@@ -34,7 +35,7 @@ def _fail_config(exc: Exception) -> None:
 
 
 def _open_hub(config_path: str):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     try:
         return Hub.open(config_path)
@@ -195,7 +196,7 @@ def run(config_path: str, once: bool, host: str | None, port: int | None, as_jso
         else:
             _print_run_summary(hub, summary)
         sys.exit(1 if summary.failed else 0)
-    from hub.daemon import serve
+    from hub.runtime.daemon import serve
 
     asyncio.run(serve(hub, host=host, port=port))
 
@@ -305,7 +306,7 @@ def connectors_list(config_path: str, as_json: bool) -> None:
     blocked = [i.name for i in plugins.infos if i.status == "blocked"]
     configured = []
     if Path(config_path).exists():
-        from hub.app import Hub
+        from hub.runtime.app import Hub
 
         try:
             hub = Hub.open(config_path, plugins=plugins)
@@ -416,7 +417,7 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
         click.echo("error: say what to replay: --sink S, --source S, --id ID or --all", err=True)
         sys.exit(2)
     hub = _open_hub(config_path)
-    from hub.dlq import replay
+    from hub.delivery.dlq import replay
 
     async def work():
         summary = await replay(hub, sink=sink, source=source, ids=list(ids) or None)
@@ -453,8 +454,8 @@ def verify(config_path: str, as_json: bool) -> None:
     """Recompute every sealed block from the ledger and check their time-stamp anchors; name the
     first event or block that does not match."""
     hub = _open_hub(config_path)
-    from hub.anchoring import AnchorError, anchor_checker
-    from hub.ledger import verify as verify_ledger
+    from hub.ledger.anchoring import AnchorError, anchor_checker
+    from hub.ledger.integrity import verify as verify_ledger
 
     ledger = hub.config.hub.ledger
     check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
@@ -497,8 +498,8 @@ def verify(config_path: str, as_json: bool) -> None:
 def prove(config_path: str, event_id: str | None, output: str | None, check_file: str | None,
           tsa_ca: tuple[str, ...]) -> None:
     """Print the inclusion proof of EVENT_ID (its Merkle audit path and time-stamp anchor), or check one with --check."""
-    from hub.anchoring import AnchorError
-    from hub.ledger import check_proof, prove as make_proof
+    from hub.ledger.anchoring import AnchorError
+    from hub.ledger.integrity import check_proof, prove as make_proof
 
     if check_file:
         try:
@@ -764,8 +765,6 @@ def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: 
 def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None) -> None:
     """Record the follow-up of ALERT_ID (an alert.raised event id) in the ledger."""
     hub = _open_hub(config_path)
-    from hub.dlq import _whoami
-
     async def work():
         alert = await hub.store.call(hub.store.get_event, alert_id)
         if alert is None or alert["type"] != "alert.raised":
@@ -773,7 +772,7 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
         item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
                 "learner": alert["learner"], "action": alert["action"],
-                "data": {"alert": alert_id, "action_taken": note, "by": by or _whoami()}}
+                "data": {"alert": alert_id, "action_taken": note, "by": by or whoami()}}
         return (await hub.append([item], source="hub")).ids[0]
 
     event_id = _run(hub, work)
@@ -874,12 +873,10 @@ def learners_resolve(config_path: str, conflict_id: int, merge_into: str | None,
         click.echo("error: give exactly one of --merge-into LEARNER_ID or --keep-apart", err=True)
         sys.exit(2)
     hub = _open_hub(config_path)
-    from hub.dlq import record_admin_action
-
     async def work():
         result = await hub.store.call(hub.store.resolve_learner_conflict, conflict_id, merge_into=merge_into,
                                       at=time.time())
-        event_id = await record_admin_action(hub, None, "learners resolve", f"conflict {conflict_id}",
+        event_id = await record_admin_action(hub.append, None, "learners resolve", f"conflict {conflict_id}",
                                              {**result, "reason": reason})
         if merge_into:
             from hub.journeys import reproject_learner

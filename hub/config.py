@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.durations import Duration
-from hub.alerts import AlertsConfig
+from hub.journeys.alerts import AlertsConfig
 from hub.documents.settings import DocumentsConfig
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction

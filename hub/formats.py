@@ -142,7 +142,7 @@ class FunderFormat:
         self.config = config
 
     def proof_rules(self) -> list:
-        """Funder-specific proof rules (hub.proofs.ProofRule) this format checks before it pays."""
+        """Funder-specific proof rules (hub.journeys.proofs.ProofRule) this format checks before it pays."""
         return []
 
     def export(self, request: ExportRequest) -> ExportResult:

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.connector import Connector
     from hub.events import EventData
     from hub.formats import FunderFormat
-    from hub.proofs import ProofRule
-    from hub.scheduler import JobSpec
+    from hub.journeys.proofs import ProofRule
+    from hub.runtime.scheduler import JobSpec
 
 PROJECT = "parcours"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -72,8 +72,8 @@ def register_event_types() -> "dict[str, type[EventData]]":
 def register_proof_rules() -> "list[ProofRule]":
     """Return proof-completeness rules, usually for the funders this plugin knows.
 
-    Each :class:`hub.proofs.ProofRule` has a ``name``, a ``check(report, today)`` function that
-    returns the :class:`hub.proofs.Gap` list of one enrolment (a
+    Each :class:`hub.journeys.proofs.ProofRule` has a ``name``, a ``check(report, today)`` function that
+    returns the :class:`hub.journeys.proofs.Gap` list of one enrolment (a
     :class:`hub.journeys.compute.JourneyReport`), and ``funders``: globs of the funder names it
     applies to (``None``: every enrolment). ``parcours proofs check`` and document issuing run
     them beside the default rules. Called each time rules are evaluated: return the same rules
@@ -88,8 +88,8 @@ def register_jobs(config: Any) -> "list[JobSpec]":
     :param config: the validated configuration (:class:`hub.config.LoadedConfig`: ``config.model`` is
         the :class:`hub.config.HubConfig`, ``config.connectors`` the connectors' models).
 
-    Each :class:`hub.scheduler.JobSpec` has a ``name``, a :class:`hub.connector.Schedule` and
-    an async callable taking the running :class:`hub.app.Hub`. Jobs never overlap themselves
+    Each :class:`hub.runtime.scheduler.JobSpec` has a ``name``, a :class:`hub.connector.Schedule` and
+    an async callable taking the running :class:`hub.runtime.app.Hub`. Jobs never overlap themselves
     and, with several daemons, run on one of them only. Called when the scheduler starts.
     """
 
@@ -98,7 +98,7 @@ def register_jobs(config: Any) -> "list[JobSpec]":
 def startup(hub: "Hub") -> None:
     """Called once the hub is assembled (store open, connectors opened), before any work.
 
-    :param hub: the running :class:`hub.app.Hub`. Must not block: schedule async work with
+    :param hub: the running :class:`hub.runtime.app.Hub`. Must not block: schedule async work with
         ``hub.spawn(coro)`` instead of awaiting here.
     """
 
@@ -107,5 +107,5 @@ def startup(hub: "Hub") -> None:
 def shutdown(hub: "Hub") -> None:
     """Called once when the hub stops, after in-flight work has drained, before the store closes.
 
-    :param hub: the :class:`hub.app.Hub` being stopped.
+    :param hub: the :class:`hub.runtime.app.Hub` being stopped.
     """

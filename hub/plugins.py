@@ -96,13 +96,13 @@ class PluginHost:
 
     def proof_rules(self) -> list[Any]:
         """The default proof rules followed by those of every plugin."""
-        from hub.proofs import DEFAULT_RULES, ProofRule
+        from hub.journeys.proofs import DEFAULT_RULES, ProofRule
 
         rules = list(DEFAULT_RULES)
         for impl, found in self._call_each("register_proof_rules"):
             for rule in found or []:
                 if not isinstance(rule, ProofRule):
-                    raise ConfigError(f"plugin {impl!r}: register_proof_rules must return hub.proofs.ProofRule objects")
+                    raise ConfigError(f"plugin {impl!r}: register_proof_rules must return hub.journeys.proofs.ProofRule objects")
                 rules.append(rule)
         return rules
 

@@ -435,7 +435,7 @@ class ConnectorContract:
             cursor = json.loads(json.dumps(result.cursor))
         except (TypeError, ValueError) as exc:
             pytest.fail(f"{what}: the cursor {result.cursor!r} is not JSON-serialisable: {exc}")
-        from hub.ingest import encode_json
+        from hub.ingest.ingestor import encode_json
 
         for reject in result.rejects:
             assert isinstance(reject, Reject), f"{what}: rejects must be hub.connector.Reject objects"

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hub.app import Hub
+from hub.runtime.app import Hub
 from hub.connector import Connector, ConnectorConfig, WebhookRequest, WebhookResult, WebhookSource
 from hub.errors import WebhookRejected
 from hub.hookspecs import hookimpl

@@ -18,8 +18,8 @@ import sqlite3
 import aiohttp
 import pytest
 
-from hub import ledger
-from hub.anchoring import (
+from hub.ledger import integrity as ledger
+from hub.ledger.anchoring import (
     Anchor,
     AnchorError,
     AnchorSettings,
@@ -33,7 +33,7 @@ from hub.anchoring import (
     token_info,
     verify_anchor,
 )
-from hub.ledger import seal
+from hub.ledger.integrity import seal
 from tests.conftest import event
 from tests.fakes.tsa import openssl_or_skip, tsa_peer_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
 
@@ -47,7 +47,7 @@ def _config_patched() -> bool:
 
 
 def _app_patched() -> bool:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     return hasattr(Hub, "anchor")
 
@@ -202,7 +202,7 @@ async def test_the_anchor_of_another_block_is_an_imprint_mismatch(make_hub, tsa_
     altered = {**blocks[0], "count": blocks[0]["count"] + 1}
     assert verify_anchor(altered, anchor.token, ca).status is AnchorStatus.IMPRINT_MISMATCH
     # openssl itself refuses the other digest, had the Python check been skipped
-    from hub.anchoring import _classify
+    from hub.ledger.anchoring import _classify
 
     assert _classify("x:error:17800067:time stamp routines:ts_check_imprints:message imprint mismatch:y")[0] \
         is AnchorStatus.IMPRINT_MISMATCH
@@ -341,7 +341,7 @@ async def test_anchor_every_period_anchors_the_newest_block_at_most_once_per_per
 
 @needs_ledger_patch
 async def test_verify_checks_every_anchor_and_names_the_block(make_hub, tsa_peer, session):
-    from hub.anchoring import anchor_checker
+    from hub.ledger.anchoring import anchor_checker
 
     hub, _, blocks = await sealed_hub(make_hub, n=12)
     checker = anchor_checker([tsa_peer.pki.ca])

@@ -1,8 +1,8 @@
 import time
 
 from connectors.webhook_out import verify
-from hub.dispatch import backoff_seconds
-from hub.dlq import replay
+from hub.delivery.dispatch import backoff_seconds
+from hub.delivery.dlq import replay
 from tests.conftest import event
 
 

@@ -3,7 +3,7 @@
 * every plugin hook of ``hub.hookspecs`` has a docstring and a section in docs/plugin-hooks.md
   that mentions each of its arguments;
 * the generated configuration reference (docs/gen_config_reference.py) is up to date;
-* every HTTP route of ``hub.server.build_app`` is in docs/openapi.yaml, and nothing else is;
+* every HTTP route of ``hub.runtime.server.build_app`` is in docs/openapi.yaml, and nothing else is;
 * every key of the built-in connectors' configs is on the connector's page;
 * relative links between the docs point at files that exist.
 """
@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import hub.hookspecs
-from hub.server import build_app
+from hub.runtime.server import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -115,12 +115,12 @@ def _openapi_routes() -> set[tuple[str, str]]:
 
 def test_every_route_is_in_openapi():
     missing = _app_routes() - _openapi_routes()
-    assert not missing, f"routes of hub.server.build_app missing from docs/openapi.yaml: {sorted(missing)}"
+    assert not missing, f"routes of hub.runtime.server.build_app missing from docs/openapi.yaml: {sorted(missing)}"
 
 
 def test_openapi_has_no_route_the_server_lacks():
     extra = _openapi_routes() - _app_routes()
-    assert not extra, f"docs/openapi.yaml describes routes hub.server.build_app does not register: {sorted(extra)}"
+    assert not extra, f"docs/openapi.yaml describes routes hub.runtime.server.build_app does not register: {sorted(extra)}"
 
 
 # --------------------------------------------------------------------------- connector pages

@@ -98,7 +98,7 @@ async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
 
 
 async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
-    from hub.exporting import scheduled_export
+    from hub.runtime.exporting import scheduled_export
 
     hub = await make_hub(demo_config(workdir) + EXPORTS)
     await scheduled_export(hub, "atlas-hours")
@@ -137,7 +137,7 @@ async def test_run_once_produces_each_scheduled_period_once(make_hub, workdir):
 
 
 def test_pinned_period_is_validated(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.errors import ConfigError
 
     path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: test_hours, period: 2026-13}\n")
@@ -157,7 +157,7 @@ def test_periods():
 
 
 def test_unknown_export_kind_is_a_config_error(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.errors import ConfigError
 
     path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: opcoo}\n")

@@ -5,7 +5,7 @@ import sqlite3
 import subprocess
 import sys
 
-from hub.ledger import audit_path, check_proof, leaf_hash, merkle_root, prove, root_from_path, seal, verify
+from hub.ledger.integrity import audit_path, check_proof, leaf_hash, merkle_root, prove, root_from_path, seal, verify
 from tests.conftest import event
 
 

@@ -10,7 +10,7 @@ from hub.errors import ConfigError
 from hub.events import EventData
 from hub.hookspecs import hookimpl
 from hub.plugins import load_plugins
-from hub.scheduler import HubScheduler, JobSpec
+from hub.runtime.scheduler import HubScheduler, JobSpec
 from tests.conftest import BASE_HUB, event, wait_for, write_config
 
 
@@ -123,7 +123,7 @@ class Counter(Connector, PullSource):
 
 
 async def test_scheduler_runs_pulls_without_overlap(workdir):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     class P:
         @hookimpl

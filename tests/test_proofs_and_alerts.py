@@ -9,9 +9,9 @@ import subprocess
 import sys
 from zoneinfo import ZoneInfo
 
-from hub.alerts import AlertsConfig, evaluate
+from hub.journeys.alerts import AlertsConfig, evaluate
 from hub.hookspecs import hookimpl
-from hub.proofs import Gap, ProofRule, check
+from hub.journeys.proofs import Gap, ProofRule, check
 from tests.test_journeys import DEMO_ACTION, by_name, demo_hub
 
 PARIS = ZoneInfo("Europe/Paris")

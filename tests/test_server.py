@@ -2,7 +2,7 @@ import aiohttp
 import orjson
 import pytest
 
-from hub.server import build_app
+from hub.runtime.server import build_app
 from tests.conftest import TOKEN, event, sign
 
 CONFIG = """

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
-from hub.proofs import Gap, ProofRule
+from hub.journeys.proofs import Gap, ProofRule
 
 from .compute import ALL_LINES, C_LINES, F1, F3, Bpf, compute, money_by_enrolment, _aim, _trainee_type
 from hub.profiles import FileProfile, check_file_name, column_model, profile_validator

@@ -22,7 +22,7 @@ from hub.connector import Schedule
 from hub.durations import Duration
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig, MissingField
 from hub.hookspecs import hookimpl
-from hub.proofs import Gap, ProofRule
+from hub.journeys.proofs import Gap, ProofRule
 
 from .declarations import (Declaration, cpf_funding, declarations_of, declared_item, declared_keys, deadline_items,
                            dossier_number)
@@ -295,7 +295,7 @@ def register_funder_formats():
 
 @hookimpl
 def register_jobs(config: Any):
-    from hub.scheduler import JobSpec
+    from hub.runtime.scheduler import JobSpec
 
     jobs = []
     for name, cfg in (getattr(config, "exports", None) or {}).items():

@@ -54,7 +54,7 @@ from funder_formats.france_travail.common import (
 from funder_formats.france_travail.lheo import LheoOptions
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
-from hub.proofs import Gap, ProofRule
+from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 DOCUMENTS = ("ais", "aes", "attendance", "attendance_detail", "exits", "lheo")

@@ -49,7 +49,7 @@ from funder_formats.opco.writers import CsvTable, XlsxBook, csv_bytes
 from hub.blobs import BlobStore
 from hub.documents.fr import slug
 from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField
-from hub.proofs import DEFAULT_RULES, check
+from hub.journeys.proofs import DEFAULT_RULES, check
 
 BUNDLE_INDEX = [("dossier", "N° de dossier"), ("learner_last_name", "Nom"), ("learner_first_name", "Prénom"),
                 ("employer_siret", "SIRET employeur"), ("window_start", "Période du"), ("window_end", "Période au"),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from funder_formats.opco.statement import merged_details, opco_fundings, siret_valid
 from hub.journeys.compute import JourneyReport
-from hub.proofs import Gap, ProofRule
+from hub.journeys.proofs import Gap, ProofRule
 
 if TYPE_CHECKING:
     from funder_formats.opco.format import OpcoFormat

@@ -55,7 +55,7 @@ from funder_formats.france_travail.common import (
 from hub.errors import ConfigError
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
-from hub.proofs import Gap, ProofRule
+from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 TEMPLATES = Path(__file__).parent / "templates"

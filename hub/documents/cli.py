@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from hub.ingest.audit import record_admin_action
 from hub.config import DEFAULT_CONFIG
 from hub.documents import DOCUMENT_TYPES
 from hub.errors import ConfigError, HubError
@@ -34,7 +35,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _open_hub(config_path: str):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     try:
         return Hub.open(config_path)
@@ -169,14 +170,12 @@ def _keyring(hub):
 def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
     """Create the first signing key (refused when keys exist: use rotate)."""
     hub = _open_hub(config_path)
-    from hub.dlq import record_admin_action
-
     async def go():
         ring = _keyring(hub)
         if if_missing and ring.active() is not None:
             return None
         key = ring.generate()
-        await record_admin_action(hub, None, "keys generate", key.kid)
+        await record_admin_action(hub.append, None, "keys generate", key.kid)
         return key
 
     key = _run(hub, go)
@@ -199,11 +198,9 @@ def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
 def keys_rotate(config_path: str, as_json: bool) -> None:
     """Create a new active key; the previous one is retired but still verifies what it signed."""
     hub = _open_hub(config_path)
-    from hub.dlq import record_admin_action
-
     async def go():
         key, previous = _keyring(hub).rotate()
-        await record_admin_action(hub, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
+        await record_admin_action(hub.append, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
         return key, previous
 
     key, previous = _run(hub, go)

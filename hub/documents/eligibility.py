@@ -1,7 +1,7 @@
 """Who may receive which document, and what proof is missing.
 
 :func:`proof_gaps` lists the missing proof of a computed journey
-(:class:`hub.journeys.compute.JourneyReport`) with the proof rules of :mod:`hub.proofs` (the
+(:class:`hub.journeys.compute.JourneyReport`) with the proof rules of :mod:`hub.journeys.proofs` (the
 same ones as ``parcours proofs check``), each gap as ``{"code", "message",
 "what_would_close_it", "subject"}`` (``subject``: the half-day ``YYYY-MM-DD/am|pm`` or
 ``None`` for the whole enrolment).
@@ -25,9 +25,9 @@ def _gap(code: str, message: str, close: str, subject: str | None = None) -> dic
 
 
 def proof_gaps(report: JourneyReport, today: dt.date | None = None, rules: list | None = None) -> list[dict[str, Any]]:
-    """The missing proof of one enrolment: the gaps found by the proof rules (:mod:`hub.proofs`:
+    """The missing proof of one enrolment: the gaps found by the proof rules (:mod:`hub.journeys.proofs`:
     the default rules, or ``rules`` — the hub passes its own, funder plugins' rules included)."""
-    from hub.proofs import DEFAULT_RULES
+    from hub.journeys.proofs import DEFAULT_RULES
 
     today = today or dt.date.today()
     gaps: list[dict[str, Any]] = []

@@ -22,7 +22,7 @@ from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.documents.verify import Verdict
 
 COLOURS = {"valid": ("#e6f4ea", "#1e7b34", "✔"), "superseded": ("#fff4e0", "#9a5b00", "⚠"),

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub.ingest.audit import record_admin_action, whoami
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.eligibility import proof_gaps, refusal
 from hub.documents.fr import slug
 from hub.errors import HubError
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.documents.settings import DocumentsConfig
 
 CHUNK = 200
@@ -230,9 +231,7 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
     finally:
         pool.shutdown(wait=True)
     if incomplete:
-        from hub.dlq import record_admin_action
-
-        await record_admin_action(hub, actor, f"documents issue --type {doc_type} --allow-incomplete",
+        await record_admin_action(hub.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
                                   action or learner_id or "", {"documents": {d.id: [g["code"] + (f" {g['subject']}" if g["subject"] else "")
                                                                                 for g in d.gaps] for d in incomplete}})
     run.seconds = time.perf_counter() - started
@@ -241,7 +240,6 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
 
 async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
     """Append ``document.revoked`` for ``doc_id`` (idempotent). Raises HubError for an unknown document."""
-    from hub.dlq import _whoami
     from hub.documents.verify import load_record
 
     record = await load_record(hub, doc_id)
@@ -255,7 +253,7 @@ async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | 
         "type": "document.revoked", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "source_id": f"revoke-{doc_id}", "action": issued.get("action"),
         "learner": {"ref": record.learner_id, **({"name": learner["name"]} if learner.get("name") else {})},
-        "data": {"document": doc_id, "reason": reason, "details": {"by": actor or _whoami()}},
+        "data": {"document": doc_id, "reason": reason, "details": {"by": actor or whoami()}},
     }
     result = await hub.append([item], source="hub")
     return {"document": doc_id, "event": result.ids[0], "revoked_at": item["occurred_at"], "already": False}

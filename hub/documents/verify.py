@@ -33,7 +33,7 @@ from hub.documents import payload as P
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from hub.documents.keys import PublicKey
 
 STATUSES = ("valid", "superseded", "revoked", "altered", "unknown_key", "unknown_document")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
-from hub.ingest_format import format_us
+from hub.timefmt import format_us
 
 T = TypeVar("T")
 
@@ -234,7 +234,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_events(self) -> int: ...
 
-    # -- sealed blocks (hub.ledger)
+    # -- sealed blocks (hub.ledger.integrity)
     @abc.abstractmethod
     def last_block(self) -> dict[str, Any] | None: ...
 
@@ -253,7 +253,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_block_anchor(self, index: int, anchor: str) -> bool:
-        """Record block ``index``'s time-stamp anchor (JSON, see hub.anchoring) if it has none yet.
+        """Record block ``index``'s time-stamp anchor (JSON, see hub.ledger.anchoring) if it has none yet.
 
         An anchor is written once: True when this call wrote it, False when the block already had
         one or does not exist.

@@ -14,7 +14,7 @@ import connectors.file_drop as file_drop
 from connectors.file_drop import FileDrop
 from hub.connector import Reject
 from hub.events import EventTypeRegistry
-from hub.ingest import encode_json
+from hub.ingest.ingestor import encode_json
 from hub.testing import make_context
 
 

@@ -27,7 +27,7 @@ for command in COMMANDS:
 
 @pytest.fixture
 def configured(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
     path = workdir / "hub.yaml"
     path.write_text(textwrap.dedent(BASE_HUB + HUB_EXTRA + demo_config(workdir)), encoding="utf-8")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hub.ingest_format import format_us
+from hub.timefmt import format_us
 from hub.store import Claimed, EventRow, RejectRow, SinkState, SourceState
 
 T0 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in microseconds

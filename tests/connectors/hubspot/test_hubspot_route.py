@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from hub.server import build_app
+from hub.runtime.server import build_app
 from tests.connectors.hubspot.test_hubspot import SECRET, TOKEN, T0, webhook_body
 from tests.fakes.hubspot_fake import FakeHubSpot, running, sign_webhook
 

@@ -27,7 +27,7 @@ from connectors.stripe import (
 )
 from hub.connector import WebhookRequest
 from hub.errors import AuthError, RateLimitedError, RetryableError, WebhookRejected
-from hub.server import build_app
+from hub.runtime.server import build_app
 from hub.testing import close_context, get_connector_test_class, make_context
 from tests.fakes.stripe_peer import API_KEY, StripePeer, _event, charge, checkout_session, invoice, running, sample_events
 

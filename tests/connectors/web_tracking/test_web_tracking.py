@@ -15,7 +15,7 @@ import pytest
 from connectors.web_tracking import WebTracking
 from hub.connector import WebhookRequest
 from hub.errors import WebhookRejected
-from hub.server import build_app
+from hub.runtime.server import build_app
 from hub.testing import get_connector_test_class, make_context
 
 SITE = "https://www.of-demo.example.fr"

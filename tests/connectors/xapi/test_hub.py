@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from hub.server import build_app
+from hub.runtime.server import build_app
 from tests.fakes import xapi_statements as S
 from tests.fakes.xapi_lrs import FakeLrs
 

@@ -13,7 +13,7 @@ import datetime as dt
 
 import aiohttp
 
-from hub.server import build_app
+from hub.runtime.server import build_app
 from tests.fakes import xapi_statements as S
 from tests.fakes.xapi_ralph import RalphServer
 

@@ -20,7 +20,7 @@ import pytest
 from connectors.yousign import TagRule, Yousign, YousignConfig, compute_signature, verify_signature
 from hub.connector import WebhookRequest
 from hub.errors import AuthError, RateLimitedError, RetryableError, WebhookRejected
-from hub.server import build_app
+from hub.runtime.server import build_app
 from hub.testing import close_context, get_connector_test_class, make_context
 from tests.fakes.yousign_peer import (
     ACTION,

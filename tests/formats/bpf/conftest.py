@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.app import Hub
+from hub.runtime.app import Hub
 from hub.plugins import load_plugins
 from tests.conftest import BASE_HUB, write_config
 from tests.test_journeys import demo_config

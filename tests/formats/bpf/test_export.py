@@ -152,7 +152,7 @@ async def test_bpf_proof_rules(bpf_hub, workdir):
 
 
 def test_an_unknown_column_is_a_config_error_naming_the_profile_line(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from tests.conftest import BASE_HUB, write_config
 
     builtin = (workdir.parent.parent / "x")  # noqa: F841 - keep the built-in untouched

@@ -241,7 +241,7 @@ async def test_a_milestone_not_done_lowers_the_rate(make_hub, workdir, monkeypat
 
 
 def test_an_unknown_column_is_a_config_error_naming_the_profile_line(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from tests.conftest import BASE_HUB, write_config
 
     (workdir / "profil.yaml").write_text(
@@ -255,7 +255,7 @@ def test_an_unknown_column_is_a_config_error_naming_the_profile_line(workdir, pl
 
 
 def test_unknown_profile_keys_and_names(workdir, plugins):
-    from hub.app import Hub
+    from hub.runtime.app import Hub
     from tests.conftest import BASE_HUB, write_config
 
     (workdir / "p.yaml").write_text('file_name: "x.csv"\nseparateur: ";"\ncolumns: [{field: dossier}]\n')

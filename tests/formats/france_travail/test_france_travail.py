@@ -263,7 +263,7 @@ async def test_proof_rules_join_proofs_check(make_hub, workdir):
 async def test_scheduled_by_the_hub(make_hub, workdir):
     import datetime as dt
 
-    from hub.exporting import scheduled_export
+    from hub.runtime.exporting import scheduled_export
 
     hub = await demo_hub(make_hub, workdir, exports=textwrap.dedent("""
         exports:

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from funder_formats.opco.profile import COLUMNS, builtin_profiles, load_profile
-from hub.app import Hub
+from hub.runtime.app import Hub
 from hub.errors import ConfigError
 from hub.formats import Period
 from tests.conftest import BASE_HUB, write_config

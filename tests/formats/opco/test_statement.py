@@ -147,7 +147,7 @@ async def test_invalid_siret_and_missing_organisation_are_listed(make_hub, workd
 
 
 async def test_scheduled_by_the_hub_for_the_month_that_ended(make_hub, workdir):
-    from hub.exporting import scheduled_export
+    from hub.runtime.exporting import scheduled_export
 
     hub = await open_demo(make_hub, workdir, EXPORTS)
     await scheduled_export(hub, "atlas")

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from hub.scheduler import HubScheduler
-from hub.server import DRAINING_KEY, build_app
+from hub.runtime.scheduler import HubScheduler
+from hub.runtime.server import DRAINING_KEY, build_app
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 DRAIN_SECONDS = 30.0
 

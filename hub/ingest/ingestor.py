@@ -19,10 +19,10 @@ from pydantic import BaseModel
 
 from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
-from hub.ingest_format import format_utc
+from hub.timefmt import format_utc
 from hub.learners import LearnerResolver
-from hub.metrics import Metrics
-from hub.router import Router
+from hub.runtime.metrics import Metrics
+from hub.ingest.router import Router
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.ulid import new_ulids
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.dispatch import owner_is_dead
+from hub.leases import owner_is_dead
 from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period, discard, next_version_dir, sha256_file, write_manifest
 from hub.journeys.stream import JourneyStream
 from hub.store import open_store
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 
 @dataclass

@@ -452,8 +452,8 @@ def _token_der(token: "str | bytes") -> bytes:
 
 
 def _header_hash(block: Mapping[str, Any]) -> str | None:
-    """SHA-256 of the block header when ``block`` has every header field (see hub.ledger.BlockHeader)."""
-    from hub.ledger import BlockHeader
+    """SHA-256 of the block header when ``block`` has every header field (see hub.ledger.integrity.BlockHeader)."""
+    from hub.ledger.integrity import BlockHeader
 
     names = BlockHeader.__dataclass_fields__
     if not all(name in block for name in names):
@@ -586,7 +586,7 @@ def check_block_anchor(block: Mapping[str, Any], ca_paths: Iterable["str | Path"
 
 
 def _header(block: Mapping[str, Any]) -> dict[str, Any]:
-    from hub.ledger import BlockHeader
+    from hub.ledger.integrity import BlockHeader
 
     return {**{name: block[name] for name in BlockHeader.__dataclass_fields__}, "hash": block["hash"]}
 
@@ -642,7 +642,7 @@ def check_chained_anchor(block: Mapping[str, Any], chain: Iterable[Mapping[str, 
 
 
 def anchor_checker(ca_paths: Iterable["str | Path"] = ()):
-    """A ``block -> AnchorCheck | None`` callable for :func:`hub.ledger.verify` (``check_anchor=``)."""
+    """A ``block -> AnchorCheck | None`` callable for :func:`hub.ledger.integrity.verify` (``check_anchor=``)."""
     cas = tuple(ca_paths)
 
     def check(block: Mapping[str, Any]) -> AnchorCheck | None:

@@ -11,8 +11,6 @@ failed batches in a row the sink pauses for ``pause_for`` and resumes by itself.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -22,11 +20,12 @@ from tenacity import wait_random_exponential
 
 from hub.config import DeliveryConfig
 from hub.errors import ConnectorError, PermanentError
+from hub.leases import owner_is_dead, process_owner
 from hub.events import TraceEvent, to_trace_event
 from hub.store.base import Claimed, SinkState
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 
 
@@ -46,20 +45,6 @@ class DeliveryStats:
         self.errors.extend(other.errors)
 
 
-def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` ("host:pid") is a process of this host that no longer runs."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine: its lease will expire
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
     """Wait before retry number ``attempt`` (1-based): random exponential, capped."""
     wait = wait_random_exponential(multiplier=policy.backoff_initial.total_seconds(), max=policy.backoff_max.total_seconds())
@@ -69,7 +54,7 @@ def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
 class Dispatcher:
     def __init__(self, hub: "Hub"):
         self.hub = hub
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = process_owner()
         self._wake: dict[str, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self.log = hub.log.bind(component="dispatch")

@@ -10,7 +10,7 @@ Changing, removing or inserting any sealed event changes a root, and every later
 ``prove`` gives one event's audit path, which anyone can check with the event and the block
 header alone (``check_proof``), without the rest of the ledger.
 
-A block can carry an RFC 3161 time-stamp anchor over its hash (:mod:`hub.anchoring`); as each
+A block can carry an RFC 3161 time-stamp anchor over its hash (:mod:`hub.ledger.anchoring`); as each
 header holds the previous block's hash, an anchor dates its block and every block before it.
 ``verify`` checks anchors when given ``check_anchor``; a proof carries the anchor that dates its
 block (with the headers linking the two) and ``check_proof`` checks it.
@@ -144,7 +144,7 @@ class VerifyReport:
 def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None) -> VerifyReport:
     """Recompute every block from the stored events (store thread); stop at the first mismatch.
 
-    ``check_anchor(block)`` (e.g. :func:`hub.anchoring.anchor_checker`) checks each block's
+    ``check_anchor(block)`` (e.g. :func:`hub.ledger.anchoring.anchor_checker`) checks each block's
     time-stamp anchor once the block itself checks out: it returns None (no anchor) or an object
     with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
     """
@@ -173,7 +173,7 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
             check = check_anchor(block) if check_anchor is not None else None
             if check is not None and not check.ok:
                 return _fail(report, f"block {header.index}: its time-stamp anchor does not match ({check})")
-            from hub.anchoring import anchor_record
+            from hub.ledger.anchoring import anchor_record
 
             anchor = anchor_record(block["anchor"])
             anchor = anchor if isinstance(anchor, dict) else {}
@@ -216,7 +216,7 @@ def prove(store, event_id: str) -> dict[str, Any]:
     It carries the time-stamp anchor that dates the event's block: the block's own, or that of the
     next anchored block with the headers chaining the block to it (``anchor_chain``).
     """
-    from hub.anchoring import covering_anchor
+    from hub.ledger.anchoring import covering_anchor
 
     event = store.get_event(event_id)
     if event is None:
@@ -245,8 +245,8 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
 
     A proof with an anchor is valid only if the anchor dates its block (through ``anchor_chain``)
     and checks out against ``tsa_ca``, PEM files of the CAs to trust (none: the system's trust
-    store); see :func:`hub.anchoring.check_chained_anchor`. Raises
-    :class:`hub.anchoring.AnchorError` when the anchor cannot be checked at all (no openssl).
+    store); see :func:`hub.ledger.anchoring.check_chained_anchor`. Raises
+    :class:`hub.ledger.anchoring.AnchorError` when the anchor cannot be checked at all (no openssl).
     """
     if proof.get("format") != PROOF_FORMAT:
         return False, "not a Parcours Hub inclusion proof"
@@ -259,7 +259,7 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
     message = f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"
     if not proof.get("anchor"):
         return True, message
-    from hub.anchoring import check_chained_anchor
+    from hub.ledger.anchoring import check_chained_anchor
 
     chain = proof.get("anchor_chain") or []
     check = check_chained_anchor(proof["block"], chain, proof["anchor"], tsa_ca)

@@ -9,8 +9,6 @@ every few seconds and taken over when its holder disappears.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -20,10 +18,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hub.connector import Schedule, crontab_to_apscheduler
-from hub.dispatch import owner_is_dead
+from hub.leases import owner_is_dead, process_owner
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
@@ -48,7 +46,7 @@ def trigger_for(schedule: Schedule, timezone: Any):
 class HubScheduler:
     def __init__(self, hub: "Hub"):
         self.hub = hub
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = process_owner()
         self.scheduler = AsyncIOScheduler(timezone=hub.config.timezone)
         self.is_leader = False
         self._running: set[asyncio.Task] = set()
@@ -65,7 +63,7 @@ class HubScheduler:
         specs.append(JobSpec("alerts", Schedule(every=self.hub.config.hub.alerts.check_every), lambda hub: hub.raise_alerts()))
         for name, cfg in self.hub.config.exports.items():
             if cfg.enabled and cfg.schedule is not None:
-                from hub.exporting import scheduled_export
+                from hub.runtime.exporting import scheduled_export
 
                 specs.append(JobSpec(f"export:{name}", cfg.schedule, lambda hub, n=name: scheduled_export(hub, n)))
         specs.extend(self.hub.plugins.jobs(self.hub.config))

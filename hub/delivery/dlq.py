@@ -8,14 +8,14 @@ Every replay is recorded in the ledger as an ``admin.action`` event.
 
 from __future__ import annotations
 
-import getpass
 import time
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError
+from hub.ingest.audit import record_admin_action
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 
 def parse_ids(ids: list[str] | None) -> tuple[list[int] | None, list[int] | None]:
@@ -41,32 +41,8 @@ async def replay(hub: "Hub", *, sink: str | None = None, source: str | None = No
     if sink is None and (reject_ids is None or reject_ids):
         replayed, errors = await hub.replay_rejects(source=source, reject_ids=reject_ids)
     if requeued or replayed:
-        await record_admin_action(hub, actor, "dlq replay",
+        await record_admin_action(hub.append, actor, "dlq replay",
                                   f"sink={sink or '*'} source={source or '*'} ids={','.join(ids or []) or '*'} "
                                   f"requeued={requeued} replayed={replayed}")
         hub.dispatcher.wake()
     return {"requeued": requeued, "replayed": replayed, "errors": errors}
-
-
-async def record_admin_action(hub: "Hub", actor: str | None, command: str, target: str,
-                              details: dict[str, Any] | None = None) -> str:
-    """Append an ``admin.action`` event: who did what, when."""
-    import datetime as dt
-
-    from hub.ulid import new_ulid
-
-    who = actor or _whoami()
-    item = {
-        "type": "admin.action",
-        "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "source_id": new_ulid(),
-        "data": {"actor": who, "command": command, "target": target, **({"details": details} if details else {})},
-    }
-    return (await hub.append([item], source="hub")).ids[0]
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"

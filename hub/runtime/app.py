@@ -14,17 +14,18 @@ import aiohttp
 from pydantic import BaseModel, SecretStr
 
 from hub import logs
+from hub.ingest.audit import record_admin_action
 from hub.blobs import BlobStore
 from hub.config import LoadedConfig, load_config
 from hub.connector import Connector, ConnectorContext, PullSource
-from hub.dispatch import DeliveryStats, Dispatcher
+from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
-from hub.ingest import Ingestor, learner_key, reject_rows
+from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
 from hub.learners import LearnerResolver
-from hub.metrics import Metrics
+from hub.runtime.metrics import Metrics
 from hub.plugins import PluginHost, load_plugins
-from hub.router import Router
+from hub.ingest.router import Router
 from hub.store import Store, open_store
 from hub.store.base import IngestResult
 
@@ -62,7 +63,7 @@ class ScheduledExportRun:
 
     name: str
     period: str
-    outcome: Any = None  # hub.exporting.ExportOutcome; None when the period was already produced
+    outcome: Any = None  # hub.runtime.exporting.ExportOutcome; None when the period was already produced
     error: str | None = None
 
     @property
@@ -172,13 +173,11 @@ class Hub:
         path = self.config.hub.learners.mapping_file
         if not path:
             return
-        from hub.dlq import record_admin_action
-
         groups = self._learner_mapping
         changes = await self.store.call(self.store.apply_learner_mapping, groups, at=time.time())
         if changes:
             self.log.info("learner mapping applied", changes=len(changes))
-            await record_admin_action(self, "mapping file", "learners mapping", f"{path}: {'; '.join(changes)}")
+            await record_admin_action(self.append, "mapping file", "learners mapping", f"{path}: {'; '.join(changes)}")
 
     async def stop(self) -> None:
         if self.stopping and not self._started and self._closed:
@@ -215,7 +214,7 @@ class Hub:
 
     async def append(self, items: list[Any], *, source: str | None, **options: Any) -> IngestResult:
         """The one door to the ledger: validate ``items``, commit them, wake the sinks (see
-        :meth:`hub.ingest.Ingestor.append` for ``cursor``, ``rejects`` and ``per_record``)."""
+        :meth:`hub.ingest.ingestor.Ingestor.append` for ``cursor``, ``rejects`` and ``per_record``)."""
         return await self.ingestor.append(items, source=source, **options)
 
     # ------------------------------------------------------------------ pulls
@@ -278,7 +277,7 @@ class Hub:
         return summary
 
     async def _scheduled_export(self, name: str) -> ScheduledExportRun:
-        from hub.exporting import scheduled_export, scheduled_period
+        from hub.runtime.exporting import scheduled_export, scheduled_period
 
         period = scheduled_period(self.funder_format(name), dt.datetime.now(self.config.timezone).date())
         run = ScheduledExportRun(name, period.label)
@@ -300,7 +299,7 @@ class Hub:
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
-        from hub.alerts import ACTIVE, alert_items, evaluate
+        from hub.journeys.alerts import ACTIVE, alert_items, evaluate
         from hub.journeys.compute import status_of
 
         now = now or dt.datetime.now(dt.timezone.utc)
@@ -328,7 +327,7 @@ class Hub:
 
     async def proof_gaps(self, *, action: str | None = None, funder: str | None = None):
         """Enrolments with missing proof, per rule (default rules and the plugins')."""
-        from hub.proofs import check
+        from hub.journeys.proofs import check
 
         today, rules = dt.datetime.now(self.config.timezone).date(), self.proof_rules()
         if action:
@@ -356,7 +355,7 @@ class Hub:
     async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
                      out_dir: Path | None = None):
         """Produce a new version of export ``name`` for ``period`` (see hub.formats)."""
-        from hub.exporting import run_export
+        from hub.runtime.exporting import run_export
 
         return await run_export(self, self.funder_format(name), period, funder=funder,
                                 allow_incomplete=allow_incomplete, out_dir=out_dir)
@@ -384,10 +383,10 @@ class Hub:
             yield stream.compute_states([s for s in states if keep is None or keep(s)], self.config, today)
 
     async def seal(self) -> list:
-        """Seal the events not yet in a block (see hub.ledger), then anchor the newest block when a
-        time-stamping authority is configured (see hub.anchoring; a TSA outage is logged and retried
+        """Seal the events not yet in a block (see hub.ledger.integrity), then anchor the newest block when a
+        time-stamping authority is configured (see hub.ledger.anchoring; a TSA outage is logged and retried
         at the next seal)."""
-        from hub.ledger import seal
+        from hub.ledger.integrity import seal
 
         blocks = []  # one block per store call: ingest requests get the store thread in between
         while made := await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events,
@@ -400,7 +399,7 @@ class Hub:
 
     async def anchor(self):
         """Anchor the newest sealed block if ``hub.ledger.tsa_url`` is set and it is due; the anchor or None."""
-        from hub.anchoring import AnchorSettings, anchor_after_seal
+        from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
 
         settings = AnchorSettings.from_config(self.config)
         if settings is None:
@@ -413,8 +412,6 @@ class Hub:
         taken = await self.store.call(self.store.take_rejects, source=source, reject_ids=reject_ids)
         replayed, errors = 0, []
         for reject_id, reject in taken:
-            import json
-
             payload = json.loads(reject.payload)
             connector = self.connectors.get(reject.source)
             try:

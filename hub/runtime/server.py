@@ -21,7 +21,7 @@ from hub.errors import ConnectorError, WebhookRejected
 from hub.events import EventValidationError
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.runtime.app import Hub
 
 HUB_KEY = web.AppKey("hub", object)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
@@ -254,7 +254,7 @@ async def replay_dlq(request: web.Request) -> web.Response:
         return _error(400, usage)
     if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
         return _error(400, usage)
-    from hub.dlq import replay
+    from hub.delivery.dlq import replay
     from hub.errors import HubError
 
     try:

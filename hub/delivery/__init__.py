@@ -1,0 +1,1 @@
+"""Delivery to sinks: the durable outbox's dispatcher and the dead letters."""

@@ -1,0 +1,1 @@
+"""The evidence ledger's integrity: Merkle sealing, verification, inclusion proofs, time-stamp anchoring."""

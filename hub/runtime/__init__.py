@@ -1,0 +1,1 @@
+"""The running hub: assembly, daemon, HTTP server, scheduler, exports, leases, metrics."""
