@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
     from hub.connector import Connector
     from hub.events import EventData
     from hub.formats import FunderFormat
     from hub.journeys.proofs import ProofRule
-    from hub.runtime.scheduler import JobSpec
+    from hub.plugin_runtime import JobSpec, PluginRuntime
 
 PROJECT = "parcours"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -88,24 +87,25 @@ def register_jobs(config: Any) -> "list[JobSpec]":
     :param config: the validated configuration (:class:`hub.config.LoadedConfig`: ``config.model`` is
         the :class:`hub.config.HubConfig`, ``config.connectors`` the connectors' models).
 
-    Each :class:`hub.runtime.scheduler.JobSpec` has a ``name``, a :class:`hub.connector.Schedule` and
-    an async callable taking the running :class:`hub.runtime.app.Hub`. Jobs never overlap themselves
-    and, with several daemons, run on one of them only. Called when the scheduler starts.
+    Each :class:`hub.plugin_runtime.JobSpec` has a ``name``, a :class:`hub.connector.Schedule` and
+    an async callable taking the :class:`hub.plugin_runtime.PluginRuntime`. Jobs never overlap
+    themselves and, with several daemons, run on one of them only. Called when the scheduler starts.
     """
 
 
 @hookspec
-def startup(hub: "Hub") -> None:
+def startup(hub: "PluginRuntime") -> None:
     """Called once the hub is assembled (store open, connectors opened), before any work.
 
-    :param hub: the running :class:`hub.runtime.app.Hub`. Must not block: schedule async work with
+    :param hub: the :class:`hub.plugin_runtime.PluginRuntime` of the running hub (append, journey
+        and event pages, funder formats, logger, spawn). Must not block: schedule async work with
         ``hub.spawn(coro)`` instead of awaiting here.
     """
 
 
 @hookspec
-def shutdown(hub: "Hub") -> None:
+def shutdown(hub: "PluginRuntime") -> None:
     """Called once when the hub stops, after in-flight work has drained, before the store closes.
 
-    :param hub: the :class:`hub.runtime.app.Hub` being stopped.
+    :param hub: the :class:`hub.plugin_runtime.PluginRuntime` of the hub being stopped.
     """

@@ -98,11 +98,10 @@ async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
 
 
 async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
-    from hub.runtime.exporting import scheduled_export
 
     hub = await make_hub(demo_config(workdir) + EXPORTS)
-    await scheduled_export(hub, "atlas-hours")
-    await scheduled_export(hub, "atlas-hours")  # another tick, or another daemon: no second version
+    await hub.exporter.scheduled("atlas-hours")
+    await hub.exporter.scheduled("atlas-hours")  # another tick, or another daemon: no second version
     folders = list((workdir / "var" / "exports" / "atlas-hours").glob("*/v*"))
     assert len(folders) == 1
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
@@ -178,7 +177,7 @@ async def test_an_export_interrupted_by_a_crash_is_run_again_not_twice(make_hub,
     runs = {e.name: e for e in (await hub.run_once()).exports}
     assert runs["atlas-hours"].outcome.written and runs["strict"].outcome is None
     claim = await store.call(store.job_run, "export:atlas-hours:2026-10")
-    assert claim["owner"] == hub.dispatcher.owner and claim["finished_at"] is not None
+    assert claim["owner"] == hub.exporter.owner and claim["finished_at"] is not None
     runs = {e.name: e for e in (await hub.run_once()).exports}
     assert runs["atlas-hours"].outcome is None  # finished: never again
     assert len(list((workdir / "var" / "exports" / "atlas-hours" / "2026-10").glob("v*"))) == 1

@@ -10,7 +10,8 @@ from hub.errors import ConfigError
 from hub.events import EventData
 from hub.hookspecs import hookimpl
 from hub.plugins import load_plugins
-from hub.runtime.scheduler import HubScheduler, JobSpec
+from hub.plugin_runtime import JobSpec
+from hub.runtime.scheduler import HubScheduler
 from tests.conftest import BASE_HUB, event, wait_for, write_config
 
 
@@ -132,8 +133,8 @@ async def test_scheduler_runs_pulls_without_overlap(workdir):
 
         @hookimpl
         def register_jobs(self, config):
-            async def tick(hub):
-                ticks.append(1)
+            async def tick(runtime):
+                ticks.append(runtime.timezone)
             return [JobSpec("tick", Schedule(every="1s"), tick)]
 
     ticks: list[int] = []
@@ -143,7 +144,7 @@ async def test_scheduler_runs_pulls_without_overlap(workdir):
     path = write_config(workdir, BASE_HUB + "connectors:\n  counter: {kind: test_counter, schedule: {every: 1s}}\n")
     hub = Hub.open(path, env={}, plugins=load_plugins(env={}, extra=[("p", P())]))
     await hub.start()
-    scheduler = HubScheduler(hub)
+    scheduler = HubScheduler(hub.scheduled_jobs(), hub.store, timezone=hub.config.timezone, log=hub.log)
     await scheduler.start()
     try:
         assert scheduler.is_leader
@@ -155,7 +156,7 @@ async def test_scheduler_runs_pulls_without_overlap(workdir):
     assert Counter.overlaps == 1
     # a second scheduler on the same store does not run jobs while the first holds the lease
     hub2 = Hub.open(path, env={}, plugins=load_plugins(env={}, extra=[("p", P())]))
-    other = HubScheduler(hub2)
+    other = HubScheduler(hub2.scheduled_jobs(), hub2.store, timezone=hub2.config.timezone, log=hub2.log)
     await hub2.store.call(hub2.store.acquire_lease, "scheduler", "elsewhere:1", ttl=30, now=__import__("time").time())
     await other._renew()
     assert not other.is_leader

@@ -11,6 +11,7 @@ See docs/formats/cpf.md for the rules and their sources.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -20,14 +21,28 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from hub.connector import Schedule
 from hub.durations import Duration
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig, MissingField
+from hub.formats import (
+    ExportRequest,
+    ExportResult,
+    FunderFormat,
+    FunderFormatConfig,
+    MissingField,
+)
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule
-
-from .declarations import (Declaration, cpf_funding, declarations_of, declared_item, declared_keys, deadline_items,
-                           dossier_number)
-from .holidays import REGIONS, WorkingCalendar
+from hub.plugin_runtime import JobSpec, PluginRuntime
 from hub.profiles import FileProfile, column_model, profile_validator
+
+from .declarations import (
+    Declaration,
+    cpf_funding,
+    deadline_items,
+    declarations_of,
+    declared_item,
+    declared_keys,
+    dossier_number,
+)
+from .holidays import REGIONS, WorkingCalendar
 from .rate import Milestone, is_distance_or_mixed
 from .wedof import WedofClient, WedofPush
 
@@ -249,39 +264,32 @@ class CpfFormat(FunderFormat):
 # ---------------------------------------------------------------------------- scheduled deadline check
 
 
-def _admin_events(store) -> list[dict[str, Any]]:
-    return list(store.iter_events(types=["admin.action"], batch=5000))
-
-
 def _in_file_order(d: Declaration) -> tuple:
     return (d.date, {"entree": 0, "sortie": 1}[d.declaration], d.learner_name or "", d.dossier or "")
 
 
-async def check_deadlines(hub, name: str) -> dict[str, int]:
+async def check_deadlines(runtime: PluginRuntime, name: str) -> dict[str, int]:
     """Emit the deadline events of recent CPF entries and exits (and push them when configured)."""
-    import asyncio
-
-    fmt: CpfFormat = hub.funder_format(name)
+    fmt: CpfFormat = runtime.funder_format(name)
     cfg: CpfConfig = fmt.config  # type: ignore[assignment]
-    tz = hub.config.timezone
+    tz = runtime.timezone
     now = fmt.now()
     today = now.astimezone(tz).date()
-    admin = await hub.store.call(_admin_events, hub.store)
-    declared = declared_keys(admin)
+    declared = declared_keys([event async for page in runtime.events(types=["admin.action"]) for event in page])
     since = today - dt.timedelta(days=max(cfg.deadline_lookback.days, 1))
     decls = []  # the CPF journeys only, page by page
-    async for page in hub.journey_pages(today=today):
+    async for page in runtime.journey_pages(today=today):
         reports = [r for r in page if cpf_funding(r) is not None and (not cfg.actions or r.action_id in cfg.actions)
                    and (not cfg.funders or set(r.funders) & set(cfg.funders))]
         decls.extend(fmt.declarations(reports, tz=tz, declared=declared, now=now, start=since, end=today)[0])
     decls.sort(key=_in_file_order)
     events, _log, notes = await asyncio.to_thread(fmt.push, decls, today=today, now=now)
     for note in notes:
-        hub.log.warning("cpf push", export=name, note=note)
+        runtime.log.warning("cpf push", export=name, note=note)
     items = deadline_items(decls, export=name, now=now, tz=tz) + events
     if not items:
         return {"declarations": len(decls), "appended": 0}
-    result = await hub.append(items, source="hub")
+    result = await runtime.append(items, source="hub")
     return {"declarations": len(decls), "appended": result.appended}
 
 
@@ -295,11 +303,9 @@ def register_funder_formats():
 
 @hookimpl
 def register_jobs(config: Any):
-    from hub.runtime.scheduler import JobSpec
-
     jobs = []
     for name, cfg in (getattr(config, "exports", None) or {}).items():
         if isinstance(cfg, CpfConfig) and cfg.enabled and cfg.deadline_check is not None:
             jobs.append(JobSpec(f"cpf-deadlines:{name}", cfg.deadline_check,
-                                lambda hub, n=name: check_deadlines(hub, n)))
+                                lambda runtime, n=name: check_deadlines(runtime, n)))
     return jobs

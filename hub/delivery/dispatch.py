@@ -14,18 +14,20 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from tenacity import wait_random_exponential
 
 from hub.config import DeliveryConfig
-from hub.errors import ConnectorError, PermanentError
-from hub.leases import owner_is_dead, process_owner
+from hub.connector import EventSink
+from hub.errors import ConnectorError, PermanentError, RetryableError
 from hub.events import TraceEvent, to_trace_event
+from hub.leases import owner_is_dead, process_owner
 from hub.store.base import Claimed, SinkState
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
+    from hub.runtime.metrics import Metrics
+    from hub.store.base import Store
 
 
 
@@ -52,12 +54,23 @@ def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, hub: "Hub"):
-        self.hub = hub
+    """Delivers the outbox to the sinks: one loop per sink in the daemon, or one pass on demand.
+
+    It gets what it uses: the store, the sink connectors by name, each sink's delivery policy,
+    the HTTP request timeout (a claim's lease outlives a delivery), the metrics and a logger.
+    """
+
+    def __init__(self, store: "Store", sinks: Mapping[str, EventSink], delivery_for: Callable[[str], DeliveryConfig],
+                 *, request_timeout: float, metrics: "Metrics", log: Any):
+        self.store = store
+        self.sinks = sinks
+        self.delivery_for = delivery_for
+        self.request_timeout = request_timeout
+        self.metrics = metrics
         self.owner = process_owner()
         self._wake: dict[str, asyncio.Event] = {}
         self._stopping = asyncio.Event()
-        self.log = hub.log.bind(component="dispatch")
+        self.log = log.bind(component="dispatch")
 
     def wake(self, sinks: set[str] | None = None) -> None:
         """Tell sink loops that new rows may be due (after an ingest)."""
@@ -69,9 +82,9 @@ class Dispatcher:
     async def recover(self) -> int:
         """Give back rows claimed by processes of this host that died (kill -9, power cut)."""
         released = 0
-        for owner in await self.hub.store.call(self.hub.store.lease_owners):
+        for owner in await self.store.call(self.store.lease_owners):
             if owner != self.owner and owner_is_dead(owner):
-                released += await self.hub.store.call(self.hub.store.release_owner, owner)
+                released += await self.store.call(self.store.release_owner, owner)
         if released:
             self.log.warning("recovered deliveries claimed by a dead process", count=released)
         return released
@@ -79,7 +92,7 @@ class Dispatcher:
     async def run(self) -> None:
         """One loop per enabled sink until :meth:`stop`."""
         await self.recover()
-        sinks = self.hub.config.sinks()
+        sinks = list(self.sinks)
         self._wake = {name: asyncio.Event() for name in sinks}
         await asyncio.gather(*(self._sink_loop(name) for name in sinks))
 
@@ -89,7 +102,7 @@ class Dispatcher:
             event.set()
 
     async def _sink_loop(self, sink: str) -> None:
-        policy = self.hub.config.delivery_for(sink)
+        policy = self.delivery_for(sink)
         wake = self._wake[sink]
         while not self._stopping.is_set():
             try:
@@ -100,11 +113,11 @@ class Dispatcher:
             if stats.batches:
                 continue
             delay = policy.poll_interval.total_seconds()
-            state = await self.hub.store.call(self.hub.store.sink_state, sink)
+            state = await self.store.call(self.store.sink_state, sink)
             if state.paused_until and state.paused_until > time.time():
                 delay = max(delay, state.paused_until - time.time())
             else:
-                due = await self.hub.store.call(self.hub.store.next_due, sink)
+                due = await self.store.call(self.store.next_due, sink)
                 if due is not None:
                     delay = min(max(due - time.time(), 0.05), max(delay, 30.0))
             wake.clear()
@@ -120,12 +133,12 @@ class Dispatcher:
 
     @property
     def delivery_timeout(self) -> float:
-        return self.hub.config.hub.http.request_timeout.total_seconds() * 4
+        return self.request_timeout * 4
 
     async def deliver_due(self, sink: str, *, max_batches: int | None = None, ignore_pause: bool = False) -> DeliveryStats:
         """Deliver the rows of ``sink`` that are due now, batch after batch."""
-        store = self.hub.store
-        policy = self.hub.config.delivery_for(sink)
+        store = self.store
+        policy = self.delivery_for(sink)
         stats = DeliveryStats()
         while max_batches is None or stats.batches < max_batches:
             if self._stopping.is_set():
@@ -145,8 +158,8 @@ class Dispatcher:
         return stats
 
     async def _deliver_batch(self, sink: str, claimed: list[Claimed], policy: DeliveryConfig, state: SinkState) -> DeliveryStats:
-        connector = self.hub.connectors[sink]
-        store = self.hub.store
+        connector = self.sinks[sink]
+        store = self.store
         stats = DeliveryStats(batches=1)
         events = [to_trace_event(c.event) for c in claimed]
         error = await self._attempt(connector, events, policy)
@@ -154,7 +167,7 @@ class Dispatcher:
         if error is None:
             await store.call(store.mark_delivered, [c.outbox_id for c in claimed], at=now)
             stats.delivered = len(claimed)
-            self.hub.metrics.delivery_attempts.labels(sink, "delivered").inc(len(claimed))
+            self.metrics.delivery_attempts.labels(sink, "delivered").inc(len(claimed))
             self.log.info("delivered", sink=sink, count=len(claimed), event_ids=[e.id for e in events])
             if state.consecutive_failures or state.paused_until:
                 await store.call(store.save_sink_state, SinkState(sink))
@@ -174,17 +187,13 @@ class Dispatcher:
         except ConnectorError as exc:
             return exc
         except asyncio.TimeoutError:
-            from hub.errors import RetryableError
-
             return RetryableError("delivery timed out")
         except Exception as exc:  # a bug in a sink must not lose events: retry, then dead-letter
-            from hub.errors import RetryableError
-
             return RetryableError(f"unexpected {type(exc).__name__}: {exc}")
         return None
 
     async def _record_failure(self, sink, claimed, error: ConnectorError, policy, state: SinkState, now: float) -> DeliveryStats:
-        store = self.hub.store
+        store = self.store
         stats = DeliveryStats()
         message = f"{type(error).__name__}: {error}"
         stats.errors.append(message)
@@ -202,13 +211,13 @@ class Dispatcher:
         if dead:
             await store.call(store.mark_failed, [c.outbox_id for c in dead], error=message, at=now, retry_at=None)
             stats.dead += len(dead)
-            self.hub.metrics.delivery_attempts.labels(sink, "dead").inc(len(dead))
+            self.metrics.delivery_attempts.labels(sink, "dead").inc(len(dead))
             for item in dead:
                 self.log.warning("dead letter", sink=sink, event_id=item.event["id"], attempts=item.attempts + 1, error=message)
         for retry_at, items in retry_groups.items():
             await store.call(store.mark_failed, [c.outbox_id for c in items], error=message, at=now, retry_at=retry_at)
             stats.retried += len(items)
-            self.hub.metrics.delivery_attempts.labels(sink, "retry").inc(len(items))
+            self.metrics.delivery_attempts.labels(sink, "retry").inc(len(items))
             for item in items:
                 self.log.info("delivery failed, will retry", sink=sink, event_id=item.event["id"],
                               attempt=item.attempts + 1, retry_in=round(retry_at - now, 1), error=message)

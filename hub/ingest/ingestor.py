@@ -19,13 +19,12 @@ from pydantic import BaseModel
 
 from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
-from hub.timefmt import format_utc
+from hub.ingest.router import Router
 from hub.learners import LearnerResolver
 from hub.runtime.metrics import Metrics
-from hub.ingest.router import Router
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
+from hub.timefmt import format_utc
 from hub.ulid import new_ulids
-
 
 
 def _json_default(value: Any) -> Any:

@@ -9,23 +9,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import BaseModel, SecretStr
 
 from hub import logs
-from hub.ingest.audit import record_admin_action
 from hub.blobs import BlobStore
 from hub.config import LoadedConfig, load_config
-from hub.connector import Connector, ConnectorContext, PullSource
+from hub.connector import Connector, ConnectorContext, PullSource, Schedule
 from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.events import EventValidationError
+from hub.ingest.audit import record_admin_action
 from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
-from hub.learners import LearnerResolver
-from hub.runtime.metrics import Metrics
-from hub.plugins import PluginHost, load_plugins
 from hub.ingest.router import Router
+from hub.journeys import catch_up, stream
+from hub.journeys.alerts import ACTIVE, alert_items, evaluate
+from hub.journeys.compute import status_of
+from hub.journeys.proofs import check
+from hub.learners import LearnerResolver, read_mapping
+from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
+from hub.ledger.integrity import seal
+from hub.plugin_runtime import PluginRuntime
+from hub.plugins import PluginHost, load_plugins
+from hub.runtime.exporting import Exporter, scheduled_period
+from hub.runtime.metrics import Metrics
+from hub.runtime.scheduler import Job
 from hub.store import Store, open_store
 from hub.store.base import IngestResult
 
@@ -73,8 +83,6 @@ class ScheduledExportRun:
 
 def _masked(url: str) -> str:
     """A store URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
@@ -117,7 +125,14 @@ class Hub:
                 data_dir=config.data_dir, _session_factory=self._http_session,
             )
             self.connectors[name] = cls(name, cfg, ctx)
-        self.dispatcher = Dispatcher(self)
+        self.dispatcher = Dispatcher(
+            store, {name: self.connectors[name] for name in config.sinks()},
+            config.delivery_for, request_timeout=config.hub.http.request_timeout.total_seconds(),
+            metrics=self.metrics, log=self.log)
+        self.exporter = Exporter(config, store, self.blobs, self.append, project=self.project,
+                                 funder_format=self.funder_format, log=self.log, owner=self.dispatcher.owner)
+        self.runtime = PluginRuntime(config, self.log.bind(component="plugin"), self.append, self.journey_pages,
+                                     self._event_pages, self.funder_format, self.spawn)
         self._tasks: set[asyncio.Task] = set()
         self._started = False
         self.stopping = False  # set when the hub stops: pulls end after their current page
@@ -136,8 +151,6 @@ class Hub:
         logs.configure(config.hub.logging.level, config.hub.logging.format)
         mapping = None
         if config.hub.learners.mapping_file:
-            from hub.learners import read_mapping
-
             mapping = read_mapping(config.resolve_path(config.hub.learners.mapping_file))
         try:
             store = open_store(config.hub.store.url, base_dir=Path.cwd(), synchronous=config.hub.store.synchronous)
@@ -166,7 +179,7 @@ class Hub:
                 self.health[name] = {"ok": False, "message": str(exc)}
                 self.log.error("connector failed to open", connector=name, error=str(exc))
         await self._apply_learner_mapping()
-        self.plugins.startup(self)
+        self.plugins.startup(self.runtime)
         self._started = True
 
     async def _apply_learner_mapping(self) -> None:
@@ -189,7 +202,7 @@ class Hub:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._started:
-            self.plugins.shutdown(self)
+            self.plugins.shutdown(self.runtime)
         for connector in self.connectors.values():
             try:
                 await connector.close()
@@ -277,12 +290,10 @@ class Hub:
         return summary
 
     async def _scheduled_export(self, name: str) -> ScheduledExportRun:
-        from hub.runtime.exporting import scheduled_export, scheduled_period
-
         period = scheduled_period(self.funder_format(name), dt.datetime.now(self.config.timezone).date())
         run = ScheduledExportRun(name, period.label)
         try:
-            run.outcome = await scheduled_export(self, name)
+            run.outcome = await self.exporter.scheduled(name)
         except Exception as exc:
             run.error = f"{type(exc).__name__}: {exc}"
             self.log.exception("scheduled export crashed", export=name, period=period.label)
@@ -290,8 +301,6 @@ class Hub:
 
     async def project(self) -> int:
         """Bring the journeys up to date with the ledger."""
-        from hub.journeys import catch_up
-
         total = 0  # chunk by chunk: ingest requests get the store thread in between
         while chunk := await self.store.call(catch_up, self.store, batch=5000, max_batches=1):
             total += chunk
@@ -299,9 +308,6 @@ class Hub:
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
-        from hub.journeys.alerts import ACTIVE, alert_items, evaluate
-        from hub.journeys.compute import status_of
-
         now = now or dt.datetime.now(dt.timezone.utc)
         alerts, names = [], {}
         actions = self.config.model.actions
@@ -327,8 +333,6 @@ class Hub:
 
     async def proof_gaps(self, *, action: str | None = None, funder: str | None = None):
         """Enrolments with missing proof, per rule (default rules and the plugins')."""
-        from hub.journeys.proofs import check
-
         today, rules = dt.datetime.now(self.config.timezone).date(), self.proof_rules()
         if action:
             return check(await self.journey_reports(action=action), rules, funder=funder, today=today)
@@ -354,40 +358,55 @@ class Hub:
 
     async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
                      out_dir: Path | None = None):
-        """Produce a new version of export ``name`` for ``period`` (see hub.formats)."""
-        from hub.runtime.exporting import run_export
-
-        return await run_export(self, self.funder_format(name), period, funder=funder,
-                                allow_incomplete=allow_incomplete, out_dir=out_dir)
+        """Produce a new version of export ``name`` for ``period`` (see hub.runtime.exporting)."""
+        return await self.exporter.run(self.funder_format(name), period, funder=funder,
+                                       allow_incomplete=allow_incomplete, out_dir=out_dir)
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):
         """Up-to-date journeys computed into reports (figures with their explanations), as a list:
         for one action or learner; see journey_pages for all of them."""
-        from hub.journeys.stream import compute_states
-
         await self.project()
         states = await self.store.call(self.store.journeys, action=action, learner_id=learner_id)
-        return compute_states(states, self.config, today)
+        return stream.compute_states(states, self.config, today)
 
     async def journey_pages(self, *, today: dt.date | None = None, chunk: int | None = None, keep=None):
         """Every up-to-date journey (those whose projected state ``keep`` accepts), computed a
         page at a time: a list of reports per page, each page read in one store call (memory
         bounded by the page, not by the organisation)."""
-        from hub.journeys import stream
-
         await self.project()
         after = None
         while states := await self.store.call(self.store.journeys_page, after, chunk or stream.CHUNK):
             after = (states[-1]["learner_id"], states[-1]["action"])
             yield stream.compute_states([s for s in states if keep is None or keep(s)], self.config, today)
 
+    async def _event_pages(self, *, types: list[str] | None = None, batch: int = 5000):
+        """The ledger's events (of ``types``) in append order, a page per store call."""
+        after = 0
+        while page := await self.store.call(
+                lambda a: list(self.store.iter_events(after_seq=a, batch=batch, types=types, limit=batch)), after):
+            after = page[-1]["seq"]
+            yield page
+
+    def scheduled_jobs(self) -> list[Job]:
+        """What the daemon's scheduler runs: scheduled pulls, sealing, projection, alerts, scheduled
+        exports, and the plugins' jobs (each given the plugin runtime)."""
+        config = self.config
+        jobs = [Job(f"pull:{name}", config.connectors[name].schedule, lambda n=name: self.pull(n))
+                for name in config.pull_sources() if config.connectors[name].schedule is not None]
+        jobs.append(Job("seal", Schedule(every=config.hub.ledger.seal_every), self.seal))
+        jobs.append(Job("journeys", Schedule(every="15s"), self.project))
+        jobs.append(Job("alerts", Schedule(every=config.hub.alerts.check_every), self.raise_alerts))
+        jobs.extend(Job(f"export:{name}", cfg.schedule, lambda n=name: self.exporter.scheduled(n))
+                    for name, cfg in config.exports.items() if cfg.enabled and cfg.schedule is not None)
+        jobs.extend(Job(spec.name, spec.schedule, lambda s=spec: s.run(self.runtime))
+                    for spec in self.plugins.jobs(config))
+        return jobs
+
     async def seal(self) -> list:
         """Seal the events not yet in a block (see hub.ledger.integrity), then anchor the newest block when a
         time-stamping authority is configured (see hub.ledger.anchoring; a TSA outage is logged and retried
         at the next seal)."""
-        from hub.ledger.integrity import seal
-
         blocks = []  # one block per store call: ingest requests get the store thread in between
         while made := await self.store.call(seal, self.store, max_events=self.config.hub.ledger.max_block_events,
                                             max_blocks=1):
@@ -399,8 +418,6 @@ class Hub:
 
     async def anchor(self):
         """Anchor the newest sealed block if ``hub.ledger.tsa_url`` is set and it is due; the anchor or None."""
-        from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
-
         settings = AnchorSettings.from_config(self.config)
         if settings is None:
             return None

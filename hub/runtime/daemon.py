@@ -33,7 +33,7 @@ async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None,
     site = web.TCPSite(runner, host, port)
     await site.start()
     hub.log.info("listening", address=[f"{a[0]}:{a[1]}" for a in runner.addresses], config=str(hub.config.path))
-    scheduler = HubScheduler(hub)
+    scheduler = HubScheduler(hub.scheduled_jobs(), hub.store, timezone=hub.config.timezone, log=hub.log)
     await scheduler.start()
     dispatch_task = asyncio.create_task(hub.dispatcher.run())
 

@@ -5,19 +5,31 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from hub.leases import owner_is_dead
-from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period, discard, next_version_dir, sha256_file, write_manifest
+from hub.formats import (
+    ExportRequest,
+    ExportResult,
+    FunderFormat,
+    MissingField,
+    Period,
+    discard,
+    next_version_dir,
+    sha256_file,
+    write_manifest,
+)
 from hub.journeys.stream import JourneyStream
+from hub.leases import owner_is_dead
 from hub.store import open_store
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
+    from hub.blobs import BlobStore
+    from hub.config import LoadedConfig
+    from hub.ingest.audit import Append
+    from hub.store.base import Store
 
 
 @dataclass
@@ -38,7 +50,7 @@ class ExportOutcome:
                 "missing": [m.__dict__ for m in self.missing], "notes": self.notes, "event_id": self.event_id}
 
 
-def _stream(hub: "Hub", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
+def _stream(config: "LoadedConfig", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
     """The journeys of the export: its actions and funders, with training in the period."""
     actions = set(fmt.config.actions or ())
 
@@ -58,53 +70,128 @@ def _stream(hub: "Hub", fmt: FunderFormat, reader, period: Period, funder: str |
         return action is None or period.overlaps(action.start, report.exit_date or action.end)
 
     today = min(period.end + dt.timedelta(days=1), dt.date.today())
-    return JourneyStream(reader, hub.config, today=today, keep=keep, select=select)
+    return JourneyStream(reader, config, today=today, keep=keep, select=select)
 
 
-async def run_export(hub: "Hub", fmt: FunderFormat, period: Period, *, funder: str | None = None,
-                     allow_incomplete: bool = False, out_dir: Path | None = None) -> ExportOutcome:
-    await hub.project()  # the journeys up to date with the ledger
-    base = out_dir or (hub.config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
-                       else hub.config.data_dir / "exports" / fmt.name)
-    version, folder = next_version_dir(Path(base), period)
-    folder.mkdir(parents=True)
-    reader = open_store(hub.config.hub.store.url, base_dir=Path.cwd())  # its own connection: ingest goes on
-    ledger: dict[str, Any] = {}
+def scheduled_period(fmt: FunderFormat, today: dt.date) -> Period:
+    """The period a scheduled run exports: the configured ``period``, else the one that just ended."""
+    return Period.parse(fmt.config.period) if fmt.config.period else Period.previous(fmt.period, today)
 
-    def events(types: list[str] | None = None):  # the ledger as far as the journeys have read it
-        through = ledger["events_through_seq"]
-        return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
-    request = ExportRequest(fmt.name, period, _stream(hub, fmt, reader, period, funder), folder, hub.config,
-                            events, allow_incomplete, funder)
+class Exporter:
+    """Produces funder exports: the format's files in a new version folder, the manifest, and the
+    ``document.issued`` event that records them in the ledger.
 
-    def export() -> ExportResult:
-        with reader.read_snapshot():  # journeys and events as of one moment, however long it takes
-            ledger.update(_ledger_range(reader))
-            return fmt.export(request)
+    It gets what it uses: the configuration, the store (job-run claims), the blob store (the
+    manifest is kept as evidence), ``append`` (the one door to the ledger), ``project`` (brings
+    the journeys up to date before reading them), the configured formats by name, a logger and
+    this process's owner string (claims of scheduled runs).
+    """
 
-    try:
-        result = await asyncio.to_thread(export)
-    except BaseException:
-        discard(folder)
-        raise
-    finally:
-        reader.close()
-    outcome = ExportOutcome(fmt.name, period.label, missing=result.missing, notes=list(result.notes))
-    if result.missing and not allow_incomplete:
-        discard(folder)
+    def __init__(self, config: "LoadedConfig", store: "Store", blobs: "BlobStore", append: "Append", *,
+                 project: Callable[[], Awaitable[int]], funder_format: Callable[[str], FunderFormat], log: Any,
+                 owner: str):
+        self.config = config
+        self.store = store
+        self.blobs = blobs
+        self.append = append
+        self.project = project
+        self.funder_format = funder_format
+        self.log = log
+        self.owner = owner
+
+    async def run(self, fmt: FunderFormat, period: Period, *, funder: str | None = None,
+                  allow_incomplete: bool = False, out_dir: Path | None = None) -> ExportOutcome:
+        """Produce a new version of ``fmt`` for ``period``; nothing is kept when it fails, nor when
+        required fields are missing (unless ``allow_incomplete``)."""
+        await self.project()  # the journeys up to date with the ledger
+        config = self.config
+        base = out_dir or (config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
+                           else config.data_dir / "exports" / fmt.name)
+        version, folder = next_version_dir(Path(base), period)
+        folder.mkdir(parents=True)
+        reader = open_store(config.hub.store.url, base_dir=Path.cwd())  # its own connection: ingest goes on
+        ledger: dict[str, Any] = {}
+
+        def events(types: list[str] | None = None):  # the ledger as far as the journeys have read it
+            through = ledger["events_through_seq"]
+            return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
+
+        request = ExportRequest(fmt.name, period, _stream(config, fmt, reader, period, funder), folder, config,
+                                events, allow_incomplete, funder)
+
+        def export() -> ExportResult:
+            with reader.read_snapshot():  # journeys and events as of one moment, however long it takes
+                ledger.update(_ledger_range(reader))
+                return fmt.export(request)
+
+        try:
+            result = await asyncio.to_thread(export)
+        except BaseException:
+            discard(folder)
+            raise
+        finally:
+            reader.close()
+        outcome = ExportOutcome(fmt.name, period.label, missing=result.missing, notes=list(result.notes))
+        if result.missing and not allow_incomplete:
+            discard(folder)
+            return outcome
+        if result.missing:
+            outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
+        previous = _previous_event(folder.parent, version)
+        manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
+                                  files=result.files, notes=outcome.notes, supersedes=previous,
+                                  incomplete=result.missing)
+        outcome.event_id = await self._record(fmt, period, version, manifest, previous, result)
+        (folder / ".ledger-event").write_text(outcome.event_id)
+        outcome.version, outcome.folder, outcome.written = version, folder, True
+        outcome.files = sorted(f.name for f in result.files) + ["manifest.json"]
         return outcome
-    if result.missing:
-        outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
-    previous = _previous_event(folder.parent, version)
-    manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
-                              files=result.files, notes=outcome.notes, supersedes=previous,
-                              incomplete=result.missing)
-    outcome.event_id = await _record(hub, fmt, period, version, manifest, previous, result)
-    (folder / ".ledger-event").write_text(outcome.event_id)
-    outcome.version, outcome.folder, outcome.written = version, folder, True
-    outcome.files = sorted(f.name for f in result.files) + ["manifest.json"]
-    return outcome
+
+    async def _record(self, fmt: FunderFormat, period: Period, version: int, manifest: Path,
+                      previous: str | None, result: ExportResult) -> str:
+        blob = await asyncio.to_thread(self.blobs.put, manifest.read_bytes(), media_type="application/json",
+                                       name=f"{fmt.name}-{period.label}-v{version}-manifest.json")
+        item = {
+            "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "source_id": f"export:{fmt.name}:{period.label}:v{version}",
+            "data": {"document_type": f"export:{fmt.kind}", "document": f"{fmt.name}/{period.label}/v{version}",
+                     "sha256": sha256_file(manifest)},
+            "evidence": [blob.model_dump(exclude_none=True)],
+            **({"supersedes": previous} if previous else {}),
+        }
+        ingested = await self.append([item, *result.events], source="hub")
+        self.log.info("export written", export=fmt.name, period=period.label, version=version, event_id=ingested.ids[0])
+        return ingested.ids[0]
+
+    async def scheduled(self, name: str) -> ExportOutcome | None:
+        """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
+
+        None when that period was already produced, or is being produced by a live process. A run
+        that fails or writes nothing (required fields missing) gives its claim back, so that the next
+        run tries again; the unfinished claim of a process of this host that died mid-run is taken over."""
+        fmt = self.funder_format(name)
+        period = scheduled_period(fmt, dt.datetime.now(self.config.timezone).date())
+        owner, key, store = self.owner, f"export:{name}:{period.label}", self.store
+        if not await store.call(store.claim_job_run, key, owner=owner, at=time.time()):
+            run = await store.call(store.job_run, key)
+            if not (run and run["finished_at"] is None and owner_is_dead(run["owner"])
+                    and await store.call(store.take_over_job_run, key, previous=run["owner"], owner=owner, at=time.time())):
+                return None
+            self.log.warning("scheduled export interrupted by a crash: running it again", export=name,
+                             period=period.label, previous_owner=run["owner"])
+        try:
+            outcome = await self.run(fmt, period)
+        except BaseException:
+            await asyncio.shield(store.call(store.release_job_run, key, owner=owner))
+            raise
+        if outcome.written:
+            await store.call(store.finish_job_run, key, owner=owner, at=time.time())
+        else:
+            await store.call(store.release_job_run, key, owner=owner)
+            self.log.error("scheduled export incomplete: nothing written", export=name, period=period.label,
+                           missing=[f"{m.learner}: {m.field}" for m in outcome.missing][:20])
+        return outcome
 
 
 def _ledger_range(store) -> dict[str, Any]:
@@ -116,58 +203,3 @@ def _ledger_range(store) -> dict[str, Any]:
 def _previous_event(folder: Path, version: int) -> str | None:
     marker = folder / f"v{version - 1}" / ".ledger-event"
     return marker.read_text().strip() if marker.exists() else None
-
-
-async def _record(hub: "Hub", fmt: FunderFormat, period: Period, version: int, manifest: Path,
-                  previous: str | None, result: ExportResult) -> str:
-    blob = await asyncio.to_thread(hub.blobs.put, manifest.read_bytes(), media_type="application/json",
-                                   name=f"{fmt.name}-{period.label}-v{version}-manifest.json")
-    item = {
-        "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "source_id": f"export:{fmt.name}:{period.label}:v{version}",
-        "data": {"document_type": f"export:{fmt.kind}", "document": f"{fmt.name}/{period.label}/v{version}",
-                 "sha256": sha256_file(manifest)},
-        "evidence": [blob.model_dump(exclude_none=True)],
-        **({"supersedes": previous} if previous else {}),
-    }
-    ingested = await hub.append([item, *result.events], source="hub")
-    hub.log.info("export written", export=fmt.name, period=period.label, version=version, event_id=ingested.ids[0])
-    return ingested.ids[0]
-
-
-def scheduled_period(fmt: FunderFormat, today: dt.date) -> Period:
-    """The period a scheduled run exports: the configured ``period``, else the one that just ended."""
-    return Period.parse(fmt.config.period) if fmt.config.period else Period.previous(fmt.period, today)
-
-
-async def scheduled_export(hub: "Hub", name: str) -> ExportOutcome | None:
-    """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
-
-    None when that period was already produced, or is being produced by a live process. A run
-    that fails or writes nothing (required fields missing) gives its claim back, so that the next
-    run tries again; the unfinished claim of a process of this host that died mid-run is taken over."""
-    fmt = hub.funder_format(name)
-    period = scheduled_period(fmt, dt.datetime.now(hub.config.timezone).date())
-    owner, key, store = hub.dispatcher.owner, f"export:{name}:{period.label}", hub.store
-    if not await store.call(store.claim_job_run, key, owner=owner, at=time.time()):
-        run = await store.call(store.job_run, key)
-        if not (run and run["finished_at"] is None and owner_is_dead(run["owner"])
-                and await store.call(store.take_over_job_run, key, previous=run["owner"], owner=owner, at=time.time())):
-            return None
-        hub.log.warning("scheduled export interrupted by a crash: running it again", export=name,
-                        period=period.label, previous_owner=run["owner"])
-    try:
-        outcome = await hub.export(name, period)
-    except BaseException:
-        await asyncio.shield(store.call(store.release_job_run, key, owner=owner))
-        raise
-    if outcome.written:
-        await store.call(store.finish_job_run, key, owner=owner, at=time.time())
-    else:
-        await store.call(store.release_job_run, key, owner=owner)
-        hub.log.error("scheduled export incomplete: nothing written", export=name, period=period.label,
-                      missing=[f"{m.learner}: {m.field}" for m in outcome.missing][:20])
-    return outcome
-
-
-__all__ = ["run_export", "scheduled_export", "scheduled_period", "ExportOutcome", "json"]

@@ -9,6 +9,7 @@ every few seconds and taken over when its holder disappears.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -21,7 +22,7 @@ from hub.connector import Schedule, crontab_to_apscheduler
 from hub.leases import owner_is_dead, process_owner
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
+    from hub.store.base import Store
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
@@ -29,12 +30,12 @@ RENEW_EVERY = 10.0
 
 
 @dataclass
-class JobSpec:
-    """A scheduled job declared by a plugin (``register_jobs`` hook)."""
+class Job:
+    """A job the scheduler runs on ``schedule``: ``run`` takes no argument (the hub binds it)."""
 
     name: str
     schedule: Schedule
-    run: Callable[["Hub"], Awaitable[Any]]
+    run: Callable[[], Awaitable[Any]]
 
 
 def trigger_for(schedule: Schedule, timezone: Any):
@@ -44,36 +45,23 @@ def trigger_for(schedule: Schedule, timezone: Any):
 
 
 class HubScheduler:
-    def __init__(self, hub: "Hub"):
-        self.hub = hub
+    """Runs ``jobs`` while this process holds the scheduler lease in ``leases`` (the store)."""
+
+    def __init__(self, jobs: list[Job], leases: "Store", *, timezone: Any, log: Any):
+        self.jobs = jobs
+        self.leases = leases
+        self.timezone = timezone
         self.owner = process_owner()
-        self.scheduler = AsyncIOScheduler(timezone=hub.config.timezone)
+        self.scheduler = AsyncIOScheduler(timezone=timezone)
         self.is_leader = False
         self._running: set[asyncio.Task] = set()
-        self.log = hub.log.bind(component="scheduler")
-
-    def jobs(self) -> list[JobSpec]:
-        specs = []
-        for name in self.hub.config.pull_sources():
-            schedule = self.hub.config.connectors[name].schedule
-            if schedule is not None:
-                specs.append(JobSpec(f"pull:{name}", schedule, lambda hub, n=name: hub.pull(n)))
-        specs.append(JobSpec("seal", Schedule(every=self.hub.config.hub.ledger.seal_every), lambda hub: hub.seal()))
-        specs.append(JobSpec("journeys", Schedule(every="15s"), lambda hub: hub.project()))
-        specs.append(JobSpec("alerts", Schedule(every=self.hub.config.hub.alerts.check_every), lambda hub: hub.raise_alerts()))
-        for name, cfg in self.hub.config.exports.items():
-            if cfg.enabled and cfg.schedule is not None:
-                from hub.runtime.exporting import scheduled_export
-
-                specs.append(JobSpec(f"export:{name}", cfg.schedule, lambda hub, n=name: scheduled_export(hub, n)))
-        specs.extend(self.hub.plugins.jobs(self.hub.config))
-        return specs
+        self.log = log.bind(component="scheduler")
 
     async def start(self) -> None:
         await self._renew()
-        for spec in self.jobs():
+        for spec in self.jobs:
             self.scheduler.add_job(
-                self._guarded, trigger_for(spec.schedule, self.hub.config.timezone), args=[spec],
+                self._guarded, trigger_for(spec.schedule, self.timezone), args=[spec],
                 id=spec.name, name=spec.name, max_instances=1, coalesce=True, misfire_grace_time=300,
                 next_run_time=_first_run(spec),
             )
@@ -86,11 +74,11 @@ class HubScheduler:
         if self._running:  # let running jobs finish their current page
             await asyncio.wait(list(self._running), timeout=30)
         if self.is_leader:
-            await self.hub.store.call(self.hub.store.release_lease, LEASE_NAME, self.owner)
+            await self.leases.call(self.leases.release_lease, LEASE_NAME, self.owner)
 
     async def _renew(self) -> None:
         was = self.is_leader
-        store = self.hub.store
+        store = self.leases
         holder = await store.call(store.lease_holder, LEASE_NAME, now=time.time())
         if holder and holder != self.owner and owner_is_dead(holder):
             await store.call(store.release_lease, LEASE_NAME, holder)  # its process died on this host
@@ -98,23 +86,21 @@ class HubScheduler:
         if self.is_leader != was:
             self.log.info("scheduler leadership", leader=self.is_leader, owner=self.owner)
 
-    async def _guarded(self, spec: JobSpec) -> None:
+    async def _guarded(self, spec: Job) -> None:
         if not self.is_leader:
             return
         task = asyncio.current_task()
         self._running.add(task)
         try:
-            await spec.run(self.hub)
+            await spec.run()
         except Exception:
             self.log.exception("job failed", job=spec.name)
         finally:
             self._running.discard(task)
 
 
-def _first_run(spec: JobSpec):
+def _first_run(spec: Job):
     """Interval jobs run once at start-up (catch up after downtime); cron jobs wait for their time."""
-    import datetime as dt
-
     if spec.schedule.every is not None:
         return dt.datetime.now(dt.timezone.utc)
     return None

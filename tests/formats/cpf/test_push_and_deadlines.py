@@ -106,16 +106,16 @@ async def test_the_deadline_check_job(make_hub, workdir, monkeypatch):
     jobs = register_jobs(hub.config)
     assert [j.name for j in jobs] == ["cpf-deadlines:cpf-watch"]
     assert "cpf-deadlines:cpf-watch" in [j.name for j in hub.plugins.jobs(hub.config)]
-    result = await jobs[0].run(hub)
+    result = await jobs[0].run(hub.runtime)
     assert result == {"declarations": 4, "appended": 6}  # 4 due + 2 missed entries
-    assert (await jobs[0].run(hub))["appended"] == 0  # deterministic source ids: nothing twice
+    assert (await jobs[0].run(hub.runtime))["appended"] == 0  # deterministic source ids: nothing twice
     # an operator records the entry declared by hand on EDOF: no missed event for it after that
     await hub.append([{
         "type": "admin.action", "occurred_at": "2026-10-21T09:00:00+02:00", "source_id": "edof-manual-1",
         "data": {"actor": "claire", "command": "cpf.declare_exit", "target": "PEC-CPF-2609"}}], source=None)
     set_now(monkeypatch, "2026-10-22T10:00:00+00:00")  # the exits (due 21 Oct) are now late
-    assert (await jobs[0].run(hub))["appended"] == 1
+    assert (await jobs[0].run(hub.runtime))["appended"] == 1
     missed = await ledger(hub, "compliance.deadline_missed")
     assert [e["source_id"] for e in missed][-1] == "cpf-deadline:PEC-CPF-2610:exit:2026-10-16:missed"
     set_now(monkeypatch, "2027-01-20T10:00:00+00:00")  # past the look-back window: nothing more
-    assert (await jobs[0].run(hub))["declarations"] == 0
+    assert (await jobs[0].run(hub.runtime))["declarations"] == 0

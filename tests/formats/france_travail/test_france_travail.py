@@ -263,13 +263,12 @@ async def test_proof_rules_join_proofs_check(make_hub, workdir):
 async def test_scheduled_by_the_hub(make_hub, workdir):
     import datetime as dt
 
-    from hub.runtime.exporting import scheduled_export
 
     hub = await demo_hub(make_hub, workdir, exports=textwrap.dedent("""
         exports:
           ft-monthly: {kind: france_travail, documents: [attendance], schedule: {cron: "0 6 2 * *"}}
         """))
-    await scheduled_export(hub, "ft-monthly")
+    await hub.exporter.scheduled("ft-monthly")
     (folder,) = (workdir / "var" / "exports" / "ft-monthly").glob("*/v1")
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
     assert folder.parent.name == f"{last_month.year}-{last_month.month:02d}"

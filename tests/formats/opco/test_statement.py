@@ -147,10 +147,9 @@ async def test_invalid_siret_and_missing_organisation_are_listed(make_hub, workd
 
 
 async def test_scheduled_by_the_hub_for_the_month_that_ended(make_hub, workdir):
-    from hub.runtime.exporting import scheduled_export
 
     hub = await open_demo(make_hub, workdir, EXPORTS)
-    await scheduled_export(hub, "atlas")
+    await hub.exporter.scheduled("atlas")
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
     assert next(iter((workdir / "var" / "exports" / "atlas").glob("*/v1"))).parent.name == last_month.strftime("%Y-%m")
 
