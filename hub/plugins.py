@@ -112,22 +112,27 @@ class PluginHost:
             out.extend(jobs or [])
         return out
 
-    def startup(self, hub: Any) -> None:
-        self.pm.hook.startup(hub=hub)
+    def startup(self, runtime: Any) -> None:
+        self.pm.hook.startup(hub=runtime)
 
-    def shutdown(self, hub: Any) -> None:
-        self.pm.hook.shutdown(hub=hub)
+    def shutdown(self, runtime: Any) -> None:
+        self.pm.hook.shutdown(hub=runtime)
 
     def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
-        """Call one hook plugin by plugin, so that errors can name the plugin."""
+        """Call one hook through pluggy's hook caller, plugin by plugin, so that errors can name
+        the plugin: in pluggy's call order (tryfirst / trylast honoured), every hook wrapper
+        wrapping each call, and the call traced like any other (``PARCOURS_TRACE_PLUGINS``)."""
         caller = getattr(self.pm.hook, hook_name)
-        for impl in caller.get_hookimpls():
+        impls = [i for i in reversed(caller.get_hookimpls()) if not (i.hookwrapper or i.wrapper)]
+        for impl in impls:
             name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+            others = [i.plugin for i in impls if i.plugin is not impl.plugin]
             try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                results = self.pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
             except Exception as exc:  # a broken plugin must say who it is
                 raise ConfigError(f"plugin {name!r}: hook {hook_name} failed: {exc!r}") from exc
-            yield name, result
+            for result in results:
+                yield name, result
 
 
 def _check_connector_class(cls: Any, plugin: str) -> None:

@@ -40,6 +40,39 @@ def test_misspelled_hook_fails_loudly():
         load_plugins(env={}, extra=[("typo", Typo())])
 
 
+def test_every_hook_goes_through_pluggy_hook_caller():
+    """Tracing sees every registration hook, tryfirst is honoured and hook wrappers apply."""
+    class Early:
+        @hookimpl(tryfirst=True)
+        def register_event_types(self):
+            return {"early.seen": EventData}
+
+    class Filter:
+        @hookimpl(wrapper=True)
+        def register_event_types(self):
+            found = yield
+            return [{k: v for k, v in types.items() if k != "late.dropped"} for types in found]
+
+    class Late:
+        @hookimpl(trylast=True)
+        def register_event_types(self):
+            return {"late.kept": EventData, "late.dropped": EventData}
+
+    host = load_plugins(env={}, extra=[("late", Late()), ("filter", Filter()), ("early", Early())])
+    called: list[tuple[str, list[str]]] = []
+    host.pm.add_hookcall_monitoring(lambda name, impls, kwargs: called.append((name, [i.plugin_name for i in impls])),
+                                    lambda *args: None)
+    order = [name for name, _ in host._call_each("register_event_types")]
+    assert order[0] == "early" and order[-1] == "late"
+    types = host.event_types()
+    assert "early.seen" in types and "late.kept" in types and "late.dropped" not in types
+    assert all("filter" in plugins for name, plugins in called if name == "register_event_types")
+    host.connector_classes()
+    host.proof_rules()
+    host.jobs(config=None)
+    assert {"register_event_types", "register_connectors", "register_jobs"} <= {n for n, _ in called}
+
+
 def test_duplicate_kind_and_bad_classes_name_the_plugin():
     class Clash(Connector, EventSink):
         """Clash."""
