@@ -53,7 +53,7 @@ def _app_patched() -> bool:
 
 
 def _cli_patched() -> bool:
-    from hub.cli import prove
+    from hub.cli.integrity import prove
 
     return any(p.name == "tsa_ca" for p in prove.params)
 

@@ -1,0 +1,75 @@
+"""Dropout alerts and their follow-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+import click
+
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.ingest.audit import whoami
+
+
+@click.group()
+def alerts() -> None:
+    """Dropout-prevention alerts (Qualiopi indicator 12) and their follow-up."""
+
+
+def _alerts_of(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Raised alerts of one journey, each with its latest follow-up (or None)."""
+    follow = {f["alert"]: f for f in facts if f.get("type") == "alert.followed_up"}
+    return [{**f, "followed_up": follow.get(f["event"])} for f in facts if f.get("type") == "alert.raised"]
+
+
+@alerts.command("list")
+@CONFIG_OPTION
+@click.option("--open", "only_open", is_flag=True, help="Only alerts without follow-up.")
+@click.option("--action", help="Only this training action.")
+@JSON_OPTION
+def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: bool) -> None:
+    """List the alerts raised, with their follow-up."""
+    hub = open_hub(config_path)
+
+    async def work():
+        await hub.project()
+        states = await hub.store.call(hub.store.journeys, action=action)
+        return [(s, _alerts_of(s["alerts"])) for s in states]
+
+    rows = [(s, a) for s, alerts_ in run_hub(hub, work) for a in alerts_ if not (only_open and a["followed_up"])]
+    if as_json:
+        print_json([{"learner": s["learner_id"], "learner_name": s["learner"]["name"], "action": s["action"], **a}
+                     for s, a in rows])
+        return
+    if not rows:
+        click.echo("no alert" + (" without follow-up" if only_open else ""))
+        return
+    for s, a in rows:
+        state = f"followed up: {a['followed_up']['action_taken']}" if a["followed_up"] else "OPEN"
+        click.echo(f"{a['event']}  {a['at'][:16]}  [{a['rule']}] {a['message']}  — {state}")
+
+
+@alerts.command("follow-up")
+@CONFIG_OPTION
+@click.argument("alert_id")
+@click.option("--note", required=True, help="What was done (call, e-mail, meeting…).")
+@click.option("--by", "by", help="Who did it (default: the current user).")
+def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None) -> None:
+    """Record the follow-up of ALERT_ID (an alert.raised event id) in the ledger."""
+    hub = open_hub(config_path)
+    async def work():
+        alert = await hub.store.call(hub.store.get_event, alert_id)
+        if alert is None or alert["type"] != "alert.raised":
+            return None
+        item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
+                "learner": alert["learner"], "action": alert["action"],
+                "data": {"alert": alert_id, "action_taken": note, "by": by or whoami()}}
+        return (await hub.append([item], source="hub")).ids[0]
+
+    event_id = run_hub(hub, work)
+    if event_id is None:
+        click.echo(f"error: {alert_id} is not an alert (see `parcours alerts list`)", err=True)
+        sys.exit(2)
+    click.echo(f"follow-up recorded as event {event_id}")

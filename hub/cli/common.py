@@ -1,0 +1,59 @@
+"""What every command of the ``parcours`` command line shares: options, opening the hub,
+running async work against it, printing JSON, exiting on a configuration error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+
+from hub.config import DEFAULT_CONFIG
+from hub.errors import ConfigError
+from hub.plugins import load_plugins
+from hub.runtime.app import Hub
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="PARCOURS_CONFIG",
+    default=DEFAULT_CONFIG, show_default=True, help="Hub configuration file (env PARCOURS_CONFIG).",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def fail_config(exc: Exception) -> None:
+    click.echo(f"error: {exc}" if not isinstance(exc, ConfigError) else "\n".join(f"error: {p}" for p in exc.problems), err=True)
+    sys.exit(2)
+
+
+def open_hub(config_path: str):
+    try:
+        return Hub.open(config_path)
+    except ConfigError as exc:
+        fail_config(exc)
+
+
+def load_plugins_or_exit():
+    try:
+        return load_plugins()
+    except ConfigError as exc:
+        fail_config(exc)
+
+
+def run_hub(hub, work, *, start: bool = False):
+    """Run ``await work()`` against an opened hub (started first when ``start``), then stop the hub."""
+
+    async def go():
+        if start:
+            await hub.start()
+        try:
+            return await work()
+        finally:
+            await hub.stop()
+
+    return asyncio.run(go())
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

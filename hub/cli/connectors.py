@@ -1,0 +1,99 @@
+"""Connectors: what is installed and configured, and a scaffold for a new one."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail_config,
+    load_plugins_or_exit,
+    print_json,
+)
+from hub.errors import ConfigError, HubError
+from hub.runtime.app import Hub
+from hub.scaffold import scaffold
+
+
+@click.group()
+def connectors() -> None:
+    """Installed connector kinds and configured connectors."""
+
+
+@connectors.command("list")
+@CONFIG_OPTION
+@JSON_OPTION
+def connectors_list(config_path: str, as_json: bool) -> None:
+    """List installed connector kinds, their plugins, and (with a config) each connector's health."""
+    plugins = load_plugins_or_exit()
+    kinds = []
+    for kind, cls in plugins.connector_classes().items():
+        origin = plugins.connector_origin(kind)
+        info = next((i for i in plugins.infos if i.name == origin), None)
+        kinds.append({
+            "kind": kind, "capabilities": cls.capabilities(), "plugin": origin,
+            "distribution": info.distribution if info else None, "version": info.version if info else None,
+            "description": (cls.__doc__ or "").strip().split("\n")[0],
+        })
+    blocked = [i.name for i in plugins.infos if i.status == "blocked"]
+    configured = []
+    if Path(config_path).exists():
+        try:
+            hub = Hub.open(config_path, plugins=plugins)
+        except ConfigError as exc:
+            fail_config(exc)
+
+        async def health():
+            await hub.start()
+            try:
+                checks = await hub.check_connectors()
+                states = {s.name: s for s in await hub.store.call(hub.store.all_source_states)}
+                return checks, states
+            finally:
+                await hub.stop()
+
+        checks, states = asyncio.run(health())
+        for name, cfg in hub.config.connectors.items():
+            state = states.get(name)
+            health_info = checks.get(name, {"ok": None, "message": "disabled"})
+            if state is not None and not state.healthy:
+                health_info = {"ok": False, "message": state.last_error}
+            configured.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled, **health_info,
+                               "last_success_at": state.last_success_at if state else None})
+    unhealthy = any(c["enabled"] and c["ok"] is False for c in configured)
+    if as_json:
+        print_json({"kinds": kinds, "blocked_plugins": blocked, "configured": configured})
+        sys.exit(1 if unhealthy else 0)
+    click.echo("installed connector kinds:")
+    for k in kinds:
+        dist = f"{k['distribution']} {k['version']}" if k["distribution"] else k["plugin"]
+        click.echo(f"  {k['kind']:<16} {'+'.join(k['capabilities']):<14} {dist:<28} {k['description']}")
+    if blocked:
+        click.echo(f"blocked plugins: {', '.join(blocked)}")
+    if configured:
+        click.echo(f"configured in {config_path}:")
+        for c in configured:
+            status = "disabled" if not c["enabled"] else ("ok" if c["ok"] else f"UNHEALTHY: {c['message']}")
+            click.echo(f"  {c['name']:<20} {c['kind']:<14} {status}")
+    if unhealthy:
+        sys.exit(1)
+
+
+@click.command("new-connector")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package folder.")
+def new_connector(name: str, directory: str) -> None:
+    """Scaffold a pip-installable connector package NAME with passing contract tests."""
+    try:
+        created = scaffold(name, Path(directory))
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"created {created}")
+    click.echo(f"next: pip install -e {created} && pytest {created}")

@@ -1,0 +1,97 @@
+"""The ledger's integrity: verification and inclusion proofs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.ledger.anchoring import AnchorError, anchor_checker
+from hub.ledger.integrity import check_proof
+from hub.ledger.integrity import prove as make_proof
+from hub.ledger.integrity import verify as verify_ledger
+
+
+@click.command()
+@CONFIG_OPTION
+@JSON_OPTION
+def verify(config_path: str, as_json: bool) -> None:
+    """Recompute every sealed block from the ledger and check their time-stamp anchors; name the
+    first event or block that does not match."""
+    hub = open_hub(config_path)
+
+    ledger = hub.config.hub.ledger
+    check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
+
+    async def work():
+        return await hub.store.call(verify_ledger, hub.store, check_anchor=check)
+
+    try:
+        report = run_hub(hub, work)
+    except AnchorError as exc:
+        click.echo(f"error: cannot check the time-stamp anchors: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        print_json(report.__dict__)
+    elif report.ok:
+        click.echo(f"ledger intact: {report.blocks} block(s), {report.events} sealed event(s)"
+                   + (f", {report.unsealed} not sealed yet" if report.unsealed else ""))
+        last = report.last_anchor
+        if last:
+            click.echo(f"time-stamped: {report.anchored} anchor(s) valid; the newest dates blocks 0–{last['block']} "
+                       f"at {last['gen_time']} ({last['tsa']})")
+        if report.not_time_stamped and last:
+            click.echo(f"note: {report.not_time_stamped} block(s) sealed after the newest anchor are not time-stamped yet")
+        elif report.not_time_stamped:
+            click.echo("note: no block is time-stamped" + ("" if ledger.tsa_url else " (hub.ledger.tsa_url is not set)"))
+    else:
+        click.echo(f"LEDGER ALTERED: {report.problem}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@click.command()
+@CONFIG_OPTION
+@click.argument("event_id", required=False)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the proof to this file.")
+@click.option("--check", "check_file", type=click.Path(exists=True, dir_okay=False),
+              help="Check a proof file instead (needs no configuration and no ledger).")
+@click.option("--tsa-ca", "tsa_ca", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="With --check: PEM certificate of a CA to trust for the proof's time-stamp (repeatable; "
+                   "default: the system's trust store).")
+def prove(config_path: str, event_id: str | None, output: str | None, check_file: str | None,
+          tsa_ca: tuple[str, ...]) -> None:
+    """Print the inclusion proof of EVENT_ID (its Merkle audit path and time-stamp anchor), or check one with --check."""
+
+    if check_file:
+        try:
+            proof = json.loads(Path(check_file).read_text(encoding="utf-8"))
+            ok, message = check_proof(proof, tsa_ca=tsa_ca)
+        except AnchorError as exc:
+            click.echo(f"error: cannot check the proof's time-stamp anchor: {exc}", err=True)
+            sys.exit(2)
+        except (ValueError, KeyError, TypeError) as exc:
+            ok, message = False, f"unreadable proof: {exc}"
+        click.echo(("valid: " if ok else "INVALID: ") + message, err=not ok)
+        sys.exit(0 if ok else 1)
+    if not event_id:
+        click.echo("error: give an EVENT_ID, or --check FILE", err=True)
+        sys.exit(2)
+    hub = open_hub(config_path)
+
+    async def work():
+        return await hub.store.call(make_proof, hub.store, event_id)
+
+    try:
+        proof = run_hub(hub, work)
+    except KeyError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        sys.exit(1)
+    text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)

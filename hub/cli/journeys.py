@@ -1,0 +1,132 @@
+"""Journeys: an enrolment's timeline and figures, the list, a rebuild."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.journeys import rebuild
+from hub.journeys.actions import MODALITY_LABELS
+from hub.learners import normalise_email
+
+
+@click.group()
+def journey() -> None:
+    """Enrolments as the ledger tells them: status, attendance, realised hours, with their proof."""
+
+
+async def _resolve_learner(hub, learner: str) -> str | None:
+    if ":" not in learner:
+        return learner
+    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
+    return await hub.store.call(hub.store.learner_by_key, key)
+
+
+@journey.command("show")
+@CONFIG_OPTION
+@click.argument("learner")
+@click.option("--action", help="Training action id (when the learner has several enrolments).")
+@click.option("--explain", is_flag=True, help="Say, for every figure, the rule applied and the events it rests on.")
+@JSON_OPTION
+def journey_show(config_path: str, learner: str, action: str | None, explain: bool, as_json: bool) -> None:
+    """Show the enrolment(s) of LEARNER (hub id, email:…, or src:<connector>:<ref>)."""
+    hub = open_hub(config_path)
+
+    async def work():
+        learner_id = await _resolve_learner(hub, learner)
+        if learner_id is None:
+            return None
+        return await hub.journey_reports(action=action, learner_id=learner_id)
+
+    reports = run_hub(hub, work)
+    if not reports:
+        click.echo(f"error: no enrolment for {learner!r}" + (f" in {action}" if action else ""), err=True)
+        sys.exit(1)
+    if as_json:
+        print_json([r.as_dict(explain=explain) for r in reports])
+        return
+    for report in reports:
+        _print_journey(report, explain)
+
+
+def _print_journey(report, explain: bool) -> None:
+    title = report.action.title if report.action else "(action not configured)"
+    click.echo(f"{report.learner_name or report.learner_id} — {report.action_id} {title}")
+    click.echo(f"  learner {report.learner_id}" + (f" <{report.learner_email}>" if report.learner_email else ""))
+    click.echo(f"  status: {report.status}; funders: {', '.join(sorted(report.funders)) or 'none recorded'}")
+    steps = ", ".join(f"{step} {fact['at'][:10]}" for step, fact in report.timeline.items())
+    click.echo(f"  timeline: {steps or 'nothing yet'}")
+    rate = report.attendance_rate.value
+    click.echo(f"  realised hours: {report.realised_hours} of {report.planned_hours} planned"
+               + (f"; attendance {rate} %" if rate is not None else ""))
+    for modality, figure in report.realised.items():
+        if modality == "total":
+            continue
+        click.echo(f"    {MODALITY_LABELS.get(modality, modality)}: {figure.value} h" + (f" — {figure.rule}" if explain else ""))
+        if explain and figure.events:
+            click.echo(f"      events: {', '.join(figure.events)}")
+    if report.progress:
+        click.echo(f"  progress: {report.progress.value} %")
+    marks = {"signed": "✓", "signed_without_trainer": "✓ (no trainer signature)", "absent": "absent",
+             "absent_justified": "absent (justified)", "missing": "MISSING", "upcoming": "upcoming",
+             "after_exit": "after exit", "remote": "remote", "foad": "FOAD"}
+    click.echo("  half-days:")
+    for r in report.half_days:
+        line = f"    {r.half_day.date} {r.half_day.half_day} {r.half_day.start}-{r.half_day.end} " \
+               f"{MODALITY_LABELS[r.half_day.modality]:<20} {marks.get(r.status, r.status):<26} {r.hours} h"
+        click.echo(line)
+        if explain and r.events:
+            click.echo(f"      {r.rule}: {', '.join(r.events)}")
+    for a in report.assessments:
+        score = f"{a.get('score')}/{a.get('max_score')}" if a.get("score") is not None else ""
+        click.echo(f"  assessment: {a.get('assessment') or a.get('activity_name') or a.get('activity')} {score}"
+                   + (" passed" if a.get("passed") else " not passed" if a.get("passed") is False else ""))
+
+
+@journey.command("list")
+@CONFIG_OPTION
+@click.option("--action", help="Only this training action.")
+@JSON_OPTION
+def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
+    """One line per enrolment: status, realised hours, attendance rate."""
+    hub = open_hub(config_path)
+
+    async def pages():  # page by page: an organisation's journeys do not fit in memory as reports
+        if action:
+            yield await hub.journey_reports(action=action)
+        else:
+            async for page in hub.journey_pages():
+                yield page
+
+    async def work():
+        rows = []
+        async for reports in pages():
+            for r in reports:
+                rate = r.attendance_rate.value
+                line = (f"{r.action_id:<20} {(r.learner_name or r.learner_id)[:40]:<40} {r.status:<17} "
+                        f"{r.realised_hours:>7} / {r.planned_hours} h  {'' if rate is None else f'{rate} %'}")
+                rows.append(((r.action_id, r.learner_id), r.as_dict() if as_json else line))
+        return [row for _, row in sorted(rows, key=lambda kv: kv[0])]
+
+    rows = run_hub(hub, work)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no enrolment")
+        return
+    for line in rows:
+        click.echo(line)
+
+
+@journey.command("rebuild")
+@CONFIG_OPTION
+def journey_rebuild(config_path: str) -> None:
+    """Forget the projected journeys and project the whole ledger again."""
+    hub = open_hub(config_path)
+    async def work():
+        return await hub.store.call(rebuild, hub.store)
+
+    click.echo(f"journeys rebuilt from {run_hub(hub, work)} events")

@@ -1,0 +1,106 @@
+"""Setting up: a starter configuration, its validation, its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail_config,
+    load_plugins_or_exit,
+    print_json,
+)
+from hub.config import DEFAULT_CONFIG, json_schema, load_config
+from hub.errors import ConfigError
+
+
+@click.command()
+@click.option("--path", "target", type=click.Path(dir_okay=False), default=DEFAULT_CONFIG, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(target: str, force: bool) -> None:
+    """Write a commented starter configuration."""
+    path = Path(target)
+    if path.exists() and not force:
+        click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
+        sys.exit(2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(resources.files("hub").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {path}; next: edit it, then `parcours check --config {path}`")
+
+
+@click.command()
+@CONFIG_OPTION
+@JSON_OPTION
+def check(config_path: str, as_json: bool) -> None:
+    """Validate the configuration and print connectors, routes and schedules."""
+    plugins = load_plugins_or_exit()
+    try:
+        loaded = load_config(config_path, plugins.connector_classes(), format_classes=plugins.funder_format_classes())
+    except ConfigError as exc:
+        fail_config(exc)
+    def when(schedule) -> str | None:
+        if schedule is None:
+            return None
+        return f"cron {schedule.cron}" if schedule.cron else f"every {schedule.model_dump(mode='json')['every']}"
+
+    connectors = []
+    for name, cfg in loaded.connectors.items():
+        cls = loaded.connector_class(name)
+        connectors.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled,
+                           "capabilities": cls.capabilities(), "schedule": when(cfg.schedule)})
+    routes = [{"name": r.name, "from": r.from_, "types": r.when.types, "actions": r.when.actions,
+               "funders": r.when.funders, "to": r.to, "enabled": r.enabled} for r in loaded.model.routes]
+    exports = [{"name": name, "kind": cfg.kind, "enabled": cfg.enabled, "schedule": when(cfg.schedule),
+                "period": cfg.period, "funders": cfg.funders, "actions": cfg.actions}
+               for name, cfg in loaded.exports.items()]
+    if as_json:
+        print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
+                     "connectors": connectors, "routes": routes, "exports": exports})
+        return
+    click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
+    click.echo("connectors:")
+    for c in connectors:
+        state = "" if c["enabled"] else " (disabled)"
+        sched = f", {c['schedule']}" if c["schedule"] else ""
+        click.echo(f"  {c['name']:<20} {c['kind']:<14} {'+'.join(c['capabilities'])}{sched}{state}")
+    click.echo("routes:")
+    for r in routes:
+        cond = ", ".join(r["types"])
+        if r["actions"]:
+            cond += f"; actions {', '.join(r['actions'])}"
+        if r["funders"]:
+            cond += f"; funders {', '.join(r['funders'])}"
+        click.echo(f"  {r['name']:<20} {', '.join(r['from'])} -> {', '.join(r['to'])} when {cond}"
+                   + ("" if r["enabled"] else " (disabled)"))
+    if not routes:
+        click.echo("  (none)")
+    if exports:
+        click.echo("exports:")
+    for e in exports:
+        scope = "; ".join(part for part in (
+            f"funders {', '.join(e['funders'])}" if e["funders"] else "",
+            f"actions {', '.join(e['actions'])}" if e["actions"] else "") if part)
+        timing = (f"{e['schedule']}" + (f", period {e['period']}" if e["period"] else ", the period that just ended")
+                  if e["schedule"] else "by hand (parcours export)")
+        click.echo(f"  {e['name']:<20} {e['kind']:<14} {timing}" + (f"; {scope}" if scope else "")
+                   + ("" if e["enabled"] else " (disabled)"))
+
+
+@click.command("config-schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def config_schema(output: str | None) -> None:
+    """Print the JSON Schema of the configuration (installed connectors included)."""
+    plugins = load_plugins_or_exit()
+    schema = json_schema(plugins.connector_classes(), plugins.funder_format_classes())
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
