@@ -8,7 +8,6 @@ then each connector block against the ``Config`` model of its ``kind``.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import os
 import re
 import zoneinfo
@@ -17,14 +16,22 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
-from hub.durations import Duration
-from hub.journeys.alerts import AlertsConfig
 from hub.documents.settings import DocumentsConfig
+from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
+from hub.journeys.alerts import AlertsConfig
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -624,17 +631,7 @@ def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, 
     return parse_config(text, connector_classes, filename=str(path), env=env, format_classes=format_classes)
 
 
-def route_matches_glob(patterns: list[str] | None, value: str | None) -> bool:
-    if patterns is None:
-        return True
-    if value is None:
-        return False
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
-
 def _human_duration_defaults(node: Any) -> None:
-    from hub.durations import SCHEMA_PATTERN, iso_to_human
-
     if isinstance(node, dict):
         variants = node.get("anyOf") or []
         if any(isinstance(v, dict) and v.get("pattern") == SCHEMA_PATTERN for v in variants) and isinstance(node.get("default"), str):

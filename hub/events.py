@@ -435,10 +435,6 @@ class EventTypeRegistry:
         except ValidationError as exc:
             raise EventValidationError(self._problems(exc, items)) from None
 
-    def input_schema(self) -> dict[str, Any]:
-        """JSON Schema of a list of event inputs, for the docs and the OpenAPI document."""
-        return self.adapter.json_schema()
-
     def _problems(self, exc: ValidationError, items: list[Any]) -> list[tuple[int, str, str]]:
         known = ", ".join(self.names())
         out: list[tuple[int, str, str]] = []

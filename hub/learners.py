@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from hub.errors import ConfigError
 from hub.ulid import new_ulid
 
 
@@ -179,8 +180,6 @@ def mapping_key(source: str, value: str) -> str:
 
 def read_mapping(path: Path) -> dict[str, list[str]]:
     """Read ``learner,source,value`` rows; errors name the file and line."""
-    from hub.errors import ConfigError
-
     groups: dict[str, list[str]] = {}
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:

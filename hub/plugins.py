@@ -18,6 +18,8 @@ from hub import hookspecs
 from hub.connector import Connector, ConnectorConfig
 from hub.errors import ConfigError
 from hub.events import EventTypeRegistry
+from hub.formats import FunderFormat, FunderFormatConfig
+from hub.journeys.proofs import DEFAULT_RULES, ProofRule
 
 ENTRY_POINT_GROUP = "parcours"
 
@@ -60,8 +62,6 @@ class PluginHost:
 
     def funder_format_classes(self) -> dict[str, type]:
         if self._formats is None:
-            from hub.formats import FunderFormat, FunderFormatConfig
-
             found: dict[str, type] = {}
             for impl, classes in self._call_each("register_funder_formats"):
                 for cls in classes or []:
@@ -96,8 +96,6 @@ class PluginHost:
 
     def proof_rules(self) -> list[Any]:
         """The default proof rules followed by those of every plugin."""
-        from hub.journeys.proofs import DEFAULT_RULES, ProofRule
-
         rules = list(DEFAULT_RULES)
         for impl, found in self._call_each("register_proof_rules"):
             for rule in found or []:

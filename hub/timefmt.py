@@ -16,6 +16,3 @@ def format_us(micros: int) -> str:
     """ISO 8601 UTC text of a time stored as microseconds since the epoch."""
     return format_utc(_EPOCH + dt.timedelta(microseconds=micros))
 
-
-def to_us(value: dt.datetime) -> int:
-    return round(value.timestamp() * 1_000_000)

@@ -5,7 +5,8 @@ import sqlite3
 import subprocess
 import sys
 
-from hub.ledger.integrity import audit_path, check_proof, leaf_hash, merkle_root, prove, root_from_path, seal, verify
+from hub.ledger.integrity import check_proof, prove, seal, verify
+from hub.ledger.merkle import audit_path, leaf_hash, merkle_root, root_from_path
 from tests.conftest import event
 
 

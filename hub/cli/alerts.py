@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.ingest.audit import whoami
 
 
@@ -70,6 +76,5 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
 
     event_id = run_hub(hub, work)
     if event_id is None:
-        click.echo(f"error: {alert_id} is not an alert (see `parcours alerts list`)", err=True)
-        sys.exit(2)
+        fail(f"{alert_id} is not an alert (see `parcours alerts list`)", 2)
     click.echo(f"follow-up recorded as event {event_id}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -57,3 +58,18 @@ def run_hub(hub, work, *, start: bool = False):
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code`` (1 failure found, 2 usage or config)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def write_or_echo(text: str, output: str | None) -> None:
+    """Write ``text`` to the file ``output``, or print it when there is none."""
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)

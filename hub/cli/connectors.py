@@ -11,6 +11,7 @@ import click
 from hub.cli.common import (
     CONFIG_OPTION,
     JSON_OPTION,
+    fail,
     fail_config,
     load_plugins_or_exit,
     print_json,
@@ -93,7 +94,6 @@ def new_connector(name: str, directory: str) -> None:
     try:
         created = scaffold(name, Path(directory))
     except HubError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{exc}", 2)
     click.echo(f"created {created}")
     click.echo(f"next: pip install -e {created} && pytest {created}")

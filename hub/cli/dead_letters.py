@@ -7,7 +7,14 @@ import sys
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.delivery.dlq import replay
 from hub.errors import HubError
 
@@ -57,8 +64,7 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
                deliver: bool, as_json: bool) -> None:
     """Replay dead letters with the current configuration (sinks) or code (source records)."""
     if not (sink or source or ids or replay_all):
-        click.echo("error: say what to replay: --sink S, --source S, --id ID or --all", err=True)
-        sys.exit(2)
+        fail("say what to replay: --sink S, --source S, --id ID or --all", 2)
     hub = open_hub(config_path)
     async def work():
         summary = await replay(hub, sink=sink, source=source, ids=list(ids) or None)
@@ -70,8 +76,7 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
     try:
         summary = run_hub(hub, work, start=True)
     except HubError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{exc}", 2)
     if as_json:
         print_json(summary)
     else:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.errors import HubError
 from hub.formats import Period
 
@@ -25,13 +32,11 @@ def export(config_path: str, export_name: str, period: str | None, year: int | N
            out_dir: str | None, allow_incomplete: bool, as_json: bool) -> None:
     """Produce a new version of EXPORT_NAME (configured under `exports:`) for a period."""
     if bool(period) == bool(year):
-        click.echo("error: give exactly one of --period or --year", err=True)
-        sys.exit(2)
+        fail("give exactly one of --period or --year", 2)
     try:
         chosen = Period.parse(period or str(year))
     except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{exc}", 2)
     hub = open_hub(config_path)
 
     async def work():
@@ -41,8 +46,7 @@ def export(config_path: str, export_name: str, period: str | None, year: int | N
     try:
         outcome = run_hub(hub, work, start=True)
     except HubError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{exc}", 2)
     if as_json:
         print_json(outcome.as_dict())
     elif outcome.written:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.ledger.anchoring import AnchorError, anchor_checker
 from hub.ledger.integrity import check_proof
 from hub.ledger.integrity import prove as make_proof
@@ -32,8 +39,7 @@ def verify(config_path: str, as_json: bool) -> None:
     try:
         report = run_hub(hub, work)
     except AnchorError as exc:
-        click.echo(f"error: cannot check the time-stamp anchors: {exc}", err=True)
-        sys.exit(2)
+        fail(f"cannot check the time-stamp anchors: {exc}", 2)
     if as_json:
         print_json(report.__dict__)
     elif report.ok:
@@ -70,15 +76,13 @@ def prove(config_path: str, event_id: str | None, output: str | None, check_file
             proof = json.loads(Path(check_file).read_text(encoding="utf-8"))
             ok, message = check_proof(proof, tsa_ca=tsa_ca)
         except AnchorError as exc:
-            click.echo(f"error: cannot check the proof's time-stamp anchor: {exc}", err=True)
-            sys.exit(2)
+            fail(f"cannot check the proof's time-stamp anchor: {exc}", 2)
         except (ValueError, KeyError, TypeError) as exc:
             ok, message = False, f"unreadable proof: {exc}"
         click.echo(("valid: " if ok else "INVALID: ") + message, err=not ok)
         sys.exit(0 if ok else 1)
     if not event_id:
-        click.echo("error: give an EVENT_ID, or --check FILE", err=True)
-        sys.exit(2)
+        fail("give an EVENT_ID, or --check FILE", 2)
     hub = open_hub(config_path)
 
     async def work():
@@ -87,8 +91,7 @@ def prove(config_path: str, event_id: str | None, output: str | None, check_file
     try:
         proof = run_hub(hub, work)
     except KeyError as exc:
-        click.echo(f"error: {exc.args[0]}", err=True)
-        sys.exit(1)
+        fail(f"{exc.args[0]}", 1)
     text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")

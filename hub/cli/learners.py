@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.ingest.audit import record_admin_action
 from hub.journeys import reproject_learner
 from hub.learners import normalise_email
@@ -62,8 +68,7 @@ def learners_resolve(config_path: str, conflict_id: int, merge_into: str | None,
                      as_json: bool) -> None:
     """Resolve a conflict; the resolution is recorded in the ledger as an admin.action event."""
     if bool(merge_into) == keep_apart:
-        click.echo("error: give exactly one of --merge-into LEARNER_ID or --keep-apart", err=True)
-        sys.exit(2)
+        fail("give exactly one of --merge-into LEARNER_ID or --keep-apart", 2)
     hub = open_hub(config_path)
     async def work():
         result = await hub.store.call(hub.store.resolve_learner_conflict, conflict_id, merge_into=merge_into,
@@ -77,11 +82,9 @@ def learners_resolve(config_path: str, conflict_id: int, merge_into: str | None,
     try:
         result = run_hub(hub, work)
     except KeyError:
-        click.echo(f"error: no open conflict {conflict_id} (see `parcours learners conflicts`)", err=True)
-        sys.exit(2)
+        fail(f"no open conflict {conflict_id} (see `parcours learners conflicts`)", 2)
     except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(f"{exc}", 2)
     if as_json:
         print_json(result)
     else:
@@ -105,8 +108,7 @@ def learners_show(config_path: str, learner: str, as_json: bool) -> None:
 
     found = run_hub(hub, work)
     if found is None:
-        click.echo(f"error: no learner {learner!r}", err=True)
-        sys.exit(1)
+        fail(f"no learner {learner!r}", 1)
     if as_json:
         print_json(found)
         return

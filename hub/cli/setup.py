@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import click
 from hub.cli.common import (
     CONFIG_OPTION,
     JSON_OPTION,
+    fail,
     fail_config,
     load_plugins_or_exit,
     print_json,
@@ -27,8 +27,7 @@ def init(target: str, force: bool) -> None:
     """Write a commented starter configuration."""
     path = Path(target)
     if path.exists() and not force:
-        click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
-        sys.exit(2)
+        fail(f"{path} exists (use --force to overwrite)", 2)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(resources.files("hub").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     click.echo(f"wrote {path}; next: edit it, then `parcours check --config {path}`")

@@ -8,23 +8,24 @@ the source's new cursor, in one transaction.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import orjson
 from pydantic import BaseModel
 
 from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
+from hub.gcpause import no_gc
 from hub.ingest.router import Router
 from hub.learners import LearnerResolver
-from hub.runtime.metrics import Metrics
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.timefmt import format_utc
 from hub.ulid import new_ulids
+
+if TYPE_CHECKING:
+    from hub.runtime.metrics import Metrics
 
 
 def _json_default(value: Any) -> Any:
@@ -43,19 +44,6 @@ def encode_json(value: Any) -> str:
 
 def _data_json(model: BaseModel) -> str:
     return model.__pydantic_serializer__.to_json(model, exclude_none=True).decode()
-
-
-@contextlib.contextmanager
-def no_gc():
-    """Pause the cyclic garbage collector around one batch: it allocates many small acyclic
-    objects, which the collector would scan for nothing (about a tenth of ingest time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def learner_key(source: str, learner: dict | None) -> str | None:

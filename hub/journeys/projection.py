@@ -10,7 +10,6 @@ figures are computed.
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any, Callable, Iterable
 
 STEPS = {

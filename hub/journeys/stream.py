@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Iterable, Iterator
 
-from hub.ingest.ingestor import no_gc
+from hub.gcpause import no_gc
 from hub.journeys.compute import JourneyReport, compute
 
 Key = tuple[str, str]  # (learner_id, action)

@@ -41,6 +41,8 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from hub.errors import ConnectorError, HubError
+from hub.http import fetch
+from hub.ledger.merkle import BlockHeader
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -339,8 +341,6 @@ async def request_token(session, url: str, digest_hex: str, *, timeout: float = 
                         backoff: float = 0.5, headers: Mapping[str, str] | None = None,
                         log: Any = None) -> tuple[bytes, dt.datetime]:
     """POST a time-stamp query for ``digest_hex`` to ``url``; the checked token (DER) and its genTime."""
-    from hub.http import fetch
-
     query, nonce = build_request(digest_hex)
     where = redact_url(url)
     url, headers = _credentials_to_header(url, headers or {})
@@ -452,9 +452,7 @@ def _token_der(token: "str | bytes") -> bytes:
 
 
 def _header_hash(block: Mapping[str, Any]) -> str | None:
-    """SHA-256 of the block header when ``block`` has every header field (see hub.ledger.integrity.BlockHeader)."""
-    from hub.ledger.integrity import BlockHeader
-
+    """SHA-256 of the block header when ``block`` has every header field (see hub.ledger.merkle.BlockHeader)."""
     names = BlockHeader.__dataclass_fields__
     if not all(name in block for name in names):
         return None
@@ -586,8 +584,6 @@ def check_block_anchor(block: Mapping[str, Any], ca_paths: Iterable["str | Path"
 
 
 def _header(block: Mapping[str, Any]) -> dict[str, Any]:
-    from hub.ledger.integrity import BlockHeader
-
     return {**{name: block[name] for name in BlockHeader.__dataclass_fields__}, "hash": block["hash"]}
 
 

@@ -19,95 +19,23 @@ block (with the headers linking the two) and ``check_proof`` checks it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from hub.ledger.anchoring import anchor_record, check_chained_anchor, covering_anchor
+from hub.ledger.merkle import (
+    BlockHeader,
+    audit_path,
+    build_block,
+    event_body,
+    leaf_hash,
+    merkle_root,
+    root_from_path,
+)
+
 GENESIS = "0" * 64
 PROOF_FORMAT = "parcours-inclusion-proof/1"
-
-
-def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def event_body(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a stored event that the ledger seals (what TraceEvent carries)."""
-    return {k: event.get(k) for k in ("id", "type", "occurred_at", "received_at", "source", "source_id",
-                                      "learner", "action", "data", "evidence", "supersedes")}
-
-
-def leaf_hash(event: dict[str, Any]) -> bytes:
-    return hashlib.sha256(b"\x00" + canonical(event_body(event))).digest()
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def merkle_root(leaves: list[bytes]) -> bytes:
-    """RFC 6962 Merkle tree hash of ``leaves`` (already leaf-hashed)."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    level = list(leaves)
-    while len(level) > 1:
-        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])  # an odd node is promoted unchanged
-        level = nxt
-    return level[0]
-
-
-def audit_path(leaves: list[bytes], index: int) -> list[tuple[str, str]]:
-    """Sibling hashes from leaf ``index`` to the root, each with the side it sits on."""
-    path: list[tuple[str, str]] = []
-    level = list(leaves)
-    while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            path.append(("left" if sibling < index else "right", level[sibling].hex()))
-        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-        index //= 2
-    return path
-
-
-def root_from_path(leaf: bytes, path: Iterable[tuple[str, str]]) -> bytes:
-    current = leaf
-    for side, sibling in path:
-        other = bytes.fromhex(sibling)
-        current = _node(other, current) if side == "left" else _node(current, other)
-    return current
-
-
-@dataclass
-class BlockHeader:
-    index: int
-    first_seq: int
-    last_seq: int
-    count: int
-    root: str
-    prev_hash: str
-    sealed_at: str
-
-    @property
-    def hash(self) -> str:
-        return hashlib.sha256(canonical(asdict(self))).hexdigest()
-
-
-def build_block(events: list[dict[str, Any]], index: int, prev_hash: str,
-                sealed_at: dt.datetime) -> tuple[BlockHeader, list[bytes]]:
-    leaves = [leaf_hash(e) for e in events]
-    header = BlockHeader(
-        index=index, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], count=len(events),
-        root=merkle_root(leaves).hex(), prev_hash=prev_hash,
-        sealed_at=sealed_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-    )
-    return header, leaves
 
 
 def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None,
@@ -173,8 +101,6 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
             check = check_anchor(block) if check_anchor is not None else None
             if check is not None and not check.ok:
                 return _fail(report, f"block {header.index}: its time-stamp anchor does not match ({check})")
-            from hub.ledger.anchoring import anchor_record
-
             anchor = anchor_record(block["anchor"])
             anchor = anchor if isinstance(anchor, dict) else {}
             report.anchored += 1
@@ -216,8 +142,6 @@ def prove(store, event_id: str) -> dict[str, Any]:
     It carries the time-stamp anchor that dates the event's block: the block's own, or that of the
     next anchored block with the headers chaining the block to it (``anchor_chain``).
     """
-    from hub.ledger.anchoring import covering_anchor
-
     event = store.get_event(event_id)
     if event is None:
         raise KeyError(f"no event {event_id}")
@@ -259,8 +183,6 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
     message = f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"
     if not proof.get("anchor"):
         return True, message
-    from hub.ledger.anchoring import check_chained_anchor
-
     chain = proof.get("anchor_chain") or []
     check = check_chained_anchor(proof["block"], chain, proof["anchor"], tsa_ca)
     if not check.ok:

@@ -8,16 +8,19 @@ A 2xx on an ingest means the events are committed; anything else means nothing w
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
-from hub.errors import ConnectorError, WebhookRejected
+from hub.delivery.dlq import replay
+from hub.documents.http import add_routes as add_document_routes
+from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
 
 if TYPE_CHECKING:
@@ -57,8 +60,7 @@ async def _observe(request: web.Request, handler):
         hub.metrics.requests.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
 
 
-def _require_admin(request: web.Request) -> web.Response | None:
-    hub: Hub = request.app[HUB_KEY]
+def _require_admin(hub: "Hub", request: web.Request) -> web.Response | None:
     token = hub.config.hub.http.admin_token
     if token is None:
         return _error(503, "the admin API is disabled: set hub.http.admin_token")
@@ -68,6 +70,16 @@ def _require_admin(request: web.Request) -> web.Response | None:
         return web.json_response({"error": "missing or invalid bearer token"}, status=401,
                                  headers={"WWW-Authenticate": 'Bearer realm="parcours"'})
     return None
+
+
+def admin_only(handler: Callable[[web.Request, "Hub"], Awaitable[web.Response]]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An admin API handler: answers 401/503 without a valid bearer token, else gets the hub."""
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.Response:
+        hub: Hub = request.app[HUB_KEY]
+        return _require_admin(hub, request) or await handler(request, hub)
+
+    return guarded
 
 
 def parse_event_body(body: bytes, content_type: str) -> tuple[list[Any], str]:
@@ -108,11 +120,8 @@ def _positions(items: list[Any], body: bytes, unit: str) -> list[int]:
     return [n for n, line in enumerate(body.splitlines(), start=1) if line.strip()]
 
 
-async def post_events(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def post_events(request: web.Request, hub: "Hub") -> web.Response:
     body = await request.read()
     try:
         items, unit = parse_event_body(body, request.content_type)
@@ -214,11 +223,8 @@ async def metrics(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------- admin API
 
 
-async def get_event(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def get_event(request: web.Request, hub: "Hub") -> web.Response:
     event = await hub.store.call(hub.store.get_event, request.match_info["id"])
     if event is None:
         return _error(404, "no such event")
@@ -226,11 +232,8 @@ async def get_event(request: web.Request) -> web.Response:
     return _json(event)
 
 
-async def list_dlq(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def list_dlq(request: web.Request, hub: "Hub") -> web.Response:
     try:
         limit = min(int(request.query.get("limit", "100")), 10_000)
     except ValueError:
@@ -240,11 +243,8 @@ async def list_dlq(request: web.Request) -> web.Response:
     return _json({"dead_letters": [letter.__dict__ for letter in letters]})
 
 
-async def replay_dlq(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def replay_dlq(request: web.Request, hub: "Hub") -> web.Response:
     usage = 'body must be a JSON object: {"sink": …} or {"source": …} or {"ids": ["o:1", …]} or {"all": true}'
     try:
         body = orjson.loads(await request.read() or b"{}")
@@ -254,9 +254,6 @@ async def replay_dlq(request: web.Request) -> web.Response:
         return _error(400, usage)
     if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
         return _error(400, usage)
-    from hub.delivery.dlq import replay
-    from hub.errors import HubError
-
     try:
         summary = await replay(hub, sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
                                actor="admin API")
@@ -265,11 +262,8 @@ async def replay_dlq(request: web.Request) -> web.Response:
     return _json(summary)
 
 
-async def list_connectors(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def list_connectors(request: web.Request, hub: "Hub") -> web.Response:
     health = await hub.check_connectors()
     return _json({
         name: {"kind": c.config.kind, "capabilities": type(c).capabilities(), **health.get(name, {})}
@@ -277,11 +271,8 @@ async def list_connectors(request: web.Request) -> web.Response:
     })
 
 
-async def list_proofs(request: web.Request) -> web.Response:
-    denied = _require_admin(request)
-    if denied:
-        return denied
-    hub: Hub = request.app[HUB_KEY]
+@admin_only
+async def list_proofs(request: web.Request, hub: "Hub") -> web.Response:
     found = await hub.proof_gaps(action=request.query.get("action"), funder=request.query.get("funder"))
     return _json({"enrolments": [f.as_dict() for f in found]})
 
@@ -308,7 +299,5 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/readyz", readyz),
         web.get("/metrics", metrics),
     ])
-    from hub.documents.http import add_routes as add_document_routes
-
     add_document_routes(app, hub)
     return app

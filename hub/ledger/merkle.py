@@ -1,0 +1,95 @@
+"""The ledger's hashing: canonical events, RFC 6962 Merkle trees and audit paths, block headers.
+
+``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``; a block
+header holds its index, the range of events it covers, their count, the Merkle root, the previous
+block's hash and the sealing time, and its hash is SHA-256 of the canonical header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored event that the ledger seals (what TraceEvent carries)."""
+    return {k: event.get(k) for k in ("id", "type", "occurred_at", "received_at", "source", "source_id",
+                                      "learner", "action", "data", "evidence", "supersedes")}
+
+
+def leaf_hash(event: dict[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + canonical(event_body(event))).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle tree hash of ``leaves`` (already leaf-hashed)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])  # an odd node is promoted unchanged
+        level = nxt
+    return level[0]
+
+
+def audit_path(leaves: list[bytes], index: int) -> list[tuple[str, str]]:
+    """Sibling hashes from leaf ``index`` to the root, each with the side it sits on."""
+    path: list[tuple[str, str]] = []
+    level = list(leaves)
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(("left" if sibling < index else "right", level[sibling].hex()))
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        index //= 2
+    return path
+
+
+def root_from_path(leaf: bytes, path: Iterable[tuple[str, str]]) -> bytes:
+    current = leaf
+    for side, sibling in path:
+        other = bytes.fromhex(sibling)
+        current = _node(other, current) if side == "left" else _node(current, other)
+    return current
+
+
+@dataclass
+class BlockHeader:
+    index: int
+    first_seq: int
+    last_seq: int
+    count: int
+    root: str
+    prev_hash: str
+    sealed_at: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(canonical(asdict(self))).hexdigest()
+
+
+def build_block(events: list[dict[str, Any]], index: int, prev_hash: str,
+                sealed_at: dt.datetime) -> tuple[BlockHeader, list[bytes]]:
+    leaves = [leaf_hash(e) for e in events]
+    header = BlockHeader(
+        index=index, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], count=len(events),
+        root=merkle_root(leaves).hex(), prev_hash=prev_hash,
+        sealed_at=sealed_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+    )
+    return header, leaves
