@@ -5,9 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.errors import ConfigError
-from hub.store.base import Claimed, DeadLetter, EventRow, IngestResult, RejectRow, SinkState, SourceState, Store
+from hub.store.base import (
+    BlockStore,
+    Claimed,
+    DeadLetter,
+    DeadLetterStore,
+    DeliveryStore,
+    EventRow,
+    IngestResult,
+    JobStore,
+    JourneyStore,
+    LearnerStore,
+    LedgerStore,
+    RejectRow,
+    SinkState,
+    SourceSinkStore,
+    SourceState,
+    Store,
+)
 
-__all__ = ["Claimed", "DeadLetter", "EventRow", "IngestResult", "RejectRow", "SinkState", "SourceState", "Store", "open_store"]
+__all__ = [
+    "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
+    "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "RejectRow", "SinkState", "SourceSinkStore",
+    "SourceState", "Store", "open_store",
+]
 
 
 def open_store(url: str, *, base_dir: Path | None = None, synchronous: str = "full") -> Store:
