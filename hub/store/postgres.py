@@ -15,8 +15,6 @@ how several daemons share one database safely:
   daemons never create two learners for one key.
 - ``claim`` picks rows with ``FOR UPDATE SKIP LOCKED`` and leases them in the same statement,
   so concurrent claimers get disjoint rows without waiting on each other.
-- ``acquire_lease`` is one upsert whose ``WHERE`` only lets the same owner renew or anyone
-  take an expired lease.
 
 JSON columns are ``text``: what was stored is read back byte for byte (``jsonb`` would reorder
 keys, drop duplicates and refuse ``\\u0000``), exactly as in SQLite.

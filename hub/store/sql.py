@@ -493,7 +493,8 @@ class SqlStore(Store):
                 (owner, at, key, previous)).rowcount == 1
 
     def acquire_lease(self, name, owner, *, ttl, now) -> bool:
-        # One upsert: only the same owner renews, and anyone takes an expired lease.
+        # One upsert whose WHERE lets only the same owner renew, or anyone take an expired lease:
+        # atomic on its own, so concurrent daemons get one winner without an explicit lock.
         with self._write():
             return self._execute(
                 "INSERT INTO leases AS l (name, owner, expires_at) VALUES (?, ?, ?) "
