@@ -19,7 +19,7 @@ how several daemons share one database safely:
 JSON columns are ``text``: what was stored is read back byte for byte (``jsonb`` would reorder
 keys, drop duplicates and refuse ``\\u0000``), exactly as in SQLite.
 
-The methods both SQL stores share live in :mod:`hub.store.sql` (written with ``?``
+The methods both SQL stores share live in :mod:`hub.store.sql` and its parts (written with ``?``
 placeholders, turned into ``%s`` here); this module keeps the schema and what PostgreSQL does its
 own way: ingest, claims, bulk journey writes and snapshots.
 

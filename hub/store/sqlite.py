@@ -1,7 +1,8 @@
 """The embedded store: one SQLite file in WAL mode.
 
-The methods both SQL stores share live in :mod:`hub.store.sql`; here are the schema, the
-connection and what SQLite does its own way: ingest, claiming deliveries, journey writes.
+The methods both SQL stores share live in :mod:`hub.store.sql` and its parts; here are the
+schema, the connection and what SQLite does its own way: ingest, claiming deliveries, journey
+writes.
 """
 
 from __future__ import annotations
