@@ -5,23 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.errors import ConfigError
-from hub.store.base import Claimed, DeadLetter, EventRow, IngestResult, RejectRow, SinkState, SourceState, Store
+from hub.store.base import (
+    BlockStore,
+    Claimed,
+    DeadLetter,
+    DeadLetterStore,
+    DeliveryStore,
+    EventRow,
+    IngestResult,
+    JobStore,
+    JourneyStore,
+    LearnerStore,
+    LedgerStore,
+    RejectRow,
+    SinkState,
+    SourceSinkStore,
+    SourceState,
+    Store,
+)
+from hub.store.sqlite import SQLiteStore
 
-__all__ = ["Claimed", "DeadLetter", "EventRow", "IngestResult", "RejectRow", "SinkState", "SourceState", "Store", "open_store"]
+__all__ = [
+    "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
+    "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "RejectRow", "SinkState", "SourceSinkStore",
+    "SourceState", "Store", "open_store",
+]
 
 
 def open_store(url: str, *, base_dir: Path | None = None, synchronous: str = "full") -> Store:
     """Open (and migrate) the store named by ``url``: ``sqlite:///path.db`` or ``postgresql://…``."""
     if url.startswith("sqlite:///"):
-        from hub.store.sqlite import SQLiteStore
-
         raw = url[len("sqlite:///"):]
         path = Path(raw)
         if raw != ":memory:" and not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         store: Store = SQLiteStore(path, synchronous=synchronous)
     elif url.startswith(("postgresql://", "postgres://")):
-        try:
+        try:  # psycopg is an optional dependency: imported only for a PostgreSQL store
             from hub.store.postgres import PostgresStore
         except ImportError as exc:
             raise ConfigError(f"the PostgreSQL store needs psycopg: pip install 'parcours-hub[postgres]' ({exc})") from None

@@ -11,7 +11,7 @@ import abc
 import asyncio
 import concurrent.futures
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
@@ -177,37 +177,13 @@ class RouteFn(Protocol):
         """For each new row, the (sink, route name) pairs it must be delivered to."""
 
 
-@dataclass
-class OutboxCounts:
-    by_sink_state: dict[tuple[str, str], int] = field(default_factory=dict)
+# The store interface, by concern: a caller types itself against the part it uses
+# (the dispatcher against DeliveryStore, the scheduler against JobStore, …); Store is the union.
 
 
-class Store(abc.ABC):
-    """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases."""
+class LedgerStore(Protocol):
+    """Appending events and reading the ledger."""
 
-    def __init__(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(*args, **kwargs)`` (a method of this store) on the store's thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-
-    def shutdown_executor(self) -> None:
-        self._executor.shutdown(wait=True)
-
-    # -- lifecycle
-    @abc.abstractmethod
-    def migrate(self) -> list[int]:
-        """Apply pending schema migrations; return the versions applied."""
-
-    @abc.abstractmethod
-    def schema_version(self) -> int: ...
-
-    @abc.abstractmethod
-    def close(self) -> None: ...
-
-    # -- ingest
     @abc.abstractmethod
     def ingest(
         self,
@@ -222,7 +198,6 @@ class Store(abc.ABC):
         (``learners``: a :class:`hub.learners.LearnerResolver`), queue their deliveries, store the
         source cursor and the rejects: all in one transaction."""
 
-    # -- reading the ledger
     @abc.abstractmethod
     def get_event(self, event_id: str) -> dict[str, Any] | None: ...
 
@@ -234,7 +209,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_events(self) -> int: ...
 
-    # -- sealed blocks (hub.ledger.integrity)
+    @abc.abstractmethod
+    def max_seq(self) -> int:
+        """The ledger's last sequence number (0 when empty)."""
+
+    @abc.abstractmethod
+    def read_snapshot(self) -> ContextManager[None]:
+        """A read-only transaction: every read inside sees the store as it was when it began
+        (an export reads journeys and events over minutes while ingest goes on)."""
+
+
+class BlockStore(Protocol):
+    """Sealed blocks of the ledger (hub.ledger) and their time-stamp anchors."""
+
     @abc.abstractmethod
     def last_block(self) -> dict[str, Any] | None: ...
 
@@ -259,7 +246,10 @@ class Store(abc.ABC):
         one or does not exist.
         """
 
-    # -- journeys (hub.journeys)
+
+class JourneyStore(Protocol):
+    """The journeys projection (hub.journeys) and the ledger reads it is built from."""
+
     @abc.abstractmethod
     def projection_cursor(self, name: str = "journeys") -> int: ...
 
@@ -274,11 +264,6 @@ class Store(abc.ABC):
     def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
-    def read_snapshot(self) -> ContextManager[None]:
-        """A read-only transaction: every read inside sees the store as it was when it began
-        (an export reads journeys and events over minutes while ingest goes on)."""
-
-    @abc.abstractmethod
     def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         """At most ``limit`` journey states following the key ``(learner_id, action)`` ``after``,
         in key order: the journeys of a large organisation, read chunk by chunk."""
@@ -290,17 +275,13 @@ class Store(abc.ABC):
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
-    def learner_aliases(self, learner_id: str) -> list[str]: ...
-
-    @abc.abstractmethod
     def event_learner_ids(self) -> list[str]:
         """Every learner id that events were attributed to (aliases included), sorted."""
 
-    @abc.abstractmethod
-    def max_seq(self) -> int:
-        """The ledger's last sequence number (0 when empty)."""
 
-    # -- sources
+class SourceSinkStore(Protocol):
+    """What the hub remembers of each source (cursor, pull health) and each sink (failures, pause)."""
+
     @abc.abstractmethod
     def source_state(self, name: str) -> SourceState: ...
 
@@ -310,7 +291,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None: ...
 
-    # -- delivery
+    @abc.abstractmethod
+    def sink_state(self, name: str) -> SinkState: ...
+
+    @abc.abstractmethod
+    def save_sink_state(self, state: SinkState) -> None: ...
+
+
+class DeliveryStore(Protocol):
+    """The outbox: claiming deliveries and recording their outcome."""
+
     @abc.abstractmethod
     def claim(self, sink: str, *, limit: int, now: float, owner: str, lease_seconds: float) -> list[Claimed]:
         """Claim up to ``limit`` due outbox rows of ``sink`` (pending and due, or with an expired lease)."""
@@ -341,13 +331,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def outbox_counts(self) -> dict[tuple[str, str], int]: ...
 
-    @abc.abstractmethod
-    def sink_state(self, name: str) -> SinkState: ...
 
-    @abc.abstractmethod
-    def save_sink_state(self, state: SinkState) -> None: ...
+class DeadLetterStore(Protocol):
+    """Rejects (map and validate stages) and dead deliveries: listing, replaying, requeueing."""
 
-    # -- dead letters
     @abc.abstractmethod
     def dead_letters(self, *, sink: str | None = None, source: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
 
@@ -365,7 +352,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def mark_rejects_replayed(self, reject_ids: list[int], *, at: float, error: str | None = None) -> None: ...
 
-    # -- learner registry
+
+class LearnerStore(Protocol):
+    """The learner registry: learners, their keys, merges and the conflicts an admin settles."""
+
     @abc.abstractmethod
     def learner_conflicts(self, *, open_only: bool = True) -> list[dict[str, Any]]: ...
 
@@ -380,6 +370,9 @@ class Store(abc.ABC):
     def canonical_learner(self, learner_id: str) -> str: ...
 
     @abc.abstractmethod
+    def learner_aliases(self, learner_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
     def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:
         """Merge the conflict's learners into ``merge_into``, or keep them apart (None)."""
 
@@ -387,7 +380,10 @@ class Store(abc.ABC):
     def apply_learner_mapping(self, groups: dict[str, list[str]], *, at: float) -> list[str]:
         """Apply the admin's explicit links (label -> keys); returns what changed."""
 
-    # -- leases (scheduler leadership, job de-duplication)
+
+class JobStore(Protocol):
+    """Job runs (de-duplicating scheduled work across daemons) and named leases (leadership)."""
+
     @abc.abstractmethod
     def claim_job_run(self, key: str, *, owner: str, at: float) -> bool:
         """Record that the job run ``key`` (e.g. ``opco-atlas:2026-10``) is done by ``owner``;
@@ -420,3 +416,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def lease_holder(self, name: str, *, now: float) -> str | None:
         """The owner of a live lease ``name``, or None."""
+
+
+class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
+            LearnerStore, JobStore):
+    """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
+    part above, plus the schema's lifecycle and the worker thread the store runs on."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` (a method of this store) on the store's thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def shutdown_executor(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

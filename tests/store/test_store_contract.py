@@ -879,6 +879,17 @@ def test_learner_mapping(store):
     assert later.learner_id == crm
 
 
+def test_learner_lookups_over_many_keys(store):
+    """Key look-ups larger than one SQLite parameter chunk (500) see every key."""
+    keys = [f"src:crm:{i}" for i in range(1200)]
+    changes = store.apply_learner_mapping({"L-big": keys}, at=1.0)
+    assert len(changes) == 1200
+    target = store.learner_by_key("map:L-big")
+    assert store.learner_by_key(keys[-1]) == target
+    assert store.apply_learner_mapping({"L-big": keys}, at=2.0) == []  # every key found already owned
+    assert len(store.learner(target)["keys"]) == 1201
+
+
 # ---------------------------------------------------------------------------- journeys (projections)
 
 
@@ -942,3 +953,19 @@ def test_every_store_method_is_in_the_contract():
     source = inspect.getsource(inspect.getmodule(test_every_store_method_is_in_the_contract))
     untested = sorted(name for name in Store.__abstractmethods__ if not re.search(rf"\.{name}\(", source))
     assert untested == []
+
+
+def test_the_store_interface_is_the_union_of_its_concerns():
+    """Every ``Store`` method but the lifecycle belongs to exactly one concern protocol, so a caller
+    typed against one concern (``DeliveryStore``, ``JobStore``…) sees the whole of that part."""
+    from hub.store import Store, base
+
+    concerns = [base.LedgerStore, base.BlockStore, base.JourneyStore, base.SourceSinkStore, base.DeliveryStore,
+                base.DeadLetterStore, base.LearnerStore, base.JobStore]
+    owners: dict[str, list[str]] = {}
+    for concern in concerns:
+        assert concern in Store.__mro__
+        for name in concern.__abstractmethods__:
+            owners.setdefault(name, []).append(concern.__name__)
+    assert {name: where for name, where in owners.items() if len(where) > 1} == {}
+    assert set(Store.__abstractmethods__) - set(owners) == {"migrate", "schema_version", "close"}

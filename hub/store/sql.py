@@ -1,0 +1,209 @@
+"""What the SQLite and PostgreSQL stores share: every method whose SQL is the same in both.
+
+Written once with ``?`` placeholders over the hooks of :class:`hub.store.dialect.SqlDialect`, by
+concern: the learner registry (:mod:`hub.store.sql_learners`), the outbox and dead letters
+(:mod:`hub.store.sql_outbox`), and here the ledger reads, blocks, journeys, sources and sinks, job
+runs and leases. ``SQLiteStore`` and ``PostgresStore`` keep only what really differs: the schema
+and migrations, ingest, claiming deliveries, bulk journey writes and snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from hub.store.base import event_dict, paged_events, SinkState, SourceState
+from hub.store.sql_learners import SqlLearnerRegistry
+from hub.store.sql_outbox import SqlOutbox
+
+
+class SqlStore(SqlLearnerRegistry, SqlOutbox):
+    """The shared methods of the SQL stores; a dialect subclass completes it."""
+
+    # ------------------------------------------------------------------ reading the ledger
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        row = self._execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return event_dict(row) if row else None
+
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
+        type_filter, type_params = self._in("type", list(types)) if types else ("", [])
+        sql = f"SELECT * FROM events WHERE seq > ?{' AND ' + type_filter if types else ''} ORDER BY seq LIMIT ?"
+        return paged_events(lambda last, size: self._execute(sql, [last, *type_params, size]).fetchall(),
+                            after_seq=after_seq, batch=batch, limit=limit)
+
+    def count_events(self) -> int:
+        return self._execute("SELECT count(*) AS n FROM events").fetchone()["n"]
+
+    def max_seq(self) -> int:
+        return self._execute("SELECT coalesce(max(seq), 0) AS m FROM events").fetchone()["m"]
+
+    # ------------------------------------------------------------------ sealed blocks
+    _BLOCK_COLUMNS = 'idx AS "index", first_seq, last_seq, count, root, prev_hash, sealed_at, hash, anchor'
+
+    def last_block(self) -> dict[str, Any] | None:
+        row = self._execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
+        return dict(row) if row else None
+
+    def add_block(self, block: dict[str, Any], leaves: bytes) -> None:
+        with self._write():
+            self._execute(
+                "INSERT INTO blocks (idx, first_seq, last_seq, count, root, prev_hash, sealed_at, hash, leaves) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (block["index"], block["first_seq"], block["last_seq"], block["count"], block["root"],
+                 block["prev_hash"], block["sealed_at"], block["hash"], leaves),
+            )
+
+    def iter_blocks(self) -> Iterator[dict[str, Any]]:
+        for row in self._execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx").fetchall():
+            yield dict(row)
+
+    def block_for_seq(self, seq: int) -> dict[str, Any] | None:
+        row = self._execute(
+            f"SELECT {self._BLOCK_COLUMNS} FROM blocks WHERE last_seq >= ? ORDER BY last_seq LIMIT 1", (seq,)
+        ).fetchone()
+        return dict(row) if row and row["first_seq"] <= seq else None
+
+    def block_leaves(self, index: int) -> bytes | None:
+        row = self._execute("SELECT leaves FROM blocks WHERE idx = ?", (index,)).fetchone()
+        return bytes(row["leaves"]) if row and row["leaves"] is not None else None
+
+    def set_block_anchor(self, index: int, anchor: str) -> bool:
+        with self._write():
+            cur = self._execute("UPDATE blocks SET anchor = ? WHERE idx = ? AND anchor IS NULL", (anchor, index))
+        return cur.rowcount == 1
+
+    # ------------------------------------------------------------------ journeys (projections)
+    def projection_cursor(self, name: str = "journeys") -> int:
+        row = self._execute("SELECT last_seq FROM projections WHERE name = ?", (name,)).fetchone()
+        return row["last_seq"] if row else 0
+
+    def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if action:
+            where.append("action = ?")
+            params.append(action)
+        if learner_id:
+            where.append("learner_id = ?")
+            params.append(self.canonical_learner(learner_id))
+        sql = ("SELECT state FROM journeys" + (" WHERE " + " AND ".join(where) if where else "")
+               + f" ORDER BY action{self.binary_order}, learner_id{self.binary_order}")
+        return [json.loads(r["state"]) for r in self._execute(sql, params)]
+
+    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        where = "WHERE (learner_id, action) > (?, ?) " if after else ""
+        rows = self._execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT ?",
+                             [*(after or ()), limit])
+        return [json.loads(r["state"]) for r in rows]
+
+    def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
+        """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
+        with self._transaction():
+            if learner_ids is None:
+                self._execute("DELETE FROM journeys")
+                self._execute("DELETE FROM projections WHERE name = ?", (name,))
+            elif learner_ids:
+                condition, params = self._in("learner_id", learner_ids)
+                self._execute(f"DELETE FROM journeys WHERE {condition}", params)
+
+    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        if not learner_ids:
+            return []
+        condition, params = self._in("learner_id", learner_ids)
+        return [event_dict(r) for r in self._execute(
+            f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
+
+    def event_learner_ids(self) -> list[str]:
+        return [r["learner_id"] for r in self._execute(
+            f"SELECT DISTINCT learner_id{self.binary_order} AS learner_id FROM events WHERE learner_id IS NOT NULL "
+            "ORDER BY 1")]
+
+    # ------------------------------------------------------------------ sources and sinks
+    def source_state(self, name: str) -> SourceState:
+        row = self._execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        return self._source(row) if row else SourceState(name)
+
+    def all_source_states(self) -> list[SourceState]:
+        return [self._source(r) for r in self._execute("SELECT * FROM sources ORDER BY name")]
+
+    @staticmethod
+    def _source(row: Any) -> SourceState:
+        return SourceState(
+            row["name"],
+            json.loads(row["cursor"]) if row["cursor"] is not None else None,
+            row["last_pull_at"],
+            row["last_success_at"],
+            row["last_error"],
+            bool(row["healthy"]),
+        )
+
+    def _save_cursor(self, name: str, cursor: Any) -> None:
+        """Store source ``name``'s cursor (JSON): part of the ingest transaction that read up to it."""
+        self._execute("INSERT INTO sources (name, cursor) VALUES (?, ?) "
+                      "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor", (name, json.dumps(cursor)))
+
+    def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None:
+        with self._write():
+            self._execute(
+                "INSERT INTO sources (name, last_pull_at, last_success_at, last_error, healthy) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (name) DO UPDATE SET last_pull_at = excluded.last_pull_at, "
+                "last_success_at = coalesce(excluded.last_success_at, sources.last_success_at), "
+                "last_error = excluded.last_error, healthy = excluded.healthy",
+                (name, at, at if ok else None, error, ok),
+            )
+
+    def sink_state(self, name: str) -> SinkState:
+        row = self._execute("SELECT * FROM sinks WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return SinkState(name)
+        return SinkState(name, row["consecutive_failures"], row["paused_until"], row["last_error"])
+
+    def save_sink_state(self, state: SinkState) -> None:
+        with self._write():
+            self._execute(
+                "INSERT INTO sinks (name, consecutive_failures, paused_until, last_error) VALUES (?,?,?,?) "
+                "ON CONFLICT (name) DO UPDATE SET consecutive_failures = excluded.consecutive_failures, "
+                "paused_until = excluded.paused_until, last_error = excluded.last_error",
+                (state.name, state.consecutive_failures, state.paused_until, state.last_error),
+            )
+
+    # ------------------------------------------------------------------ job runs and leases
+    def claim_job_run(self, key: str, *, owner: str, at: float) -> bool:
+        with self._write():
+            return self._execute("INSERT INTO job_runs (key, owner, started_at) VALUES (?,?,?) "
+                                 "ON CONFLICT (key) DO NOTHING", (key, owner, at)).rowcount == 1
+
+    def release_job_run(self, key: str, *, owner: str) -> None:
+        with self._write():
+            self._execute("DELETE FROM job_runs WHERE key = ? AND owner = ?", (key, owner))
+
+    def finish_job_run(self, key: str, *, owner: str, at: float) -> None:
+        with self._write():
+            self._execute("UPDATE job_runs SET finished_at = ? WHERE key = ? AND owner = ?", (at, key, owner))
+
+    def job_run(self, key: str) -> dict[str, Any] | None:
+        row = self._execute("SELECT key, owner, started_at, finished_at FROM job_runs WHERE key = ?", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def take_over_job_run(self, key: str, *, previous: str, owner: str, at: float) -> bool:
+        with self._write():
+            return self._execute(
+                "UPDATE job_runs SET owner = ?, started_at = ? WHERE key = ? AND owner = ? AND finished_at IS NULL",
+                (owner, at, key, previous)).rowcount == 1
+
+    def acquire_lease(self, name, owner, *, ttl, now) -> bool:
+        # One upsert whose WHERE lets only the same owner renew, or anyone take an expired lease:
+        # atomic on its own, so concurrent daemons get one winner without an explicit lock.
+        with self._write():
+            return self._execute(
+                "INSERT INTO leases AS l (name, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+                "WHERE l.owner = excluded.owner OR l.expires_at <= ?",
+                (name, owner, now + ttl, now)).rowcount == 1
+
+    def lease_holder(self, name, *, now) -> str | None:
+        row = self._execute("SELECT owner FROM leases WHERE name = ? AND expires_at > ?", (name, now)).fetchone()
+        return row["owner"] if row else None
+
+    def release_lease(self, name, owner) -> None:
+        with self._write():
+            self._execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
