@@ -18,11 +18,12 @@ the pull of the same event. See ``docs/connectors/stripe.md`` for the mapping ta
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Mapping
+from typing import Annotated, Any, Callable, ClassVar, Mapping
 
 import orjson
 from pydantic import (
@@ -52,7 +53,7 @@ from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejecte
 from hub.events import EventData
 from hub.hookspecs import hookimpl
 
-from hub.http import fetch
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -163,7 +164,8 @@ _SECRETS_SCHEMA = {"anyOf": [
 ]}
 
 
-class StripeConfig(ConnectorConfig):
+class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
+        timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
     webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
         default_factory=list,
         description="Endpoint signing secrets (whsec_…): one ${env:…}/${file:…} reference holding one or more "
@@ -183,8 +185,8 @@ class StripeConfig(ConnectorConfig):
     lookback: Duration = Field(default=dt.timedelta(days=30),
                                description="On the very first pull, how far back to list events (Stripe keeps 30 days)")
     page_size: int = Field(default=100, ge=1, le=100, description="Events per page of /v1/events")
-    timeout: Duration = Field(default=dt.timedelta(seconds=20), description="Time limit of one API call")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per API call (429/5xx/network errors)")
+    #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
+    former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
 
     split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
 
@@ -230,8 +232,6 @@ class Stripe(Connector, WebhookSource, PullSource):
     kind = "stripe"
     Config = StripeConfig
     emits = ("payment.succeeded", "payment.refunded", "payment.refund_failed")
-    #: backoff multiplier (seconds) of in-call retries
-    retry_backoff = 0.5
 
     config: StripeConfig
 
@@ -326,7 +326,7 @@ class Stripe(Connector, WebhookSource, PullSource):
         if self.config.api_key is None:
             return Health(True, "webhook only: no api_key, so no catch-up pull")
         try:
-            await self._get("/v1/events", [("limit", "1")], attempts=1)
+            await self._get("/v1/events", [("limit", "1")], retries=0)
         except AuthError as exc:
             return Health(False, f"Stripe refused the API key ({exc}): check api_key, a secret key (sk_…) "
                                  "or a restricted key (rk_…) with read access to Events")
@@ -334,14 +334,16 @@ class Stripe(Connector, WebhookSource, PullSource):
             return Health(False, f"Stripe API not reachable: {exc}")
         return Health(True)
 
-    async def _get(self, path: str, params: list[tuple[str, str]], *, attempts: int | None = None):
+    @functools.cached_property
+    def http(self) -> HttpClient:
         assert self.config.api_key is not None
-        url = str(self.config.api_base).rstrip("/") + path
-        headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}", "Accept": "application/json"}
-        return await fetch(self.context.http, "GET", url, what=f"GET {path}", headers=headers, params=params,
-                           timeout=self.config.timeout.total_seconds(),
-                           attempts=attempts or self.config.max_attempts, backoff=self.retry_backoff,
-                           log=self.context.log)
+        key = self.config.api_key
+        return self.config.client(lambda: self.context.http, base_url=str(self.config.api_base),
+                                  auth_headers=lambda: {"Authorization": f"Bearer {key.get_secret_value()}"},
+                                  log=self.context.log)
+
+    async def _get(self, path: str, params: list[tuple[str, str]], *, retries: int | None = None) -> Response:
+        return await self.http.request("GET", self.http.url(path), params=params, ok=ANY_2XX, retries=retries)
 
     # ------------------------------------------------------------------ mapping
     def map_record(self, record: Any) -> list[dict[str, Any]]:

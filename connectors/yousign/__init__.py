@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, ClassVar, Literal, Mapping
 
 import orjson
 from pydantic import (
@@ -49,7 +50,7 @@ from hub.durations import Duration
 from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
 
-from hub.http import Response, fetch
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "X-Yousign-Signature-256"
 PRODUCTION_API = "https://api.yousign.app/v3"
@@ -142,7 +143,8 @@ def _split_secrets(value: Any) -> Any:
     return value
 
 
-class YousignConfig(ConnectorConfig):
+class YousignConfig(ConnectorConfig, HttpSettings.with_defaults(
+        timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
     api_key: SecretStr = Field(description="Yousign API key (Read-Only is enough), for the downloads")
     webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
         description="Webhook subscription secret key(s): one ${env:…}/${file:…} reference holding one or more "
@@ -158,8 +160,8 @@ class YousignConfig(ConnectorConfig):
         "are trainer signatures, and they are never taken for the learner")
     max_event_age: Duration = Field(default=dt.timedelta(days=7),
                                     description="Older signed events are refused as replays (Yousign retries ~4 days)")
-    timeout: Duration = Field(default=dt.timedelta(seconds=20), description="Time limit of one API call")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per API call (429/5xx/network errors)")
+    #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
+    former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
 
     split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
 
@@ -204,8 +206,6 @@ class Yousign(Connector, WebhookSource):
     kind = "yousign"
     Config = YousignConfig
     emits = ("enrolment.terms_accepted", "enrolment.agreement_signed", "attendance.signed")
-    #: backoff multiplier (seconds) of in-call retries
-    retry_backoff = 0.5
     #: seconds a check() result is reused: Yousign rate-limits polling, and /readyz may be probed often
     check_cache_ok, check_cache_failed = 300.0, 60.0
 
@@ -381,7 +381,7 @@ class Yousign(Connector, WebhookSource):
             if now - at < (self.check_cache_ok if health.ok else self.check_cache_failed):
                 return health
         try:
-            await self._get("/signature_requests", [("limit", "1")], attempts=1)
+            await self._get("/signature_requests", [("limit", "1")], retries=0)
             health = Health(True)
         except AuthError as exc:
             health = Health(False, f"Yousign refused the API key ({exc}): check api_key and that it was created for "
@@ -398,12 +398,17 @@ class Yousign(Connector, WebhookSource):
         except orjson.JSONDecodeError:
             raise PermanentError(f"GET {path}: the answer is not JSON") from None
 
-    async def _get(self, path: str, params: list[tuple[str, str]], *, attempts: int | None = None) -> Response:
-        headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}"}
-        return await fetch(self.context.http, "GET", self.config.base_url + path, what=f"GET {path}", headers=headers,
-                           params=params, timeout=self.config.timeout.total_seconds(),
-                           attempts=attempts or self.config.max_attempts, backoff=self.retry_backoff,
-                           log=self.context.log)
+    @functools.cached_property
+    def http(self) -> HttpClient:
+        key = self.config.api_key
+        return self.config.client(lambda: self.context.http, base_url=self.config.base_url,
+                                  auth_headers=lambda: {"Authorization": f"Bearer {key.get_secret_value()}"},
+                                  log=self.context.log)
+
+    async def _get(self, path: str, params: list[tuple[str, str]], *, retries: int | None = None) -> Response:
+        # documents and audit trails are PDFs or ZIPs: accept any type
+        return await self.http.request("GET", self.http.url(path), params=params, headers={"Accept": "*/*"},
+                                       ok=ANY_2XX, retries=retries)
 
 
 # --------------------------------------------------------------------------- helpers
