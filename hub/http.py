@@ -120,9 +120,10 @@ class HttpClient:
     """Small retrying client around the hub's shared aiohttp session.
 
     ``retry_after`` guesses a delay when a retryable answer carries no ``Retry-After``;
-    ``error_detail`` adds the peer's own words (from the body) to a 4xx error; ``refine_error``
-    replaces the error raised for an answer (a connector's clearer message); ``sleep`` is what
-    waits between tries (tests record it)."""
+    ``error_detail`` adds the peer's own words (from the body) to a 4xx error;
+    ``refine_error(error, answer, what)`` returns the error to raise instead of ``error`` for an
+    unexpected answer (a connector's clearer message); ``sleep`` waits between tries (tests
+    record the waits)."""
 
     def __init__(
         self,
@@ -136,7 +137,7 @@ class HttpClient:
         max_wait: float,
         retry_after: RetryAfter | None = None,
         error_detail: Callable[[bytes], "str | None"] | None = None,
-        refine_error: Callable[[ConnectorError, Response], ConnectorError] | None = None,
+        refine_error: Callable[[ConnectorError, Response, str], ConnectorError] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         log: Any = None,
     ):
@@ -242,7 +243,7 @@ class HttpClient:
         if answer.status in ok:
             return answer
         error = self._error(answer, what)
-        raise self._refine_error(error, answer) if self._refine_error is not None else error
+        raise self._refine_error(error, answer, what) if self._refine_error is not None else error
 
     def _error(self, answer: Response, what: str) -> ConnectorError:
         """The :mod:`hub.errors` class for an answer that is not one of the expected statuses."""

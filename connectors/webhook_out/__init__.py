@@ -63,15 +63,13 @@ class WebhookOut(Connector, EventSink):
 
     @functools.cached_property
     def http(self) -> HttpClient:
-        url = str(self.config.url)
-
-        def redirect_error(error: ConnectorError, answer: Response) -> ConnectorError:
+        def redirect_error(error: ConnectorError, answer: Response, what: str) -> ConnectorError:
             if 300 <= answer.status < 400:
-                return PermanentError(f"POST {url}: HTTP {answer.status} (redirect: check the URL)")
+                return PermanentError(f"{what}: HTTP {answer.status} (redirect: check the URL)")
             return error
 
-        return self.config.client(lambda: self.context.http, base_url=url, refine_error=redirect_error,
-                                  log=self.context.log)
+        return self.config.client(lambda: self.context.http, base_url=str(self.config.url),
+                                  refine_error=redirect_error, log=self.context.log)
 
     async def deliver(self, events) -> None:
         body = orjson.dumps({"events": [e.model_dump(mode="json") for e in events]})
