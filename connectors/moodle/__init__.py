@@ -57,11 +57,9 @@ class Moodle(Connector, PullSource):
                              log_results=not config.ws_enabled, emit_views=config.logstore.emit_views)
         self.ws: MoodleWS | None = None
         if config.ws_enabled:
-            self.ws = MoodleWS(
-                base_url=config.base_url, token=config.token.get_secret_value(),  # type: ignore[union-attr]
-                session_getter=lambda: self.context.http, timeout=config.timeout.total_seconds(),
-                max_retries=config.max_retries, max_retry_wait=config.max_retry_wait.total_seconds(),
-                concurrency=config.concurrency, log=context.log)
+            http = config.client(lambda: self.context.http, base_url=config.base_url, log=context.log)
+            self.ws = MoodleWS(http, token=config.token.get_secret_value(),  # type: ignore[union-attr]
+                               concurrency=config.concurrency, log=context.log)
         self.db: LogstoreDB | None = LogstoreDB(config.logstore) if config.logstore_enabled else None
         self._db_lock = asyncio.Lock()
         self.site: dict[str, Any] | None = None
