@@ -33,10 +33,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from hub.connector import (
     Connector, ConnectorConfig, EventSink, Health, PullResult, PullSource, Reject, WebhookRequest, WebhookResult,
-    WebhookSource,
+    WebhookSource, probe,
 )
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
 from hub.http import HttpSettings
 
@@ -190,14 +190,11 @@ class HubSpot(Connector, PullSource, WebhookSource, EventSink):
         return response.json(f"{method} {path}")
 
     async def check(self) -> Health:
-        try:
-            await self._call("GET", "/crm/v3/objects/contacts", params={"limit": 1})
-        except AuthError as exc:
-            return Health(False, f"HubSpot refused the private app token ({exc}): it is invalid, expired, rotated "
-                                 "or lacks the crm.objects.contacts scopes; see Settings > Integrations > Private apps")
-        except ConnectorError as exc:
-            return Health(False, f"HubSpot is not reachable: {exc}")
-        return Health(True)
+        return await probe(
+            self._call("GET", "/crm/v3/objects/contacts", params={"limit": 1}),
+            refused="HubSpot refused the private app token ({error}): it is invalid, expired, rotated or lacks the "
+                    "crm.objects.contacts scopes; see Settings > Integrations > Private apps",
+            unreachable="HubSpot is not reachable: {error}")
 
     # ================================================================== source: pull
     def _initial_state(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import time
 from decimal import Decimal
-from typing import Annotated, Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import orjson
 from pydantic import (
@@ -32,7 +32,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -44,12 +43,14 @@ from hub.connector import (
     PullResult,
     PullSource,
     Reject,
+    SecretList,
     WebhookRequest,
     WebhookResult,
     WebhookSource,
+    probe,
 )
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.events import EventData
 from hub.hookspecs import hookimpl
 
@@ -150,23 +151,9 @@ class MetadataKeys(BaseModel):
     enrolment: str = Field(default="enrolment", description="Key holding the enrolment reference")
 
 
-def _split_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, str):
-        return [s for s in value.replace(",", " ").split() if s]
-    return value
-
-
-_SECRETS_SCHEMA = {"anyOf": [
-    {"type": "string", "format": "password", "writeOnly": True},
-    {"type": "array", "items": {"type": "string", "format": "password", "writeOnly": True}},
-]}
-
-
 class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
         timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
-    webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
+    webhook_secrets: SecretList = Field(
         default_factory=list,
         description="Endpoint signing secrets (whsec_…): one ${env:…}/${file:…} reference holding one or more "
         "secrets separated by commas or spaces (two while a secret is being rolled)",
@@ -187,8 +174,6 @@ class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
     page_size: int = Field(default=100, ge=1, le=100, description="Events per page of /v1/events")
     #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
     former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
-
-    split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
 
     @field_validator("types")
     @classmethod
@@ -325,14 +310,11 @@ class Stripe(Connector, WebhookSource, PullSource):
     async def check(self) -> Health:
         if self.config.api_key is None:
             return Health(True, "webhook only: no api_key, so no catch-up pull")
-        try:
-            await self._get("/v1/events", [("limit", "1")], retries=0)
-        except AuthError as exc:
-            return Health(False, f"Stripe refused the API key ({exc}): check api_key, a secret key (sk_…) "
-                                 "or a restricted key (rk_…) with read access to Events")
-        except ConnectorError as exc:
-            return Health(False, f"Stripe API not reachable: {exc}")
-        return Health(True)
+        return await probe(
+            self._get("/v1/events", [("limit", "1")], retries=0),
+            refused="Stripe refused the API key ({error}): check api_key, a secret key (sk_…) or a restricted key "
+                    "(rk_…) with read access to Events",
+            unreachable="Stripe API not reachable: {error}")
 
     @functools.cached_property
     def http(self) -> HttpClient:

@@ -30,7 +30,7 @@ import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
-from typing import Annotated, Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 import orjson
 from pydantic import (
@@ -40,16 +40,16 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from hub.connector import Connector, ConnectorConfig, Health, WebhookRequest, WebhookResult, WebhookSource
+from hub.connector import (
+    Connector, ConnectorConfig, Health, SecretList, WebhookRequest, WebhookResult, WebhookSource, probe,
+)
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
-
 from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "X-Yousign-Signature-256"
@@ -129,24 +129,11 @@ DEFAULT_TAGS: list[dict[str, Any]] = [
                 r"(?::(?P<learner>[^:]+))?$"},
 ]
 
-_SECRETS_SCHEMA = {"anyOf": [
-    {"type": "string", "format": "password", "writeOnly": True},
-    {"type": "array", "items": {"type": "string", "format": "password", "writeOnly": True}},
-]}
-
-
-def _split_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, str):
-        return [s for s in value.replace(",", " ").split() if s]
-    return value
-
 
 class YousignConfig(ConnectorConfig, HttpSettings.with_defaults(
         timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
     api_key: SecretStr = Field(description="Yousign API key (Read-Only is enough), for the downloads")
-    webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
+    webhook_secrets: SecretList = Field(
         description="Webhook subscription secret key(s): one ${env:…}/${file:…} reference holding one or more "
         "secrets separated by commas or spaces (two while moving to a new subscription)",
     )
@@ -162,8 +149,6 @@ class YousignConfig(ConnectorConfig, HttpSettings.with_defaults(
                                     description="Older signed events are refused as replays (Yousign retries ~4 days)")
     #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
     former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
-
-    split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
 
     @field_validator("webhook_secrets")
     @classmethod
@@ -380,14 +365,12 @@ class Yousign(Connector, WebhookSource):
             at, health = self._checked
             if now - at < (self.check_cache_ok if health.ok else self.check_cache_failed):
                 return health
-        try:
-            await self._get("/signature_requests", [("limit", "1")], retries=0)
-            health = Health(True)
-        except AuthError as exc:
-            health = Health(False, f"Yousign refused the API key ({exc}): check api_key and that it was created for "
-                                   f"the {'sandbox' if self.config.sandbox else 'production'} environment")
-        except ConnectorError as exc:
-            health = Health(False, f"Yousign API not reachable: {exc}")
+        environment = "sandbox" if self.config.sandbox else "production"
+        health = await probe(
+            self._get("/signature_requests", [("limit", "1")], retries=0),
+            refused="Yousign refused the API key ({error}): check api_key and that it was created for the "
+                    f"{environment} environment",
+            unreachable="Yousign API not reachable: {error}")
         self._checked = (now, health)
         return health
 
