@@ -310,7 +310,7 @@ async def fetch(
     log: Any = None,
 ) -> Response:
     """One request to ``url`` with ``headers`` (credentials included), retried like :class:`HttpClient`;
-    any 2xx is success. ``what`` is not used: messages name the URL without its query string."""
+    any 2xx is success. ``what`` names it in messages (default: the URL without its query string)."""
     client = HttpClient(lambda: session, base_url=url, auth_headers=lambda: {"Accept": "*/*", **headers}, timeout=timeout,
                         retries=max(0, attempts - 1), backoff=backoff, max_wait=MAX_IN_CALL_WAIT, log=log)
-    return await client.request(method, url, params=params, ok=ANY_2XX)
+    return await client.request(method, url, params=params, ok=ANY_2XX, what=what)
