@@ -46,7 +46,8 @@ class HttpSettings(BaseModel):
     other defaults."""
 
     model_config = ConfigDict(extra="forbid")
-    timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Time limit of one HTTP request to the peer")
+    timeout: Duration = Field(default=dt.timedelta(seconds=30),
+                              description="Time limit of one HTTP request to the peer")
     retries: int = Field(default=3, ge=0, le=10,
                          description="In-call retries of a transient failure (HTTP 429, 408, 425, 5xx, network)")
     retry_backoff: Duration = Field(

@@ -136,13 +136,13 @@ class MoodleWS:
         what = f"Moodle {function}"
         async with self._limit:
             response = await self.http.request("POST", REST_PATH, data=fields, ok=ANY_2XX, what=what)
-        body = response.body
+        body, ctype = response.body, response.content_type
         try:
             data = orjson.loads(body) if body.strip() else None
         except orjson.JSONDecodeError:
             raise ConnectorConfigError(
-                f"{what}: the answer is not JSON (HTTP {response.status}, {response.content_type or 'no content type'}): "
-                "is `url` the root of the Moodle site, with web services and the REST protocol enabled?") from None
+                f"{what}: the answer is not JSON (HTTP {response.status}, {ctype or 'no content type'}): is `url` the "
+                "root of the Moodle site, with web services and the REST protocol enabled?") from None
         if isinstance(data, dict) and "exception" in data and "errorcode" in data:
             raise classify(function, data)
         if isinstance(data, dict):
