@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Awaitable, ClassVar, Literal, Mapping
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, WithJsonSchema, model_validator
 
 from hub.durations import Duration
+from hub.errors import AuthError, ConnectorError
 
 if TYPE_CHECKING:
     from hub.blobs import BlobStore
@@ -83,6 +84,22 @@ class DeliveryOverrides(BaseModel):
     max_age: Duration | None = None
 
 
+def _split_secrets(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return [s for s in value.replace(",", " ").split() if s]
+    return value
+
+
+#: Secrets that one ``${env:…}`` or ``${file:…}`` reference holds, separated by commas, spaces or
+#: new lines: a webhook's signing secrets, two while one is being rolled.
+SecretList = Annotated[list[SecretStr], BeforeValidator(_split_secrets), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "password", "writeOnly": True},
+    {"type": "array", "items": {"type": "string", "format": "password", "writeOnly": True}},
+]})]
+
+
 class ConnectorConfig(BaseModel):
     """Fields every connector accepts. A connector's ``Config`` subclasses this."""
 
@@ -118,6 +135,19 @@ class Health:
     ok: bool
     message: str = "ok"
     details: dict[str, Any] = field(default_factory=dict)
+
+
+async def probe(call: Awaitable[Any], *, refused: str, unreachable: str) -> Health:
+    """A connector's health from one cheap call to its peer. ``refused`` is the message when the
+    credentials are refused, ``unreachable`` for any other error; ``{error}`` in them stands for
+    the error."""
+    try:
+        await call
+    except AuthError as exc:
+        return Health(False, refused.format(error=exc))
+    except ConnectorError as exc:
+        return Health(False, unreachable.format(error=exc))
+    return Health(True)
 
 
 @dataclass

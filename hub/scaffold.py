@@ -5,9 +5,9 @@
 
 * ``pyproject.toml`` — setuptools, a dependency on ``parcours-hub``, and the ``parcours``
   entry point that makes the hub find the connector with no change to the hub;
-* ``parcours_connector_<name>/__init__.py`` — a working example pull source over HTTP
-  (aiohttp through ``self.context.http``, cursor paging, ``error_for_status``) and its
-  ``register_connectors`` hook;
+* ``parcours_connector_<name>/__init__.py`` — a working example pull source over HTTP (the
+  hub's :class:`hub.http.HttpClient` on ``self.context.http``, configured by
+  :class:`hub.http.HttpSettings`; cursor paging) and its ``register_connectors`` hook;
 * ``tests/test_contract.py`` — a fake API on a local aiohttp server and the contract class
   from :func:`hub.testing.get_connector_test_class`;
 * ``README.md``.

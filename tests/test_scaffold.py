@@ -61,7 +61,7 @@ def test_layout(tmp_path):
     assert '[project.entry-points.parcours]\nmy_lms = "parcours_connector_my_lms"' in pyproject
     assert '"parcours-hub"' in pyproject
     module = (created / "parcours_connector_my_lms" / "__init__.py").read_text()
-    for needle in ("@hookimpl", "def register_connectors", "self.context.http", "error_for_status",
+    for needle in ("@hookimpl", "def register_connectors", "self.context.http", "HttpSettings", "self.config.client(",
                    'kind = "my_lms"', "lms.activity_completed"):
         assert needle in module
     compile(module, "__init__.py", "exec")

@@ -32,8 +32,7 @@ from hub.connector import Connector, ConnectorConfig, Health, PullResult, PullSo
 from hub.durations import Duration
 from hub.errors import AuthError, ConnectorError, PermanentError
 from hub.hookspecs import hookimpl
-
-from hub.http import HttpClient
+from hub.http import HttpSettings, Page, paginate
 
 UTC = dt.timezone.utc
 PROFESSOR_KEY = re.compile(r"^PROFESSOR(?:_(\d+))?$")
@@ -79,7 +78,7 @@ class ActionMapping(BaseModel):
         return self.values.get(raw, raw)[:200]
 
 
-class EdusignConfig(ConnectorConfig):
+class EdusignConfig(ConnectorConfig, HttpSettings):
     base_url: AnyHttpUrl = Field(default="https://ext.edusign.fr/v1", description="Edusign external API base URL")
     api_key: SecretStr = Field(description="Edusign API key (${env:…} or ${file:…}); Applications > private app > API keys")
     start_date: dt.date | None = Field(
@@ -103,12 +102,6 @@ class EdusignConfig(ConnectorConfig):
     trainer_events: bool = Field(default=True, description="Emit trainers' own signatures (signer: trainer)")
     download_signatures: bool = Field(default=True, description="Store the signature images as evidence blobs")
     page_limit: int = Field(default=200, ge=1, le=10_000, description="Safety limit of API pages read per pull")
-    timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Time limit of one API call")
-    retries: int = Field(default=3, ge=0, le=10, description="In-call retries of a transient failure (5xx, 429, network)")
-    retry_backoff: Duration = Field(default=dt.timedelta(seconds=1), description="First retry delay (random exponential)")
-    retry_max_wait: Duration = Field(
-        default=dt.timedelta(seconds=30),
-        description="Longest in-call wait; a longer Retry-After is left to the hub's scheduler")
 
 
 def _parse_time(value: Any, field: str) -> dt.datetime:
@@ -151,14 +144,10 @@ class Edusign(Connector, PullSource):
         super().__init__(name, config, context)
         self.config: EdusignConfig
         self._people: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self.http = HttpClient(
+        self.http = self.config.client(
             lambda: self.context.http,
             base_url=str(self.config.base_url),
             auth_headers=lambda: {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}"},
-            timeout=self.config.timeout.total_seconds(),
-            retries=self.config.retries,
-            backoff=self.config.retry_backoff.total_seconds(),
-            max_wait=self.config.retry_max_wait.total_seconds(),
             retry_after=lambda status, headers: 10.0 if status == 429 else None,
             log=self.context.log,
         )
@@ -206,19 +195,23 @@ class Edusign(Connector, PullSource):
         return self._people[key]
 
     async def _courses(self, start: dt.datetime, end: dt.datetime) -> list[Any]:
-        courses: list[Any] = []
-        previous: list[Any] | None = None
-        for page in range(self.config.page_limit):
-            result = await self._get("/course", {"page": page, "start": _iso(start), "end": _iso(end)})
+        previous: list[Any] = []
+
+        async def course_page(number: int) -> Page[int]:
+            nonlocal previous
+            result = await self._get("/course", {"page": number, "start": _iso(start), "end": _iso(end)})
             if not isinstance(result, list):
                 raise PermanentError("GET /course: 'result' is not a list")
             if not result or result == previous:  # an API that ignores 'page' would loop forever
-                break
-            courses.extend(result)
+                return Page([], None)
             previous = result
-        else:
+            return Page(result, number + 1)
+
+        def limit_reached() -> None:
             self.context.log.warning("edusign page limit reached", pages=self.config.page_limit)
-        return courses
+
+        return [course async for page in paginate(course_page, 0, max_pages=self.config.page_limit,
+                                                  on_limit=limit_reached) for course in page]
 
     # ------------------------------------------------------------------ pull
     async def pull(self, cursor: Any) -> PullResult:

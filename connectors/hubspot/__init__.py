@@ -33,13 +33,12 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 
 from hub.connector import (
     Connector, ConnectorConfig, EventSink, Health, PullResult, PullSource, Reject, WebhookRequest, WebhookResult,
-    WebhookSource,
+    WebhookSource, probe,
 )
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
-
-from hub.http import HttpClient
+from hub.http import HttpSettings
 
 UTC = dt.timezone.utc
 BATCH = 100          # HubSpot batch endpoints take up to 100 inputs
@@ -76,7 +75,7 @@ class StatusValues(BaseModel):
     abandoned: str = Field(default="abandoned", description="Written on enrolment.abandoned")
 
 
-class HubSpotConfig(ConnectorConfig):
+class HubSpotConfig(ConnectorConfig, HttpSettings):
     base_url: AnyHttpUrl = Field(default="https://api.hubapi.com", description="HubSpot API base URL")
     token: SecretStr = Field(description="Private app access token (${env:…} or ${file:…})")
     client_secret: SecretStr | None = Field(
@@ -107,12 +106,6 @@ class HubSpotConfig(ConnectorConfig):
     on_unknown_contact: Literal["dead_letter", "skip"] = Field(
         default="dead_letter",
         description="Sink: an event whose contact does not exist in HubSpot is dead-lettered (replayable) or skipped")
-    timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Time limit of one API call")
-    retries: int = Field(default=3, ge=0, le=10, description="In-call retries of a transient failure (5xx, 429, network)")
-    retry_backoff: Duration = Field(default=dt.timedelta(seconds=1), description="First retry delay (random exponential)")
-    retry_max_wait: Duration = Field(
-        default=dt.timedelta(seconds=30),
-        description="Longest in-call wait; a longer Retry-After is left to the hub's scheduler")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -183,14 +176,10 @@ class HubSpot(Connector, PullSource, WebhookSource, EventSink):
     def __init__(self, name, config, context):
         super().__init__(name, config, context)
         self.config: HubSpotConfig
-        self.http = HttpClient(
+        self.http = self.config.client(
             lambda: self.context.http,
             base_url=str(self.config.base_url),
             auth_headers=lambda: {"Authorization": f"Bearer {self.config.token.get_secret_value()}"},
-            timeout=self.config.timeout.total_seconds(),
-            retries=self.config.retries,
-            backoff=self.config.retry_backoff.total_seconds(),
-            max_wait=self.config.retry_max_wait.total_seconds(),
             retry_after=_retry_after,
             error_detail=_hubspot_detail,
             log=self.context.log,
@@ -201,14 +190,11 @@ class HubSpot(Connector, PullSource, WebhookSource, EventSink):
         return response.json(f"{method} {path}")
 
     async def check(self) -> Health:
-        try:
-            await self._call("GET", "/crm/v3/objects/contacts", params={"limit": 1})
-        except AuthError as exc:
-            return Health(False, f"HubSpot refused the private app token ({exc}): it is invalid, expired, rotated "
-                                 "or lacks the crm.objects.contacts scopes; see Settings > Integrations > Private apps")
-        except ConnectorError as exc:
-            return Health(False, f"HubSpot is not reachable: {exc}")
-        return Health(True)
+        return await probe(
+            self._call("GET", "/crm/v3/objects/contacts", params={"limit": 1}),
+            refused="HubSpot refused the private app token ({error}): it is invalid, expired, rotated or lacks the "
+                    "crm.objects.contacts scopes; see Settings > Integrations > Private apps",
+            unreachable="HubSpot is not reachable: {error}")
 
     # ================================================================== source: pull
     def _initial_state(self) -> dict[str, Any]:

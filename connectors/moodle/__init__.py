@@ -20,7 +20,7 @@ import asyncio
 import collections
 import copy
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from hub.connector import Connector, Health, PullResult, PullSource, Reject
 from hub.errors import ConnectorConfigError, ConnectorError
@@ -57,11 +57,9 @@ class Moodle(Connector, PullSource):
                              log_results=not config.ws_enabled, emit_views=config.logstore.emit_views)
         self.ws: MoodleWS | None = None
         if config.ws_enabled:
-            self.ws = MoodleWS(
-                base_url=config.base_url, token=config.token.get_secret_value(),  # type: ignore[union-attr]
-                session_getter=lambda: self.context.http, timeout=config.timeout.total_seconds(),
-                max_retries=config.max_retries, max_retry_wait=config.max_retry_wait.total_seconds(),
-                concurrency=config.concurrency, log=context.log)
+            http = config.client(lambda: self.context.http, base_url=config.base_url, log=context.log)
+            self.ws = MoodleWS(http, token=config.token.get_secret_value(),  # type: ignore[union-attr]
+                               concurrency=config.concurrency, log=context.log)
         self.db: LogstoreDB | None = LogstoreDB(config.logstore) if config.logstore_enabled else None
         self._db_lock = asyncio.Lock()
         self.site: dict[str, Any] | None = None
@@ -257,24 +255,51 @@ class Moodle(Connector, PullSource):
             self._prefetch = None
 
     async def _log_page(self, log_c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Reject], bool]:
+        """One page of the log store: read the rows, feed the connection sessions with them, look
+        up the learners and courses they name, and map the activity rows and the closed sessions."""
         assert self.db is not None
         cfg: LogstoreConfig = self.config.logstore
         last_id = int(log_c.get("last_id") or cfg.start_after_id)
-        rows = await self._fetch(last_id, cfg.page_size)
+        rows, done = await self._log_rows(last_id)
+        sess = Sessioniser(cfg.inactivity_gap.total_seconds(), cfg.virtual_class_max.total_seconds(),
+                           log_c.get("state"))
+        pending, rejects, last_id = self._walk_log(rows, sess, last_id)
+        if done:
+            sess.close_idle(self.clock())
+        closed = sess.take()
+        log_c["last_id"] = last_id
+        log_c["state"] = sess.state()
+        users, courses, quiz = await self._log_lookups(pending, closed)
+        events: list[dict[str, Any]] = []
+        for record in self._activity_records(pending, users, courses, quiz):
+            self._map_into(record, events, rejects)
+        for record in self._closed_records(closed, users, courses):
+            self._map_into(record, events, rejects)
+        self.context.log.info("moodle log page", rows=len(rows), last_id=last_id, events=len(events),
+                              rejects=len(rejects), open_sessions=len(sess.open))
+        return events, rejects, done
+
+    async def _log_rows(self, after_id: int) -> tuple[list[tuple], bool]:
+        """The rows after ``after_id`` and whether they reach the end of the log, whose newest
+        seconds are left for the next pull (see ``tail_guard``)."""
+        cfg = self.config.logstore
+        rows = await self._fetch(after_id, cfg.page_size)
         done = len(rows) < cfg.page_size
         if done and rows and cfg.tail_guard.total_seconds() > 0:
-            # the live end of the log: keep the newest seconds for the next pull (see tail_guard)
             cutoff = self.clock() - cfg.tail_guard.total_seconds()
             keep = next((i for i, r in enumerate(rows) if isinstance(r[11], int) and r[11] > cutoff), len(rows))
             rows = rows[:keep]
-        sess = Sessioniser(cfg.inactivity_gap.total_seconds(), cfg.virtual_class_max.total_seconds(),
-                           log_c.get("state"))
+        return rows, done
+
+    def _walk_log(self, rows: list[tuple], sess: Sessioniser, last_id: int) -> tuple[list[tuple], list[Reject], int]:
+        """Feed ``sess`` with the rows that show a learner connected; return the rows that are
+        activity traces to map, the unreadable rows, and the id of the last row."""
+        cfg = self.config.logstore
         origins = set(cfg.origins)
         ignored = set(cfg.ignore_users)
         login_as = cfg.count_login_as
         emit_views = cfg.emit_views
-        results = self.mapper.log_results
-        activity_names = m.ACTIVITY_EVENTS if results else (m.ACTIVITY_EVENTS - m.RESULT_EVENTS)
+        activity_names = m.ACTIVITY_EVENTS if self.mapper.log_results else (m.ACTIVITY_EVENTS - m.RESULT_EVENTS)
         not_presence = m.NOT_PRESENCE
         kinds = {m.LOGIN: LOGIN, m.LOGOUT: LOGOUT, m.BBB_JOINED: VC_JOIN, m.BBB_LEFT: VC_LEFT}
         is_view = m.is_view
@@ -304,13 +329,12 @@ class Moodle(Connector, PullSource):
                 pending.append(row)
         if clock is not None:
             sess.close_idle(clock)
-        if done:
-            sess.close_idle(self.clock())
-        closed = sess.take()
-        log_c["last_id"] = last_id
-        log_c["state"] = sess.state()
+        return pending, rejects, last_id
 
-        # lookups (batched, cached): learners' e-mail and name, courses' shortname/idnumber
+    async def _log_lookups(self, pending: list[tuple], closed: list[tuple[str, dict[str, Any]]]) -> tuple[
+            dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[Any, Any]]:
+        """The learners (e-mail, name) and courses (shortname, idnumber) that the activity rows and
+        the closed sessions name, and the quiz attempts of the submissions (batched, cached)."""
         user_ids = {r[6] for r in pending} | {r[8] for r in pending if r[8]} | {o[1]["user"] for o in closed}
         course_ids = {r[7] for r in pending if r[7] and r[7] > 1} | {o[1]["course"] for o in closed
                                                                      if o[0] == "vc" and o[1].get("course")}
@@ -318,12 +342,15 @@ class Moodle(Connector, PullSource):
         users = await self._lookup_users(user_ids)
         courses = await self._lookup_courses(course_ids)
         quiz = {}
-        if results:
+        if self.mapper.log_results:
             attempt_ids = {r[3] for r in pending if r[1] == m.QUIZ_SUBMITTED and r[3]}
             if attempt_ids:
-                quiz = await self._db(self.db.quiz_attempts, attempt_ids)
+                quiz = await self._db(self.db.quiz_attempts, attempt_ids)  # type: ignore[union-attr]
+        return users, courses, quiz
 
-        events: list[dict[str, Any]] = []
+    def _activity_records(self, pending: list[tuple], users: dict[int, dict[str, Any]],
+                          courses: dict[int, dict[str, Any]], quiz: dict[Any, Any]) -> Iterator[dict[str, Any]]:
+        """The records to map of the activity rows of followed courses (or of no course)."""
         for row in pending:
             if not self._followed(courses.get(row[7])) and row[7] not in (None, 0, 1):
                 continue
@@ -331,21 +358,21 @@ class Moodle(Connector, PullSource):
                       "related": users.get(row[8]) if row[8] else None, "course": courses.get(row[7])}
             if row[1] == m.QUIZ_SUBMITTED and row[3] in quiz:
                 record["extra"] = quiz[row[3]]
-            self._map_into(record, events, rejects)
+            yield record
+
+    def _closed_records(self, closed: list[tuple[str, dict[str, Any]]], users: dict[int, dict[str, Any]],
+                        courses: dict[int, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The records to map of the closed connection sessions and virtual classes."""
         for kind, item in closed:
             if kind == "session":
                 followed = [c for c in item["courses"] if self._followed(courses.get(c))]
                 course = courses.get(followed[0]) if len(followed) == 1 else None
-                record = {"kind": "session", "session": item, "user": users.get(item["user"]), "course": course}
-            else:
-                course = courses.get(item.get("course")) if item.get("course") else None
-                if item.get("course") and not self._followed(course):
-                    continue
-                record = {"kind": "virtual_class", "vc": item, "user": users.get(item["user"]), "course": course}
-            self._map_into(record, events, rejects)
-        self.context.log.info("moodle log page", rows=len(rows), last_id=last_id, events=len(events),
-                              rejects=len(rejects), open_sessions=len(sess.open))
-        return events, rejects, done
+                yield {"kind": "session", "session": item, "user": users.get(item["user"]), "course": course}
+                continue
+            course = courses.get(item.get("course")) if item.get("course") else None
+            if item.get("course") and not self._followed(course):
+                continue
+            yield {"kind": "virtual_class", "vc": item, "user": users.get(item["user"]), "course": course}
 
     def _map_into(self, record: dict[str, Any], events: list[dict[str, Any]], rejects: list[Reject]) -> None:
         try:

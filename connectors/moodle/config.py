@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import ClassVar, Literal, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from hub.connector import ConnectorConfig
 from hub.durations import Duration
+from hub.http import HttpSettings
 
 DSN_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
                "mysql+pymysql": "mysql"}
@@ -91,8 +92,12 @@ class LogstoreConfig(BaseModel):
         return DSN_SCHEMES[urlsplit(self.dsn.get_secret_value()).scheme.lower()]
 
 
-class MoodleConfig(ConnectorConfig):
+class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.timedelta(milliseconds=500),
+                                                               retry_max_wait=dt.timedelta(seconds=60))):
     """Moodle: web services (REST, token) and/or read-only SQL on the log store."""
+
+    #: the former names of ``retries`` and ``retry_max_wait``
+    former_http_keys: ClassVar[Mapping[str, str]] = {"max_retries": "retries", "max_retry_wait": "retry_max_wait"}
 
     url: AnyHttpUrl | None = Field(default=None, description="Root URL of the Moodle site (web services)")
     token: SecretStr | None = Field(
@@ -117,14 +122,6 @@ class MoodleConfig(ConnectorConfig):
         default=dt.timedelta(minutes=10),
         description="Overlap re-read on each pull: learners whose course access is this close to the last one "
         "seen are polled again, and facts this close are compared with those already sent",
-    )
-    timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Time limit of one web-service call")
-    max_retries: int = Field(default=3, ge=0, le=10,
-                             description="In-call retries of a call that failed with 429, 5xx or a network error")
-    max_retry_wait: Duration = Field(
-        default=dt.timedelta(seconds=60),
-        description="Longest Retry-After honoured inside a call; a longer one fails the pull with "
-        "RateLimitedError so the hub reschedules it",
     )
     concurrency: int = Field(default=4, ge=1, le=32, description="Web-service calls in flight at once")
     attendance_modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"] = Field(

@@ -178,6 +178,14 @@ def _dict(value: Any, *, where: str, field: str) -> dict[str, Any]:
     return value
 
 
+def _listed(value: Any, *, where: str, field: str, id_key: str, label: str) -> tuple[dict[str, Any], int, str]:
+    """An item of the list ``field`` of a web-service answer, its id (``id_key``, positive), and
+    ``where`` completed with ``label`` and that id for the messages about the item."""
+    item = _dict(value, where=where, field=f"{field}[]")
+    item_id = _int(item.get(id_key), where=where, field=f"{field}[].{id_key}", positive=True)
+    return item, item_id, f"{where} {label} {item_id}"  # type: ignore[return-value]
+
+
 def duration_seconds(text: Any) -> int | None:
     """SCORM times: ``HH:MM:SS(.ss)`` (1.2) or ISO 8601 ``PT1H2M3.5S`` (2004); None when unreadable."""
     if text is None:
@@ -286,11 +294,9 @@ class Mapper:
 
     # ------------------------------------------------------------------ web services
     def map_activity_completion(self, r: dict[str, Any]) -> list[dict[str, Any]]:
-        user, status = r["user"], r["status"]
+        user = r["user"]
         where = f"core_completion_get_activities_completion_status (course {r['course']['id']}, user {user['id']})"
-        status = _dict(status, where=where, field="statuses[]")
-        cmid = _int(status.get("cmid"), where=where, field="statuses[].cmid", positive=True)
-        where += f" cmid {cmid}"
+        status, cmid, where = _listed(r["status"], where=where, field="statuses", id_key="cmid", label="cmid")
         state = _int(status.get("state"), where=where, field="state")
         if state == 0:
             return []
@@ -336,11 +342,9 @@ class Mapper:
         return [self._event("lms.progress", r["at"], f"progress:{r['course']['id']}:{user['id']}:{percent}", r, data)]
 
     def map_grade(self, r: dict[str, Any]) -> list[dict[str, Any]]:
-        user, item = r["user"], r["item"]
+        user = r["user"]
         where = f"gradereport_user_get_grade_items (course {r['course']['id']}, user {user['id']})"
-        item = _dict(item, where=where, field="gradeitems[]")
-        item_id = _int(item.get("id"), where=where, field="gradeitems[].id", positive=True)
-        where += f" grade item {item_id}"
+        item, item_id, where = _listed(r["item"], where=where, field="gradeitems", id_key="id", label="grade item")
         score = _num(item.get("graderaw"), where=where, field="graderaw")
         if score is None:
             return []
@@ -367,11 +371,9 @@ class Mapper:
         return [self._event("assessment.graded", at, f"grade:{item_id}:{user['id']}:{at}", r, data)]
 
     def map_quiz_attempt(self, r: dict[str, Any]) -> list[dict[str, Any]]:
-        user, quiz, attempt = r["user"], r["quiz"], r["attempt"]
+        user, quiz = r["user"], r["quiz"]
         where = f"mod_quiz_get_user_attempts (quiz {quiz['id']}, user {user['id']})"
-        attempt = _dict(attempt, where=where, field="attempts[]")
-        attempt_id = _int(attempt.get("id"), where=where, field="attempts[].id", positive=True)
-        where += f" attempt {attempt_id}"
+        attempt, attempt_id, where = _listed(r["attempt"], where=where, field="attempts", id_key="id", label="attempt")
         if attempt.get("state") != "finished" or attempt.get("preview"):
             return []
         finished = _time(attempt.get("timefinish"), where=where, field="timefinish")

@@ -2,29 +2,20 @@
 
 Moodle answers errors with HTTP 200 and a JSON body ``{"exception", "errorcode", "message"}``;
 :func:`classify` turns that body into the hub's error taxonomy. Calls are retried inside the
-call (tenacity) on 429, 5xx and network errors, honouring ``Retry-After`` up to a bound.
+call by the hub's HTTP client on 429, 5xx and network errors, honouring ``Retry-After`` up to
+``retry_max_wait``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import random
 import re
-from typing import Any, Iterable
+from typing import Any
 
-import aiohttp
 import orjson
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-from hub.errors import (
-    AuthError,
-    ConnectorConfigError,
-    ConnectorError,
-    PermanentError,
-    RetryableError,
-    error_for_status,
-)
+from hub.errors import AuthError, ConnectorConfigError, ConnectorError, PermanentError, RetryableError
+from hub.http import ANY_2XX, HttpClient
 
 REST_PATH = "/webservice/rest/server.php"
 
@@ -129,76 +120,29 @@ def form_fields(params: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 class MoodleWS:
-    """A small client: one method, :meth:`call`, with timeouts, retries and a call counter."""
+    """A small client: one method, :meth:`call`, over the hub's :class:`~hub.http.HttpClient`
+    (timeouts, retries), with a bound on the calls in flight."""
 
-    def __init__(self, *, base_url: str, token: str, session_getter: Any, timeout: float, max_retries: int,
-                 max_retry_wait: float, concurrency: int, log: Any):
-        self.url = base_url.rstrip("/") + REST_PATH
+    def __init__(self, http: HttpClient, *, token: str, concurrency: int, log: Any):
+        self.http = http
         self._token = token
-        self._session = session_getter
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_retry_wait = max_retry_wait
         self.log = log
-        self.calls: collections.Counter[str] = collections.Counter()
-        self.http_requests = 0
         self._limit = asyncio.Semaphore(concurrency)
 
     async def call(self, function: str, params: dict[str, Any] | None = None) -> Any:
         """Call ``function`` and return the decoded answer; raise a :mod:`hub.errors` error otherwise."""
-        self.calls[function] += 1
         fields = [("wstoken", self._token), ("wsfunction", function), ("moodlewsrestformat", "json")]
         fields += form_fields(params)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            retry=retry_if_exception(self._should_retry),
-            wait=self._wait,
-            reraise=True,
-            before_sleep=self._before_sleep,
-        )
-        async with self._limit:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._post(function, fields)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _should_retry(self, exc: BaseException) -> bool:
-        if not isinstance(exc, RetryableError):
-            return False
-        return exc.retry_after is None or exc.retry_after <= self.max_retry_wait
-
-    def _wait(self, retry_state: Any) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        after = getattr(exc, "retry_after", None)
-        if after is not None:
-            return float(min(after, self.max_retry_wait))
-        backoff = min(10.0, 0.5 * 2 ** (retry_state.attempt_number - 1))
-        return backoff * (0.5 + random.random() / 2)
-
-    def _before_sleep(self, retry_state: Any) -> None:
-        exc = retry_state.outcome.exception()
-        self.log.warning("moodle call retried", error=str(exc), attempt=retry_state.attempt_number,
-                         wait_seconds=round(retry_state.next_action.sleep, 2) if retry_state.next_action else None)
-
-    async def _post(self, function: str, fields: list[tuple[str, str]]) -> Any:
-        self.http_requests += 1
         what = f"Moodle {function}"
-        try:
-            async with self._session().post(self.url, data=fields,
-                                            timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
-                body = await response.read()
-                error = error_for_status(response.status, what, response.headers.get("Retry-After"))
-                if error is not None:
-                    raise error
-                status, ctype = response.status, response.headers.get("Content-Type", "")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise RetryableError(f"{what}: {type(exc).__name__} {_clean(str(exc))[:200]}".rstrip()) from None
+        async with self._limit:
+            response = await self.http.request("POST", REST_PATH, data=fields, ok=ANY_2XX, what=what)
+        body, ctype = response.body, response.content_type
         try:
             data = orjson.loads(body) if body.strip() else None
         except orjson.JSONDecodeError:
             raise ConnectorConfigError(
-                f"{what}: the answer is not JSON (HTTP {status}, {ctype or 'no content type'}): is `url` the root "
-                "of the Moodle site, with web services and the REST protocol enabled?") from None
+                f"{what}: the answer is not JSON (HTTP {response.status}, {ctype or 'no content type'}): is `url` the "
+                "root of the Moodle site, with web services and the REST protocol enabled?") from None
         if isinstance(data, dict) and "exception" in data and "errorcode" in data:
             raise classify(function, data)
         if isinstance(data, dict):
@@ -208,14 +152,3 @@ class MoodleWS:
                                   item=warning.get("item"), itemid=warning.get("itemid"),
                                   message=warning.get("message"))
         return data
-
-
-def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -18,11 +18,12 @@ the pull of the same event. See ``docs/connectors/stripe.md`` for the mapping ta
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
 from decimal import Decimal
-from typing import Annotated, Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import orjson
 from pydantic import (
@@ -31,7 +32,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -43,16 +43,18 @@ from hub.connector import (
     PullResult,
     PullSource,
     Reject,
+    SecretList,
     WebhookRequest,
     WebhookResult,
     WebhookSource,
+    probe,
 )
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.events import EventData
 from hub.hookspecs import hookimpl
 
-from hub.http import fetch
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -149,22 +151,9 @@ class MetadataKeys(BaseModel):
     enrolment: str = Field(default="enrolment", description="Key holding the enrolment reference")
 
 
-def _split_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, str):
-        return [s for s in value.replace(",", " ").split() if s]
-    return value
-
-
-_SECRETS_SCHEMA = {"anyOf": [
-    {"type": "string", "format": "password", "writeOnly": True},
-    {"type": "array", "items": {"type": "string", "format": "password", "writeOnly": True}},
-]}
-
-
-class StripeConfig(ConnectorConfig):
-    webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
+class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
+        timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
+    webhook_secrets: SecretList = Field(
         default_factory=list,
         description="Endpoint signing secrets (whsec_…): one ${env:…}/${file:…} reference holding one or more "
         "secrets separated by commas or spaces (two while a secret is being rolled)",
@@ -183,10 +172,8 @@ class StripeConfig(ConnectorConfig):
     lookback: Duration = Field(default=dt.timedelta(days=30),
                                description="On the very first pull, how far back to list events (Stripe keeps 30 days)")
     page_size: int = Field(default=100, ge=1, le=100, description="Events per page of /v1/events")
-    timeout: Duration = Field(default=dt.timedelta(seconds=20), description="Time limit of one API call")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per API call (429/5xx/network errors)")
-
-    split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
+    #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
+    former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
 
     @field_validator("types")
     @classmethod
@@ -230,8 +217,6 @@ class Stripe(Connector, WebhookSource, PullSource):
     kind = "stripe"
     Config = StripeConfig
     emits = ("payment.succeeded", "payment.refunded", "payment.refund_failed")
-    #: backoff multiplier (seconds) of in-call retries
-    retry_backoff = 0.5
 
     config: StripeConfig
 
@@ -325,23 +310,22 @@ class Stripe(Connector, WebhookSource, PullSource):
     async def check(self) -> Health:
         if self.config.api_key is None:
             return Health(True, "webhook only: no api_key, so no catch-up pull")
-        try:
-            await self._get("/v1/events", [("limit", "1")], attempts=1)
-        except AuthError as exc:
-            return Health(False, f"Stripe refused the API key ({exc}): check api_key, a secret key (sk_…) "
-                                 "or a restricted key (rk_…) with read access to Events")
-        except ConnectorError as exc:
-            return Health(False, f"Stripe API not reachable: {exc}")
-        return Health(True)
+        return await probe(
+            self._get("/v1/events", [("limit", "1")], retries=0),
+            refused="Stripe refused the API key ({error}): check api_key, a secret key (sk_…) or a restricted key "
+                    "(rk_…) with read access to Events",
+            unreachable="Stripe API not reachable: {error}")
 
-    async def _get(self, path: str, params: list[tuple[str, str]], *, attempts: int | None = None):
+    @functools.cached_property
+    def http(self) -> HttpClient:
         assert self.config.api_key is not None
-        url = str(self.config.api_base).rstrip("/") + path
-        headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}", "Accept": "application/json"}
-        return await fetch(self.context.http, "GET", url, what=f"GET {path}", headers=headers, params=params,
-                           timeout=self.config.timeout.total_seconds(),
-                           attempts=attempts or self.config.max_attempts, backoff=self.retry_backoff,
-                           log=self.context.log)
+        key = self.config.api_key
+        return self.config.client(lambda: self.context.http, base_url=str(self.config.api_base),
+                                  auth_headers=lambda: {"Authorization": f"Bearer {key.get_secret_value()}"},
+                                  log=self.context.log)
+
+    async def _get(self, path: str, params: list[tuple[str, str]], *, retries: int | None = None) -> Response:
+        return await self.http.request("GET", self.http.url(path), params=params, ok=ANY_2XX, retries=retries)
 
     # ------------------------------------------------------------------ mapping
     def map_record(self, record: Any) -> list[dict[str, Any]]:

@@ -7,25 +7,25 @@ Body: ``{"events": [TraceEvent, ...]}``. Headers:
 * ``Parcours-Delivery``: the id of the first event of the batch, for the receiver's logs.
 
 Delivery is at least once: a receiver must de-duplicate on the event ``id``. HTTP 2xx is
-success, 429 and 5xx are retried (``Retry-After`` honoured), other 4xx are dead-lettered.
+success, 429 and 5xx are retried (``Retry-After`` honoured), other 4xx are dead-lettered. The
+hub's delivery schedule does the retrying; ``retries`` adds in-call retries (none by default).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
 
-import aiohttp
 import orjson
 from pydantic import AnyHttpUrl, Field, SecretStr
 
 from hub.connector import Connector, ConnectorConfig, EventSink
-from hub.durations import Duration
-from hub.errors import PermanentError, RetryableError, error_for_status
+from hub.errors import ConnectorError, PermanentError
 from hub.hookspecs import hookimpl
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "Parcours-Signature"
 
@@ -49,10 +49,9 @@ def verify(secret: bytes, body: bytes, header: str, *, tolerance: float = 300, n
                (p.split("=", 1) for p in header.split(",") if "=" in p) if k == "v1")
 
 
-class WebhookOutConfig(ConnectorConfig):
+class WebhookOutConfig(ConnectorConfig, HttpSettings.with_defaults(timeout=dt.timedelta(seconds=15), retries=0)):
     url: AnyHttpUrl = Field(description="Receiver endpoint")
     secret: SecretStr = Field(description="Shared HMAC secret (${env:…} or ${file:…})")
-    timeout: Duration = Field(default=dt.timedelta(seconds=15), description="Per-request timeout")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers")
 
 
@@ -62,29 +61,28 @@ class WebhookOut(Connector, EventSink):
     kind = "webhook_out"
     Config = WebhookOutConfig
 
+    @functools.cached_property
+    def http(self) -> HttpClient:
+        def redirect_error(error: ConnectorError, answer: Response, what: str) -> ConnectorError:
+            if 300 <= answer.status < 400:
+                return PermanentError(f"{what}: HTTP {answer.status} (redirect: check the URL)")
+            return error
+
+        return self.config.client(lambda: self.context.http, base_url=str(self.config.url),
+                                  refine_error=redirect_error, log=self.context.log)
+
     async def deliver(self, events) -> None:
         body = orjson.dumps({"events": [e.model_dump(mode="json") for e in events]})
         secret = self.config.secret.get_secret_value().encode()
         headers = {
+            "Accept": "*/*",
             **self.config.headers,
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, body, int(time.time())),
             "Parcours-Delivery": events[0].id if events else "",
         }
         url = str(self.config.url)
-        try:
-            async with self.context.http.post(
-                url, data=body, headers=headers, allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout.total_seconds()),
-            ) as response:
-                await response.read()
-                error = error_for_status(response.status, f"POST {url}", response.headers.get("Retry-After"))
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
-            raise RetryableError(f"POST {url}: {type(exc).__name__}") from None
-        except aiohttp.InvalidURL:
-            raise PermanentError(f"invalid URL {url}") from None
-        if error is not None:
-            raise error
+        await self.http.request("POST", url, data=body, headers=headers, ok=ANY_2XX, what=f"POST {url}")
 
 
 @hookimpl

@@ -22,17 +22,16 @@ import base64
 import binascii
 import collections
 import datetime as dt
+import functools
 import hmac
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
 import orjson
 import yarl
 from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_validator, model_validator
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
 
 from connectors.xapi.iso8601 import UTC, format_timestamp, parse_timestamp
 from connectors.xapi.mapping import (
@@ -58,22 +57,15 @@ from hub.connector import (
     WebhookSource,
 )
 from hub.durations import Duration
-from hub.errors import (
-    AuthError,
-    ConnectorConfigError,
-    ConnectorError,
-    PermanentError,
-    RetryableError,
-    WebhookRejected,
-    error_for_status,
-)
+from hub.errors import AuthError, ConnectorConfigError, ConnectorError, PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 VERSION_RE = r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$"
 MARGIN = dt.timedelta(milliseconds=1)
 
 
-class XapiConfig(ConnectorConfig):
+class XapiConfig(ConnectorConfig, HttpSettings.with_defaults(retry_max_wait=dt.timedelta(seconds=60))):
     endpoint: AnyHttpUrl | None = Field(
         default=None,
         description="The LRS's xAPI base URL, e.g. https://lrs.example.fr/xAPI/ (statements are read from "
@@ -114,12 +106,6 @@ class XapiConfig(ConnectorConfig):
     push_username: SecretStr | None = Field(default=None, description="HTTP Basic user expected on POST /webhooks/<name>")
     push_password: SecretStr | None = Field(default=None, description="HTTP Basic password expected on POST /webhooks/<name>")
     push_token: SecretStr | None = Field(default=None, description="Bearer token accepted on POST /webhooks/<name>")
-    timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Time limit of one LRS request")
-    retries: int = Field(default=3, ge=0, le=10, description="Retries of a request answered 429/5xx or failing on the network")
-    retry_backoff: Duration = Field(default=dt.timedelta(seconds=1), description="First retry delay (exponential, with jitter)")
-    retry_max_wait: Duration = Field(
-        default=dt.timedelta(seconds=60),
-        description="Longest wait between retries; a longer Retry-After ends the pull (the next run retries)")
 
     @field_validator("endpoint")
     @classmethod
@@ -407,60 +393,38 @@ class Xapi(Connector, PullSource, WebhookSource):
         return await self._get(self.statements_url, params)
 
     # ------------------------------------------------------------------ HTTP
+    @functools.cached_property
+    def http(self) -> HttpClient:
+        return self.config.client(lambda: self.context.http, base_url=self.base_url or "",
+                                  auth_headers=self._basic_auth, refine_error=self._explain_error,
+                                  sleep=lambda seconds: self._sleep(seconds), log=self.context.log)
+
+    def _basic_auth(self) -> dict[str, str]:
+        if self.config.username is None or self.config.password is None:
+            return {}
+        pair = f"{self.config.username.get_secret_value()}:{self.config.password.get_secret_value()}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+    @staticmethod
+    def _explain_error(error: ConnectorError, answer: Response, what: str) -> ConnectorError:
+        if 300 <= answer.status < 400:
+            location = answer.headers.get("Location", "?")
+            return ConnectorConfigError(f"{what}: HTTP {answer.status} redirect to {location}: "
+                                        "set `endpoint` to the final URL")
+        if isinstance(error, AuthError):
+            return AuthError(f"the LRS refused the credentials (HTTP {answer.status} on {what}): "
+                             "check `username` and `password`")
+        return error
+
     async def _get(self, url: str, params: dict[str, str] | None = None, *, retries: int | None = None) -> dict[str, Any]:
         """GET a StatementResult, retrying 429/5xx and network errors with backoff (honouring Retry-After)."""
-        attempts = (self.config.retries if retries is None else retries) + 1
-        max_wait = self.config.retry_max_wait.total_seconds()
-        backoff = wait_random_exponential(multiplier=self.config.retry_backoff.total_seconds(), max=max_wait)
-
-        def wait(state: Any) -> float:
-            retry_after = getattr(state.outcome.exception(), "retry_after", None)
-            return float(retry_after) if retry_after is not None else backoff(state)
-
-        def stop(state: Any) -> bool:
-            if state.attempt_number >= attempts:
-                return True
-            retry_after = getattr(state.outcome.exception(), "retry_after", None)
-            return retry_after is not None and retry_after > max_wait
-
-        def before_sleep(state: Any) -> None:
-            self.context.log.warning("LRS request failed, retrying", attempt=state.attempt_number,
-                                     error=str(state.outcome.exception()), wait=round(state.next_action.sleep, 3))
-
-        retrying = AsyncRetrying(retry=retry_if_exception_type(RetryableError), stop=stop, wait=wait,
-                                 sleep=self._sleep, before_sleep=before_sleep, reraise=True)
-        async for attempt in retrying:
-            with attempt:
-                return await self._get_once(url, params)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _get_once(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
-        target = yarl.URL(url, encoded=True)
+        target = yarl.URL(url, encoded=True)  # a `more` link is followed as the LRS wrote it
         path = target.path
-        headers = {"X-Experience-API-Version": self.config.version, "Accept": "application/json"}
-        if self.config.username is not None and self.config.password is not None:
-            pair = f"{self.config.username.get_secret_value()}:{self.config.password.get_secret_value()}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout.total_seconds())
+        response = await self.http.request("GET", target, params=params, ok=ANY_2XX, retries=retries,
+                                           headers={"X-Experience-API-Version": self.config.version},
+                                           what=f"GET {path}")
         try:
-            async with self.context.http.get(target, params=params, headers=headers, timeout=timeout,
-                                             allow_redirects=False) as response:
-                status = response.status
-                if 300 <= status < 400:
-                    location = response.headers.get("Location", "?")
-                    raise ConnectorConfigError(f"GET {path}: HTTP {status} redirect to {location}: "
-                                               "set `endpoint` to the final URL")
-                error = error_for_status(status, f"GET {path}", response.headers.get("Retry-After"))
-                if isinstance(error, AuthError):
-                    error = AuthError(f"the LRS refused the credentials (HTTP {status} on GET {path}): "
-                                      "check `username` and `password`")
-                if error is not None:
-                    raise error
-                body = await response.read()
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
-            raise RetryableError(f"GET {path}: {type(exc).__name__}") from None
-        try:
-            page = orjson.loads(body)
+            page = orjson.loads(response.body)
         except orjson.JSONDecodeError:
             raise ConnectorConfigError(f"GET {path}: the answer is not JSON; is `endpoint` the LRS's xAPI base URL?") from None
         if not isinstance(page, dict) or not isinstance(page.get("statements"), list):

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
-from typing import Annotated, Any, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 import orjson
 from pydantic import (
@@ -39,17 +40,17 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from hub.connector import Connector, ConnectorConfig, Health, WebhookRequest, WebhookResult, WebhookSource
+from hub.connector import (
+    Connector, ConnectorConfig, Health, SecretList, WebhookRequest, WebhookResult, WebhookSource, probe,
+)
 from hub.durations import Duration
-from hub.errors import AuthError, ConnectorError, PermanentError, WebhookRejected
+from hub.errors import PermanentError, WebhookRejected
 from hub.hookspecs import hookimpl
-
-from hub.http import Response, fetch
+from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
 SIGNATURE_HEADER = "X-Yousign-Signature-256"
 PRODUCTION_API = "https://api.yousign.app/v3"
@@ -128,23 +129,11 @@ DEFAULT_TAGS: list[dict[str, Any]] = [
                 r"(?::(?P<learner>[^:]+))?$"},
 ]
 
-_SECRETS_SCHEMA = {"anyOf": [
-    {"type": "string", "format": "password", "writeOnly": True},
-    {"type": "array", "items": {"type": "string", "format": "password", "writeOnly": True}},
-]}
 
-
-def _split_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, str):
-        return [s for s in value.replace(",", " ").split() if s]
-    return value
-
-
-class YousignConfig(ConnectorConfig):
+class YousignConfig(ConnectorConfig, HttpSettings.with_defaults(
+        timeout=dt.timedelta(seconds=20), retries=2, retry_backoff=dt.timedelta(milliseconds=500))):
     api_key: SecretStr = Field(description="Yousign API key (Read-Only is enough), for the downloads")
-    webhook_secrets: Annotated[list[SecretStr], WithJsonSchema(_SECRETS_SCHEMA)] = Field(
+    webhook_secrets: SecretList = Field(
         description="Webhook subscription secret key(s): one ${env:…}/${file:…} reference holding one or more "
         "secrets separated by commas or spaces (two while moving to a new subscription)",
     )
@@ -158,10 +147,8 @@ class YousignConfig(ConnectorConfig):
         "are trainer signatures, and they are never taken for the learner")
     max_event_age: Duration = Field(default=dt.timedelta(days=7),
                                     description="Older signed events are refused as replays (Yousign retries ~4 days)")
-    timeout: Duration = Field(default=dt.timedelta(seconds=20), description="Time limit of one API call")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per API call (429/5xx/network errors)")
-
-    split_secrets = field_validator("webhook_secrets", mode="before")(_split_secrets)
+    #: ``max_attempts`` (tries per API call) was the name of ``retries`` + 1
+    former_http_keys: ClassVar[Mapping[str, str]] = {"max_attempts": "attempts"}
 
     @field_validator("webhook_secrets")
     @classmethod
@@ -204,8 +191,6 @@ class Yousign(Connector, WebhookSource):
     kind = "yousign"
     Config = YousignConfig
     emits = ("enrolment.terms_accepted", "enrolment.agreement_signed", "attendance.signed")
-    #: backoff multiplier (seconds) of in-call retries
-    retry_backoff = 0.5
     #: seconds a check() result is reused: Yousign rate-limits polling, and /readyz may be probed often
     check_cache_ok, check_cache_failed = 300.0, 60.0
 
@@ -380,14 +365,12 @@ class Yousign(Connector, WebhookSource):
             at, health = self._checked
             if now - at < (self.check_cache_ok if health.ok else self.check_cache_failed):
                 return health
-        try:
-            await self._get("/signature_requests", [("limit", "1")], attempts=1)
-            health = Health(True)
-        except AuthError as exc:
-            health = Health(False, f"Yousign refused the API key ({exc}): check api_key and that it was created for "
-                                   f"the {'sandbox' if self.config.sandbox else 'production'} environment")
-        except ConnectorError as exc:
-            health = Health(False, f"Yousign API not reachable: {exc}")
+        environment = "sandbox" if self.config.sandbox else "production"
+        health = await probe(
+            self._get("/signature_requests", [("limit", "1")], retries=0),
+            refused="Yousign refused the API key ({error}): check api_key and that it was created for the "
+                    f"{environment} environment",
+            unreachable="Yousign API not reachable: {error}")
         self._checked = (now, health)
         return health
 
@@ -398,12 +381,17 @@ class Yousign(Connector, WebhookSource):
         except orjson.JSONDecodeError:
             raise PermanentError(f"GET {path}: the answer is not JSON") from None
 
-    async def _get(self, path: str, params: list[tuple[str, str]], *, attempts: int | None = None) -> Response:
-        headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}"}
-        return await fetch(self.context.http, "GET", self.config.base_url + path, what=f"GET {path}", headers=headers,
-                           params=params, timeout=self.config.timeout.total_seconds(),
-                           attempts=attempts or self.config.max_attempts, backoff=self.retry_backoff,
-                           log=self.context.log)
+    @functools.cached_property
+    def http(self) -> HttpClient:
+        key = self.config.api_key
+        return self.config.client(lambda: self.context.http, base_url=self.config.base_url,
+                                  auth_headers=lambda: {"Authorization": f"Bearer {key.get_secret_value()}"},
+                                  log=self.context.log)
+
+    async def _get(self, path: str, params: list[tuple[str, str]], *, retries: int | None = None) -> Response:
+        # documents and audit trails are PDFs or ZIPs: accept any type
+        return await self.http.request("GET", self.http.url(path), params=params, headers={"Accept": "*/*"},
+                                       ok=ANY_2XX, retries=retries)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -105,7 +105,7 @@ async def recorded_fake() -> AsyncIterator[FakeMoodle]:
 
 
 def ws_config(fake: FakeMoodle, **extra: Any) -> dict[str, Any]:
-    return {"url": fake.url, "token": TOKEN, "courses": [3], "max_retries": 2, "timeout": "5s", **extra}
+    return {"url": fake.url, "token": TOKEN, "courses": [3], "retries": 2, "timeout": "5s", **extra}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tests.fakes.moodle_dataset import GeneratedMoodle, generate
 from tests.fakes.moodle_db import LOGSTORE_TABLES, postgres_schema
 
 WS_CONFIG = {"url": "http://127.0.0.1:9", "token": "contract-token-0123456789", "courses": [3],
-             "max_retries": 1, "timeout": "5s"}
+             "retries": 1, "timeout": "5s"}
 
 # Web services, against the fake Moodle replaying the recordings of a real Moodle 4.4.
 TestMoodleWebServicesContract = get_connector_test_class(

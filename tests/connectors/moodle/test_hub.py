@@ -16,7 +16,7 @@ connectors:
     url: {url}
     token: "${{file:secrets/moodle-token}}"
     courses: {courses}
-    max_retries: 0
+    retries: 0
     timeout: 5s
 """
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
 import pytest
 
+from connectors.moodle.config import MoodleConfig
 from connectors.moodle.ws import MoodleWSError, classify, form_fields
 from hub.errors import AuthError, ConnectorConfigError, PermanentError, RateLimitedError, RetryableError
 from tests.connectors.moodle.conftest import connector, sync, ws_config
@@ -79,6 +81,15 @@ def test_form_encoding_is_moodles():
         ("options[ids][0]", "3"), ("options[ids][1]", "4"), ("courseids[0]", "3"), ("includepreviews", "0")]
 
 
+def test_http_settings_and_their_former_names():
+    config = MoodleConfig.model_validate({"kind": "moodle", "url": "https://moodle.example.fr", "token": TOKEN})
+    assert (config.timeout, config.retries, config.retry_backoff, config.retry_max_wait) == (
+        dt.timedelta(seconds=30), 3, dt.timedelta(milliseconds=500), dt.timedelta(seconds=60))
+    former = MoodleConfig.model_validate({"kind": "moodle", "url": "https://moodle.example.fr", "token": TOKEN,
+                                          "max_retries": 1, "max_retry_wait": "5s"})
+    assert (former.retries, former.retry_max_wait) == (1, dt.timedelta(seconds=5))
+
+
 async def test_invalid_token_is_an_auth_error_and_unhealthy(recorded_fake: FakeMoodle, tmp_path):
     recorded_fake.expired = True  # the fake answers Moodle's recorded invalidtoken body, with HTTP 200
     async with connector(tmp_path, **ws_config(recorded_fake)) as moodle:
@@ -130,7 +141,7 @@ async def test_503_is_retried_with_backoff(recorded_fake: FakeMoodle, tmp_path):
 
 async def test_5xx_that_lasts_is_retryable(recorded_fake: FakeMoodle, tmp_path):
     recorded_fake.fail_always = (503, None)
-    async with connector(tmp_path, **ws_config(recorded_fake, max_retries=1)) as moodle:
+    async with connector(tmp_path, **ws_config(recorded_fake, retries=1)) as moodle:
         with pytest.raises(RetryableError):
             await moodle.pull(None)
     assert recorded_fake.http_requests == 2  # the call and one retry
@@ -154,7 +165,7 @@ async def test_answer_that_is_not_json_is_a_config_error(recorded_fake: FakeMood
 
 
 async def test_unreachable_moodle_is_retryable(tmp_path):
-    async with connector(tmp_path, url="http://127.0.0.1:9", token=TOKEN, max_retries=0, timeout="2s") as moodle:
+    async with connector(tmp_path, url="http://127.0.0.1:9", token=TOKEN, retries=0, timeout="2s") as moodle:
         with pytest.raises(RetryableError):
             await moodle.pull(None)
         health = await moodle.check()

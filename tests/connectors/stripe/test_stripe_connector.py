@@ -8,6 +8,7 @@ mapping, the catch-up pull against a fake Stripe API, and webhooks through the h
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import time
 
@@ -42,11 +43,6 @@ WEBHOOK_EVENT = _event(
 WEBHOOK_BODY = json.dumps(WEBHOOK_EVENT, indent=2).encode()  # Stripe sends pretty-printed JSON
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    """In-call retry backoff in milliseconds rather than seconds (Retry-After is still honoured)."""
-    monkeypatch.setattr(Stripe, "retry_backoff", 0.01)
-
 
 def signed(body: bytes, *, secret: str = SECRET, at: int | None = None) -> WebhookRequest:
     """A request as Stripe sends it, signed by the official library."""
@@ -61,7 +57,8 @@ async def stripe_api(folder=None, **kwargs):
         yield {"api_base": peer.url}
 
 
-CONTRACT_CONFIG = {"webhook_secrets": SECRET, "api_key": API_KEY, "api_base": "http://127.0.0.1:9", "page_size": 3}
+CONTRACT_CONFIG = {"webhook_secrets": SECRET, "api_key": API_KEY, "api_base": "http://127.0.0.1:9", "page_size": 3,
+                   "retry_backoff": "10ms"}  # in-call retry backoff in milliseconds (Retry-After is still honoured)
 
 TestStripeContract = get_connector_test_class(
     Stripe, CONTRACT_CONFIG,
@@ -299,6 +296,17 @@ def test_config_validation():
     assert "whsec_a" not in repr(config)
 
 
+def test_http_settings_defaults_and_the_former_max_attempts_key():
+    config = StripeConfig.model_validate({"kind": "stripe", "api_key": "sk"})
+    assert (config.timeout, config.retries, config.retry_backoff, config.retry_max_wait) == (
+        dt.timedelta(seconds=20), 2, dt.timedelta(milliseconds=500), dt.timedelta(seconds=30))
+    assert StripeConfig.model_validate({"kind": "stripe", "api_key": "sk", "max_attempts": 5}).retries == 4
+    with pytest.raises(ValueError, match="give 'retries' only: 'max_attempts' is its former name"):
+        StripeConfig.model_validate({"kind": "stripe", "api_key": "sk", "max_attempts": 5, "retries": 1})
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        StripeConfig.model_validate({"kind": "stripe", "api_key": "sk", "max_attempts": 0})
+
+
 # ---------------------------------------------------------------------------- webhook (connector level)
 
 
@@ -415,10 +423,10 @@ async def test_pull_retries_429_and_5xx_honouring_retry_after(tmp_path):
     assert elapsed >= 1.0, "the 429's Retry-After: 1 was not waited for"
 
 
-async def test_pull_gives_up_after_max_attempts_and_on_long_retry_after(tmp_path):
+async def test_pull_gives_up_after_its_retries_and_on_long_retry_after(tmp_path):
     peer = StripePeer()
     async with running(peer):
-        connector = make(tmp_path, api_base=peer.url, max_attempts=2)
+        connector = make(tmp_path, api_base=peer.url, retries=1)
         try:
             peer.script = [(500, None)] * 2
             with pytest.raises(RetryableError):
@@ -448,7 +456,7 @@ async def test_invalid_api_key_is_an_auth_error_and_check_says_so(tmp_path):
 
 
 async def test_check_unreachable_and_webhook_only(tmp_path):
-    connector = make(tmp_path, api_base="http://127.0.0.1:9", max_attempts=1)
+    connector = make(tmp_path, api_base="http://127.0.0.1:9", retries=0)
     try:
         health = await connector.check()
     finally:
@@ -471,6 +479,7 @@ connectors:
     api_key: "${file:secrets/stripe-key}"
     api_base: "%s"
     page_size: 3
+    retry_backoff: 10ms
 """
 
 

@@ -43,10 +43,6 @@ OTHER_SECRET = "ys_whsec_second_subscription_9876543210"
 ATTENDANCE_BODY = orjson.dumps(webhook("signer.done", ATTENDANCE, LEARNER_1))
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch):
-    monkeypatch.setattr(Yousign, "retry_backoff", 0.01)
-
 
 def signed(body: bytes, secret: str = SECRET) -> WebhookRequest:
     # computed here independently of the connector, as Yousign documents it
@@ -68,7 +64,8 @@ async def yousign_api(**kwargs):
         yield {"api_base": peer.url}
 
 
-CONFIG = {"api_key": API_KEY, "webhook_secrets": SECRET, "api_base": "http://127.0.0.1:9/v3", "staff_emails": STAFF}
+CONFIG = {"api_key": API_KEY, "webhook_secrets": SECRET, "api_base": "http://127.0.0.1:9/v3", "staff_emails": STAFF,
+          "retry_backoff": "10ms"}  # in-call retry backoff in milliseconds (Retry-After is still honoured)
 
 TestYousignContract = get_connector_test_class(
     Yousign, CONFIG,
@@ -265,7 +262,7 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(tmp_path):
 
 @pytest.mark.parametrize("status,error", [(503, RetryableError), (429, RateLimitedError), (401, AuthError)])
 async def test_api_failures_raise_the_taxonomy_so_the_hub_answers_503(tmp_path, status, error):
-    async with connector_on_peer(tmp_path, YousignPeer(fail_with=status), max_attempts=2) as (connector, peer):
+    async with connector_on_peer(tmp_path, YousignPeer(fail_with=status), retries=1) as (connector, peer):
         with pytest.raises(error) as raised:
             await connector.handle_webhook(signed(ATTENDANCE_BODY))
     assert API_KEY not in str(raised.value)
@@ -306,6 +303,7 @@ connectors:
     webhook_secrets: "${file:secrets/yousign-webhook}"
     api_base: "%s"
     staff_emails: [marc.petit@of-exemple.fr, direction@of-exemple.fr]
+    retry_backoff: 10ms
 """
 
 
