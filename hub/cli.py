@@ -70,7 +70,7 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "obj": _open_hub})  # obj: how subcommands open the hub
 @click.version_option(package_name="parcours-hub")
 def main() -> None:
     """Parcours Hub: collect training evidence, keep it tamper-evident, route it, report it."""

@@ -26,15 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.ingest.audit import record_admin_action, whoami
 from hub.documents import DOCUMENT_TYPES
+from hub.documents import fields as fields_mod
+from hub.documents import payload as payload_mod
 from hub.documents.eligibility import proof_gaps, refusal
 from hub.documents.fr import slug
+from hub.documents.keys import KeyRing
+from hub.documents.pades import PadesSigner
+from hub.documents.render import render
+from hub.documents.settings import DocumentsConfig, keys_dir, organisation, public_url
+from hub.documents.templates import load_templates
+from hub.documents.verify import load_record
 from hub.errors import HubError
+from hub.ingest.audit import record_admin_action, whoami
+from hub.journeys.compute import compute
+from hub.ulid import new_ulid
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
-    from hub.documents.settings import DocumentsConfig
+    from hub.documents.services import DocumentServices
 
 CHUNK = 200
 
@@ -91,8 +100,6 @@ class IssueRun:
 
 
 def _render_job(args: tuple) -> bytes:
-    from hub.documents.render import render
-
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
 
@@ -108,40 +115,26 @@ def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | No
 class Issuer:
     """What one issuing run needs, loaded once: keys, templates, organisation, PAdES signer."""
 
-    def __init__(self, hub: "Hub", settings: "DocumentsConfig | None" = None, today: dt.date | None = None):
-        from hub.documents.keys import KeyRing
-        from hub.documents.settings import (
-            documents_settings,
-            keys_dir,
-            organisation,
-            public_url,
-        )
-        from hub.documents.templates import load_templates
-
-        self.hub = hub
-        self.settings = settings or documents_settings(hub)
-        self.organisation = organisation(hub)
-        self.keyring = KeyRing(keys_dir(hub, self.settings))
+    def __init__(self, services: "DocumentServices", settings: DocumentsConfig | None = None,
+                 today: dt.date | None = None):
+        config = services.config
+        self.settings = settings or config.hub.documents
+        self.organisation = organisation(config)
+        self.keyring = KeyRing(keys_dir(config, self.settings))
         self.kid, self.private_key = self.keyring.signer()
-        folder = hub.config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
+        folder = config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
         self.templates = load_templates(folder)
-        self.base_url = public_url(hub, self.settings)
-        if not (self.settings.public_url or hub.config.hub.http.public_url):
-            hub.log.warning("hub.http.public_url is not set: the QR codes point at this machine's address",
-                            url=self.base_url)
-        self.today = today or dt.datetime.now(hub.config.timezone).date()
+        self.base_url = public_url(config, self.settings)
+        if not (self.settings.public_url or config.hub.http.public_url):
+            services.log.warning("hub.http.public_url is not set: the QR codes point at this machine's address",
+                                 url=self.base_url)
+        self.today = today or dt.datetime.now(config.timezone).date()
         self.pades = None
         if self.settings.pades is not None:
-            from hub.documents.pades import PadesSigner
-
-            self.pades = PadesSigner(self.settings.pades, hub.config.resolve_path, location=self.organisation.city)
+            self.pades = PadesSigner(self.settings.pades, config.resolve_path, location=self.organisation.city)
 
     def prepare(self, report, doc_type: str) -> tuple[str, dict[str, Any], str, str, str]:
         """(document id, fields, payload, verification URL, page URL) of a new document."""
-        from hub.documents import fields as fields_mod
-        from hub.documents import payload as payload_mod
-        from hub.ulid import new_ulid
-
         doc_id = new_ulid()
         fields = fields_mod.build(doc_type, report, doc_id=doc_id, organisation=self.organisation,
                                   issued_on=self.today, today=self.today)
@@ -150,26 +143,24 @@ class Issuer:
         return doc_id, fields, payload, url, payload_mod.page_url(self.base_url, doc_id)
 
 
-async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: str = "certificat_realisation",
+async def issue_documents(services: "DocumentServices", *, action: str | None = None, doc_type: str = "certificat_realisation",
                           learner_id: str | None = None, allow_incomplete: bool = False,
                           out_dir: str | Path | None = None, actor: str | None = None,
-                          today: dt.date | None = None, settings: "DocumentsConfig | None" = None,
+                          today: dt.date | None = None, settings: DocumentsConfig | None = None,
                           jobs: int = 1, chunk: int = CHUNK, progress=None) -> IssueRun:
     """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``)."""
-    from hub.journeys.compute import compute
-
     if doc_type not in DOCUMENT_TYPES:
         raise HubError(f"unknown document type {doc_type!r} (known: {', '.join(DOCUMENT_TYPES)})")
     if action is None and learner_id is None:
         raise HubError("give an action (or a learner)")
     started = time.perf_counter()
-    issuer = Issuer(hub, settings, today)
+    issuer = Issuer(services, settings, today)
+    config = services.config
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    await hub.project()
-    states = await hub.store.call(hub.store.journeys, action=action, learner_id=learner_id)
-    if action and not states and action not in hub.config.model.actions:
+    states = await services.journeys(action=action, learner_id=learner_id)
+    if action and not states and action not in config.model.actions:
         raise HubError(f"unknown training action {action!r}")
     run = IssueRun(doc_type)
     pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
@@ -180,8 +171,8 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
         for start in range(0, len(states), chunk):
             pending = []
             for state in states[start:start + chunk]:
-                act = hub.config.model.actions.get(state["action"])
-                report = compute(state, act, hub.config.rules_for(state["action"]), hub.config.timezone, today=issuer.today)
+                act = config.model.actions.get(state["action"])
+                report = compute(state, act, config.rules_for(state["action"]), config.timezone, today=issuer.today)
                 # the proof that the training happened (the default rules); funders' invoicing rules
                 # (an employer's SIRET…) gate their exports, not the certificate
                 gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
@@ -203,7 +194,7 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
                     pdf = await asyncio.to_thread(issuer.pades.sign, pdf)
                 digest = hashlib.sha256(pdf).hexdigest()
                 name = f"{doc_type}-{slug(report.learner_name or report.learner_id)}-{doc_id}.pdf"
-                ref = await asyncio.to_thread(hub.blobs.put, pdf, media_type="application/pdf", name=name)
+                ref = await asyncio.to_thread(services.blobs.put, pdf, media_type="application/pdf", name=name)
                 path = None
                 if out:
                     path = out / name
@@ -224,25 +215,23 @@ async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: st
                     **({"supersedes": previous["event"]} if previous else {}),
                 })
                 documents.append(doc)
-            await hub.append(items, source="hub", ids=[doc.id for doc in documents])  # a document's id is its event's
+            await services.append(items, source="hub", ids=[doc.id for doc in documents])  # a document's id is its event's
             run.issued.extend(documents)
             if progress is not None:
                 progress(len(pending))
     finally:
         pool.shutdown(wait=True)
     if incomplete:
-        await record_admin_action(hub.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
+        await record_admin_action(services.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
                                   action or learner_id or "", {"documents": {d.id: [g["code"] + (f" {g['subject']}" if g["subject"] else "")
                                                                                 for g in d.gaps] for d in incomplete}})
     run.seconds = time.perf_counter() - started
     return run
 
 
-async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+async def revoke_document(services: "DocumentServices", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
     """Append ``document.revoked`` for ``doc_id`` (idempotent). Raises HubError for an unknown document."""
-    from hub.documents.verify import load_record
-
-    record = await load_record(hub, doc_id)
+    record = await load_record(services, doc_id)
     if record is None:
         raise HubError(f"no issued document {doc_id!r} in the ledger")
     if record.revoked:
@@ -255,5 +244,5 @@ async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | 
         "learner": {"ref": record.learner_id, **({"name": learner["name"]} if learner.get("name") else {})},
         "data": {"document": doc_id, "reason": reason, "details": {"by": actor or whoami()}},
     }
-    result = await hub.append([item], source="hub")
+    result = await services.append([item], source="hub")
     return {"document": doc_id, "event": result.ids[0], "revoked_at": item["occurred_at"], "already": False}

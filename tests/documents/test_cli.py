@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from hub.documents.cli import COMMANDS
+from hub.runtime.app import Hub
 from tests.conftest import BASE_HUB
 from tests.documents.conftest import HUB_EXTRA, require_tools
 from tests.test_journeys import DEMO_ACTION, demo_config
 
 
-@click.group()
+@click.group(context_settings={"obj": Hub.open})  # as `parcours` does: the commands open the hub with it
 def cli():
     pass
 
@@ -27,8 +28,6 @@ for command in COMMANDS:
 
 @pytest.fixture
 def configured(workdir, plugins):
-    from hub.runtime.app import Hub
-
     path = workdir / "hub.yaml"
     path.write_text(textwrap.dedent(BASE_HUB + HUB_EXTRA + demo_config(workdir)), encoding="utf-8")
 
