@@ -33,7 +33,6 @@ from hub.documents.eligibility import proof_gaps, refusal
 from hub.documents.fr import slug
 from hub.documents.keys import KeyRing
 from hub.documents.pades import PadesSigner
-from hub.documents.render import render
 from hub.documents.settings import DocumentsConfig, keys_dir, organisation, public_url
 from hub.documents.templates import load_templates
 from hub.documents.verify import load_record
@@ -100,6 +99,8 @@ class IssueRun:
 
 
 def _render_job(args: tuple) -> bytes:
+    from hub.documents.render import render  # reportlab is heavy: loaded by the runs that render
+
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
 

@@ -9,13 +9,14 @@ Every PDF carries, besides what it prints:
 
 Texts come from the templates (:mod:`hub.documents.templates`); values are formatted in French
 (:mod:`hub.documents.fr`) and escaped; long names and titles wrap.
+
+Importing this module loads reportlab: issuing imports it only where PDFs are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import string
 import threading
 from dataclasses import dataclass, field
@@ -23,11 +24,23 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import reportlab
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.fonts import addMapping
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import cm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
+from hub.documents.payload import ATTACHMENT, embedded_json, make_qr
+from hub.errors import ConfigError
 
-ATTACHMENT = "parcours-document.json"
-EMBED_FORMAT = "parcours-document/1"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _fonts_lock = threading.Lock()
 _registered: dict[tuple[str | None, str | None], tuple[str, str, bool]] = {}
@@ -38,8 +51,6 @@ def _font_files(regular: str | None, bold: str | None) -> tuple[str, str]:
         return regular, bold or regular
     if (DEJAVU / "DejaVuSans.ttf").exists() and (DEJAVU / "DejaVuSans-Bold.ttf").exists():
         return str(DEJAVU / "DejaVuSans.ttf"), str(DEJAVU / "DejaVuSans-Bold.ttf")
-    import reportlab
-
     fonts = Path(reportlab.__file__).parent / "fonts"
     return str(fonts / "Vera.ttf"), str(fonts / "VeraBd.ttf")
 
@@ -50,10 +61,6 @@ def fonts(regular: str | None = None, bold: str | None = None) -> tuple[str, str
     with _fonts_lock:
         if key in _registered:
             return _registered[key]
-        from reportlab.lib.fonts import addMapping
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-
         reg_file, bold_file = _font_files(regular, bold)
         tag = hashlib.sha256(f"{reg_file}|{bold_file}".encode()).hexdigest()[:8]
         names = (f"PH-{tag}", f"PH-{tag}-Bold")
@@ -61,8 +68,6 @@ def fonts(regular: str | None = None, bold: str | None = None) -> tuple[str, str
             pdfmetrics.registerFont(TTFont(names[0], reg_file))
             pdfmetrics.registerFont(TTFont(names[1], bold_file))
         except Exception as exc:  # reportlab raises TTFError and plain errors
-            from hub.errors import ConfigError
-
             raise ConfigError(f"cannot load the document font {reg_file} / {bold_file}: {exc}") from None
         for italic in (0, 1):
             addMapping(names[0], 0, italic, names[0])
@@ -116,21 +121,8 @@ def fill(text: str, vals: dict[str, str], *, optional: bool = False, **extra: st
     return out
 
 
-def embedded_json(doc_id: str, url: str, payload: str, fields: dict[str, Any]) -> bytes:
-    return json.dumps({"format": EMBED_FORMAT, "id": doc_id, "url": url, "payload": payload, "fields": fields},
-                      ensure_ascii=False, sort_keys=True, indent=1).encode()
-
-
 def _embed(canvas, data: bytes, description: str) -> None:
     """Attach ``data`` as ``parcours-document.json`` (a PDF embedded file, visible as an attachment)."""
-    from reportlab.pdfbase.pdfdoc import (
-        PDFArray,
-        PDFDictionary,
-        PDFName,
-        PDFStream,
-        PDFString,
-    )
-
     doc = canvas._doc
     stream = PDFStream(dictionary=PDFDictionary({
         "Type": PDFName("EmbeddedFile"), "Subtype": PDFName("application#2Fjson"),
@@ -148,8 +140,6 @@ def _embed(canvas, data: bytes, description: str) -> None:
 
 def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
     """Draw the QR code of ``url`` with its quiet zone in a ``size`` square at (x, y); returns its version."""
-    from hub.documents.payload import make_qr
-
     qr = make_qr(url)
     matrix = [list(row) for row in qr.matrix]
     n = len(matrix)
@@ -193,10 +183,6 @@ class _Styles:
 
 
 def _styles(template: dict[str, Any]) -> _Styles:
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_LEFT
-    from reportlab.lib.styles import ParagraphStyle
-
     regular, bold, ballot = fonts(template.get("font"), template.get("font_bold"))
     colour = colors.HexColor(template.get("colour") or "#1f3a5f")
     base = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=5, alignment=TA_LEFT)
@@ -221,8 +207,6 @@ class _Story:
 
     def add(self, text: str, style=None) -> None:
         """A paragraph of (escaped) ``text``, in the body style by default."""
-        from reportlab.platypus import Paragraph
-
         self.flowables.append(Paragraph(text, style or self.styles.base))
 
     def para(self, key_or_text: str | None, style=None, *, optional: bool = False, literal: bool = False,
@@ -236,9 +220,6 @@ class _Story:
 
 
 def _table(rows: list, widths: list[float], **options):
-    from reportlab.lib import colors
-    from reportlab.platypus import Table, TableStyle
-
     table = Table(rows, colWidths=widths, **options)
     table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -247,8 +228,6 @@ def _table(rows: list, widths: list[float], **options):
 
 def _certificat_body(story: _Story) -> None:
     """The certificat de réalisation: beneficiary, the nature ticked among the four, dates, duration."""
-    from reportlab.platypus import Spacer
-
     fields, template, styles = story.fields, story.template, story.styles
     story.para("beneficiary_employer" if fields.get("employer") else "beneficiary", styles.indent)
     story.para("followed", styles.indent)
@@ -269,9 +248,6 @@ def _certificat_body(story: _Story) -> None:
 
 def _assiduite_body(story: _Story) -> None:
     """The attestation d'assiduité: a table of hours, attendance rate and half-days."""
-    from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph, Spacer
-
     fields, template, base = story.fields, story.template, story.styles.base
     labels = template["rows"]
     rows = []
@@ -323,9 +299,6 @@ def _results_list(story: _Story, results: list[dict[str, Any]]) -> None:
 
 def _results_table(story: _Story, results: list[dict[str, Any]]) -> None:
     """A table of the results: name, score, outcome, date."""
-    from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph
-
     base, outcome_labels = story.styles.base, story.template["outcome_labels"]
     head = [Paragraph(f"<b>{escape(c)}</b>", story.styles.small) for c in story.template["columns"]]
     rows = [head] + [[Paragraph(escape(r["name"]), base), Paragraph(escape(score_fr(r.get("score"), r.get("max_score"))), base),
@@ -371,9 +344,6 @@ BODIES = {"certificat_realisation": _certificat_body, "attestation_assiduite": _
 
 def _signature(story: _Story):
     """Place and date, the signatory and the room to sign, kept together."""
-    from reportlab.lib.units import cm
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer
-
     template, vals, styles = story.template, story.vals, story.styles
     signature = []
     done = fill(template.get("done_at", ""), vals, optional=False)
@@ -403,12 +373,6 @@ class _Frame:
     header_h: float
 
     def draw(self, canvas, doc) -> None:
-        from reportlab.lib.enums import TA_CENTER
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.styles import ParagraphStyle
-        from reportlab.lib.units import cm
-        from reportlab.platypus import Paragraph
-
         page_w, page_h = A4
         margin, qr_size, small = self.margin, self.qr_size, self.styles.small
         canvas.saveState()
@@ -446,9 +410,6 @@ def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, u
            payload: str, invariant: bool = False) -> bytes:
     """The PDF of a document: title, introduction, the body of its type, signature; each page
     framed (:class:`_Frame`); the first one also carries the embedded data."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import cm
-    from reportlab.platypus import SimpleDocTemplate, Spacer
 
     styles = _styles(template)
     vals = values(doc_type, fields, page_url)

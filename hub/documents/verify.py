@@ -34,7 +34,7 @@ from hub.documents import payload as P
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 from hub.documents.keys import PublicKey, parse_keys_document
 from hub.documents.pades import check as pades_check
-from hub.documents.render import ATTACHMENT
+from hub.documents.payload import ATTACHMENT
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 
 if TYPE_CHECKING:
