@@ -542,12 +542,10 @@ def journey() -> None:
 
 
 async def _resolve_learner(hub, learner: str) -> str | None:
-    if ":" not in learner:
-        return learner
-    from hub.learners import normalise_email
+    from hub.learners import reference_key
 
-    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-    return await hub.store.call(hub.store.learner_by_key, key)
+    key = reference_key(learner)
+    return learner if key is None else await hub.store.call(hub.store.learner_by_key, key)
 
 
 @journey.command("show")

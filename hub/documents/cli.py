@@ -24,7 +24,7 @@ from hub.documents.settings import keys_dir, output_dir
 from hub.documents.verify import display_fields, keys_from_file, load_record, verify_bytes
 from hub.errors import ConfigError, HubError
 from hub.ingest.audit import record_admin_action
-from hub.learners import normalise_email
+from hub.learners import reference_key
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
@@ -136,10 +136,8 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
 
 
 async def _resolve_learner(services: DocumentServices, learner: str) -> str | None:
-    if ":" not in learner:
-        return learner
-    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-    return await services.store.call(services.store.learner_by_key, key)
+    key = reference_key(learner)
+    return learner if key is None else await services.store.call(services.store.learner_by_key, key)
 
 
 @documents.command("revoke")
