@@ -38,6 +38,11 @@ def proof_gaps(report: JourneyReport, today: dt.date | None = None) -> list[dict
     return gaps
 
 
+def gap_label(gap: dict[str, Any]) -> str:
+    """``code`` or ``code subject``: a gap in one word or two."""
+    return gap["code"] + (f" {gap['subject']}" if gap["subject"] else "")
+
+
 def refusal(report: JourneyReport, doc_type: str, gaps: list[dict[str, Any]], *, allow_incomplete: bool) -> str | None:
     """Why ``doc_type`` cannot be issued for this enrolment (None: it can)."""
     if not report.learner_name:
@@ -49,7 +54,7 @@ def refusal(report: JourneyReport, doc_type: str, gaps: list[dict[str, Any]], *,
     if doc_type in ("certificat_realisation", "attestation_assiduite") and not started:
         return "the enrolment has not started"
     if doc_type == "certificat_realisation" and gaps and not allow_incomplete:
-        return "missing proof: " + "; ".join(g["code"] + (f" {g['subject']}" if g["subject"] else "") for g in gaps)
+        return "missing proof: " + "; ".join(gap_label(g) for g in gaps)
     if doc_type == "attestation_fin_formation" and report.status not in ("completed", "abandoned"):
         return "the enrolment has not ended (no completion or abandonment recorded)"
     if doc_type == "releve_competences" and not (report.assessments or report.certifications):
