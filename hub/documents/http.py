@@ -26,6 +26,7 @@ from hub.documents.settings import keys_dir
 from hub.documents.verify import Verdict, display_fields, load_record, verify_payload
 
 if TYPE_CHECKING:
+    from hub.config import LoadedConfig
     from hub.runtime.app import Hub
 
 COLOURS = {"valid": ("#e6f4ea", "#1e7b34", "✔"), "superseded": ("#fff4e0", "#9a5b00", "⚠"),
@@ -82,35 +83,36 @@ p{{line-height:1.45}} small{{color:#5f6368}}
 """
 
 
+def _organisation_name(config: "LoadedConfig") -> str | None:
+    org = config.hub.organisation
+    return org.name if org is not None else None
+
+
 def add_routes(app: web.Application, hub: "Hub") -> None:
-    """Register ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json`` on ``app``."""
-    services = services_of(hub)
-    config = services.config
+    """Register ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json`` on ``app``.
 
-    def organisation_name() -> str | None:
-        org = config.hub.organisation
-        return org.name if org is not None else None
-
-    def load(doc_id: str):
-        return load_record(services, doc_id)
+    Like the server's other routes, the handlers read the hub when a request comes, not here."""
 
     async def verify(request: web.Request) -> web.Response:
+        services = services_of(hub)
         doc_id = request.match_info["id"].upper()
-        keys = KeyRing(keys_dir(config)).lookup()
+        keys = KeyRing(keys_dir(services.config)).lookup()
         # without ?p= (a typed-in URL), the payload recorded in the ledger is verified
-        verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys, load=load)
+        verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys,
+                                       load=lambda d: load_record(services, d))
         if verdict.status == "altered":  # show what was issued, for comparison
-            record = await load(doc_id)
+            record = await load_record(services, doc_id)
             verdict.fields = record.details.get("fields") if record else None
         status = 404 if verdict.status == "unknown_document" else 200
         if _wants_json(request):
             return web.Response(body=orjson.dumps(verdict.as_dict()), status=status, content_type="application/json",
                                 headers=SECURITY_HEADERS)
-        return web.Response(text=_html(verdict, organisation_name()), status=status, content_type="text/html",
-                            charset="utf-8", headers=SECURITY_HEADERS)
+        return web.Response(text=_html(verdict, _organisation_name(services.config)), status=status,
+                            content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
     async def keys_document(request: web.Request) -> web.Response:
-        document = KeyRing(keys_dir(config)).document(issuer=organisation_name())
+        config = services_of(hub).config
+        document = KeyRing(keys_dir(config)).document(issuer=_organisation_name(config))
         return web.Response(body=orjson.dumps(document), content_type="application/json",
                             headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 

@@ -6,11 +6,13 @@ What is checked, in order (the first failure decides):
    rendered with ``pdftoppm``, decoded with ``zbarimg``); when both are read they must agree;
 2. the key id is known (the hub's key ring, or a published keys document) — else ``unknown_key``;
 3. the Ed25519 signature over the document id and header — else ``altered``;
-4. the fields (embedded, or recorded in the ledger) hash to the signed digest, and the PDF's text
+4. with the ledger (online): the document exists (else ``unknown_document``), and its recorded
+   payload and fields are these (else ``altered``);
+5. the fields (embedded, or recorded in the ledger) hash to the signed digest, and the PDF's text
    shows them — else ``altered``;
-5. with the ledger (online): the document exists (else ``unknown_document``), its recorded payload
-   is this one and the file's SHA-256 is the recorded one (else ``altered``); a ``document.revoked``
-   makes it ``revoked`` (with the date); a re-issue makes it ``superseded``.
+6. with the ledger: the file's SHA-256 is the recorded one (else ``altered``); a
+   ``document.revoked`` makes it ``revoked`` (with the date); a re-issue makes it ``superseded``;
+7. a PDF's PAdES signature, when it has one, is intact and covers the whole file — else ``altered``.
 
 Otherwise ``valid``. Only the fields the document prints are shown (:func:`display_fields`).
 """
