@@ -196,11 +196,12 @@ def phase_issue(folder: Path, jobs: int, profile: bool = False) -> dict[str, Any
     from hub.runtime.app import Hub
     from hub.documents.issue import issue_documents
     from hub.documents.keys import KeyRing
+    from hub.documents.services import services_of
     from hub.documents.settings import keys_dir
 
     async def run() -> dict[str, Any]:
         hub = Hub.open(folder / "hub.yaml", env={})
-        ring = KeyRing(keys_dir(hub))
+        ring = KeyRing(keys_dir(hub.config))
         if ring.active() is None:
             ring.generate()
         issued = refused = 0
@@ -208,7 +209,7 @@ def phase_issue(folder: Path, jobs: int, profile: bool = False) -> dict[str, Any
         started = time.perf_counter()
         try:
             for act in hub.config.model.actions:
-                result = await issue_documents(hub, action=act, today=TODAY, jobs=jobs)
+                result = await issue_documents(services_of(hub), action=act, today=TODAY, jobs=jobs)
                 issued += len(result.issued)
                 refused += len(result.refused)
                 sizes += sum(hub.blobs.path_for(d.sha256).stat().st_size for d in result.issued)

@@ -53,6 +53,14 @@ def key_kind(key: str) -> str:
     return ":".join(key.split(":", 2)[:2])
 
 
+def reference_key(reference: str) -> str | None:
+    """The registry key a learner reference given on the command line names (``email:…``,
+    normalised; ``src:<connector>:<ref>`` as is), or None when it is a hub learner id."""
+    if ":" not in reference:
+        return None
+    return f"email:{normalise_email(reference[6:])}" if reference.startswith("email:") else reference
+
+
 def _signature(learner: dict | None) -> tuple:
     if not learner:
         return ()

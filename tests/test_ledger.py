@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from hub.ledger.integrity import check_proof, prove, seal, verify
-from hub.ledger.merkle import audit_path, leaf_hash, merkle_root, root_from_path
+from hub.ledger.merkle import audit_path, merkle_root, root_from_path
 from tests.conftest import event
 
 

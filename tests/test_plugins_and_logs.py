@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hub import logs
-from hub.connector import Connector, ConnectorConfig, EventSink, PullResult, PullSource, Schedule
+from hub.connector import Connector, EventSink, PullResult, PullSource, Schedule
 from hub.errors import ConfigError
 from hub.events import EventData
 from hub.hookspecs import hookimpl

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from hub.journeys.alerts import AlertsConfig, evaluate
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule, check
-from tests.test_journeys import DEMO_ACTION, by_name, demo_hub
+from tests.test_journeys import DEMO_ACTION, demo_hub
 
 PARIS = ZoneInfo("Europe/Paris")
 ACTION = {

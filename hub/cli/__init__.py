@@ -21,7 +21,7 @@ from hub.cli import (
     running,
     setup,
 )
-from hub.documents.cli import documents, keys, verify_document
+from hub.cli.documents import documents, keys, verify_document
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

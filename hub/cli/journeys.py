@@ -9,7 +9,7 @@ import click
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS
-from hub.learners import normalise_email
+from hub.learners import reference_key
 
 
 @click.group()
@@ -18,10 +18,8 @@ def journey() -> None:
 
 
 async def _resolve_learner(hub, learner: str) -> str | None:
-    if ":" not in learner:
-        return learner
-    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-    return await hub.store.call(hub.store.learner_by_key, key)
+    key = reference_key(learner)
+    return learner if key is None else await hub.store.call(hub.store.learner_by_key, key)
 
 
 @journey.command("show")

@@ -16,7 +16,7 @@ from hub.cli.common import (
 )
 from hub.ingest.audit import record_admin_action
 from hub.journeys import reproject_learner
-from hub.learners import normalise_email
+from hub.learners import reference_key
 
 
 @click.group()
@@ -100,10 +100,8 @@ def learners_show(config_path: str, learner: str, as_json: bool) -> None:
     hub = open_hub(config_path)
 
     async def work():
-        learner_id = learner
-        if ":" in learner:
-            key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-            learner_id = await hub.store.call(hub.store.learner_by_key, key)
+        key = reference_key(learner)
+        learner_id = learner if key is None else await hub.store.call(hub.store.learner_by_key, key)
         return await hub.store.call(hub.store.learner, learner_id) if learner_id else None
 
     found = run_hub(hub, work)

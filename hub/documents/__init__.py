@@ -5,18 +5,23 @@ Small modules, one job each:
 * :mod:`~hub.documents.fr` — French formatting (dates, hours, names);
 * :mod:`~hub.documents.keys` — the Ed25519 key ring (``<data_dir>/keys``), rotation, public keys document;
 * :mod:`~hub.documents.payload` — canonical encoding of a document's fields, the signed compact
-  payload (``PH1.…``) and the verification URL carried by the QR code;
+  payload (``PH1.…``), the verification URL carried by the QR code, and the PDF's embedded copy;
 * :mod:`~hub.documents.fields` — what each document type states, computed from a journey;
 * :mod:`~hub.documents.templates` / :mod:`~hub.documents.render` — labels and texts (overridable by
   the admin) and the reportlab PDF;
 * :mod:`~hub.documents.pades` — the optional PAdES signature (pyHanko) with the admin's certificate;
 * :mod:`~hub.documents.eligibility` — who may receive which document, and ``proof_gaps``;
+* :mod:`~hub.documents.settings` — ``hub.documents`` in the configuration, and the folders it names;
+* :mod:`~hub.documents.services` — what documents use of the hub (config, store, blobs, ``append``,
+  journeys, logger), built from a hub by the edges that own one;
 * :mod:`~hub.documents.issue` — issuing: eligibility, render, blob store, ``document.issued`` events;
 * :mod:`~hub.documents.verify` — verifying a PDF (or a scan, or a payload) against keys and ledger;
 * :mod:`~hub.documents.http` — ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json``;
-* :mod:`~hub.documents.cli` — ``parcours documents …``, ``parcours keys …``, ``parcours verify-document``.
+* :mod:`hub.cli.documents` — ``parcours documents …``, ``parcours keys …``, ``parcours verify-document``.
 
-This package imports nothing heavy at import time (reportlab, segno and pypdf load on use).
+The ``parcours`` command imports this package on every run, so the heavy libraries load on use:
+reportlab when a PDF is rendered, pypdf when one is read, cryptography when keys are used, and
+pyHanko (optional) only for PAdES.
 """
 
 from __future__ import annotations

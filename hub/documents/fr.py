@@ -65,11 +65,6 @@ def score_fr(score, max_score) -> str:
     return f"{number_fr(score)}/{number_fr(max_score)}" if max_score is not None else number_fr(score)
 
 
-def nfc(text: str) -> str:
-    """Unicode NFC: « é » as one code point, so that equal names encode (and sign) equally."""
-    return unicodedata.normalize("NFC", text)
-
-
 def slug(text: str, limit: int = 40) -> str:
     """ASCII file-name part: « Chloé N'Diaye » → « chloe-ndiaye »."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()

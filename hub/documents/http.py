@@ -20,10 +20,14 @@ from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr
+from hub.documents.keys import KeyRing
+from hub.documents.services import services_of
+from hub.documents.settings import keys_dir
+from hub.documents.verify import Verdict, display_fields, load_record, verify_payload
 
 if TYPE_CHECKING:
+    from hub.config import LoadedConfig
     from hub.runtime.app import Hub
-    from hub.documents.verify import Verdict
 
 COLOURS = {"valid": ("#e6f4ea", "#1e7b34", "✔"), "superseded": ("#fff4e0", "#9a5b00", "⚠"),
            "revoked": ("#fdecea", "#b3261e", "✖"), "altered": ("#fdecea", "#b3261e", "✖"),
@@ -41,9 +45,7 @@ def _wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _html(verdict: "Verdict", organisation: str | None) -> str:
-    from hub.documents.verify import display_fields
-
+def _html(verdict: Verdict, organisation: str | None) -> str:
     bg, fg, mark = COLOURS[verdict.status]
     e = html.escape
     rows = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in display_fields(verdict.fields or {}))
@@ -81,41 +83,36 @@ p{{line-height:1.45}} small{{color:#5f6368}}
 """
 
 
-def add_routes(app: web.Application, hub: "Hub") -> None:
-    """Register ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json`` on ``app``."""
-    from hub.documents.keys import KeyRing
-    from hub.documents.settings import keys_dir
-    from hub.documents.verify import Verdict, load_record, verify_payload
+def _organisation_name(config: "LoadedConfig") -> str | None:
+    org = config.hub.organisation
+    return org.name if org is not None else None
 
-    def organisation_name() -> str | None:
-        org = getattr(hub.config.hub, "organisation", None)
-        return org.name if org is not None else None
+
+def add_routes(app: web.Application, hub: "Hub") -> None:
+    """Register ``GET /verify/{id}`` and ``GET /.well-known/parcours-keys.json`` on ``app``.
+
+    Like the server's other routes, the handlers read the hub when a request comes, not here."""
 
     async def verify(request: web.Request) -> web.Response:
+        services = services_of(hub)
         doc_id = request.match_info["id"].upper()
-        payload = request.query.get("p")
-        keys = KeyRing(keys_dir(hub)).lookup()
-        if payload is None:
-            record = await load_record(hub, doc_id)
-            payload = record.details.get("payload") if record else None
-            if record is None:
-                verdict = Verdict("unknown_document", "no such document in the ledger", document=doc_id)
-            else:
-                verdict = await verify_payload(doc_id, payload, keys=keys, load=lambda d: load_record(hub, d))
-        else:
-            verdict = await verify_payload(doc_id, payload, keys=keys, load=lambda d: load_record(hub, d))
+        keys = KeyRing(keys_dir(services.config)).lookup()
+        # without ?p= (a typed-in URL), the payload recorded in the ledger is verified
+        verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys,
+                                       load=lambda d: load_record(services, d))
         if verdict.status == "altered":  # show what was issued, for comparison
-            record = await load_record(hub, doc_id)
+            record = await load_record(services, doc_id)
             verdict.fields = record.details.get("fields") if record else None
         status = 404 if verdict.status == "unknown_document" else 200
         if _wants_json(request):
             return web.Response(body=orjson.dumps(verdict.as_dict()), status=status, content_type="application/json",
                                 headers=SECURITY_HEADERS)
-        return web.Response(text=_html(verdict, organisation_name()), status=status, content_type="text/html",
-                            charset="utf-8", headers=SECURITY_HEADERS)
+        return web.Response(text=_html(verdict, _organisation_name(services.config)), status=status,
+                            content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
     async def keys_document(request: web.Request) -> web.Response:
-        document = KeyRing(keys_dir(hub)).document(issuer=organisation_name())
+        config = services_of(hub).config
+        document = KeyRing(keys_dir(config)).document(issuer=_organisation_name(config))
         return web.Response(body=orjson.dumps(document), content_type="application/json",
                             headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 

@@ -26,15 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.ingest.audit import record_admin_action, whoami
 from hub.documents import DOCUMENT_TYPES
-from hub.documents.eligibility import proof_gaps, refusal
+from hub.documents import fields as fields_mod
+from hub.documents import payload as payload_mod
+from hub.documents.eligibility import gap_label, proof_gaps, refusal
 from hub.documents.fr import slug
+from hub.documents.keys import KeyRing
+from hub.documents.pades import PadesSigner
+from hub.documents.settings import DocumentsConfig, keys_dir, organisation, public_url
+from hub.documents.templates import load_templates
+from hub.documents.verify import load_record
 from hub.errors import HubError
+from hub.ingest.audit import record_admin_action, whoami
+from hub.journeys.compute import JourneyReport, compute
+from hub.ulid import new_ulid
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
-    from hub.documents.settings import DocumentsConfig
+    from hub.config import LoadedConfig
+    from hub.documents.services import DocumentServices
 
 CHUNK = 200
 
@@ -91,7 +100,8 @@ class IssueRun:
 
 
 def _render_job(args: tuple) -> bytes:
-    from hub.documents.render import render
+    """One PDF, rendered in the run's worker thread (or process, with ``jobs`` > 1)."""
+    from hub.documents.render import render  # reportlab is heavy: loaded where PDFs are rendered
 
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
@@ -105,144 +115,154 @@ def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | No
     return facts[-1] if facts else None
 
 
+@dataclass
+class Draft:
+    """A signed document, not yet rendered."""
+
+    report: JourneyReport
+    doc_type: str
+    id: str
+    fields: dict[str, Any]
+    payload: str
+    url: str  # the verification URL of the QR code
+    page_url: str
+    previous: dict[str, Any] | None  # the current document.issued of this type, which it supersedes
+    gaps: list[dict[str, Any]]
+
+
 class Issuer:
     """What one issuing run needs, loaded once: keys, templates, organisation, PAdES signer."""
 
-    def __init__(self, hub: "Hub", settings: "DocumentsConfig | None" = None, today: dt.date | None = None):
-        from hub.documents.keys import KeyRing
-        from hub.documents.settings import (
-            documents_settings,
-            keys_dir,
-            organisation,
-            public_url,
-        )
-        from hub.documents.templates import load_templates
-
-        self.hub = hub
-        self.settings = settings or documents_settings(hub)
-        self.organisation = organisation(hub)
-        self.keyring = KeyRing(keys_dir(hub, self.settings))
+    def __init__(self, services: "DocumentServices", settings: DocumentsConfig | None = None,
+                 today: dt.date | None = None):
+        config = services.config
+        self.settings = settings or config.hub.documents
+        self.organisation = organisation(config)
+        self.keyring = KeyRing(keys_dir(config, self.settings))
         self.kid, self.private_key = self.keyring.signer()
-        folder = hub.config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
+        folder = config.resolve_path(self.settings.templates_dir) if self.settings.templates_dir else None
         self.templates = load_templates(folder)
-        self.base_url = public_url(hub, self.settings)
-        if not (self.settings.public_url or hub.config.hub.http.public_url):
-            hub.log.warning("hub.http.public_url is not set: the QR codes point at this machine's address",
-                            url=self.base_url)
-        self.today = today or dt.datetime.now(hub.config.timezone).date()
+        self.base_url = public_url(config, self.settings)
+        if not (self.settings.public_url or config.hub.http.public_url):
+            services.log.warning("hub.http.public_url is not set: the QR codes point at this machine's address",
+                                 url=self.base_url)
+        self.today = today or dt.datetime.now(config.timezone).date()
         self.pades = None
         if self.settings.pades is not None:
-            from hub.documents.pades import PadesSigner
+            self.pades = PadesSigner(self.settings.pades, config.resolve_path, location=self.organisation.city)
 
-            self.pades = PadesSigner(self.settings.pades, hub.config.resolve_path, location=self.organisation.city)
-
-    def prepare(self, report, doc_type: str) -> tuple[str, dict[str, Any], str, str, str]:
-        """(document id, fields, payload, verification URL, page URL) of a new document."""
-        from hub.documents import fields as fields_mod
-        from hub.documents import payload as payload_mod
-        from hub.ulid import new_ulid
-
+    def draft(self, report: JourneyReport, state: dict[str, Any], doc_type: str, gaps: list[dict[str, Any]]) -> Draft:
+        """A new document of ``doc_type`` for the enrolment of ``report`` (projected ``state``), signed."""
         doc_id = new_ulid()
         fields = fields_mod.build(doc_type, report, doc_id=doc_id, organisation=self.organisation,
                                   issued_on=self.today, today=self.today)
         payload = payload_mod.sign(doc_id, doc_type, fields, self.kid, self.private_key)
-        url = payload_mod.verification_url(self.base_url, doc_id, payload)
-        return doc_id, fields, payload, url, payload_mod.page_url(self.base_url, doc_id)
+        return Draft(report, doc_type, doc_id, fields, payload, payload_mod.verification_url(self.base_url, doc_id, payload),
+                     payload_mod.page_url(self.base_url, doc_id), latest_document(state, doc_type), gaps)
+
+    def render_args(self, draft: Draft) -> tuple:
+        """The arguments of :func:`_render_job` for ``draft`` (picklable: jobs may run in other processes)."""
+        return draft.doc_type, draft.fields, self.templates[draft.doc_type], draft.url, draft.page_url, draft.payload
 
 
-async def issue_documents(hub: "Hub", *, action: str | None = None, doc_type: str = "certificat_realisation",
+def _drafts(states: list[dict[str, Any]], issuer: Issuer, config: "LoadedConfig", doc_type: str, *,
+            allow_incomplete: bool, refused: list[Refused]) -> list[Draft]:
+    """Compute each journey; the eligible enrolments get a signed draft, the others a refusal."""
+    drafts = []
+    for state in states:
+        act = config.model.actions.get(state["action"])
+        report = compute(state, act, config.rules_for(state["action"]), config.timezone, today=issuer.today)
+        gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
+        reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
+        if reason:
+            refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
+        else:
+            drafts.append(issuer.draft(report, state, doc_type, gaps))
+    return drafts
+
+
+async def _store(services: "DocumentServices", issuer: Issuer, draft: Draft, pdf: bytes,
+                 out: Path | None) -> tuple[IssuedDocument, dict[str, Any]]:
+    """PAdES-sign the PDF if configured, store it (blob store, and ``out``); the document and its
+    ``document.issued`` item."""
+    report = draft.report
+    if issuer.pades is not None:
+        pdf = await asyncio.to_thread(issuer.pades.sign, pdf)
+    digest = hashlib.sha256(pdf).hexdigest()
+    name = f"{draft.doc_type}-{slug(report.learner_name or report.learner_id)}-{draft.id}.pdf"
+    ref = await asyncio.to_thread(services.blobs.put, pdf, media_type="application/pdf", name=name)
+    path = None
+    if out:
+        path = out / name
+        await asyncio.to_thread(path.write_bytes, pdf)
+    previous = draft.previous["event"] if draft.previous else None
+    doc = IssuedDocument(draft.id, draft.doc_type, report.learner_id, report.learner_name, report.action_id,
+                         digest, draft.url, issuer.kid, previous, draft.gaps, path)
+    details: dict[str, Any] = {"key_id": issuer.kid, "payload": draft.payload, "fields": draft.fields}
+    if draft.gaps:
+        details["proof_gaps"] = draft.gaps
+        details["issued_incomplete"] = True
+    learner = {"ref": report.learner_id, **({"name": report.learner_name} if report.learner_name else {})}
+    item = {
+        "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "source_id": draft.id, "learner": learner, "action": report.action_id,
+        "data": {"document_type": draft.doc_type, "document": draft.id, "sha256": digest, "details": details},
+        "evidence": [ref.model_dump(exclude_none=True)],
+        **({"supersedes": previous} if previous else {}),
+    }
+    return doc, item
+
+
+async def issue_documents(services: "DocumentServices", *, action: str | None = None, doc_type: str = "certificat_realisation",
                           learner_id: str | None = None, allow_incomplete: bool = False,
                           out_dir: str | Path | None = None, actor: str | None = None,
-                          today: dt.date | None = None, settings: "DocumentsConfig | None" = None,
+                          today: dt.date | None = None, settings: DocumentsConfig | None = None,
                           jobs: int = 1, chunk: int = CHUNK, progress=None) -> IssueRun:
     """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``)."""
-    from hub.journeys.compute import compute
-
     if doc_type not in DOCUMENT_TYPES:
         raise HubError(f"unknown document type {doc_type!r} (known: {', '.join(DOCUMENT_TYPES)})")
     if action is None and learner_id is None:
         raise HubError("give an action (or a learner)")
     started = time.perf_counter()
-    issuer = Issuer(hub, settings, today)
+    issuer = Issuer(services, settings, today)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    await hub.project()
-    states = await hub.store.call(hub.store.journeys, action=action, learner_id=learner_id)
-    if action and not states and action not in hub.config.model.actions:
+    states = await services.journeys(action=action, learner_id=learner_id)
+    if action and not states and action not in services.config.model.actions:
         raise HubError(f"unknown training action {action!r}")
     run = IssueRun(doc_type)
     pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
                                          else concurrent.futures.ThreadPoolExecutor(1))
     loop = asyncio.get_running_loop()
-    incomplete: list[IssuedDocument] = []
     try:
         for start in range(0, len(states), chunk):
-            pending = []
-            for state in states[start:start + chunk]:
-                act = hub.config.model.actions.get(state["action"])
-                report = compute(state, act, hub.config.rules_for(state["action"]), hub.config.timezone, today=issuer.today)
-                # the proof that the training happened (the default rules); funders' invoicing rules
-                # (an employer's SIRET…) gate their exports, not the certificate
-                gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
-                reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
-                if reason:
-                    run.refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
-                    continue
-                doc_id, fields, payload, url, page = issuer.prepare(report, doc_type)
-                previous = latest_document(state, doc_type)
-                pending.append((report, state, doc_id, fields, payload, url, page, previous, gaps))
-            if not pending:
+            drafts = _drafts(states[start:start + chunk], issuer, services.config, doc_type,
+                             allow_incomplete=allow_incomplete, refused=run.refused)
+            if not drafts:
                 continue
-            pdfs = await asyncio.gather(*[
-                loop.run_in_executor(pool, _render_job, (doc_type, p[3], issuer.templates[doc_type], p[5], p[6], p[4]))
-                for p in pending])
-            documents, items = [], []
-            for (report, state, doc_id, fields, payload, url, page, previous, gaps), pdf in zip(pending, pdfs):
-                if issuer.pades is not None:
-                    pdf = await asyncio.to_thread(issuer.pades.sign, pdf)
-                digest = hashlib.sha256(pdf).hexdigest()
-                name = f"{doc_type}-{slug(report.learner_name or report.learner_id)}-{doc_id}.pdf"
-                ref = await asyncio.to_thread(hub.blobs.put, pdf, media_type="application/pdf", name=name)
-                path = None
-                if out:
-                    path = out / name
-                    await asyncio.to_thread(path.write_bytes, pdf)
-                doc = IssuedDocument(doc_id, doc_type, report.learner_id, report.learner_name, report.action_id,
-                                     digest, url, issuer.kid, previous["event"] if previous else None, gaps, path)
-                details: dict[str, Any] = {"key_id": issuer.kid, "payload": payload, "fields": fields}
-                if gaps:
-                    details["proof_gaps"] = gaps
-                    details["issued_incomplete"] = True
-                    incomplete.append(doc)
-                learner = {"ref": report.learner_id, **({"name": report.learner_name} if report.learner_name else {})}
-                items.append({
-                    "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                    "source_id": doc_id, "learner": learner, "action": report.action_id,
-                    "data": {"document_type": doc_type, "document": doc_id, "sha256": digest, "details": details},
-                    "evidence": [ref.model_dump(exclude_none=True)],
-                    **({"supersedes": previous["event"]} if previous else {}),
-                })
-                documents.append(doc)
-            await hub.append(items, source="hub", ids=[doc.id for doc in documents])  # a document's id is its event's
+            pdfs = await asyncio.gather(*[loop.run_in_executor(pool, _render_job, issuer.render_args(d)) for d in drafts])
+            stored = [await _store(services, issuer, draft, pdf, out) for draft, pdf in zip(drafts, pdfs)]
+            documents = [doc for doc, _item in stored]
+            await services.append([item for _doc, item in stored], source="hub",
+                                  ids=[doc.id for doc in documents])  # a document's id is its event's
             run.issued.extend(documents)
             if progress is not None:
-                progress(len(pending))
+                progress(len(drafts))
     finally:
         pool.shutdown(wait=True)
+    incomplete = [doc for doc in run.issued if doc.gaps]
     if incomplete:
-        await record_admin_action(hub.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
-                                  action or learner_id or "", {"documents": {d.id: [g["code"] + (f" {g['subject']}" if g["subject"] else "")
-                                                                                for g in d.gaps] for d in incomplete}})
+        await record_admin_action(services.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
+                                  action or learner_id or "",
+                                  {"documents": {d.id: [gap_label(g) for g in d.gaps] for d in incomplete}})
     run.seconds = time.perf_counter() - started
     return run
 
 
-async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
+async def revoke_document(services: "DocumentServices", doc_id: str, reason: str, *, actor: str | None = None) -> dict[str, Any]:
     """Append ``document.revoked`` for ``doc_id`` (idempotent). Raises HubError for an unknown document."""
-    from hub.documents.verify import load_record
-
-    record = await load_record(hub, doc_id)
+    record = await load_record(services, doc_id)
     if record is None:
         raise HubError(f"no issued document {doc_id!r} in the ledger")
     if record.revoked:
@@ -255,5 +275,5 @@ async def revoke_document(hub: "Hub", doc_id: str, reason: str, *, actor: str | 
         "learner": {"ref": record.learner_id, **({"name": learner["name"]} if learner.get("name") else {})},
         "data": {"document": doc_id, "reason": reason, "details": {"by": actor or whoami()}},
     }
-    result = await hub.append([item], source="hub")
+    result = await services.append([item], source="hub")
     return {"document": doc_id, "event": result.ids[0], "revoked_at": item["occurred_at"], "already": False}

@@ -28,6 +28,8 @@ from typing import Any, Iterable
 
 from hub.errors import HubError
 
+# cryptography loads on use, in the methods that sign, verify or read keys (see the package's docstring).
+
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 KID_BYTES = 5
 KEYRING = "keyring.json"

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import segno
+
 from hub.documents import TYPE_CODES
 from hub.documents.keys import b64u, b64u_decode, kid_decode, kid_encode
 
@@ -40,6 +42,8 @@ PAYLOAD_RE = re.compile(r"PH1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 CROCKFORD_UPPER = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_TYPES = {code: name for name, code in TYPE_CODES.items()}
 QR_MAX_VERSION = 10
+ATTACHMENT = "parcours-document.json"  # the PDF's embedded copy of the URL, payload and fields
+EMBED_FORMAT = "parcours-document/1"
 
 
 class PayloadError(ValueError):
@@ -154,8 +158,12 @@ def parse_url(text: str) -> tuple[str | None, str | None]:
     return doc_id, payload
 
 
+def embedded_json(doc_id: str, url: str, payload: str, fields: dict[str, Any]) -> bytes:
+    """The content of the PDF's ``parcours-document.json``: a verifier needs no QR decoder for an intact PDF."""
+    return json.dumps({"format": EMBED_FORMAT, "id": doc_id, "url": url, "payload": payload, "fields": fields},
+                      ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+
 def make_qr(url: str):
     """A segno QR code of ``url`` at error level M (version as small as fits)."""
-    import segno
-
     return segno.make(url, error="m", boost_error=False, micro=False)

@@ -9,24 +9,38 @@ Every PDF carries, besides what it prints:
 
 Texts come from the templates (:mod:`hub.documents.templates`); values are formatted in French
 (:mod:`hub.documents.fr`) and escaped; long names and titles wrap.
+
+Importing this module loads reportlab: issuing imports it only where PDFs are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import string
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import reportlab
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.fonts import addMapping
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import cm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
+from hub.documents.payload import ATTACHMENT, embedded_json, make_qr
+from hub.errors import ConfigError
 
-ATTACHMENT = "parcours-document.json"
-EMBED_FORMAT = "parcours-document/1"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _fonts_lock = threading.Lock()
 _registered: dict[tuple[str | None, str | None], tuple[str, str, bool]] = {}
@@ -37,8 +51,6 @@ def _font_files(regular: str | None, bold: str | None) -> tuple[str, str]:
         return regular, bold or regular
     if (DEJAVU / "DejaVuSans.ttf").exists() and (DEJAVU / "DejaVuSans-Bold.ttf").exists():
         return str(DEJAVU / "DejaVuSans.ttf"), str(DEJAVU / "DejaVuSans-Bold.ttf")
-    import reportlab
-
     fonts = Path(reportlab.__file__).parent / "fonts"
     return str(fonts / "Vera.ttf"), str(fonts / "VeraBd.ttf")
 
@@ -49,10 +61,6 @@ def fonts(regular: str | None = None, bold: str | None = None) -> tuple[str, str
     with _fonts_lock:
         if key in _registered:
             return _registered[key]
-        from reportlab.lib.fonts import addMapping
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-
         reg_file, bold_file = _font_files(regular, bold)
         tag = hashlib.sha256(f"{reg_file}|{bold_file}".encode()).hexdigest()[:8]
         names = (f"PH-{tag}", f"PH-{tag}-Bold")
@@ -60,8 +68,6 @@ def fonts(regular: str | None = None, bold: str | None = None) -> tuple[str, str
             pdfmetrics.registerFont(TTFont(names[0], reg_file))
             pdfmetrics.registerFont(TTFont(names[1], bold_file))
         except Exception as exc:  # reportlab raises TTFError and plain errors
-            from hub.errors import ConfigError
-
             raise ConfigError(f"cannot load the document font {reg_file} / {bold_file}: {exc}") from None
         for italic in (0, 1):
             addMapping(names[0], 0, italic, names[0])
@@ -115,21 +121,8 @@ def fill(text: str, vals: dict[str, str], *, optional: bool = False, **extra: st
     return out
 
 
-def embedded_json(doc_id: str, url: str, payload: str, fields: dict[str, Any]) -> bytes:
-    return json.dumps({"format": EMBED_FORMAT, "id": doc_id, "url": url, "payload": payload, "fields": fields},
-                      ensure_ascii=False, sort_keys=True, indent=1).encode()
-
-
 def _embed(canvas, data: bytes, description: str) -> None:
     """Attach ``data`` as ``parcours-document.json`` (a PDF embedded file, visible as an attachment)."""
-    from reportlab.pdfbase.pdfdoc import (
-        PDFArray,
-        PDFDictionary,
-        PDFName,
-        PDFStream,
-        PDFString,
-    )
-
     doc = canvas._doc
     stream = PDFStream(dictionary=PDFDictionary({
         "Type": PDFName("EmbeddedFile"), "Subtype": PDFName("application#2Fjson"),
@@ -147,8 +140,6 @@ def _embed(canvas, data: bytes, description: str) -> None:
 
 def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
     """Draw the QR code of ``url`` with its quiet zone in a ``size`` square at (x, y); returns its version."""
-    from hub.documents.payload import make_qr
-
     qr = make_qr(url)
     matrix = [list(row) for row in qr.matrix]
     n = len(matrix)
@@ -176,155 +167,218 @@ def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
     return qr.version
 
 
-def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
-           payload: str, invariant: bool = False) -> bytes:
-    """The PDF of a document."""
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_LEFT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import cm
-    from reportlab.platypus import (
-        KeepTogether,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+@dataclass
+class _Styles:
+    """The fonts, colour and paragraph styles of one template."""
 
+    regular: str
+    bold: str
+    ballot: bool  # the regular font has the ☐ ☒ glyphs
+    colour: Any
+    base: Any
+    small: Any
+    title: Any
+    heading: Any
+    indent: Any
+
+
+def _styles(template: dict[str, Any]) -> _Styles:
     regular, bold, ballot = fonts(template.get("font"), template.get("font_bold"))
     colour = colors.HexColor(template.get("colour") or "#1f3a5f")
-    vals = values(doc_type, fields, page_url)
     base = ParagraphStyle("body", fontName=regular, fontSize=10.5, leading=14.5, spaceAfter=5, alignment=TA_LEFT)
     small = ParagraphStyle("small", parent=base, fontSize=8, leading=10, spaceAfter=0, textColor=colors.HexColor("#444444"))
-    title_style = ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21, alignment=TA_CENTER,
-                                 textColor=colour, spaceBefore=6, spaceAfter=14)
+    title = ParagraphStyle("title", parent=base, fontName=bold, fontSize=17, leading=21, alignment=TA_CENTER,
+                           textColor=colour, spaceBefore=6, spaceAfter=14)
     heading = ParagraphStyle("heading", parent=base, fontName=bold, fontSize=10.5, spaceBefore=6, spaceAfter=3,
                              textColor=colour)
     indent = ParagraphStyle("indent", parent=base, leftIndent=18)
-    story: list = []
+    return _Styles(regular, bold, ballot, colour, base, small, title, heading, indent)
 
-    def para(key_or_text: str | None, style=base, *, optional: bool = False, literal: bool = False, **extra):
-        text = key_or_text if literal else template.get(key_or_text or "", "")
-        filled = fill(text, vals, optional=optional, **extra) if text else None
+
+@dataclass
+class _Story:
+    """The flowables of a document's body, and what its parts write them from."""
+
+    fields: dict[str, Any]
+    template: dict[str, Any]
+    vals: dict[str, str]
+    styles: _Styles
+    flowables: list = field(default_factory=list)
+
+    def add(self, text: str, style=None) -> None:
+        """A paragraph of (escaped) ``text``, in the body style by default."""
+        self.flowables.append(Paragraph(text, style or self.styles.base))
+
+    def para(self, key_or_text: str | None, style=None, *, optional: bool = False, literal: bool = False,
+             **extra: str) -> None:
+        """The template's text ``key_or_text`` (or that text itself when ``literal``), filled; nothing
+        when it is empty, or ``optional`` and a value is missing."""
+        text = key_or_text if literal else self.template.get(key_or_text or "", "")
+        filled = fill(text, self.vals, optional=optional, **extra) if text else None
         if filled:
-            story.append(Paragraph(filled, style))
+            self.add(filled, style)
 
-    story.append(Paragraph(escape(DOCUMENT_TYPES[doc_type] if not template.get("title") else template["title"]).upper(), title_style))
-    para("intro")
-    if doc_type == "certificat_realisation":
-        key = "beneficiary_employer" if fields.get("employer") else "beneficiary"
-        para(key, indent)
-        para("followed", indent)
-        para("nature_heading", heading)
-        labels = template["nature_labels"]
-        for nature in ("formation", "bilan_competences", "vae", "apprentissage"):
-            checked = fields.get("nature") == nature
-            box = ("☒" if checked else "☐") if ballot else ("[X]" if checked else "[ ]")
-            label = escape(labels.get(nature, nature))
-            story.append(Paragraph(f"{box}&nbsp;{'<b>' + label + '</b>' if checked else label}", indent))
-        para("dates", indent)
-        para("duration", indent)
-        if fields.get("distance"):
-            para("distance_note", small)
-            story.append(Spacer(1, 4))
-        para("retention", small)
-    elif doc_type == "attestation_assiduite":
-        rows_t = template["rows"]
-        rows = []
 
-        def row(label: str, value: str | None):
-            if value:
-                rows.append([Paragraph(escape(label), base), Paragraph(f"<b>{escape(value)}</b>", base)])
+def _table(rows: list, widths: list[float], **options):
+    table = Table(rows, colWidths=widths, **options)
+    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
+                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return table
 
-        row(rows_t["planned_hours"], hours_fr(fields["planned_hours"]) if fields.get("planned_hours") else None)
-        row(rows_t["hours"], hours_fr(fields["hours"]) if fields.get("hours") is not None else None)
-        for modality, value in fields.get("by_modality", {}).items():
-            label = template["modality_labels"].get(modality, modality)
-            row(fill(rows_t["modality"], {}, modality=label) or label, hours_fr(value))
-        row(rows_t["attendance_rate"], percent_fr(fields["attendance_rate"]) if fields.get("attendance_rate") is not None else None)
-        hd = fields.get("half_days", {})
-        if hd:
-            row(rows_t["half_days"], template["half_days_value"].format(signed=hd.get("signed", "0"), scheduled=hd.get("scheduled", "0")))
-            row(rows_t["absent_justified"], hd.get("absent_justified", "0"))
-            row(rows_t["absent"], hd.get("absent", "0"))
-        row(rows_t["activities_completed"], fields.get("activities_completed"))
-        table = Table(rows, colWidths=[9 * cm, 7 * cm])
-        table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        story.append(table)
-        story.append(Spacer(1, 8))
-        para("closing")
-    elif doc_type in ("attestation_fin_formation", "releve_competences"):
-        if doc_type == "attestation_fin_formation":
-            nature = template["nature_labels"].get(fields.get("nature", ""), fields.get("nature"))
-            story.append(Paragraph(f"{escape(template['nature_label'])} : <b>{escape(nature or '')}</b>", base))
-            if fields.get("planned_hours"):
-                story.append(Paragraph(f"{escape(template['duration_label'])} : <b>{hours_fr(fields['planned_hours'])}</b>", base))
-            if fields.get("hours") is not None:
-                story.append(Paragraph(f"{escape(template['followed_label'])} : <b>{hours_fr(fields['hours'])}</b>", base))
-            outcome = template.get("outcome_labels", {}).get(fields.get("outcome", ""))
-            if outcome:
-                para(outcome, base, literal=True)
-        if fields.get("objectives"):
-            story.append(Paragraph(escape(template["objectives_label"]), heading))
-            for objective in fields["objectives"]:
-                story.append(Paragraph(f"•&nbsp;{escape(objective)}", indent))
-        story.append(Paragraph(escape(template["results_label"]), heading))
-        results = fields.get("results", [])
-        outcome_labels = template["outcome_labels"]
-        if not results:
-            para("no_results", indent)
-        elif doc_type == "attestation_fin_formation":
-            for r in results:
-                score = score_fr(r.get("score"), r.get("max_score"))
-                outcome = outcome_labels.get(r.get("outcome", ""), "")
-                detail = ", ".join(x for x in (score, outcome) if x)
-                story.append(Paragraph(f"•&nbsp;{escape(r['name'])}" + (f" : <b>{escape(detail)}</b>" if detail else ""), indent))
-        else:
-            head = [Paragraph(f"<b>{escape(c)}</b>", small) for c in template["columns"]]
-            rows = [head] + [[Paragraph(escape(r["name"]), base), Paragraph(escape(score_fr(r.get("score"), r.get("max_score"))), base),
-                              Paragraph(escape(outcome_labels.get(r.get("outcome", ""), "")), base),
-                              Paragraph(escape(date_fr(r["date"])) if r.get("date") else "", base)] for r in results]
-            table = Table(rows, colWidths=[7.2 * cm, 2.4 * cm, 2.8 * cm, 3.8 * cm], repeatRows=1)
-            table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
-                                       ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-            story.append(table)
-        if fields.get("certification"):
-            story.append(Paragraph(f"{escape(template['certification_label'])} : {escape(fields['certification'])}", base))
-        for c in fields.get("certifications", []):
-            parts = [c.get("name", ""), c.get("code", ""), c.get("result", "")]
-            story.append(Paragraph(f"{escape(template['certifications_label'])} : <b>{escape(' — '.join(p for p in parts if p))}</b>", base))
-    story.append(Spacer(1, 12))
+
+def _certificat_body(story: _Story) -> None:
+    """The certificat de réalisation: beneficiary, the nature ticked among the four, dates, duration."""
+    fields, template, styles = story.fields, story.template, story.styles
+    story.para("beneficiary_employer" if fields.get("employer") else "beneficiary", styles.indent)
+    story.para("followed", styles.indent)
+    story.para("nature_heading", styles.heading)
+    labels = template["nature_labels"]
+    for nature in ("formation", "bilan_competences", "vae", "apprentissage"):
+        checked = fields.get("nature") == nature
+        box = ("☒" if checked else "☐") if styles.ballot else ("[X]" if checked else "[ ]")
+        label = escape(labels.get(nature, nature))
+        story.add(f"{box}&nbsp;{'<b>' + label + '</b>' if checked else label}", styles.indent)
+    story.para("dates", styles.indent)
+    story.para("duration", styles.indent)
+    if fields.get("distance"):
+        story.para("distance_note", styles.small)
+        story.flowables.append(Spacer(1, 4))
+    story.para("retention", styles.small)
+
+
+def _assiduite_body(story: _Story) -> None:
+    """The attestation d'assiduité: a table of hours, attendance rate and half-days."""
+    fields, template, base = story.fields, story.template, story.styles.base
+    labels = template["rows"]
+    rows = []
+
+    def row(label: str, value: str | None):
+        if value:
+            rows.append([Paragraph(escape(label), base), Paragraph(f"<b>{escape(value)}</b>", base)])
+
+    row(labels["planned_hours"], hours_fr(fields["planned_hours"]) if fields.get("planned_hours") else None)
+    row(labels["hours"], hours_fr(fields["hours"]) if fields.get("hours") is not None else None)
+    for modality, value in fields.get("by_modality", {}).items():
+        label = template["modality_labels"].get(modality, modality)
+        row(fill(labels["modality"], {}, modality=label) or label, hours_fr(value))
+    row(labels["attendance_rate"], percent_fr(fields["attendance_rate"]) if fields.get("attendance_rate") is not None else None)
+    hd = fields.get("half_days", {})
+    if hd:
+        row(labels["half_days"], template["half_days_value"].format(signed=hd.get("signed", "0"), scheduled=hd.get("scheduled", "0")))
+        row(labels["absent_justified"], hd.get("absent_justified", "0"))
+        row(labels["absent"], hd.get("absent", "0"))
+    row(labels["activities_completed"], fields.get("activities_completed"))
+    story.flowables.append(_table(rows, [9 * cm, 7 * cm]))
+    story.flowables.append(Spacer(1, 8))
+    story.para("closing")
+
+
+def _fin_formation_summary(story: _Story) -> None:
+    """The attestation de fin de formation's nature, durations and outcome."""
+    fields, template = story.fields, story.template
+    nature = template["nature_labels"].get(fields.get("nature", ""), fields.get("nature"))
+    story.add(f"{escape(template['nature_label'])} : <b>{escape(nature or '')}</b>")
+    if fields.get("planned_hours"):
+        story.add(f"{escape(template['duration_label'])} : <b>{hours_fr(fields['planned_hours'])}</b>")
+    if fields.get("hours") is not None:
+        story.add(f"{escape(template['followed_label'])} : <b>{hours_fr(fields['hours'])}</b>")
+    outcome = template.get("outcome_labels", {}).get(fields.get("outcome", ""))
+    if outcome:
+        story.para(outcome, literal=True)
+
+
+def _results_list(story: _Story, results: list[dict[str, Any]]) -> None:
+    """One line per result: name, score and outcome."""
+    outcome_labels = story.template["outcome_labels"]
+    for r in results:
+        score = score_fr(r.get("score"), r.get("max_score"))
+        outcome = outcome_labels.get(r.get("outcome", ""), "")
+        detail = ", ".join(x for x in (score, outcome) if x)
+        story.add(f"•&nbsp;{escape(r['name'])}" + (f" : <b>{escape(detail)}</b>" if detail else ""), story.styles.indent)
+
+
+def _results_table(story: _Story, results: list[dict[str, Any]]) -> None:
+    """A table of the results: name, score, outcome, date."""
+    base, outcome_labels = story.styles.base, story.template["outcome_labels"]
+    head = [Paragraph(f"<b>{escape(c)}</b>", story.styles.small) for c in story.template["columns"]]
+    rows = [head] + [[Paragraph(escape(r["name"]), base), Paragraph(escape(score_fr(r.get("score"), r.get("max_score"))), base),
+                      Paragraph(escape(outcome_labels.get(r.get("outcome", ""), "")), base),
+                      Paragraph(escape(date_fr(r["date"])) if r.get("date") else "", base)] for r in results]
+    story.flowables.append(_table(rows, [7.2 * cm, 2.4 * cm, 2.8 * cm, 3.8 * cm], repeatRows=1))
+
+
+def _results_body(story: _Story, *, as_table: bool) -> None:
+    """Objectives, results (a list, or a table when ``as_table``) and certifications."""
+    fields, template, styles = story.fields, story.template, story.styles
+    if fields.get("objectives"):
+        story.add(escape(template["objectives_label"]), styles.heading)
+        for objective in fields["objectives"]:
+            story.add(f"•&nbsp;{escape(objective)}", styles.indent)
+    story.add(escape(template["results_label"]), styles.heading)
+    results = fields.get("results", [])
+    if not results:
+        story.para("no_results", styles.indent)
+    elif as_table:
+        _results_table(story, results)
+    else:
+        _results_list(story, results)
+    if fields.get("certification"):
+        story.add(f"{escape(template['certification_label'])} : {escape(fields['certification'])}")
+    for c in fields.get("certifications", []):
+        parts = [c.get("name", ""), c.get("code", ""), c.get("result", "")]
+        story.add(f"{escape(template['certifications_label'])} : <b>{escape(' — '.join(p for p in parts if p))}</b>")
+
+
+def _fin_formation_body(story: _Story) -> None:
+    _fin_formation_summary(story)
+    _results_body(story, as_table=False)
+
+
+def _releve_body(story: _Story) -> None:
+    _results_body(story, as_table=True)
+
+
+BODIES = {"certificat_realisation": _certificat_body, "attestation_assiduite": _assiduite_body,
+          "attestation_fin_formation": _fin_formation_body, "releve_competences": _releve_body}
+
+
+def _signature(story: _Story):
+    """Place and date, the signatory and the room to sign, kept together."""
+    template, vals, styles = story.template, story.vals, story.styles
     signature = []
     done = fill(template.get("done_at", ""), vals, optional=False)
     if done:
-        signature.append(Paragraph(done, base))
+        signature.append(Paragraph(done, styles.base))
     name = fill(template.get("signature_name", ""), vals, optional=True) or fill("{signatory}", vals, optional=True)
     if name:
-        signature.append(Paragraph(f"<b>{name}</b>", base))
+        signature.append(Paragraph(f"<b>{name}</b>", styles.base))
     if template.get("signature_caption"):
-        signature.append(Paragraph(escape(template["signature_caption"]), small))
+        signature.append(Paragraph(escape(template["signature_caption"]), styles.small))
     signature.append(Spacer(1, 2.2 * cm))
-    story.append(KeepTogether(signature))
+    return KeepTogether(signature)
 
-    header_lines = [fill(line, vals, optional=True) for line in template.get("header", [])]
-    header_lines = [h for h in header_lines if h]
-    footer = fill(template.get("footer", ""), vals) or ""
-    qr_size = 3.6 * cm
-    page_w, page_h = A4
-    margin = 2 * cm
-    header_h = 0.45 * cm * max(len(header_lines), 1) + 0.6 * cm
-    info = {"title": f"{DOCUMENT_TYPES[doc_type]} — {fields.get('learner', '')}", "author": fields["organisation"]["name"],
-            "subject": f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}", "keywords": url}
-    embedded = embedded_json(fields["id"], url, payload, fields)
-    logo = template.get("logo")
 
-    def on_page(canvas, doc):
+@dataclass
+class _Frame:
+    """The page's furniture: header (logo, organisation lines, rule), QR code with its caption on
+    the first page, footer."""
+
+    template: dict[str, Any]
+    styles: _Styles
+    url: str
+    header_lines: list[str]
+    footer: str
+    margin: float
+    qr_size: float
+    header_h: float
+
+    def draw(self, canvas, doc) -> None:
+        page_w, page_h = A4
+        margin, qr_size, small = self.margin, self.qr_size, self.styles.small
         canvas.saveState()
         y = page_h - margin + 0.2 * cm
         x = margin
+        logo = self.template.get("logo")
         if logo:
             try:
                 canvas.drawImage(logo, margin, page_h - margin - 1.2 * cm, width=2.4 * cm, height=1.6 * cm,
@@ -332,32 +386,56 @@ def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, u
                 x = margin + 2.8 * cm
             except OSError:
                 pass
-        for line in header_lines:
+        for line in self.header_lines:
             p = Paragraph(line, small)
             _, h = p.wrap(page_w - x - margin, 2 * cm)
             y -= h
             p.drawOn(canvas, x, y)
-        canvas.setStrokeColor(colour)
+        canvas.setStrokeColor(self.styles.colour)
         canvas.setLineWidth(0.8)
-        canvas.line(margin, page_h - margin - header_h + 0.3 * cm, page_w - margin, page_h - margin - header_h + 0.3 * cm)
+        rule_y = page_h - margin - self.header_h + 0.3 * cm
+        canvas.line(margin, rule_y, page_w - margin, rule_y)
         if doc.page == 1:
-            _draw_qr(canvas, url, page_w - margin - qr_size, margin + 1.1 * cm, qr_size)
-            cap = Paragraph(escape(template.get("qr_caption", "")), ParagraphStyle("cap", parent=small, alignment=TA_CENTER))
+            _draw_qr(canvas, self.url, page_w - margin - qr_size, margin + 1.1 * cm, qr_size)
+            cap = Paragraph(escape(self.template.get("qr_caption", "")), ParagraphStyle("cap", parent=small, alignment=TA_CENTER))
             cap.wrap(qr_size + 1 * cm, 1 * cm)
             cap.drawOn(canvas, page_w - margin - qr_size - 0.5 * cm, margin + 1.1 * cm + qr_size + 0.05 * cm)
-        p = Paragraph(footer, small)
+        p = Paragraph(self.footer, small)
         p.wrap(page_w - 2 * margin - (qr_size + 0.4 * cm if doc.page == 1 else 0), 2 * cm)
         p.drawOn(canvas, margin, margin)
         canvas.restoreState()
 
+
+def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
+           payload: str, invariant: bool = False) -> bytes:
+    """The PDF of a document: title, introduction, the body of its type, signature; each page
+    framed (:class:`_Frame`); the first one also carries the embedded data."""
+
+    styles = _styles(template)
+    vals = values(doc_type, fields, page_url)
+    story = _Story(fields, template, vals, styles)
+    story.add(escape(DOCUMENT_TYPES[doc_type] if not template.get("title") else template["title"]).upper(), styles.title)
+    story.para("intro")
+    BODIES[doc_type](story)
+    story.flowables.append(Spacer(1, 12))
+    story.flowables.append(_signature(story))
+
+    header_lines = [fill(line, vals, optional=True) for line in template.get("header", [])]
+    header_lines = [h for h in header_lines if h]
+    margin = 2 * cm
+    frame = _Frame(template, styles, url, header_lines, fill(template.get("footer", ""), vals) or "", margin=margin,
+                   qr_size=3.6 * cm, header_h=0.45 * cm * max(len(header_lines), 1) + 0.6 * cm)
+    info = {"title": f"{DOCUMENT_TYPES[doc_type]} — {fields.get('learner', '')}", "author": fields["organisation"]["name"],
+            "subject": f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}", "keywords": url}
+    embedded = embedded_json(fields["id"], url, payload, fields)
     buf = io.BytesIO()
     pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin,
-                            topMargin=margin + header_h, bottomMargin=margin + qr_size + 1.8 * cm,
+                            topMargin=margin + frame.header_h, bottomMargin=margin + frame.qr_size + 1.8 * cm,
                             invariant=1 if invariant else 0, **info, creator="Parcours Hub", producer="Parcours Hub")
 
     def first(canvas, doc):
         _embed(canvas, embedded, f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}: URL, signed payload and fields")
-        on_page(canvas, doc)
+        frame.draw(canvas, doc)
 
-    pdf.build(story, onFirstPage=first, onLaterPages=on_page)
+    pdf.build(story.flowables, onFirstPage=first, onLaterPages=frame.draw)
     return buf.getvalue()

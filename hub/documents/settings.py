@@ -1,8 +1,5 @@
-"""Configuration of documents: ``hub.documents`` in the hub's YAML (see docs/documents.md).
-
-``DocumentsConfig`` is meant to be a field of ``HubSection`` (``documents: DocumentsConfig``);
-until it is, :func:`documents_settings` falls back to the defaults.
-"""
+"""Configuration of documents: ``hub.documents`` in the hub's YAML (see docs/documents.md), and
+the folders and URL it resolves to against the loaded configuration."""
 
 from __future__ import annotations
 
@@ -11,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from hub.errors import ConfigError
+
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
+    from hub.config import LoadedConfig
 
 
 class PadesConfig(BaseModel):
@@ -40,35 +39,28 @@ class DocumentsConfig(BaseModel):
     pades: PadesConfig | None = Field(default=None, description="Also sign PDFs with this X.509 certificate (PAdES)")
 
 
-def documents_settings(hub: "Hub") -> DocumentsConfig:
-    found = getattr(hub.config.hub, "documents", None)
-    return found if isinstance(found, DocumentsConfig) else DocumentsConfig()
+def keys_dir(config: "LoadedConfig", settings: DocumentsConfig | None = None) -> Path:
+    settings = settings or config.hub.documents
+    return config.resolve_path(settings.keys_dir) if settings.keys_dir else config.data_dir / "keys"
 
 
-def keys_dir(hub: "Hub", settings: DocumentsConfig | None = None) -> Path:
-    settings = settings or documents_settings(hub)
-    return hub.config.resolve_path(settings.keys_dir) if settings.keys_dir else hub.config.data_dir / "keys"
+def output_dir(config: "LoadedConfig", settings: DocumentsConfig | None = None) -> Path:
+    settings = settings or config.hub.documents
+    return config.resolve_path(settings.output_dir) if settings.output_dir else config.data_dir / "documents"
 
 
-def output_dir(hub: "Hub", settings: DocumentsConfig | None = None) -> Path:
-    settings = settings or documents_settings(hub)
-    return hub.config.resolve_path(settings.output_dir) if settings.output_dir else hub.config.data_dir / "documents"
-
-
-def public_url(hub: "Hub", settings: DocumentsConfig | None = None) -> str:
-    settings = settings or documents_settings(hub)
-    base = settings.public_url or hub.config.hub.http.public_url
+def public_url(config: "LoadedConfig", settings: DocumentsConfig | None = None) -> str:
+    settings = settings or config.hub.documents
+    base = settings.public_url or config.hub.http.public_url
     if base:
         return base.rstrip("/")
-    http = hub.config.hub.http
+    http = config.hub.http
     return f"http://{http.host}:{http.port}"
 
 
-def organisation(hub: "Hub") -> Any:
-    from hub.errors import ConfigError
-
-    org = getattr(hub.config.hub, "organisation", None)
+def organisation(config: "LoadedConfig") -> Any:
+    org = config.hub.organisation
     if org is None:
-        raise ConfigError(f"{hub.config.path}: hub.organisation: documents need the organisation's identity "
+        raise ConfigError(f"{config.path}: hub.organisation: documents need the organisation's identity "
                           "(name, siret, nda, representative, city)")
     return org

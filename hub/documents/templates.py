@@ -22,6 +22,8 @@ import string
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from hub.documents import DOCUMENT_TYPES
 from hub.errors import ConfigError
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
@@ -146,8 +148,6 @@ REQUIRED = {
 
 
 def _read(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

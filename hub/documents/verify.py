@@ -6,17 +6,20 @@ What is checked, in order (the first failure decides):
    rendered with ``pdftoppm``, decoded with ``zbarimg``); when both are read they must agree;
 2. the key id is known (the hub's key ring, or a published keys document) — else ``unknown_key``;
 3. the Ed25519 signature over the document id and header — else ``altered``;
-4. the fields (embedded, or recorded in the ledger) hash to the signed digest, and the PDF's text
+4. with the ledger (online): the document exists (else ``unknown_document``), and its recorded
+   payload and fields are these (else ``altered``);
+5. the fields (embedded, or recorded in the ledger) hash to the signed digest, and the PDF's text
    shows them — else ``altered``;
-5. with the ledger (online): the document exists (else ``unknown_document``), its recorded payload
-   is this one and the file's SHA-256 is the recorded one (else ``altered``); a ``document.revoked``
-   makes it ``revoked`` (with the date); a re-issue makes it ``superseded``.
+6. with the ledger: the file's SHA-256 is the recorded one (else ``altered``); a
+   ``document.revoked`` makes it ``revoked`` (with the date); a re-issue makes it ``superseded``;
+7. a PDF's PAdES signature, when it has one, is intact and covers the whole file — else ``altered``.
 
 Otherwise ``valid``. Only the fields the document prints are shown (:func:`display_fields`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -31,10 +34,13 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 from hub.documents import DOCUMENT_TYPES
 from hub.documents import payload as P
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
+from hub.documents.keys import PublicKey, parse_keys_document
+from hub.documents.pades import check as pades_check
+from hub.documents.payload import ATTACHMENT
+from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
-    from hub.documents.keys import PublicKey
+    from hub.documents.services import DocumentServices
 
 STATUSES = ("valid", "superseded", "revoked", "altered", "unknown_key", "unknown_document")
 MESSAGES_FR = {
@@ -80,27 +86,26 @@ class DocumentRecord:
         return self.event["occurred_at"]
 
 
-async def load_record(hub: "Hub", doc_id: str) -> DocumentRecord | None:
+async def load_record(services: "DocumentServices", doc_id: str) -> DocumentRecord | None:
     """The ``document.issued`` event ``doc_id`` with its revocation and supersession, or None."""
     if not P.is_ulid(doc_id):
         return None
-    event = await hub.store.call(hub.store.get_event, doc_id)
+    store = services.store
+    event = await store.call(store.get_event, doc_id)
     if event is None or event["type"] != "document.issued":
         return None
     learner_id = None
     if event.get("learner_id"):
-        learner_id = await hub.store.call(hub.store.canonical_learner, event["learner_id"])
+        learner_id = await store.call(store.canonical_learner, event["learner_id"])
     record = DocumentRecord(event, learner_id)
     facts: list[dict[str, Any]] = []
     superseded: set[str] = set()
     if learner_id and event.get("action"):
-        await hub.project()
-        states = await hub.store.call(hub.store.journeys, action=event["action"], learner_id=learner_id)
-        for state in states:
+        for state in await services.journeys(action=event["action"], learner_id=learner_id):
             facts.extend(state.get("documents", []))
             superseded.update(state.get("superseded", []))
     else:  # not attached to an enrolment: read the ledger's document events
-        rows = await hub.store.call(lambda: list(hub.store.iter_events(types=["document.issued", "document.revoked"])))
+        rows = await store.call(lambda: list(store.iter_events(types=["document.issued", "document.revoked"])))
         for row in rows:
             facts.append({"event": row["id"], "at": row["occurred_at"], "type": row["type"], **row["data"]})
             if row.get("supersedes"):
@@ -164,10 +169,8 @@ def decode_qr_pdf(pdf: bytes, dpi: int = 150) -> list[str] | None:
 
 def read_embedded(pdf: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """The embedded ``parcours-document.json`` (or None) and a problem, if any."""
-    from hub.documents.render import ATTACHMENT
-
     try:
-        from pypdf import PdfReader
+        from pypdf import PdfReader  # heavy: loaded on use (see the package's docstring)
 
         reader = PdfReader(io.BytesIO(pdf))
         attachments = reader.attachments
@@ -183,7 +186,7 @@ def read_embedded(pdf: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def pdf_text(pdf: bytes) -> str | None:
     try:
-        from pypdf import PdfReader
+        from pypdf import PdfReader  # heavy: loaded on use (see the package's docstring)
 
         return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
     except Exception:
@@ -300,8 +303,6 @@ def printed_values(fields: dict[str, Any]) -> dict[str, str]:
 
 def display_fields(fields: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) in French of what the document states: all that a verification shows."""
-    from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
-
     org = fields.get("organisation", {})
     sign = fields.get("signatory", {})
     rows: list[tuple[str, str | None]] = [
@@ -341,12 +342,10 @@ def display_fields(fields: dict[str, Any]) -> list[tuple[str, str]]:
 RecordLoader = Callable[[str], Awaitable["DocumentRecord | None"]]
 
 
-async def verify_bytes(data: bytes, *, keys: Mapping[str, "PublicKey"], load: RecordLoader | None = None,
+async def verify_bytes(data: bytes, *, keys: Mapping[str, PublicKey], load: RecordLoader | None = None,
                        filename: str = "", use_qr: bool = True, check_text: bool = True,
                        trust_roots: list[bytes] | None = None) -> Verdict:
     """Verify a file (PDF or image of a QR code)."""
-    import asyncio
-
     found = await asyncio.to_thread(read_file, data, filename=filename, use_qr=use_qr)
     is_pdf = data[:5] == b"%PDF-"
     if found.payload is None and found.qr_tools_missing:
@@ -357,8 +356,6 @@ async def verify_bytes(data: bytes, *, keys: Mapping[str, "PublicKey"], load: Re
                                    text=(await asyncio.to_thread(pdf_text, data)) if (is_pdf and check_text) else None,
                                    qr_read=bool(found.qr) if use_qr else None, embedded=found.embedded if is_pdf else None)
     if is_pdf:
-        from hub.documents.pades import check as pades_check
-
         pades = await asyncio.to_thread(pades_check, data, trust_roots)
         if pades.present:
             verdict.pades = pades.as_dict()
@@ -369,7 +366,15 @@ async def verify_bytes(data: bytes, *, keys: Mapping[str, "PublicKey"], load: Re
     return verdict
 
 
-async def verify_payload(doc_id: str | None, payload_text: str | None, *, keys: Mapping[str, "PublicKey"],
+class _Failed(Exception):
+    """The first check that fails decides the verdict."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+async def verify_payload(doc_id: str | None, payload_text: str | None, *, keys: Mapping[str, PublicKey],
                          load: RecordLoader | None = None, fields: dict[str, Any] | None = None,
                          problems: list[str] | None = None, file_sha256: str | None = None,
                          text: str | None = None, qr_read: bool | None = None,
@@ -380,88 +385,120 @@ async def verify_payload(doc_id: str | None, payload_text: str | None, *, keys: 
         v.check("embedded_data", embedded or None, "parcours-document.json attached" if embedded else "no embedded data")
     if qr_read is not None:
         v.check("qr_code", qr_read or None, "decoded from the rendered page" if qr_read else "not decoded (no QR code or no zbarimg)")
+    try:
+        _check_consistency(v, problems or [])
+        payload_text = await _payload_text(doc_id, payload_text, load)
+        payload = _check_signature(v, doc_id, payload_text, keys)
+        record = await load(doc_id) if load is not None else None
+        fields = _check_against_ledger(v, record, payload_text, fields, consulted=load is not None)
+        if fields is not None:
+            _check_fields(v, doc_id, payload, fields, text)
+        if record is not None:
+            _check_record(v, record, file_sha256)
+        elif load is None:
+            v.check("ledger", None, "not consulted (offline): revocation not checked")
+    except _Failed as failed:
+        v.status, v.reason = failed.status, failed.reason
+    return v
 
-    def fail(status: str, reason: str) -> Verdict:
-        v.status, v.reason = status, reason
-        return v
 
+def _check_consistency(v: Verdict, problems: list[str]) -> None:
+    """What the file carries must agree with itself (embedded data, URL, QR code)."""
+    for problem in problems:
+        v.check("consistency", False, problem)
     if problems:
-        for problem in problems:
-            v.check("consistency", False, problem)
-        return fail("altered", problems[0])
+        raise _Failed("altered", problems[0])
+
+
+async def _payload_text(doc_id: str | None, payload_text: str | None, load: RecordLoader | None) -> str:
+    """The payload to verify: the one presented, else (a bare URL) the one the ledger recorded."""
+    if payload_text is None and doc_id and load is not None:
+        record = await load(doc_id)
+        if record is None:
+            raise _Failed("unknown_document", "no such document in the ledger")
+        payload_text = record.details.get("payload")
     if payload_text is None:
-        if doc_id and load is not None:  # a bare URL: what the ledger says
-            record = await load(doc_id)
-            if record is None:
-                return fail("unknown_document", "no such document in the ledger")
-            payload_text = record.details.get("payload")
-        if payload_text is None:
-            return fail("unknown_document", "no Parcours payload found (neither embedded data nor a QR code)")
+        raise _Failed("unknown_document", "no Parcours payload found (neither embedded data nor a QR code)")
+    return payload_text
+
+
+def _check_signature(v: Verdict, doc_id: str | None, payload_text: str, keys: Mapping[str, PublicKey]) -> P.Payload:
+    """The payload parses, names a known key, and its Ed25519 signature covers ``doc_id``."""
     try:
         payload = P.parse(payload_text)
     except P.PayloadError as exc:
         v.check("payload", False, str(exc))
-        return fail("altered", f"payload unreadable: {exc}")
+        raise _Failed("altered", f"payload unreadable: {exc}") from None
     v.key_id, v.doc_type = payload.kid, payload.doc_type
     if doc_id is None:
-        return fail("unknown_document", "the payload alone does not name its document (scan the whole URL)")
+        raise _Failed("unknown_document", "the payload alone does not name its document (scan the whole URL)")
     key = keys.get(payload.kid)
     if key is None:
         v.check("key", False, f"key {payload.kid} is not among the published keys")
-        return fail("unknown_key", f"key {payload.kid} is unknown")
+        raise _Failed("unknown_key", f"key {payload.kid} is unknown")
     v.check("key", True, f"{payload.kid} ({key.status})")
     if not P.check_signature(payload, doc_id, key):
         v.check("signature", False, "Ed25519 signature does not match")
-        return fail("altered", "the signature does not match the document id and payload")
+        raise _Failed("altered", "the signature does not match the document id and payload")
     v.check("signature", True, "Ed25519")
-    record = await load(doc_id) if load is not None else None
-    if load is not None and record is None:
+    return payload
+
+
+def _check_against_ledger(v: Verdict, record: DocumentRecord | None, payload_text: str,
+                          fields: dict[str, Any] | None, *, consulted: bool) -> dict[str, Any] | None:
+    """The payload and fields are those recorded at issuance; returns the fields to check (the
+    presented ones, else the recorded ones)."""
+    if consulted and record is None:
         v.check("ledger", False, "no document.issued with this id")
-        return fail("unknown_document", "the signature is valid but this hub's ledger has no such document")
-    if record is not None:
-        v.issued_at, v.sha256 = record.issued_at, record.sha256
-        if record.details.get("payload") not in (None, payload_text):
-            v.check("ledger_payload", False, "differs from the payload recorded at issuance")
-            return fail("altered", "the payload differs from the one recorded at issuance")
-        if fields is None:
-            fields = record.details.get("fields")
-        elif record.details.get("fields") not in (None, fields):
-            v.check("ledger_fields", False, "embedded fields differ from the recorded ones")
-            return fail("altered", "the embedded fields differ from the recorded ones")
-    if fields is not None:
-        if P.fields_digest(fields) != payload.digest:
-            v.check("fields_digest", False, "the fields do not hash to the signed digest")
-            return fail("altered", "the document's fields were changed after signing")
-        if fields.get("id") != doc_id or fields.get("type") != payload.doc_type:
-            return fail("altered", "the fields name another document")
-        v.check("fields_digest", True, "SHA-256 of the canonical fields")
-        v.fields = fields
-    if text is not None and fields is not None:
-        compact = _compact(text)
-        missing = [name for name, value in printed_values(fields).items() if _compact(value) not in compact]
-        if missing:
-            v.check("printed_text", False, f"not found as signed: {', '.join(missing)}")
-            return fail("altered", f"the printed text does not match the signed fields ({', '.join(missing)})")
-        v.check("printed_text", True, "learner, action, dates and hours printed as signed")
-    if record is not None and file_sha256 is not None:
+        raise _Failed("unknown_document", "the signature is valid but this hub's ledger has no such document")
+    if record is None:
+        return fields
+    v.issued_at, v.sha256 = record.issued_at, record.sha256
+    if record.details.get("payload") not in (None, payload_text):
+        v.check("ledger_payload", False, "differs from the payload recorded at issuance")
+        raise _Failed("altered", "the payload differs from the one recorded at issuance")
+    if fields is None:
+        return record.details.get("fields")
+    if record.details.get("fields") not in (None, fields):
+        v.check("ledger_fields", False, "embedded fields differ from the recorded ones")
+        raise _Failed("altered", "the embedded fields differ from the recorded ones")
+    return fields
+
+
+def _check_fields(v: Verdict, doc_id: str, payload: P.Payload, fields: dict[str, Any], text: str | None) -> None:
+    """The fields hash to the signed digest, name this document, and (given the PDF's text) are printed."""
+    if P.fields_digest(fields) != payload.digest:
+        v.check("fields_digest", False, "the fields do not hash to the signed digest")
+        raise _Failed("altered", "the document's fields were changed after signing")
+    if fields.get("id") != doc_id or fields.get("type") != payload.doc_type:
+        raise _Failed("altered", "the fields name another document")
+    v.check("fields_digest", True, "SHA-256 of the canonical fields")
+    v.fields = fields
+    if text is None:
+        return
+    compact = _compact(text)
+    missing = [name for name, value in printed_values(fields).items() if _compact(value) not in compact]
+    if missing:
+        v.check("printed_text", False, f"not found as signed: {', '.join(missing)}")
+        raise _Failed("altered", f"the printed text does not match the signed fields ({', '.join(missing)})")
+    v.check("printed_text", True, "learner, action, dates and hours printed as signed")
+
+
+def _check_record(v: Verdict, record: DocumentRecord, file_sha256: str | None) -> None:
+    """The file is the issued PDF, and what the ledger says since: revoked, superseded."""
+    if file_sha256 is not None:
         if file_sha256 != record.sha256:
             v.check("file_sha256", False, "the file is not the issued PDF")
-            return fail("altered", "the PDF's SHA-256 differs from the one recorded at issuance")
+            raise _Failed("altered", "the PDF's SHA-256 differs from the one recorded at issuance")
         v.check("file_sha256", True, "the issued PDF, byte for byte")
-    if record is not None:
-        v.check("ledger", True, "document.issued found")
-        if record.revoked:
-            v.revoked_at, v.revoked_reason = record.revoked["at"], record.revoked.get("reason")
-            return fail("revoked", f"revoked on {record.revoked['at'][:10]}")
-        if record.superseded_by:
-            v.superseded_by = record.superseded_by.get("document")
-            return fail("superseded", "re-issued: a newer document replaces this one")
-    elif load is None:
-        v.check("ledger", None, "not consulted (offline): revocation not checked")
-    return v
+    v.check("ledger", True, "document.issued found")
+    if record.revoked:
+        v.revoked_at, v.revoked_reason = record.revoked["at"], record.revoked.get("reason")
+        raise _Failed("revoked", f"revoked on {record.revoked['at'][:10]}")
+    if record.superseded_by:
+        v.superseded_by = record.superseded_by.get("document")
+        raise _Failed("superseded", "re-issued: a newer document replaces this one")
 
 
-def keys_from_file(path: str | os.PathLike) -> dict[str, "PublicKey"]:
-    from hub.documents.keys import parse_keys_document
-
+def keys_from_file(path: str | os.PathLike) -> dict[str, PublicKey]:
     return parse_keys_document(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -67,7 +67,7 @@ async def open_demo_hub(make_hub, workdir, *, keys: bool = True, extra: str = ""
     hub.config.hub.http.public_url = PUBLIC_URL
     assert (await hub.pull("demo")).appended == 543
     if keys:
-        KeyRing(keys_dir(hub)).generate()
+        KeyRing(keys_dir(hub.config)).generate()
     return hub
 
 

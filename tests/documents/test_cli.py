@@ -6,29 +6,18 @@ import asyncio
 import json
 import textwrap
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from hub.documents.cli import COMMANDS
+from hub.cli import main as cli
+from hub.runtime.app import Hub
 from tests.conftest import BASE_HUB
 from tests.documents.conftest import HUB_EXTRA, require_tools
 from tests.test_journeys import DEMO_ACTION, demo_config
 
 
-@click.group()
-def cli():
-    pass
-
-
-for command in COMMANDS:
-    cli.add_command(command)
-
-
 @pytest.fixture
 def configured(workdir, plugins):
-    from hub.runtime.app import Hub
-
     path = workdir / "hub.yaml"
     path.write_text(textwrap.dedent(BASE_HUB + HUB_EXTRA + demo_config(workdir)), encoding="utf-8")
 

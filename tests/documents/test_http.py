@@ -10,6 +10,7 @@ from hub.documents import payload as P
 from hub.documents.http import add_routes
 from hub.documents.issue import issue_documents, revoke_document
 from hub.documents.keys import KeyRing, parse_keys_document
+from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
 from hub.ulid import new_ulid
 from tests.documents.conftest import TODAY, learner_id
@@ -26,7 +27,7 @@ async def served(demo_hub, aiohttp_server_factory):
 
 async def issue(hub, name="Camille Dubois"):
     who = await learner_id(hub, name)
-    return (await issue_documents(hub, learner_id=who, today=TODAY)).issued[0]
+    return (await issue_documents(services_of(hub), learner_id=who, today=TODAY)).issued[0]
 
 
 def path_of(url: str) -> str:
@@ -64,7 +65,7 @@ async def test_a_forged_qr_revocation_and_unknown_documents(served):
         assert r.status == 200
         page = await r.text()
     assert "Document altéré" in page and "Camille Dubois" in page  # what was issued, to compare with
-    await revoke_document(hub, doc.id, "erreur de saisie des heures")
+    await revoke_document(services_of(hub), doc.id, "erreur de saisie des heures")
     async with client.get(path_of(doc.url)) as r:
         page = await r.text()
     assert "Document révoqué le" in page and "erreur de saisie des heures" in page
@@ -79,7 +80,7 @@ async def test_a_forged_qr_revocation_and_unknown_documents(served):
 
 async def test_public_keys_document(served):
     hub, client = served
-    ring = KeyRing(keys_dir(hub))
+    ring = KeyRing(keys_dir(hub.config))
     ring.rotate()
     async with client.get("/.well-known/parcours-keys.json") as r:
         assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "*"

@@ -10,6 +10,7 @@ from hub.documents import DOCUMENT_TYPES
 from hub.documents import payload as P
 from hub.documents.issue import issue_documents
 from hub.documents.keys import KeyRing
+from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
 from hub.documents.verify import read_embedded
 from tests.documents.conftest import (
@@ -33,12 +34,12 @@ async def events_of(hub, type_):
 
 async def test_certificats_for_the_demo_action_read_like_the_model(demo_hub, workdir, tmp_path):
     hub = demo_hub
-    run = await issue_documents(hub, action=DEMO_ACTION, out_dir=workdir / "out", today=TODAY)
+    run = await issue_documents(services_of(hub), action=DEMO_ACTION, out_dir=workdir / "out", today=TODAY)
     # Théo signed a morning the trainer did not co-sign: no certificat without --allow-incomplete
     assert [(r.learner_name, r.gaps[0]["code"]) for r in run.refused] == [("Théo Garnier", "half_day_no_trainer_signature")]
     assert len(run.issued) == 11 and all(d.path.exists() for d in run.issued)
     by_name = {d.learner_name: d for d in run.issued}
-    keys = KeyRing(keys_dir(hub))
+    keys = KeyRing(keys_dir(hub.config))
 
     # the ledger: one document.issued per PDF, with its SHA-256, the blob, the enrolment's learner and action
     issued = {e["id"]: e for e in await events_of(hub, "document.issued")}
@@ -107,13 +108,13 @@ async def test_every_document_type_renders_scans_and_reads(demo_hub, tmp_path):
         "certificat_realisation": ["CERTIFICAT DE RÉALISATION"],
     }
     for doc_type, needles in expectations.items():
-        run = await issue_documents(hub, learner_id=camille, doc_type=doc_type, today=TODAY)
+        run = await issue_documents(services_of(hub), learner_id=camille, doc_type=doc_type, today=TODAY)
         (doc,) = run.issued
         pdf = hub.blobs.get(doc.sha256)
         (text,) = zbar(render_png(pdf, tmp_path))
         doc_id, payload_text = P.parse_url(text)
         payload = P.parse(payload_text)
-        assert payload.doc_type == doc_type and P.check_signature(payload, doc_id, KeyRing(keys_dir(hub)).get(payload.kid))
+        assert payload.doc_type == doc_type and P.check_signature(payload, doc_id, KeyRing(keys_dir(hub.config)).get(payload.kid))
         page = flat(pdftotext(pdf, tmp_path))
         for needle in needles + ["Camille Dubois", TITLE, ORG["name"], ORG["siret"], ORG["nda"], doc.id,
                                  "du 5 octobre 2026 au 16 octobre 2026"]:
@@ -127,10 +128,10 @@ async def test_every_document_type_renders_scans_and_reads(demo_hub, tmp_path):
 async def test_incomplete_enrolment_needs_allow_incomplete_and_the_gaps_are_recorded(demo_hub):
     hub = demo_hub
     theo = await learner_id(hub, "Théo Garnier")
-    run = await issue_documents(hub, learner_id=theo, today=TODAY)
+    run = await issue_documents(services_of(hub), learner_id=theo, today=TODAY)
     assert not run.issued and "half_day_no_trainer_signature 2026-10-07/am" in run.refused[0].reason
     assert await events_of(hub, "document.issued") == []
-    run = await issue_documents(hub, learner_id=theo, today=TODAY, allow_incomplete=True, actor="claire")
+    run = await issue_documents(services_of(hub), learner_id=theo, today=TODAY, allow_incomplete=True, actor="claire")
     (doc,) = run.issued
     (event,) = await events_of(hub, "document.issued")
     details = event["data"]["details"]
@@ -140,20 +141,20 @@ async def test_incomplete_enrolment_needs_allow_incomplete_and_the_gaps_are_reco
     assert admin[-1]["data"]["actor"] == "claire"
     assert admin[-1]["data"]["details"]["documents"] == {doc.id: ["half_day_no_trainer_signature 2026-10-07/am"]}
     # other documents do not depend on proof completeness
-    assert len((await issue_documents(hub, learner_id=theo, doc_type="attestation_fin_formation", today=TODAY)).issued) == 1
+    assert len((await issue_documents(services_of(hub), learner_id=theo, doc_type="attestation_fin_formation", today=TODAY)).issued) == 1
 
 
 async def test_reissue_supersedes_the_previous_document(demo_hub):
     hub = demo_hub
     ines = await learner_id(hub, "Inès Haddad")
-    first = (await issue_documents(hub, learner_id=ines, today=TODAY)).issued[0]
-    second = (await issue_documents(hub, learner_id=ines, today=TODAY)).issued[0]
+    first = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
+    second = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
     assert second.supersedes == first.id and first.supersedes is None
     event = await hub.store.call(hub.store.get_event, second.id)
     assert event["supersedes"] == first.id
-    third = (await issue_documents(hub, learner_id=ines, today=TODAY)).issued[0]
+    third = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
     assert third.supersedes == second.id
-    other = (await issue_documents(hub, learner_id=ines, doc_type="releve_competences", today=TODAY)).issued[0]
+    other = (await issue_documents(services_of(hub), learner_id=ines, doc_type="releve_competences", today=TODAY)).issued[0]
     assert other.supersedes is None  # another type is another document
 
 
@@ -182,7 +183,7 @@ async def test_apostrophes_accents_and_a_very_long_name_render(demo_hub, tmp_pat
                       source_id="done-long", data={"date": "2026-10-16"}))
     await hub.append(items, source=None)
     who = await learner_id(hub, LONG)
-    run = await issue_documents(hub, learner_id=who, today=TODAY)
+    run = await issue_documents(services_of(hub), learner_id=who, today=TODAY)
     assert len(run.issued) == 1, run
     (doc,) = run.issued
     pdf = hub.blobs.get(doc.sha256)

@@ -11,6 +11,7 @@ import pytest
 
 from hub.documents.issue import issue_documents
 from hub.documents.keys import KeyRing
+from hub.documents.services import services_of
 from hub.documents.settings import DocumentsConfig, PadesConfig, keys_dir
 from hub.documents.verify import load_record, verify_bytes
 from tests.documents.conftest import TODAY, learner_id
@@ -40,7 +41,7 @@ async def test_pades_signed_pdf_validates_with_pyhanko(demo_hub, tmp_path):
     ca, cert, key = make_ca(tmp_path)
     settings = DocumentsConfig(pades=PadesConfig(certificate=str(cert), key=str(key), chain=[str(ca)]))
     who = await learner_id(demo_hub, "Camille Dubois")
-    (doc,) = (await issue_documents(demo_hub, learner_id=who, today=TODAY, settings=settings)).issued
+    (doc,) = (await issue_documents(services_of(demo_hub), learner_id=who, today=TODAY, settings=settings)).issued
     pdf = demo_hub.blobs.get(doc.sha256)
 
     import io
@@ -57,8 +58,8 @@ async def test_pades_signed_pdf_validates_with_pyhanko(demo_hub, tmp_path):
     assert "Parcours Demo Signer" in status.signing_cert.subject.human_friendly
     assert status.coverage.name == "ENTIRE_FILE"
     # the hub's own verification reports it; the ledger's SHA-256 is that of the signed file
-    keys = KeyRing(keys_dir(demo_hub)).lookup()
-    verdict = await verify_bytes(pdf, keys=keys, load=lambda d: load_record(demo_hub, d), use_qr=False,
+    keys = KeyRing(keys_dir(demo_hub.config)).lookup()
+    verdict = await verify_bytes(pdf, keys=keys, load=lambda d: load_record(services_of(demo_hub), d), use_qr=False,
                                  trust_roots=[ca.read_bytes()])
     assert verdict.status == "valid" and verdict.pades["intact"] and verdict.pades["trusted"]
     # one byte changed inside the signed range

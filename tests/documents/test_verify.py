@@ -12,6 +12,7 @@ import pytest
 from hub.documents import payload as P
 from hub.documents.issue import issue_documents, revoke_document
 from hub.documents.keys import KeyRing, parse_keys_document
+from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
 from hub.documents.verify import load_record, verify_bytes, verify_payload
 from hub.errors import HubError
@@ -21,16 +22,16 @@ from tests.documents.conftest import TODAY, learner_id, render_png, require_tool
 
 async def issue_one(hub, name="Camille Dubois", doc_type="certificat_realisation"):
     who = await learner_id(hub, name)
-    (doc,) = (await issue_documents(hub, learner_id=who, doc_type=doc_type, today=TODAY)).issued
+    (doc,) = (await issue_documents(services_of(hub), learner_id=who, doc_type=doc_type, today=TODAY)).issued
     return doc, hub.blobs.get(doc.sha256)
 
 
 def online(hub):
-    return {"keys": KeyRing(keys_dir(hub)).lookup(), "load": lambda d: load_record(hub, d)}
+    return {"keys": KeyRing(keys_dir(hub.config)).lookup(), "load": lambda d: load_record(services_of(hub), d)}
 
 
 def offline(hub):
-    return {"keys": parse_keys_document(json.loads(json.dumps(KeyRing(keys_dir(hub)).document())))}
+    return {"keys": parse_keys_document(json.loads(json.dumps(KeyRing(keys_dir(hub.config)).document())))}
 
 
 async def test_an_issued_pdf_is_valid_online_and_offline(demo_hub):
@@ -78,7 +79,7 @@ async def test_tampered_pdfs_are_altered(demo_hub, monkeypatch):
     from hub.documents import render as render_mod
     from hub.documents.templates import load_templates
 
-    record = await load_record(demo_hub, doc.id)
+    record = await load_record(services_of(demo_hub), doc.id)
     fields = record.details["fields"]
     genuine = render_mod.embedded_json(doc.id, doc.url, record.details["payload"], fields)
     monkeypatch.setattr(render_mod, "embedded_json", lambda *a: genuine)
@@ -112,9 +113,9 @@ async def test_tampered_payloads_are_altered(demo_hub):
 
 async def test_revoked_document_says_revoked_with_its_date(demo_hub):
     doc, pdf = await issue_one(demo_hub)
-    result = await revoke_document(demo_hub, doc.id, "heures corrigées", actor="claire")
+    result = await revoke_document(services_of(demo_hub), doc.id, "heures corrigées", actor="claire")
     assert not result["already"]
-    assert (await revoke_document(demo_hub, doc.id, "again"))["already"]
+    assert (await revoke_document(services_of(demo_hub), doc.id, "again"))["already"]
     verdict = await verify_bytes(pdf, **online(demo_hub), use_qr=False)
     today = dt.datetime.now(dt.timezone.utc).date()
     assert verdict.status == "revoked" and verdict.revoked_at[:10] == today.isoformat()
@@ -126,7 +127,7 @@ async def test_revoked_document_says_revoked_with_its_date(demo_hub):
     assert event["data"]["document"] == doc.id and event["data"]["details"]["by"] == "claire"
     assert event["learner_id"] == doc.learner_id and event["action"] == doc.action
     with pytest.raises(HubError, match="no issued document"):
-        await revoke_document(demo_hub, new_ulid(), "x")
+        await revoke_document(services_of(demo_hub), new_ulid(), "x")
 
 
 async def test_superseded_unknown_key_and_unknown_document(demo_hub, tmp_path):
@@ -145,7 +146,7 @@ async def test_superseded_unknown_key_and_unknown_document(demo_hub, tmp_path):
     forged = P.sign(forged_id, "certificat_realisation", {"id": forged_id}, kid, private)
     assert (await verify_payload(forged_id, forged, **online(demo_hub))).status == "unknown_key"
     # a genuine signature over a document this ledger never issued
-    kid, private = KeyRing(keys_dir(demo_hub)).signer()
+    kid, private = KeyRing(keys_dir(demo_hub.config)).signer()
     ghost = P.sign(forged_id, "certificat_realisation", {"id": forged_id}, kid, private)
     assert (await verify_payload(forged_id, ghost, **online(demo_hub))).status == "unknown_document"
     # a PDF that is not one of ours
@@ -162,7 +163,7 @@ async def test_superseded_unknown_key_and_unknown_document(demo_hub, tmp_path):
 
 async def test_rotation_keeps_old_documents_valid(demo_hub):
     doc, pdf = await issue_one(demo_hub)
-    ring = KeyRing(keys_dir(demo_hub))
+    ring = KeyRing(keys_dir(demo_hub.config))
     new, old = ring.rotate()
     assert old.kid == doc.key_id
     assert (await verify_bytes(pdf, **online(demo_hub), use_qr=False)).status == "valid"

@@ -85,12 +85,13 @@ async def test_missing_echeancier_and_employer_siret_are_required_fields(make_hu
 async def test_the_issued_certificate_pdf_is_attached(make_hub, workdir):
     from hub.documents.issue import issue_documents
     from hub.documents.keys import KeyRing
+    from hub.documents.services import services_of
     from hub.documents.settings import keys_dir
 
     hub = await open_edge(make_hub, workdir, EXPORTS)
-    KeyRing(keys_dir(hub)).generate()
+    KeyRing(keys_dir(hub.config)).generate()
     hub.config.hub.http.public_url = "https://of-demo.example.fr"
-    run = await issue_documents(hub, action="ACT-APP-01", today=TODAY)
+    run = await issue_documents(services_of(hub), action="ACT-APP-01", today=TODAY)
     assert len(run.issued) == 1, [r.as_dict() for r in run.refused]
     (issued,) = run.issued
     body, _ = _only_json(await hub.export("cfa", Period.parse("2026-01")))

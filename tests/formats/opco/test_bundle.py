@@ -29,16 +29,17 @@ async def _issue_certificates(hub, names=ATLAS):
     """Certificates for the OPCO learners ``names`` (the documents generator of the hub)."""
     from hub.documents.issue import IssueRun, issue_documents
     from hub.documents.keys import KeyRing
+    from hub.documents.services import services_of
     from hub.documents.settings import keys_dir
 
-    ring = KeyRing(keys_dir(hub))
+    ring = KeyRing(keys_dir(hub.config))
     if ring.active() is None:
         ring.generate()
     hub.config.hub.http.public_url = "https://of-demo.example.fr"
     ids = {r.learner_name: r.learner_id for r in await hub.journey_reports(action=DEMO_ACTION)}
     run = IssueRun("certificat_realisation")
     for name in names:
-        one = await issue_documents(hub, learner_id=ids[name], today=TODAY)
+        one = await issue_documents(services_of(hub), learner_id=ids[name], today=TODAY)
         run.issued += one.issued
         run.refused += one.refused
     return run
@@ -109,11 +110,12 @@ async def test_bundles_with_the_issued_certificates(make_hub, workdir):
 
 async def test_revoked_superseded_and_outdated_certificates(make_hub, workdir):
     from hub.documents.issue import revoke_document
+    from hub.documents.services import services_of
 
     hub = await open_demo(make_hub, workdir, EXPORTS)
     run = await _issue_certificates(hub)
     camille = next(d for d in run.issued if d.learner_name == "Camille Dubois")
-    await revoke_document(hub, camille.id, "erreur de date", actor="test")
+    await revoke_document(services_of(hub), camille.id, "erreur de date", actor="test")
     refused = await hub.export("subrogation", Period.parse("2026-10"))
     assert ("Camille Dubois", "certificat_realisation") in [(m.learner, m.field) for m in refused.missing]
 

@@ -8,57 +8,50 @@ Exit codes: 0 ok; 1 a failure was found (a document refused, or a verification t
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Awaitable, Callable, TypeVar
 
 import click
 
-from hub.ingest.audit import record_admin_action
-from hub.config import DEFAULT_CONFIG
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail_config, open_hub, print_json
 from hub.documents import DOCUMENT_TYPES
-from hub.errors import ConfigError, HubError
-
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="PARCOURS_CONFIG",
-    default=DEFAULT_CONFIG, show_default=True, help="Hub configuration file (env PARCOURS_CONFIG).",
+from hub.documents.issue import issue_documents, revoke_document
+from hub.documents.keys import KeyRing
+from hub.documents.services import DocumentServices, services_of
+from hub.documents.settings import keys_dir, output_dir
+from hub.documents.verify import (
+    display_fields,
+    keys_from_file,
+    load_record,
+    verify_bytes,
 )
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+from hub.errors import ConfigError, HubError
+from hub.ingest.audit import record_admin_action
+from hub.learners import reference_key
+
+T = TypeVar("T")
 
 
-def _fail(exc: Exception) -> None:
-    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
-    sys.exit(2)
+def _with_services(config_path: str, work: Callable[[DocumentServices], Awaitable[T]]) -> T:
+    """Open the hub, run ``await work(services)``, stop the hub; configuration/usage errors exit 2."""
+    hub = open_hub(config_path)
+    services = services_of(hub)
 
-
-def _open_hub(config_path: str):
-    from hub.runtime.app import Hub
-
-    try:
-        return Hub.open(config_path)
-    except ConfigError as exc:
-        _fail(exc)
-
-
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _run(hub, coro_factory):
-    """Run ``coro_factory()`` with the hub, stop the hub; configuration/usage errors exit 2."""
     async def go():
         try:
-            return await coro_factory()
+            return await work(services)
         finally:
             await hub.stop()
 
     try:
         return asyncio.run(go())
     except (ConfigError, HubError) as exc:
-        _fail(exc)
+        fail_config(exc)
+
+
+def _keyring(services: DocumentServices) -> KeyRing:
+    return KeyRing(keys_dir(services.config))
 
 
 # ---------------------------------------------------------------------------- documents
@@ -87,23 +80,20 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
     if not action and not learner:
         click.echo("error: give --action (and/or --learner)", err=True)
         sys.exit(2)
-    hub = _open_hub(config_path)
-    from hub.documents.issue import issue_documents
-    from hub.documents.settings import output_dir
 
-    async def go():
+    async def go(services: DocumentServices):
         learner_id = None
         if learner:
-            learner_id = await _resolve_learner(hub, learner)
+            learner_id = await _resolve_learner(services, learner)
             if learner_id is None:
                 raise HubError(f"no learner {learner!r}")
-        target = Path(out_dir) if out_dir else output_dir(hub)
-        return await issue_documents(hub, action=action, doc_type=doc_type, learner_id=learner_id,
+        target = Path(out_dir) if out_dir else output_dir(services.config)
+        return await issue_documents(services, action=action, doc_type=doc_type, learner_id=learner_id,
                                      allow_incomplete=allow_incomplete, out_dir=target, jobs=jobs)
 
-    run = _run(hub, go)
+    run = _with_services(config_path, go)
     if as_json:
-        _print_json(run.as_dict())
+        print_json(run.as_dict())
     else:
         label = DOCUMENT_TYPES[doc_type]
         for doc in run.issued:
@@ -120,13 +110,9 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
     sys.exit(1 if run.refused else 0)
 
 
-async def _resolve_learner(hub, learner: str) -> str | None:
-    if ":" not in learner:
-        return learner
-    from hub.learners import normalise_email
-
-    key = f"email:{normalise_email(learner[6:])}" if learner.startswith("email:") else learner
-    return await hub.store.call(hub.store.learner_by_key, key)
+async def _resolve_learner(services: DocumentServices, learner: str) -> str | None:
+    key = reference_key(learner)
+    return learner if key is None else await services.store.call(services.store.learner_by_key, key)
 
 
 @documents.command("revoke")
@@ -136,12 +122,9 @@ async def _resolve_learner(hub, learner: str) -> str | None:
 @JSON_OPTION
 def revoke(config_path: str, doc_id: str, reason: str, as_json: bool) -> None:
     """Revoke document DOC_ID: verification then says « révoqué », with the date and the reason."""
-    hub = _open_hub(config_path)
-    from hub.documents.issue import revoke_document
-
-    result = _run(hub, lambda: revoke_document(hub, doc_id.upper(), reason))
+    result = _with_services(config_path, lambda services: revoke_document(services, doc_id.upper(), reason))
     if as_json:
-        _print_json(result)
+        print_json(result)
     elif result["already"]:
         click.echo(f"{doc_id} was already revoked on {result['revoked_at'][:10]}")
     else:
@@ -156,40 +139,32 @@ def keys() -> None:
     """Document-signing keys (Ed25519): generate, rotate, list."""
 
 
-def _keyring(hub):
-    from hub.documents.keys import KeyRing
-    from hub.documents.settings import keys_dir
-
-    return KeyRing(keys_dir(hub))
-
-
 @keys.command("generate")
 @CONFIG_OPTION
 @click.option("--if-missing", is_flag=True, help="Do nothing (exit 0) when a key exists (for scripts and the demo).")
 @JSON_OPTION
 def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
     """Create the first signing key (refused when keys exist: use rotate)."""
-    hub = _open_hub(config_path)
-    async def go():
-        ring = _keyring(hub)
+    async def go(services: DocumentServices):
+        ring = _keyring(services)
         if if_missing and ring.active() is not None:
-            return None
+            return ring, None
         key = ring.generate()
-        await record_admin_action(hub.append, None, "keys generate", key.kid)
-        return key
+        await record_admin_action(services.append, None, "keys generate", key.kid)
+        return ring, key
 
-    key = _run(hub, go)
+    ring, key = _with_services(config_path, go)
     if key is None:
-        active = _keyring(hub).active()
+        active = ring.active()
         if as_json:
-            _print_json(active.jwk())
+            print_json(active.jwk())
         else:
             click.echo(f"key {active.kid} exists; nothing to do")
         return
     if as_json:
-        _print_json(key.jwk())
+        print_json(key.jwk())
     else:
-        click.echo(f"generated key {key.kid} in {_keyring(hub).folder} (private key mode 0600)")
+        click.echo(f"generated key {key.kid} in {ring.folder} (private key mode 0600)")
 
 
 @keys.command("rotate")
@@ -197,15 +172,14 @@ def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
 @JSON_OPTION
 def keys_rotate(config_path: str, as_json: bool) -> None:
     """Create a new active key; the previous one is retired but still verifies what it signed."""
-    hub = _open_hub(config_path)
-    async def go():
-        key, previous = _keyring(hub).rotate()
-        await record_admin_action(hub.append, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
+    async def go(services: DocumentServices):
+        key, previous = _keyring(services).rotate()
+        await record_admin_action(services.append, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
         return key, previous
 
-    key, previous = _run(hub, go)
+    key, previous = _with_services(config_path, go)
     if as_json:
-        _print_json({"active": key.jwk(), "retired": previous.kid if previous else None})
+        print_json({"active": key.jwk(), "retired": previous.kid if previous else None})
     else:
         click.echo(f"new active key {key.kid}" + (f"; {previous.kid} retired" if previous else ""))
 
@@ -215,14 +189,13 @@ def keys_rotate(config_path: str, as_json: bool) -> None:
 @JSON_OPTION
 def keys_list(config_path: str, as_json: bool) -> None:
     """The keys: id, status, creation and retirement."""
-    hub = _open_hub(config_path)
+    async def go(services: DocumentServices):
+        ring = _keyring(services)
+        return ring, ring.public_keys()
 
-    async def go():
-        return _keyring(hub).public_keys()
-
-    found = _run(hub, go)
+    ring, found = _with_services(config_path, go)
     if as_json:
-        _print_json(_keyring(hub).document())
+        print_json(ring.document())
         return
     if not found:
         click.echo("no key yet: run `parcours keys generate`")
@@ -248,13 +221,6 @@ def verify_document(config_path: str, file: str, keys_file: str | None, trust: t
                     as_json: bool) -> None:
     """Verify FILE (a PDF, or a photo/scan of its QR code): valid, superseded, revoked, altered, unknown key
     or unknown document. Exit 0 only when valid."""
-    from hub.documents.verify import (
-        display_fields,
-        keys_from_file,
-        load_record,
-        verify_bytes,
-    )
-
     data = Path(file).read_bytes()
     roots = [Path(t).read_bytes() for t in trust]
     if keys_file:
@@ -265,15 +231,13 @@ def verify_document(config_path: str, file: str, keys_file: str | None, trust: t
             sys.exit(2)
         verdict = asyncio.run(verify_bytes(data, keys=keyset, filename=file, use_qr=not no_qr, trust_roots=roots))
     else:
-        hub = _open_hub(config_path)
-
-        async def go():
-            return await verify_bytes(data, keys=_keyring(hub).lookup(), load=lambda d: load_record(hub, d),
+        async def go(services: DocumentServices):
+            return await verify_bytes(data, keys=_keyring(services).lookup(), load=lambda d: load_record(services, d),
                                       filename=file, use_qr=not no_qr, trust_roots=roots)
 
-        verdict = _run(hub, go)
+        verdict = _with_services(config_path, go)
     if as_json:
-        _print_json(verdict.as_dict())
+        print_json(verdict.as_dict())
     else:
         click.echo(f"{verdict.status.upper()}: {verdict.message_fr}")
         click.echo(f"  {verdict.reason}")
@@ -286,5 +250,3 @@ def verify_document(config_path: str, file: str, keys_file: str | None, trust: t
             click.echo(f"    [{mark}] {check['check']}" + (f": {check['detail']}" if check.get("detail") else ""))
     sys.exit(0 if verdict.ok else 1)
 
-
-COMMANDS = [documents, keys, verify_document]
