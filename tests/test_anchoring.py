@@ -2,8 +2,7 @@
 
 Requests and replies go over HTTP through hub.http.fetch; tokens are checked with ``openssl ts
 -verify``. The tests at the end exercise the hub's integration (Hub.seal, ``parcours verify``,
-``prove --check --tsa-ca``) and skip until the patches to hub/ledger.py, hub/config.py,
-hub/app.py and hub/cli.py described in docs/integrity.md are applied.
+``prove --check --tsa-ca``).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import inspect
 import json
 import sqlite3
 
@@ -36,34 +34,6 @@ from hub.ledger.anchoring import (
 from hub.ledger.integrity import seal
 from tests.conftest import event
 from tests.fakes.tsa import openssl_or_skip, tsa_peer_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
-
-LEDGER_PATCHED = "check_anchor" in inspect.signature(ledger.verify).parameters
-
-
-def _config_patched() -> bool:
-    from hub.config import LedgerConfig
-
-    return "tsa_url" in LedgerConfig.model_fields
-
-
-def _app_patched() -> bool:
-    from hub.runtime.app import Hub
-
-    return hasattr(Hub, "anchor")
-
-
-def _cli_patched() -> bool:
-    from hub.cli.integrity import prove
-
-    return any(p.name == "tsa_ca" for p in prove.params)
-
-
-needs_ledger_patch = pytest.mark.skipif(not LEDGER_PATCHED, reason="needs the hub/ledger.py anchoring patch")
-needs_hub_patch = pytest.mark.skipif(not (_config_patched() and _app_patched()),
-                                     reason="needs the hub/config.py and hub/app.py anchoring patches")
-needs_cli_patch = pytest.mark.skipif(not (LEDGER_PATCHED and _config_patched() and _app_patched() and _cli_patched()),
-                                     reason="needs the hub/ledger.py, config.py, app.py and cli.py anchoring patches")
-
 
 class Log:
     """Collects structlog-style calls."""
@@ -339,7 +309,6 @@ async def test_anchor_every_period_anchors_the_newest_block_at_most_once_per_per
 # --------------------------------------------------------------------------- hub integration (patches)
 
 
-@needs_ledger_patch
 async def test_verify_checks_every_anchor_and_names_the_block(make_hub, tsa_peer, session):
     from hub.ledger.anchoring import anchor_checker
 
@@ -361,7 +330,6 @@ async def test_verify_checks_every_anchor_and_names_the_block(make_hub, tsa_peer
     assert not untrusted.ok and untrusted.problem.startswith("block 1: its time-stamp anchor does not match (untrusted")
 
 
-@needs_ledger_patch
 async def test_a_proof_carries_the_anchor_that_dates_its_block(make_hub, tsa_peer, session):
     hub, ids, blocks = await sealed_hub(make_hub, n=12)
     proof = await hub.store.call(ledger.prove, hub.store, ids[1])
@@ -394,7 +362,6 @@ TSA_HUB = """\
 """
 
 
-@needs_hub_patch
 async def test_hub_seal_anchors_and_a_tsa_outage_loses_nothing(make_hub, tsa_peer):
     hub = await make_hub(TSA_HUB.format(url=tsa_peer.url, ca=tsa_peer.pki.ca))
     await hub.append([event(i) for i in range(5)], source=None)
@@ -406,7 +373,6 @@ async def test_hub_seal_anchors_and_a_tsa_outage_loses_nothing(make_hub, tsa_pee
     assert Anchor.from_json((await hub.store.call(hub.store.last_block))["anchor"]).tsa == tsa_peer.url
 
 
-@needs_cli_patch
 async def test_cli_verify_and_prove_check_with_an_anchor(workdir, tsa_peer):
     from click.testing import CliRunner
 
