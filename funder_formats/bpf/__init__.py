@@ -98,6 +98,8 @@ def _default_types() -> dict[str, str]:
 
 
 class BpfConfig(FunderFormatConfig):
+    """Keys of a ``bpf`` export."""
+
     profile: str = Field(default="cerfa-10443", description="Built-in profile name or path to a profile YAML")
     revenue: Literal["realised", "approval"] = Field(
         default="realised", description="Funding amounts in the year the training is realised, or of their approval")

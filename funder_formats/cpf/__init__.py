@@ -56,6 +56,8 @@ class ActionSettings(BaseModel):
 
 
 class CpfConfig(FunderFormatConfig):
+    """Keys of a ``cpf`` export."""
+
     profile: str = Field(default="edof", description="Built-in profile name (edof, edof-iso) or path to a profile YAML")
     unit: Literal["hours", "half_days", "days"] = Field(
         default="hours", description="Unit of work of in-person actions (heure, demi-journée, journée)")

@@ -104,6 +104,8 @@ def builtin_or_path(value: str) -> Path:
 
 
 class FranceTravailConfig(FunderFormatConfig):
+    """Keys of a ``france_travail`` export."""
+
     profile: str = Field(default="france-travail", description="A built-in profile name, or the path of a "
                          "profile YAML file (relative to the folder the hub runs from)")
     documents: list[Literal[DOCUMENTS]] = Field(  # type: ignore[valid-type]

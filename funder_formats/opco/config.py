@@ -75,8 +75,9 @@ class OpcoConfig(FunderFormatConfig):
     bill_foad: bool = Field(default=True, description="FOAD connection time is billable")
     opco_kinds: list[str] = Field(default_factory=lambda: ["opco"],
                                   description="Without `funders`: the funder kinds (funding_kind) this export covers")
-    fields: DetailsFields = Field(default_factory=DetailsFields)
-    api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions)
+    fields: DetailsFields = Field(default_factory=DetailsFields,
+                                  description="Keys of the funding's details that hold what the OPCO asks")
+    api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions, description="Options of the api_cfa output")
 
     @field_validator("profile")
     @classmethod

@@ -114,6 +114,8 @@ class RegionProfile(OutputFormat):
 
 
 class RegionConfig(FunderFormatConfig):
+    """Keys of a ``region`` export."""
+
     profile: str = Field(description="A built-in profile (hauts-de-france, centre-val-de-loire) or the path of a "
                          "profile YAML file (relative to the folder the hub runs from)")
     funder_kinds: list[str] = Field(default_factory=lambda: ["region"],

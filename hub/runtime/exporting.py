@@ -47,8 +47,8 @@ class ExportOutcome:
                 "missing": [m.__dict__ for m in self.missing], "notes": self.notes, "event_id": self.event_id}
 
 
-def _stream(hub: "Hub", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
-    """The journeys of the export: its actions and funders, with training in the period."""
+def export_journeys(config, fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
+    """The journeys of the export, read from ``reader``: its actions and funders, with training in the period."""
     actions = set(fmt.config.actions or ())
 
     def keep(state: dict[str, Any]) -> bool:  # before computing: the state lists every funder
@@ -67,7 +67,7 @@ def _stream(hub: "Hub", fmt: FunderFormat, reader, period: Period, funder: str |
         return action is None or period.overlaps(action.start, report.exit_date or action.end)
 
     today = min(period.end + dt.timedelta(days=1), dt.date.today())
-    return JourneyStream(reader, hub.config, today=today, keep=keep, select=select)
+    return JourneyStream(reader, config, today=today, keep=keep, select=select)
 
 
 async def run_export(hub: "Hub", fmt: FunderFormat, period: Period, *, funder: str | None = None,
@@ -84,7 +84,7 @@ async def run_export(hub: "Hub", fmt: FunderFormat, period: Period, *, funder: s
         through = ledger["events_through_seq"]
         return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
-    request = ExportRequest(fmt.name, period, _stream(hub, fmt, reader, period, funder), folder, hub.config,
+    request = ExportRequest(fmt.name, period, export_journeys(hub.config, fmt, reader, period, funder), folder, hub.config,
                             events, allow_incomplete, funder)
 
     def export() -> ExportResult:
