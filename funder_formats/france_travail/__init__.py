@@ -27,8 +27,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from funder_formats.france_travail import lheo
-from funder_formats.france_travail.common import (
+from hub.profiles import ProfileOption, dedupe
+from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_values,
+    funding_of,
+    half_day_values,
+    in_period,
+    period_figures,
+    registration_report,
+    scan_ledger,
+    sort_key,
+)
+from hub.profiles.vocabulary import (
     PRESENT,
     STATUSES,
     Column,
@@ -36,20 +47,8 @@ from funder_formats.france_travail.common import (
     OutputFormat,
     cells,
     check_file_name,
-    dedupe,
-    enrolment_values,
     file_name,
-    funding_of,
-    half_day_values,
-    in_period,
-    load_profile,
     missing_of,
-    period_figures,
-    profile_path,
-    registration_report,
-    scan_ledger,
-    sort_key,
-    validate_profile_option,
 )
 from funder_formats.france_travail.lheo import LheoOptions
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
@@ -99,11 +98,7 @@ class FranceTravailProfile(OutputFormat):
     documents: FranceTravailDocuments
 
 
-def builtin_or_path(value: str) -> Path:
-    return profile_path(value, PROFILES)
-
-
-class FranceTravailConfig(FunderFormatConfig):
+class FranceTravailConfig(ProfileOption, FunderFormatConfig):
     """Keys of a ``france_travail`` export."""
 
     profile: str = Field(default="france-travail", description="A built-in profile name, or the path of a "
@@ -121,10 +116,8 @@ class FranceTravailConfig(FunderFormatConfig):
         description="Event types read for learner.ids and first/last names")
     lheo: LheoOptions = Field(default_factory=LheoOptions, description="What LHÉO needs beyond the actions")
 
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        return validate_profile_option(value, PROFILES, FranceTravailProfile)
+    profile_model = FranceTravailProfile
+    profiles_dir = PROFILES
 
 
 class FranceTravailFormat(FunderFormat):
@@ -137,7 +130,7 @@ class FranceTravailFormat(FunderFormat):
 
     @property
     def profile(self) -> FranceTravailProfile:
-        return load_profile(builtin_or_path(self.config.profile), FranceTravailProfile)
+        return self.config.loaded_profile
 
     # ------------------------------------------------------------------ proof rules
     def proof_rules(self) -> list[ProofRule]:

@@ -29,33 +29,32 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from funder_formats.france_travail.common import (
+from hub.errors import ConfigError
+from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
+from hub.hookspecs import hookimpl
+from hub.journeys.proofs import Gap, ProofRule
+from hub.profiles import ProfileOption, dedupe
+from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_values,
+    funding_of,
+    half_day_values,
+    in_period,
+    period_figures,
+    scan_ledger,
+    sort_key,
+)
+from hub.profiles.vocabulary import (
     STATUSES,
     Column,
     HalfDayColumn,
     OutputFormat,
     cells,
     check_file_name,
-    dedupe,
-    enrolment_values,
     file_name,
-    funding_of,
-    half_day_values,
-    in_period,
-    load_profile,
     missing_of,
-    period_figures,
-    profile_path,
-    scan_ledger,
-    sort_key,
-    validate_profile_option,
     value_of,
 )
-from hub.errors import ConfigError
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
-from hub.hookspecs import hookimpl
-from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,7 +112,7 @@ class RegionProfile(OutputFormat):
         return env
 
 
-class RegionConfig(FunderFormatConfig):
+class RegionConfig(ProfileOption, FunderFormatConfig):
     """Keys of a ``region`` export."""
 
     profile: str = Field(description="A built-in profile (hauts-de-france, centre-val-de-loire) or the path of a "
@@ -128,10 +127,8 @@ class RegionConfig(FunderFormatConfig):
     identity_event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_IDENTITY_TYPES),
                                             description="Event types read for learner.ids and first/last names")
 
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        return validate_profile_option(value, PROFILES, RegionProfile)
+    profile_model = RegionProfile
+    profiles_dir = PROFILES
 
 
 class RegionFormat(FunderFormat):
@@ -144,7 +141,7 @@ class RegionFormat(FunderFormat):
 
     @property
     def profile(self) -> RegionProfile:
-        return load_profile(profile_path(self.config.profile, PROFILES), RegionProfile)
+        return self.config.loaded_profile
 
     def proof_rules(self) -> list[ProofRule]:
         funders = tuple(self.config.funders) if self.config.funders else None
