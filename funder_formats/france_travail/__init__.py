@@ -27,14 +27,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from funder_formats.france_travail import lheo
-from hub.profiles import ProfileOption, dedupe
+from funder_formats.france_travail.lheo import LheoOptions
+from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
+from hub.hookspecs import hookimpl
+from hub.journeys.proofs import Gap, ProofRule
+from hub.profiles import ProfileOption
 from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_figures,
     enrolment_values,
     funding_of,
     half_day_values,
     in_period,
-    period_figures,
     registration_report,
     scan_ledger,
     sort_key,
@@ -49,11 +53,8 @@ from hub.profiles.vocabulary import (
     check_file_name,
     file_name,
     missing_of,
+    refuse_incomplete,
 )
-from funder_formats.france_travail.lheo import LheoOptions
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
-from hub.hookspecs import hookimpl
-from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 DOCUMENTS = ("ais", "aes", "attendance", "attendance_detail", "exits", "lheo")
@@ -128,10 +129,6 @@ class FranceTravailFormat(FunderFormat):
     period = "month"
     format_version = "1"
 
-    @property
-    def profile(self) -> FranceTravailProfile:
-        return self.config.loaded_profile
-
     # ------------------------------------------------------------------ proof rules
     def proof_rules(self) -> list[ProofRule]:
         funders = tuple(self.config.funders) if self.config.funders else None
@@ -170,7 +167,8 @@ class FranceTravailFormat(FunderFormat):
 
     # ------------------------------------------------------------------ export
     def export(self, request: ExportRequest) -> ExportResult:
-        cfg, profile, period = self.config, self.profile, request.period
+        cfg, period = self.config, request.period
+        profile: FranceTravailProfile = cfg.loaded_profile
         hub_config = request.hub_config
         tz, organisation = hub_config.timezone, hub_config.hub.organisation
         wanted = set(cfg.documents)
@@ -193,9 +191,7 @@ class FranceTravailFormat(FunderFormat):
             funding = funding_of(report, cfg.funders, {FUNDER_KIND})
             if funding is None:
                 continue
-            figures = period_figures(report, period, facts.sessions.get((report.learner_id, report.action_id)),
-                                     hub_config.rules_for(report.action_id).foad_daily_cap,
-                                     cfg.missing_counts_as_unjustified)
+            figures = enrolment_figures(report, period, facts, hub_config, cfg.missing_counts_as_unjustified)
             values = self._values(report, figures, facts, period, organisation, tz, profile)
             if in_period(values["enrolment.entry_date"], period):
                 rows["aes"].append(values)
@@ -230,9 +226,7 @@ class FranceTravailFormat(FunderFormat):
         if "lheo" in wanted and actions:
             xml, lheo_missing = lheo.build(sorted(actions.items()), cfg.lheo, organisation, period)
             result.missing.extend(lheo_missing)
-        result.missing = dedupe(result.missing)
-        if result.missing and not request.allow_incomplete:
-            result.notes.append(f"nothing written: {len(result.missing)} required field(s) missing")
+        if refuse_incomplete(result, request.allow_incomplete):
             return result
 
         out: Path = request.out_dir

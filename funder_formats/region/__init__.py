@@ -33,14 +33,14 @@ from hub.errors import ConfigError
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule
-from hub.profiles import ProfileOption, dedupe
+from hub.profiles import ProfileOption
 from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_figures,
     enrolment_values,
     funding_of,
     half_day_values,
     in_period,
-    period_figures,
     scan_ledger,
     sort_key,
 )
@@ -53,6 +53,7 @@ from hub.profiles.vocabulary import (
     check_file_name,
     file_name,
     missing_of,
+    refuse_incomplete,
     value_of,
 )
 
@@ -139,10 +140,6 @@ class RegionFormat(FunderFormat):
     period = "month"
     format_version = "1"
 
-    @property
-    def profile(self) -> RegionProfile:
-        return self.config.loaded_profile
-
     def proof_rules(self) -> list[ProofRule]:
         funders = tuple(self.config.funders) if self.config.funders else None
 
@@ -170,7 +167,8 @@ class RegionFormat(FunderFormat):
                 ProofRule(f"{self.name}:dropout_reason", dropout, funders, "Région: a dropout has its reason")]
 
     def export(self, request: ExportRequest) -> ExportResult:
-        cfg, profile, period = self.config, self.profile, request.period
+        cfg, period = self.config, request.period
+        profile: RegionProfile = cfg.loaded_profile
         hub_config = request.hub_config
         tz, organisation = hub_config.timezone, hub_config.hub.organisation
         facts = scan_ledger(request.events, tz, cfg.identity_event_types, sessions=True)
@@ -181,9 +179,7 @@ class RegionFormat(FunderFormat):
             funding = funding_of(report, cfg.funders, cfg.funder_kinds)
             if funding is None:
                 continue
-            figures = period_figures(report, period, facts.sessions.get((report.learner_id, report.action_id)),
-                                     hub_config.rules_for(report.action_id).foad_daily_cap,
-                                     cfg.missing_counts_as_unjustified)
+            figures = enrolment_figures(report, period, facts, hub_config, cfg.missing_counts_as_unjustified)
             if not (figures.active or in_period(report.exit_date, period)):
                 continue
             values = enrolment_values(report, funding=funding, person=facts.people.get(report.learner_id),
@@ -205,9 +201,7 @@ class RegionFormat(FunderFormat):
         for values in absences:
             result.missing.extend(missing_of(profile.absence_columns, values, profile, document="absences",
                                              profile=profile.name))
-        result.missing = dedupe(result.missing)
-        if result.missing and not request.allow_incomplete:
-            result.notes.append(f"nothing written: {len(result.missing)} required field(s) missing")
+        if refuse_incomplete(result, request.allow_incomplete):
             return result
 
         text = self._render(profile, learners, absences, organisation, period, request.name)

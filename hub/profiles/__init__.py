@@ -13,7 +13,8 @@ The kit, for funder-format plugins:
 * :mod:`hub.profiles.loading` — a built-in name or a path, loading (cached, file:line errors),
   :class:`ProfileOption` for a format's ``Config``;
 * :mod:`hub.profiles.dialect` — :class:`CsvDialect` (separator, line ending, quoting, encoding),
-  encoding checks; :mod:`hub.profiles.files` — file-name templates;
+  encoding and sheet-name checks; :mod:`hub.profiles.files` — file-name templates;
+  :mod:`hub.profiles.labels` — labels of coded values;
 * :mod:`hub.profiles.delimited` — :class:`FileProfile`, a one-table delimited file (BPF, CPF);
 * :mod:`hub.profiles.vocabulary` and :mod:`hub.profiles.enrolments` — tables about enrolments
   (France Travail, Région): the column vocabulary, columns, value formats, and the facts and
@@ -21,13 +22,14 @@ The kit, for funder-format plugins:
 """
 
 from hub.profiles.delimited import FileProfile, check_file_name, column_model
-from hub.profiles.dialect import CsvDialect, check_encoding, check_separator
+from hub.profiles.dialect import CsvDialect, check_encoding, check_separator, check_sheet_name
 from hub.profiles.files import check_file_template, template_fields
+from hub.profiles.labels import check_label_keys, unknown_name
 from hub.profiles.loading import ProfileOption, builtin_profiles, load_profile, profile_option, profile_path
 from hub.profiles.vocabulary import dedupe
 
 __all__ = [
     "CsvDialect", "FileProfile", "ProfileOption", "builtin_profiles", "check_encoding", "check_file_name",
-    "check_file_template", "check_separator", "column_model", "dedupe", "load_profile", "profile_option", "profile_path",
-    "template_fields",
+    "check_file_template", "check_label_keys", "check_separator", "check_sheet_name", "column_model", "dedupe",
+    "load_profile", "profile_option", "profile_path", "template_fields", "unknown_name",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -59,6 +60,16 @@ def check_encoding(value: str) -> str:
         codecs.lookup(value)
     except LookupError:
         raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, utf-8-sig, cp1252, iso-8859-15)") from None
+    return value
+
+
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+def check_sheet_name(value: str) -> str:
+    """``value`` if Excel accepts it as a sheet name (the length is the model's to check), else ValueError."""
+    if _SHEET_BAD.search(value):
+        raise ValueError("a sheet name cannot contain [ ] : * ? / \\")
     return value
 
 

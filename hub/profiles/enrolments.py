@@ -183,6 +183,13 @@ def period_figures(report: JourneyReport, period: Period, foad_seconds: dict[dt.
 # --------------------------------------------------------------------------- one row's values
 
 
+def enrolment_figures(report: JourneyReport, period: Period, facts: LedgerFacts, hub_config: Any,
+                      missing_counts_as_unjustified: bool = True) -> PeriodFigures:
+    """:func:`period_figures` with the enrolment's FOAD time from ``facts`` and its action's daily cap."""
+    return period_figures(report, period, facts.sessions.get((report.learner_id, report.action_id)),
+                          hub_config.rules_for(report.action_id).foad_daily_cap, missing_counts_as_unjustified)
+
+
 def funding_of(report: JourneyReport, names: list[str] | None, kinds: Iterable[str]) -> tuple[str, dict] | None:
     """The funding this export is about: by name when the export lists funders, else by funder kind."""
     kinds = set(kinds)

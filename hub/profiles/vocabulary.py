@@ -260,6 +260,15 @@ def dedupe(missing: list[MissingField]) -> list[MissingField]:
     return out
 
 
+def refuse_incomplete(result: Any, allow_incomplete: bool) -> bool:
+    """De-duplicate ``result.missing``; True (with a note) when the export must write nothing."""
+    result.missing = dedupe(result.missing)
+    if result.missing and not allow_incomplete:
+        result.notes.append(f"nothing written: {len(result.missing)} required field(s) missing")
+        return True
+    return False
+
+
 def file_name(template: str, *, period: Period, organisation: Any, export: str) -> str:
     return template.format(period=period.label.replace("..", "_"), siret=getattr(organisation, "siret", "") or "",
                            nda=getattr(organisation, "nda", "") or "", export=export)
