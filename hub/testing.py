@@ -90,6 +90,7 @@ import dataclasses
 import datetime as dt
 import functools
 import inspect
+import itertools
 import json
 import re
 import sys
@@ -786,7 +787,7 @@ async def export_files(hub: Any, name: str, period: Any, out_dir: Path, *, allow
 
     def events(types: list[str] | None = None):
         through = reader.projection_cursor()
-        return (e for e in reader.iter_events(types=types, batch=5000) if e["seq"] <= through)
+        return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
     request = ExportRequest(name, period, export_journeys(hub.config, fmt, reader, period, None), out_dir, hub.config,
                             events, allow_incomplete)

@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from hub.profiles.dialect import CsvDialect
+from hub.profiles.dialect import ENCODINGS, CsvDialect
 from hub.profiles.files import check_file_template
+
 
 def column_model(name: str, fields: tuple[str, ...]) -> type[BaseModel]:
     """A column model whose ``field`` must be one of ``fields``."""
@@ -47,7 +48,7 @@ class FileProfile(BaseModel):
 
     description: str = ""
     file_name: str = Field(description="Name of the file; {period} and {export} are replaced")
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "iso-8859-1", "iso-8859-15"] = "utf-8"
+    encoding: Literal[ENCODINGS] = "utf-8"  # type: ignore[valid-type]
     delimiter: str = Field(default=";", min_length=1, max_length=1)
     quoting: Literal["minimal", "all"] = "minimal"
     line_ending: Literal["crlf", "lf"] = "crlf"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-#: the encodings a profile may name in a closed list (formats that accept any codec check with check_encoding)
+#: the encodings a profile may name, as a closed list (a format accepting any codec checks with check_encoding)
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "iso-8859-1", "iso-8859-15")
 
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.formats import MissingField, Period
-from hub.profiles.dialect import CsvDialect
+from hub.profiles.dialect import ENCODINGS, CsvDialect
 from hub.profiles.files import check_file_template
 
 # --------------------------------------------------------------------------- the column vocabulary
@@ -154,7 +154,7 @@ class OutputFormat(BaseModel):
     """How values are written: encoding, separators, dates, decimals, labels."""
 
     model_config = ConfigDict(extra="forbid")
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "iso-8859-1", "iso-8859-15"] = "utf-8"
+    encoding: Literal[ENCODINGS] = "utf-8"  # type: ignore[valid-type]
     delimiter: str = Field(default=";", min_length=1, max_length=1)
     line_terminator: Literal["\n", "\r\n"] = "\r\n"
     quote_all: bool = False
