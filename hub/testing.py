@@ -778,7 +778,6 @@ async def export_files(hub: Any, name: str, period: Any, out_dir: Path, *, allow
     Unlike ``hub.export`` nothing is versioned, recorded nor discarded: the format's own answer,
     and the ledger left as it was (two calls read the same ledger).
     """
-
     period = Period.parse(period) if isinstance(period, str) else period
     fmt = hub.funder_format(name)
     await hub.project()
@@ -848,7 +847,7 @@ class FormatContract:
     contract: FormatSpec
 
     @pytest.fixture
-    def sandbox(self, tmp_path: Path, monkeypatch: Any) -> Path:
+    def parcours_tempdir(self, tmp_path: Path, monkeypatch: Any) -> Path:
         """Temporary files go under ``tmp_path/tmp``: the format must leave nothing there."""
         folder = tmp_path / "tmp"
         folder.mkdir()
@@ -885,7 +884,7 @@ class FormatContract:
     # ------------------------------------------------------------------ the files
     @pytest.mark.asyncio
     async def test_writes_only_under_its_output_folder(self, parcours_format_hub: Any, tmp_path: Path,
-                                                       sandbox: Path) -> None:
+                                                       parcours_tempdir: Path) -> None:
         hub = await parcours_format_hub()
         out_dir = tmp_path / "exports" / "out"
         roots = {tmp_path, Path.cwd()}
@@ -898,7 +897,7 @@ class FormatContract:
         stray = [p for root in roots for p in _files_under(root)
                  if p not in before and not p.is_relative_to(out_dir) and not p.name.endswith(("-wal", "-shm", "-journal"))]
         assert not stray, _format_hint(f"files written outside the output folder: {[str(p) for p in stray]}")
-        assert not list(sandbox.iterdir()), "temporary files were left behind"
+        assert not list(parcours_tempdir.iterdir()), "temporary files were left behind"
 
     @pytest.mark.asyncio
     async def test_incomplete_data_lists_missing_fields_and_writes_nothing(self, parcours_format_hub: Any,
