@@ -3,20 +3,16 @@
 A funder-format plugin provides a :class:`FunderFormat` class (``kind``, a ``Config`` model and
 ``export``). Admins configure instances under ``exports:`` in YAML. The hub prepares an
 :class:`ExportRequest` (the period, the journeys of the enrolments concerned, a way to stream
-the ledger), the format writes its files into a fresh folder, and the hub adds a
-``manifest.json`` (format, version, period, generation time, the ledger range used, the SHA-256
-of every file) and records it as a ``document.issued`` event. Re-running a period produces a
-new version that supersedes the previous one; nothing is overwritten.
+the ledger), the format writes its files into a fresh folder and answers an :class:`ExportResult`.
+This module is that contract alone; versions, manifests and the ledger record are the
+exporter's (:mod:`hub.runtime.exporting`).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import hashlib
-import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator
@@ -25,9 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.connector import Schedule
 from hub.journeys.stream import JourneyStream
-
-MANIFEST = "manifest.json"
-
 
 @dataclass(frozen=True)
 class Period:
@@ -153,45 +146,3 @@ class FunderFormat:
         in ``missing`` and write nothing.
         """
         raise NotImplementedError
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def next_version_dir(base: Path, period: Period) -> tuple[int, Path]:
-    folder = base / period.label
-    folder.mkdir(parents=True, exist_ok=True)
-    versions = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
-    version = max(versions, default=0) + 1
-    return version, folder / f"v{version}"
-
-
-def write_manifest(out: Path, *, name: str, fmt: FunderFormat, version: int, period: Period,
-                   ledger: dict[str, Any], files: list[Path], notes: list[str], supersedes: str | None,
-                   incomplete: list[MissingField] | None = None) -> Path:
-    manifest = {
-        "format": fmt.kind,
-        "format_version": fmt.format_version,
-        "export": name,
-        "version": version,
-        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-        "inputs": {"ledger": ledger},
-        "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in sorted(files)],
-        "notes": notes,
-        # required fields that were missing when the export was forced (--allow-incomplete)
-        "incomplete": [m.__dict__ for m in incomplete or []],
-        "supersedes": supersedes,
-    }
-    path = out / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
-
-
-def discard(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)

@@ -7,7 +7,9 @@ Fixtures for connector authors:
 * ``parcours_sample_events`` — a function ``(n=3, source="sample") -> list[TraceEvent]`` of
   valid events (:func:`hub.testing.sample_events`), for sinks.
 
-The contract test class itself comes from :func:`hub.testing.get_connector_test_class`.
+The contract test classes come from :func:`hub.testing.get_connector_test_class` and, for
+funder formats, :func:`hub.testing.get_format_test_class` (whose data comes from a fixture
+``parcours_format_hub`` that the test module defines).
 This module imports nothing heavy at load time (``hub.testing`` is imported when a fixture
 is first used), so it costs pytest start-up nothing. ``parcours_context`` is an async
 fixture when pytest-asyncio is active (strict or auto mode), and a plain one otherwise.

@@ -11,7 +11,6 @@ docs/formats/bpf.md.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import string
 from decimal import Decimal
@@ -19,14 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule
 
 from .compute import ALL_LINES, C_LINES, F1, F3, Bpf, compute, money_by_enrolment, _aim, _trainee_type
-from hub.profiles import FileProfile, check_file_name, column_model, profile_validator
+from hub.profiles import FileProfile, ProfileOption, check_file_name, column_model
 
 HERE = Path(__file__).parent
 PROFILES = HERE / "profiles"
@@ -97,7 +96,9 @@ def _default_types() -> dict[str, str]:
     return {"opco": "a", "employer": "a", "france_travail": "c", "self": "d"}
 
 
-class BpfConfig(FunderFormatConfig):
+class BpfConfig(ProfileOption, FunderFormatConfig):
+    """Keys of a ``bpf`` export."""
+
     profile: str = Field(default="cerfa-10443", description="Built-in profile name or path to a profile YAML")
     revenue: Literal["realised", "approval"] = Field(
         default="realised", description="Funding amounts in the year the training is realised, or of their approval")
@@ -114,19 +115,8 @@ class BpfConfig(FunderFormatConfig):
     funder_kind_types: dict[str, F1Letter] = Field(  # type: ignore[valid-type]
         default_factory=_default_types, description="F-1 type implied by a funding's funder_kind")
 
-    _profile: BpfProfile | None = PrivateAttr(default=None)
-
-    @field_validator("profile")
-    @classmethod
-    def _load_profile(cls, value: str) -> str:
-        profile_validator(value, BpfProfile, PROFILES)
-        return value
-
-    @property
-    def loaded_profile(self) -> BpfProfile:
-        if self._profile is None:
-            self._profile = profile_validator(self.profile, BpfProfile, PROFILES)  # type: ignore[assignment]
-        return self._profile  # type: ignore[return-value]
+    profile_model = BpfProfile
+    profiles_dir = PROFILES
 
 
 def _cadre(line: str) -> str:
@@ -155,7 +145,7 @@ class BpfFormat(FunderFormat):
         figures = self._figures(bpf)
         labels = profile.line_labels
         out = request.out_dir
-        json_path = out / profile.json_file_name.replace("{period}", label).replace("{export}", request.name)
+        json_path = out / profile.name_for(label, request.name, profile.json_file_name)
         json_path.write_bytes(orjson.dumps({
             "form": "cerfa 10443", "period": {"label": label, "start": request.period.start.isoformat(),
                                               "end": request.period.end.isoformat()},
@@ -166,12 +156,12 @@ class BpfFormat(FunderFormat):
         csv_path = out / profile.name_for(label, request.name)
         rows = [{**f.as_dict(labels), "cadre": _cadre(f.line)} for f in figures]
         result.notes.extend(profile.write(csv_path, rows))
-        detail_path = out / profile.detail_file_name.replace("{period}", label).replace("{export}", request.name)
+        detail_path = out / profile.name_for(label, request.name, profile.detail_file_name)
         detail = [{"line": f.line, "label": labels.get(f.line, f.line), "code": f.code, **e.as_dict(),
                    "hours": e.hours, "amount": e.amount, "events": " ".join(e.events)}
                   for f in figures if not f.line.endswith("-total") for e in f.entries]
         result.notes.extend(profile.write(detail_path, detail, profile.detail_columns))
-        html_path = out / profile.html_file_name.replace("{period}", label).replace("{export}", request.name)
+        html_path = out / profile.name_for(label, request.name, profile.html_file_name)
         html_path.write_text(render_html(bpf, profile, label, figures), encoding="utf-8")
         result.files.extend([json_path, csv_path, detail_path, html_path])
         trainees = bpf.figures["F1-total"].trainees or 0

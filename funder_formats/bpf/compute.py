@@ -220,34 +220,46 @@ class Bpf:
 
 
 def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
+    """The form for ``period``: each cadre from the journeys, the ledger's ``money`` and ``cfg``."""
     figures: dict[str, Figure] = {line: Figure(line) for line in ALL_LINES
                                   if not (line.startswith("F4-") and line != "F4-total")}
     missing: list[MissingField] = []
-    notes: list[str] = []
-    start, end = period.start, period.end
-    day_before = start - dt.timedelta(days=1)
-    # One pass over the journeys (computed chunk by chunk by the hub): keep what the form needs.
+    reports, held_by_action = _year_journeys(journeys, period)
+    _products(cfg, figures, missing, money, reports, period, tz)
+    _costs(cfg, figures, missing)
+    year = list(reports.values())
+    _trainers(cfg, figures, missing, year, held_by_action)
+    f4 = _trainees(cfg, figures, missing, year, money)
+    header = _header(organisation, period, year, missing)  # A, B, H
+    return Bpf(figures, header, missing, [], f4)
+
+
+def _year_journeys(journeys, period) -> tuple[dict[tuple[str, str], YearJourney], dict[str, dict[Any, Decimal]]]:
+    """One pass over the journeys (computed chunk by chunk by the hub), keeping what the form needs:
+    each enrolment's realised hours before and through the year, and per action the scheduled
+    hours of the in-person and synchronous half-days held in the year (cadre E)."""
     reports: dict[tuple[str, str], YearJourney] = {}
-    held_by_action: dict[str, dict[str, Decimal]] = defaultdict(dict)  # E: half-days held in the year
+    held_by_action: dict[str, dict[Any, Decimal]] = defaultdict(dict)
     for r in journeys:
-        before, through = realised_until(r, [day_before, end])
+        before, through = realised_until(r, [period.start - dt.timedelta(days=1), period.end])
         reports[(r.learner_id, r.action_id)] = YearJourney(r.learner_id, r.action_id, r.learner_name, r.action,
                                                            r.funders, before, through)
         held = held_by_action[r.action_id]
         for hd in r.half_days:
-            if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and start <= hd.half_day.date <= end:
+            if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and period.start <= hd.half_day.date <= period.end:
                 held.setdefault(hd.half_day.key, hd.half_day.hours)
-    journeys = list(reports.values())
-    cumulated = {key: (r.before, r.through) for key, r in reports.items()}  # realised (before, through the year)
+    return reports, held_by_action
+
+
+# ----------------------------------------------------------------------------- C: products
+
+
+def _products(cfg, figures: dict[str, Figure], missing: list[MissingField], money: dict,
+              reports: dict[tuple[str, str], YearJourney], period, tz) -> None:
+    """Cadre C: payments and refunds of the year, fundings as realised (or approved) in it."""
     planned_of: dict[str, Decimal] = {}  # TrainingAction.schedule() is costly: once per action
 
-    def planned_hours(report) -> Decimal:
-        if report.action_id not in planned_of:
-            planned_of[report.action_id] = report.action.total_planned_hours()
-        return planned_of[report.action_id]
-
-    # ----------------------------------------------------------------- C: products
-    def add_c(line: str, amount: Decimal, entry: Entry) -> None:
+    def add(line: str, amount: Decimal, entry: Entry) -> None:
         fig = figures[line]
         fig.exact_amount += amount
         entry.amount = amount
@@ -256,44 +268,63 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
     for (learner_id, action_id), m in sorted(money.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][0]))):
         report = reports.get((learner_id, action_id))
         name = (report.learner_name if report else None) or m.learner_name
-        refs = {}
-        for p in m.payments:
-            line = _glob(cfg.payer_lines, p.get("payer")) or cfg.payment_line
-            refs[p.get("reference")] = line
-            if start <= _date(p["at"], tz) <= end:
-                add_c(line, Decimal(str(p["amount"])), Entry(learner_id, name, action_id, events=[p["event"]],
-                                                            note=f"payment by {p.get('payer') or 'unknown payer'}"))
-        for r in m.refunds:
-            if start <= _date(r["at"], tz) <= end:
-                line = refs.get(r.get("reference")) or cfg.payment_line
-                add_c(line, -Decimal(str(r["amount"])), Entry(learner_id, name, action_id, events=[r["event"]], note="refund"))
+        _payments(cfg, m, period, tz, add, lambda **kw: Entry(learner_id, name, action_id, **kw))
         for funder, f in sorted(m.fundings.items()):
             line = _glob(cfg.funder_lines, funder) or KIND_LINES.get(f.get("funder_kind", "other"), "C-11")
-            if f.get("amount") is None:
-                missing.append(MissingField(name or str(learner_id), f"amount ({funder})",
-                                            f"funding.approved of {funder} has no amount: cadre C needs it"))
-                continue
-            amount = Decimal(str(f["amount"]))
-            if cfg.revenue == "approval":
-                if start <= _date(f["at"], tz) <= end:
-                    add_c(line, amount, Entry(learner_id, name, action_id, events=[f["event"]],
-                                              note=f"{funder}: approved amount"))
-                continue
-            if report is None:
-                continue  # no journey in the year: nothing of this action was realised in it
-            if report.action is None:
-                missing.append(MissingField(name or str(learner_id), "action", f"training action {action_id!r} is not "
-                                            "configured: its funding cannot be spread over the realised hours"))
-                continue
-            planned = planned_hours(report)
-            if not planned:
-                missing.append(MissingField(name or str(learner_id), "planned_hours", f"action {action_id} has no planned hours"))
-                continue
-            before, through = cumulated[(learner_id, action_id)]
-            share = (min(through, planned) - min(before, planned)) / planned
-            if share:
-                add_c(line, amount * share, Entry(learner_id, name, action_id, events=[f["event"]],
-                                                  note=f"{funder}: {amount} × {share.quantize(Decimal('0.0001'))} realised in {period.label}"))
+            found = _funding_amount(cfg, funder, f, report, period, tz, planned_of,
+                                    who=name or str(learner_id), action_id=action_id)
+            if isinstance(found, MissingField):
+                missing.append(found)
+            elif found is not None:
+                amount, note = found
+                add(line, amount, Entry(learner_id, name, action_id, events=[f["event"]], note=note))
+    _products_total(cfg, figures, missing)
+
+
+def _payments(cfg, m: Money, period, tz, add, entry) -> None:
+    """The payments of the year on the line of their payer; refunds on the line of their payment."""
+    refs = {}
+    for p in m.payments:
+        line = _glob(cfg.payer_lines, p.get("payer")) or cfg.payment_line
+        refs[p.get("reference")] = line
+        if period.start <= _date(p["at"], tz) <= period.end:
+            add(line, Decimal(str(p["amount"])),
+                entry(events=[p["event"]], note=f"payment by {p.get('payer') or 'unknown payer'}"))
+    for r in m.refunds:
+        if period.start <= _date(r["at"], tz) <= period.end:
+            line = refs.get(r.get("reference")) or cfg.payment_line
+            add(line, -Decimal(str(r["amount"])), entry(events=[r["event"]], note="refund"))
+
+
+def _funding_amount(cfg, funder: str, f: dict[str, Any], report: YearJourney | None, period, tz,
+                    planned_of: dict[str, Decimal], *, who: str, action_id: str
+                    ) -> tuple[Decimal, str] | MissingField | None:
+    """The part of a funding that is a product of the year, with its note; what is missing to compute
+    it; or None when none of it is."""
+    if f.get("amount") is None:
+        return MissingField(who, f"amount ({funder})", f"funding.approved of {funder} has no amount: cadre C needs it")
+    amount = Decimal(str(f["amount"]))
+    if cfg.revenue == "approval":
+        if period.start <= _date(f["at"], tz) <= period.end:
+            return amount, f"{funder}: approved amount"
+        return None
+    if report is None:
+        return None  # no journey in the year: nothing of this action was realised in it
+    if report.action is None:
+        return MissingField(who, "action", f"training action {action_id!r} is not "
+                            "configured: its funding cannot be spread over the realised hours")
+    if report.action_id not in planned_of:
+        planned_of[report.action_id] = report.action.total_planned_hours()
+    planned = planned_of[report.action_id]
+    if not planned:
+        return MissingField(who, "planned_hours", f"action {action_id} has no planned hours")
+    share = (min(report.through, planned) - min(report.before, planned)) / planned
+    if not share:
+        return None
+    return amount * share, f"{funder}: {amount} × {share.quantize(Decimal('0.0001'))} realised in {period.label}"
+
+
+def _products_total(cfg, figures: dict[str, Figure], missing: list[MissingField]) -> None:
     for line, value in zip(C_LINES, apportion([figures[line].exact_amount for line in C_LINES])):
         figures[line].amount = value
     total = figures["C-total"]
@@ -305,16 +336,27 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
         missing.append(MissingField("(organisation)", "turnover", "the organisation's total turnover excl. VAT "
                                     "(chiffre d'affaires global) is needed for the share of training: set exports.<name>.turnover"))
 
-    # ----------------------------------------------------------------- D: costs
+
+# ----------------------------------------------------------------------------- D: costs
+
+
+def _costs(cfg, figures: dict[str, Figure], missing: list[MissingField]) -> None:
+    """Cadre D, from the configuration (the ledger holds no costs)."""
     if cfg.charges is None:
         missing.append(MissingField("(organisation)", "charges", "cadre D (costs) is not in the ledger: set "
                                     "exports.<name>.charges.total, .trainer_salaries and .purchases"))
-    else:
-        figures["D-total"].amount = euros(cfg.charges.total)
-        figures["D-salaries"].amount = euros(cfg.charges.trainer_salaries)
-        figures["D-purchases"].amount = euros(cfg.charges.purchases)
+        return
+    figures["D-total"].amount = euros(cfg.charges.total)
+    figures["D-salaries"].amount = euros(cfg.charges.trainer_salaries)
+    figures["D-purchases"].amount = euros(cfg.charges.purchases)
 
-    # ----------------------------------------------------------------- E: trainers
+
+# ----------------------------------------------------------------------------- E: trainers
+
+
+def _trainers(cfg, figures: dict[str, Figure], missing: list[MissingField], journeys: list[YearJourney],
+              held_by_action: dict[str, dict[Any, Decimal]]) -> None:
+    """Cadre E: each action's trainer, internal or external, and the hours of the half-days held."""
     actions = {r.action_id: r.action for r in journeys}
     trainers: dict[str, set[str]] = {"internal": set(), "external": set()}
     for action_id in sorted(actions):
@@ -346,61 +388,76 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
     figures["E-total"].hours = figures["E-internal"].hours + figures["E-external"].hours
     figures["E-total"].entries = figures["E-internal"].entries + figures["E-external"].entries
 
-    # ----------------------------------------------------------------- F, G: trainees and hours
+
+# ----------------------------------------------------------------------------- F, G: trainees and hours
+
+_ACTION_GAPS = {"aim": "F-3: the general aim of the action is unknown (set catalogue.<action>.aim)",
+                "rncp_level": "F-3: an RNCP certification needs its level (set catalogue.<action>.rncp_level)",
+                "nsf": "F-4: the NSF speciality code is unknown (set catalogue.<action>.nsf)"}
+
+
+def _trainees(cfg, figures: dict[str, Figure], missing: list[MissingField], journeys: list[YearJourney],
+              money: dict) -> list[Figure]:
+    """Cadres F-1 to F-4 and G: each enrolment with realised hours in the year; the F-4 lines."""
     nsf: dict[str, Figure] = {}
     action_missing: dict[tuple[str, str], list[str]] = defaultdict(list)
     for r in sorted(journeys, key=lambda r: (r.action_id, r.learner_name or "", r.learner_id)):
-        before, through = cumulated[(r.learner_id, r.action_id)]
-        hours = through - before
-        if hours <= 0:
-            continue
-        name = r.learner_name or r.learner_id
-        settings = cfg.catalogue.get(r.action_id)
-        entry = Entry(r.learner_id, r.learner_name, r.action_id, hours=hours)
-
-        def add(line: str, fig: Figure | None = None) -> None:
-            fig = fig or figures[line]
-            fig.exact_hours += hours
-            fig.trainees = (fig.trainees or 0) + 1
-            fig.entries.append(entry)
-
-        if settings is not None and settings.entrusted_by_of:
-            add("G")
-            continue
-        # F-1: type of trainee
-        ttype = _trainee_type(cfg, settings, r, money.get((r.learner_id, r.action_id)))
-        if ttype is None:
-            missing.append(MissingField(name, "trainee_type", f"F-1: the type of trainee is unknown for {r.action_id} "
-                                        "(set catalogue.<action>.trainee_type, funding.approved data.details.trainee_type, "
-                                        "or map its funder_kind in funder_kind_types)"))
-        else:
-            add(f"F1-{ttype}")
-            add("F1-total")
-        if settings is not None and settings.subcontracted:
-            add("F2")
-        # F-3: aim
-        aim = _aim(settings, r.action)
-        if aim is None:
-            action_missing[(r.action_id, "aim")].append(name)
-        elif aim == "a-?":
-            action_missing[(r.action_id, "rncp_level")].append(name)
-        else:
-            add(f"F3-{aim}")
-            add("F3-total")
-        # F-4: NSF speciality
-        code = settings.nsf if settings else None
-        if not code:
-            action_missing[(r.action_id, "nsf")].append(name)
-        else:
-            fig = nsf.setdefault(code, Figure("F4", code=code, value=(settings.nsf_label or "")))
-            add("F4", fig)
-            add("F4-total")
+        hours = r.through - r.before
+        if hours > 0:
+            _count_trainee(cfg, figures, missing, nsf, action_missing, r, hours, money.get((r.learner_id, r.action_id)))
     for (action_id, what), names in sorted(action_missing.items()):
-        text = {"aim": "F-3: the general aim of the action is unknown (set catalogue.<action>.aim)",
-                "rncp_level": "F-3: an RNCP certification needs its level (set catalogue.<action>.rncp_level)",
-                "nsf": "F-4: the NSF speciality code is unknown (set catalogue.<action>.nsf)"}[what]
-        missing.append(MissingField(f"(action {action_id})", what, f"{text}; {len(names)} trainee(s): {', '.join(names[:5])}"
-                                    + ("…" if len(names) > 5 else "")))
+        missing.append(MissingField(f"(action {action_id})", what, f"{_ACTION_GAPS[what]}; {len(names)} trainee(s): "
+                                    f"{', '.join(names[:5])}" + ("…" if len(names) > 5 else "")))
+    f4 = _specialities(nsf)
+    _round_trainees(figures, f4)
+    return f4
+
+
+def _count_trainee(cfg, figures: dict[str, Figure], missing: list[MissingField], nsf: dict[str, Figure],
+                   action_missing: dict[tuple[str, str], list[str]], r: YearJourney, hours: Decimal,
+                   money: Money | None) -> None:
+    """Add one enrolment's hours of the year to its lines: G, or its F-1 type, F-2, F-3 aim and F-4 speciality."""
+    name = r.learner_name or r.learner_id
+    settings = cfg.catalogue.get(r.action_id)
+    entry = Entry(r.learner_id, r.learner_name, r.action_id, hours=hours)
+
+    def add(line: str, fig: Figure | None = None) -> None:
+        fig = fig or figures[line]
+        fig.exact_hours += hours
+        fig.trainees = (fig.trainees or 0) + 1
+        fig.entries.append(entry)
+
+    if settings is not None and settings.entrusted_by_of:
+        add("G")
+        return
+    ttype = _trainee_type(cfg, settings, r, money)
+    if ttype is None:
+        missing.append(MissingField(name, "trainee_type", f"F-1: the type of trainee is unknown for {r.action_id} "
+                                    "(set catalogue.<action>.trainee_type, funding.approved data.details.trainee_type, "
+                                    "or map its funder_kind in funder_kind_types)"))
+    else:
+        add(f"F1-{ttype}")
+        add("F1-total")
+    if settings is not None and settings.subcontracted:
+        add("F2")
+    aim = _aim(settings, r.action)
+    if aim is None:
+        action_missing[(r.action_id, "aim")].append(name)
+    elif aim == "a-?":
+        action_missing[(r.action_id, "rncp_level")].append(name)
+    else:
+        add(f"F3-{aim}")
+        add("F3-total")
+    code = settings.nsf if settings else None
+    if not code:
+        action_missing[(r.action_id, "nsf")].append(name)
+    else:
+        add("F4", nsf.setdefault(code, Figure("F4", code=code, value=(settings.nsf_label or ""))))
+        add("F4-total")
+
+
+def _specialities(nsf: dict[str, Figure]) -> list[Figure]:
+    """F-4: the five specialities with the most hours, then the others together."""
     ranked = sorted(nsf.values(), key=lambda f: (-f.exact_hours, -(f.trainees or 0), f.code or ""))
     f4 = []
     for i, fig in enumerate(ranked[:5], start=1):
@@ -412,6 +469,11 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
         others.trainees = (others.trainees or 0) + (fig.trainees or 0)
         others.entries.extend(fig.entries)
     f4.append(others)
+    return f4
+
+
+def _round_trainees(figures: dict[str, Figure], f4: list[Figure]) -> None:
+    """Whole hours per line, the lines of F-1, F-3 and F-4 adding up to their totals."""
     for fig in [*(figures[k] for k in figures if k[0] in "FG"), *f4]:
         if fig.line.endswith("-total"):
             continue
@@ -425,10 +487,6 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
         figures[total_line].trainees = sum(figures[p].trainees for p in parts)
     figures["F4-total"].hours = sum(f.hours for f in f4)
     figures["F4-total"].trainees = sum(f.trainees for f in f4)
-
-    # ----------------------------------------------------------------- A, B, H
-    header = _header(organisation, period, journeys, missing)
-    return Bpf(figures, header, missing, notes, f4)
 
 
 def _trainee_type(cfg, settings, report, money: Money | None) -> str | None:

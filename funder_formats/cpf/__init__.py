@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.connector import Schedule
 from hub.durations import Duration
@@ -31,7 +31,7 @@ from hub.formats import (
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule
 from hub.plugin_runtime import JobSpec, PluginRuntime
-from hub.profiles import FileProfile, column_model, profile_validator
+from hub.profiles import FileProfile, ProfileOption, column_model, dedupe
 
 from .declarations import (
     Declaration,
@@ -70,7 +70,9 @@ class ActionSettings(BaseModel):
     milestones: list[Milestone] = Field(default_factory=list, description="The jalons of a distance or mixed path")
 
 
-class CpfConfig(FunderFormatConfig):
+class CpfConfig(ProfileOption, FunderFormatConfig):
+    """Keys of a ``cpf`` export."""
+
     profile: str = Field(default="edof", description="Built-in profile name (edof, edof-iso) or path to a profile YAML")
     unit: Literal["hours", "half_days", "days"] = Field(
         default="hours", description="Unit of work of in-person actions (heure, demi-journée, journée)")
@@ -85,13 +87,8 @@ class CpfConfig(FunderFormatConfig):
         default=dt.timedelta(days=45), description="How far back the deadline check looks for entries and exits")
     wedof: WedofPush | None = Field(default=None, description="Push the declarations through Wedof's API")
 
-    _profile: CpfProfile | None = PrivateAttr(default=None)
-
-    @field_validator("profile")
-    @classmethod
-    def _load_profile(cls, value: str) -> str:
-        profile_validator(value, CpfProfile, PROFILES)
-        return value
+    profile_model = CpfProfile
+    profiles_dir = PROFILES
 
     @field_validator("regions")
     @classmethod
@@ -101,26 +98,12 @@ class CpfConfig(FunderFormatConfig):
                 raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
         return value
 
-    @property
-    def loaded_profile(self) -> CpfProfile:
-        if self._profile is None:
-            self._profile = profile_validator(self.profile, CpfProfile, PROFILES)  # type: ignore[assignment]
-        return self._profile  # type: ignore[return-value]
 
     def settings_for(self, action_id: str) -> ActionSettings:
         return self.action_settings.get(action_id) or ActionSettings()
 
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar(self.regions, self.closed_dates)
-
-
-def _dedupe(missing: list[MissingField]) -> list[MissingField]:
-    seen, out = set(), []
-    for m in missing:
-        if (m.learner, m.field) not in seen:
-            seen.add((m.learner, m.field))
-            out.append(m)
-    return out
 
 
 class CpfFormat(FunderFormat):
@@ -150,7 +133,7 @@ class CpfFormat(FunderFormat):
             for d in found:
                 missing.extend(d.missing)
         decls.sort(key=_in_file_order)
-        return decls, _dedupe(missing)
+        return decls, dedupe(missing)
 
     def push(self, decls: list[Declaration], *, today: dt.date, now: dt.datetime) -> tuple[list[dict], list[dict], list[str]]:
         """Push the complete, undeclared declarations through Wedof. Returns (events, log, notes)."""

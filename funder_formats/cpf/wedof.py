@@ -52,7 +52,7 @@ class WedofPush(BaseModel):
     model_config = ConfigDict(extra="forbid")
     api_key: SecretStr = Field(description="Wedof API key; give it as ${env:VAR} or ${file:PATH}")
     base_url: str = Field(default=DEFAULT_URL, pattern=r"^https?://", description="Wedof API base URL")
-    reason_codes: WedofReasonCodes
+    reason_codes: WedofReasonCodes = Field(description="Wedof's exit-reason code for each of the hub's reasons")
     timeout: Duration = Field(default=dt.timedelta(seconds=30), description="Timeout of each call")
     attempts: int = Field(default=3, ge=1, le=10, description="Attempts per call on 429, 5xx or network errors")
 

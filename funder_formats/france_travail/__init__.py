@@ -27,8 +27,23 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from funder_formats.france_travail import lheo
-from funder_formats.france_travail.common import (
+from funder_formats.france_travail.lheo import LheoOptions
+from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
+from hub.hookspecs import hookimpl
+from hub.journeys.proofs import Gap, ProofRule
+from hub.profiles import ProfileOption
+from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_figures,
+    enrolment_values,
+    funding_of,
+    half_day_values,
+    in_period,
+    registration_report,
+    scan_ledger,
+    sort_key,
+)
+from hub.profiles.vocabulary import (
     PRESENT,
     STATUSES,
     Column,
@@ -36,25 +51,10 @@ from funder_formats.france_travail.common import (
     OutputFormat,
     cells,
     check_file_name,
-    dedupe,
-    enrolment_values,
     file_name,
-    funding_of,
-    half_day_values,
-    in_period,
-    load_profile,
     missing_of,
-    period_figures,
-    profile_path,
-    registration_report,
-    scan_ledger,
-    sort_key,
-    validate_profile_option,
+    refuse_incomplete,
 )
-from funder_formats.france_travail.lheo import LheoOptions
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
-from hub.hookspecs import hookimpl
-from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 DOCUMENTS = ("ais", "aes", "attendance", "attendance_detail", "exits", "lheo")
@@ -99,11 +99,9 @@ class FranceTravailProfile(OutputFormat):
     documents: FranceTravailDocuments
 
 
-def builtin_or_path(value: str) -> Path:
-    return profile_path(value, PROFILES)
+class FranceTravailConfig(ProfileOption, FunderFormatConfig):
+    """Keys of a ``france_travail`` export."""
 
-
-class FranceTravailConfig(FunderFormatConfig):
     profile: str = Field(default="france-travail", description="A built-in profile name, or the path of a "
                          "profile YAML file (relative to the folder the hub runs from)")
     documents: list[Literal[DOCUMENTS]] = Field(  # type: ignore[valid-type]
@@ -119,10 +117,8 @@ class FranceTravailConfig(FunderFormatConfig):
         description="Event types read for learner.ids and first/last names")
     lheo: LheoOptions = Field(default_factory=LheoOptions, description="What LHÉO needs beyond the actions")
 
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        return validate_profile_option(value, PROFILES, FranceTravailProfile)
+    profile_model = FranceTravailProfile
+    profiles_dir = PROFILES
 
 
 class FranceTravailFormat(FunderFormat):
@@ -132,10 +128,6 @@ class FranceTravailFormat(FunderFormat):
     Config = FranceTravailConfig
     period = "month"
     format_version = "1"
-
-    @property
-    def profile(self) -> FranceTravailProfile:
-        return load_profile(builtin_or_path(self.config.profile), FranceTravailProfile)
 
     # ------------------------------------------------------------------ proof rules
     def proof_rules(self) -> list[ProofRule]:
@@ -175,7 +167,8 @@ class FranceTravailFormat(FunderFormat):
 
     # ------------------------------------------------------------------ export
     def export(self, request: ExportRequest) -> ExportResult:
-        cfg, profile, period = self.config, self.profile, request.period
+        cfg, period = self.config, request.period
+        profile: FranceTravailProfile = cfg.loaded_profile
         hub_config = request.hub_config
         tz, organisation = hub_config.timezone, hub_config.hub.organisation
         wanted = set(cfg.documents)
@@ -198,9 +191,7 @@ class FranceTravailFormat(FunderFormat):
             funding = funding_of(report, cfg.funders, {FUNDER_KIND})
             if funding is None:
                 continue
-            figures = period_figures(report, period, facts.sessions.get((report.learner_id, report.action_id)),
-                                     hub_config.rules_for(report.action_id).foad_daily_cap,
-                                     cfg.missing_counts_as_unjustified)
+            figures = enrolment_figures(report, period, facts, hub_config, cfg.missing_counts_as_unjustified)
             values = self._values(report, figures, facts, period, organisation, tz, profile)
             if in_period(values["enrolment.entry_date"], period):
                 rows["aes"].append(values)
@@ -235,9 +226,7 @@ class FranceTravailFormat(FunderFormat):
         if "lheo" in wanted and actions:
             xml, lheo_missing = lheo.build(sorted(actions.items()), cfg.lheo, organisation, period)
             result.missing.extend(lheo_missing)
-        result.missing = dedupe(result.missing)
-        if result.missing and not request.allow_incomplete:
-            result.notes.append(f"nothing written: {len(result.missing)} required field(s) missing")
+        if refuse_incomplete(result, request.allow_incomplete):
             return result
 
         out: Path = request.out_dir

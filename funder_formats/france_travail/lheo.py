@@ -31,8 +31,8 @@ class LheoContact(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nom: str | None = Field(default=None, max_length=50, description="Contact's last name")
     prenom: str | None = Field(default=None, max_length=50, description="Contact's first name")
-    telephone: str | None = Field(default=None, max_length=25)
-    courriel: str | None = Field(default=None, min_length=3, max_length=160)
+    telephone: str | None = Field(default=None, max_length=25, description="Contact's telephone number")
+    courriel: str | None = Field(default=None, min_length=3, max_length=160, description="Contact's e-mail address")
 
 
 class LheoAction(BaseModel):
@@ -46,16 +46,22 @@ class LheoAction(BaseModel):
     objectif: str | None = Field(default=None, max_length=3000, description="Default: the action's objectives")
     resultats_attendus: str | None = Field(default=None, max_length=3000, description="Default: the certification")
     contenu: str | None = Field(default=None, max_length=3000, description="Content of the training")
-    modalites_alternance: str | None = Field(default=None, max_length=3000)
-    conditions_specifiques: str | None = Field(default=None, max_length=3000)
+    modalites_alternance: str | None = Field(default=None, max_length=3000,
+                                             description="How training centre and workplace periods alternate")
+    conditions_specifiques: str | None = Field(default=None, max_length=3000,
+                                               description="Specific conditions of entry (prerequisites)")
     rythme: str | None = Field(default=None, max_length=3000, description="Default: written from the weekly pattern")
-    parcours_de_formation: Literal["1", "2", "3", "4"] | None = None
-    code_niveau_entree: str | None = Field(default=None, pattern=r"^(\d|1[1-8])$")
-    niveau_entree_obligatoire: bool | None = None
-    prise_en_charge_frais_possible: bool | None = None
-    modalites_entrees_sorties: Literal["0", "1"] | None = None
+    parcours_de_formation: Literal["1", "2", "3", "4"] | None = Field(
+        default=None, description="LHÉO parcours-de-formation code, dict-type-parcours (default 1)")
+    code_niveau_entree: str | None = Field(default=None, pattern=r"^(\d|1[1-8])$",
+                                           description="LHÉO code-niveau-entree: the level required at entry")
+    niveau_entree_obligatoire: bool | None = Field(default=None, description="The entry level is mandatory")
+    prise_en_charge_frais_possible: bool | None = Field(
+        default=None, description="The training costs can be funded")
+    modalites_entrees_sorties: Literal["0", "1"] | None = Field(
+        default=None, description="LHÉO modalites-entrees-sorties code, dict-modalites-es (default 0)")
     session_numero: str | None = Field(default=None, description="Number of the session known by the Carif-Oref")
-    url: str | None = Field(default=None, min_length=3, max_length=400)
+    url: str | None = Field(default=None, min_length=3, max_length=400, description="Web page of the action")
     lieu: str | None = Field(default=None, description="Address of the training place, '<street>, <postcode> "
                              "<city>' (default: the organisation's address)")
 

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from funder_formats.opco.profile import Profile, load_profile, resolve_profile
-from hub.errors import ConfigError
+from funder_formats.opco.profile import PROFILES_DIR, Profile
 from hub.formats import FunderFormatConfig
+from hub.profiles import ProfileOption
 
 OUTPUTS = ("attendance_csv", "attendance_xlsx", "subrogation_bundle", "api_cfa")
 Output = Literal["attendance_csv", "attendance_xlsx", "subrogation_bundle", "api_cfa"]
-
-_PROFILES: dict[str, tuple[float, Profile]] = {}
-
-
-def cached_profile(value: str) -> Profile:
-    """The validated profile ``value`` (reloaded when its file changes)."""
-    path = resolve_profile(value)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = -1.0
-    key = str(path)
-    hit = _PROFILES.get(key)
-    if hit is None or hit[0] != mtime:
-        hit = _PROFILES[key] = (mtime, load_profile(value))
-    return hit[1]
-
 
 class DetailsFields(BaseModel):
     """Keys read from the ``details`` of the learner's ``funding.approved`` event (then of the
@@ -60,8 +42,12 @@ class ApiCfaOptions(BaseModel):
     nature_label: str = Field(default="Formation par apprentissage", description="natureAction")
 
 
-class OpcoConfig(FunderFormatConfig):
+class OpcoConfig(ProfileOption, FunderFormatConfig):
     """Keys of an ``opco`` export."""
+
+    profile_model = Profile
+    profiles_dir = PROFILES_DIR
+    profile_error_prefix = "invalid profile: "
 
     profile: str = Field(default="atlas", description="A built-in profile (atlas, opco-ep, akto) or the path of a YAML profile")
     outputs: list[Output] = Field(default_factory=lambda: ["attendance_csv"], min_length=1,
@@ -75,17 +61,9 @@ class OpcoConfig(FunderFormatConfig):
     bill_foad: bool = Field(default=True, description="FOAD connection time is billable")
     opco_kinds: list[str] = Field(default_factory=lambda: ["opco"],
                                   description="Without `funders`: the funder kinds (funding_kind) this export covers")
-    fields: DetailsFields = Field(default_factory=DetailsFields)
-    api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions)
-
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        try:
-            cached_profile(value)
-        except ConfigError as exc:
-            raise ValueError("invalid profile: " + "; ".join(exc.problems)) from None
-        return value
+    fields: DetailsFields = Field(default_factory=DetailsFields,
+                                  description="Keys of the funding's details that hold what the OPCO asks")
+    api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions, description="Options of the api_cfa output")
 
     @field_validator("outputs")
     @classmethod
@@ -94,9 +72,3 @@ class OpcoConfig(FunderFormatConfig):
             raise ValueError("an output is listed twice")
         return value
 
-    @property
-    def loaded_profile(self) -> Profile:
-        return cached_profile(self.profile)
-
-    def profile_path(self) -> Path:
-        return resolve_profile(self.profile)

@@ -65,6 +65,36 @@ def _safe(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(value or "")).strip("-.") or "x"
 
 
+@dataclasses.dataclass
+class _Selection:
+    """The first pass: the enrolments of the export, in the files' order, and what was left out."""
+
+    items: list[Enrolment] = dataclasses.field(default_factory=list)
+    foad_events: set[str] = dataclasses.field(default_factory=set)  # ids of the FOAD events they counted
+    not_ended: int = 0  # end_of_action: OPCO-funded enrolments that did not end in the period
+    unconfigured: int = 0  # OPCO-funded enrolments of actions missing from the configuration
+
+
+@dataclasses.dataclass
+class _Attachments:
+    """What the bundles and API CFA certificates carry besides the lines."""
+
+    blobs: BlobStore
+    certs: dict
+    bundled: list[Enrolment]
+    apprentices: list[Enrolment]
+
+
+@dataclasses.dataclass
+class _Written:
+    """The second pass: the files written and what they counted."""
+
+    writer: _Writers
+    files: list[Path] = dataclasses.field(default_factory=list)
+    skipped_upcoming: int = 0
+    api_cfa: int = 0
+
+
 class OpcoFormat(FunderFormat):
     """OPCO: attendance statements (CSV, XLSX), subrogation bundles and API CFA certificates."""
 
@@ -82,31 +112,10 @@ class OpcoFormat(FunderFormat):
         config, profile = self.config, self.config.loaded_profile
         hub_config = request.hub_config
         organisation = hub_config.hub.organisation
-        tz = hub_config.timezone
-        signed_on = today(tz)  # the date the files are produced (API CFA dateSignature)
-        as_of = min(request.period.end + dt.timedelta(days=1), signed_on)  # the hub computed the journeys as of then
-        result = ExportResult()
+        signed_on = today(hub_config.timezone)  # the date the files are produced (API CFA dateSignature)
         outputs = set(config.outputs)
-
-        # First pass over the journeys (computed chunk by chunk): the enrolments, without their
-        # journeys, and the FOAD events they counted. The second pass (below) computes the
-        # journeys again in the files' order, one at a time.
-        items: list[Enrolment] = []
-        wanted: set[str] = set()
-        not_ended = unconfigured = 0
-        for report in request.journeys:
-            if report.action is None and opco_fundings(report, config, request.funder):
-                unconfigured += 1  # no schedule: no half-day to state
-                continue
-            found = enrolments(report, config, request.period, organisation, request.funder)
-            if not found and config.statement == "end_of_action" and report.action and opco_fundings(report, config, request.funder):
-                not_ended += 1
-            wanted |= foad_event_ids(found)
-            for enr in found:
-                enr.report = None
-            items.extend(found)
-        items.sort(key=Enrolment.sort_key)
-
+        chosen = self._select(request)
+        items = chosen.items
         blobs = BlobStore(hub_config.blobs_dir)
         bundled = [e for e in items if "subrogation_bundle" in outputs and self._subrogated(e)]
         apprentices = [e for e in items if "api_cfa" in outputs and api_cfa.applies(e)]
@@ -114,68 +123,103 @@ class OpcoFormat(FunderFormat):
         if bundled or (apprentices and config.api_cfa.attach_certificate):
             certs = read_certificates(request.events, {e.key for e in bundled + apprentices})
 
+        result = ExportResult()
         result.missing = self._missing(items, profile, organisation, certs, blobs, bundled, apprentices, request, signed_on)
         if result.missing and not request.allow_incomplete:
             return result
+        written = self._write(request, profile, chosen, _Attachments(blobs, certs, bundled, apprentices), signed_on)
+        result.files = written.files
+        result.notes = self._notes(request, profile, chosen, written, apprentices)
+        return result
 
-        with_activities = any(hub_config.rules_for(e.action_id).foad_count_activity_estimates for e in items)
-        traces = read_foad_traces(request.events, wanted, tz, with_activities)
-        del wanted
+    def _select(self, request: ExportRequest) -> _Selection:
+        """First pass over the journeys (computed chunk by chunk): the enrolments, without their
+        journeys, and the FOAD events they counted. The second pass (``_write``) computes the
+        journeys again in the files' order, one at a time."""
+        config, organisation = self.config, request.hub_config.hub.organisation
+        chosen = _Selection()
+        for report in request.journeys:
+            if report.action is None and opco_fundings(report, config, request.funder):
+                chosen.unconfigured += 1  # no schedule: no half-day to state
+                continue
+            found = enrolments(report, config, request.period, organisation, request.funder)
+            if not found and config.statement == "end_of_action" and report.action and opco_fundings(report, config, request.funder):
+                chosen.not_ended += 1
+            chosen.foad_events |= foad_event_ids(found)
+            for enr in found:
+                enr.report = None
+            chosen.items.extend(found)
+        chosen.items.sort(key=Enrolment.sort_key)
+        return chosen
 
-        writer = _Writers(self, request, profile, outputs, as_of, signed_on)
-        bundled_keys = {id(e) for e in bundled}
-        apprentice_keys = {id(e) for e in apprentices}
+    def _write(self, request: ExportRequest, profile: Profile, chosen: _Selection, attached: _Attachments,
+               signed_on: dt.date) -> _Written:
+        """Second pass: each enrolment's lines computed in the files' order and written at once
+        (statement, bundle, API CFA certificate), then dropped."""
+        hub_config, organisation = request.hub_config, request.hub_config.hub.organisation
+        traces = read_foad_traces(request.events, chosen.foad_events, hub_config.timezone,
+                                  any(hub_config.rules_for(e.action_id).foad_count_activity_estimates for e in chosen.items))
+        chosen.foad_events = set()  # memory: the traces are read
+        as_of = min(request.period.end + dt.timedelta(days=1), signed_on)  # the hub computed the journeys as of then
+        writer = _Writers(self, request, profile, set(self.config.outputs), as_of, signed_on)
+        written = _Written(writer)
+        bundled_keys = {id(e) for e in attached.bundled}
+        apprentice_keys = {id(e) for e in attached.apprentices}
         rules = list(DEFAULT_RULES) + self.proof_rules()
-        api_written = 0
-        skipped_upcoming = 0
         by_key: dict[tuple[str, str], list[Enrolment]] = {}
-        for enr in items:  # in the files' order; an enrolment funded by two OPCOs has two entries
+        for enr in chosen.items:  # in the files' order; an enrolment funded by two OPCOs has two entries
             by_key.setdefault(enr.key, []).append(enr)
         try:
             for report in request.journeys.fetch(by_key):
                 for enr in by_key[(report.learner_id, report.action_id)]:
                     enr.report = report
                     foad = foad_by_day(report, hub_config.rules_for(enr.action_id), traces)
-                    enr.rows = build_rows(enr, config, foad)
+                    enr.rows = build_rows(enr, self.config, foad)
                     add_totals(enr)
-                    skipped_upcoming += enr.skipped_upcoming
+                    written.skipped_upcoming += enr.skipped_upcoming
                     writer.lines(enr)
+                    cert = attached.certs.get(enr.key)
                     if id(enr) in bundled_keys:
-                        writer.bundle(enr, certs.get(enr.key), blobs, rules, organisation)
+                        writer.bundle(enr, cert, attached.blobs, rules, organisation)
                     if id(enr) in apprentice_keys:
-                        api_written += writer.api_cfa(enr, foad, certs.get(enr.key), blobs, organisation)
+                        written.api_cfa += writer.api_cfa(enr, foad, cert, attached.blobs, organisation)
                     enr.rows = enr.report = None
         finally:
             writer.close()
-        result.files = writer.files
+        written.files = writer.files
+        return written
 
+    def _notes(self, request: ExportRequest, profile: Profile, chosen: _Selection, written: _Written,
+               apprentices: list[Enrolment]) -> list[str]:
+        """What the files leave out, and why."""
+        config, outputs, notes = self.config, set(self.config.outputs), []
         label = request.period.label + (f", funder {request.funder}" if request.funder else "")
-        if not items:
-            result.notes.append(f"no enrolment funded by an OPCO has training in {label}: the statement holds only "
-                                "its header" if config.statement == "monthly" else
-                                f"no enrolment funded by an OPCO ended in {label}: the statement holds only its header")
-        if unconfigured:
-            result.notes.append(f"{unconfigured} OPCO-funded enrolment(s) of training actions missing from the "
-                                "configuration (actions:) were left out: without a schedule there is no half-day to state")
-        if not_ended:
-            result.notes.append(f"{not_ended} OPCO-funded enrolment(s) did not end in {request.period.label}: "
-                                "they will be in the end-of-action statement of the period they end in")
-        if skipped_upcoming:
-            result.notes.append(f"{skipped_upcoming} half-day(s) not yet held were left out")
-        if writer.formatter.transliterated:
-            result.notes.append(f"{writer.formatter.transliterated} value(s) had characters that "
-                                f"{profile.csv.encoding} cannot write: transliterated in the CSV files")
+        if not chosen.items:
+            notes.append(f"no enrolment funded by an OPCO has training in {label}: the statement holds only "
+                         "its header" if config.statement == "monthly" else
+                         f"no enrolment funded by an OPCO ended in {label}: the statement holds only its header")
+        if chosen.unconfigured:
+            notes.append(f"{chosen.unconfigured} OPCO-funded enrolment(s) of training actions missing from the "
+                         "configuration (actions:) were left out: without a schedule there is no half-day to state")
+        if chosen.not_ended:
+            notes.append(f"{chosen.not_ended} OPCO-funded enrolment(s) did not end in {request.period.label}: "
+                         "they will be in the end-of-action statement of the period they end in")
+        if written.skipped_upcoming:
+            notes.append(f"{written.skipped_upcoming} half-day(s) not yet held were left out")
+        if written.writer.formatter.transliterated:
+            notes.append(f"{written.writer.formatter.transliterated} value(s) had characters that "
+                         f"{profile.csv.encoding} cannot write: transliterated in the CSV files")
         if "api_cfa" in outputs:
             if not apprentices:
-                result.notes.append("api_cfa: no apprenticeship enrolment (action nature: apprentissage) in the export")
-            elif api_written < len(apprentices):
-                result.notes.append(f"api_cfa: {len(apprentices) - api_written} apprentice(s) without an échéance "
-                                    f"ending in {request.period.label}: no certificate this period")
-        not_subrogated = sum(1 for e in items if "subrogation_bundle" in outputs and not self._subrogated(e))
+                notes.append("api_cfa: no apprenticeship enrolment (action nature: apprentissage) in the export")
+            elif written.api_cfa < len(apprentices):
+                notes.append(f"api_cfa: {len(apprentices) - written.api_cfa} apprentice(s) without an échéance "
+                             f"ending in {request.period.label}: no certificate this period")
+        not_subrogated = sum(1 for e in chosen.items if "subrogation_bundle" in outputs and not self._subrogated(e))
         if not_subrogated:
-            result.notes.append(f"{not_subrogated} enrolment(s) without subrogation (details."
-                                f"{config.fields.subrogation}: false): no bundle")
-        return result
+            notes.append(f"{not_subrogated} enrolment(s) without subrogation (details."
+                         f"{config.fields.subrogation}: false): no bundle")
+        return notes
 
     # ------------------------------------------------------------------ checks
     def _subrogated(self, enr: Enrolment) -> bool:

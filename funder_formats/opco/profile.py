@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import difflib
 import re
-import string
 import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,6 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
+from hub.profiles import (CsvDialect, check_encoding, check_file_template, check_label_keys, check_separator,
+                          check_sheet_name, unknown_name)
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -129,12 +129,6 @@ DEFAULT_LEARNER_STATUS = {
 # --------------------------------------------------------------------------- the profile model
 
 
-def _known(name: str, names, what: str = "column") -> str:
-    close = difflib.get_close_matches(name, list(names), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(names))})"
-    return f"unknown {what} {name!r}{hint}"
-
-
 class ColumnSpec(BaseModel):
     """One column: its key in the registry and, optionally, the header text."""
 
@@ -146,7 +140,7 @@ class ColumnSpec(BaseModel):
     @classmethod
     def _column(cls, value: str) -> str:
         if value not in COLUMNS:
-            raise ValueError(_known(value, COLUMNS))
+            raise ValueError(unknown_name(value, COLUMNS))
         return value
 
     @property
@@ -160,7 +154,7 @@ def _column_list(value: Any) -> Any:
     return value
 
 
-class CsvDialect(BaseModel):
+class CsvOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     separator: str = Field(default=";", min_length=1, max_length=1, description="Field separator")
     encoding: str = Field(default="utf-8-sig", description="utf-8, utf-8-sig (UTF-8 with a BOM, for Excel), cp1252, iso-8859-15…")
@@ -168,24 +162,13 @@ class CsvDialect(BaseModel):
     quoting: Literal["minimal", "all"] = Field(default="minimal", description="Quote every field, or only when needed")
     header: bool = Field(default=True, description="First line: the column labels")
 
-    @field_validator("encoding")
-    @classmethod
-    def _encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, utf-8-sig, cp1252, iso-8859-15)") from None
-        return value
+    _encoding = field_validator("encoding")(check_encoding)
+    _separator = field_validator("separator")(check_separator)
 
-    @field_validator("separator")
-    @classmethod
-    def _separator(cls, value: str) -> str:
-        if value in "\"\r\n" or value.isalnum():
-            raise ValueError(f"{value!r} cannot separate fields")
-        return value
-
-
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+    @property
+    def dialect(self) -> CsvDialect:
+        return CsvDialect(self.separator, "\r\n" if self.line_endings == "crlf" else "\n", self.quoting == "all",
+                       self.encoding)
 
 
 class XlsxOptions(BaseModel):
@@ -193,12 +176,7 @@ class XlsxOptions(BaseModel):
     statement_sheet: str = Field(default="État de présence", min_length=1, max_length=31)
     summary_sheet: str = Field(default="Synthèse", min_length=1, max_length=31)
 
-    @field_validator("statement_sheet", "summary_sheet")
-    @classmethod
-    def _sheet(cls, value: str) -> str:
-        if _SHEET_BAD.search(value):
-            raise ValueError("a sheet name cannot contain [ ] : * ? / \\")
-        return value
+    _sheet = field_validator("statement_sheet", "summary_sheet")(check_sheet_name)
 
 
 FILE_PLACEHOLDERS = {
@@ -232,15 +210,9 @@ class FileNames(BaseModel):
             if key not in FILE_PLACEHOLDERS or not isinstance(value, str):
                 continue  # pydantic reports unknown keys and wrong types
             try:
-                names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+                check_file_template(value, FILE_PLACEHOLDERS[key])
             except ValueError as exc:
-                raise ValueError(f"{key}: invalid template {value!r}: {exc}") from None
-            unknown = names - FILE_PLACEHOLDERS[key]
-            if unknown:
-                raise ValueError(f"{key}: unknown placeholder {{{sorted(unknown)[0]}}} in {value!r} "
-                                 f"(allowed: {', '.join('{' + p + '}' for p in sorted(FILE_PLACEHOLDERS[key]))})")
-            if "/" in value or "\\" in value or value.startswith("."):
-                raise ValueError(f"{key}: {value!r}: a file name, not a path")
+                raise ValueError(f"{key}: {exc}") from None
         return data
 
 
@@ -259,22 +231,23 @@ class Labels(BaseModel):
     @field_validator("status")
     @classmethod
     def _status(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if key not in STATUS_CODES:
-                raise ValueError(_known(key, STATUS_CODES, "status code"))
-        return value
+        return check_label_keys(value, STATUS_CODES, "status code")
 
     @field_validator("learner_status")
     @classmethod
     def _learner_status(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if key not in DEFAULT_LEARNER_STATUS:
-                raise ValueError(_known(key, DEFAULT_LEARNER_STATUS, "learner status"))
-        return value
+        return check_label_keys(value, DEFAULT_LEARNER_STATUS, "learner status")
 
 
 _DATE_TOKENS = re.compile(r"yyyy|yy|mm|dd")
 _TIME_TOKENS = re.compile(r"HH|MM")
+
+
+def _check_tokens(value: str, tokens: re.Pattern, stray: str, what: str, names: str, example: str) -> str:
+    """``value`` if it is made of ``tokens`` and separators (nothing matching ``stray`` between them)."""
+    if not tokens.search(value) or re.search(stray, tokens.sub("", value)):
+        raise ValueError(f"invalid {what} {value!r}: use {names} and separators (e.g. {example})")
+    return value
 
 
 class Profile(BaseModel):
@@ -288,7 +261,7 @@ class Profile(BaseModel):
     time_format: str = Field(default="HH:MM", description="Tokens HH, MM and separators")
     decimal_separator: Literal[",", "."] = ","
     decimals: int = Field(default=2, ge=0, le=4, description="Digits after the separator for hours and amounts")
-    csv: CsvDialect = Field(default_factory=CsvDialect)
+    csv: CsvOptions = Field(default_factory=CsvOptions)
     xlsx: XlsxOptions = Field(default_factory=XlsxOptions)
     files: FileNames = Field(default_factory=FileNames)
     columns: list[ColumnSpec] = Field(min_length=1, description="Columns of the attendance statement, in order")
@@ -303,25 +276,19 @@ class Profile(BaseModel):
     @field_validator("date_format")
     @classmethod
     def _date_format(cls, value: str) -> str:
-        rest = _DATE_TOKENS.sub("", value)
-        if not _DATE_TOKENS.search(value) or re.search(r"[A-Za-z0-9%]", rest):
-            raise ValueError(f"invalid date format {value!r}: use dd, mm, yy, yyyy and separators (e.g. dd/mm/yyyy)")
-        return value
+        return _check_tokens(value, _DATE_TOKENS, r"[A-Za-z0-9%]", "date format", "dd, mm, yy, yyyy", "dd/mm/yyyy")
 
     @field_validator("time_format")
     @classmethod
     def _time_format(cls, value: str) -> str:
-        rest = _TIME_TOKENS.sub("", value)
-        if not _TIME_TOKENS.search(value) or re.search(r"[HM0-9%]", rest):
-            raise ValueError(f"invalid time format {value!r}: use HH, MM and separators (e.g. HH:MM or HHhMM)")
-        return value
+        return _check_tokens(value, _TIME_TOKENS, r"[HM0-9%]", "time format", "HH, MM", "HH:MM or HHhMM")
 
     @field_validator("required")
     @classmethod
     def _required(cls, value: list[str]) -> list[str]:
         for name in value:
             if name not in COLUMNS:
-                raise ValueError(_known(name, COLUMNS))
+                raise ValueError(unknown_name(name, COLUMNS))
             if COLUMNS[name].level != "learner" or name in COMPUTED:
                 raise ValueError(f"{name!r} cannot be required: only learner-level columns that sources give can be")
         return value
@@ -435,28 +402,3 @@ class Formatter:
 
 
 _FALLBACK = {"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss", "\u202f": " ", "·": "."}
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def builtin_profiles() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(PROFILES_DIR.glob("*.yaml"))}
-
-
-def resolve_profile(value: str) -> Path:
-    """A built-in profile name (``atlas``) or the path of a YAML file."""
-    builtins = builtin_profiles()
-    if value in builtins:
-        return builtins[value]
-    if value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value:
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else Path.cwd() / path
-    raise ValueError(_known(value, builtins, "built-in profile") + "; or give the path of a .yaml profile")
-
-
-def load_profile(value: str) -> Profile:
-    """Load and validate a profile; raises :class:`hub.errors.ConfigError` naming the file and line."""
-    from hub.config import load_yaml_model
-
-    return load_yaml_model(resolve_profile(value), Profile)  # type: ignore[return-value]

@@ -9,7 +9,6 @@ openpyxl).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import re
@@ -45,20 +44,18 @@ class CsvTable:
 
     def __init__(self, target: Path | io.StringIO, profile: Profile, specs: list[ColumnSpec], formatter: Formatter):
         self.profile, self.specs, self.formatter = profile, specs, formatter
-        dialect = profile.csv
+        options = profile.csv
         if isinstance(target, Path):
-            self._fh = target.open("w", encoding=dialect.encoding, newline="")
+            self._fh = target.open("w", encoding=options.encoding, newline="")
         else:
             self._fh = target
-        self._writer = csv.writer(self._fh, delimiter=dialect.separator,
-                                  lineterminator="\r\n" if dialect.line_endings == "crlf" else "\n",
-                                  quoting=csv.QUOTE_ALL if dialect.quoting == "all" else csv.QUOTE_MINIMAL)
+        self._writer = options.dialect.writer(self._fh)
         self._kinds = [COLUMNS[s.column].kind for s in specs]
         self._constant = [COLUMNS[s.column].level == "learner" for s in specs]
         self._cached_for: dict[str, Any] | None = None
         self._cached: list[str | None] = []
         self.rows = 0
-        if dialect.header:
+        if options.header:
             self._writer.writerow([formatter.text("text", s.header) for s in specs])
 
     def write(self, row: dict[str, Any] | None, values: dict[str, Any]) -> None:

@@ -29,33 +29,33 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from funder_formats.france_travail.common import (
+from hub.errors import ConfigError
+from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
+from hub.hookspecs import hookimpl
+from hub.journeys.proofs import Gap, ProofRule
+from hub.profiles import ProfileOption
+from hub.profiles.enrolments import (
     DEFAULT_IDENTITY_TYPES,
+    enrolment_figures,
+    enrolment_values,
+    funding_of,
+    half_day_values,
+    in_period,
+    scan_ledger,
+    sort_key,
+)
+from hub.profiles.vocabulary import (
     STATUSES,
     Column,
     HalfDayColumn,
     OutputFormat,
     cells,
     check_file_name,
-    dedupe,
-    enrolment_values,
     file_name,
-    funding_of,
-    half_day_values,
-    in_period,
-    load_profile,
     missing_of,
-    period_figures,
-    profile_path,
-    scan_ledger,
-    sort_key,
-    validate_profile_option,
+    refuse_incomplete,
     value_of,
 )
-from hub.errors import ConfigError
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
-from hub.hookspecs import hookimpl
-from hub.journeys.proofs import Gap, ProofRule
 
 PROFILES = Path(__file__).parent / "profiles"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,7 +113,9 @@ class RegionProfile(OutputFormat):
         return env
 
 
-class RegionConfig(FunderFormatConfig):
+class RegionConfig(ProfileOption, FunderFormatConfig):
+    """Keys of a ``region`` export."""
+
     profile: str = Field(description="A built-in profile (hauts-de-france, centre-val-de-loire) or the path of a "
                          "profile YAML file (relative to the folder the hub runs from)")
     funder_kinds: list[str] = Field(default_factory=lambda: ["region"],
@@ -126,10 +128,8 @@ class RegionConfig(FunderFormatConfig):
     identity_event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_IDENTITY_TYPES),
                                             description="Event types read for learner.ids and first/last names")
 
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str) -> str:
-        return validate_profile_option(value, PROFILES, RegionProfile)
+    profile_model = RegionProfile
+    profiles_dir = PROFILES
 
 
 class RegionFormat(FunderFormat):
@@ -139,10 +139,6 @@ class RegionFormat(FunderFormat):
     Config = RegionConfig
     period = "month"
     format_version = "1"
-
-    @property
-    def profile(self) -> RegionProfile:
-        return load_profile(profile_path(self.config.profile, PROFILES), RegionProfile)
 
     def proof_rules(self) -> list[ProofRule]:
         funders = tuple(self.config.funders) if self.config.funders else None
@@ -171,7 +167,8 @@ class RegionFormat(FunderFormat):
                 ProofRule(f"{self.name}:dropout_reason", dropout, funders, "Région: a dropout has its reason")]
 
     def export(self, request: ExportRequest) -> ExportResult:
-        cfg, profile, period = self.config, self.profile, request.period
+        cfg, period = self.config, request.period
+        profile: RegionProfile = cfg.loaded_profile
         hub_config = request.hub_config
         tz, organisation = hub_config.timezone, hub_config.hub.organisation
         facts = scan_ledger(request.events, tz, cfg.identity_event_types, sessions=True)
@@ -182,9 +179,7 @@ class RegionFormat(FunderFormat):
             funding = funding_of(report, cfg.funders, cfg.funder_kinds)
             if funding is None:
                 continue
-            figures = period_figures(report, period, facts.sessions.get((report.learner_id, report.action_id)),
-                                     hub_config.rules_for(report.action_id).foad_daily_cap,
-                                     cfg.missing_counts_as_unjustified)
+            figures = enrolment_figures(report, period, facts, hub_config, cfg.missing_counts_as_unjustified)
             if not (figures.active or in_period(report.exit_date, period)):
                 continue
             values = enrolment_values(report, funding=funding, person=facts.people.get(report.learner_id),
@@ -206,9 +201,7 @@ class RegionFormat(FunderFormat):
         for values in absences:
             result.missing.extend(missing_of(profile.absence_columns, values, profile, document="absences",
                                              profile=profile.name))
-        result.missing = dedupe(result.missing)
-        if result.missing and not request.allow_incomplete:
-            result.notes.append(f"nothing written: {len(result.missing)} required field(s) missing")
+        if refuse_incomplete(result, request.allow_incomplete):
             return result
 
         text = self._render(profile, learners, absences, organisation, period, request.name)

@@ -1,26 +1,24 @@
-"""Running a funder export: select the journeys, call the format, version, manifest, ledger."""
+"""Running a funder export: select the journeys, call the format, version, manifest, ledger.
+
+The format writes its files into a fresh version folder; the exporter adds a ``manifest.json``
+(format, version, period, generation time, the ledger range used, the SHA-256 of every file) and
+records it as a ``document.issued`` event. Re-running a period produces a new version that
+supersedes the previous one; nothing is overwritten."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import itertools
+import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from hub.formats import (
-    ExportRequest,
-    ExportResult,
-    FunderFormat,
-    MissingField,
-    Period,
-    discard,
-    next_version_dir,
-    sha256_file,
-    write_manifest,
-)
+from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period
 from hub.journeys.stream import JourneyStream
 from hub.leases import owner_is_dead
 from hub.store import open_store
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
     from hub.config import LoadedConfig
     from hub.ingest.audit import Append
     from hub.store.base import Store
+
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -50,8 +50,8 @@ class ExportOutcome:
                 "missing": [m.__dict__ for m in self.missing], "notes": self.notes, "event_id": self.event_id}
 
 
-def _stream(config: "LoadedConfig", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
-    """The journeys of the export: its actions and funders, with training in the period."""
+def export_journeys(config: "LoadedConfig", fmt: FunderFormat, reader, period: Period, funder: str | None) -> JourneyStream:
+    """The journeys of the export, read from ``reader``: its actions and funders, with training in the period."""
     actions = set(fmt.config.actions or ())
 
     def keep(state: dict[str, Any]) -> bool:  # before computing: the state lists every funder
@@ -117,7 +117,7 @@ class Exporter:
             through = ledger["events_through_seq"]
             return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
-        request = ExportRequest(fmt.name, period, _stream(config, fmt, reader, period, funder), folder, config,
+        request = ExportRequest(fmt.name, period, export_journeys(config, fmt, reader, period, funder), folder, config,
                                 events, allow_incomplete, funder)
 
         def export() -> ExportResult:
@@ -203,3 +203,48 @@ def _ledger_range(store) -> dict[str, Any]:
 def _previous_event(folder: Path, version: int) -> str | None:
     marker = folder / f"v{version - 1}" / ".ledger-event"
     return marker.read_text().strip() if marker.exists() else None
+
+
+# --------------------------------------------------------------------------- version folders and manifests
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def next_version_dir(base: Path, period: Period) -> tuple[int, Path]:
+    folder = base / period.label
+    folder.mkdir(parents=True, exist_ok=True)
+    versions = [int(p.name[1:]) for p in folder.glob("v*") if p.name[1:].isdigit()]
+    version = max(versions, default=0) + 1
+    return version, folder / f"v{version}"
+
+
+def write_manifest(out: Path, *, name: str, fmt: FunderFormat, version: int, period: Period,
+                   ledger: dict[str, Any], files: list[Path], notes: list[str], supersedes: str | None,
+                   incomplete: list[MissingField] | None = None) -> Path:
+    manifest = {
+        "format": fmt.kind,
+        "format_version": fmt.format_version,
+        "export": name,
+        "version": version,
+        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "inputs": {"ledger": ledger},
+        "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in sorted(files)],
+        "notes": notes,
+        # required fields that were missing when the export was forced (--allow-incomplete)
+        "incomplete": [m.__dict__ for m in incomplete or []],
+        "supersedes": supersedes,
+    }
+    path = out / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def discard(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from funder_formats.france_travail import PROFILES, FranceTravailProfile
-from funder_formats.france_travail.common import load_profile
+from hub.profiles import load_profile
 from funder_formats.france_travail.lheo import SCHEMA, schema
 from hub.errors import ConfigError
 from hub.formats import Period
@@ -276,7 +276,7 @@ async def test_scheduled_by_the_hub(make_hub, workdir):
 
 def test_docs_page_covers_every_option_and_column():
     from funder_formats.france_travail import FranceTravailConfig
-    from funder_formats.france_travail.common import ENROLMENT_FIELDS, HALF_DAY_FIELDS
+    from hub.profiles.vocabulary import ENROLMENT_FIELDS, HALF_DAY_FIELDS
     from funder_formats.france_travail.lheo import LheoAction, LheoContact, LheoOptions
 
     doc = (HERE.parents[2] / "docs" / "formats" / "france_travail.md").read_text(encoding="utf-8")

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from funder_formats.opco.profile import COLUMNS, builtin_profiles, load_profile
+from funder_formats.opco.profile import COLUMNS, PROFILES_DIR, Profile
+from hub.profiles import builtin_profiles, load_profile
 from hub.runtime.app import Hub
 from hub.errors import ConfigError
 from hub.formats import Period
@@ -32,7 +33,7 @@ def _hub_with_profile(workdir, plugins, profile_text: str, *, name: str = "acme.
 
 
 def test_builtin_profiles_are_valid_and_differ():
-    profiles = {name: load_profile(name) for name in builtin_profiles()}
+    profiles = {name: load_profile(path, Profile) for name, path in builtin_profiles(PROFILES_DIR).items()}
     assert set(profiles) == {"atlas", "opco-ep", "akto"}
     dialects = {(p.csv.separator, p.csv.encoding, p.csv.line_endings, p.date_format, p.decimal_separator)
                 for p in profiles.values()}
@@ -77,7 +78,7 @@ def test_profile_errors_name_the_file_and_line(workdir, plugins, change, where, 
 def test_unknown_profile_name_or_missing_file(workdir, plugins):
     path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: opco, profile: atlass}\n")
     with pytest.raises(ConfigError, match=r"hub.yaml:7: exports.x.profile: .*unknown built-in profile 'atlass' "
-                                          r"\(did you mean 'atlas'\?\)"):
+                                          r"\(built-in: akto, atlas, opco-ep; did you mean 'atlas'\?\)"):
         Hub.open(path, env={}, plugins=plugins)
     path = write_config(workdir, BASE_HUB + "exports:\n  x: {kind: opco, profile: profiles/nowhere.yaml}\n")
     with pytest.raises(ConfigError, match=r"hub.yaml:7: exports.x.profile: invalid profile: .*nowhere.yaml: cannot read"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from funder_formats.france_travail.common import load_profile
+from hub.profiles import load_profile
 from funder_formats.region import PROFILES, RegionProfile
 from hub.errors import ConfigError
 from hub.formats import Period

@@ -1,11 +1,4 @@
-"""File profiles: what varies from one funder file to another, kept in YAML.
-
-A profile names the columns (in order, with their header labels), the CSV separator, the
-encoding, the line ending, the date and decimal formats, the words for yes/no, the labels of
-coded values and the file name. Built-in profiles live in each format package's ``profiles/`` folder;
-an export may point at its own file instead (``profile: path/to/profile.yaml``). Profiles are
-validated like the rest of the configuration (:func:`hub.config.load_yaml_model`): an unknown
-key or column is an error naming the profile file and line.
+"""A one-table delimited file (BPF, CPF): columns, dialect, formats, labels, file name.
 
 Funder-format plugins build their profile models from :class:`FileProfile` and
 :func:`column_model`.
@@ -13,20 +6,15 @@ Funder-format plugins build their profile models from :class:`FileProfile` and
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from hub.config import load_yaml_model
-from hub.errors import ConfigError
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+from hub.profiles.dialect import ENCODINGS, CsvDialect
+from hub.profiles.files import check_file_template
 
 
 def column_model(name: str, fields: tuple[str, ...]) -> type[BaseModel]:
@@ -48,10 +36,8 @@ def column_model(name: str, fields: tuple[str, ...]) -> type[BaseModel]:
 
 
 def check_file_name(value: str) -> str:
-    probe = value.replace("{period}", "2026-10").replace("{export}", "x")
-    if "{" in probe or "}" in probe or "/" in probe or "\\" in probe or not probe.strip():
-        raise ValueError("a plain file name; only {period} and {export} may be used")
-    return value
+    """A file name whose placeholders are ``{period}`` and ``{export}``."""
+    return check_file_template(value, ("period", "export"))
 
 
 class FileProfile(BaseModel):
@@ -62,7 +48,7 @@ class FileProfile(BaseModel):
 
     description: str = ""
     file_name: str = Field(description="Name of the file; {period} and {export} are replaced")
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "iso-8859-1", "iso-8859-15"] = "utf-8"
+    encoding: Literal[ENCODINGS] = "utf-8"  # type: ignore[valid-type]
     delimiter: str = Field(default=";", min_length=1, max_length=1)
     quoting: Literal["minimal", "all"] = "minimal"
     line_ending: Literal["crlf", "lf"] = "crlf"
@@ -97,8 +83,9 @@ class FileProfile(BaseModel):
         return value
 
     # ------------------------------------------------------------------ formatting
-    def name_for(self, period: str, export: str) -> str:
-        return self.file_name.replace("{period}", period).replace("{export}", export)
+    def name_for(self, period: str, export: str, template: str | None = None) -> str:
+        """The name of a file of this profile (``template``, default ``file_name``) for a period."""
+        return (template or self.file_name).replace("{period}", period).replace("{export}", export)
 
     def cell(self, field: str, value: Any, places: int | None = None) -> str:
         if value is None:
@@ -118,49 +105,18 @@ class FileProfile(BaseModel):
             return text.replace(".", self.decimal_separator)
         return str(value)
 
+    @property
+    def dialect(self) -> CsvDialect:
+        return CsvDialect(self.delimiter, "\r\n" if self.line_ending == "crlf" else "\n", self.quoting == "all",
+                          self.encoding)
+
     def render(self, rows: list[dict[str, Any]], columns: list | None = None) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\r\n" if self.line_ending == "crlf" else "\n",
-                            quoting=csv.QUOTE_ALL if self.quoting == "all" else csv.QUOTE_MINIMAL)
         columns = columns if columns is not None else self.columns  # type: ignore[attr-defined]
-        writer.writerow([c.label or c.field for c in columns])
-        for row in rows:
-            writer.writerow([self.cell(c.field, row.get(c.field), c.places) for c in columns])
-        return out.getvalue()
+        return self.dialect.text([c.label or c.field for c in columns],
+                                 ([self.cell(c.field, row.get(c.field), c.places) for c in columns] for row in rows))
 
     def write(self, path: Path, rows: list[dict[str, Any]], columns: list | None = None) -> list[str]:
         """Write ``rows``; returns notes (characters the encoding cannot hold are replaced)."""
-        text = self.render(rows, columns)
-        try:
-            data = text.encode(self.encoding)
-            notes = []
-        except UnicodeEncodeError:
-            data = text.encode(self.encoding, errors="replace")
-            notes = [f"{path.name}: characters that {self.encoding} cannot hold were replaced by '?'"]
+        data, bad = self.dialect.encode(self.render(rows, columns))
         path.write_bytes(data)
-        return notes
-
-
-def load_profile(value: str, model: type[FileProfile], builtin_dir: Path) -> FileProfile:
-    """A built-in profile by name (``builtin_dir/<name>.yaml``) or a YAML file by path.
-
-    Raises :class:`hub.errors.ConfigError` whose lines name the profile file and line.
-    """
-    if NAME.match(value) and not value.endswith((".yaml", ".yml")):
-        path = builtin_dir / f"{value}.yaml"
-        if not path.exists():
-            known = sorted(p.stem for p in builtin_dir.glob("*.yaml"))
-            raise ConfigError(f"unknown built-in profile {value!r} (built-in: {', '.join(known)}; or give a path to a .yaml file)")
-    else:
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = Path.cwd() / path
-    return load_yaml_model(path, model)  # type: ignore[return-value]
-
-
-def profile_validator(value: str, model: type[FileProfile], builtin_dir: Path) -> FileProfile:
-    """For a config model's field validator: turn profile problems into one ValueError."""
-    try:
-        return load_profile(value, model, builtin_dir)
-    except ConfigError as exc:
-        raise ValueError("; ".join(exc.problems)) from None
+        return [f"{path.name}: characters that {self.encoding} cannot hold were replaced by '?'"] if bad else []
