@@ -15,6 +15,7 @@ from hub.cli.common import (
     open_hub,
     print_json,
     run_hub,
+    write_or_echo,
 )
 from hub.ledger.anchoring import AnchorError, anchor_checker
 from hub.ledger.integrity import check_proof
@@ -93,8 +94,4 @@ def prove(config_path: str, event_id: str | None, output: str | None, check_file
     except KeyError as exc:
         fail(f"{exc.args[0]}", 1)
     text = json.dumps(proof, indent=2, ensure_ascii=False) + "\n"
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(text, output)

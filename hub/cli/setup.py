@@ -15,6 +15,7 @@ from hub.cli.common import (
     fail_config,
     load_plugins_or_exit,
     print_json,
+    write_or_echo,
 )
 from hub.config import DEFAULT_CONFIG, json_schema, load_config
 from hub.errors import ConfigError
@@ -98,8 +99,4 @@ def config_schema(output: str | None) -> None:
     plugins = load_plugins_or_exit()
     schema = json_schema(plugins.connector_classes(), plugins.funder_format_classes())
     text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
+    write_or_echo(text, output)

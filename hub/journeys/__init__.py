@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hub.journeys.projection import project
@@ -15,12 +16,7 @@ def catch_up(store, *, batch: int = BATCH, max_batches: int | None = None) -> in
 
     ``max_batches`` bounds one call, so that the daemon can give the store thread back to
     ingest requests between chunks."""
-    cache: dict[str, str] = {}
-
-    def canonical(learner_id: str) -> str:
-        if learner_id not in cache:
-            cache[learner_id] = store.canonical_learner(learner_id)
-        return cache[learner_id]
+    canonical = functools.cache(store.canonical_learner)  # one look-up per learner and call
 
     total = 0
     rounds = 0
@@ -44,12 +40,7 @@ def rebuild(store) -> int:
     the states' own ``seq`` makes the next catch-up skip what they already hold)."""
     store.reset_journeys()
     end = store.max_seq()
-    cache: dict[str, str] = {}
-
-    def canonical(learner_id: str) -> str:
-        if learner_id not in cache:
-            cache[learner_id] = store.canonical_learner(learner_id)
-        return cache[learner_id]
+    canonical = functools.cache(store.canonical_learner)  # one look-up per learner and call
 
     total = 0
     learners = store.event_learner_ids()
