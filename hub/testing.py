@@ -106,6 +106,7 @@ import structlog
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from hub.blobs import BlobStore
+from hub.config import json_schema
 from hub.connector import (
     Connector,
     ConnectorConfig,
@@ -119,11 +120,32 @@ from hub.connector import (
     WebhookResult,
     WebhookSource,
 )
-from hub.errors import AuthError, PermanentError, RateLimitedError, RetryableError, WebhookRejected
-from hub.events import EventData, EventTypeRegistry, EventValidationError, LearnerRef, TraceEvent
-from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig, MissingField, Period
+from hub.errors import (
+    AuthError,
+    PermanentError,
+    RateLimitedError,
+    RetryableError,
+    WebhookRejected,
+)
+from hub.events import (
+    EventData,
+    EventTypeRegistry,
+    EventValidationError,
+    LearnerRef,
+    TraceEvent,
+)
+from hub.formats import (
+    ExportRequest,
+    ExportResult,
+    FunderFormat,
+    FunderFormatConfig,
+    MissingField,
+    Period,
+)
+from hub.ingest.ingestor import encode_json
 from hub.runtime.exporting import export_journeys
 from hub.store import open_store
+from hub.ulid import new_ulids
 
 __all__ = [
     "ConnectorContract",
@@ -238,8 +260,6 @@ def sample_events(n: int = 3, *, source: str = "sample") -> list[TraceEvent]:
     Types cycle through ``lms.activity_completed``, ``lms.session`` and ``attendance.signed``;
     ids are fresh ULIDs, everything else is deterministic.
     """
-    from hub.ulid import new_ulids
-
     received = dt.datetime.now(dt.timezone.utc)
     events = []
     for i, event_id in enumerate(new_ulids(n)):
@@ -453,8 +473,6 @@ class ConnectorContract:
             cursor = json.loads(json.dumps(result.cursor))
         except (TypeError, ValueError) as exc:
             pytest.fail(f"{what}: the cursor {result.cursor!r} is not JSON-serialisable: {exc}")
-        from hub.ingest.ingestor import encode_json
-
         for reject in result.rejects:
             assert isinstance(reject, Reject), f"{what}: rejects must be hub.connector.Reject objects"
             assert reject.stage in ("map", "validate"), f"{what}: reject stage {reject.stage!r}"
@@ -517,8 +535,6 @@ class ConnectorContract:
             cls.Config.model_validate(self.contract.full_config({"surely_not_a_config_key": 1}))
 
     def test_config_json_schema(self) -> None:
-        from hub.config import json_schema
-
         cls = self.contract.connector_cls
         json.dumps(cls.Config.model_json_schema(mode="validation"))
         schema = json_schema({cls.kind: cls})
