@@ -13,11 +13,10 @@ See docs/formats/opco.md.
 
 from __future__ import annotations
 
+from funder_formats.opco.format import OpcoFormat
 from hub.hookspecs import hookimpl
 
 
 @hookimpl
 def register_funder_formats():
-    from funder_formats.opco.format import OpcoFormat
-
     return [OpcoFormat]
