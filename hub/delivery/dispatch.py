@@ -14,7 +14,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from tenacity import wait_random_exponential
 
@@ -27,7 +27,10 @@ from hub.store.base import Claimed, SinkState
 
 if TYPE_CHECKING:
     from hub.runtime.metrics import Metrics
-    from hub.store.base import Store
+    from hub.store.base import DeliveryStore, SourceSinkStore
+
+    class DispatchStore(DeliveryStore, SourceSinkStore, Protocol):
+        """The parts of the store the dispatcher uses: the outbox and the sinks' states."""
 
 
 
@@ -60,7 +63,7 @@ class Dispatcher:
     the HTTP request timeout (a claim's lease outlives a delivery), the metrics and a logger.
     """
 
-    def __init__(self, store: "Store", sinks: Mapping[str, EventSink], delivery_for: Callable[[str], DeliveryConfig],
+    def __init__(self, store: "DispatchStore", sinks: Mapping[str, EventSink], delivery_for: Callable[[str], DeliveryConfig],
                  *, request_timeout: float, metrics: "Metrics", log: Any):
         self.store = store
         self.sinks = sinks

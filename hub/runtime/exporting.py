@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from hub.blobs import BlobStore
     from hub.config import LoadedConfig
     from hub.ingest.audit import Append
-    from hub.store.base import Store
+    from hub.store.base import JobStore
 
 MANIFEST = "manifest.json"
 
@@ -88,7 +88,7 @@ class Exporter:
     this process's owner string (claims of scheduled runs).
     """
 
-    def __init__(self, config: "LoadedConfig", store: "Store", blobs: "BlobStore", append: "Append", *,
+    def __init__(self, config: "LoadedConfig", store: "JobStore", blobs: "BlobStore", append: "Append", *,
                  project: Callable[[], Awaitable[int]], funder_format: Callable[[str], FunderFormat], log: Any,
                  owner: str):
         self.config = config

@@ -22,7 +22,7 @@ from hub.connector import Schedule, crontab_to_apscheduler
 from hub.leases import owner_is_dead, process_owner
 
 if TYPE_CHECKING:
-    from hub.store.base import Store
+    from hub.store.base import JobStore
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = 30.0
@@ -47,7 +47,7 @@ def trigger_for(schedule: Schedule, timezone: Any):
 class HubScheduler:
     """Runs ``jobs`` while this process holds the scheduler lease in ``leases`` (the store)."""
 
-    def __init__(self, jobs: list[Job], leases: "Store", *, timezone: Any, log: Any):
+    def __init__(self, jobs: list[Job], leases: "JobStore", *, timezone: Any, log: Any):
         self.jobs = jobs
         self.leases = leases
         self.timezone = timezone

@@ -181,7 +181,14 @@ class RouteFn(Protocol):
 # (the dispatcher against DeliveryStore, the scheduler against JobStore, …); Store is the union.
 
 
-class LedgerStore(Protocol):
+class StoreThread(Protocol):
+    """What every part offers async callers: running one of its methods on the store's thread."""
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` (a method of this store) on the store's thread."""
+
+
+class LedgerStore(StoreThread, Protocol):
     """Appending events and reading the ledger."""
 
     @abc.abstractmethod
@@ -219,7 +226,7 @@ class LedgerStore(Protocol):
         (an export reads journeys and events over minutes while ingest goes on)."""
 
 
-class BlockStore(Protocol):
+class BlockStore(StoreThread, Protocol):
     """Sealed blocks of the ledger (hub.ledger) and their time-stamp anchors."""
 
     @abc.abstractmethod
@@ -247,7 +254,7 @@ class BlockStore(Protocol):
         """
 
 
-class JourneyStore(Protocol):
+class JourneyStore(StoreThread, Protocol):
     """The journeys projection (hub.journeys) and the ledger reads it is built from."""
 
     @abc.abstractmethod
@@ -279,7 +286,7 @@ class JourneyStore(Protocol):
         """Every learner id that events were attributed to (aliases included), sorted."""
 
 
-class SourceSinkStore(Protocol):
+class SourceSinkStore(StoreThread, Protocol):
     """What the hub remembers of each source (cursor, pull health) and each sink (failures, pause)."""
 
     @abc.abstractmethod
@@ -298,7 +305,7 @@ class SourceSinkStore(Protocol):
     def save_sink_state(self, state: SinkState) -> None: ...
 
 
-class DeliveryStore(Protocol):
+class DeliveryStore(StoreThread, Protocol):
     """The outbox: claiming deliveries and recording their outcome."""
 
     @abc.abstractmethod
@@ -332,7 +339,7 @@ class DeliveryStore(Protocol):
     def outbox_counts(self) -> dict[tuple[str, str], int]: ...
 
 
-class DeadLetterStore(Protocol):
+class DeadLetterStore(StoreThread, Protocol):
     """Rejects (map and validate stages) and dead deliveries: listing, replaying, requeueing."""
 
     @abc.abstractmethod
@@ -353,7 +360,7 @@ class DeadLetterStore(Protocol):
     def mark_rejects_replayed(self, reject_ids: list[int], *, at: float, error: str | None = None) -> None: ...
 
 
-class LearnerStore(Protocol):
+class LearnerStore(StoreThread, Protocol):
     """The learner registry: learners, their keys, merges and the conflicts an admin settles."""
 
     @abc.abstractmethod
@@ -381,7 +388,7 @@ class LearnerStore(Protocol):
         """Apply the admin's explicit links (label -> keys); returns what changed."""
 
 
-class JobStore(Protocol):
+class JobStore(StoreThread, Protocol):
     """Job runs (de-duplicating scheduled work across daemons) and named leases (leadership)."""
 
     @abc.abstractmethod
