@@ -2,7 +2,6 @@ import time
 
 from connectors.webhook_out import verify
 from hub.delivery.dispatch import backoff_seconds
-from hub.delivery.dlq import replay
 from tests.conftest import event
 
 
@@ -58,7 +57,7 @@ async def test_bad_request_dead_letters_then_replay_delivers(make_hub, sink_peer
     (letter,) = await hub.store.call(hub.store.dead_letters, sink="crm")
     assert letter.stage == "deliver" and letter.event_id == ids[0] and "HTTP 400" in letter.error
     # the sink is fixed (it now answers 200): replay
-    summary = await replay(hub, sink="crm", actor="tester")
+    summary = await hub.dead_letters.replay(sink="crm", actor="tester")
     assert summary["requeued"] == 1
     stats = await hub.dispatcher.deliver_due("crm")
     assert stats.delivered == 1 and sink_peer.ids == ids
@@ -69,8 +68,8 @@ async def test_bad_request_dead_letters_then_replay_delivers(make_hub, sink_peer
 
 
 async def test_one_poison_event_does_not_dead_letter_its_batch(make_hub, aiohttp_server_factory):
-    from aiohttp import web
     import orjson
+    from aiohttp import web
 
     got = []
 

@@ -8,14 +8,18 @@ Every replay is recorded in the ledger as an ``admin.action`` event.
 
 from __future__ import annotations
 
+import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from hub.connector import Connector
 from hub.errors import HubError
+from hub.events import EventValidationError
 from hub.ingest.audit import record_admin_action
 
 if TYPE_CHECKING:
-    from hub.runtime.app import Hub
+    from hub.ingest.audit import Append
+    from hub.store.base import DeadLetterStore
 
 
 def parse_ids(ids: list[str] | None) -> tuple[list[int] | None, list[int] | None]:
@@ -31,18 +35,59 @@ def parse_ids(ids: list[str] | None) -> tuple[list[int] | None, list[int] | None
     return outbox, rejects
 
 
-async def replay(hub: "Hub", *, sink: str | None = None, source: str | None = None,
-                 ids: list[str] | None = None, actor: str | None = None) -> dict[str, Any]:
-    outbox_ids, reject_ids = parse_ids(ids)
-    requeued = 0
-    if source is None and (outbox_ids is None or outbox_ids):
-        requeued = await hub.store.call(hub.store.requeue_dead, sink=sink, outbox_ids=outbox_ids, at=time.time())
-    replayed, errors = 0, []
-    if sink is None and (reject_ids is None or reject_ids):
-        replayed, errors = await hub.replay_rejects(source=source, reject_ids=reject_ids)
-    if requeued or replayed:
-        await record_admin_action(hub.append, actor, "dlq replay",
-                                  f"sink={sink or '*'} source={source or '*'} ids={','.join(ids or []) or '*'} "
-                                  f"requeued={requeued} replayed={replayed}")
-        hub.dispatcher.wake()
-    return {"requeued": requeued, "replayed": replayed, "errors": errors}
+class DeadLetters:
+    """Replays dead letters: failed deliveries are queued again, rejected source records mapped
+    and validated again (the connector's ``map_record`` for the map stage) and appended.
+
+    It gets what it uses: the store, the connectors by name, ``append`` (the one door to the
+    ledger) and ``wake`` (tells the sink loops that rows are due)."""
+
+    def __init__(self, store: "DeadLetterStore", connectors: Mapping[str, Connector], append: "Append",
+                 wake: Callable[[], None]):
+        self.store = store
+        self.connectors = connectors
+        self.append = append
+        self.wake = wake
+
+    async def replay(self, *, sink: str | None = None, source: str | None = None, ids: list[str] | None = None,
+                     actor: str | None = None) -> dict[str, Any]:
+        """Replay the dead letters of ``sink`` or ``source``, or those ``ids`` (all when none is
+        given); the replay is recorded as an ``admin.action`` by ``actor``."""
+        outbox_ids, reject_ids = parse_ids(ids)
+        requeued = 0
+        if source is None and (outbox_ids is None or outbox_ids):
+            requeued = await self.store.call(self.store.requeue_dead, sink=sink, outbox_ids=outbox_ids, at=time.time())
+        replayed, errors = 0, []
+        if sink is None and (reject_ids is None or reject_ids):
+            replayed, errors = await self.replay_rejects(source=source, reject_ids=reject_ids)
+        if requeued or replayed:
+            await record_admin_action(self.append, actor, "dlq replay",
+                                      f"sink={sink or '*'} source={source or '*'} ids={','.join(ids or []) or '*'} "
+                                      f"requeued={requeued} replayed={replayed}")
+            self.wake()
+        return {"requeued": requeued, "replayed": replayed, "errors": errors}
+
+    async def replay_rejects(self, *, source: str | None = None,
+                             reject_ids: list[int] | None = None) -> tuple[int, list[str]]:
+        """Map / validate dead-lettered source records again with the current code and config;
+        how many were appended, and the errors of those that still fail."""
+        taken = await self.store.call(self.store.take_rejects, source=source, reject_ids=reject_ids)
+        replayed, errors = 0, []
+        for reject_id, reject in taken:
+            payload = json.loads(reject.payload)
+            connector = self.connectors.get(reject.source)
+            try:
+                if reject.stage == "map":
+                    if connector is None:
+                        raise HubError(f"connector {reject.source!r} is not enabled")
+                    items = connector.map_record(payload)
+                else:
+                    items = [payload]
+                await self.append(items, source=reject.source)
+            except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
+                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
+                errors.append(f"r:{reject_id}: {exc}")
+                continue
+            await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
+            replayed += 1
+        return replayed, errors

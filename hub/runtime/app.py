@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ from hub.blobs import BlobStore
 from hub.config import LoadedConfig, load_config
 from hub.connector import Connector, ConnectorContext, PullSource, Schedule
 from hub.delivery.dispatch import DeliveryStats, Dispatcher
+from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
-from hub.events import EventValidationError
 from hub.ingest.audit import record_admin_action
 from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
 from hub.ingest.router import Router
@@ -129,6 +128,7 @@ class Hub:
             store, {name: self.connectors[name] for name in config.sinks()},
             config.delivery_for, request_timeout=config.hub.http.request_timeout.total_seconds(),
             metrics=self.metrics, log=self.log)
+        self.dead_letters = DeadLetters(store, self.connectors, self.append, self.dispatcher.wake)
         self.exporter = Exporter(config, store, self.blobs, self.append, project=self.project,
                                  funder_format=self.funder_format, log=self.log, owner=self.dispatcher.owner)
         self.runtime = PluginRuntime(config, self.log.bind(component="plugin"), self.append, self.journey_pages,
@@ -422,30 +422,6 @@ class Hub:
         if settings is None:
             return None
         return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"))
-
-    # ------------------------------------------------------------------ dead letters
-    async def replay_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> tuple[int, list[str]]:
-        """Re-map / re-validate dead-lettered source records with the current code and config."""
-        taken = await self.store.call(self.store.take_rejects, source=source, reject_ids=reject_ids)
-        replayed, errors = 0, []
-        for reject_id, reject in taken:
-            payload = json.loads(reject.payload)
-            connector = self.connectors.get(reject.source)
-            try:
-                if reject.stage == "map":
-                    if connector is None:
-                        raise HubError(f"connector {reject.source!r} is not enabled")
-                    items = connector.map_record(payload)
-                else:
-                    items = [payload]
-                await self.append(items, source=reject.source)
-            except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
-                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
-                errors.append(f"r:{reject_id}: {exc}")
-                continue
-            await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
-            replayed += 1
-        return replayed, errors
 
     async def check_connectors(self) -> dict[str, dict[str, Any]]:
         """Ask every connector for its health (used by /readyz and ``connectors list``)."""

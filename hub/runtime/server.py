@@ -18,7 +18,6 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
-from hub.delivery.dlq import replay
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
@@ -255,7 +254,7 @@ async def replay_dlq(request: web.Request, hub: "Hub") -> web.Response:
     if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
         return _error(400, usage)
     try:
-        summary = await replay(hub, sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
+        summary = await hub.dead_letters.replay(sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
                                actor="admin API")
     except HubError as exc:
         return _error(400, str(exc))

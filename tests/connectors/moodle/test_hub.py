@@ -96,6 +96,6 @@ async def test_malformed_record_is_dead_lettered_with_its_payload(make_hub, work
     assert "timecompleted: expected a Unix time, got '2026-10-05'" in errors[0]
     payload = json.loads(rejects[0][1].payload)
     assert payload["kind"] in ("activity_completion", "course_completion") and payload["user"]["id"] == 200
-    replayed, replay_errors = await hub.replay_rejects(source="moodle")
+    replayed, replay_errors = await hub.dead_letters.replay_rejects(source="moodle")
     assert replayed == 0 and len(replay_errors) == 2 and "timecompleted" in replay_errors[0]
 

@@ -83,7 +83,7 @@ async def test_pull_through_the_ingest_dead_letters_a_malformed_statement(make_h
     assert payload["id"] == bad["id"] and payload["result"]["duration"] == "soon"
     again = await hub.pull("lrs")
     assert (again.appended, again.duplicates, again.rejected) == (0, 0, 0)  # resumed after the last statement
-    replayed, errors = await hub.replay_rejects(source="lrs")
+    replayed, errors = await hub.dead_letters.replay_rejects(source="lrs")
     assert replayed == 0 and "result.duration" in errors[0]  # still malformed: it stays a dead letter
 
 
