@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from typing_extensions import NotRequired, TypedDict
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -26,8 +27,45 @@ from pydantic import (
 )
 
 UTC = dt.timezone.utc
+#: how deep free-form ``details`` may nest (objects and arrays): deeper is refused at the boundary
+MAX_DETAILS_DEPTH = 32
 SHA256_HEX = r"^[0-9a-f]{64}$"
 TYPE_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+
+
+# --------------------------------------------------------------------------- storable values
+
+
+def _storable(value: dt.datetime) -> dt.datetime:
+    """A timestamp the ledger can keep and read back: within years 1-9999 once in UTC."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("outside the years 1-9999 once converted to UTC") from None
+    return value
+
+
+#: a timezone-aware timestamp that stays within years 1-9999 in UTC (every timestamp of an event)
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How many levels of dicts and lists ``value`` nests (a scalar is 0), counting no further
+    than ``limit`` + 1: breadth first, so that a hostile input costs no recursion."""
+    depth, level = 0, [value]
+    while depth <= limit:
+        nested = [v for v in level if isinstance(v, (dict, list))]
+        if not nested:
+            break
+        depth += 1
+        level = [child for v in nested for child in (v.values() if isinstance(v, dict) else v)]
+    return depth
+
+
+def _shallow(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    if details is not None and nesting_depth(details, MAX_DETAILS_DEPTH) > MAX_DETAILS_DEPTH:
+        raise ValueError(f"nested more than {MAX_DETAILS_DEPTH} levels deep")
+    return details
 
 
 # --------------------------------------------------------------------------- envelope parts
@@ -61,7 +99,7 @@ class EventData(BaseModel):
     """Base of every type's data model. ``details`` holds free-form source fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    details: dict[str, Any] | None = None
+    details: Annotated[dict[str, Any] | None, AfterValidator(_shallow)] = None
 
 
 IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
@@ -84,7 +122,7 @@ class EvidenceInput(TypedDict):
 # The envelope of an event input. Declared as TypedDicts rather than models: pydantic validates
 # a batch of dicts about three times faster this way, and ingest wants dicts anyway.
 ENVELOPE_FIELDS: dict[str, Any] = {
-    "occurred_at": AwareDatetime,
+    "occurred_at": Timestamp,
     "source": NotRequired[Annotated[str, Field(min_length=1, max_length=100)] | None],
     "source_id": Annotated[str, Field(min_length=1, max_length=300)],
     "learner": NotRequired[LearnerInput | None],
@@ -100,8 +138,8 @@ class TraceEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(description="ULID assigned at ingest; sorts by ingest time")
     type: str
-    occurred_at: AwareDatetime
-    received_at: AwareDatetime
+    occurred_at: Timestamp
+    received_at: Timestamp
     source: str
     source_id: str
     learner: LearnerRef | None = None
@@ -191,7 +229,7 @@ class AttendanceSigned(EventData):
     signer_name: str | None = None
     trainer_cosigned: bool = False
     trainer_name: str | None = None
-    signed_at: AwareDatetime | None = None
+    signed_at: Timestamp | None = None
     proof: str | None = Field(default=None, description="How it was signed: e-signature, scan, QR…")
 
 
@@ -203,8 +241,8 @@ class AttendanceAbsent(EventData):
 
 
 class LmsSession(EventData):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp
+    end: Timestamp
     duration_seconds: int = Field(ge=0)
 
     @model_validator(mode="after")
@@ -229,8 +267,8 @@ class QuizAttempted(EventData):
     score: Decimal | None = None
     max_score: Decimal | None = Field(default=None, gt=0)
     passed: bool | None = None
-    started_at: AwareDatetime | None = None
-    finished_at: AwareDatetime | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
 
 
 class ResourceDownloaded(EventData):
@@ -248,8 +286,8 @@ class MediaPlayed(EventData):
 class VirtualClassAttended(EventData):
     meeting: str = Field(min_length=1)
     meeting_name: str | None = None
-    joined_at: AwareDatetime | None = None
-    left_at: AwareDatetime | None = None
+    joined_at: Timestamp | None = None
+    left_at: Timestamp | None = None
     duration_seconds: int = Field(ge=0)
 
 
@@ -311,12 +349,12 @@ class AlertFollowedUp(EventData):
 
 class DeadlineDue(EventData):
     obligation: str = Field(min_length=1)
-    due_at: AwareDatetime
+    due_at: Timestamp
 
 
 class DeadlineMissed(EventData):
     obligation: str = Field(min_length=1)
-    due_at: AwareDatetime
+    due_at: Timestamp
 
 
 class AdminAction(EventData):

@@ -24,6 +24,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import json
 import time
 from decimal import Decimal
 from typing import Any, Iterable, Literal
@@ -420,9 +421,9 @@ class HubSpot(Connector, PullSource, WebhookSource, EventSink):
 
     async def handle_webhook(self, request: WebhookRequest) -> WebhookResult:
         self.verify(request)
-        try:
-            notifications = orjson.loads(request.body)
-        except orjson.JSONDecodeError:
+        try:  # the standard parser: object ids of any length stay exact integers (orjson makes floats of them)
+            notifications = json.loads(request.body)
+        except (ValueError, RecursionError):
             raise WebhookRejected(400, "the body is not JSON") from None
         if isinstance(notifications, dict):
             notifications = [notifications]
@@ -436,6 +437,8 @@ class HubSpot(Connector, PullSource, WebhookSource, EventSink):
             kind, object_id = item.get("subscriptionType"), item.get("objectId")
             if not isinstance(kind, str) or object_id in (None, "") or isinstance(object_id, (dict, list)):
                 raise WebhookRejected(400, f"event {index}: subscriptionType and objectId are required")
+            if isinstance(object_id, (float, bool)) or (isinstance(object_id, str) and not object_id.isdigit()):
+                raise WebhookRejected(400, f"event {index}: objectId must be an integer")
             try:
                 occurred = _ms(item.get("occurredAt"), "occurredAt")
             except ValueError as exc:

@@ -88,7 +88,8 @@ def format_duration(delta: dt.timedelta) -> str:
 def parse_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
     """An ISO 8601 date-time (``2016-06-09T18:53:06.235Z``); a value without offset gets ``default_tz``.
 
-    Raises ``ValueError`` for a date alone or anything that is not a date-time.
+    Raises ``ValueError`` for a date alone, anything that is not a date-time, or one outside the
+    years 1-9999 once converted to UTC.
     """
     if not isinstance(text, str):
         raise ValueError(f"expected an ISO 8601 date-time string, got {type(text).__name__}")
@@ -101,6 +102,10 @@ def parse_timestamp(text: str, default_tz: dt.tzinfo = UTC) -> dt.datetime:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
+    try:
+        parsed.astimezone(UTC)  # the ledger keeps UTC: years 1-9999 there
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the years 1-9999 once converted to UTC") from None
     return parsed
 
 

@@ -9,6 +9,7 @@ the source's new cursor, in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -44,6 +45,19 @@ def encode_json(value: Any) -> str:
 
 def _data_json(model: BaseModel) -> str:
     return model.__pydantic_serializer__.to_json(model, exclude_none=True).decode()
+
+
+NUL_MESSAGE = "contains a NUL character (\\u0000), which the ledger does not keep"
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash before "u0000"
+
+
+def fields_with_nul(row: EventRow) -> list[str]:
+    """The fields of ``row`` holding a NUL character: PostgreSQL refuses it in text, SQLite would
+    keep it, so both refuse it at the boundary (a cheap substring test first, exact after)."""
+    found = [name for name in ("source", "source_id", "action", "supersedes") if "\x00" in (getattr(row, name) or "")]
+    found += [name for name in ("learner", "data", "evidence")
+              if "\\u0000" in (getattr(row, name) or "") and _JSON_NUL.search(getattr(row, name))]
+    return found
 
 
 def learner_key(source: str, learner: dict | None) -> str | None:
@@ -84,29 +98,31 @@ class Ingestor:
         validated = self.types.validate_batch(items)
         ids = ids or new_ulids(len(validated))
         received = format_utc(dt.datetime.now(UTC))
-        rows = []
-        for event_id, item in zip(ids, validated):
+        rows, problems = [], []
+        for index, (event_id, item) in enumerate(zip(ids, validated)):
             src = source or item.get("source") or default_source
             learner = item.get("learner")
             evidence = item.get("evidence")
             data = item.get("data")
-            rows.append(
-                EventRow(
-                    id=event_id,
-                    type=item["type"],
-                    occurred_us=round(item["occurred_at"].timestamp() * 1_000_000),
-                    received_at=received,
-                    source=src,
-                    source_id=item["source_id"],
-                    learner=orjson.dumps(learner).decode() if learner else None,
-                    learner_key=learner_key(src, learner),
-                    action=item.get("action"),
-                    data=_data_json(data) if data is not None else "{}",
-                    evidence=orjson.dumps(evidence).decode() if evidence else None,
-                    supersedes=item.get("supersedes"),
-                    learner_ref=learner,
-                )
+            row = EventRow(
+                id=event_id,
+                type=item["type"],
+                occurred_us=round(item["occurred_at"].timestamp() * 1_000_000),
+                received_at=received,
+                source=src,
+                source_id=item["source_id"],
+                learner=orjson.dumps(learner).decode() if learner else None,
+                learner_key=learner_key(src, learner),
+                action=item.get("action"),
+                data=_data_json(data) if data is not None else "{}",
+                evidence=orjson.dumps(evidence).decode() if evidence else None,
+                supersedes=item.get("supersedes"),
+                learner_ref=learner,
             )
+            problems.extend((index, field, NUL_MESSAGE) for field in fields_with_nul(row))
+            rows.append(row)
+        if problems:
+            raise EventValidationError(problems)
         return rows
 
     def prepare_tolerant(self, items: list[Any], *, source: str) -> tuple[list[EventRow], list[RejectRow]]:

@@ -130,7 +130,7 @@ async def post_events(request: web.Request, hub: "Hub") -> web.Response:
         return _error(400, f"the batch was rejected, nothing was stored: {exc}")
     source = request.query.get("source")
     reserved = set(hub.config.connectors) | {"hub"}
-    claimed = {source} if source else {i.get("source") for i in items if isinstance(i, dict) and i.get("source")}
+    claimed = {source} if source else {i["source"] for i in items if isinstance(i, dict) and isinstance(i.get("source"), str)}
     if claimed & reserved:
         name = sorted(claimed & reserved)[0]
         return _error(400, f"the batch was rejected, nothing was stored: source {name!r} is reserved "

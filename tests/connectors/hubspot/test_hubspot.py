@@ -283,6 +283,23 @@ async def test_malformed_webhook_bodies_are_refused_with_400(tmp_path, body):
     assert raised.value.status == 400
 
 
+@pytest.mark.parametrize("object_id", [1.5, "12ab", True])
+async def test_a_webhook_object_id_must_be_an_integer(tmp_path, object_id):
+    body = orjson.dumps([{"subscriptionType": "contact.creation", "objectId": object_id, "occurredAt": 1760000000000}])
+    async with connected(tmp_path) as (connector, _fake):
+        with pytest.raises(WebhookRejected, match="objectId must be an integer"):
+            await connector.handle_webhook(signed(body))
+
+
+async def test_a_300_digit_object_id_stays_exact(tmp_path):
+    """orjson parses such a number as a float (1e+300): the id would be another contact's."""
+    digits = "9" * 300
+    body = b'[{"subscriptionType": "contact.creation", "objectId": ' + digits.encode() + b', "occurredAt": 1760000000000}]'
+    async with connected(tmp_path, webhook_fetch=False) as (connector, _fake):
+        result = await connector.handle_webhook(signed(body))
+    assert result.events[0]["learner"]["ref"] == digits
+
+
 async def test_webhook_uri_defaults_to_the_host_header(tmp_path):
     body = webhook_body()
     async with connected(tmp_path, webhook_url=None) as (connector, _fake):

@@ -1,0 +1,131 @@
+"""Bad input gets a clear 4xx and stores nothing, on SQLite and PostgreSQL alike.
+
+Each case was a 5xx (or, worse, an accepted event that broke every later job): timestamps that
+fall outside years 1-9999 once in UTC, a ``source`` that is not a string, data nested hundreds of
+levels deep, a NUL character (stored by SQLite, refused by PostgreSQL), a bearer token that is not
+ASCII.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from hub.runtime.app import Hub
+from hub.runtime.server import build_app
+from tests.conftest import TOKEN, event, write_config
+from tests.store.conftest import pg_schema_url, pg_server  # noqa: F401  (fixtures)
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CONFIG = """\
+hub:
+  data_dir: var
+  store: {{url: "{url}"}}
+  http: {{admin_token: "${{file:secrets/token}}", port: 0}}
+connectors:
+  lrs: {{kind: xapi, push_token: "${{file:secrets/hook}}"}}
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def served(request, workdir, plugins, aiohttp_server_factory):
+    url = "sqlite:///var/hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+    hub = Hub.open(write_config(workdir, CONFIG.format(url=url)), env={}, plugins=plugins)
+    await hub.start()
+    server = await aiohttp_server_factory(build_app(hub))
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+        yield hub, client
+    await hub.stop()
+
+
+async def post(client, body, headers=AUTH):
+    async with client.post("/api/events", json=body, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def count(hub) -> int:
+    return await hub.store.call(hub.store.count_events)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+async def test_a_timestamp_outside_the_storable_range_is_refused(served, when):
+    hub, client = served
+    status, answer = await post(client, [event(1, occurred_at=when)])
+    assert status == 400, answer
+    (problem,) = answer["problems"]
+    assert problem["field"] == "occurred_at" and "UTC" in problem["error"]
+    status, answer = await post(client, [event(2, data={"percent": "50", "details": {}},
+                                               occurred_at="2026-10-05T10:00:00+02:00")])
+    assert status == 202
+    assert await count(hub) == 1
+
+
+async def test_a_timestamp_inside_data_outside_the_range_is_refused(served):
+    hub, client = served
+    bad = event(1, "lms.session", data={"start": "9999-12-31T23:59:59-23:59", "end": "9999-12-31T23:59:59-23:59"})
+    status, answer = await post(client, [bad])
+    assert status == 400 and answer["problems"][0]["field"].startswith("data.")
+    assert await count(hub) == 0
+
+
+@pytest.mark.parametrize("source", [["a", "b"], {"name": "x"}, 42])
+async def test_a_source_that_is_not_a_string_is_refused(served, source):
+    hub, client = served
+    status, answer = await post(client, [event(1, source=source)])
+    assert status == 400, answer
+    assert "source" in str(answer)
+    assert await count(hub) == 0
+
+
+@pytest.mark.parametrize("depth", [100, 500, 1023])
+async def test_deeply_nested_data_is_refused(served, depth):
+    hub, client = served
+    nested = b'{"x":' * depth + b"{}" + b"}" * depth  # written out: JSON encoders refuse such depths
+    async with client.post("/api/events", data=b'[{"type": "lms.progress", "occurred_at": "2026-10-05T10:00:00+02:00", '
+                                                b'"source_id": "deep", "data": {"percent": "5", "details": '
+                                                + nested + b"}}]",
+                           headers={**AUTH, "Content-Type": "application/json"}) as r:
+        assert r.status == 400, await r.text()
+        answer = await r.json()
+    assert "nested" in str(answer) or "depth limit" in str(answer)  # ours, or the JSON parser's own limit
+    assert await count(hub) == 0
+
+
+@pytest.mark.parametrize("where", ["source_id", "action", "learner", "data"])
+async def test_a_nul_character_is_refused_on_every_store(served, where):
+    hub, client = served
+    item = event(1, learner={"ref": "u1"}, action="ACT-1")
+    if where == "learner":
+        item["learner"] = {"ref": "u\x001"}
+    elif where == "data":
+        item["data"] = {"percent": "5", "details": {"note": "a\x00b"}}
+    else:
+        item[where] = "x\x00y"
+    status, answer = await post(client, [item])
+    assert status == 400, answer
+    assert "NUL" in str(answer)
+    assert await count(hub) == 0
+
+
+async def test_a_non_ascii_bearer_token_is_a_401(served):
+    hub, client = served
+    async with client.post("/api/events", json=[event(1)],
+                           headers={"Authorization": "Bearer tokén-ça".encode().decode("latin-1")}) as r:
+        assert r.status == 401
+    assert await count(hub) == 0
+
+
+async def test_xapi_push_with_an_unstorable_timestamp_is_refused(served):
+    hub, client = served
+    statement = {
+        "id": "7b2f5d4e-1111-4f5a-9c3b-2a1e0f9d8c7b",
+        "actor": {"mbox": "mailto:lea@example.fr"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "https://lms.example.fr/activity/1", "objectType": "Activity"},
+        "timestamp": "9999-12-31T23:59:59-23:59",
+    }
+    async with client.post("/webhooks/lrs/statements", json=[statement],
+                           headers={"Authorization": "Bearer hook-secret-value-42",
+                                    "X-Experience-API-Version": "1.0.3"}) as r:
+        assert 400 <= r.status < 500, await r.text()
+    assert await count(hub) == 0
