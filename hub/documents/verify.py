@@ -3,7 +3,7 @@
 What is checked, in order (the first failure decides):
 
 1. the payload is found: the PDF's embedded ``parcours-document.json`` and/or its QR code (page
-   rendered with ``pdftoppm``, decoded with ``zbarimg``); when both are read they must agree;
+   rendered and decoded in-process, see :mod:`hub.documents.scan`); when both are read they must agree;
 2. the key id is known (the hub's key ring, or a published keys document) — else ``unknown_key``;
 3. the Ed25519 signature over the document id and header — else ``altered``;
 4. with the ledger (online): the document exists (else ``unknown_document``), and its recorded
@@ -24,9 +24,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
@@ -36,6 +33,7 @@ from hub.documents import payload as P
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 from hub.documents.keys import PublicKey, parse_keys_document
 from hub.documents.pades import check as pades_check
+from hub.documents.scan import decode_qr_image, decode_qr_pdf
 from hub.documents.payload import ATTACHMENT
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 
@@ -135,36 +133,6 @@ class Found:
     embedded: bool = False
     qr: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    qr_tools_missing: bool = False
-
-
-def tools_available() -> bool:
-    return bool(shutil.which("pdftoppm") and shutil.which("zbarimg"))
-
-
-def decode_qr_image(path: str | os.PathLike) -> list[str] | None:
-    """Texts of the QR codes in an image (zbarimg); None when zbarimg is missing."""
-    if not shutil.which("zbarimg"):
-        return None
-    proc = subprocess.run(["zbarimg", "--nodbus", "-q", "--raw", "-Sdisable", "-Sqrcode.enable", str(path)],
-                          capture_output=True, text=True, timeout=60)
-    if proc.returncode not in (0, 4):  # 4: no symbol found
-        return []
-    return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-
-
-def decode_qr_pdf(pdf: bytes, dpi: int = 150) -> list[str] | None:
-    """Texts of the QR codes on a PDF's first page (pdftoppm + zbarimg); None when a tool is missing."""
-    if not tools_available():
-        return None
-    with tempfile.TemporaryDirectory(prefix="parcours-qr-") as tmp:
-        source = Path(tmp) / "doc.pdf"
-        source.write_bytes(pdf)
-        proc = subprocess.run(["pdftoppm", "-r", str(dpi), "-f", "1", "-l", "1", "-png", "-singlefile", str(source),
-                               str(Path(tmp) / "page")], capture_output=True, timeout=60)
-        if proc.returncode != 0:
-            return []
-        return decode_qr_image(Path(tmp) / "page.png")
 
 
 def read_embedded(pdf: bytes) -> tuple[dict[str, Any] | None, str | None]:
@@ -193,7 +161,7 @@ def pdf_text(pdf: bytes) -> str | None:
         return None
 
 
-def read_file(data: bytes, *, filename: str = "", use_qr: bool = True) -> Found:
+def read_file(data: bytes, *, use_qr: bool = True) -> Found:
     found = Found()
     is_pdf = data[:5] == b"%PDF-"
     if is_pdf:
@@ -213,16 +181,9 @@ def read_file(data: bytes, *, filename: str = "", use_qr: bool = True) -> Found:
             if embedded.get("id") and found.doc_id and embedded["id"] != found.doc_id:
                 found.problems.append("embedded document id and URL disagree")
         if use_qr:
-            decoded = decode_qr_pdf(data)
-            found.qr_tools_missing = decoded is None
-            found.qr = decoded or []
+            found.qr = decode_qr_pdf(data)
     else:
-        with tempfile.NamedTemporaryFile(suffix=Path(filename).suffix or ".png") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            decoded = decode_qr_image(tmp.name)
-            found.qr_tools_missing = decoded is None
-            found.qr = decoded or []
+        found.qr = decode_qr_image(data)
     ours = []
     for text in found.qr:
         try:
@@ -345,12 +306,9 @@ RecordLoader = Callable[[str], Awaitable["DocumentRecord | None"]]
 async def verify_bytes(data: bytes, *, keys: Mapping[str, PublicKey], load: RecordLoader | None = None,
                        filename: str = "", use_qr: bool = True, check_text: bool = True,
                        trust_roots: list[bytes] | None = None) -> Verdict:
-    """Verify a file (PDF or image of a QR code)."""
-    found = await asyncio.to_thread(read_file, data, filename=filename, use_qr=use_qr)
+    """Verify a file (PDF or image of a QR code); ``filename`` is kept for callers, the content decides."""
+    found = await asyncio.to_thread(read_file, data, use_qr=use_qr)
     is_pdf = data[:5] == b"%PDF-"
-    if found.payload is None and found.qr_tools_missing:
-        return Verdict("unknown_document", "no embedded data, and the QR code cannot be read: install zbar-tools and "
-                       "poppler-utils (zbarimg, pdftoppm)")
     verdict = await verify_payload(found.doc_id, found.payload, keys=keys, load=load, fields=found.fields,
                                    problems=found.problems, file_sha256=hashlib.sha256(data).hexdigest() if is_pdf else None,
                                    text=(await asyncio.to_thread(pdf_text, data)) if (is_pdf and check_text) else None,
@@ -384,7 +342,7 @@ async def verify_payload(doc_id: str | None, payload_text: str | None, *, keys: 
     if embedded is not None:
         v.check("embedded_data", embedded or None, "parcours-document.json attached" if embedded else "no embedded data")
     if qr_read is not None:
-        v.check("qr_code", qr_read or None, "decoded from the rendered page" if qr_read else "not decoded (no QR code or no zbarimg)")
+        v.check("qr_code", qr_read or None, "decoded from the rendered page" if qr_read else "not decoded (no QR code found)")
     try:
         _check_consistency(v, problems or [])
         payload_text = await _payload_text(doc_id, payload_text, load)

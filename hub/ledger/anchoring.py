@@ -11,11 +11,11 @@ kept in the block's ``anchor`` column as JSON::
 Because each block header holds the previous block's hash, an anchor on block N also dates every
 block before it: they existed, unchanged, at the anchor's ``gen_time``.
 
-Checking a token (:func:`verify_anchor`) has two parts: its imprint against the block hash
-(pure Python, with ``asn1crypto``) and its CMS signature and TSA certificate chain, which the
-``openssl`` binary checks (``openssl ts -verify -digest … -token_in -CAfile …``; Debian's
-``openssl`` package). Results are one of :class:`AnchorStatus`; a missing ``openssl`` or CA file
-raises :class:`AnchorError` instead, as that says nothing about the token.
+Checking a token (:func:`verify_anchor`) is done in Python: its imprint against the block hash,
+then its CMS signature, TSA certificate and chain to the configured CAs (:mod:`hub.ledger.tsp_check`,
+with ``asn1crypto`` and ``cryptography``; no ``openssl`` command needed). Results are one of
+:class:`AnchorStatus`; a missing CA file raises :class:`AnchorError` instead, as that says
+nothing about the token.
 
 Anchoring never holds up sealing: :func:`anchor_after_seal` logs a TSA outage and tries again at
 the next seal (the newest block stays unanchored until then).
@@ -30,11 +30,7 @@ import datetime as dt
 import enum
 import functools
 import json
-import re
 import secrets
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -48,13 +44,11 @@ QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
 #: how far back :func:`block_to_anchor` looks for a recent anchor (blocks)
 MAX_LOOKBACK = 5000
-#: seconds ``openssl ts -verify`` may take
-OPENSSL_TIMEOUT = 30.0
 
 
 class AnchorError(HubError):
     """A block could not be anchored, or a token could not be checked at all (TSA unreachable,
-    request refused, unusable answer, ``openssl`` or a CA file missing). Says nothing about a token."""
+    request refused, unusable answer, a CA file missing or unreadable). Says nothing about a token."""
 
 
 class AnchorStatus(str, enum.Enum):
@@ -463,17 +457,6 @@ def _name(block: Mapping[str, Any]) -> str:
     return f"block {block['index']}" if block.get("index") is not None else "the block"
 
 
-def openssl_binary() -> str:
-    path = shutil.which("openssl")
-    if path is None:
-        raise AnchorError("checking a time-stamp token needs the openssl command (Debian: apt-get install openssl)")
-    return path
-
-
-_VERIFY_ERROR = re.compile(r"Verify error:\s*(.+)")
-_ERROR_LINE = re.compile(r"^[0-9A-F]+:error:[0-9A-F]+:[^:]*:([^:]*):([^:]*)")
-
-
 def verify_anchor(block: Mapping[str, Any], token: "str | bytes", trusted_ca_pem_paths: Iterable["str | Path"] = (),
                   *, at: dt.datetime | None = None) -> AnchorCheck:
     """Check a time-stamp token (base64 text or DER) against a block.
@@ -481,8 +464,8 @@ def verify_anchor(block: Mapping[str, Any], token: "str | bytes", trusted_ca_pem
     The token must time-stamp ``block["hash"]`` (and, when ``block`` has the header fields, that
     hash must be the header's), carry a valid CMS signature, and be signed by a TSA certificate
     (extended key usage timeStamping) that chains to one of ``trusted_ca_pem_paths`` (PEM files;
-    none: the system's trust store), as of ``at`` (default: now). Uses the ``openssl`` binary;
-    raises :class:`AnchorError` when it or a CA file is missing.
+    none: the system's trust store), as of ``at`` (default: now). Raises :class:`AnchorError`
+    when a CA file is missing or holds no certificate.
     """
     try:
         der = _token_der(token)
@@ -511,48 +494,21 @@ def verify_anchor(block: Mapping[str, Any], token: "str | bytes", trusted_ca_pem
         return result(AnchorStatus.IMPRINT_MISMATCH,
                       f"the token time-stamps {algorithm} {stamped[:16]}…, {_name(block)} hashes to {expected[:16]}…")
 
-    openssl = openssl_binary()
+    from hub.ledger import tsp_check  # cryptography's X.509: loaded on use
+
     cas = [Path(p) for p in trusted_ca_pem_paths]
     for ca in cas:
         if not ca.is_file():
             raise AnchorError(f"TSA CA certificate file not found: {ca}")
-    with tempfile.TemporaryDirectory(prefix="parcours-ts-") as tmp:
-        token_file = Path(tmp) / "token.der"
-        token_file.write_bytes(der)
-        command = [openssl, "ts", "-verify", "-digest", expected.lower(), "-in", str(token_file), "-token_in"]
-        if len(cas) == 1:
-            command += ["-CAfile", str(cas[0])]
-        elif cas:
-            bundle = Path(tmp) / "ca.pem"
-            bundle.write_text("\n".join(ca.read_text(encoding="ascii", errors="replace").strip() for ca in cas) + "\n")
-            command += ["-CAfile", str(bundle)]
-        if at is not None:
-            command += ["-attime", str(int(at.timestamp()))]
-        try:
-            run = subprocess.run(command, capture_output=True, text=True, timeout=OPENSSL_TIMEOUT,
-                                 stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise AnchorError(f"openssl ts -verify did not answer within {OPENSSL_TIMEOUT:g}s") from None
-    if run.returncode == 0 and "Verification: OK" in run.stdout:
-        return result(AnchorStatus.VALID, f"time-stamped {gen_time} by {signer or 'the TSA'}")
-    return result(*_classify(run.stderr))
-
-
-def _classify(stderr: str) -> tuple[AnchorStatus, str]:
-    """Map ``openssl ts -verify`` errors to a status and a short reason."""
-    reasons = [m.group(2).strip() for m in map(_ERROR_LINE.match, stderr.splitlines()) if m]
-    verify_error = _VERIFY_ERROR.search(stderr)
-    text = stderr.lower()
-    if "message imprint mismatch" in text:
-        return AnchorStatus.IMPRINT_MISMATCH, "openssl: message imprint mismatch"
-    if verify_error or "certificate verify error" in text:
-        why = verify_error.group(1).strip() if verify_error else "certificate verify error"
-        return AnchorStatus.UNTRUSTED, f"the TSA certificate is not trusted ({why})"
-    if any(word in text for word in ("signature failure", "digest failure", "ess signing certificate", "bad signature")):
-        return AnchorStatus.SIGNATURE_INVALID, "the token's signature does not match its content (altered token)"
-    if any(word in text for word in ("asn1", "d2i", "wrong tag", "not enough data", "decode")):
-        return AnchorStatus.MALFORMED, "openssl cannot read the token"
-    return AnchorStatus.SIGNATURE_INVALID, "openssl: " + ("; ".join(dict.fromkeys(reasons)) or "verification failed")
+    try:
+        trusted = tsp_check.load_pem_bundle(cas) if cas else tsp_check.system_trust_store()
+    except ValueError as exc:
+        raise AnchorError(f"TSA CA certificate file unreadable: {exc}") from None
+    try:
+        tsp_check.check_signed_data(signed, trusted, at)
+    except tsp_check.Rejected as rejected:
+        return result(AnchorStatus(rejected.status), rejected.detail)
+    return result(AnchorStatus.VALID, f"time-stamped {gen_time} by {signer or 'the TSA'}")
 
 
 def check_anchor_record(block: Mapping[str, Any], anchor: "Anchor | Mapping[str, Any] | str",

@@ -40,6 +40,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hub.store.base import event_dict, split_batch, Claimed, EventRow, IngestResult
+from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
 
 # Advisory lock classes (two-int form; the second int is a hash of the schema name, so hubs
@@ -53,197 +54,6 @@ EVENT_COLUMNS = (
     "action", "data", "evidence", "supersedes", "learner_id",
 )
 _EVENT_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text")
-
-MIGRATIONS: list[tuple[int, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE events (
-            seq bigint PRIMARY KEY,  -- max + 1 under the append lock: gap-free, like SQLite
-            id text NOT NULL,
-            type text NOT NULL,
-            occurred_us bigint NOT NULL,
-            received_at text NOT NULL,
-            source text NOT NULL,
-            source_id text NOT NULL,
-            learner text,
-            learner_key text,
-            action text,
-            data text NOT NULL,
-            evidence text,
-            supersedes text
-        );
-        CREATE UNIQUE INDEX events_id ON events(id);
-        CREATE UNIQUE INDEX events_source_key ON events(source, source_id);
-        CREATE INDEX events_type_seq ON events(type, seq);
-
-        CREATE TABLE funding (
-            learner_key text NOT NULL,
-            action text NOT NULL,
-            funder text NOT NULL,
-            event_id text NOT NULL,
-            PRIMARY KEY (learner_key, action, funder)
-        );
-
-        CREATE TABLE outbox (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            event_seq bigint NOT NULL REFERENCES events(seq),
-            sink text NOT NULL,
-            route text NOT NULL,
-            state text NOT NULL DEFAULT 'pending',
-            attempts integer NOT NULL DEFAULT 0,
-            created_at double precision NOT NULL,
-            next_attempt_at double precision NOT NULL,
-            lease_owner text,
-            lease_until double precision,
-            last_attempt_at double precision,
-            delivered_at double precision,
-            last_error text
-        );
-        CREATE INDEX outbox_due ON outbox(sink, state, next_attempt_at);
-        CREATE INDEX outbox_event ON outbox(event_seq);
-
-        CREATE TABLE rejects (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            source text NOT NULL,
-            stage text NOT NULL,
-            source_id text,
-            error text NOT NULL,
-            payload text NOT NULL,
-            created_at double precision NOT NULL,
-            replayed_at double precision,
-            replay_error text
-        );
-        CREATE INDEX rejects_open ON rejects(source, replayed_at);
-
-        CREATE TABLE sources (
-            name text PRIMARY KEY,
-            cursor text,
-            last_pull_at double precision,
-            last_success_at double precision,
-            last_error text,
-            healthy boolean NOT NULL DEFAULT true
-        );
-
-        CREATE TABLE sinks (
-            name text PRIMARY KEY,
-            consecutive_failures integer NOT NULL DEFAULT 0,
-            paused_until double precision,
-            last_error text
-        );
-
-        CREATE TABLE leases (
-            name text PRIMARY KEY,
-            owner text NOT NULL,
-            expires_at double precision NOT NULL
-        );
-        """,
-    ),
-    (
-        2,
-        """
-        ALTER TABLE events ADD COLUMN learner_id text;
-        CREATE INDEX events_learner ON events(learner_id, action);
-
-        CREATE TABLE learners (
-            id text PRIMARY KEY,
-            name text,
-            email text,
-            created_at double precision NOT NULL
-        );
-        CREATE TABLE learner_keys (
-            key text PRIMARY KEY,
-            learner_id text NOT NULL,
-            origin text NOT NULL,
-            created_at double precision NOT NULL
-        );
-        CREATE INDEX learner_keys_learner ON learner_keys(learner_id);
-        CREATE TABLE learner_aliases (
-            alias text PRIMARY KEY,
-            learner_id text NOT NULL
-        );
-        CREATE TABLE learner_separations (
-            a text NOT NULL,
-            b text NOT NULL,
-            PRIMARY KEY (a, b)
-        );
-        CREATE TABLE learner_conflicts (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            event_id text,
-            keys text NOT NULL,
-            learners text NOT NULL,
-            reason text NOT NULL,
-            created_at double precision NOT NULL,
-            resolved_at double precision,
-            resolution text
-        );
-        """,
-    ),
-    (
-        3,
-        """
-        CREATE TABLE blocks (
-            idx bigint PRIMARY KEY,
-            first_seq bigint NOT NULL,
-            last_seq bigint NOT NULL,
-            count integer NOT NULL,
-            root text NOT NULL,
-            prev_hash text NOT NULL,
-            sealed_at text NOT NULL,
-            hash text NOT NULL,
-            leaves bytea,
-            anchor text
-        );
-        CREATE UNIQUE INDEX blocks_last_seq ON blocks(last_seq);
-        """,
-    ),
-    (
-        4,
-        """
-        CREATE TABLE journeys (
-            learner_id text NOT NULL,
-            action text NOT NULL,
-            state text NOT NULL,
-            updated_seq bigint NOT NULL,
-            PRIMARY KEY (learner_id, action)
-        );
-        CREATE INDEX journeys_action ON journeys(action);
-        CREATE TABLE projections (
-            name text PRIMARY KEY,
-            last_seq bigint NOT NULL
-        );
-        """,
-    ),
-    (
-        5,
-        """
-        CREATE TABLE job_runs (
-            key text PRIMARY KEY,
-            owner text NOT NULL,
-            started_at double precision NOT NULL
-        );
-        """,
-    ),
-    (
-        6,
-        """
-        SELECT 1;  -- events(type, seq) is indexed since migration 1 (events_type_seq)
-        """,
-    ),
-    (
-        7,
-        """
-        CREATE INDEX outbox_claim ON outbox(sink, state, id);
-        """,
-    ),
-    (
-        8,
-        """
-        ALTER TABLE job_runs ADD COLUMN finished_at double precision;  -- a claim without it: the run did not finish
-        """,
-    ),
-]
-
 
 class PostgresStore(SqlStore):
     """PostgreSQL store; ``url`` is any libpq connection string (``postgresql://…``)."""
@@ -298,12 +108,12 @@ class PostgresStore(SqlStore):
                 "(version integer PRIMARY KEY, applied_at double precision NOT NULL)"
             )
             applied = {r["version"] for r in conn.execute("SELECT version FROM schema_migrations")}
-            for version, sql in MIGRATIONS:
-                if version in applied:
+            for migration in migrations("postgresql"):
+                if migration.version in applied:
                     continue
-                conn.execute(sql)
-                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, time.time()))
-                done.append(version)
+                conn.execute(migration.sql)  # no parameters: psycopg sends the script as one simple query
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (migration.version, time.time()))
+                done.append(migration.version)
         return done
 
     def schema_version(self) -> int:

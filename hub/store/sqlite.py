@@ -1,8 +1,8 @@
 """The embedded store: one SQLite file in WAL mode.
 
-The methods both SQL stores share live in :mod:`hub.store.sql` and its parts; here are the
-schema, the connection and what SQLite does its own way: ingest, claiming deliveries, journey
-writes.
+The methods both SQL stores share live in :mod:`hub.store.sql` and its parts; the schema is in
+``hub/store/migrations/sqlite/``; here are the connection and what SQLite does its own way:
+ingest, claiming deliveries, journey writes.
 """
 
 from __future__ import annotations
@@ -15,202 +15,13 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from hub.store.base import event_dict, split_batch, Claimed, EventRow, IngestResult
+from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
 
 EVENT_COLUMNS = (
     "id, type, occurred_us, received_at, source, source_id, learner, learner_key, "
     "action, data, evidence, supersedes"
 )
-
-MIGRATIONS: list[tuple[int, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE events (
-            seq INTEGER PRIMARY KEY,
-            id TEXT NOT NULL,
-            type TEXT NOT NULL,
-            occurred_us INTEGER NOT NULL,
-            received_at TEXT NOT NULL,
-            source TEXT NOT NULL,
-            source_id TEXT NOT NULL,
-            learner TEXT,
-            learner_key TEXT,
-            action TEXT,
-            data TEXT NOT NULL,
-            evidence TEXT,
-            supersedes TEXT
-        );
-        CREATE UNIQUE INDEX events_id ON events(id);
-        CREATE UNIQUE INDEX events_source_key ON events(source, source_id);
-
-        CREATE TABLE funding (
-            learner_key TEXT NOT NULL,
-            action TEXT NOT NULL,
-            funder TEXT NOT NULL,
-            event_id TEXT NOT NULL,
-            PRIMARY KEY (learner_key, action, funder)
-        ) WITHOUT ROWID;
-
-        CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            event_seq INTEGER NOT NULL REFERENCES events(seq),
-            sink TEXT NOT NULL,
-            route TEXT NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL,
-            next_attempt_at REAL NOT NULL,
-            lease_owner TEXT,
-            lease_until REAL,
-            last_attempt_at REAL,
-            delivered_at REAL,
-            last_error TEXT
-        );
-        CREATE INDEX outbox_due ON outbox(sink, state, next_attempt_at);
-
-        CREATE TABLE rejects (
-            id INTEGER PRIMARY KEY,
-            source TEXT NOT NULL,
-            stage TEXT NOT NULL,
-            source_id TEXT,
-            error TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            replayed_at REAL,
-            replay_error TEXT
-        );
-        CREATE INDEX rejects_open ON rejects(source, replayed_at);
-
-        CREATE TABLE sources (
-            name TEXT PRIMARY KEY,
-            cursor TEXT,
-            last_pull_at REAL,
-            last_success_at REAL,
-            last_error TEXT,
-            healthy INTEGER NOT NULL DEFAULT 1
-        );
-
-        CREATE TABLE sinks (
-            name TEXT PRIMARY KEY,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0,
-            paused_until REAL,
-            last_error TEXT
-        );
-
-        CREATE TABLE leases (
-            name TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            expires_at REAL NOT NULL
-        );
-        """,
-    ),
-    (
-        2,
-        """
-        ALTER TABLE events ADD COLUMN learner_id TEXT;
-        CREATE INDEX events_learner ON events(learner_id, action);
-
-        CREATE TABLE learners (
-            id TEXT PRIMARY KEY,
-            name TEXT,
-            email TEXT,
-            created_at REAL NOT NULL
-        );
-        CREATE TABLE learner_keys (
-            key TEXT PRIMARY KEY,
-            learner_id TEXT NOT NULL,
-            origin TEXT NOT NULL,
-            created_at REAL NOT NULL
-        ) WITHOUT ROWID;
-        CREATE INDEX learner_keys_learner ON learner_keys(learner_id);
-        CREATE TABLE learner_aliases (
-            alias TEXT PRIMARY KEY,
-            learner_id TEXT NOT NULL
-        ) WITHOUT ROWID;
-        CREATE TABLE learner_separations (
-            a TEXT NOT NULL,
-            b TEXT NOT NULL,
-            PRIMARY KEY (a, b)
-        ) WITHOUT ROWID;
-        CREATE TABLE learner_conflicts (
-            id INTEGER PRIMARY KEY,
-            event_id TEXT,
-            keys TEXT NOT NULL,
-            learners TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            resolved_at REAL,
-            resolution TEXT
-        );
-        """,
-    ),
-    (
-        3,
-        """
-        CREATE TABLE blocks (
-            idx INTEGER PRIMARY KEY,
-            first_seq INTEGER NOT NULL,
-            last_seq INTEGER NOT NULL,
-            count INTEGER NOT NULL,
-            root TEXT NOT NULL,
-            prev_hash TEXT NOT NULL,
-            sealed_at TEXT NOT NULL,
-            hash TEXT NOT NULL,
-            leaves BLOB,
-            anchor TEXT
-        );
-        CREATE UNIQUE INDEX blocks_last_seq ON blocks(last_seq);
-        """,
-    ),
-    (
-        4,
-        """
-        CREATE TABLE journeys (
-            learner_id TEXT NOT NULL,
-            action TEXT NOT NULL,
-            state TEXT NOT NULL,
-            updated_seq INTEGER NOT NULL,
-            PRIMARY KEY (learner_id, action)
-        ) WITHOUT ROWID;
-        CREATE INDEX journeys_action ON journeys(action);
-        CREATE TABLE projections (
-            name TEXT PRIMARY KEY,
-            last_seq INTEGER NOT NULL
-        );
-        """,
-    ),
-    (
-        5,
-        """
-        CREATE TABLE job_runs (
-            key TEXT PRIMARY KEY,
-            owner TEXT NOT NULL,
-            started_at REAL NOT NULL
-        );
-        """,
-    ),
-    (
-        6,
-        """
-        CREATE INDEX events_type ON events(type, seq);
-        """,
-    ),
-    (
-        7,
-        """
-        CREATE INDEX outbox_claim ON outbox(sink, state, id);
-        """,
-    ),
-    (
-        8,
-        """
-        ALTER TABLE job_runs ADD COLUMN finished_at REAL;  -- a claim without it: the run did not finish
-        """,
-    ),
-]
-
-
 
 class SQLiteStore(SqlStore):
     """SQLite in WAL mode. ``synchronous=full`` (default) makes every commit durable on power loss."""
@@ -270,18 +81,22 @@ class SQLiteStore(SqlStore):
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
         applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         done = []
-        for version, sql in MIGRATIONS:
-            if version in applied:
+        for migration in migrations("sqlite"):
+            if migration.version in applied:
                 continue
-            with self._tx():
-                # Re-check under the write lock: another process may have applied it meanwhile.
-                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
-                    continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-            done.append(version)
+            # One transaction per script, taken with the write lock; the version is recorded first,
+            # so a process that applied it meanwhile makes this one fail before any DDL.
+            script = (f"BEGIN IMMEDIATE;\nINSERT INTO schema_migrations VALUES ({migration.version:d}, {time.time()!r});\n"
+                      f"{migration.sql}\n;\nCOMMIT;")
+            try:
+                conn.executescript(script)
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone():
+                    continue  # another process applied it
+                raise
+            done.append(migration.version)
         return done
 
     def schema_version(self) -> int:

@@ -63,3 +63,24 @@ def test_timestamps():
         parse_timestamp("2026-10-05")
     with pytest.raises(ValueError, match="not an ISO 8601 date-time"):
         parse_timestamp("yesterday at noon")
+
+
+VALID = ["PT1H30M15.5S", "P1DT2H", "P2W", "PT0.42S", "PT24.57S", "PT1,5S", "P0Y0M0DT1H", "PT45M", "P1D", "PT0S",
+         "PT36H", "P3DT4M", "PT1H30M15.123456S"]
+
+
+@pytest.mark.parametrize("text", VALID)
+def test_every_valid_duration_reads_as_isodate_reads_it(text):
+    """isodate, a maintained parser, is the independent oracle; it is not used at run time: it is
+    slower here (bench/libs_bench.py) and accepts what xAPI forbids (below)."""
+    isodate = pytest.importorskip("isodate")
+    assert parse_duration(text) == isodate.parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["PT", "P1DT", "PT1.5H30M", "-PT5S", "P1M"])
+def test_what_isodate_accepts_and_xapi_durations_refuse(text):
+    import isodate
+
+    isodate.parse_duration(text)  # empty, dangling T, fraction on a larger unit, negative, a month
+    with pytest.raises(ValueError):
+        parse_duration(text)

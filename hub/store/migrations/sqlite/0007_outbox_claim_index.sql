@@ -1,0 +1,1 @@
+CREATE INDEX outbox_claim ON outbox(sink, state, id);
