@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
-from hub.runtime.daemon import serve
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
+from hub.runtime.daemon import PortInUse, serve
 
 
 def _summary_dict(summary) -> dict[str, Any]:
@@ -40,7 +40,10 @@ def run(config_path: str, once: bool, host: str | None, port: int | None, as_jso
         else:
             _print_run_summary(hub, summary)
         sys.exit(1 if summary.failed else 0)
-    asyncio.run(serve(hub, host=host, port=port))
+    try:
+        asyncio.run(serve(hub, host=host, port=port))
+    except PortInUse as exc:
+        fail(str(exc), 2)
 
 
 async def _run_once(hub):
