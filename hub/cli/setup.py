@@ -16,7 +16,7 @@ from hub.cli.common import (
     load_plugins_or_exit,
     print_json,
 )
-from hub.config import DEFAULT_CONFIG, json_schema, load_config
+from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings
 from hub.errors import ConfigError
 
 
@@ -43,6 +43,9 @@ def check(config_path: str, as_json: bool) -> None:
         loaded = load_config(config_path, plugins.connector_classes(), format_classes=plugins.funder_format_classes())
     except ConfigError as exc:
         fail_config(exc)
+    event_types = plugins.event_types().names()
+    warnings = route_warnings(loaded, event_types)
+
     def when(schedule) -> str | None:
         if schedule is None:
             return None
@@ -60,8 +63,11 @@ def check(config_path: str, as_json: bool) -> None:
                for name, cfg in loaded.exports.items()]
     if as_json:
         print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
-                     "connectors": connectors, "routes": routes, "exports": exports})
+                     "connectors": connectors, "routes": routes, "exports": exports, "warnings": warnings,
+                     "event_types": sorted(event_types)})
         return
+    for warning in warnings:
+        click.echo(click.style("warning: ", fg="yellow") + warning, err=True)
     click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
     click.echo("connectors:")
     for c in connectors:
