@@ -161,7 +161,7 @@ class Organisation(BaseModel):
     name: str = Field(min_length=1, description="Raison sociale")
     siret: str = Field(pattern=r"^\d{14}$", description="SIRET (14 digits)")
     nda: str | None = Field(default=None, pattern=r"^\d{11}$", description="Numéro de déclaration d'activité (11 digits)")
-    address: str | None = None
+    address: str | None = Field(default=None, description="Postal address printed on documents")
     representative: str | None = Field(default=None, description="Legal representative who signs documents")
     representative_title: str | None = Field(default=None, description="e.g. Directrice, Gérant")
     city: str | None = Field(default=None, description="Place of signature ('Fait à …')")
