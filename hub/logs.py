@@ -46,7 +46,9 @@ def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, An
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
-    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    on_tty = getattr(stream, "isatty", lambda: False)()
+    renderer: Any = (structlog.processors.JSONRenderer() if use_json
+                     else structlog.dev.ConsoleRenderer(colors=on_tty))  # colours on a terminal only
     # Libraries that log through the standard library (aiohttp, APScheduler) get the same format and redaction.
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

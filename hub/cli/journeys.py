@@ -7,7 +7,8 @@ import unicodedata
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import CONFIG_OPTION, ERROR, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.progress import progress_bar
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS
 from hub.learners import reference_key
@@ -69,7 +70,7 @@ def journey_show(config_path: str, learner: str, action: str | None, explain: bo
 
     reports = run_hub(hub, work)
     if not reports:
-        click.echo(f"error: no enrolment for {learner!r}" + (f" in {action}" if action else "")
+        click.echo(ERROR + f"no enrolment for {learner!r}" + (f" in {action}" if action else "")
                    + f"; name a learner by {KEY_FORMS}", err=True)
         sys.exit(1)
     if as_json:
@@ -160,7 +161,10 @@ def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 def journey_rebuild(config_path: str) -> None:
     """Forget the projected journeys and project the whole ledger again."""
     hub = open_hub(config_path)
+
     async def work():
-        return await hub.store.call(rebuild, hub.store)
+        total = await hub.store.call(hub.store.count_events)
+        with progress_bar("journey rebuild", unit="events", total=total) as advance:
+            return await hub.store.call(rebuild, hub.store, advance)
 
     click.echo(f"journeys rebuilt from {run_hub(hub, work)} events")

@@ -11,6 +11,7 @@ import click
 from hub.cli.common import (
     CONFIG_OPTION,
     JSON_OPTION,
+    WARNING,
     fail,
     fail_config,
     load_plugins_or_exit,
@@ -67,7 +68,7 @@ def check(config_path: str, as_json: bool) -> None:
                      "event_types": sorted(event_types)})
         return
     for warning in warnings:
-        click.echo(click.style("warning: ", fg="yellow") + warning, err=True)
+        click.echo(WARNING + warning, err=True)
     click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
     click.echo("connectors:")
     for c in connectors:
