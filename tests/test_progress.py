@@ -16,8 +16,9 @@ from tests.test_journeys import demo_config
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def on_terminal(cwd: Path, *args: str) -> str:
-    """Run ``parcours ARGS`` with stdout and stderr on a pseudo-terminal; what it drew, colours removed."""
+def on_terminal(cwd: Path, *args: str, raw: bool = False) -> str:
+    """Run ``parcours ARGS`` with stdout and stderr on a pseudo-terminal; what it drew (colours removed
+    unless ``raw``)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: its stdin, stdout and stderr are the terminal
         os.chdir(cwd)
@@ -36,7 +37,8 @@ def on_terminal(cwd: Path, *args: str) -> str:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, b"".join(out).decode()
-    return ANSI.sub("", b"".join(out).decode()).replace("\r", "\n")
+    text = b"".join(out).decode()
+    return text if raw else ANSI.sub("", text).replace("\r", "\n")
 
 
 def piped(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -53,6 +55,7 @@ async def test_sync_verify_and_rebuild_draw_a_bar_on_a_terminal_only(make_hub, w
     assert "demo: 543 new, 0 already known, 0 dead-lettered" in drawn
     piped(workdir, "run", "--once")  # seals the ledger
 
+    assert "\x1b[32m" in on_terminal(workdir, "verify", raw=True)  # in colour
     drawn = on_terminal(workdir, "verify")
     assert re.search(r"verify .* 543/543 events [\d,]+ events/s", drawn), drawn
     assert "ledger intact: 1 block(s), 543 sealed event(s)" in drawn
