@@ -126,13 +126,18 @@ def test_secrets_never_reach_the_logs():
     assert line["nested"]["fine"] == "visible" and line["authorization"] == logs.REDACTED
 
 
-async def test_configured_secrets_are_redacted_in_hub_logs(make_hub, sink_peer, capsys):
-    hub = await make_hub(f"""
+async def crm_hub(make_hub, url: str):
+    """A hub whose events posted to the API go to a webhook_out sink ``crm`` at ``url``."""
+    return await make_hub(f"""
 connectors:
-  crm: {{kind: webhook_out, url: "{sink_peer.url}?key=hook-secret-value-42", secret: "${{file:secrets/hook}}"}}
+  crm: {{kind: webhook_out, url: "{url}", secret: "${{file:secrets/hook}}"}}
 routes:
   - {{name: r, from: api, to: crm}}
 """)
+
+
+async def test_configured_secrets_are_redacted_in_hub_logs(make_hub, sink_peer, capsys):
+    hub = await crm_hub(make_hub, f"{sink_peer.url}?key=hook-secret-value-42")
     sink_peer.statuses = [500]
     await hub.append([event(1)], source=None)
     await hub.dispatcher.deliver_due("crm")
@@ -141,12 +146,7 @@ routes:
 
 
 async def test_delivered_line_carries_counts_not_ids(make_hub, sink_peer, capsys):
-    hub = await make_hub(f"""
-connectors:
-  crm: {{kind: webhook_out, url: "{sink_peer.url}", secret: "${{file:secrets/hook}}"}}
-routes:
-  - {{name: r, from: api, to: crm}}
-""")
+    hub = await crm_hub(make_hub, sink_peer.url)
     ingested = await hub.append([event(i) for i in range(5)], source=None)
     capsys.readouterr()
     logs.configure("info", "json", stream=sys.stderr)
