@@ -9,13 +9,15 @@ and the ``Config`` model of each connector kind shipped with parcours-hub (found
 
     python docs/gen_config_reference.py            rewrite docs/configuration.md
     python docs/gen_config_reference.py --check    exit 1 if docs/configuration.md is stale
+                                                   (or a key has no description)
     python docs/gen_config_reference.py --stdout   print the generated section
 
 Third-party connector kinds installed in the same environment are left out unless
 ``--include-third-party`` is given, so that the check does not depend on what a developer
 happens to have installed. A field's description comes from its model (``Field(description=…)``);
 ``SUPPLEMENT`` below only fills in fields whose model has none, and ``NOTES`` adds remarks that
-belong to the docs rather than to the code.
+belong to the docs rather than to the code. A key with no description at all fails the script
+(and so the docs test): the reference documents every key.
 """
 
 from __future__ import annotations
@@ -84,7 +86,14 @@ SUPPLEMENT: dict[str, str] = {
     "FileDropConfig.csv_delimiter": "Field separator of CSV files (one character, e.g. `;`)",
     "FileDropConfig.encoding": "Text encoding of the files (`utf-8-sig` strips a spreadsheet's byte-order mark)",
     "NdjsonOutConfig.prefix": "File name prefix: the current file is `<prefix>.ndjson`",
+    "AlertsConfig.check_every": "How often the daemon evaluates the alert rules on enrolments in progress",
+    "PadesConfig.field_name": "Name of the PDF signature field the PAdES signature goes in",
+    "PadesConfig.reason": "Reason recorded in the PAdES signature",
 }
+
+# Keys met by the last render() without a description: the reference is then incomplete and
+# both the check and the rewrite fail.
+UNDOCUMENTED: list[str] = []
 
 # Remarks appended to a field's description (keyed "Model.field").
 NOTES: dict[str, str] = {
@@ -252,7 +261,7 @@ def describe(model: type[BaseModel], name: str, info: FieldInfo) -> str:
             if text:
                 break
     if not text:
-        print(f"warning: {key} has no description (add Field(description=…) or a SUPPLEMENT entry)", file=sys.stderr)
+        UNDOCUMENTED.append(key)
         text = "*(undocumented)*"
     note = NOTES.get(key)
     text = text.rstrip(".")
@@ -345,6 +354,7 @@ def _walk(title: str, model: type[BaseModel], skip: set[str] = frozenset(), *, s
 
 
 def render(include_third_party: bool = False) -> str:
+    UNDOCUMENTED.clear()
     sections: list[tuple[str, type[BaseModel], set[str]]] = []
     seen: set = set()
     sections += _walk("hub", hub_config.HubSection, seen=seen)
@@ -366,7 +376,7 @@ def render(include_third_party: bool = False) -> str:
         elif isinstance(tp, type) and issubclass(tp, BaseModel):
             sections += _walk(key, tp, seen=seen)
         else:
-            print(f"warning: top-level key {key!r} is not documented by the generator", file=sys.stderr)
+            UNDOCUMENTED.append(f"HubConfig.{name} (a top-level key the generator does not know how to walk)")
     top_level = {model for _, model, _ in sections}
     kinds: list[tuple[str, type, list[tuple[str, type[BaseModel], set[str]]]]] = []
     for kind, cls in connector_classes(include_third_party).items():
@@ -428,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=DOC, help="document to update (default docs/configuration.md)")
     args = parser.parse_args(argv)
     generated = render(args.include_third_party)
+    if UNDOCUMENTED:
+        print(f"{len(UNDOCUMENTED)} configuration key(s) have no description: give them Field(description=…) "
+              "in their model (or a SUPPLEMENT entry here):", file=sys.stderr)
+        for key in UNDOCUMENTED:
+            print(f"  {key}", file=sys.stderr)
+        return 1
     if args.stdout:
         print(generated)
         return 0

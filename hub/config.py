@@ -8,8 +8,12 @@ then each connector block against the ``Config`` model of its ``kind``.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import fnmatch
 import os
 import re
+import types
+import typing
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +27,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
@@ -158,7 +161,7 @@ class Organisation(BaseModel):
     name: str = Field(min_length=1, description="Raison sociale")
     siret: str = Field(pattern=r"^\d{14}$", description="SIRET (14 digits)")
     nda: str | None = Field(default=None, pattern=r"^\d{11}$", description="Numéro de déclaration d'activité (11 digits)")
-    address: str | None = None
+    address: str | None = Field(default=None, description="Postal address printed on documents")
     representative: str | None = Field(default=None, description="Legal representative who signs documents")
     representative_title: str | None = Field(default=None, description="e.g. Directrice, Gérant")
     city: str | None = Field(default=None, description="Place of signature ('Fait à …')")
@@ -252,14 +255,6 @@ class HubConfig(BaseModel):
                 raise ValueError(f"connector name {name!r} is reserved ('api': events posted to /api/events, 'hub': the hub's own events)")
         return value
 
-    @model_validator(mode="after")
-    def _unique_routes(self) -> "HubConfig":
-        seen = set()
-        for route in self.routes:
-            if route.name in seen:
-                raise ValueError(f"two routes are named {route.name!r}")
-            seen.add(route.name)
-        return self
 
 
 @dataclass
@@ -414,7 +409,7 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int:
 
 
 def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filename: str,
-            skip: set[tuple] = frozenset()) -> list[str]:
+            skip: set[tuple] = frozenset(), model: type[BaseModel] | None = None) -> list[str]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = prefix + tuple(_yaml_key(p) for p in err["loc"])
@@ -422,9 +417,46 @@ def _errors(exc: ValidationError, prefix: tuple, lines: dict[tuple, int], filena
             continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(str(err["loc"][-1]), _keys_at(model, err["loc"][:-1]))
         out.append(f"{filename}:{_line_for(lines, loc)}: {format_path(loc)}: {msg}")
     return out
+
+
+def _did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(model: Any, loc: tuple) -> list[str]:
+    """The keys the model accepts at ``loc`` (a pydantic error location), for "did you mean"."""
+    current = model
+    for part in loc:
+        current = _plain(current)
+        if typing.get_origin(current) in (list, dict):  # a list index or a mapping key: step into the item
+            current = typing.get_args(current)[-1]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(part) or next(
+                (f for f in current.model_fields.values() if f.alias == part), None)
+            if info is None:
+                return []
+            current = info.annotation
+        else:
+            return []
+    current = _plain(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [info.alias or name for name, info in current.model_fields.items()]
+    return []
+
+
+def _plain(tp: Any) -> Any:
+    """``tp`` without Annotated[…] and Optional[…]."""
+    while True:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated or (origin in (typing.Union, types.UnionType) and len(args) == 1):
+            tp = args[0]
+        else:
+            return tp
 
 
 def _yaml_key(part: Any) -> Any:
@@ -481,7 +513,7 @@ def load_yaml_model(path: str | os.PathLike, model: type[BaseModel], env: Mappin
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_errors(exc, (), reader.lines, str(path), reader.failed)) from None
+        raise ConfigError(_errors(exc, (), reader.lines, str(path), reader.failed, model)) from None
 
 
 def parse_config(
@@ -501,7 +533,7 @@ def parse_config(
     try:
         model = HubConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(problems + _errors(exc, (), lines, filename, reader.failed)) from None
+        raise ConfigError(problems + _errors(exc, (), lines, filename, reader.failed, HubConfig)) from None
 
     validated: dict[str, ConnectorConfig] = {}
     known = ", ".join(sorted(connector_classes)) or "(none installed)"
@@ -525,7 +557,7 @@ def parse_config(
         try:
             cfg = cls.Config.model_validate(block)
         except ValidationError as exc:
-            problems.extend(_errors(exc, path, lines, filename, reader.failed))
+            problems.extend(_errors(exc, path, lines, filename, reader.failed, cls.Config))
             continue
         problems.extend(_literal_secrets(cls.Config, block, path, reader, lines, filename))
         if cfg.schedule is not None and not issubclass(cls, PullSource):
@@ -571,7 +603,7 @@ def _validate_exports(model, classes, lines, filename, reader, problems) -> dict
         try:
             out[name] = cls.Config.model_validate(block)
         except ValidationError as exc:
-            problems.extend(_errors(exc, path, lines, filename, reader.failed))
+            problems.extend(_errors(exc, path, lines, filename, reader.failed, cls.Config))
             continue
         problems.extend(_literal_secrets(cls.Config, block, path, reader, lines, filename))
     return out
@@ -600,7 +632,14 @@ def _dig(block: dict, path: tuple) -> Any:
 
 def _check_routes(model, validated, classes, lines, filename) -> list[str]:
     problems = []
+    first: dict[str, int] = {}
     for i, route in enumerate(model.routes):
+        if route.name in first:
+            problems.append(
+                f"{filename}:{_line_for(lines, ('routes', i, 'name'))}: routes[{i}].name: another route is named "
+                f"{route.name!r} (routes[{first[route.name]}], line {_line_for(lines, ('routes', first[route.name], 'name'))})"
+            )
+        first.setdefault(route.name, i)
         for j, name in enumerate(route.from_):
             if name in ("*", "api", "hub") or any(ch in name for ch in "*?["):
                 continue
@@ -616,6 +655,21 @@ def _check_routes(model, validated, classes, lines, filename) -> list[str]:
             elif name in validated and not issubclass(classes[validated[name].kind], EventSink):
                 problems.append(f"{where}: connector {name!r} (kind {validated[name].kind}) is not an event sink")
     return problems
+
+
+def route_warnings(loaded: LoadedConfig, event_types: typing.Iterable[str]) -> list[str]:
+    """Event-type globs of routes that match no known event type (a typo, or a plugin not installed):
+    valid, but such a route never carries anything. ``file:line: path: message`` strings."""
+    known = sorted(set(event_types))
+    out = []
+    for i, route in enumerate(loaded.model.routes):
+        for j, pattern in enumerate(route.when.types):
+            if any(t == pattern or fnmatch.fnmatchcase(t, pattern) for t in known):
+                continue
+            out.append(f"{loaded.path}:{_line_for(loaded.lines, ('routes', i, 'when', 'types', j))}: "
+                       f"routes[{i}].when.types: route {route.name!r}: {pattern!r} matches no known event type"
+                       + _did_you_mean(pattern, known) + " (`parcours check --json` lists them)")
+    return out
 
 
 def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, type[Connector]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import warnings
 from typing import Any
 
 import structlog
@@ -45,7 +46,9 @@ def redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, An
 def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not getattr(stream, "isatty", lambda: False)())
-    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    on_tty = getattr(stream, "isatty", lambda: False)()
+    renderer: Any = (structlog.processors.JSONRenderer() if use_json
+                     else structlog.dev.ConsoleRenderer(colors=on_tty))  # colours on a terminal only
     # Libraries that log through the standard library (aiohttp, APScheduler) get the same format and redaction.
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
@@ -56,6 +59,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(max(getattr(logging, level.upper()), logging.INFO))
+    handler.addFilter(_SchedulerRunsAtDebug(level == "debug"))
+    quiet_library_warnings()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -69,6 +74,30 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+
+
+class _SchedulerRunsAtDebug(logging.Filter):
+    """APScheduler says "Running job …" and "… executed successfully" at INFO on every run of every
+    job (the journeys job runs every 15 s): for the hub's reader those are debug lines."""
+
+    def __init__(self, keep_debug: bool):
+        super().__init__()
+        self.keep_debug = keep_debug
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("apscheduler"):
+            return True
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno > logging.DEBUG or self.keep_debug
+
+
+def quiet_library_warnings() -> None:
+    """Library warnings addressed to developers, not to the hub's users: pyHanko's deprecations (its
+    certificate validator warns when relying on the system's trust list) and cryptography's DSA
+    deprecation, raised when pyHanko imports it. Our own warnings still show."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyhanko")
+    warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"pyhanko")
 
 
 def get_logger(name: str = "parcours", **bind: Any) -> Any:

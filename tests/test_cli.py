@@ -136,3 +136,19 @@ def test_connectors_list_reports_health(tmp_path):
     assert health["inbox"]["ok"] is False and "does not exist" in health["inbox"]["message"]
     assert health["out"]["ok"] is True
     assert run.returncode == 1
+
+
+def test_port_in_use_is_one_line_and_exit_2(tmp_path):
+    import socket
+
+    (tmp_path / "hub.yaml").write_text("hub:\n  name: Test\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = parcours("run", "--config", "hub.yaml", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: port {port} on 127.0.0.1 is already in use (another `parcours run`?): stop that "
+                      "process, or choose another port with --port or hub.http.port"], result.stderr

@@ -101,7 +101,35 @@ def test_duplicate_keys_and_route_names(classes):
     msgs = problems("hub:\n  name: a\n  name: b\n", classes)
     assert msgs == ["hub.yaml:3: hub.name: duplicate key"]
     text = "connectors:\n  a: {kind: ndjson_out, directory: out}\nroutes:\n  - {name: r, from: '*', to: a}\n  - {name: r, from: '*', to: a}\n"
-    assert any("two routes are named 'r'" in m for m in problems(text, classes))
+    assert problems(text, classes) == ["hub.yaml:5: routes[1].name: another route is named 'r' (routes[0], line 4)"]
+
+
+def test_unknown_key_suggests_the_closest_one(classes):
+    assert problems("hub:\n  http:\n    prot: 8080\n", classes) == [
+        "hub.yaml:3: hub.http.prot: unknown key (did you mean 'port'?)"]
+    text = "connectors:\n  out:\n    kind: ndjson_out\n    directory: out\n    prefx: a\n"
+    assert problems(text, classes) == ["hub.yaml:5: connectors.out.prefx: unknown key (did you mean 'prefix'?)"]
+    text = "actions:\n  a1:\n    title: T\n    start: 2026-01-05\n    end: 2026-01-09\n    patern: {}\n"
+    assert problems(text, classes) == ["hub.yaml:6: actions.a1.patern: unknown key (did you mean 'pattern'?)"]
+    text = "routes:\n  - {name: r, from: '*', to: a, whn: {}}\nconnectors:\n  a: {kind: ndjson_out, directory: o}\n"
+    assert problems(text, classes) == ["hub.yaml:2: routes[0].whn: unknown key (did you mean 'when'?)"]
+    assert problems("hub:\n  zzz: 1\n", classes) == ["hub.yaml:2: hub.zzz: unknown key"]
+
+
+def test_route_type_glob_matching_no_event_type_is_a_warning_of_check(tmp_path):
+    (tmp_path / "hub.yaml").write_text(
+        "connectors:\n  out: {kind: ndjson_out, directory: out}\nroutes:\n  - name: r1\n    from: '*'\n"
+        "    when:\n      types: [lms.sesion.*, lms.*]\n    to: out\n")
+    run = subprocess.run([sys.executable, "-m", "hub.cli", "check", "--config", "hub.yaml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        "warning: hub.yaml:7: routes[0].when.types: route 'r1': 'lms.sesion.*' matches no known event type "
+        "(did you mean 'lms.session'?) (`parcours check --json` lists them)"]
+    run = subprocess.run([sys.executable, "-m", "hub.cli", "check", "--config", "hub.yaml", "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    report = json.loads(run.stdout)
+    assert len(report["warnings"]) == 1 and "lms.session" in report["event_types"]
 
 
 def test_bad_schedule_and_timezone(classes):

@@ -154,3 +154,62 @@ def test_relative_links_point_at_files():
             if not path.exists():
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert not broken, "broken links: " + ", ".join(broken)
+
+
+def _generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_config_reference", DOCS / "gen_config_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configuration_reference_fails_on_an_undocumented_key(monkeypatch, capsys):
+    from hub.journeys.actions import TrainingAction
+
+    gen = _generator()
+    assert gen.main(["--check"]) == 0, capsys.readouterr().err
+    monkeypatch.setattr(TrainingAction.model_fields["trainer"], "description", None)
+    assert gen.main(["--check"]) == 1
+    assert "  TrainingAction.trainer" in capsys.readouterr().err.splitlines()
+
+
+# --------------------------------------------------------------------------- docs/README.md
+
+
+def _commands(group, prefix=()) -> list[str]:
+    import click
+
+    out = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, prefix + (name,)))
+        else:
+            out.append(" ".join(prefix + (name,)))
+    return out
+
+
+def test_docs_index_links_every_page():
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    linked = {(DOCS / target.split("#", 1)[0]).resolve() for target in re.findall(r"\]\(([^)\s#][^)\s]*)\)", index)
+              if not re.match(r"[a-z]+:", target)}
+    pages = {p.resolve() for p in DOCS.rglob("*") if p.suffix in (".md", ".yaml") and p.name != "README.md"}
+    missing = sorted(str(p.relative_to(DOCS)) for p in pages - linked)
+    assert not missing, f"docs/README.md does not link these pages: {missing}"
+
+
+def test_docs_index_names_every_command_connector_and_format():
+    from hub.cli import main
+    from hub.plugins import load_plugins
+
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    commands = _commands(main)
+    assert "journey show" in commands
+    missing = [c for c in commands if f"`parcours {c}" not in index and f"/ `parcours {c}" not in index]
+    assert not missing, f"docs/README.md does not name these commands: {missing}"
+    plugins = load_plugins(env={})
+    for kind in plugins.connector_classes():
+        assert f"[{kind}.md](connectors/{kind}.md)" in index, f"connector {kind} is not in docs/README.md"
+    for kind in plugins.funder_format_classes():
+        assert f"[{kind}.md](formats/{kind}.md)" in index, f"funder format {kind} is not in docs/README.md"

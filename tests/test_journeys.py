@@ -205,3 +205,43 @@ async def test_status_read_from_the_state_is_the_computed_status(make_hub, workd
     assert {status_of(s) for s in states} >= {"completed", "started"}
     for state in states:
         assert status_of(state) == reports[(state["learner_id"], state["action"])].status
+
+
+def _cli(workdir: Path, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hub.cli", "journey", *args, "--config", "hub.yaml"], cwd=workdir,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_journey_list_has_a_header_and_whole_names(make_hub, workdir):
+    hub = await demo_hub(make_hub, workdir)
+    long_name = "Marie-Alexandrine de La Tour d'Auvergne-Lauraguais"  # 50 characters
+    await hub.append([{"type": "enrolment.registered", "occurred_at": "2026-09-01T10:00:00+02:00",
+                       "source_id": "reg-long", "learner": {"ref": "long", "name": long_name},
+                       "action": DEMO_ACTION, "data": {"enrolment": "INS-9999"}}], source=None)
+    await hub.stop()
+    result = _cli(workdir, "list")
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["ACTION", "LEARNER", "STATUS", "REALISED", "/", "PLANNED", "ATTENDANCE"]
+    assert len(rows) == 13 and any(long_name in row for row in rows)
+    status = header.index("STATUS")  # every row's status starts under the header's, after the longest name
+    assert all(row[status - 2:status] == "  " and row[status] != " " for row in rows)
+    assert status == len(DEMO_ACTION) + 2 + len(long_name) + 2
+
+
+async def test_journey_show_finds_a_learner_by_part_of_the_name(make_hub, workdir):
+    hub = await demo_hub(make_hub, workdir)
+    await hub.stop()
+    result = _cli(workdir, "show", "eloise martin")  # "Éloïse Martin-Durand": case and accents ignored
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Éloïse Martin-Durand — {DEMO_ACTION}")
+    result = _cli(workdir, "show", "email:ELOISE.martin-durand@example.fr")
+    assert result.returncode == 0 and result.stdout.startswith("Éloïse Martin-Durand"), result.stderr
+    result = _cli(workdir, "show", "nobody-like-this")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: no enrolment for 'nobody-like-this'; name a learner by a hub learner id, email:<address>, "
+        "src:<connector>:<ref>, or part of the learner's name (case and accents ignored)")

@@ -1,6 +1,8 @@
 import asyncio
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -124,18 +126,73 @@ def test_secrets_never_reach_the_logs():
     assert line["nested"]["fine"] == "visible" and line["authorization"] == logs.REDACTED
 
 
-async def test_configured_secrets_are_redacted_in_hub_logs(make_hub, sink_peer, capsys):
-    hub = await make_hub(f"""
+async def crm_hub(make_hub, url: str):
+    """A hub whose events posted to the API go to a webhook_out sink ``crm`` at ``url``."""
+    return await make_hub(f"""
 connectors:
-  crm: {{kind: webhook_out, url: "{sink_peer.url}?key=hook-secret-value-42", secret: "${{file:secrets/hook}}"}}
+  crm: {{kind: webhook_out, url: "{url}", secret: "${{file:secrets/hook}}"}}
 routes:
   - {{name: r, from: api, to: crm}}
 """)
+
+
+async def test_configured_secrets_are_redacted_in_hub_logs(make_hub, sink_peer, capsys):
+    hub = await crm_hub(make_hub, f"{sink_peer.url}?key=hook-secret-value-42")
     sink_peer.statuses = [500]
     await hub.append([event(1)], source=None)
     await hub.dispatcher.deliver_due("crm")
     err = capsys.readouterr().err
     assert "delivery failed" in err and "hook-secret-value-42" not in err
+
+
+async def test_delivered_line_carries_counts_not_ids(make_hub, sink_peer, capsys):
+    hub = await crm_hub(make_hub, sink_peer.url)
+    ingested = await hub.append([event(i) for i in range(5)], source=None)
+    capsys.readouterr()
+    logs.configure("info", "json", stream=sys.stderr)
+    await hub.dispatcher.deliver_due("crm")
+    lines = [json.loads(l) for l in capsys.readouterr().err.splitlines() if l.startswith("{")]
+    (line,) = [l for l in lines if l["event"] == "delivered"]
+    assert line["count"] == 5 and "event_ids" not in line
+    assert not any(i in json.dumps(lines) for i in ingested.ids)
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_scheduler_per_run_lines_are_debug(level):
+    import logging
+
+    out = io.StringIO()
+    logs.configure(level, "json", stream=out)
+    logging.getLogger("apscheduler.executors.default").info('Running job "pull:lms" (trigger: interval)')
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    lines = [json.loads(l) for l in out.getvalue().splitlines()]
+    expected = [["debug", 'Running job "pull:lms" (trigger: interval)']] if level == "debug" else []
+    assert [[l["level"], l["event"]] for l in lines] == expected + [["warning", "Run time of job was missed"]]
+
+
+def test_library_warnings_do_not_reach_the_user():
+    """pyHanko's trust-list deprecation and cryptography's DSA deprecation (raised when pyHanko
+    imports it) are for developers; even with warnings turned on, a command does not print them."""
+    code = ("import hub.cli, warnings\n"
+            "from click.testing import CliRunner\n"
+            "CliRunner().invoke(hub.cli.main, ['config-schema', '-o', '/dev/null'])\n"
+            "import pyhanko.sign.signers\n"
+            "from pyhanko_certvalidator import ValidationContext\n"
+            "ValidationContext(allow_fetching=False)\n"
+            "warnings.warn('ours still shows')\n")
+    run = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Deprecat" not in run.stderr and "DSA" not in run.stderr, run.stderr
+    assert "ours still shows" in run.stderr
+
+
+def test_package_metadata_licence_is_an_spdx_string():
+    """A TOML-table licence makes setuptools print a screen of deprecation at every install."""
+    import tomllib
+    from pathlib import Path
+
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "AGPL-3.0-or-later"
 
 
 class Counter(Connector, PullSource):

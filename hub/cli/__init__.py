@@ -22,12 +22,14 @@ from hub.cli import (
     setup,
 )
 from hub.cli.documents import documents, keys, verify_document
+from hub.logs import quiet_library_warnings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="parcours-hub")
 def main() -> None:
     """Parcours Hub: collect training evidence, keep it tamper-evident, route it, report it."""
+    quiet_library_warnings()
 
 
 for command in (

@@ -21,10 +21,14 @@ CONFIG_OPTION = click.option(
     default=DEFAULT_CONFIG, show_default=True, help="Hub configuration file (env PARCOURS_CONFIG).",
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+# click.echo drops the colours when the output is not a terminal
+ERROR = click.style("error: ", fg="red", bold=True)
+WARNING = click.style("warning: ", fg="yellow", bold=True)
 
 
 def fail_config(exc: Exception) -> None:
-    click.echo(f"error: {exc}" if not isinstance(exc, ConfigError) else "\n".join(f"error: {p}" for p in exc.problems), err=True)
+    problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    click.echo("\n".join(ERROR + p for p in problems), err=True)
     sys.exit(2)
 
 
@@ -62,7 +66,7 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code`` (1 failure found, 2 usage or config)."""
-    click.echo(f"error: {message}", err=True)
+    click.echo(ERROR + message, err=True)
     sys.exit(code)
 
 

@@ -15,6 +15,7 @@ from typing import Awaitable, Callable, TypeVar
 import click
 
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail_config, open_hub, print_json
+from hub.cli.progress import progress_bar
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.issue import issue_documents, revoke_document
 from hub.documents.keys import KeyRing
@@ -88,8 +89,10 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
             if learner_id is None:
                 raise HubError(f"no learner {learner!r}")
         target = Path(out_dir) if out_dir else output_dir(services.config)
-        return await issue_documents(services, action=action, doc_type=doc_type, learner_id=learner_id,
-                                     allow_incomplete=allow_incomplete, out_dir=target, jobs=jobs)
+        with progress_bar(f"issue {doc_type}", unit="documents", as_json=as_json) as advance:
+            return await issue_documents(services, action=action, doc_type=doc_type, learner_id=learner_id,
+                                         allow_incomplete=allow_incomplete, out_dir=target, jobs=jobs,
+                                         progress=advance)
 
     run = _with_services(config_path, go)
     if as_json:

@@ -15,6 +15,7 @@ from hub.cli.common import (
     print_json,
     run_hub,
 )
+from hub.cli.progress import progress_bar
 from hub.errors import HubError
 from hub.formats import Period
 
@@ -40,8 +41,9 @@ def export(config_path: str, export_name: str, period: str | None, year: int | N
     hub = open_hub(config_path)
 
     async def work():
-        return await hub.export(export_name, chosen, funder=funder, allow_incomplete=allow_incomplete,
-                                out_dir=Path(out_dir) if out_dir else None)
+        with progress_bar(f"export {export_name}", unit="journeys", as_json=as_json) as advance:
+            return await hub.export(export_name, chosen, funder=funder, allow_incomplete=allow_incomplete,
+                                    out_dir=Path(out_dir) if out_dir else None, progress=advance)
 
     try:
         outcome = run_hub(hub, work, start=True)

@@ -17,6 +17,7 @@ from hub.cli.common import (
     run_hub,
     write_or_echo,
 )
+from hub.cli.progress import progress_bar
 from hub.ledger.anchoring import AnchorError, anchor_checker
 from hub.ledger.integrity import check_proof
 from hub.ledger.integrity import prove as make_proof
@@ -35,7 +36,9 @@ def verify(config_path: str, as_json: bool) -> None:
     check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
 
     async def work():
-        return await hub.store.call(verify_ledger, hub.store, check_anchor=check)
+        total = await hub.store.call(hub.store.count_events)
+        with progress_bar("verify", unit="events", total=total, as_json=as_json) as advance:
+            return await hub.store.call(verify_ledger, hub.store, check_anchor=check, progress=advance)
 
     try:
         report = run_hub(hub, work)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import unicodedata
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import CONFIG_OPTION, ERROR, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.progress import progress_bar
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS
 from hub.learners import reference_key
@@ -17,9 +19,37 @@ def journey() -> None:
     """Enrolments as the ledger tells them: status, attendance, realised hours, with their proof."""
 
 
-async def _resolve_learner(hub, learner: str) -> str | None:
+KEY_FORMS = ("a hub learner id, email:<address>, src:<connector>:<ref>, "
+             "or part of the learner's name (case and accents ignored)")
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents: 'Éloïse' and 'eloise' compare equal."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+def _names_matching(store, query: str) -> dict[str, str]:
+    """Learner id -> name of the journeys whose learner's name contains ``query`` (store thread)."""
+    wanted, found, after = _folded(query), {}, None
+    while states := store.journeys_page(after, 500):
+        after = (states[-1]["learner_id"], states[-1]["action"])
+        for state in states:
+            name = (state.get("learner") or {}).get("name")
+            if name and wanted in _folded(name):
+                found[state["learner_id"]] = name
+    return found
+
+
+async def _resolve_learners(hub, learner: str) -> list[str]:
+    """The learner ids LEARNER names: by key (email:…, src:…), by hub id, else by name."""
     key = reference_key(learner)
-    return learner if key is None else await hub.store.call(hub.store.learner_by_key, key)
+    if key is not None:
+        found = await hub.store.call(hub.store.learner_by_key, key)
+        return [found] if found else []
+    if await hub.store.call(hub.store.learner, learner) is not None:
+        return [learner]
+    await hub.project()
+    return list(await hub.store.call(_names_matching, hub.store, learner))
 
 
 @journey.command("show")
@@ -29,18 +59,19 @@ async def _resolve_learner(hub, learner: str) -> str | None:
 @click.option("--explain", is_flag=True, help="Say, for every figure, the rule applied and the events it rests on.")
 @JSON_OPTION
 def journey_show(config_path: str, learner: str, action: str | None, explain: bool, as_json: bool) -> None:
-    """Show the enrolment(s) of LEARNER (hub id, email:…, or src:<connector>:<ref>)."""
+    """Show the enrolment(s) of LEARNER: a hub id, email:…, src:<connector>:<ref>, or part of a name."""
     hub = open_hub(config_path)
 
     async def work():
-        learner_id = await _resolve_learner(hub, learner)
-        if learner_id is None:
-            return None
-        return await hub.journey_reports(action=action, learner_id=learner_id)
+        reports = []
+        for learner_id in await _resolve_learners(hub, learner):
+            reports.extend(await hub.journey_reports(action=action, learner_id=learner_id))
+        return reports
 
     reports = run_hub(hub, work)
     if not reports:
-        click.echo(f"error: no enrolment for {learner!r}" + (f" in {action}" if action else ""), err=True)
+        click.echo(ERROR + f"no enrolment for {learner!r}" + (f" in {action}" if action else "")
+                   + f"; name a learner by {KEY_FORMS}", err=True)
         sys.exit(1)
     if as_json:
         print_json([r.as_dict(explain=explain) for r in reports])
@@ -103,9 +134,9 @@ def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
         async for reports in pages():
             for r in reports:
                 rate = r.attendance_rate.value
-                line = (f"{r.action_id:<20} {(r.learner_name or r.learner_id)[:40]:<40} {r.status:<17} "
-                        f"{r.realised_hours:>7} / {r.planned_hours} h  {'' if rate is None else f'{rate} %'}")
-                rows.append(((r.action_id, r.learner_id), r.as_dict() if as_json else line))
+                cells = (r.action_id, r.learner_name or r.learner_id, r.status,
+                         f"{r.realised_hours} / {r.planned_hours} h", "" if rate is None else f"{rate} %")
+                rows.append(((r.action_id, r.learner_id), r.as_dict() if as_json else cells))
         return [row for _, row in sorted(rows, key=lambda kv: kv[0])]
 
     rows = run_hub(hub, work)
@@ -115,8 +146,14 @@ def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no enrolment")
         return
-    for line in rows:
+    for line in _columns(("ACTION", "LEARNER", "STATUS", "REALISED / PLANNED", "ATTENDANCE"), rows):
         click.echo(line)
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Aligned text columns as wide as their widest cell (names are never cut)."""
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in (header, *rows)]
 
 
 @journey.command("rebuild")
@@ -124,7 +161,10 @@ def journey_list(config_path: str, action: str | None, as_json: bool) -> None:
 def journey_rebuild(config_path: str) -> None:
     """Forget the projected journeys and project the whole ledger again."""
     hub = open_hub(config_path)
+
     async def work():
-        return await hub.store.call(rebuild, hub.store)
+        total = await hub.store.call(hub.store.count_events)
+        with progress_bar("journey rebuild", unit="events", total=total) as advance:
+            return await hub.store.call(rebuild, hub.store, advance)
 
     click.echo(f"journeys rebuilt from {run_hub(hub, work)} events")

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, open_hub, print_json, run_hub
-from hub.runtime.daemon import serve
+from hub.cli.common import CONFIG_OPTION, ERROR, JSON_OPTION, fail, open_hub, print_json, run_hub
+from hub.cli.progress import progress_bar
+from hub.runtime.daemon import PortInUse, serve
 
 
 def _summary_dict(summary) -> dict[str, Any]:
@@ -40,7 +41,10 @@ def run(config_path: str, once: bool, host: str | None, port: int | None, as_jso
         else:
             _print_run_summary(hub, summary)
         sys.exit(1 if summary.failed else 0)
-    asyncio.run(serve(hub, host=host, port=port))
+    try:
+        asyncio.run(serve(hub, host=host, port=port))
+    except PortInUse as exc:
+        fail(str(exc), 2)
 
 
 async def _run_once(hub):
@@ -101,13 +105,14 @@ def sync(config_path: str, connector: str, as_json: bool) -> None:
     """Run one pull of CONNECTOR now (following its pages) and deliver what it routed."""
     hub = open_hub(config_path)
     if connector not in hub.config.pull_sources():
-        click.echo(f"error: {connector!r} is not an enabled pull source (pull sources: "
+        click.echo(ERROR + f"{connector!r} is not an enabled pull source (pull sources: "
                    f"{', '.join(hub.config.pull_sources()) or 'none'})", err=True)
         asyncio.run(hub.stop())
         sys.exit(2)
 
     async def work():
-        result = await hub.pull(connector)
+        with progress_bar(f"sync {connector}", unit="records", as_json=as_json) as advance:
+            result = await hub.pull(connector, progress=advance)
         delivered = {s: await hub.dispatcher.deliver_due(s) for s in hub.config.sinks()}
         return result, delivered
 

@@ -11,13 +11,14 @@ import click
 from hub.cli.common import (
     CONFIG_OPTION,
     JSON_OPTION,
+    WARNING,
     fail,
     fail_config,
     load_plugins_or_exit,
     print_json,
     write_or_echo,
 )
-from hub.config import DEFAULT_CONFIG, json_schema, load_config
+from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings
 from hub.errors import ConfigError
 
 
@@ -44,6 +45,9 @@ def check(config_path: str, as_json: bool) -> None:
         loaded = load_config(config_path, plugins.connector_classes(), format_classes=plugins.funder_format_classes())
     except ConfigError as exc:
         fail_config(exc)
+    event_types = plugins.event_types().names()
+    warnings = route_warnings(loaded, event_types)
+
     def when(schedule) -> str | None:
         if schedule is None:
             return None
@@ -61,8 +65,11 @@ def check(config_path: str, as_json: bool) -> None:
                for name, cfg in loaded.exports.items()]
     if as_json:
         print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
-                     "connectors": connectors, "routes": routes, "exports": exports})
+                     "connectors": connectors, "routes": routes, "exports": exports, "warnings": warnings,
+                     "event_types": sorted(event_types)})
         return
+    for warning in warnings:
+        click.echo(WARNING + warning, err=True)
     click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
     click.echo("connectors:")
     for c in connectors:

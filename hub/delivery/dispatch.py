@@ -171,7 +171,8 @@ class Dispatcher:
             await store.call(store.mark_delivered, [c.outbox_id for c in claimed], at=now)
             stats.delivered = len(claimed)
             self.metrics.delivery_attempts.labels(sink, "delivered").inc(len(claimed))
-            self.log.info("delivered", sink=sink, count=len(claimed), event_ids=[e.id for e in events])
+            self.log.info("delivered", sink=sink, count=len(claimed))  # counts: a big sync's ids flood a terminal
+            self.log.debug("delivered events", sink=sink, event_ids=[e.id for e in events])
             if state.consecutive_failures or state.paused_until:
                 await store.call(store.save_sink_state, SinkState(sink))
             return stats

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from hub.journeys.projection import project
 
@@ -32,12 +32,13 @@ def catch_up(store, *, batch: int = BATCH, max_batches: int | None = None) -> in
     return total
 
 
-def rebuild(store) -> int:
+def rebuild(store, progress: Callable[[int], None] | None = None) -> int:
     """Forget every journey and project the whole ledger again (store thread).
 
     Learner by learner rather than in ledger order, so that each journey is built in memory and
     written once; the projection cursor moves only at the end (a crash leaves it at zero, and
-    the states' own ``seq`` makes the next catch-up skip what they already hold)."""
+    the states' own ``seq`` makes the next catch-up skip what they already hold).
+    ``progress(n)`` is told the events of each batch projected."""
     store.reset_journeys()
     end = store.max_seq()
     canonical = functools.cache(store.canonical_learner)  # one look-up per learner and call
@@ -49,6 +50,8 @@ def rebuild(store) -> int:
         states, _ = project(events, store.load_journeys, canonical)
         store.save_journeys(states, 0, name="journeys-rebuild")
         total += len(events)
+        if progress is not None:
+            progress(len(events))
     store.save_journeys({}, end)
     return total
 

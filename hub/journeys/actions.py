@@ -46,9 +46,9 @@ class Slot(BaseModel):
     """Hours and modality of a half-day in a weekly pattern."""
 
     model_config = ConfigDict(extra="forbid")
-    start: str
-    end: str
-    modality: Modality = "presentiel"
+    start: str = Field(description="Start time, HH:MM")
+    end: str = Field(description="End time, HH:MM (after start)")
+    modality: Modality = Field(default="presentiel", description="How this half-day is delivered")
 
     @model_validator(mode="after")
     def _ordered(self) -> "Slot":
@@ -61,12 +61,12 @@ class HalfDay(BaseModel):
     """One scheduled half-day of an action."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    date: dt.date
-    half_day: HalfDayName
-    start: str
-    end: str
-    modality: Modality = "presentiel"
-    module: str | None = None
+    date: dt.date = Field(description="Day of the half-day")
+    half_day: HalfDayName = Field(description="`am` (morning) or `pm` (afternoon); replaces the pattern's on that day")
+    start: str = Field(description="Start time, HH:MM")
+    end: str = Field(description="End time, HH:MM (after start)")
+    modality: Modality = Field(default="presentiel", description="How this half-day is delivered")
+    module: str | None = Field(default=None, description="Module taught, shown on OPCO attendance statements")
 
     @property
     def key(self) -> str:
@@ -88,9 +88,9 @@ class HalfDay(BaseModel):
 class WeeklyPattern(BaseModel):
     model_config = ConfigDict(extra="forbid")
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
-    am: Slot | None = None
-    pm: Slot | None = None
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], description="Days of the week with training")
+    am: Slot | None = Field(default=None, description="The morning half-day's hours and modality; unset: no morning")
+    pm: Slot | None = Field(default=None, description="The afternoon half-day's hours and modality; unset: no afternoon")
 
 
 class RealisationRules(BaseModel):
@@ -110,20 +110,26 @@ class TrainingAction(BaseModel):
     """A training action and its schedule."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1)
-    nature: Nature = "formation"
-    modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone", "mixte"] = "presentiel"
-    start: dt.date
-    end: dt.date
+    title: str = Field(min_length=1, description="Title printed on documents and reports")
+    nature: Nature = Field(default="formation", description="Nature of the action (article L6313-1 of the Code du "
+                           "travail), the box ticked on the certificat de réalisation")
+    modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone", "mixte"] = Field(
+        default="presentiel", description="How the action is delivered as a whole (`mixte`: its half-days differ); "
+        "realised hours follow each half-day's own modality")
+    start: dt.date = Field(description="First day of the action")
+    end: dt.date = Field(description="Last day of the action (not before `start`)")
     planned_hours: Decimal | None = Field(default=None, ge=0, description="Default: the sum of the schedule")
-    trainer: str | None = None
-    location: str | None = None
-    objectives: list[str] = Field(default_factory=list)
+    trainer: str | None = Field(default=None, description="Trainer's name (OPCO statements, BPF)")
+    location: str | None = Field(default=None, description="Place of the action (OPCO statements, France Travail)")
+    objectives: list[str] = Field(default_factory=list, description="Pedagogical objectives, one per item "
+                                  "(certificat de réalisation, attestation, LHÉO)")
     certification: str | None = Field(default=None, description="RNCP/RS code and title, when certifying")
-    pattern: WeeklyPattern | None = None
+    pattern: WeeklyPattern | None = Field(default=None, description="Weekly schedule from `start` to `end`: "
+                                          "training days and the hours of each half-day")
     half_days: list[HalfDay] = Field(default_factory=list, description="Explicit half-days (added to the pattern)")
     exclude_dates: list[dt.date] = Field(default_factory=list, description="Days without training (public holidays…)")
-    rules: RealisationRules | None = None
+    rules: RealisationRules | None = Field(default=None, description="This action's own counting rules instead of "
+                                           "`hub.realisation` (keys not given take their defaults)")
 
     @model_validator(mode="after")
     def _dates(self) -> "TrainingAction":

@@ -39,12 +39,15 @@ class JourneyStream:
         self.store, self.config, self.today, self.chunk = store, config, today, chunk or CHUNK
         self.keep = keep or (lambda state: True)
         self.select = select or (lambda report: True)
+        self.progress: Callable[[int], None] | None = None  # told the journeys of each page read
 
     def __iter__(self) -> Iterator[JourneyReport]:
         after: Key | None = None
         while states := self.store.journeys_page(after, self.chunk):
             after = (states[-1]["learner_id"], states[-1]["action"])
             reports = compute_states([s for s in states if self.keep(s)], self.config, self.today)
+            if self.progress is not None:
+                self.progress(len(states))
             del states
             yield from (r for r in reports if self.select(r))
 

@@ -69,12 +69,14 @@ class VerifyReport:
     last_anchor: dict[str, Any] | None = None  # {"block", "gen_time", "tsa"} of the newest anchor
 
 
-def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None) -> VerifyReport:
+def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None,
+           progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Recompute every block from the stored events (store thread); stop at the first mismatch.
 
     ``check_anchor(block)`` (e.g. :func:`hub.ledger.anchoring.anchor_checker`) checks each block's
     time-stamp anchor once the block itself checks out: it returns None (no anchor) or an object
     with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
+    ``progress(n)`` is told the events of each block checked.
     """
     report = VerifyReport(True)
     prev_hash = GENESIS
@@ -112,6 +114,8 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
             report.not_time_stamped += 1
         report.blocks += 1
         report.events += header.count
+        if progress is not None:
+            progress(header.count)
         prev_hash = block["hash"]
         expected_first = header.last_seq + 1
     after = expected_first - 1 if expected_first else 0

@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -231,8 +231,9 @@ class Hub:
         return await self.ingestor.append(items, source=source, **options)
 
     # ------------------------------------------------------------------ pulls
-    async def pull(self, name: str) -> PullSummary:
-        """Run one pull of source ``name``, following pages, each page committed with its cursor."""
+    async def pull(self, name: str, progress: Callable[[int], None] | None = None) -> PullSummary:
+        """Run one pull of source ``name``, following pages, each page committed with its cursor
+        (``progress(n)`` is told the records of each page)."""
         connector = self.connectors.get(name)
         if connector is None or not isinstance(connector, PullSource):
             raise HubError(f"{name!r} is not an enabled pull source")
@@ -249,6 +250,8 @@ class Hub:
                 summary.appended += outcome.appended
                 summary.duplicates += outcome.duplicates
                 summary.rejected += outcome.rejects
+                if progress is not None:
+                    progress(outcome.appended + outcome.duplicates + outcome.rejects)
                 cursor = result.cursor
                 if not result.has_more:
                     break
@@ -357,10 +360,10 @@ class Hub:
         return self.config.format_classes[cfg.kind](name, cfg)
 
     async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
-                     out_dir: Path | None = None):
+                     out_dir: Path | None = None, progress: Callable[[int], None] | None = None):
         """Produce a new version of export ``name`` for ``period`` (see hub.runtime.exporting)."""
         return await self.exporter.run(self.funder_format(name), period, funder=funder,
-                                       allow_incomplete=allow_incomplete, out_dir=out_dir)
+                                       allow_incomplete=allow_incomplete, out_dir=out_dir, progress=progress)
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):

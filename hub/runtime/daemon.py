@@ -8,11 +8,13 @@ delivery loops finish their batch, then connectors and the store close.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hub.errors import HubError
 from hub.runtime.scheduler import HubScheduler
 from hub.runtime.server import DRAINING_KEY, build_app
 
@@ -20,6 +22,15 @@ if TYPE_CHECKING:
     from hub.runtime.app import Hub
 
 DRAIN_SECONDS = 30.0
+
+
+class PortInUse(HubError):
+    """The listen address is taken by another process: said in one line, not a traceback."""
+
+    def __init__(self, host: str, port: int):
+        super().__init__(f"port {port} on {host} is already in use (another `parcours run`?): stop that process, "
+                         f"or choose another port with --port or hub.http.port")
+        self.host, self.port = host, port
 
 
 async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None, ready: asyncio.Event | None = None) -> None:
@@ -31,7 +42,14 @@ async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None,
     runner = web.AppRunner(app, shutdown_timeout=DRAIN_SECONDS, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await hub.stop()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        raise
     hub.log.info("listening", address=[f"{a[0]}:{a[1]}" for a in runner.addresses], config=str(hub.config.path))
     scheduler = HubScheduler(hub.scheduled_jobs(), hub.store, timezone=hub.config.timezone, log=hub.log)
     await scheduler.start()

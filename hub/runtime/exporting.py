@@ -101,9 +101,10 @@ class Exporter:
         self.owner = owner
 
     async def run(self, fmt: FunderFormat, period: Period, *, funder: str | None = None,
-                  allow_incomplete: bool = False, out_dir: Path | None = None) -> ExportOutcome:
+                  allow_incomplete: bool = False, out_dir: Path | None = None,
+                  progress: Callable[[int], None] | None = None) -> ExportOutcome:
         """Produce a new version of ``fmt`` for ``period``; nothing is kept when it fails, nor when
-        required fields are missing (unless ``allow_incomplete``)."""
+        required fields are missing (unless ``allow_incomplete``). ``progress(n)``: journeys read."""
         await self.project()  # the journeys up to date with the ledger
         config = self.config
         base = out_dir or (config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
@@ -117,8 +118,9 @@ class Exporter:
             through = ledger["events_through_seq"]
             return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
 
-        request = ExportRequest(fmt.name, period, export_journeys(config, fmt, reader, period, funder), folder, config,
-                                events, allow_incomplete, funder)
+        stream = export_journeys(config, fmt, reader, period, funder)
+        stream.progress = progress
+        request = ExportRequest(fmt.name, period, stream, folder, config, events, allow_incomplete, funder)
 
         def export() -> ExportResult:
             with reader.read_snapshot():  # journeys and events as of one moment, however long it takes

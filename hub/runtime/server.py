@@ -170,8 +170,8 @@ async def post_webhook(request: web.Request) -> web.Response:
     except ConnectorError as exc:
         log.error("webhook handling failed", error=str(exc))
         return _error(503 if exc.retryable else 400, str(exc))
-    log.info("webhook ingested", appended=result_ingest.appended, duplicates=result_ingest.duplicates,
-             event_ids=result_ingest.ids)
+    log.info("webhook ingested", appended=result_ingest.appended, duplicates=result_ingest.duplicates)
+    log.debug("webhook events", event_ids=result_ingest.ids)
     payload = result.response if result.response is not None else {"ids": result_ingest.ids}
     return _json(payload, 200)
 
