@@ -413,6 +413,7 @@ class Hub:
             blocks.extend(made)
         for block in blocks:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
+        self.metrics.count_seal(blocks)
         await self.anchor()
         return blocks
 
@@ -421,7 +422,8 @@ class Hub:
         settings = AnchorSettings.from_config(self.config)
         if settings is None:
             return None
-        return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"))
+        return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"),
+                                       count=self.metrics.count_anchor)
 
     # ------------------------------------------------------------------ dead letters
     async def replay_rejects(self, *, source: str | None = None, reject_ids: list[int] | None = None) -> tuple[int, list[str]]:
