@@ -162,7 +162,7 @@ async def test_the_api_page_shows_every_operation_and_loads_nothing_else(served_
                 section = re.search(rf'<section class="op" id="{re.escape(op["operationId"])}">(.*?)</section>', page, re.S)
                 assert section, f"{method.upper()} {path} has no section on /api/docs"
                 assert f"<code>{html.escape(path)}</code>" in section.group(1)
-                assert html.escape(op["summary"]) in section.group(1)
+                assert op["summary"].replace("`", "") in html.unescape(re.sub(r"<[^>]+>", "", section.group(1)))
     for name in spec["components"]["schemas"]:
         assert f'id="schema-{name}"' in page
     assert not re.search(r"<script|<link|<img|src=|url\(|@import", page), "the page must not load anything"

@@ -42,15 +42,20 @@ def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             for method, op in item.items() if method in HTTP_METHODS]
 
 
+def _inline(text: str | None) -> Markup:
+    """`code` and **bold** of one line of the document, escaped."""
+    escaped = html.escape(text or "")
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return Markup(re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped))
+
+
 def _prose(text: str | None) -> Markup:
     """The Markdown subset the document uses: paragraphs, bullet lists, `code` and **bold**."""
     out = []
     for block in re.split(r"\n\s*\n", (text or "").strip()):
         if not block.strip():
             continue
-        escaped = html.escape(block)
-        escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-        escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = str(_inline(block))
         items = re.split(r"(?m)^\s*[*-] ", escaped)
         if len(items) > 1 and not items[0].strip():
             out.append("<ul>" + "".join(f"<li>{i.strip()}</li>" for i in items[1:]) + "</ul>")
@@ -83,7 +88,7 @@ def _resolve(spec: dict[str, Any], value: Any) -> Any:
 def _template():
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(prose=_prose, yaml=_yaml, ref_name=_ref_name)
+    env.filters.update(prose=_prose, inline=_inline, yaml=_yaml, ref_name=_ref_name)
     source = resources.files("hub.runtime").joinpath("api_docs.html").read_text(encoding="utf-8")
     return env.from_string(source)
 
