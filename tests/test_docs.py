@@ -3,13 +3,15 @@
 * every plugin hook of ``hub.hookspecs`` has a docstring and a section in docs/plugin-hooks.md
   that mentions each of its arguments;
 * the generated configuration reference (docs/gen_config_reference.py) is up to date;
-* every HTTP route of ``hub.runtime.server.build_app`` is in docs/openapi.yaml, and nothing else is;
+* every HTTP route of ``hub.runtime.server.build_app`` is in its OpenAPI document (hub/runtime/openapi.yaml,
+  served as /openapi.json and /api/docs), and nothing else is;
 * every key of the built-in connectors' configs is on the connector's page;
 * relative links between the docs point at files that exist.
 """
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 import subprocess
@@ -17,10 +19,12 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import aiohttp
 import pluggy
 import pytest
 import yaml
 
+import hub
 import hub.hookspecs
 from hub.runtime.server import build_app
 
@@ -107,20 +111,61 @@ def _app_routes() -> set[tuple[str, str]]:
     return routes
 
 
-def _openapi_routes() -> set[tuple[str, str]]:
-    spec = yaml.safe_load((DOCS / "openapi.yaml").read_text(encoding="utf-8"))
-    assert str(spec.get("openapi", "")).startswith("3.1"), "docs/openapi.yaml must be OpenAPI 3.1"
+OPENAPI = ROOT / "hub" / "runtime" / "openapi.yaml"  # shipped in the package: the daemon serves it
+
+
+def _routes_of(spec: dict) -> set[tuple[str, str]]:
+    assert str(spec.get("openapi", "")).startswith("3.1"), "the API document must be OpenAPI 3.1"
     return {(method, path) for path, item in spec["paths"].items() for method in item if method in HTTP_METHODS}
+
+
+def _openapi_routes() -> set[tuple[str, str]]:
+    return _routes_of(yaml.safe_load(OPENAPI.read_text(encoding="utf-8")))
 
 
 def test_every_route_is_in_openapi():
     missing = _app_routes() - _openapi_routes()
-    assert not missing, f"routes of hub.runtime.server.build_app missing from docs/openapi.yaml: {sorted(missing)}"
+    assert not missing, f"routes of hub.runtime.server.build_app missing from {OPENAPI.name}: {sorted(missing)}"
 
 
 def test_openapi_has_no_route_the_server_lacks():
     extra = _openapi_routes() - _app_routes()
-    assert not extra, f"docs/openapi.yaml describes routes hub.runtime.server.build_app does not register: {sorted(extra)}"
+    assert not extra, f"{OPENAPI.name} describes routes hub.runtime.server.build_app does not register: {sorted(extra)}"
+
+
+@pytest.fixture
+async def served_docs(make_hub, aiohttp_server_factory):
+    hub = await make_hub("")
+    server = await aiohttp_server_factory(build_app(hub))
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+        yield client
+
+
+async def test_the_daemon_serves_the_document_of_every_route(served_docs):
+    async with served_docs.get("/openapi.json") as r:
+        assert r.status == 200 and r.content_type == "application/json"
+        served = await r.json()
+    assert served["info"]["version"] == hub.__version__
+    assert _routes_of(served) == _app_routes()
+    assert served["paths"] == yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))["paths"]
+
+
+async def test_the_api_page_shows_every_operation_and_loads_nothing_else(served_docs):
+    async with served_docs.get("/api/docs") as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        page = await r.text()
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method in HTTP_METHODS:
+                section = re.search(rf'<section class="op" id="{re.escape(op["operationId"])}">(.*?)</section>', page, re.S)
+                assert section, f"{method.upper()} {path} has no section on /api/docs"
+                assert f"<code>{html.escape(path)}</code>" in section.group(1)
+                assert op["summary"].replace("`", "") in html.unescape(re.sub(r"<[^>]+>", "", section.group(1)))
+    for name in spec["components"]["schemas"]:
+        assert f'id="schema-{name}"' in page
+    assert not re.search(r"<script|<link|<img|src=|url\(|@import", page), "the page must not load anything"
 
 
 # --------------------------------------------------------------------------- connector pages

@@ -256,6 +256,8 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
         await record_admin_action(services.append, actor, f"documents issue --type {doc_type} --allow-incomplete",
                                   action or learner_id or "",
                                   {"documents": {d.id: [gap_label(g) for g in d.gaps] for d in incomplete}})
+    if services.metrics is not None and run.refused:
+        services.metrics.count_refused(doc_type, len(run.refused))
     run.seconds = time.perf_counter() - started
     return run
 

@@ -27,6 +27,7 @@ class DocumentServices:
     append: Callable[..., Awaitable["IngestResult"]]  # Hub.append(items, source=…, ids=…)
     project: Callable[[], Awaitable[int]]  # brings the journeys up to date with the ledger
     log: Any
+    metrics: Any = None  # hub.runtime.metrics.Metrics of the process, which counts refused documents
 
     async def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]:
         """The up-to-date projected journey states of an action, of a learner, or of both."""
@@ -37,4 +38,4 @@ class DocumentServices:
 def services_of(hub: "Hub") -> DocumentServices:
     """The services documents use, taken from an assembled hub."""
     return DocumentServices(config=hub.config, store=hub.store, blobs=hub.blobs, append=hub.append,
-                            project=hub.project, log=hub.log)
+                            project=hub.project, log=hub.log, metrics=hub.metrics)

@@ -406,11 +406,12 @@ def block_to_anchor(store, every: dt.timedelta | None = None, now: dt.datetime |
 
 
 async def anchor_after_seal(store, session, settings: AnchorSettings, *, log: Any = None,
-                            now: dt.datetime | None = None) -> Anchor | None:
+                            now: dt.datetime | None = None, count: Any = None) -> Anchor | None:
     """Anchor the newest block if it is due (see :func:`block_to_anchor`); what ``Hub.seal`` calls.
 
     Never raises for a TSA problem: it is logged and the block is tried again at the next call,
     so an outage neither loses nor holds up anything. Returns the stored anchor, or None.
+    ``count(obtained)``, if given, is called once per attempt (the metrics).
     """
     try:
         block = await store.call(block_to_anchor, store, settings.every, now)
@@ -421,11 +422,17 @@ async def anchor_after_seal(store, session, settings: AnchorSettings, *, log: An
     except AnchorError as exc:
         if log is not None:
             log.warning("anchoring failed; trying again at the next seal", error=str(exc))
+        if count is not None:
+            count(False)
         return None
     except Exception as exc:  # never let anchoring break sealing
         if log is not None:
             log.exception("anchoring crashed; trying again at the next seal", error=repr(exc))
+        if count is not None:
+            count(False)
         return None
+    if count is not None:
+        count(True)
     if not stored:  # another process anchored it meanwhile
         return None
     if log is not None:

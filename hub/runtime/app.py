@@ -416,6 +416,7 @@ class Hub:
             blocks.extend(made)
         for block in blocks:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
+        self.metrics.count_seal(blocks)
         await self.anchor()
         return blocks
 
@@ -424,7 +425,8 @@ class Hub:
         settings = AnchorSettings.from_config(self.config)
         if settings is None:
             return None
-        return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"))
+        return await anchor_after_seal(self.store, self._http_session(), settings, log=self.log.bind(component="anchoring"),
+                                       count=self.metrics.count_anchor)
 
     async def check_connectors(self) -> dict[str, dict[str, Any]]:
         """Ask every connector for its health (used by /readyz and ``connectors list``)."""

@@ -1,6 +1,7 @@
 """The daemon's HTTP surface (aiohttp).
 
-Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
+Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``, and the
+API description ``GET /openapi.json`` / ``GET /api/docs`` (hub.runtime.apidoc, from openapi.yaml beside this).
 Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…``.
 A 2xx on an ingest means the events are committed; anything else means nothing was stored.
 """
@@ -21,6 +22,7 @@ from hub.connector import WebhookRequest, WebhookSource
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
+from hub.runtime.apidoc import add_routes as add_apidoc_routes
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
@@ -299,4 +301,5 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/metrics", metrics),
     ])
     add_document_routes(app, hub)
+    add_apidoc_routes(app)
     return app
