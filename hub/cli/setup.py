@@ -46,7 +46,7 @@ def init(target: str, force: bool) -> None:
     click.echo(f"{'kept' if kept else 'wrote'} {token} (the admin API's bearer token, readable by you only)")
     made = [folder for folder in starter_folders(text) if not folder.is_dir()]
     for folder in made:
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)  # a folder the configuration names twice
     if made:
         click.echo(f"created {', '.join(str(f) for f in made)}")
     config = "" if target == DEFAULT_CONFIG else f" --config {path}"
