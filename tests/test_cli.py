@@ -108,15 +108,6 @@ def test_sync_refuses_a_sink(tmp_path):
     assert run.returncode == 2 and "not an enabled pull source" in run.stderr
 
 
-def test_init_then_check(tmp_path):
-    assert parcours("init", cwd=tmp_path).returncode == 0
-    assert parcours("init", cwd=tmp_path).returncode == 2  # never overwrites silently
-    check = parcours("check", cwd=tmp_path, env={"PARCOURS_ADMIN_TOKEN": "t" * 24})
-    assert check.returncode == 0 and "archive-everything" in check.stdout
-    missing = parcours("check", cwd=tmp_path, env={"PARCOURS_ADMIN_TOKEN": ""})
-    assert missing.returncode == 2 and "too short" in missing.stderr
-
-
 def test_config_schema_and_help(tmp_path):
     schema = json.loads(parcours("config-schema", cwd=tmp_path).stdout)
     assert schema["title"] == "Parcours Hub configuration"

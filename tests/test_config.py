@@ -161,7 +161,7 @@ def test_schema_is_generated_from_models_and_committed(classes):
     assert committed == schema, "config/schema.json is stale: run `parcours config-schema -o config/schema.json`"
 
 
-def test_demo_and_starter_configs_are_valid(classes, monkeypatch):
+def test_demo_and_starter_configs_are_valid(classes, monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     from hub.config import load_config
 
@@ -170,7 +170,9 @@ def test_demo_and_starter_configs_are_valid(classes, monkeypatch):
     assert "demo-files" in cfg.pull_sources()
     assert sorted({e.kind for e in cfg.exports.values()}) == ["bpf", "cpf", "france_travail", "opco", "region"]
     starter = (ROOT / "hub" / "starter.yaml").read_text()
-    cfg = parse_config(starter, classes, env={"PARCOURS_ADMIN_TOKEN": "x" * 20})
+    (tmp_path / "config" / "secrets").mkdir(parents=True)
+    (tmp_path / "config" / "secrets" / "admin-token").write_text("x" * 20)  # as `parcours init` writes it
+    cfg = parse_config(starter, classes, env={}, base_dir=tmp_path)
     assert cfg.connectors["imports"].kind == "file_drop"
 
 

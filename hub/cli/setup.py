@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from importlib import resources
 from pathlib import Path
 
 import click
+import yaml
 
 from hub.cli.common import (
     CONFIG_OPTION,
@@ -22,17 +25,52 @@ from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings
 from hub.errors import ConfigError
 
 
+STARTER_TOKEN = "config/secrets/admin-token"  # the ${file:…} the starter's hub.http.admin_token names
+
+
 @click.command()
 @click.option("--path", "target", type=click.Path(dir_okay=False), default=DEFAULT_CONFIG, show_default=True)
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file (an existing admin token is kept).")
 def init(target: str, force: bool) -> None:
-    """Write a commented starter configuration."""
+    """Write a commented starter configuration, its admin token and the folders it names."""
     path = Path(target)
     if path.exists() and not force:
         fail(f"{path} exists (use --force to overwrite)", 2)
+    text = resources.files("hub").joinpath("starter.yaml").read_text(encoding="utf-8")
+    token = path.parent / "secrets" / "admin-token"
+    if token.as_posix() != STARTER_TOKEN:  # the config is elsewhere: its token lies beside it
+        text = text.replace("${file:" + STARTER_TOKEN + "}", "${file:" + token.as_posix() + "}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(resources.files("hub").joinpath("starter.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    click.echo(f"wrote {path}; next: edit it, then `parcours check --config {path}`")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+    kept = token.exists()
+    write_secret(token)
+    click.echo(f"{'kept' if kept else 'wrote'} {token} (the admin API's bearer token, readable by you only)")
+    made = [folder for folder in starter_folders(text) if not folder.is_dir()]
+    for folder in made:
+        folder.mkdir(parents=True, exist_ok=True)  # a folder the configuration names twice
+    if made:
+        click.echo(f"created {', '.join(str(f) for f in made)}")
+    config = "" if target == DEFAULT_CONFIG else f" --config {path}"
+    click.echo(f"next: parcours check{config} && parcours run{config}")
+
+
+def write_secret(path: Path) -> None:
+    """A new random token in ``path``, readable and writable by its owner only; an existing one stays."""
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secrets.token_urlsafe(32) + "\n")
+
+
+def starter_folders(text: str) -> list[Path]:
+    """The folders a starter configuration names: the data folder and its connectors' folders."""
+    raw = yaml.safe_load(text)
+    names = [raw.get("hub", {}).get("data_dir")]
+    names += [c.get(key) for c in (raw.get("connectors") or {}).values() for key in ("path", "directory")]
+    return [Path(name) for name in names if name]
 
 
 @click.command()

@@ -12,7 +12,7 @@ taken from the recorded ``ws/errors/*.json`` of a real Moodle 4.4:
 
 Two back ends answer the calls:
 
-* :class:`RecordedMoodle` replays ``/work/shared/fixtures/moodle/ws/*.json``: a call is answered
+* :class:`RecordedMoodle` replays ``tests/fixtures/moodle/ws/*.json``: a call is answered
   with the recorded response whose ``wsfunction`` and form fields (the token aside) are exactly
   those posted, whatever their order;
 * :class:`tests.fakes.moodle_dataset.GeneratedMoodle` computes answers of the same shapes from a
@@ -30,16 +30,14 @@ import collections
 import contextlib
 import copy
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 from aiohttp import web
 
-# the recordings live in the shared folder beside the repository (../shared/fixtures/moodle)
-FIXTURES = Path(os.environ.get("MOODLE_FIXTURES")
-                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "moodle")
+# the recordings of a real Moodle 4.4 (where they come from: tests/fixtures/moodle/README.md)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "moodle"
 WS_DIR = FIXTURES / "ws"
 REST_PATH = "/webservice/rest/server.php"
 TOKEN = "fake-moodle-token-0123456789abcdef"

@@ -1,6 +1,6 @@
 """The log store on real PostgreSQL and MariaDB servers, with Moodle's own schema.
 
-The recorded rows are those of /work/shared/fixtures/moodle/db/rows; every expected value below
+The recorded rows are those of tests/fixtures/moodle/db/rows; every expected value below
 was read off mdl_logstore_standard_log.csv by hand (row ids in the comments), e.g. Zoé's first
 session: log-in row 106 at 08:12:00, log-out row 121 at 08:12:18, 16 rows.
 """

@@ -1,6 +1,6 @@
 """Web services against the fake Moodle replaying what a real Moodle 4.4 answered.
 
-Expected values are read off the recordings in /work/shared/fixtures/moodle/ws (and the
+Expected values are read off the recordings in tests/fixtures/moodle/ws (and the
 scenario of its README), not recomputed: e.g. Jérôme's first quiz attempt is attempt id 2,
 ``sumgrades`` 5 of a quiz graded 10 with a pass mark of 6.
 """
