@@ -18,7 +18,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Generic, Mapping, TypeVar
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    ClassVar,
+    Generic,
+    Mapping,
+    TypeVar,
+)
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,10 +35,17 @@ import orjson
 import yarl
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.fields import FieldInfo
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
 
 from hub.durations import Duration
 from hub.errors import ConnectorError, PermanentError, RetryableError, error_for_status
+from hub.redaction import redact_url
 
 #: a callable mapping (status, headers) to a retry delay in seconds, or None
 RetryAfter = Callable[[int, Mapping[str, str]], "float | None"]
@@ -268,7 +284,7 @@ def _describe(method: str, path: str) -> str:
     credentials there)."""
     if path.startswith("/"):
         return f"{method} {path.split('?', 1)[0]}"
-    parts = urlsplit(path)
+    parts = urlsplit(redact_url(path))
     return f"{method} {parts.scheme}://{parts.netloc}{parts.path}"
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from hub.redaction import redact_text
+
 REDACTED = "**********"
 _SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|authorization|signature|api_key|apikey)", re.I)
 _secrets: set[str] = set()
@@ -30,7 +32,7 @@ def _scrub(value: Any) -> Any:
         for secret in _secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        return value
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: (REDACTED if _SENSITIVE_KEY.search(str(k)) and v else _scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

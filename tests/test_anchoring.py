@@ -106,8 +106,8 @@ def test_time_stamp_request_is_rfc3161_with_nonce_and_cert_req(tmp_path):
 
 
 def test_stored_urls_carry_no_credentials():
-    assert redact_url("https://user:secret@tsa.example:8443/ts?key=k") == "https://tsa.example:8443/ts"
-    assert redact_url("http://127.0.0.1:3180") == "http://127.0.0.1:3180/"
+    assert redact_url("https://user:secret@tsa.example:8443/ts?key=k") == "https://tsa.example:8443/ts?key=****"
+    assert redact_url("http://127.0.0.1:3180") == "http://127.0.0.1:3180"
 
 
 # --------------------------------------------------------------------------- anchoring a block

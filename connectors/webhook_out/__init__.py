@@ -26,6 +26,7 @@ from hub.connector import Connector, ConnectorConfig, EventSink
 from hub.errors import ConnectorError, PermanentError
 from hub.hookspecs import hookimpl
 from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
+from hub.redaction import redact_url
 
 SIGNATURE_HEADER = "Parcours-Signature"
 
@@ -82,7 +83,7 @@ class WebhookOut(Connector, EventSink):
             "Parcours-Delivery": events[0].id if events else "",
         }
         url = str(self.config.url)
-        await self.http.request("POST", url, data=body, headers=headers, ok=ANY_2XX, what=f"POST {url}")
+        await self.http.request("POST", url, data=body, headers=headers, ok=ANY_2XX, what=f"POST {redact_url(url)}")
 
 
 @hookimpl

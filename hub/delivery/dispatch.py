@@ -23,6 +23,7 @@ from hub.connector import EventSink
 from hub.errors import ConnectorError, PermanentError, RetryableError
 from hub.events import TraceEvent, to_trace_event
 from hub.leases import owner_is_dead, process_owner
+from hub.redaction import redact_text
 from hub.store.base import Claimed, SinkState
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class Dispatcher:
     async def _record_failure(self, sink, claimed, error: ConnectorError, policy, state: SinkState, now: float) -> DeliveryStats:
         store = self.store
         stats = DeliveryStats()
-        message = f"{type(error).__name__}: {error}"
+        message = redact_text(f"{type(error).__name__}: {error}")
         stats.errors.append(message)
         dead, retry_groups = [], {}
         max_age = policy.max_age.total_seconds()

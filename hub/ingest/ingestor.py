@@ -21,6 +21,7 @@ from hub.events import UTC, EventTypeRegistry, EventValidationError
 from hub.gcpause import no_gc
 from hub.ingest.router import Router
 from hub.learners import LearnerResolver
+from hub.redaction import redact_text
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.timefmt import format_utc
 from hub.ulid import new_ulids
@@ -179,7 +180,8 @@ class Ingestor:
 
 
 def reject_rows(source: str, rejects: Iterable[Reject]) -> list[RejectRow]:
-    return [RejectRow(source, r.stage, r.error, encode_json(r.payload), r.source_id) for r in rejects]
+    """Dead letters of a source's records (their error texts with any URL redacted)."""
+    return [RejectRow(source, r.stage, redact_text(r.error), encode_json(r.payload), r.source_id) for r in rejects]
 
 
 def _source_id(item: Any) -> str | None:

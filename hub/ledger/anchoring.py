@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from hub.errors import ConnectorError, HubError
 from hub.http import fetch
 from hub.ledger.merkle import BlockHeader
+from hub.redaction import redact_url
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -295,16 +296,6 @@ def parse_reply(body: bytes, digest_hex: str, nonce: int) -> tuple[bytes, dt.dat
 
 
 # --------------------------------------------------------------------------- asking a TSA
-
-
-def redact_url(url: str) -> str:
-    """``url`` without credentials (user:password@) nor query string: what is stored and logged."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
 
 
 class _WithBody:

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import BaseModel, SecretStr
@@ -32,6 +31,7 @@ from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
 from hub.ledger.integrity import seal
 from hub.plugin_runtime import PluginRuntime
 from hub.plugins import PluginHost, load_plugins
+from hub.redaction import redact_text, redact_url
 from hub.runtime.exporting import Exporter, scheduled_period
 from hub.runtime.metrics import Metrics
 from hub.runtime.scheduler import Job
@@ -78,15 +78,6 @@ class ScheduledExportRun:
     @property
     def failed(self) -> bool:
         return self.error is not None or (self.outcome is not None and not self.outcome.written)
-
-
-def _masked(url: str) -> str:
-    """A store URL without its password."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def _register_secrets(model: Any) -> None:
@@ -157,7 +148,7 @@ class Hub:
         except ConfigError:
             raise
         except Exception as exc:  # unreachable server, wrong credentials, unwritable folder
-            raise ConfigError(f"cannot open the store {_masked(config.hub.store.url)}: "
+            raise ConfigError(f"cannot open the store {redact_url(config.hub.store.url)}: "
                               f"{logs._scrub(str(exc)).strip().splitlines()[0]}") from None
         hub = cls(config, plugins, store)
         hub._learner_mapping = mapping
@@ -256,9 +247,9 @@ class Hub:
                 if not result.has_more:
                     break
         except ConnectorError as exc:
-            summary.ok, summary.error = False, f"{type(exc).__name__}: {exc}"
+            summary.ok, summary.error = False, redact_text(f"{type(exc).__name__}: {exc}")
         except Exception as exc:
-            summary.ok, summary.error = False, f"unexpected {type(exc).__name__}: {exc}"
+            summary.ok, summary.error = False, redact_text(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("pull crashed")
         now = time.time()
         await self.store.call(self.store.record_pull, name, ok=summary.ok, error=summary.error, at=now)

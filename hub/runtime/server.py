@@ -22,6 +22,7 @@ from hub.connector import WebhookRequest, WebhookSource
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
+from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
 
 if TYPE_CHECKING:
@@ -207,11 +208,14 @@ async def readyz(request: web.Request) -> web.Response:
         if state.paused_until and state.paused_until > time.time():
             sinks[name] = {"paused_for_seconds": round(state.paused_until - time.time()), "last_error": state.last_error}
     degraded = any(not c["ok"] for c in connectors.values()) or bool(sinks)
+    if _require_admin(hub, request) is not None:  # public: states, never an error text
+        connectors = {name: {"ok": c["ok"]} for name, c in connectors.items()}
+        sinks = {name: {"paused_for_seconds": s["paused_for_seconds"]} for name, s in sinks.items()}
     return _json({
         "status": "degraded" if degraded else "ok",
         "store": {"ok": True, "schema_version": version},
-        "connectors": connectors,
-        "paused_sinks": sinks,
+        "connectors": redact_all(connectors),
+        "paused_sinks": redact_all(sinks),
     })
 
 
