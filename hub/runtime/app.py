@@ -78,7 +78,7 @@ class ScheduledExportRun:
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or (self.outcome is not None and not self.outcome.written)
+        return self.error is not None or (self.outcome is not None and self.outcome.failed)
 
 
 def _masked(url: str) -> str:
@@ -357,10 +357,10 @@ class Hub:
         return self.config.format_classes[cfg.kind](name, cfg)
 
     async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
-                     out_dir: Path | None = None):
+                     out_dir: Path | None = None, force: bool = False, dry_run: bool = False):
         """Produce a new version of export ``name`` for ``period`` (see hub.runtime.exporting)."""
         return await self.exporter.run(self.funder_format(name), period, funder=funder,
-                                       allow_incomplete=allow_incomplete, out_dir=out_dir)
+                                       allow_incomplete=allow_incomplete, out_dir=out_dir, force=force, dry_run=dry_run)
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):
