@@ -188,8 +188,6 @@ class Exporter:
                                 sizes={f.name: f.stat().st_size for f in result.files})
         if result.missing and not allow_incomplete:
             return outcome
-        if result.missing:
-            outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
         if records == 0 and not force:
             outcome.status = EMPTY
             return outcome
@@ -202,6 +200,8 @@ class Exporter:
                 await self.append(result.events, source="hub")
             return outcome
         outcome.status = WRITTEN
+        if result.missing:
+            outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
         if dry_run:
             outcome.version = int(latest.name[1:]) + 1 if latest is not None else 1
             return outcome
