@@ -57,7 +57,7 @@ def _export_line(run) -> str:
     if run.error:
         return f"FAILED: {run.error}"
     if run.outcome is None:
-        return "already produced (`parcours export` makes a new version)"
+        return "already produced (`parcours export` runs it again: a new version if anything changed)"
     if run.outcome.status == "empty":
         return "empty: no enrolment in the period, nothing written"
     if run.outcome.status == "unchanged":
