@@ -172,3 +172,28 @@ def test_connectors_list_reports_health(tmp_path):
     assert health["inbox"]["ok"] is False and "does not exist" in health["inbox"]["message"]
     assert health["out"]["ok"] is True
     assert run.returncode == 1
+
+
+def test_export_dry_run_nothing_new_and_empty_period_exit_codes(tmp_path):
+    cwd = copy_demo(tmp_path)
+    text = (cwd / "config/demo.yaml").read_text()
+    start, end = text.index("  # Everything, appended"), text.index("# Funder exports")
+    (cwd / "config/demo.yaml").write_text(text[:start] + "\n" + text[end:])  # the demo's sources, no sink
+    for source in ("demo-files", "demo-dossiers"):
+        assert parcours("sync", source, "--config", "config/demo.yaml", cwd=cwd).returncode == 0
+    count = ledger_count(cwd)
+    export = ("export", "opco-atlas", "--period", "2026-10", "--config", "config/demo.yaml")
+    dry = parcours(*export, "--dry-run", "--json", cwd=cwd)
+    outcome = json.loads(dry.stdout)
+    assert dry.returncode == 0 and (outcome["status"], outcome["dry_run"], outcome["version"]) == ("written", True, 1)
+    assert outcome["bytes"]["atlas-etat-presence-2026-10.csv"] > 0
+    assert not (cwd / "var/demo/exports").exists() and ledger_count(cwd) == count  # nothing on disk, nothing recorded
+    first = parcours(*export, cwd=cwd)
+    assert first.returncode == 0 and "version 1 in" in first.stdout
+    again = parcours(*export, cwd=cwd)
+    assert again.returncode == 0 and "nothing new since version 1" in again.stdout
+    assert ledger_count(cwd) == count + 1
+    assert "version 2 in" in parcours(*export, "--force", cwd=cwd).stdout
+    empty = parcours("export", "opco-atlas", "--period", "2027-03", "--config", "config/demo.yaml", cwd=cwd)
+    assert empty.returncode == 3 and "empty period" in empty.stdout
+    assert not (cwd / "var/demo/exports/opco-atlas/2027-03").exists()
