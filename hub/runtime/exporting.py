@@ -140,7 +140,7 @@ class Exporter:
             return await self._keep(fmt, period, base, staging, ledger, result, records,
                                     allow_incomplete=allow_incomplete, force=force, dry_run=dry_run)
         finally:
-            discard(scratch)  # the staged files were moved away when kept
+            discard(scratch)  # what was kept was moved away
 
     async def _export(self, fmt: FunderFormat, period: Period, funder: str | None, allow_incomplete: bool,
                       folder: Path, dry_run: bool) -> tuple[dict[str, Any], ExportResult, int]:
@@ -206,8 +206,8 @@ class Exporter:
             outcome.version = int(latest.name[1:]) + 1 if latest is not None else 1
             return outcome
         version, folder = next_version_dir(base, period)
-        shutil.move(staging, folder)
-        files = [folder / f.name for f in result.files]
+        folder.mkdir()  # fails, rather than mixing two runs, if another one took that version meanwhile
+        files = [Path(shutil.move(f, folder / f.name)) for f in result.files]
         previous = _previous_event(folder.parent, version)
         manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
                                   files=files, notes=outcome.notes, supersedes=previous, incomplete=result.missing)
@@ -260,7 +260,8 @@ class Exporter:
 
         None when that period was already produced, or is being produced by a live process. A run
         that fails or writes nothing (required fields missing, or an empty period) gives its claim
-        back, so that the next run tries again; the unfinished claim of a process of this host that died mid-run is taken over."""
+        back, so that the next run tries again; the unfinished claim of a process of this host that
+        died mid-run is taken over."""
         fmt = self.funder_format(name)
         period = scheduled_period(fmt, dt.datetime.now(self.config.timezone).date())
         owner, key, store = self.owner, f"export:{name}:{period.label}", self.store
