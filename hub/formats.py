@@ -109,6 +109,9 @@ class ExportRequest:
     events: Callable[..., Iterator[dict[str, Any]]]  # events(types=[...]) streams the ledger
     allow_incomplete: bool = False
     funder: str | None = None
+    #: ``parcours export --dry-run``: write the files as usual (they are then thrown away), but
+    #: change nothing outside ``out_dir`` (no push to a funder's API)
+    dry_run: bool = False
 
 
 @dataclass
@@ -118,6 +121,9 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     #: events the format wants appended with the export (e.g. compliance.deadline_due)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: how many records (enrolments, declarations) the files hold; 0 makes the period empty, and
+    #: the hub then keeps nothing unless forced. None: the enrolments the hub handed over count
+    records: int | None = None
 
 
 class FunderFormat:

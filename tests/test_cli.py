@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -24,6 +26,29 @@ def copy_demo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def demo_commands() -> list[list[str]]:
+    """The ``parcours`` commands of ``./dev demo``, in order: this test runs what the script runs."""
+    section = (ROOT / "dev").read_text().split("\n    demo)\n", 1)[1].split(";;", 1)[0]
+    commands = []
+    for line in section.splitlines():
+        if '"$VENV/bin/parcours"' in line:
+            args = line.split('"$VENV/bin/parcours"', 1)[1].split("||")[0].split(">")[0]
+            commands.append([a for a in shlex.split(args) if a != "$@"])
+    assert commands[0][:2] == ["run", "--once"] and len(commands) >= 3, commands
+    return commands
+
+
+def ledger_count(cwd: Path) -> int:
+    with sqlite3.connect(cwd / "var/demo/hub.db") as db:
+        return db.execute("select count(*) from events").fetchone()[0]
+
+
+def demo_files(cwd: Path) -> list[str]:
+    """The demo's documents and export versions, as paths."""
+    return sorted(str(p.relative_to(cwd)) for folder in ("var/demo/documents", "var/demo/exports")
+                  for p in (cwd / folder).rglob("*"))
+
+
 def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     cwd = copy_demo(tmp_path)
     crm = subprocess.Popen([sys.executable, "-m", "tests.fakes.hubspot_fake", "--port", "0", "--print-port",
@@ -32,9 +57,15 @@ def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     port = crm.stdout.readline().strip()
     text = (cwd / "config/demo.yaml").read_text().replace("http://127.0.0.1:8091", f"http://127.0.0.1:{port}")
     (cwd / "config/demo.yaml").write_text(text)
+    run_once, *rest = demo_commands()
     try:
-        first = parcours("run", "--once", "--config", "config/demo.yaml", cwd=cwd)
+        first = parcours(*run_once, cwd=cwd)
         contacts = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/contacts").read())
+        then = [parcours(*command, cwd=cwd) for command in rest]  # keys, certificates, the invoice bundle
+        count, files = ledger_count(cwd), demo_files(cwd)
+        # the second ./dev demo: nothing new anywhere
+        second = parcours(*run_once, "--json", cwd=cwd)
+        again = [parcours(*command, cwd=cwd) for command in rest]
     finally:
         crm.terminate()
     # the sync route LMS -> hub -> CRM: every demo learner's contact got the hub's properties
@@ -46,28 +77,33 @@ def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     total = int(re.search(r"ledger: (\d+) events", first.stdout).group(1))
     assert f"sink archive            {total} delivered" in first.stdout
     lines = (cwd / "var/demo/out/all-events.ndjson").read_text().splitlines()
-    assert len(lines) == total
+    assert len({json.loads(l)["id"] for l in lines}) == len(lines) == count  # each event archived once, by now
     atlas = [json.loads(l) for l in (cwd / "var/demo/out/opco-atlas-attendance.ndjson").read_text().splitlines()]
     assert atlas and {e["learner"]["ref"] for e in atlas} == {f"apprenant-0{i}" for i in range(1, 7)}
     # every funder format's export of the demo's period, with its manifest, recorded in the ledger
     exports = {"opco-atlas": "2026-10", "france-travail": "2026-10", "region-centre": "2026-10",
                "cpf-edof": "2026-10", "bpf": "2026"}
-    issued = {json.loads(l)["data"]["document"] for l in lines if json.loads(l)["type"] == "document.issued"}
+    documents = {json.loads(l)["data"]["document"] for l in lines if json.loads(l)["type"] == "document.issued"}
     for name, period in exports.items():
         assert re.search(rf"export {name} +{period} +v1: \d+ file\(s\)", first.stdout), first.stdout
         folder = cwd / "var/demo/exports" / name / period / "v1"
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["files"] and all((folder / f["name"]).stat().st_size == f["bytes"] for f in manifest["files"])
-        assert f"{name}/{period}/v1" in issued
+        assert f"{name}/{period}/v1" in documents
     statement = (cwd / "var/demo/exports/opco-atlas/2026-10/v1/atlas-etat-presence-2026-10.csv")
     assert {"ATL-2026-00010" + str(i) for i in range(1, 7)} <= set(re.findall(r"ATL-2026-\d+", statement.read_text("utf-8-sig")))
     presence = next((cwd / "var/demo/exports/france-travail/2026-10/v1").glob("ETAT_PRESENCE_7*.csv")).read_text()
     assert [row.split(";")[0] for row in presence.splitlines()[1:]] == ["1234567A", "3456789C", "2345678B"]
-    second = parcours("run", "--once", "--json", "--config", "config/demo.yaml", cwd=cwd)
+    assert "11 issued, 1 refused" in then[-2].stdout, then[-2].stdout  # Théo Garnier: a half-day not co-signed
+    assert "version 1 in" in then[-1].stdout and then[-1].returncode == 0, then[-1].stderr
+    # a second pass adds nothing: no event, no document, no export version
     summary = json.loads(second.stdout)
-    assert summary["pulls"][0]["appended"] == 0 and summary["delivery"]["archive"]["delivered"] == 0
+    assert summary["pulls"][0]["appended"] == 0
     assert [e["already_produced"] for e in summary["exports"]] == [True] * 5, "each period is produced once"
     assert second.returncode == 0, second.stderr
+    assert ledger_count(cwd) == count and demo_files(cwd) == files
+    assert "0 issued, 11 unchanged" in again[-2].stdout, again[-2].stdout
+    assert "nothing new since version 1" in again[-1].stdout and again[-1].returncode == 0, again[-1].stdout
 
 
 def test_sync_dlq_list_and_replay(tmp_path):
@@ -143,3 +179,28 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: port {port} on 127.0.0.1 is already in use (another `parcours run`?): stop that "
                       "process, or choose another port with --port or hub.http.port"], result.stderr
+
+
+def test_export_dry_run_nothing_new_and_empty_period_exit_codes(tmp_path):
+    cwd = copy_demo(tmp_path)
+    text = (cwd / "config/demo.yaml").read_text()
+    start, end = text.index("  # Everything, appended"), text.index("# Funder exports")
+    (cwd / "config/demo.yaml").write_text(text[:start] + "\n" + text[end:])  # the demo's sources, no sink
+    for source in ("demo-files", "demo-dossiers"):
+        assert parcours("sync", source, "--config", "config/demo.yaml", cwd=cwd).returncode == 0
+    count = ledger_count(cwd)
+    export = ("export", "opco-atlas", "--period", "2026-10", "--config", "config/demo.yaml")
+    dry = parcours(*export, "--dry-run", "--json", cwd=cwd)
+    outcome = json.loads(dry.stdout)
+    assert dry.returncode == 0 and (outcome["status"], outcome["dry_run"], outcome["version"]) == ("written", True, 1)
+    assert outcome["bytes"]["atlas-etat-presence-2026-10.csv"] > 0
+    assert not (cwd / "var/demo/exports").exists() and ledger_count(cwd) == count  # nothing on disk, nothing recorded
+    first = parcours(*export, cwd=cwd)
+    assert first.returncode == 0 and "version 1 in" in first.stdout
+    again = parcours(*export, cwd=cwd)
+    assert again.returncode == 0 and "nothing new since version 1" in again.stdout
+    assert ledger_count(cwd) == count + 1
+    assert "version 2 in" in parcours(*export, "--force", cwd=cwd).stdout
+    empty = parcours("export", "opco-atlas", "--period", "2027-03", "--config", "config/demo.yaml", cwd=cwd)
+    assert empty.returncode == 3 and "empty period" in empty.stdout
+    assert not (cwd / "var/demo/exports/opco-atlas/2027-03").exists()

@@ -76,11 +76,51 @@ async def test_export_versions_manifest_and_ledger(make_hub, workdir):
     issued = await hub.store.call(hub.store.get_event, first.event_id)
     assert issued["type"] == "document.issued" and issued["data"]["document"] == "atlas-hours/2026-10/v1"
     assert issued["data"]["sha256"] == hashlib.sha256((first.folder / "manifest.json").read_bytes()).hexdigest()
-    second = await hub.export("atlas-hours", Period.parse("2026-10"))
+    second = await hub.export("atlas-hours", Period.parse("2026-10"), force=True)
     assert second.version == 2 and first.folder.exists()  # never overwritten
     assert (await hub.store.call(hub.store.get_event, second.event_id))["supersedes"] == first.event_id
+
+
+async def test_nothing_new_and_empty_periods_write_nothing_unless_forced(make_hub, workdir):
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.pull("demo")
+    first = await hub.export("atlas-hours", Period.parse("2026-10"))
+    count = await hub.store.call(hub.store.count_events)
+    again = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert (again.status, again.written, again.version, again.event_id) == ("unchanged", False, 1, first.event_id)
+    assert await hub.store.call(hub.store.count_events) == count
+    assert [p.name for p in (workdir / "var/exports/atlas-hours/2026-10").iterdir()] == ["v1"]
+    # new evidence that changes the files: a new version
+    await hub.append([{"type": "funding.approved", "occurred_at": "2026-10-20T10:00:00+02:00", "source_id": "x-pec",
+                       "learner": {"ref": "apprenant-07"}, "action": "ACT-2026-REACT-01",
+                       "data": {"funder": "opco-atlas", "funder_kind": "opco"}}], source="demo")
+    changed = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert changed.status == "written" and changed.version == 2
+    # a period without any enrolment of the export: nothing on disk, nothing in the ledger
+    count = await hub.store.call(hub.store.count_events)
     empty = await hub.export("atlas-hours", Period.parse("2027-01"))
-    assert empty.written and len(list(csv.reader((empty.folder / "hours-2027-01.csv").open()))) == 1
+    assert (empty.status, empty.written, empty.folder) == ("empty", False, None)
+    assert not (workdir / "var/exports/atlas-hours/2027-01").exists()
+    assert await hub.store.call(hub.store.count_events) == count
+    forced = await hub.export("atlas-hours", Period.parse("2027-01"), force=True)
+    assert forced.written and len(list(csv.reader((forced.folder / "hours-2027-01.csv").open()))) == 1
+
+
+async def test_dry_run_says_what_would_be_written_and_leaves_nothing(make_hub, workdir):
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.pull("demo")
+    count = await hub.store.call(hub.store.count_events)
+    dry = await hub.export("atlas-hours", Period.parse("2026-10"), dry_run=True)
+    assert (dry.status, dry.dry_run, dry.written, dry.version, dry.folder) == ("written", True, False, 1, None)
+    assert dry.files == ["hours-2026-10.csv"] and dry.sizes["hours-2026-10.csv"] > 100
+    assert not (workdir / "var/exports").exists()
+    assert await hub.store.call(hub.store.count_events) == count
+    real = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert real.version == 1 and real.sizes == dry.sizes
+    assert (await hub.export("atlas-hours", Period.parse("2026-10"), dry_run=True)).status == "unchanged"
+    forced = await hub.export("atlas-hours", Period.parse("2026-10"), dry_run=True, force=True)
+    assert forced.version == 2 and not (real.folder.parent / "v2").exists()
+    assert await hub.store.call(hub.store.count_events) == count + 1  # the real run's record only
 
 
 async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
@@ -100,12 +140,23 @@ async def test_missing_fields_write_nothing_unless_allowed(make_hub, workdir):
 async def test_scheduled_export_runs_once_per_period(make_hub, workdir):
 
     hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.append([{"type": "funding.approved", "occurred_at": "2026-10-05T09:00:00+02:00", "source_id": "x1",
+                       "learner": {"ref": "anon-1"}, "action": "UNSCHEDULED", "data": {"funder": "opco-atlas"}}],
+                     source=None)  # an action without a schedule is in every period
     await hub.exporter.scheduled("atlas-hours")
     await hub.exporter.scheduled("atlas-hours")  # another tick, or another daemon: no second version
     folders = list((workdir / "var" / "exports" / "atlas-hours").glob("*/v*"))
     assert len(folders) == 1
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
     assert folders[0].parent.name == f"{last_month.year}-{last_month.month:02d}"
+
+
+async def test_a_scheduled_empty_period_writes_nothing_and_is_tried_again(make_hub, workdir):
+    hub = await make_hub(demo_config(workdir) + EXPORTS)  # the demo's October: last month is empty
+    outcome = await hub.exporter.scheduled("atlas-hours")
+    assert outcome.status == "empty" and not outcome.failed
+    assert not (workdir / "var" / "exports").exists()
+    assert (await hub.exporter.scheduled("atlas-hours")).status == "empty"  # the claim was given back
 
 
 SCHEDULED = """

@@ -137,7 +137,8 @@ class BpfFormat(FunderFormat):
         money = money_by_enrolment(request.events(types=MONEY_EVENTS))
         bpf = compute(cfg, period=request.period, journeys=request.journeys, money=money,
                       organisation=request.hub_config.hub.organisation, tz=tz)
-        result = ExportResult(missing=bpf.missing, notes=list(bpf.notes))
+        # the form is due every year, activity or not: it is never an empty period
+        result = ExportResult(missing=bpf.missing, notes=list(bpf.notes), records=1)
         if bpf.missing and not request.allow_incomplete:
             return result
         profile = cfg.loaded_profile

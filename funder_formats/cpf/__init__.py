@@ -177,7 +177,10 @@ class CpfFormat(FunderFormat):
         if missing and not request.allow_incomplete:
             return result
         profile = cfg.loaded_profile
-        events, log, notes = self.push(decls, today=today, now=now)
+        if request.dry_run:  # nothing leaves the hub in a dry run
+            events, log, notes = [], [], (["dry run: nothing pushed through Wedof"] if cfg.wedof else [])
+        else:
+            events, log, notes = self.push(decls, today=today, now=now)
         path = request.out_dir / profile.name_for(request.period.label, request.name)
         result.notes.extend(profile.write(path, [d.row() for d in decls]))
         result.files.append(path)

@@ -183,8 +183,9 @@ class FranceTravailFormat(FunderFormat):
                 if in_period(values["enrolment.registered_on"], period):
                     rows["ais"].append(values)
 
-        registered = set()
+        registered, handed = set(), 0
         for report in request.journeys:  # one pass: the hub computes them chunk by chunk
+            handed += 1
             if (report.learner_id, report.action_id) in facts.registrations:
                 registered.add((report.learner_id, report.action_id))
                 registration(report)
@@ -210,11 +211,12 @@ class FranceTravailFormat(FunderFormat):
                 actions[report.action_id] = report.action
         # registrations whose action has not started yet: the hub hands over only the journeys
         # whose action overlaps the period
+        before = len(rows["ais"])
         for key, reg in facts.registrations.items():
             if key not in registered:
                 registration(registration_report(reg, hub_config.model.actions.get(reg.action)))
 
-        result = ExportResult()
+        result = ExportResult(records=handed + len(rows["ais"]) - before)  # those registrations count too
         tables = {doc: getattr(profile.documents, doc) for doc in DOCUMENTS if doc != "lheo" and doc in wanted}
         for doc, table in tables.items():
             rows[doc].sort(key=lambda v: (sort_key(v), v.get("halfday.date") or dt.date.min,

@@ -74,10 +74,13 @@ def documents() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Also write the PDFs here "
               "(default: hub.documents.output_dir, else <data_dir>/documents).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Render PDFs in this many processes.")
+@click.option("--force", is_flag=True, help="Re-issue even when the current document already says the same "
+              "(after a template change, say): the new one supersedes it.")
 @JSON_OPTION
 def issue(config_path: str, action: str | None, doc_type: str, learner: str | None, allow_incomplete: bool,
-          out_dir: str | None, jobs: int, as_json: bool) -> None:
-    """Issue DOC_TYPE for every eligible enrolment of --action (or of --learner)."""
+          out_dir: str | None, jobs: int, force: bool, as_json: bool) -> None:
+    """Issue DOC_TYPE for every eligible enrolment of --action (or of --learner) whose document would change:
+    an enrolment whose current document already says the same is left as it is (--force re-issues)."""
     if not action and not learner:
         click.echo("error: give --action (and/or --learner)", err=True)
         sys.exit(2)
@@ -92,7 +95,7 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
         with progress_bar(f"issue {doc_type}", unit="documents", as_json=as_json) as advance:
             return await issue_documents(services, action=action, doc_type=doc_type, learner_id=learner_id,
                                          allow_incomplete=allow_incomplete, out_dir=target, jobs=jobs,
-                                         progress=advance)
+                                         progress=advance, force=force)
 
     run = _with_services(config_path, go)
     if as_json:
@@ -107,7 +110,9 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
             click.echo(f"refused {refused.learner_name or refused.learner_id}: {refused.reason}", err=True)
             for gap in refused.gaps:
                 click.echo(f"    {gap['code']}: {gap['message']} — needs {gap['what_would_close_it']}", err=True)
-        click.echo(f"{label}: {len(run.issued)} issued, {len(run.refused)} refused ({run.seconds:.1f} s)")
+        unchanged = (f", {len(run.unchanged)} unchanged (their current document already says the same; "
+                     "--force re-issues)") if run.unchanged else ""
+        click.echo(f"{label}: {len(run.issued)} issued{unchanged}, {len(run.refused)} refused ({run.seconds:.1f} s)")
         if run.refused and doc_type == "certificat_realisation" and not allow_incomplete:
             click.echo("  (close the gaps, or issue anyway with --allow-incomplete: the gaps are then recorded)")
     sys.exit(1 if run.refused else 0)

@@ -61,7 +61,11 @@ def _export_line(run) -> str:
     if run.error:
         return f"FAILED: {run.error}"
     if run.outcome is None:
-        return "already produced (`parcours export` makes a new version)"
+        return "already produced (`parcours export` runs it again: a new version if anything changed)"
+    if run.outcome.status == "empty":
+        return "empty: no enrolment in the period, nothing written"
+    if run.outcome.status == "unchanged":
+        return f"nothing new since v{run.outcome.version}, nothing written"
     if not run.outcome.written:
         shown = "; ".join(f"{m.learner}: {m.field}" for m in run.outcome.missing[:3])
         more = f" and {len(run.outcome.missing) - 3} more" if len(run.outcome.missing) > 3 else ""

@@ -11,6 +11,11 @@ For each enrolment of an action (or one learner's), in chunks:
    document id, SHA-256 of the PDF; evidence: the PDF blob). A re-issue of the same type for the
    same enrolment ``supersedes`` the previous ``document.issued``.
 
+Issuing is idempotent: when the current document of that type for the enrolment (not revoked)
+already states the same fields (all but its id and date of issue) with the same proof gaps, the
+enrolment is listed as ``unchanged`` and nothing is rendered, stored or appended; ``force``
+re-issues anyway (after a template change, say).
+
 A document's id is the ULID of its ``document.issued`` event: ``parcours prove <document id>``
 prints its inclusion proof in the ledger, and ``get_event(id)`` finds it.
 """
@@ -21,6 +26,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,15 +94,30 @@ class Refused:
 
 
 @dataclass
+class Unchanged:
+    """An enrolment whose current document already says what a new one would."""
+
+    document: str  # the current document's id
+    learner_id: str
+    learner_name: str | None
+    action: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
 class IssueRun:
     doc_type: str
     issued: list[IssuedDocument] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
+    unchanged: list[Unchanged] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.doc_type, "issued": [d.as_dict() for d in self.issued],
-                "refused": [r.as_dict() for r in self.refused], "seconds": round(self.seconds, 3)}
+                "refused": [r.as_dict() for r in self.refused], "unchanged": [u.as_dict() for u in self.unchanged],
+                "seconds": round(self.seconds, 3)}
 
 
 def _render_job(args: tuple) -> bytes:
@@ -113,6 +134,25 @@ def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | No
     facts = [f for f in state.get("documents", []) if f.get("type") == "document.issued"
              and f.get("document_type") == doc_type and f["event"] not in superseded]
     return facts[-1] if facts else None
+
+
+#: fields that differ between two issues of the same content
+VOLATILE_FIELDS = ("id", "issued_on")
+
+
+def same_content(previous: dict[str, Any] | None, state: dict[str, Any], fields: dict[str, Any],
+                 gaps: list[dict[str, Any]]) -> bool:
+    """Whether ``previous`` (a ``document.issued`` fact of ``state``) states ``fields`` and ``gaps``
+    already, and still stands (not revoked)."""
+    if previous is None:
+        return False
+    revoked = {f.get("document") for f in state.get("documents", []) if f.get("type") == "document.revoked"}
+    if previous.get("document") in revoked:
+        return False
+    details = previous.get("details") or {}
+    before = {k: v for k, v in (details.get("fields") or {}).items() if k not in VOLATILE_FIELDS}
+    after = {k: v for k, v in fields.items() if k not in VOLATILE_FIELDS}
+    return before == after and (details.get("proof_gaps") or []) == json.loads(json.dumps(gaps))
 
 
 @dataclass
@@ -166,8 +206,9 @@ class Issuer:
 
 
 def _drafts(states: list[dict[str, Any]], issuer: Issuer, config: "LoadedConfig", doc_type: str, *,
-            allow_incomplete: bool, refused: list[Refused]) -> list[Draft]:
-    """Compute each journey; the eligible enrolments get a signed draft, the others a refusal."""
+            allow_incomplete: bool, force: bool, run: IssueRun) -> list[Draft]:
+    """Compute each journey; the eligible enrolments get a signed draft (unless their current document
+    already says the same: ``unchanged``, unless ``force``), the others a refusal."""
     drafts = []
     for state in states:
         act = config.model.actions.get(state["action"])
@@ -175,9 +216,14 @@ def _drafts(states: list[dict[str, Any]], issuer: Issuer, config: "LoadedConfig"
         gaps = proof_gaps(report, issuer.today) if doc_type == "certificat_realisation" else []
         reason = refusal(report, doc_type, gaps, allow_incomplete=allow_incomplete)
         if reason:
-            refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
+            run.refused.append(Refused(report.learner_id, report.learner_name, report.action_id, reason, gaps))
+            continue
+        draft = issuer.draft(report, state, doc_type, gaps)
+        if not force and same_content(draft.previous, state, draft.fields, gaps):
+            run.unchanged.append(Unchanged(draft.previous["document"], report.learner_id, report.learner_name,
+                                           report.action_id))
         else:
-            drafts.append(issuer.draft(report, state, doc_type, gaps))
+            drafts.append(draft)
     return drafts
 
 
@@ -217,8 +263,9 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
                           learner_id: str | None = None, allow_incomplete: bool = False,
                           out_dir: str | Path | None = None, actor: str | None = None,
                           today: dt.date | None = None, settings: DocumentsConfig | None = None,
-                          jobs: int = 1, chunk: int = CHUNK, progress=None) -> IssueRun:
-    """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``)."""
+                          jobs: int = 1, chunk: int = CHUNK, progress=None, force: bool = False) -> IssueRun:
+    """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``) whose current
+    document would change (every one with ``force``)."""
     if doc_type not in DOCUMENT_TYPES:
         raise HubError(f"unknown document type {doc_type!r} (known: {', '.join(DOCUMENT_TYPES)})")
     if action is None and learner_id is None:
@@ -238,7 +285,7 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
     try:
         for start in range(0, len(states), chunk):
             drafts = _drafts(states[start:start + chunk], issuer, services.config, doc_type,
-                             allow_incomplete=allow_incomplete, refused=run.refused)
+                             allow_incomplete=allow_incomplete, force=force, run=run)
             if not drafts:
                 continue
             pdfs = await asyncio.gather(*[loop.run_in_executor(pool, _render_job, issuer.render_args(d)) for d in drafts])

@@ -77,7 +77,7 @@ class ScheduledExportRun:
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or (self.outcome is not None and not self.outcome.written)
+        return self.error is not None or (self.outcome is not None and self.outcome.failed)
 
 
 def _register_secrets(model: Any) -> None:
@@ -351,10 +351,12 @@ class Hub:
         return self.config.format_classes[cfg.kind](name, cfg)
 
     async def export(self, name: str, period, *, funder: str | None = None, allow_incomplete: bool = False,
-                     out_dir: Path | None = None, progress: Callable[[int], None] | None = None):
+                     out_dir: Path | None = None, force: bool = False, dry_run: bool = False,
+                     progress: Callable[[int], None] | None = None):
         """Produce a new version of export ``name`` for ``period`` (see hub.runtime.exporting)."""
         return await self.exporter.run(self.funder_format(name), period, funder=funder,
-                                       allow_incomplete=allow_incomplete, out_dir=out_dir, progress=progress)
+                                       allow_incomplete=allow_incomplete, out_dir=out_dir, force=force,
+                                       dry_run=dry_run, progress=progress)
 
     async def journey_reports(self, *, action: str | None = None, learner_id: str | None = None,
                               today: dt.date | None = None):

@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import json
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,17 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 
 
+#: what an export run did (in a dry run: what it would do)
+WRITTEN, UNCHANGED, EMPTY, INCOMPLETE = "written", "unchanged", "empty", "incomplete"
+
+
 @dataclass
 class ExportOutcome:
+    """``status``: ``written`` (a new version), ``unchanged`` (the files would be those of the latest
+    version, which ``version``, ``folder`` and ``event_id`` then name), ``empty`` (no enrolment in the
+    period) or ``incomplete`` (required fields missing). Only ``written`` leaves files and an event,
+    and never in a ``dry_run``, which says what would be written."""
+
     name: str
     period: str
     version: int | None = None
@@ -43,10 +53,18 @@ class ExportOutcome:
     notes: list[str] = field(default_factory=list)
     event_id: str | None = None
     written: bool = False
+    status: str = INCOMPLETE
+    dry_run: bool = False
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of each file (the manifest excepted)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == INCOMPLETE
 
     def as_dict(self) -> dict[str, Any]:
-        return {"export": self.name, "period": self.period, "version": self.version, "written": self.written,
-                "folder": str(self.folder) if self.folder else None, "files": self.files,
+        return {"export": self.name, "period": self.period, "status": self.status, "dry_run": self.dry_run,
+                "version": self.version, "written": self.written,
+                "folder": str(self.folder) if self.folder else None, "files": self.files, "bytes": self.sizes,
                 "missing": [m.__dict__ for m in self.missing], "notes": self.notes, "event_id": self.event_id}
 
 
@@ -101,16 +119,33 @@ class Exporter:
         self.owner = owner
 
     async def run(self, fmt: FunderFormat, period: Period, *, funder: str | None = None,
-                  allow_incomplete: bool = False, out_dir: Path | None = None,
-                  progress: Callable[[int], None] | None = None) -> ExportOutcome:
+                  allow_incomplete: bool = False, out_dir: Path | None = None, force: bool = False,
+                  dry_run: bool = False, progress: Callable[[int], None] | None = None) -> ExportOutcome:
         """Produce a new version of ``fmt`` for ``period``; nothing is kept when it fails, nor when
-        required fields are missing (unless ``allow_incomplete``). ``progress(n)``: journeys read."""
+        required fields are missing (unless ``allow_incomplete``), nor when the period holds no
+        enrolment or the files would be those of the latest version (unless ``force``), nor in a
+        ``dry_run``. The format writes into a staging folder, moved into place when kept.
+        ``progress(n)`` is told the journeys read."""
         await self.project()  # the journeys up to date with the ledger
         config = self.config
-        base = out_dir or (config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
-                           else config.data_dir / "exports" / fmt.name)
-        version, folder = next_version_dir(Path(base), period)
-        folder.mkdir(parents=True)
+        base = Path(out_dir or (config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
+                                else config.data_dir / "exports" / fmt.name))
+        scratch = Path(tempfile.mkdtemp(prefix=f"parcours-export-{fmt.name}-"))
+        staging = scratch / "staged"
+        staging.mkdir()  # with the usual permissions, unlike mkdtemp's
+        try:
+            ledger, result, records = await self._export(fmt, period, funder, allow_incomplete, staging, dry_run, progress)
+            return await self._keep(fmt, period, base, staging, ledger, result, records,
+                                    allow_incomplete=allow_incomplete, force=force, dry_run=dry_run)
+        finally:
+            discard(scratch)  # what was kept was moved away
+
+    async def _export(self, fmt: FunderFormat, period: Period, funder: str | None, allow_incomplete: bool,
+                      folder: Path, dry_run: bool,
+                      progress: Callable[[int], None] | None) -> tuple[dict[str, Any], ExportResult, int]:
+        """Run the format into ``folder`` on a worker thread: the ledger range read, its result, and
+        how many records its files hold (its own count, else the journeys the hub handed it)."""
+        config = self.config
         reader = open_store(config.hub.store.url, base_dir=Path.cwd())  # its own connection: ingest goes on
         ledger: dict[str, Any] = {}
 
@@ -120,7 +155,18 @@ class Exporter:
 
         stream = export_journeys(config, fmt, reader, period, funder)
         stream.progress = progress
-        request = ExportRequest(fmt.name, period, stream, folder, config, events, allow_incomplete, funder)
+        handed: set[tuple[str, str]] = set()
+        chosen = stream.select
+
+        def select(report) -> bool:  # counts the enrolments the format is given
+            if chosen(report):
+                handed.add((report.learner_id, report.action_id))
+                return True
+            return False
+
+        stream.select = select
+        request = ExportRequest(fmt.name, period, stream, folder, config, events, allow_incomplete, funder,
+                                dry_run=dry_run)
 
         def export() -> ExportResult:
             with reader.read_snapshot():  # journeys and events as of one moment, however long it takes
@@ -129,26 +175,69 @@ class Exporter:
 
         try:
             result = await asyncio.to_thread(export)
+        finally:
+            reader.close()
+        return ledger, result, len(handed) if result.records is None else result.records
+
+    async def _keep(self, fmt: FunderFormat, period: Period, base: Path, staging: Path, ledger: dict[str, Any],
+                    result: ExportResult, records: int, *, allow_incomplete: bool, force: bool,
+                    dry_run: bool) -> ExportOutcome:
+        """Decide what becomes of the staged files: a new version, or nothing (and why)."""
+        outcome = ExportOutcome(fmt.name, period.label, missing=result.missing, notes=list(result.notes),
+                                dry_run=dry_run, files=sorted(f.name for f in result.files),
+                                sizes={f.name: f.stat().st_size for f in result.files})
+        if result.missing and not allow_incomplete:
+            return outcome
+        if records == 0 and not force:
+            outcome.status = EMPTY
+            return outcome
+        latest = self._latest(base / period.label)
+        if latest is not None and not force and self._same_files(latest, staging, result):
+            outcome.status, outcome.folder, outcome.version = UNCHANGED, latest, int(latest.name[1:])
+            marker = latest / ".ledger-event"
+            outcome.event_id = marker.read_text().strip() if marker.exists() else None
+            if result.events and not dry_run:  # facts of the format (idempotent source ids): new ones only
+                await self.append(result.events, source="hub")
+            return outcome
+        outcome.status = WRITTEN
+        if result.missing:
+            outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
+        if dry_run:
+            outcome.version = int(latest.name[1:]) + 1 if latest is not None else 1
+            return outcome
+        version, folder = next_version_dir(base, period)
+        folder.mkdir()  # fails, rather than mixing two runs, if another one took that version meanwhile
+        files = [Path(shutil.move(f, folder / f.name)) for f in result.files]
+        previous = _previous_event(folder.parent, version)
+        manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
+                                  files=files, notes=outcome.notes, supersedes=previous, incomplete=result.missing)
+        try:
+            outcome.event_id = await self._record(fmt, period, version, manifest, previous, result)
         except BaseException:
             discard(folder)
             raise
-        finally:
-            reader.close()
-        outcome = ExportOutcome(fmt.name, period.label, missing=result.missing, notes=list(result.notes))
-        if result.missing and not allow_incomplete:
-            discard(folder)
-            return outcome
-        if result.missing:
-            outcome.notes.append(f"{len(result.missing)} required field(s) missing, exported anyway (--allow-incomplete)")
-        previous = _previous_event(folder.parent, version)
-        manifest = write_manifest(folder, name=fmt.name, fmt=fmt, version=version, period=period, ledger=ledger,
-                                  files=result.files, notes=outcome.notes, supersedes=previous,
-                                  incomplete=result.missing)
-        outcome.event_id = await self._record(fmt, period, version, manifest, previous, result)
         (folder / ".ledger-event").write_text(outcome.event_id)
         outcome.version, outcome.folder, outcome.written = version, folder, True
-        outcome.files = sorted(f.name for f in result.files) + ["manifest.json"]
+        outcome.files.append("manifest.json")
         return outcome
+
+    @staticmethod
+    def _latest(folder: Path) -> Path | None:
+        """The latest version folder of a period (``v<N>`` with the highest N), if any."""
+        versions = [p for p in folder.glob("v*") if p.name[1:].isdigit()] if folder.is_dir() else []
+        return max(versions, key=lambda p: int(p.name[1:]), default=None)
+
+    @staticmethod
+    def _same_files(latest: Path, staging: Path, result: ExportResult) -> bool:
+        """Whether the staged files are, byte for byte, those the latest version's manifest lists
+        (and it was incomplete in the same way)."""
+        try:
+            manifest = json.loads((latest / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        staged = sorted((f.name, sha256_file(staging / f.name)) for f in result.files)
+        listed = sorted((f["name"], f["sha256"]) for f in manifest.get("files", []))
+        return staged == listed and manifest.get("incomplete", []) == [m.__dict__ for m in result.missing]
 
     async def _record(self, fmt: FunderFormat, period: Period, version: int, manifest: Path,
                       previous: str | None, result: ExportResult) -> str:
@@ -170,8 +259,9 @@ class Exporter:
         """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
 
         None when that period was already produced, or is being produced by a live process. A run
-        that fails or writes nothing (required fields missing) gives its claim back, so that the next
-        run tries again; the unfinished claim of a process of this host that died mid-run is taken over."""
+        that fails or writes nothing (required fields missing, or an empty period) gives its claim
+        back, so that the next run tries again; the unfinished claim of a process of this host that
+        died mid-run is taken over."""
         fmt = self.funder_format(name)
         period = scheduled_period(fmt, dt.datetime.now(self.config.timezone).date())
         owner, key, store = self.owner, f"export:{name}:{period.label}", self.store
@@ -187,8 +277,11 @@ class Exporter:
         except BaseException:
             await asyncio.shield(store.call(store.release_job_run, key, owner=owner))
             raise
-        if outcome.written:
+        if outcome.status in (WRITTEN, UNCHANGED):  # the period's export is current
             await store.call(store.finish_job_run, key, owner=owner, at=time.time())
+        elif outcome.status == EMPTY:  # late evidence may still fill it: the next run looks again
+            await store.call(store.release_job_run, key, owner=owner)
+            self.log.info("scheduled export: nothing to export, nothing written", export=name, period=period.label)
         else:
             await store.call(store.release_job_run, key, owner=owner)
             self.log.error("scheduled export incomplete: nothing written", export=name, period=period.label,

@@ -3,12 +3,13 @@ zbar, verify the payload, read the PDF's text with pdftotext."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 from hub.documents import DOCUMENT_TYPES
 from hub.documents import payload as P
-from hub.documents.issue import issue_documents
+from hub.documents.issue import issue_documents, revoke_document
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
@@ -148,14 +149,45 @@ async def test_reissue_supersedes_the_previous_document(demo_hub):
     hub = demo_hub
     ines = await learner_id(hub, "Inès Haddad")
     first = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
-    second = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
+    second = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY, force=True)).issued[0]
     assert second.supersedes == first.id and first.supersedes is None
     event = await hub.store.call(hub.store.get_event, second.id)
     assert event["supersedes"] == first.id
-    third = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY)).issued[0]
+    third = (await issue_documents(services_of(hub), learner_id=ines, today=TODAY, force=True)).issued[0]
     assert third.supersedes == second.id
     other = (await issue_documents(services_of(hub), learner_id=ines, doc_type="releve_competences", today=TODAY)).issued[0]
     assert other.supersedes is None  # another type is another document
+
+
+async def test_issuing_again_what_is_already_issued_is_a_no_op(demo_hub):
+    hub = demo_hub
+    first = await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY)
+    assert len(first.issued) == 11 and not first.unchanged
+    count = await hub.store.call(hub.store.count_events)
+    # the next day, nothing new: no document, no event (the date of issue alone is no change)
+    again = await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY + dt.timedelta(days=1))
+    assert not again.issued and len(again.refused) == 1
+    assert sorted(u.document for u in again.unchanged) == sorted(d.id for d in first.issued)
+    assert await hub.store.call(hub.store.count_events) == count
+    # a revoked document is no longer current: issuing gives a new one
+    revoked = first.issued[0]
+    await revoke_document(services_of(hub), revoked.id, "erreur de saisie")
+    count = await hub.store.call(hub.store.count_events)
+    after = await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY)
+    assert [(d.learner_id, d.supersedes) for d in after.issued] == [(revoked.learner_id, revoked.id)]
+    assert await hub.store.call(hub.store.count_events) == count + 1
+    # new evidence that changes what the document says: a new document that supersedes the old one
+    theo = await learner_id(hub, "Théo Garnier")
+    await hub.append([{"type": "attendance.signed", "occurred_at": "2026-10-07T12:40:00+02:00",
+                       "source_id": "cosign-theo-2026-10-07", "learner": {"ref": "apprenant-04"},
+                       "action": DEMO_ACTION, "data": {"date": "2026-10-07", "half_day": "am", "signer": "learner",
+                                                       "trainer_cosigned": True, "trainer_name": "Sophie Lambert"}}],
+                     source="demo")
+    closed = await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY)
+    assert [d.learner_id for d in closed.issued] == [theo] and not closed.refused and len(closed.unchanged) == 11
+    # --force re-issues every one
+    forced = await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY, force=True)
+    assert len(forced.issued) == 12 and all(d.supersedes for d in forced.issued)
 
 
 LONG = ("Marie-Éloïse Anne-Sophie O'Connor-Lefèvre de la Tour d'Auvergne et de Saint-Exupéry-Çàrrière "

@@ -30,6 +30,7 @@ from hub.connector import WebhookRequest
 from hub.errors import AuthError, RateLimitedError, RetryableError, WebhookRejected
 from hub.runtime.server import build_app
 from hub.testing import close_context, get_connector_test_class, make_context
+from tests.conftest import TOKEN
 from tests.fakes.stripe_peer import API_KEY, StripePeer, _event, charge, checkout_session, invoice, running, sample_events
 
 SECRET = "whsec_test_0123456789abcdefPARCOURS"
@@ -548,7 +549,9 @@ async def test_hub_ingests_signed_webhook_once_and_the_pull_dedupes_it(served):
 async def test_hub_readiness_reports_a_revoked_key(served):
     hub, client, peer = served
     peer.api_key = "sk_test_rotated_elsewhere"
-    async with client.get("/readyz") as response:
+    async with client.get("/readyz") as response:  # public: the state only
+        assert (await response.json())["connectors"]["stripe-main"] == {"ok": False}
+    async with client.get("/readyz", headers={"Authorization": f"Bearer {TOKEN}"}) as response:
         ready = await response.json()
     assert ready["status"] == "degraded"
     assert "Stripe refused the API key" in ready["connectors"]["stripe-main"]["message"]

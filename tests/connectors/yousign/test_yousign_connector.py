@@ -22,6 +22,7 @@ from hub.connector import WebhookRequest
 from hub.errors import AuthError, RateLimitedError, RetryableError, WebhookRejected
 from hub.runtime.server import build_app
 from hub.testing import close_context, get_connector_test_class, make_context
+from tests.conftest import TOKEN
 from tests.fakes.yousign_peer import (
     ACTION,
     AGREEMENT,
@@ -371,7 +372,9 @@ async def test_hub_answers_503_when_yousign_fails_so_yousign_retries(served):
 async def test_hub_readiness_with_a_revoked_key(served):
     hub, client, peer = served
     peer.api_key = "revoked"
-    async with client.get("/readyz") as response:
+    async with client.get("/readyz") as response:  # public: the state only
+        assert (await response.json())["connectors"]["sign"] == {"ok": False}
+    async with client.get("/readyz", headers={"Authorization": f"Bearer {TOKEN}"}) as response:
         ready = await response.json()
     assert ready["status"] == "degraded"
     assert "Yousign refused the API key" in ready["connectors"]["sign"]["message"]

@@ -74,8 +74,9 @@ async def test_demo_october_golden_and_deadline_events(make_hub, workdir, monkey
     assert missed[0]["source"] == "hub" and missed[0]["action"] == "ACT-2026-REACT-01"
     journeys = {r.learner_name: r for r in await hub.journey_reports()}
     assert missed[0]["learner_id"] == journeys["Manon Rousseau"].learner_id  # attached to the learner's journey
-    # a re-run makes a new version but no duplicate event
-    again = await hub.export("cpf-edof", Period.parse("2026-10"))
+    # a re-run writes nothing new (a forced one, a new version) and no duplicate event
+    assert (await hub.export("cpf-edof", Period.parse("2026-10"))).status == "unchanged"
+    again = await hub.export("cpf-edof", Period.parse("2026-10"), force=True)
     assert again.version == 2
     assert len(await ledger(hub, "compliance.deadline_due")) == 4
     assert len(await ledger(hub, "compliance.deadline_missed")) == 2
@@ -172,7 +173,8 @@ async def test_a_period_without_data_gives_an_empty_valid_file(make_hub, workdir
     set_now(monkeypatch, "2027-04-02T09:00:00+02:00")
     hub = await make_hub(cpf_config(workdir))
     await hub.pull("demo")
-    out = await hub.export("cpf-edof", Period.parse("2027-03"))
+    assert (await hub.export("cpf-edof", Period.parse("2027-03"))).status == "empty"  # nothing written unless forced
+    out = await hub.export("cpf-edof", Period.parse("2027-03"), force=True)
     assert out.written
     text = (out.folder / "cpf-edof-2027-03.csv").read_bytes().decode("utf-8-sig")
     assert text.count("\r\n") == 1 and text.startswith("Déclaration;N° de dossier;")

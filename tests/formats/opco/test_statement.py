@@ -106,7 +106,8 @@ async def test_period_without_data_gives_empty_valid_files_and_a_note(make_hub, 
     from openpyxl import load_workbook
 
     hub = await open_demo(make_hub, workdir, EXPORTS)
-    out = await hub.export("atlas", Period.parse("2027-03"))
+    assert (await hub.export("atlas", Period.parse("2027-03"))).status == "empty"  # nothing written unless forced
+    out = await hub.export("atlas", Period.parse("2027-03"), force=True)
     assert out.written and not out.missing
     assert out.notes == ["no enrolment funded by an OPCO has training in 2027-03: the statement holds only its header"]
     rows = read_csv(out.folder / "atlas-etat-presence-2027-03.csv", "utf-8-sig", ";")
@@ -114,7 +115,7 @@ async def test_period_without_data_gives_empty_valid_files_and_a_note(make_hub, 
     wb = load_workbook(out.folder / "atlas-etat-presence-2027-03.xlsx")
     assert [ws.max_row for ws in wb.worksheets] == [1, 1]
     # a funder with no OPCO enrolment: the same
-    out = await hub.export("atlas", Period.parse("2026-10"), funder="cpf")
+    out = await hub.export("atlas", Period.parse("2026-10"), funder="cpf", force=True)
     assert out.written and "funder cpf" in out.notes[0]
 
 
@@ -149,9 +150,9 @@ async def test_invalid_siret_and_missing_organisation_are_listed(make_hub, workd
 async def test_scheduled_by_the_hub_for_the_month_that_ended(make_hub, workdir):
 
     hub = await open_demo(make_hub, workdir, EXPORTS)
-    await hub.exporter.scheduled("atlas")
+    outcome = await hub.exporter.scheduled("atlas")
     last_month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
-    assert next(iter((workdir / "var" / "exports" / "atlas").glob("*/v1"))).parent.name == last_month.strftime("%Y-%m")
+    assert outcome.period == last_month.strftime("%Y-%m")
 
 
 # --------------------------------------------------------------------------- edge cases

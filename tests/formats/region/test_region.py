@@ -109,12 +109,13 @@ async def test_centre_val_de_loire_golden(make_hub, workdir):
 async def test_period_without_trainee_gives_an_empty_declaration(make_hub, workdir):
     hub = await make_hub(demo_with_ids(workdir, EXPORTS))
     await hub.pull("demo")  # nobody in the demo is paid by a Région
-    out = await hub.export("hdf", Period.parse("2026-10"))
+    assert (await hub.export("hdf", Period.parse("2026-10"))).status == "empty"  # nothing written unless forced
+    out = await hub.export("hdf", Period.parse("2026-10"), force=True)
     assert out.written and out.files == ["HDF_ABSENCES_73282932000074_2026-10.csv", "manifest.json"]
     (header,) = rows(out.folder / out.files[0], "cp1252")
     assert header[0] == "N° de dossier de rémunération"
     assert any("no paid trainee of Hauts-de-France" in n for n in out.notes)
-    empty = await hub.export("cvl", Period.parse("2026-10"))
+    empty = await hub.export("cvl", Period.parse("2026-10"), force=True)
     assert rows(empty.folder / empty.files[0])[2] == ["Mois déclaré", "2026-10", "Stagiaires rémunérés", "0"]
 
 
