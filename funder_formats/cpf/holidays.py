@@ -1,19 +1,19 @@
 """French public holidays and working days (jours ouvrés), for the EDOF declaration deadlines.
 
-The eleven public holidays (*fêtes légales*) are those of article L3133-1 of the Code du
-travail: 1 January, Easter Monday, 1 May, 8 May, Ascension Day, Whit Monday, 14 July,
-Assumption (15 August), All Saints' Day (1 November), 11 November and Christmas Day. Three of
-them move with Easter: Easter Monday (Easter + 1 day), Ascension (Easter + 39 days, a
-Thursday) and Whit Monday (Easter + 50 days).
+The public holidays come from the maintained ``holidays`` package (France, public category,
+French names): the eleven *fêtes légales* of article L3133-1 of the Code du travail (1 January,
+Easter Monday, 1 May, 8 May, Ascension, Whit Monday, 14 July, 15 August, 1 November,
+11 November, Christmas), with their history (e.g. no Whit Monday in 2005–2007).
 
-Local additions, off unless asked for:
+Local additions, off unless asked for, are the package's subdivisions where the CPF applies:
 
-* ``alsace_moselle`` (Bas-Rhin, Haut-Rhin, Moselle): Good Friday and 26 December
-  (article L3134-13);
-* the overseas commemorations of the abolition of slavery (article L3422-2 and its decree):
-  ``mayotte`` 27 April, ``martinique`` 22 May, ``guadeloupe`` 27 May, ``saint_martin`` 27 May,
-  ``guyane`` 10 June, ``saint_barthelemy`` 9 October, ``reunion`` 20 December.
+* ``alsace_moselle`` (Bas-Rhin, Haut-Rhin, Moselle): Good Friday and 26 December (L3134-13);
+* the overseas departments and collectivities, with the commemoration of the abolition of
+  slavery (L3422-2 and its decree) and the other local days the package knows: ``guadeloupe``,
+  ``martinique``, ``guyane``, ``reunion``, ``mayotte``, ``saint_barthelemy``, ``saint_martin``.
 
+Two holidays on the same day have one entry, their names joined by "; " (Ascension and 8 May in
+2059). Years outside the package's range (1803–2100 today) are an error, not an empty list.
 Working days (*jours ouvrés*) are Monday to Friday, public holidays excluded.
 """
 
@@ -23,70 +23,44 @@ import datetime as dt
 from functools import lru_cache
 from typing import Iterable
 
-REGIONS = ("alsace_moselle", "mayotte", "martinique", "guadeloupe", "saint_martin", "guyane",
-           "saint_barthelemy", "reunion")
-_OVERSEAS = {"mayotte": (4, 27), "martinique": (5, 22), "guadeloupe": (5, 27), "saint_martin": (5, 27),
-             "guyane": (6, 10), "saint_barthelemy": (10, 9), "reunion": (12, 20)}
+import holidays
+
+# region name (the ``regions`` key of a cpf export) -> subdivision of holidays.France
+SUBDIVISIONS = {"alsace_moselle": "57", "mayotte": "976", "martinique": "972", "guadeloupe": "971",
+                "saint_martin": "MF", "guyane": "973", "saint_barthelemy": "BL", "reunion": "974"}
+REGIONS = tuple(SUBDIVISIONS)
 
 
-def easter_sunday(year: int) -> dt.date:
-    """Gregorian Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    if year < 1583:
-        raise ValueError("the Gregorian computus applies from 1583")
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return dt.date(year, month, day + 1)
+def _check(regions: Iterable[str]) -> tuple[str, ...]:
+    regions = tuple(sorted(set(regions)))
+    for region in regions:
+        if region not in SUBDIVISIONS:
+            raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+    return regions
 
 
 @lru_cache(maxsize=256)
 def _holidays(year: int, regions: tuple[str, ...]) -> dict[dt.date, str]:
-    easter = easter_sunday(year)
-    days = {
-        dt.date(year, 1, 1): "Jour de l'an",
-        easter + dt.timedelta(days=1): "Lundi de Pâques",
-        dt.date(year, 5, 1): "Fête du Travail",
-        dt.date(year, 5, 8): "Victoire 1945",
-        easter + dt.timedelta(days=39): "Ascension",
-        easter + dt.timedelta(days=50): "Lundi de Pentecôte",
-        dt.date(year, 7, 14): "Fête nationale",
-        dt.date(year, 8, 15): "Assomption",
-        dt.date(year, 11, 1): "Toussaint",
-        dt.date(year, 11, 11): "Armistice 1918",
-        dt.date(year, 12, 25): "Noël",
-    }
-    for region in regions:
-        if region == "alsace_moselle":
-            days.setdefault(easter - dt.timedelta(days=2), "Vendredi saint")
-            days.setdefault(dt.date(year, 12, 26), "Saint-Étienne")
-        elif region in _OVERSEAS:
-            month, day = _OVERSEAS[region]
-            days.setdefault(dt.date(year, month, day), "Abolition de l'esclavage")
-        else:
-            raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+    if not holidays.France.start_year <= year <= holidays.France.end_year:  # the package gives nothing outside
+        raise ValueError(f"public holidays are known from {holidays.France.start_year} to "
+                         f"{holidays.France.end_year}, not for {year}")
+    days: dict[dt.date, str] = {}
+    for subdiv in [None, *(SUBDIVISIONS[r] for r in regions)]:
+        for day, name in holidays.France(years=year, subdiv=subdiv, language="fr").items():
+            days.setdefault(day, name)
     return dict(sorted(days.items()))
 
 
 def public_holidays(year: int, regions: Iterable[str] = ()) -> dict[dt.date, str]:
     """The public holidays of ``year`` (date -> name), with the local ones of ``regions``."""
-    return dict(_holidays(year, tuple(sorted(set(regions)))))
+    return dict(_holidays(year, _check(regions)))
 
 
 class WorkingCalendar:
     """Jours ouvrés: Monday–Friday minus public holidays (and any ``extra`` closed dates)."""
 
     def __init__(self, regions: Iterable[str] = (), extra: Iterable[dt.date] = ()):
-        self.regions = tuple(sorted(set(regions)))
-        for region in self.regions:
-            if region not in REGIONS:
-                raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+        self.regions = _check(regions)
         self.extra = frozenset(extra)
 
     def is_holiday(self, day: dt.date) -> bool:

@@ -178,6 +178,22 @@ class XlsxOptions(BaseModel):
 
     _sheet = field_validator("statement_sheet", "summary_sheet")(check_sheet_name)
 
+    @field_validator("statement_sheet", "summary_sheet")
+    @classmethod
+    def _excel_sheet_name(cls, value: str) -> str:
+        # what XlsxWriter refuses at write time, refused when the profile loads
+        if value.startswith("'") or value.endswith("'"):
+            raise ValueError("a sheet name cannot start or end with an apostrophe")
+        if len(value.encode("utf-16-le")) > 62:
+            raise ValueError("a sheet name has 31 characters at most (UTF-16 units)")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_sheets(self) -> "XlsxOptions":
+        if self.statement_sheet.casefold() == self.summary_sheet.casefold():
+            raise ValueError(f"statement_sheet and summary_sheet are both {self.statement_sheet!r} (Excel ignores case)")
+        return self
+
 
 FILE_PLACEHOLDERS = {
     "statement": {"export", "profile", "period", "ext"},

@@ -262,8 +262,11 @@ def xlsx_dump(path: Path) -> str:
                 if isinstance(value, dt.datetime):
                     value = {"date": value.date().isoformat(), "format": cell.number_format}
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                    value = {"number": value, "format": cell.number_format}
+                    # an XLSX number is a double: 3 and 3.0 are the same cell (openpyxl reads "3" as int)
+                    value = {"number": float(value), "format": cell.number_format}
                 cells.append(value)
+            while cells and cells[-1] is None:  # trailing empty cells: padding to the sheet's dimension
+                cells.pop()
             rows.append(cells)
         out[ws.title] = rows
     return json.dumps(out, ensure_ascii=False, indent=1) + "\n"

@@ -67,6 +67,10 @@ def test_unknown_column_is_a_config_error_naming_the_profile_file_and_line(workd
     (("required: [dossier]\n", "required: [dossier]\nlabels: {status: {present: Là}}\n"), ":9: labels.status",
      "unknown status code 'present'"),
     (("title: OPCO Acme\n", "title: [OPCO Acme\n"), ":3:", "invalid YAML"),
+    (("columns:\n", "xlsx: {statement_sheet: \"'Présence'\"}\ncolumns:\n"), ":3: xlsx.statement_sheet",
+     "cannot start or end with an apostrophe"),
+    (("columns:\n", "xlsx: {statement_sheet: Totaux, summary_sheet: TOTAUX}\ncolumns:\n"), ":3: xlsx",
+     "statement_sheet and summary_sheet are both 'Totaux'"),
 ])
 def test_profile_errors_name_the_file_and_line(workdir, plugins, change, where, message):
     with pytest.raises(ConfigError) as caught:

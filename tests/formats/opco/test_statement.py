@@ -273,9 +273,34 @@ async def test_xlsx_bytes_are_reproducible(make_hub, workdir):
     assert not [p for p in first.folder.iterdir() if p.name.startswith("opco-xlsx-")]  # temporary parts removed
 
 
+async def test_xlsx_is_streamed_with_a_frozen_bold_header_and_dated_from_the_period(make_hub, workdir):
+    """Constant-memory mode writes inline strings (no shared-string table kept in memory); the
+    creation date is the period's end, not the clock (the bytes above depend on it)."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    hub = await open_demo(make_hub, workdir, EXPORTS)
+    out = await hub.export("atlas", Period.parse("2026-10"))
+    path = out.folder / "atlas-etat-presence-2026-10.xlsx"
+    with zipfile.ZipFile(path) as zf:
+        assert "xl/sharedStrings.xml" not in zf.namelist()
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode("utf-8")
+        assert sheet.count('t="inlineStr"') > 1000
+        core = zf.read("docProps/core.xml").decode("utf-8")
+    assert "<dcterms:created xsi:type=\"dcterms:W3CDTF\">2026-10-31T00:00:00Z</dcterms:created>" in core
+    wb = load_workbook(path)
+    assert wb.properties.created == dt.datetime(2026, 10, 31) and wb.properties.title
+    ws = wb["État de présence"]
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b and not ws["A2"].font.b
+    # widths in characters: the header's length + 2, between 10 and 40 (XlsxWriter adds its padding)
+    widths = {letter: int(ws.column_dimensions[letter].width) for letter in ("A", "F", "G")}
+    assert widths == {"A": 15, "F": 26, "G": 10}
+
+
 @pytest.mark.slow
 async def test_libreoffice_reads_the_xlsx(make_hub, workdir, tmp_path):
-    """The hand-written XLSX opens in a real spreadsheet (LibreOffice headless; skipped without it)."""
+    """The XLSX opens in a real spreadsheet (LibreOffice headless; skipped without it)."""
     import shutil
     import subprocess
 
