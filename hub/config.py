@@ -615,7 +615,8 @@ def _literal_secrets(model, block, path, reader, lines, filename) -> list[str]:
     for secret in _secret_paths(model):
         full = path + secret
         value = _dig(block, secret)
-        items = [full + (i,) for i in range(len(value))] if isinstance(value, list) else [full]
+        items = ([full + (i,) for i in range(len(value))] if isinstance(value, list)
+                 else [full + (key,) for key in value] if isinstance(value, dict) else [full])
         if value is not None and not all(p in reader.interpolated for p in items):
             out.append(f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
                        "${env:VAR} or ${file:PATH}, not be written in the file")

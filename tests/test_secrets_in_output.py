@@ -3,6 +3,8 @@ admin API or the public /readyz: every URL an error carries goes through hub.red
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from hub.redaction import redact_text, redact_url
@@ -56,3 +58,29 @@ routes:
     # the public answer has states only: no error text at all
     assert all(set(c) == {"ok"} for c in public["connectors"].values())
     assert all(set(s) <= {"paused_for_seconds"} for s in public["paused_sinks"].values())
+
+
+async def test_a_sink_token_in_a_header_is_sent_and_never_logged(make_hub, sink_peer, workdir, capsys):
+    (workdir / "secrets" / "crm-token").write_text("Bearer crm-token-0123456789\n")  # the whole header value
+    hub = await make_hub(f"""
+connectors:
+  crm:
+    kind: webhook_out
+    url: "{sink_peer.url}"
+    secret: ${{file:secrets/hook}}
+    headers: {{Authorization: "${{file:secrets/crm-token}}"}}
+routes:
+  - {{name: to-crm, from: [api], to: crm}}
+""")
+    sink_peer.statuses = [500]
+    await hub.append([event(1)], source=None)
+    assert (await hub.dispatcher.deliver_due("crm")).retried == 1
+    for _ in range(100):  # the retry comes after the (test-sized) backoff
+        if (await hub.dispatcher.deliver_due("crm")).delivered:
+            break
+        await asyncio.sleep(0.02)
+    assert sink_peer.headers[-1]["Authorization"] == "Bearer crm-token-0123456789"
+    hub.log.info("delivery settings", headers={"Authorization": "Bearer crm-token-0123456789"})
+    captured = capsys.readouterr()
+    assert "crm-token-0123456789" not in captured.out + captured.err
+

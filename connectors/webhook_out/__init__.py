@@ -53,7 +53,10 @@ def verify(secret: bytes, body: bytes, header: str, *, tolerance: float = 300, n
 class WebhookOutConfig(ConnectorConfig, HttpSettings.with_defaults(timeout=dt.timedelta(seconds=15), retries=0)):
     url: AnyHttpUrl = Field(description="Receiver endpoint")
     secret: SecretStr = Field(description="Shared HMAC secret (${env:…} or ${file:…})")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers")
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description=(
+        "Extra request headers, e.g. the receiver's token (`Authorization: ${file:…}`, the file holding "
+        "the whole value `Bearer …`): values are secrets, never logged; put credentials here or in `secret`, "
+        "not in the URL"))
 
 
 class WebhookOut(Connector, EventSink):
@@ -77,7 +80,7 @@ class WebhookOut(Connector, EventSink):
         secret = self.config.secret.get_secret_value().encode()
         headers = {
             "Accept": "*/*",
-            **self.config.headers,
+            **{name: value.get_secret_value() for name, value in self.config.headers.items()},
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, body, int(time.time())),
             "Parcours-Delivery": events[0].id if events else "",
