@@ -1,116 +1,24 @@
-"""The contract kit: one pytest class that every connector must pass, one for funder formats.
-
-In the spirit of the Singer SDK's ``get_tap_test_class``, :func:`get_connector_test_class`
-turns a connector class and a sample configuration into a pytest test class. Assign it to a
-name starting with ``Test`` in a test module and pytest runs the whole contract::
-
-    from hub.testing import get_connector_test_class
-
-    TestMyLms = get_connector_test_class(
-        MyLms,
-        {"base_url": "http://127.0.0.1:9/", "token": "test-token"},
-        pull_peer=fake_lms,          # starts a fake LMS and returns config overrides
-    )
-
-The async tests are marked ``pytest.mark.asyncio``: install ``pytest-asyncio`` (strict or
-auto mode both work). Subclass the returned class to add your own tests, or to override a
-check that does not apply to your connector (give the reason in a docstring).
-
-Peers
------
-A *peer* is what the connector talks to during a test: a fake HTTP server, a folder of
-files. You write it; the kit starts it for each test that needs it. A peer is a callable
-``peer(folder)`` that receives an empty folder (a :class:`pathlib.Path` under ``tmp_path``)
-and returns the config overrides that point the connector at it, either
-
-* a ``dict`` (e.g. a folder of files that needs no clean-up), or
-* an async (or plain) context manager yielding that ``dict``: start the server on enter and
-  stop it on exit (``contextlib.asynccontextmanager`` makes this a five-line function).
-
-The overrides are merged over ``config`` (top-level keys), so ``config`` may hold
-placeholders such as ``http://127.0.0.1:9/`` but must validate on its own. A peer must serve
-the same records each time it is started.
-
-``failing_peer(status, folder)`` is the same, but the peer answers *every* request with HTTP
-``status`` (with a ``Retry-After: <seconds>`` header when ``status`` is 429).
-
-What is checked
----------------
-Every connector:
-  ``kind`` is a non-empty string; the class has a docstring; ``Config`` subclasses
-  :class:`~hub.connector.ConnectorConfig`, validates ``config`` and refuses unknown keys; the
-  configuration JSON Schema can be generated; fields named like credentials are ``SecretStr``
-  and no secret value appears in ``repr(config)``/``str(config)``, in an error message or in
-  what the connector logs; ``check()`` returns a :class:`~hub.connector.Health` (``ok`` when a
-  working peer is given); the types in ``emits`` are known event types.
-Pull sources (``pull_peer``):
-  ``pull(None)`` returns a :class:`~hub.connector.PullResult` whose events are valid event
-  inputs (:meth:`hub.events.EventTypeRegistry.validate_batch`, with ``extra_event_types``) of a
-  type in ``emits`` when ``emits`` is declared, whose cursor survives a JSON round trip and
-  whose rejects can be stored and replayed with ``map_record``; while ``has_more`` the cursor
-  changes, within ``max_pages`` pages; a full sync returns at least one event; a new
-  connector instance pulling from the final cursor returns no source id already returned;
-  pulling again from ``None`` returns only source ids already returned, and a fresh peer
-  returns exactly the same ones (so the hub's de-duplication makes re-pulls idempotent);
-  against ``failing_peer(status)``, ``pull(None)`` raises the class below.
-Webhook sources (``webhook_body`` + ``sign_request``):
-  a correctly signed request yields valid events, and the same source ids when handled
-  twice; a tampered body (one byte added) and a wrong signature raise
-  :class:`~hub.errors.WebhookRejected` with status 401; a signed ``malformed_body`` is refused
-  with 400; ``stale_request(body)``, if given, is refused (400 or 401).
-Sinks (``sink_peer``, ``failing_peer``):
-  delivering :func:`sample_events` succeeds; against ``failing_peer(status)``, ``deliver``
-  raises the class below.
-Peer errors (pull sources and sinks, ``failing_peer``):
-  500/503 raise :class:`~hub.errors.RetryableError`, 429
-  :class:`~hub.errors.RateLimitedError` with ``retry_after`` set, 400
-  :class:`~hub.errors.PermanentError`, 401 :class:`~hub.errors.AuthError` (see
-  :func:`expected_error`; ``failing_statuses`` chooses which are tried). The error message
-  must not carry a secret.
-
-Helpers for your own tests: :func:`make_context`, :func:`close_context`,
-:func:`captured_logs`, :func:`sample_events`; the pytest plugin :mod:`hub.pytest_plugin`
-offers them as the fixtures ``parcours_context`` and ``parcours_sample_events``.
-
-Funder formats
---------------
-:func:`get_format_test_class` does the same for a funder format: its class and ``Config``
-(JSON Schema, every option described), and its exports run on a test hub's ledger (files only
-under the output folder, nothing written and the missing fields listed when data is
-incomplete, the same bytes twice on the same ledger). The data comes from a fixture
-``parcours_format_hub`` you define (see :class:`FormatContract`); :func:`export_files` runs a
-format on a hub without versioning nor recording, for your own tests.
-"""
+"""The connector contract: the pytest class every connector must pass (see :mod:`hub.testing`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import functools
-import inspect
-import itertools
 import json
-import re
 import sys
-import tempfile
-import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
-import aiohttp
 import pytest
-import structlog
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic import ValidationError
 
-from hub.blobs import BlobStore
 from hub.config import json_schema
 from hub.connector import (
     Connector,
     ConnectorConfig,
-    ConnectorContext,
     EventSink,
     Health,
     PullResult,
@@ -121,225 +29,29 @@ from hub.connector import (
     WebhookSource,
 )
 from hub.errors import (
-    AuthError,
-    PermanentError,
-    RateLimitedError,
-    RetryableError,
     WebhookRejected,
 )
 from hub.events import (
     EventData,
     EventTypeRegistry,
     EventValidationError,
-    LearnerRef,
-    TraceEvent,
-)
-from hub.formats import (
-    ExportRequest,
-    ExportResult,
-    FunderFormat,
-    FunderFormatConfig,
-    MissingField,
-    Period,
 )
 from hub.ingest.ingestor import encode_json
-from hub.runtime.exporting import export_journeys
-from hub.store import open_store
-from hub.ulid import new_ulids
-
-__all__ = [
-    "ConnectorContract",
-    "ContractSpec",
-    "captured_logs",
-    "close_context",
-    "expected_error",
-    "export_files",
-    "FormatContract",
-    "FormatSpec",
-    "get_connector_test_class",
-    "get_format_test_class",
-    "make_context",
-    "sample_events",
-]
-
-Peer = Callable[[Path], Any]
-FailingPeer = Callable[[int, Path], Any]
-
-DEFAULT_FAILING_STATUSES = (500, 503, 429, 400, 401)
-_CREDENTIAL_FIELD = re.compile(r"(secret|password|passwd|token|api_?key|private_key)$", re.I)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-class _LineLogger:
-    """A structlog logger that keeps every rendered line and echoes it to stderr.
-
-    The lines let the kit check that nothing secret was logged; stderr lets pytest show
-    them when a test fails (it is looked up at call time, so pytest's capture applies).
-    """
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def _write(self, message: str = "", *args: Any, **kwargs: Any) -> None:
-        line = " ".join([str(message), *map(str, args)])
-        self.lines.append(line)
-        print(line, file=sys.stderr)
-
-    msg = debug = info = warning = warn = error = critical = exception = fatal = log = _write
-
-
-def _test_logger(name: str) -> Any:
-    return structlog.wrap_logger(
-        _LineLogger(),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.format_exc_info,
-            structlog.processors.KeyValueRenderer(key_order=["level", "event"], drop_missing=True),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(0),
-        context_class=dict,
-    ).bind(connector=name)
-
-
-def make_context(
-    tmp_path: Path | str,
-    name: str = "test",
-    *,
-    timezone: str = "Europe/Paris",
-    http_timeout: float = 30.0,
-) -> ConnectorContext:
-    """A :class:`~hub.connector.ConnectorContext` for tests, everything under ``tmp_path``.
-
-    It has a blob store in ``tmp_path/blobs``, a data folder ``tmp_path/data/<name>``, the
-    ``Europe/Paris`` time zone, a structlog logger whose lines :func:`captured_logs` returns,
-    and an aiohttp session created on first use of ``context.http``. Close that session with
-    ``await close_context(context)`` at the end of the test (the ``parcours_context`` fixture
-    does it for you).
-    """
-    root = Path(tmp_path)
-    data_dir = root / "data" / name
-    data_dir.mkdir(parents=True, exist_ok=True)
-
-    def session_factory() -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=http_timeout), headers={"User-Agent": "parcours-hub-tests"}
-        )
-
-    return ConnectorContext(
-        name=name,
-        blobs=BlobStore(root / "blobs"),
-        log=_test_logger(name),
-        timezone=zoneinfo.ZoneInfo(timezone),
-        data_dir=data_dir,
-        _session_factory=session_factory,
-    )
-
-
-async def close_context(context: ConnectorContext) -> None:
-    """Close the context's aiohttp session if a test opened it."""
-    session = context._session
-    if session is not None and not session.closed:
-        await session.close()
-    context._session = None
-
-
-def captured_logs(context: ConnectorContext) -> list[str]:
-    """The log lines a connector wrote through a :func:`make_context` logger."""
-    logger = getattr(context.log, "_logger", None)
-    return list(getattr(logger, "lines", []))
-
-
-_SAMPLE_START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
-
-
-def sample_events(n: int = 3, *, source: str = "sample") -> list[TraceEvent]:
-    """``n`` valid :class:`~hub.events.TraceEvent` objects, as a sink receives them.
-
-    Types cycle through ``lms.activity_completed``, ``lms.session`` and ``attendance.signed``;
-    ids are fresh ULIDs, everything else is deterministic.
-    """
-    received = dt.datetime.now(dt.timezone.utc)
-    events = []
-    for i, event_id in enumerate(new_ulids(n)):
-        at = _SAMPLE_START + dt.timedelta(hours=i)
-        kind = i % 3
-        if kind == 0:
-            type_, data = "lms.activity_completed", {"activity": f"mod-{i}", "activity_name": f"Module {i}"}
-        elif kind == 1:
-            end = at + dt.timedelta(minutes=45)
-            type_, data = "lms.session", {"start": at.isoformat(), "end": end.isoformat(), "duration_seconds": 2700}
-        else:
-            type_, data = "attendance.signed", {"date": at.date().isoformat(), "half_day": "am", "proof": "e-signature"}
-        events.append(TraceEvent(
-            id=event_id, type=type_, occurred_at=at, received_at=received, source=source,
-            source_id=f"sample-{i}", learner=LearnerRef(ref=f"learner-{i % 2}", email=f"learner{i % 2}@example.org"),
-            action="SESSION-2026-03", data=data,
-        ))
-    return events
-
-
-def expected_error(status: int) -> type[Exception]:
-    """The taxonomy class a connector must raise when its peer answers HTTP ``status``."""
-    if status == 429:
-        return RateLimitedError
-    if status in (401, 403):
-        return AuthError
-    if status in (408, 425) or status >= 500:
-        return RetryableError
-    return PermanentError
-
-
-@contextlib.asynccontextmanager
-async def enter_peer(peer: Callable[..., Any] | None, *args: Any) -> AsyncIterator[dict[str, Any]]:
-    """Start ``peer(*args)`` (see the module docs for what a peer may return) and yield its overrides."""
-    if peer is None:
-        yield {}
-        return
-    result = peer(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    if hasattr(result, "__aenter__"):
-        async with result as overrides:
-            yield dict(overrides or {})
-    elif hasattr(result, "__enter__"):
-        with result as overrides:
-            yield dict(overrides or {})
-    elif isinstance(result, Mapping):
-        yield dict(result)
-    else:
-        raise TypeError(f"peer {peer!r} returned {type(result).__name__}; expected a dict or a context manager yielding one")
-
-
-def _secret_values(value: Any) -> list[str]:
-    """Every secret held by a config model (nested models, lists and dicts included)."""
-    out: list[str] = []
-    if isinstance(value, SecretStr):
-        out.append(value.get_secret_value())
-    elif isinstance(value, SecretBytes):
-        out.append(value.get_secret_value().decode(errors="replace"))
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            out.extend(_secret_values(getattr(value, name)))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            out.extend(_secret_values(item))
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            out.extend(_secret_values(item))
-    return [s for s in out if len(s) >= 4]
-
-
-def _mentions_secret_type(annotation: Any) -> bool:
-    if annotation in (SecretStr, SecretBytes):
-        return True
-    return any(_mentions_secret_type(arg) for arg in getattr(annotation, "__args__", ()) or ())
-
-
-def _cursor_json(cursor: Any) -> str:
-    return json.dumps(cursor, sort_keys=True)
-
+from hub.testing.context import (
+    _CREDENTIAL_FIELD,
+    DEFAULT_FAILING_STATUSES,
+    FailingPeer,
+    Peer,
+    _cursor_json,
+    _mentions_secret_type,
+    _secret_values,
+    captured_logs,
+    close_context,
+    enter_peer,
+    expected_error,
+    make_context,
+    sample_events,
+)
 
 # --------------------------------------------------------------------------- the contract
 
@@ -785,192 +497,3 @@ def get_connector_test_class(
     return type(class_name, (ConnectorContract,), attrs)
 
 
-# --------------------------------------------------------------------------- the funder-format contract
-
-
-async def export_files(hub: Any, name: str, period: Any, out_dir: Path, *, allow_incomplete: bool = False) -> Any:
-    """Run the format of export ``name`` on ``hub``'s ledger into ``out_dir``: its ``ExportResult``.
-
-    Unlike ``hub.export`` nothing is versioned, recorded nor discarded: the format's own answer,
-    and the ledger left as it was (two calls read the same ledger).
-    """
-    period = Period.parse(period) if isinstance(period, str) else period
-    fmt = hub.funder_format(name)
-    await hub.project()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reader = open_store(hub.config.hub.store.url, base_dir=Path.cwd())
-
-    def events(types: list[str] | None = None):
-        through = reader.projection_cursor()
-        return itertools.takewhile(lambda e: e["seq"] <= through, reader.iter_events(types=types, batch=5000))
-
-    request = ExportRequest(name, period, export_journeys(hub.config, fmt, reader, period, None), out_dir, hub.config,
-                            events, allow_incomplete)
-
-    def export() -> Any:
-        with reader.read_snapshot():
-            return fmt.export(request)
-
-    try:
-        return await asyncio.to_thread(export)
-    finally:
-        reader.close()
-
-
-def _files_under(folder: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _undocumented_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Fields of ``model`` (and of the models it nests) without a description."""
-    found = []
-    for field_name, info in model.model_fields.items():
-        where = f"{prefix}{field_name}"
-        if not (info.description or "").strip():
-            found.append(where)
-        for nested in _nested_models(info.annotation):
-            if nested is not model and not nested.__module__.startswith("hub."):  # the core documents its own
-                found += _undocumented_fields(nested, f"{where}.")
-    return found
-
-
-def _nested_models(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in getattr(annotation, "__args__", ()) for m in _nested_models(arg)]
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """What :func:`get_format_test_class` was given; the generated class keeps it as ``contract``."""
-
-    format_cls: type[FunderFormat]
-    export: str
-    period: str
-    incomplete: bool = True
-
-
-class FormatContract:
-    """The funder-format contract tests. Use :func:`get_format_test_class` rather than subclassing directly.
-
-    The tests ask for the fixture ``parcours_format_hub``: an async factory
-    ``(complete: bool = True) -> Hub``, a started hub whose configuration has the export under test
-    and whose ledger holds the test data, complete or (``complete=False``) lacking fields the
-    funder requires.
-    """
-
-    __test__ = False
-    contract: FormatSpec
-
-    @pytest.fixture
-    def parcours_tempdir(self, tmp_path: Path, monkeypatch: Any) -> Path:
-        """Temporary files go under ``tmp_path/tmp``: the format must leave nothing there."""
-        folder = tmp_path / "tmp"
-        folder.mkdir()
-        monkeypatch.setattr(tempfile, "tempdir", str(folder))
-        return folder
-
-    async def _export(self, hub: Any, out_dir: Path, **kwargs: Any) -> Any:
-        spec = self.contract
-        result = await export_files(hub, spec.export, spec.period, out_dir, **kwargs)
-        assert isinstance(result, ExportResult), _format_hint(f"export() returned {type(result).__name__}, "
-                                                              "not an ExportResult")
-        return result
-
-    # ------------------------------------------------------------------ the class
-    def test_kind_and_docstring(self) -> None:
-        cls = self.contract.format_cls
-        assert isinstance(getattr(cls, "kind", None), str) and re.fullmatch(r"[a-z][a-z0-9_]*", cls.kind), \
-            _format_hint("kind must be a lowercase name")
-        assert (cls.__doc__ or "").strip(), _format_hint(f"{cls.__name__} needs a docstring (it documents the format)")
-        assert cls.period in ("month", "year"), _format_hint("period is 'month' or 'year'")
-
-    def test_config_json_schema(self) -> None:
-        config_cls = self.contract.format_cls.Config
-        assert issubclass(config_cls, FunderFormatConfig), _format_hint("Config must subclass FunderFormatConfig")
-        schema = config_cls.model_json_schema()
-        assert schema.get("type") == "object" and "kind" in schema.get("properties", {})
-        json.dumps(schema)  # serialisable as it is published in config/schema.json
-        assert (schema.get("description") or "").strip(), _format_hint("Config needs a docstring")
-
-    def test_options_are_documented(self) -> None:
-        undocumented = _undocumented_fields(self.contract.format_cls.Config)
-        assert not undocumented, _format_hint(f"options without a description: {', '.join(undocumented)}")
-
-    # ------------------------------------------------------------------ the files
-    @pytest.mark.asyncio
-    async def test_writes_only_under_its_output_folder(self, parcours_format_hub: Any, tmp_path: Path,
-                                                       parcours_tempdir: Path) -> None:
-        hub = await parcours_format_hub()
-        out_dir = tmp_path / "exports" / "out"
-        roots = {tmp_path, Path.cwd()}
-        before = {p for root in roots for p in _files_under(root)}
-        result = await self._export(hub, out_dir)
-        assert not result.missing, f"the complete data still misses fields: {result.missing[:5]}"
-        written = set(_files_under(out_dir))
-        assert written, "the export wrote no file"
-        assert {Path(f) for f in result.files} <= written, "ExportResult.files names files that are not in out_dir"
-        stray = [p for root in roots for p in _files_under(root)
-                 if p not in before and not p.is_relative_to(out_dir) and not p.name.endswith(("-wal", "-shm", "-journal"))]
-        assert not stray, _format_hint(f"files written outside the output folder: {[str(p) for p in stray]}")
-        assert not list(parcours_tempdir.iterdir()), "temporary files were left behind"
-
-    @pytest.mark.asyncio
-    async def test_incomplete_data_lists_missing_fields_and_writes_nothing(self, parcours_format_hub: Any,
-                                                                          tmp_path: Path) -> None:
-        if not self.contract.incomplete:
-            pytest.skip(_format_hint("no incomplete data given (incomplete=False)"))
-        hub = await parcours_format_hub(complete=False)
-        out_dir = tmp_path / "exports" / "out"
-        result = await self._export(hub, out_dir)
-        assert result.missing, "incomplete data, yet no missing field listed"
-        for missing in result.missing:
-            assert isinstance(missing, MissingField) and missing.field and missing.message, \
-                f"a MissingField names the field and says what to do: {missing!r}"
-        assert not _files_under(out_dir) and not result.files, \
-            _format_hint("with missing fields and allow_incomplete false, write nothing")
-
-    @pytest.mark.asyncio
-    async def test_same_ledger_same_bytes(self, parcours_format_hub: Any, tmp_path: Path) -> None:
-        hub = await parcours_format_hub()
-        first = await self._export(hub, tmp_path / "exports" / "first")
-        second = await self._export(hub, tmp_path / "exports" / "second")
-        one = {p.relative_to(tmp_path / "exports" / "first"): data
-               for p, data in _files_under(tmp_path / "exports" / "first").items()}
-        two = {p.relative_to(tmp_path / "exports" / "second"): data
-               for p, data in _files_under(tmp_path / "exports" / "second").items()}
-        assert sorted(one) == sorted(two), "two runs on the same ledger wrote different files"
-        differ = [str(name) for name in one if one[name] != two[name]]
-        assert not differ, _format_hint(f"two runs on the same ledger wrote different bytes: {differ}")
-        assert first.notes == second.notes
-
-
-def _format_hint(text: str) -> str:
-    return f"{text} (see hub.testing.get_format_test_class)"
-
-
-def get_format_test_class(format_cls: type[FunderFormat], *, export: str, period: str, incomplete: bool = True) -> type[FormatContract]:
-    """Return a pytest class running the funder-format contract on ``format_cls``.
-
-    :param format_cls: the :class:`hub.formats.FunderFormat` subclass under test.
-    :param export: the name of its export in the test hub's configuration.
-    :param period: the period exported (``2026-10``, ``2026``…), one the test data covers.
-    :param incomplete: whether ``parcours_format_hub(complete=False)`` gives data lacking
-        required fields (else that test is skipped).
-
-    The test module (or a conftest) defines the fixture ``parcours_format_hub``, an async
-    factory ``(complete: bool = True) -> Hub``. What is checked: ``kind``, docstring and
-    ``period``; ``Config`` subclasses ``FunderFormatConfig``, its JSON Schema can be generated
-    and every option (nested ones included) has a description; on complete data the export
-    lists nothing missing and writes only under its output folder (temporary files removed);
-    on incomplete data it lists the missing fields and writes nothing; two runs on the same
-    ledger write the same files, byte for byte.
-    """
-    if not (isinstance(format_cls, type) and issubclass(format_cls, FunderFormat)):
-        raise TypeError(f"{format_cls!r} is not a hub.formats.FunderFormat subclass")
-    spec = FormatSpec(format_cls, export, period, incomplete)
-    class_name = f"Test{format_cls.__name__}Contract"
-    caller = sys._getframe(1).f_globals.get("__name__", __name__)
-    attrs: dict[str, Any] = {"__test__": True, "contract": spec, "__module__": caller, "__qualname__": class_name,
-                             "__doc__": f"The funder-format contract for {format_cls.__module__}.{format_cls.__qualname__}."}
-    return type(class_name, (FormatContract,), attrs)
