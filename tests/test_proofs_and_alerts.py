@@ -75,6 +75,19 @@ async def test_funder_rules_come_from_plugins(make_hub):
     assert ("atlas-invoice", "no_invoice") in [(r, g.code) for r, g in found[0].gaps]
 
 
+async def test_a_gap_found_by_two_exports_of_one_funder_is_listed_once(make_hub):
+    """The OPCO's statement and its invoice bundle check the same rule: one gap, both rules named."""
+    def unsigned(report, today):
+        return [Gap("opco_half_day_not_billable", "2026-11-23 morning: not billable", "co-sign it", "2026-11-23", "am")]
+
+    hub = await ongoing_hub(make_hub)
+    rules = [ProofRule("atlas.billable", unsigned), ProofRule("atlas-invoices.billable", unsigned),
+             ProofRule("other", lambda report, today: [Gap("other_gap", "another one", "fix it")])]
+    (found,) = check(await hub.journey_reports(action="SST-1"), rules, today=dt.date(2026, 11, 24))
+    assert [(rule, gap.code) for rule, gap in found.gaps] == [
+        ("atlas.billable, atlas-invoices.billable", "opco_half_day_not_billable"), ("other", "other_gap")]
+
+
 async def test_alert_rules(make_hub):
     hub = await ongoing_hub(make_hub)
     (report,) = await hub.journey_reports(action="SST-1", today=dt.date(2026, 11, 24))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Callable, Iterable
 
 from hub.journeys.compute import JourneyReport
@@ -111,6 +111,19 @@ class EnrolmentGaps:
                 "gaps": [{"rule": rule, **asdict(gap)} for rule, gap in self.gaps]}
 
 
+def _once(found: Iterable[tuple[str, Gap]]) -> list[tuple[str, Gap]]:
+    """Each gap of an enrolment once, with the names of every rule that found it: two exports of
+    one funder (its statement and its invoice bundle) check the same rule and find the same gap."""
+    rules_of: dict[tuple, list[str]] = {}
+    gaps: dict[tuple, Gap] = {}
+    for rule, gap in found:
+        key = astuple(gap)
+        gaps.setdefault(key, gap)
+        if rule not in rules_of.setdefault(key, []):
+            rules_of[key].append(rule)
+    return [(", ".join(rules_of[key]), gap) for key, gap in gaps.items()]
+
+
 def check(reports: Iterable[JourneyReport], rules: list[ProofRule], *, funder: str | None = None,
           today: dt.date | None = None) -> list[EnrolmentGaps]:
     """Gaps per enrolment (only enrolments that have some), for every rule that applies."""
@@ -123,9 +136,7 @@ def check(reports: Iterable[JourneyReport], rules: list[ProofRule], *, funder: s
             continue
         found = EnrolmentGaps(report.learner_id, report.learner_name, report.action_id, sorted(report.funders),
                               report.status)
-        for rule in rules:
-            if rule.applies(report):
-                found.gaps.extend((rule.name, gap) for gap in rule.check(report, today))
+        found.gaps = _once(((rule.name, gap) for rule in rules if rule.applies(report) for gap in rule.check(report, today)))
         if found.gaps:
             out.append(found)
     return out
