@@ -129,3 +129,17 @@ async def test_xapi_push_with_an_unstorable_timestamp_is_refused(served):
                                     "X-Experience-API-Version": "1.0.3"}) as r:
         assert 400 <= r.status < 500, await r.text()
     assert await count(hub) == 0
+
+
+async def test_a_pull_page_with_an_invalid_record_and_a_nul_one_keeps_the_rest(served):
+    """Per record, as a pull does: the schema refuses one record, the NUL check another; both
+    become dead letters (the NUL written out) and the page commits with its cursor."""
+    hub, _ = served
+    page = [event(1, "lms.nope"), event(2), event(3, source_id="nul\x00id"), event(4)]
+    result = await hub.append(page, source="inbox", cursor=("inbox", {"page": 1}), per_record=True)
+    assert (result.appended, result.rejects) == (2, 2)
+    letters = await hub.store.call(hub.store.dead_letters, source="inbox")
+    assert sorted(letter.payload["source_id"] for letter in letters) == ["evt-1", "nul\x00id"]  # kept as sent
+    assert any("NUL" in letter.error for letter in letters)
+    assert (await hub.store.call(hub.store.source_state, "inbox")).cursor == {"page": 1}
+

@@ -52,6 +52,11 @@ NUL_MESSAGE = "contains a NUL character (\\u0000), which the ledger does not kee
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash before "u0000"
 
 
+def storable(text: str | None) -> str | None:
+    """``text`` with any NUL character written ``\\u0000``: a dead letter keeps what was refused."""
+    return text.replace("\x00", "\\u0000") if text and "\x00" in text else text
+
+
 def fields_with_nul(row: EventRow) -> list[str]:
     """The fields of ``row`` holding a NUL character: PostgreSQL refuses it in text, SQLite would
     keep it, so both refuse it at the boundary (a cheap substring test first, exact after)."""
@@ -97,6 +102,8 @@ class Ingestor:
     def _prepare(self, items: list[Any], *, source: str | None, default_source: str,
                  ids: list[str] | None) -> list[EventRow]:
         validated = self.types.validate_batch(items)
+        if ids is not None and len(ids) != len(validated):
+            raise ValueError(f"{len(ids)} ids for {len(validated)} events")
         ids = ids or new_ulids(len(validated))
         received = format_utc(dt.datetime.now(UTC))
         rows, problems = [], []
@@ -127,19 +134,29 @@ class Ingestor:
         return rows
 
     def prepare_tolerant(self, items: list[Any], *, source: str) -> tuple[list[EventRow], list[RejectRow]]:
-        """Validate per record: bad records become ``validate``-stage rejects, the rest rows."""
-        try:
-            return self.prepare(items, source=source), []
-        except EventValidationError as exc:
-            bad: dict[int, list[str]] = {}
-            for index, path, msg in exc.problems:
-                bad.setdefault(index, []).append(f"{path}: {msg}" if path else msg)
-        good = [item for i, item in enumerate(items) if i not in bad]
+        """Validate per record: bad records become ``validate``-stage rejects, the rest rows.
+
+        Validation runs in passes (the schema first, then what only a built row shows, such as a
+        NUL character): each pass sets aside the records it refuses, until one passes whole."""
+        positions = list(range(len(items)))  # the original index of each record still in the running
+        bad: dict[int, list[str]] = {}
+        while positions:
+            try:
+                rows = self.prepare([items[i] for i in positions], source=source)
+                break
+            except EventValidationError as exc:
+                refused = set()
+                for index, path, msg in exc.problems:
+                    refused.add(positions[index])
+                    bad.setdefault(positions[index], []).append(f"{path}: {msg}" if path else msg)
+                positions = [i for i in positions if i not in refused]
+        else:
+            rows = []
         rejects = [
-            RejectRow(source, "validate", "; ".join(msgs), encode_json(items[i]), _source_id(items[i]))
+            RejectRow(source, "validate", storable("; ".join(msgs)), encode_json(items[i]), storable(_source_id(items[i])))
             for i, msgs in sorted(bad.items())
         ]
-        return (self.prepare(good, source=source) if good else []), rejects
+        return rows, rejects
 
     # ------------------------------------------------------------------ commit
     def commit(self, rows: list[EventRow], *, cursor: tuple[str, Any] | None = None,
@@ -164,6 +181,8 @@ class Ingestor:
         document's event carries the document's id) instead of new ULIDs.
         """
         if per_record:
+            if ids is not None:
+                raise ValueError("ids are given for an all-or-nothing batch, not per record")
             rows, invalid = self.prepare_tolerant(items, source=source or default_source)
             rejects = [*rejects, *invalid]
         else:
@@ -181,7 +200,8 @@ class Ingestor:
 
 def reject_rows(source: str, rejects: Iterable[Reject]) -> list[RejectRow]:
     """Dead letters of a source's records (their error texts with any URL redacted)."""
-    return [RejectRow(source, r.stage, redact_text(r.error), encode_json(r.payload), r.source_id) for r in rejects]
+    return [RejectRow(source, r.stage, storable(redact_text(r.error)), encode_json(r.payload), storable(r.source_id))
+            for r in rejects]
 
 
 def _source_id(item: Any) -> str | None:
