@@ -249,9 +249,7 @@ class HttpClient:
                                                timeout=timeout, allow_redirects=False) as response:
                 if max_bytes is not None and (response.content_length or 0) > max_bytes:
                     raise PermanentError(f"{what}: answer larger than {max_bytes} bytes")
-                body = await response.content.read(max_bytes + 1) if max_bytes is not None else await response.read()
-                if max_bytes is not None and len(body) > max_bytes:
-                    raise PermanentError(f"{what}: answer larger than {max_bytes} bytes")
+                body = await _read_at_most(response, max_bytes, what) if max_bytes is not None else await response.read()
                 answer = Response(response.status, response.headers, body)
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
             raise RetryableError(f"{what}: {type(exc).__name__}") from None
@@ -277,6 +275,17 @@ class HttpClient:
             if detail:
                 error.args = (f"{error.args[0]} ({detail[:300]})",)
         return error
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, max_bytes: int, what: str) -> bytes:
+    """The whole body, chunk after chunk (one read returns what is buffered, not the body), or a
+    PermanentError as soon as it passes ``max_bytes``."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > max_bytes:
+            raise PermanentError(f"{what}: answer larger than {max_bytes} bytes")
+    return bytes(body)
 
 
 def _describe(method: str, path: str) -> str:

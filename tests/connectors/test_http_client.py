@@ -180,6 +180,27 @@ async def test_peer_habits_detail_guessed_retry_after_refined_error_and_size(pee
         await http.request("GET", "/items", max_bytes=10)
 
 
+async def test_a_chunked_answer_under_max_bytes_is_read_whole(session, aiohttp_server_factory):
+    """One read returns what is buffered, not the body: a signature image was cut to 10 kB of 100."""
+    body = bytes(range(256)) * 400  # 102,400 bytes, sent in small chunks without a Content-Length
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for start in range(0, len(body), 1000):
+            await response.write(body[start:start + 1000])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/blob", chunked)
+    port = (await aiohttp_server_factory(app)).port
+    http = HttpSettings().client(lambda: session, base_url=f"http://127.0.0.1:{port}/", auth_headers=dict)
+    assert (await http.request("GET", "/blob", max_bytes=200_000)).body == body
+    with pytest.raises(PermanentError, match="larger than 50000 bytes"):
+        await http.request("GET", "/blob", max_bytes=50_000)
+
+
 # ---------------------------------------------------------------------------- paging
 
 
