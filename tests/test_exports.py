@@ -81,6 +81,17 @@ async def test_export_versions_manifest_and_ledger(make_hub, workdir):
     assert (await hub.store.call(hub.store.get_event, second.event_id))["supersedes"] == first.event_id
 
 
+async def test_a_version_in_another_folder_is_recorded_as_its_own_document(make_hub, workdir):
+    """`--out` starts its own v1: it must get its own ledger event, not the default folder's v1's."""
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.pull("demo")
+    first = await hub.export("atlas-hours", Period.parse("2026-10"))
+    elsewhere = await hub.export("atlas-hours", Period.parse("2026-10"), out_dir=workdir / "elsewhere", force=True)
+    assert elsewhere.version == 1 and elsewhere.event_id != first.event_id
+    issued = await hub.store.call(hub.store.get_event, elsewhere.event_id)
+    assert issued["data"]["sha256"] == hashlib.sha256((elsewhere.folder / "manifest.json").read_bytes()).hexdigest()
+
+
 async def test_nothing_new_and_empty_periods_write_nothing_unless_forced(make_hub, workdir):
     hub = await make_hub(demo_config(workdir) + EXPORTS)
     await hub.pull("demo")

@@ -243,11 +243,12 @@ class Exporter:
                       previous: str | None, result: ExportResult) -> str:
         blob = await asyncio.to_thread(self.blobs.put, manifest.read_bytes(), media_type="application/json",
                                        name=f"{fmt.name}-{period.label}-v{version}-manifest.json")
-        item = {
+        digest = sha256_file(manifest)
+        item = {  # keyed by the manifest too: another folder's v1 (--out) is another document
             "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "source_id": f"export:{fmt.name}:{period.label}:v{version}",
+            "source_id": f"export:{fmt.name}:{period.label}:v{version}:{digest[:16]}",
             "data": {"document_type": f"export:{fmt.kind}", "document": f"{fmt.name}/{period.label}/v{version}",
-                     "sha256": sha256_file(manifest)},
+                     "sha256": digest},
             "evidence": [blob.model_dump(exclude_none=True)],
             **({"supersedes": previous} if previous else {}),
         }
