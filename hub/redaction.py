@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 MASK = "****"
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"<>]+")  # ' ( ) are legal in user-info and query values
 
 
 def redact_url(url: str) -> str:
@@ -37,7 +37,7 @@ def redact_text(text: str) -> str:
         return text
     def one(match: re.Match) -> str:
         url = match.group(0)
-        kept = url.rstrip(".,;:!?")  # punctuation that ends the sentence, not the URL
+        kept = url.rstrip(".,;:!?)]}'")  # punctuation that ends the sentence, not the URL
         return redact_url(kept) + url[len(kept):]
 
     return _URL.sub(one, text)

@@ -129,3 +129,38 @@ def test_backoff_grows_and_is_capped():
     waits = [max(backoff_seconds(policy, n) for _ in range(50)) for n in (1, 3, 6, 12)]
     assert waits[0] <= 2 and waits[1] <= 8 and waits[2] <= 60 and waits[3] <= 60
     assert waits[2] > waits[0]
+
+
+async def test_a_replay_goes_on_past_a_record_whose_mapping_crashes(make_hub):
+    """One record whose mapping raises (a KeyError in a connector) fails alone, the others are
+    appended, and the replay is recorded."""
+    from hub.delivery.dlq import DeadLetters
+    from hub.store.base import RejectRow
+
+    class Mapper:
+        def map_record(self, payload):
+            if payload["n"] == 2:
+                raise KeyError("title")
+            return [event(payload["n"])]
+
+    hub = await make_hub(sink_config("http://127.0.0.1:9/unused"))
+    rejects = [RejectRow("lms", "map", "no title yet", f'{{"n": {n}}}', f"r{n}") for n in (1, 2, 3)]
+    await hub.append([], source="lms", rejects=rejects, per_record=True)
+    letters = DeadLetters(hub.store, {"lms": Mapper()}, hub.append, hub.dispatcher.wake)
+    summary = await letters.replay(source="lms", actor="tester")
+    assert summary["replayed"] == 2 and len(summary["errors"]) == 1 and "KeyError" in summary["errors"][0]
+    actions = await hub.store.call(lambda: list(hub.store.iter_events(types=["admin.action"])))
+    assert [a["data"]["command"] for a in actions] == ["dlq replay"]
+
+
+async def test_a_dead_letter_id_must_be_ascii_digits(make_hub):
+    import pytest
+
+    from hub.delivery.dlq import parse_ids
+    from hub.errors import HubError
+
+    assert parse_ids(["o:12", "r:3"]) == ([12], [3])
+    for wrong in ("o:²", "r:١٢", "x:1", "o:"):
+        with pytest.raises(HubError, match="invalid dead-letter id"):
+            parse_ids([wrong])
+

@@ -21,6 +21,10 @@ def test_a_url_loses_its_user_info_and_query_values():
     assert redact_text("PermanentError: POST https://bob:s3cret-pass@h.example/p?sig=q-token-123: HTTP 404.") == \
         "PermanentError: POST https://h.example/p?sig=****: HTTP 404."
     assert redact_text("no URL here: ok") == "no URL here: ok"
+    # ' ( ) are legal in a password and in a query value: they do not end the URL
+    assert redact_text("cannot open postgresql://parcours:Ab(9x)Zq@db/x?key=ab'cd: refused") == \
+        "cannot open postgresql://db/x?key=****: refused"
+    assert redact_text("(see https://h.example/p?x=1).") == "(see https://h.example/p?x=****)."
 
 
 async def test_credentials_in_a_sink_url_appear_nowhere(make_hub, sink_peer, aiohttp_server_factory, capsys):

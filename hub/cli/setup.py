@@ -23,7 +23,7 @@ from hub.cli.common import (
 )
 from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings
 from hub.errors import ConfigError
-
+from hub.redaction import redact_url
 
 STARTER_TOKEN = "config/secrets/admin-token"  # the ${file:…} the starter's hub.http.admin_token names
 
@@ -102,13 +102,13 @@ def check(config_path: str, as_json: bool) -> None:
                 "period": cfg.period, "funders": cfg.funders, "actions": cfg.actions}
                for name, cfg in loaded.exports.items()]
     if as_json:
-        print_json({"config": str(loaded.path), "store": loaded.hub.store.url, "timezone": loaded.hub.timezone,
+        print_json({"config": str(loaded.path), "store": redact_url(loaded.hub.store.url), "timezone": loaded.hub.timezone,
                      "connectors": connectors, "routes": routes, "exports": exports, "warnings": warnings,
                      "event_types": sorted(event_types)})
         return
     for warning in warnings:
         click.echo(WARNING + warning, err=True)
-    click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {loaded.hub.store.url}, time zone {loaded.hub.timezone})")
+    click.echo(f"{loaded.path}: ok ({loaded.hub.name}, store {redact_url(loaded.hub.store.url)}, time zone {loaded.hub.timezone})")
     click.echo("connectors:")
     for c in connectors:
         state = "" if c["enabled"] else " (disabled)"

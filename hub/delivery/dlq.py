@@ -16,6 +16,7 @@ from hub.connector import Connector
 from hub.errors import HubError
 from hub.events import EventValidationError
 from hub.ingest.audit import record_admin_action
+from hub.redaction import redact_text
 
 if TYPE_CHECKING:
     from hub.ingest.audit import Append
@@ -29,7 +30,7 @@ def parse_ids(ids: list[str] | None) -> tuple[list[int] | None, list[int] | None
     outbox, rejects = [], []
     for raw in ids:
         kind, _, number = str(raw).partition(":")
-        if kind not in ("o", "r") or not number.isdigit():
+        if kind not in ("o", "r") or not (number.isascii() and number.isdecimal()):
             raise HubError(f"invalid dead-letter id {raw!r}: expected o:<n> or r:<n> as listed by `parcours dlq list`")
         (outbox if kind == "o" else rejects).append(int(number))
     return outbox, rejects
@@ -84,9 +85,10 @@ class DeadLetters:
                 else:
                     items = [payload]
                 await self.append(items, source=reject.source)
-            except (EventValidationError, HubError, NotImplementedError, ValueError) as exc:
-                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=str(exc))
-                errors.append(f"r:{reject_id}: {exc}")
+            except Exception as exc:  # a mapping bug of one record (KeyError…) must not stop the others
+                message = redact_text(str(exc) if isinstance(exc, (EventValidationError, HubError)) else f"{type(exc).__name__}: {exc}")
+                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=message)
+                errors.append(f"r:{reject_id}: {message}")
                 continue
             await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
             replayed += 1

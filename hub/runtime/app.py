@@ -31,7 +31,7 @@ from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
 from hub.ledger.integrity import seal
 from hub.plugin_runtime import PluginRuntime
 from hub.plugins import PluginHost, load_plugins
-from hub.redaction import redact_text, redact_url
+from hub.redaction import redact_all, redact_text, redact_url
 from hub.runtime.exporting import Exporter, scheduled_period
 from hub.runtime.metrics import Metrics
 from hub.runtime.scheduler import Job
@@ -167,7 +167,7 @@ class Hub:
             try:
                 await connector.open()
             except ConnectorError as exc:
-                self.health[name] = {"ok": False, "message": str(exc)}
+                self.health[name] = {"ok": False, "message": redact_text(str(exc))}
                 self.log.error("connector failed to open", connector=name, error=str(exc))
         await self._apply_learner_mapping()
         self.plugins.startup(self.runtime)
@@ -289,7 +289,7 @@ class Hub:
         try:
             run.outcome = await self.exporter.scheduled(name)
         except Exception as exc:
-            run.error = f"{type(exc).__name__}: {exc}"
+            run.error = redact_text(f"{type(exc).__name__}: {exc}")
             self.log.exception("scheduled export crashed", export=name, period=period.label)
         return run
 
@@ -439,5 +439,5 @@ class Hub:
         for name, result in zip(names, results):
             last = self.health.get(name)
             out[name] = last if last and not last["ok"] and result["ok"] else result  # a failed pull wins until one succeeds
-        return out
+        return redact_all(out)
 
