@@ -46,8 +46,8 @@ def verify(config_path: str, as_json: bool) -> None:
         fail(f"cannot check the time-stamp anchors: {exc}", 2)
     if as_json:
         print_json(report.__dict__)
-    elif report.ok:
-        click.echo(f"ledger intact: {report.blocks} block(s), {report.events} sealed event(s)"
+    elif report.ok or (report.problem is None and report.unreadable):
+        click.echo(f"ledger {'intact' if report.ok else 'unaltered'}: {report.blocks} block(s), {report.events} sealed event(s)"
                    + (f", {report.unsealed} not sealed yet" if report.unsealed else ""))
         last = report.last_anchor
         if last:
@@ -59,7 +59,18 @@ def verify(config_path: str, as_json: bool) -> None:
             click.echo("note: no block is time-stamped" + ("" if ledger.tsa_url else " (hub.ledger.tsa_url is not set)"))
     else:
         click.echo(f"LEDGER ALTERED: {report.problem}", err=True)
+    if not as_json:
+        _echo_unreadable(report)
     sys.exit(0 if report.ok else 1)
+
+
+def _echo_unreadable(report) -> None:
+    """Name each event row that cannot be read (stderr): sealed or not, it is a finding."""
+    for found in report.unreadable_events:
+        where = f"block {found['block']}" if found["block"] is not None else "not sealed yet"
+        click.echo(f"UNREADABLE EVENT: event {found['id']} (seq {found['seq']}, {where}): {found['problem']}", err=True)
+    if report.unreadable > len(report.unreadable_events):
+        click.echo(f"UNREADABLE EVENT: … and {report.unreadable - len(report.unreadable_events)} more", err=True)
 
 
 @click.command()

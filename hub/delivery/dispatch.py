@@ -57,6 +57,24 @@ def backoff_seconds(policy: DeliveryConfig, attempt: int) -> float:
     return float(wait(SimpleNamespace(attempt_number=attempt)))
 
 
+def readable_claims(claimed: list[Claimed]) -> tuple[list[Claimed], list[TraceEvent], list[tuple[Claimed, str]]]:
+    """Split claimed rows into those whose stored event converts to a TraceEvent (with the events)
+    and those that cannot be read, with what is wrong: a bad row must not hold up its batch."""
+    good, events, bad = [], [], []
+    for item in claimed:
+        problem = item.event.get("unreadable")
+        if problem is None:
+            try:
+                events.append(to_trace_event(item.event))
+            except ValueError as exc:  # pydantic's ValidationError is one
+                problem = "not a valid event: " + " ".join(str(exc).split())[:500]
+            else:
+                good.append(item)
+                continue
+        bad.append((item, problem))
+    return good, events, bad
+
+
 class Dispatcher:
     """Delivers the outbox to the sinks: one loop per sink in the daemon, or one pass on demand.
 
@@ -165,7 +183,11 @@ class Dispatcher:
         connector = self.sinks[sink]
         store = self.store
         stats = DeliveryStats(batches=1)
-        events = [to_trace_event(c.event) for c in claimed]
+        claimed, events, unreadable = readable_claims(claimed)
+        if unreadable:  # dead at once, with what is wrong; the rest of the batch goes on
+            stats.dead += await self._dead_letter_unreadable(sink, unreadable)
+            if not claimed:
+                return stats
         error = await self._attempt(connector, events, policy)
         now = time.time()
         if error is None:
@@ -185,6 +207,15 @@ class Dispatcher:
             return stats
         stats.add(await self._record_failure(sink, claimed, error, policy, state, now))
         return stats
+
+    async def _dead_letter_unreadable(self, sink: str, unreadable: list[tuple[Claimed, str]]) -> int:
+        now = time.time()
+        for item, problem in unreadable:
+            message = redact_text(f"stored event cannot be read: {problem}")
+            await self.store.call(self.store.mark_failed, [item.outbox_id], error=message, at=now, retry_at=None)
+            self.log.warning("dead letter", sink=sink, event_id=item.event["id"], seq=item.event["seq"], error=message)
+        self.metrics.delivery_attempts.labels(sink, "dead").inc(len(unreadable))
+        return len(unreadable)
 
     async def _attempt(self, connector, events: list[TraceEvent], policy: DeliveryConfig) -> ConnectorError | None:
         try:

@@ -23,7 +23,7 @@ def catch_up(store, *, batch: int = BATCH, max_batches: int | None = None) -> in
     while max_batches is None or rounds < max_batches:
         rounds += 1
         after = store.projection_cursor()
-        events = list(store.iter_events(after_seq=after, batch=batch, limit=batch))
+        events = list(store.iter_events(after_seq=after, batch=batch, limit=batch, unreadable=True))
         if not events:
             return total
         states, last = project(events, store.load_journeys, canonical)

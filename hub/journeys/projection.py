@@ -12,6 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Iterable
 
+from hub.logs import get_logger
+
+log = get_logger("parcours", component="journeys")
+
 STEPS = {
     "enrolment.registered": "registered",
     "enrolment.terms_accepted": "terms_accepted",
@@ -109,12 +113,29 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
         state[LISTS[kind]].append(fact)
 
 
+def skip_unreadable(state: dict[str, Any], event: dict[str, Any]) -> None:
+    """Name an event that cannot be read in its journey (once), and log it, instead of applying it."""
+    if event["seq"] <= state.get("seq", 0):
+        return
+    state["seq"] = event["seq"]
+    state.setdefault("unreadable", []).append({"event": event["id"], "seq": event["seq"], "problem": event["unreadable"]})
+    _log_skipped(event)
+
+
+def _log_skipped(event: dict[str, Any]) -> None:
+    log.warning("journeys skip an unreadable event", event_id=event["id"], seq=event["seq"],
+                learner_id=event.get("learner_id"), action=event.get("action"), problem=event["unreadable"])
+
+
 def project(
     events: Iterable[dict[str, Any]],
     load: Callable[[list[tuple[str, str]]], dict[tuple[str, str], dict[str, Any]]],
     canonical: Callable[[str], str],
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
-    """Apply ``events`` to the journeys they concern; returns the changed states and the last seq."""
+    """Apply ``events`` to the journeys they concern; returns the changed states and the last seq.
+
+    An event row that cannot be decoded (``unreadable``, see hub.store.base.event_dict) adds no
+    fact: it is logged, named in its journey's ``unreadable`` list, and the projection goes on."""
     events = list(events)
     keys = []
     for event in events:
@@ -126,10 +147,15 @@ def project(
     for event in events:
         last = max(last, event["seq"])
         if not (event.get("learner_id") and event.get("action")):
+            if "unreadable" in event:
+                _log_skipped(event)
             continue
         key = (event["learner_id"], event["action"])
         state = states.get(key)
         if state is None:
             state = states[key] = new_state(*key)
-        apply(state, event)
+        if "unreadable" in event:
+            skip_unreadable(state, event)
+        else:
+            apply(state, event)
     return states, last

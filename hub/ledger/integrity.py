@@ -19,7 +19,7 @@ block (with the headers linking the two) and ``check_proof`` checks it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -31,24 +31,37 @@ from hub.ledger.merkle import (
     event_body,
     leaf_hash,
     merkle_root,
+    body_id,
     root_from_path,
 )
+from hub.logs import get_logger
 
 GENESIS = "0" * 64
 PROOF_FORMAT = "parcours-inclusion-proof/1"
+MAX_FINDINGS = 100  # unreadable events named one by one in a verify report (all are counted)
+
+log = get_logger("parcours", component="ledger")
 
 
 def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None,
          max_blocks: int | None = None) -> list[BlockHeader]:
     """Seal every event not yet in a block (at most ``max_blocks`` blocks; store thread).
-    Returns the new block headers."""
+    Returns the new block headers.
+
+    An event row that cannot be decoded is sealed like any other, as its columns exactly as stored
+    (see hub.ledger.merkle.event_body), and logged: it neither stops sealing nor escapes the seal."""
     made = []
     while max_blocks is None or len(made) < max_blocks:
         last = store.last_block()
         after = last["last_seq"] if last else 0
-        events = list(store.iter_events(after_seq=after, batch=min(max_events, 5000), limit=max_events))
+        events = list(store.iter_events(after_seq=after, batch=min(max_events, 5000), limit=max_events,
+                                        unreadable=True))
         if not events:
             return made
+        for event in events:
+            if "unreadable" in event:
+                log.warning("sealed an unreadable event as its stored columns", event_id=event["id"],
+                            seq=event["seq"], problem=event["unreadable"])
         header, leaves = build_block(events, (last["index"] + 1) if last else 0, last["hash"] if last else GENESIS,
                                      now or dt.datetime.now(dt.timezone.utc))
         store.add_block({**asdict(header), "hash": header.hash}, b"".join(leaves))
@@ -67,6 +80,17 @@ class VerifyReport:
     unanchored: int = 0  # blocks without one; an anchor on a later block dates them too
     not_time_stamped: int = 0  # blocks sealed after the newest anchor: dated by no anchor yet
     last_anchor: dict[str, Any] | None = None  # {"block", "gen_time", "tsa"} of the newest anchor
+    unreadable: int = 0  # event rows that cannot be decoded (each one makes ok False)
+    unreadable_events: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_FINDINGS: seq, id, block, problem
+
+    def note_unreadable(self, events: Iterable[dict[str, Any]], block: int | None) -> None:
+        for event in events:
+            if "unreadable" in event:
+                self.ok = False
+                self.unreadable += 1
+                if len(self.unreadable_events) < MAX_FINDINGS:
+                    self.unreadable_events.append({"seq": event["seq"], "id": event["id"], "block": block,
+                                                   "problem": event["unreadable"]})
 
 
 def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None,
@@ -77,6 +101,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
     time-stamp anchor once the block itself checks out: it returns None (no anchor) or an object
     with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
     ``progress(n)`` is told the events of each block checked.
+
+    An event row that cannot be decoded is no alteration (it is checked as sealed, as its stored
+    columns) but a finding: it is named in ``unreadable_events`` and makes ``ok`` False.
     """
     report = VerifyReport(True)
     prev_hash = GENESIS
@@ -90,7 +117,8 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
         if expected_first is not None and header.first_seq != expected_first:
             return _fail(report, f"block {header.index}: events between seq {expected_first} and "
                                  f"{header.first_seq} are missing from the chain")
-        events = list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count))
+        events = list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count, unreadable=True))
+        report.note_unreadable(events, header.index)
         if len(events) != header.count or (events and events[-1]["seq"] != header.last_seq):
             return _fail(report, f"block {header.index}: sealed {header.count} events "
                                  f"(seq {header.first_seq}–{header.last_seq}), found {len(events)}: events were removed or inserted")
@@ -119,7 +147,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
         prev_hash = block["hash"]
         expected_first = header.last_seq + 1
     after = expected_first - 1 if expected_first else 0
-    report.unsealed = sum(1 for _ in store.iter_events(after_seq=after))
+    for event in store.iter_events(after_seq=after, unreadable=True):
+        report.unsealed += 1
+        report.note_unreadable([event], None)
     return report
 
 
@@ -146,13 +176,13 @@ def prove(store, event_id: str) -> dict[str, Any]:
     It carries the time-stamp anchor that dates the event's block: the block's own, or that of the
     next anchored block with the headers chaining the block to it (``anchor_chain``).
     """
-    event = store.get_event(event_id)
+    event = store.get_event(event_id, unreadable=True)  # an unreadable row is proved as its stored columns
     if event is None:
         raise KeyError(f"no event {event_id}")
     block = store.block_for_seq(event["seq"])
     if block is None:
         raise KeyError(f"event {event_id} is not sealed yet (run `parcours run --once` or wait for the daemon)")
-    events = list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"]))
+    events = list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"], unreadable=True))
     leaves = [leaf_hash(e) for e in events]
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
     header = {k: block[k] for k in BlockHeader.__dataclass_fields__}
@@ -184,7 +214,7 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
     root = root_from_path(leaf_hash(proof["event"]), [tuple(p) for p in proof["path"]])
     if root.hex() != header.root:
         return False, "the event does not hash to the block's Merkle root: it was altered or is not in this block"
-    message = f"event {proof['event']['id']} is in block {header.index} (root {header.root[:16]}…)"
+    message = f"event {body_id(proof['event'])} is in block {header.index} (root {header.root[:16]}…)"
     if not proof.get("anchor"):
         return True, message
     chain = proof.get("anchor_chain") or []

@@ -19,9 +19,19 @@ def canonical(value: Any) -> bytes:
 
 
 def event_body(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a stored event that the ledger seals (what TraceEvent carries)."""
+    """The fields of a stored event that the ledger seals (what TraceEvent carries).
+
+    A row that cannot be decoded (``event["stored"]``, see hub.store.base.event_dict) is sealed as
+    its columns exactly as stored: ``{"stored": {...}}``, which no decoded event can hash like."""
+    if "stored" in event:
+        return {"stored": event["stored"]}
     return {k: event.get(k) for k in ("id", "type", "occurred_at", "received_at", "source", "source_id",
                                       "learner", "action", "data", "evidence", "supersedes")}
+
+
+def body_id(body: dict[str, Any]) -> str:
+    """The event id of a sealed body (decoded, or as stored)."""
+    return (body.get("stored") or body)["id"]
 
 
 def leaf_hash(event: dict[str, Any]) -> bytes:

@@ -24,6 +24,7 @@ from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
 from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
+from hub.store.base import UnreadableEvent
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
@@ -230,7 +231,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 @admin_only
 async def get_event(request: web.Request, hub: "Hub") -> web.Response:
-    event = await hub.store.call(hub.store.get_event, request.match_info["id"])
+    try:
+        event = await hub.store.call(hub.store.get_event, request.match_info["id"])
+    except UnreadableEvent as exc:  # stored, but not decodable: say so, and what is wrong
+        return _error(422, "stored event cannot be read", id=exc.event["id"], seq=exc.event["seq"],
+                      problem=exc.event["unreadable"])
     if event is None:
         return _error(404, "no such event")
     event.pop("seq", None)

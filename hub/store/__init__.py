@@ -22,13 +22,14 @@ from hub.store.base import (
     SourceSinkStore,
     SourceState,
     Store,
+    UnreadableEvent,
 )
 from hub.store.sqlite import SQLiteStore
 
 __all__ = [
     "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
     "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "RejectRow", "SinkState", "SourceSinkStore",
-    "SourceState", "Store", "open_store",
+    "SourceState", "UnreadableEvent", "Store", "open_store",
 ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
+from hub.errors import HubError
 from hub.timefmt import format_us
 
 T = TypeVar("T")
@@ -113,8 +114,85 @@ class SinkState:
     last_error: str | None = None
 
 
+class UnreadableEvent(HubError):
+    """A stored event row that cannot be decoded (an out-of-range time, a JSON column that is not
+    JSON or not of its type): written by an older version, or edited in the database."""
+
+    def __init__(self, event: dict[str, Any]):
+        self.event = event
+        super().__init__(f"event {event['id']} (seq {event['seq']}) is stored but cannot be read: {event['unreadable']}")
+
+
+# The columns an unreadable row is kept (and sealed) as, exactly as stored.
+STORED_COLUMNS = ("id", "type", "occurred_us", "received_at", "source", "source_id", "learner", "action", "data",
+                  "evidence", "supersedes")
+
+
 def event_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored events row as the dict every store returns (JSON columns decoded, UTC text time)."""
+    """A stored events row as the dict every store returns (JSON columns decoded, UTC text time).
+
+    It never raises: a row that cannot be decoded comes back marked, with ``unreadable`` (what is
+    wrong), ``stored`` (its columns as stored, which is what the ledger seals of it) and neutral
+    decoded fields, so that a reader can report it and go on (see :func:`decode_problem`)."""
+    try:
+        return _decoded(row)
+    except _UNDECODABLE as exc:
+        return {
+            "seq": row["seq"], "id": row["id"], "type": row["type"], "occurred_at": None,
+            "received_at": row["received_at"], "source": row["source"], "source_id": row["source_id"],
+            "learner": None, "action": row["action"], "data": {}, "evidence": [], "supersedes": row["supersedes"],
+            "learner_id": row["learner_id"],
+            "unreadable": decode_problem(exc),
+            "stored": {k: _as_stored(row[k]) for k in STORED_COLUMNS},
+        }
+
+
+def _as_stored(value: Any) -> Any:
+    """A column value as JSON can carry it (SQLite may hold bytes in any column: kept as hex)."""
+    return {"bytes": bytes(value).hex()} if isinstance(value, (bytes, bytearray, memoryview)) else value
+
+
+class _WrongType(ValueError):
+    pass
+
+
+_UNDECODABLE = (OverflowError, ValueError, TypeError)
+
+
+def decode_problem(exc: Exception) -> str:
+    """What is wrong with a row ``event_dict`` could not decode, in words."""
+    if isinstance(exc, OverflowError):
+        return f"occurred_us is outside years 1-9999 ({exc})"
+    if isinstance(exc, _WrongType):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"a JSON column is not valid JSON ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _json_column(row: Mapping[str, Any], name: str, kind: type | None) -> Any:
+    text = row[name]
+    if not text:
+        return None
+    if not isinstance(text, str):
+        raise _WrongType(f"{name} is not text ({type(text).__name__})")
+    value = json.loads(text)
+    if kind is not None and value is not None and not isinstance(value, kind):
+        raise _WrongType(f"{name} holds JSON {type(value).__name__}, not {'an object' if kind is dict else 'a list'}")
+    if "\\ud" in text.lower():  # an escaped lone surrogate decodes to text no encoder can write
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeError:
+            raise _WrongType(f"{name} holds an unpaired surrogate escape: not valid Unicode") from None
+    return value
+
+
+def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(row["occurred_us"], int):
+        raise _WrongType(f"occurred_us is not an integer ({row['occurred_us']!r})")
+    data = _json_column(row, "data", dict)
+    if data is None:
+        raise _WrongType("data is empty or null, not an object")
     return {
         "seq": row["seq"],
         "id": row["id"],
@@ -123,10 +201,10 @@ def event_dict(row: Mapping[str, Any]) -> dict[str, Any]:
         "received_at": row["received_at"],
         "source": row["source"],
         "source_id": row["source_id"],
-        "learner": json.loads(row["learner"]) if row["learner"] else None,
+        "learner": _json_column(row, "learner", dict),
         "action": row["action"],
-        "data": json.loads(row["data"]),
-        "evidence": json.loads(row["evidence"]) if row["evidence"] else [],
+        "data": data,
+        "evidence": _json_column(row, "evidence", list) or [],
         "supersedes": row["supersedes"],
         "learner_id": row["learner_id"],
     }
@@ -155,8 +233,11 @@ def split_batch(rows: list[EventRow], existing: dict[tuple[str, str], str]) -> t
 
 
 def paged_events(fetch: Callable[[int, int], list], *, after_seq: int, batch: int,
-                 limit: int | None) -> Iterator[dict[str, Any]]:
-    """Keyset pagination over the ledger: ``fetch(last_seq, size)`` returns the next rows by seq."""
+                 limit: int | None, unreadable: bool = False) -> Iterator[dict[str, Any]]:
+    """Keyset pagination over the ledger: ``fetch(last_seq, size)`` returns the next rows by seq.
+
+    Rows that cannot be decoded are skipped unless ``unreadable`` (then they come marked, see
+    :func:`event_dict`); ``limit`` counts the events yielded."""
     last, left = after_seq, limit
     while True:
         size = batch if left is None else min(batch, left)
@@ -166,10 +247,13 @@ def paged_events(fetch: Callable[[int, int], list], *, after_seq: int, batch: in
         if not rows:
             return
         for row in rows:
-            yield event_dict(row)
+            event = event_dict(row)
+            if "unreadable" in event and not unreadable:
+                continue
+            if left is not None:
+                left -= 1
+            yield event
         last = rows[-1]["seq"]
-        if left is not None:
-            left -= len(rows)
 
 
 class RouteFn(Protocol):
@@ -206,12 +290,15 @@ class LedgerStore(StoreThread, Protocol):
         source cursor and the rejects: all in one transaction."""
 
     @abc.abstractmethod
-    def get_event(self, event_id: str) -> dict[str, Any] | None: ...
+    def get_event(self, event_id: str, *, unreadable: bool = False) -> dict[str, Any] | None:
+        """The event ``event_id`` or None. A row that cannot be decoded raises :class:`UnreadableEvent`,
+        or comes back marked (see :func:`event_dict`) with ``unreadable``."""
 
     @abc.abstractmethod
     def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types: list[str] | None = None,
-                    limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """Stream stored events in ledger order (``seq`` > ``after_seq``, at most ``limit``)."""
+                    limit: int | None = None, unreadable: bool = False) -> Iterator[dict[str, Any]]:
+        """Stream stored events in ledger order (``seq`` > ``after_seq``, at most ``limit``). Rows
+        that cannot be decoded are skipped, or come marked with ``unreadable`` (see :func:`event_dict`)."""
 
     @abc.abstractmethod
     def count_events(self) -> int: ...
@@ -279,7 +366,8 @@ class JourneyStore(StoreThread, Protocol):
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None: ...
 
     @abc.abstractmethod
-    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]: ...
+    def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
     def event_learner_ids(self) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from hub.store.base import event_dict, paged_events, SinkState, SourceState
+from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
 from hub.store.sql_learners import SqlLearnerRegistry
 from hub.store.sql_outbox import SqlOutbox
 
@@ -21,15 +21,19 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
     """The shared methods of the SQL stores; a dialect subclass completes it."""
 
     # ------------------------------------------------------------------ reading the ledger
-    def get_event(self, event_id: str) -> dict[str, Any] | None:
+    def get_event(self, event_id: str, *, unreadable: bool = False) -> dict[str, Any] | None:
         row = self._execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
-        return event_dict(row) if row else None
+        event = event_dict(row) if row else None
+        if event is not None and "unreadable" in event and not unreadable:
+            raise UnreadableEvent(event)
+        return event
 
-    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None) -> Iterator[dict[str, Any]]:
+    def iter_events(self, *, after_seq: int = 0, batch: int = 1000, types=None, limit=None,
+                    unreadable: bool = False) -> Iterator[dict[str, Any]]:
         type_filter, type_params = self._in("type", list(types)) if types else ("", [])
         sql = f"SELECT * FROM events WHERE seq > ?{' AND ' + type_filter if types else ''} ORDER BY seq LIMIT ?"
         return paged_events(lambda last, size: self._execute(sql, [last, *type_params, size]).fetchall(),
-                            after_seq=after_seq, batch=batch, limit=limit)
+                            after_seq=after_seq, batch=batch, limit=limit, unreadable=unreadable)
 
     def count_events(self) -> int:
         return self._execute("SELECT count(*) AS n FROM events").fetchone()["n"]
