@@ -80,6 +80,13 @@ def postgres_server():
     server.remove()
 
 
+def sealed_up_to_the_end(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        last_event = conn.execute("SELECT max(seq) FROM events").fetchone()[0]
+        last_sealed = conn.execute("SELECT max(last_seq) FROM blocks").fetchone()[0]
+    return last_sealed is not None and last_sealed == last_event
+
+
 def outage_config(workdir: Path, store_url: str, sink_url: str) -> Path:
     path = workdir / "hub.yaml"
     path.write_text(textwrap.dedent(f"""\
@@ -87,6 +94,7 @@ def outage_config(workdir: Path, store_url: str, sink_url: str) -> Path:
           data_dir: var
           store: {{url: "{store_url}"}}
           http: {{admin_token: "${{file:secrets/token}}", port: 0}}
+          ledger: {{seal_every: 1s}}
           delivery: {{batch_size: 100, backoff_initial: 50ms, backoff_max: 200ms, poll_interval: 100ms, pause_after_failures: 1000}}
         connectors:
           crm:
@@ -149,6 +157,8 @@ async def test_a_postgresql_outage_pauses_the_daemon_and_it_resumes_by_itself(wo
             f"{len(ids - set(delivered))} of {len(ids)} acknowledged events not delivered"
         async with client.get(f"{base}/readyz") as r:
             assert r.status == 200 and (await r.json())["status"] == "ok"
+        assert await wait_for(lambda: sealed_up_to_the_end(postgres_server.url), timeout=20, interval=0.5), \
+            "the seal job did not resume"
     daemon.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(daemon.proc.wait, 40) == 0
 
@@ -162,3 +172,20 @@ async def test_a_postgresql_outage_pauses_the_daemon_and_it_resumes_by_itself(wo
     assert set(acked.items()) <= set(rows), "an acknowledged event is missing from the ledger"
     logs = daemon.drain_logs()
     assert not any("Traceback" in str(line) or line.get("level") == "error" for line in logs)
+
+
+async def test_sigterm_during_an_outage_exits_0(workdir, postgres_server, sink_peer):
+    daemon = Daemon(outage_config(workdir, postgres_server.url, sink_peer.url), workdir)
+    base = await daemon.url()
+    async with aiohttp.ClientSession() as client:
+        async with client.post(f"{base}/api/events", json=[event(i) for i in range(10)], headers=AUTH) as r:
+            assert r.status == 202
+        assert await wait_for(lambda: len(sink_peer.received) == 10, timeout=10)
+        await asyncio.to_thread(postgres_server.stop)
+        async with client.post(f"{base}/api/events", json=[event(99)], headers=AUTH) as r:
+            assert r.status == 503 and r.headers["Retry-After"] == "5"
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(daemon.proc.wait, 40) == 0
+    logs = daemon.drain_logs()
+    assert any(line.get("event") == "stopped" for line in logs)
+    assert not any("Traceback" in str(line) for line in logs)
