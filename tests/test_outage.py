@@ -8,11 +8,13 @@ import asyncio
 import sqlite3
 
 import aiohttp
+import orjson
 import pytest
 
-from hub.runtime.scheduler import HubScheduler
+from hub.connector import Schedule
+from hub.runtime.scheduler import HubScheduler, Job
 from hub.runtime.server import build_app
-from tests.conftest import TOKEN, event, wait_for
+from tests.conftest import TOKEN, event, sign, wait_for
 from tests.test_dispatch import sink_config
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -99,10 +101,14 @@ async def test_store_errors_on_requests_answer_503_with_retry_after(make_hub, ai
         """)
     server = await aiohttp_server_factory(build_app(hub))
     fail_once(hub.store, "ingest", "get_event", "schema_version", "dead_letters")
+    hook = orjson.dumps([event(7)])
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
         async with client.post("/api/events", json=[event(1)], headers=AUTH) as r:
             assert r.status == 503 and r.headers["Retry-After"] == "5" and r.content_type == "application/json"
             assert "nothing was stored" in (await r.json())["error"]
+        fail_once(hub.store, "ingest")  # again, for the webhook
+        async with client.post("/webhooks/signed", data=hook, headers={"X-Sig": sign("hook-secret-value-42", hook)}) as r:
+            assert r.status == 503 and r.headers["Retry-After"] == "5"
         async with client.get("/api/events/01ABC", headers=AUTH) as r:
             assert r.status == 503 and r.headers["Retry-After"]
         async with client.get("/api/dlq", headers=AUTH) as r:
@@ -116,7 +122,7 @@ async def test_store_errors_on_requests_answer_503_with_retry_after(make_hub, ai
     assert await hub.store.call(hub.store.count_events) == 1
     err = capfd.readouterr().err
     assert "Traceback" not in err
-    assert err.count("store unavailable, request refused") == 3
+    assert err.count("store unavailable, request refused") == 4
 
 
 async def test_scheduler_survives_lease_errors_and_stops_cleanly(make_hub):
@@ -130,3 +136,25 @@ async def test_scheduler_survives_lease_errors_and_stops_cleanly(make_hub):
     fail_once(hub.store, "release_lease")
     await scheduler.stop()  # the store is down while stopping: the lease expires by itself
     assert not scheduler.running
+
+
+async def test_a_job_failing_on_the_store_logs_one_line_and_stays_scheduled(make_hub, capfd):
+    hub = await make_hub("")
+    runs = []
+
+    async def seal_like():
+        runs.append(1)
+        if len(runs) == 1:
+            raise outage()
+
+    scheduler = HubScheduler([Job("seal", Schedule(every="1h"), seal_like)], hub.store,
+                             timezone=hub.config.timezone, log=hub.log)
+    await scheduler.start()
+    try:
+        assert await wait_for(lambda: runs == [1])
+        await scheduler._guarded(scheduler.jobs[0])  # its next run: it works again
+        assert runs == [1, 1] and scheduler.scheduler.get_job("seal") is not None
+    finally:
+        await scheduler.stop()
+    err = capfd.readouterr().err
+    assert "job failed: store unavailable" in err and "Traceback" not in err
