@@ -158,3 +158,19 @@ async def test_a_job_failing_on_the_store_logs_one_line_and_stays_scheduled(make
         await scheduler.stop()
     err = capfd.readouterr().err
     assert "job failed: store unavailable" in err and "Traceback" not in err
+
+
+async def test_a_pull_cut_by_the_store_is_retried_whole_by_the_next_run(make_hub, workdir, capfd):
+    (workdir / "inbox").mkdir()
+    (workdir / "inbox" / "a.ndjson").write_text("\n".join(orjson.dumps(event(i)).decode() for i in range(3)) + "\n")
+    hub = await make_hub("""
+        connectors:
+          inbox: {kind: file_drop, path: inbox, settle_seconds: 0, schedule: {every: 1s}}
+        """)
+    fail_once(hub.store, "ingest")
+    with pytest.raises(sqlite3.OperationalError):  # the job fails in one warning line (see the scheduler)
+        await hub.pull("inbox")
+    assert await hub.store.call(hub.store.count_events) == 0
+    summary = await hub.pull("inbox")
+    assert summary.ok and summary.appended == 3
+    assert "Traceback" not in capfd.readouterr().err

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import textwrap
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +24,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import TOKEN, event, wait_for
-from tests.test_daemon_e2e import Daemon
+from tests.test_daemon_e2e import Daemon, daemon_config
 
 psycopg = pytest.importorskip("psycopg")
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -87,23 +86,18 @@ def sealed_up_to_the_end(url: str) -> bool:
     return last_sealed is not None and last_sealed == last_event
 
 
+def file_event_ids(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM events WHERE source = 'inbox'")]
+
+
 def outage_config(workdir: Path, store_url: str, sink_url: str) -> Path:
-    path = workdir / "hub.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        hub:
-          data_dir: var
-          store: {{url: "{store_url}"}}
-          http: {{admin_token: "${{file:secrets/token}}", port: 0}}
-          ledger: {{seal_every: 1s}}
-          delivery: {{batch_size: 100, backoff_initial: 50ms, backoff_max: 200ms, poll_interval: 100ms, pause_after_failures: 1000}}
-        connectors:
-          crm:
-            kind: webhook_out
-            url: {sink_url}
-            secret: ${{file:secrets/hook}}
-        routes:
-          - {{name: all, from: "*", to: crm}}
-        """))
+    """The end-to-end daemon's configuration (a file drop pulled every second, a webhook sink) on
+    ``store_url``, sealing every second."""
+    path = daemon_config(workdir, sink_url)
+    sqlite = 'store: {url: "sqlite:///var/hub.db"}'
+    assert sqlite in path.read_text()
+    path.write_text(path.read_text().replace(sqlite, f'store: {{url: "{store_url}"}}\n  ledger: {{seal_every: 1s}}'))
     return path
 
 
@@ -143,7 +137,9 @@ async def test_a_postgresql_outage_pauses_the_daemon_and_it_resumes_by_itself(wo
         await asyncio.sleep(1.0)
         before = len(acked)
         await asyncio.to_thread(postgres_server.stop)  # an outage: the server is gone at once
-        for _ in range(10):
+        for f in range(10):  # files dropped for the pull source meanwhile: pulled once the store is back
+            lines = [orjson.dumps(event(5 * 10**6 + f * 100 + i)).decode() for i in range(100)]
+            (workdir / "inbox" / f"outage-{f}.ndjson").write_text("\n".join(lines) + "\n")
             async with client.get(f"{base}/readyz") as r:
                 ready_during.append(r.status)
             await asyncio.sleep(0.5)
@@ -152,7 +148,10 @@ async def test_a_postgresql_outage_pauses_the_daemon_and_it_resumes_by_itself(wo
         feeding = False
         await asyncio.wait_for(asyncio.gather(*feeders), 10)
 
-        ids = set(acked.values())
+        assert await wait_for(lambda: not list((workdir / "inbox").glob("*.ndjson")), timeout=20, interval=0.2), \
+            "the pulls did not resume"
+        ids = set(acked.values()) | set(file_event_ids(postgres_server.url))
+        assert len(ids) == len(acked) + 1000
         assert await wait_for(lambda: ids <= set(delivered), timeout=30, interval=0.2), \
             f"{len(ids - set(delivered))} of {len(ids)} acknowledged events not delivered"
         async with client.get(f"{base}/readyz") as r:
@@ -169,6 +168,7 @@ async def test_a_postgresql_outage_pauses_the_daemon_and_it_resumes_by_itself(wo
     with psycopg.connect(postgres_server.url) as conn:
         rows = conn.execute("SELECT source_id, id FROM events WHERE source = 'api'").fetchall()
     assert len(rows) == len({sid for sid, _ in rows}), "an event is twice in the ledger"
+    assert len(file_event_ids(postgres_server.url)) == 1000
     assert set(acked.items()) <= set(rows), "an acknowledged event is missing from the ledger"
     logs = daemon.drain_logs()
     assert not any("Traceback" in str(line) or line.get("level") == "error" for line in logs)

@@ -38,6 +38,7 @@ from hub.runtime.scheduler import Job
 from hub.runtime.supervisor import Supervisor
 from hub.store import Store, open_store
 from hub.store.base import IngestResult
+from hub.store.outage import store_unavailable
 
 MAX_PAGES_PER_PULL = 1000
 
@@ -251,6 +252,8 @@ class Hub:
         except ConnectorError as exc:
             summary.ok, summary.error = False, redact_text(f"{type(exc).__name__}: {exc}")
         except Exception as exc:
+            if store_unavailable(exc):
+                raise  # the database, not the source: the page was not committed, the next run retries it
             summary.ok, summary.error = False, redact_text(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("pull crashed")
         now = time.time()
