@@ -25,6 +25,7 @@ from hub.events import TraceEvent, to_trace_event
 from hub.leases import owner_is_dead, process_owner
 from hub.redaction import redact_text
 from hub.store.base import Claimed, SinkState
+from hub.store.outage import describe, store_unavailable
 
 if TYPE_CHECKING:
     from hub.runtime.metrics import Metrics
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     class DispatchStore(DeliveryStore, SourceSinkStore, Protocol):
         """The parts of the store the dispatcher uses: the outbox and the sinks' states."""
 
+
+STORE_BACKOFF_INITIAL = 0.25  # seconds before a delivery loop tries the store again after an error
+STORE_BACKOFF_MAX = 5.0
 
 
 @dataclass
@@ -91,6 +95,8 @@ class Dispatcher:
         self.metrics = metrics
         self.owner = process_owner()
         self._wake: dict[str, asyncio.Event] = {}
+        self._held: dict[str, list[int]] = {}  # per sink: the claimed batch being delivered
+        self._unrecorded: dict[str, list[int]] = {}  # per sink: delivered, but the store did not record it
         self._stopping = asyncio.Event()
         self.log = log.bind(component="dispatch")
 
@@ -112,41 +118,72 @@ class Dispatcher:
         return released
 
     async def run(self) -> None:
-        """One loop per enabled sink until :meth:`stop`."""
+        """One loop per enabled sink until :meth:`stop` (the daemon supervises :meth:`sink_loop` instead)."""
         await self.recover()
-        sinks = list(self.sinks)
-        self._wake = {name: asyncio.Event() for name in sinks}
-        await asyncio.gather(*(self._sink_loop(name) for name in sinks))
+        await asyncio.gather(*(self.sink_loop(name) for name in self.sinks))
 
     def stop(self) -> None:
         self._stopping.set()
         for event in self._wake.values():
             event.set()
 
-    async def _sink_loop(self, sink: str) -> None:
+    async def sink_loop(self, sink: str) -> None:
+        """Deliver ``sink``'s rows as they become due, until :meth:`stop`.
+
+        A store error (the database is down) never ends the loop: it is logged in one line, the
+        loop backs off (doubling up to ``STORE_BACKOFF_MAX`` seconds) and tries again; once the
+        store answers, the batch it was holding is settled first (marked delivered if the sink
+        had it, else given back) so nothing waits for its lease to expire.
+        """
         policy = self.delivery_for(sink)
-        wake = self._wake[sink]
+        wake = self._wake.setdefault(sink, asyncio.Event())
+        failures = 0
         while not self._stopping.is_set():
             try:
+                if failures:
+                    await self._settle(sink)
                 stats = await self.deliver_due(sink, max_batches=10)
-            except Exception as exc:  # the store itself failed: log, back off, keep the daemon up
-                self.log.error("delivery loop error", sink=sink, error=repr(exc))
-                stats = DeliveryStats()
-            if stats.batches:
+                delay = 0.0 if stats.batches else await self._idle_delay(sink, policy)
+                if failures:
+                    self.log.info("store answers again, delivery resumes", sink=sink, after_failures=failures)
+                    failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(STORE_BACKOFF_INITIAL * 2 ** (failures - 1), STORE_BACKOFF_MAX)
+                if store_unavailable(exc):
+                    self.log.warning("store unavailable, delivery waits", sink=sink, error=describe(exc),
+                                     retry_in=delay, failures=failures)
+                else:
+                    self.log.exception("delivery loop error", sink=sink, retry_in=delay)
+            if not delay:
                 continue
-            delay = policy.poll_interval.total_seconds()
-            state = await self.store.call(self.store.sink_state, sink)
-            if state.paused_until and state.paused_until > time.time():
-                delay = max(delay, state.paused_until - time.time())
-            else:
-                due = await self.store.call(self.store.next_due, sink)
-                if due is not None:
-                    delay = min(max(due - time.time(), 0.05), max(delay, 30.0))
             wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
+
+    async def _idle_delay(self, sink: str, policy: DeliveryConfig) -> float:
+        """How long to sleep when nothing was due: the poll interval, a pause, or the next retry."""
+        delay = policy.poll_interval.total_seconds()
+        state = await self.store.call(self.store.sink_state, sink)
+        if state.paused_until and state.paused_until > time.time():
+            return max(delay, state.paused_until - time.time())
+        due = await self.store.call(self.store.next_due, sink)
+        if due is not None:
+            delay = min(max(due - time.time(), 0.05), max(delay, 30.0))
+        return delay
+
+    async def _settle(self, sink: str) -> None:
+        """Record what a store error left open: rows the sink accepted are delivered, the rest go back."""
+        delivered = self._unrecorded.get(sink, [])
+        if delivered:
+            await self.store.call(self.store.mark_delivered, delivered, at=time.time())
+            self._unrecorded.pop(sink, None)
+        held = [i for i in self._held.get(sink, []) if i not in set(delivered)]
+        if held:
+            await self.store.call(self.store.release, held)
+        self._held.pop(sink, None)
 
     # ------------------------------------------------------------------ one pass
     @property
@@ -173,7 +210,9 @@ class Dispatcher:
             )
             if not claimed:
                 break
+            self._held[sink] = [c.outbox_id for c in claimed]
             batch = await self._deliver_batch(sink, claimed, policy, state)
+            self._held.pop(sink, None)
             stats.add(batch)
             if batch.retried:  # the sink is failing: come back when the retries are due
                 break
@@ -191,7 +230,11 @@ class Dispatcher:
         error = await self._attempt(connector, events, policy)
         now = time.time()
         if error is None:
-            await store.call(store.mark_delivered, [c.outbox_id for c in claimed], at=now)
+            try:
+                await store.call(store.mark_delivered, [c.outbox_id for c in claimed], at=now)
+            except Exception:  # the sink has them: record it once the store answers (see _settle)
+                self._unrecorded.setdefault(sink, []).extend(c.outbox_id for c in claimed)
+                raise
             stats.delivered = len(claimed)
             self.metrics.delivery_attempts.labels(sink, "delivered").inc(len(claimed))
             self.log.info("delivered", sink=sink, count=len(claimed))  # counts: a big sync's ids flood a terminal

@@ -35,8 +35,10 @@ from hub.redaction import redact_all, redact_text, redact_url
 from hub.runtime.exporting import Exporter, scheduled_period
 from hub.runtime.metrics import Metrics
 from hub.runtime.scheduler import Job
+from hub.runtime.supervisor import Supervisor
 from hub.store import Store, open_store
 from hub.store.base import IngestResult
+from hub.store.outage import store_unavailable
 
 MAX_PAGES_PER_PULL = 1000
 
@@ -125,6 +127,7 @@ class Hub:
         self.runtime = PluginRuntime(config, self.log.bind(component="plugin"), self.append, self.journey_pages,
                                      self._event_pages, self.funder_format, self.spawn)
         self._tasks: set[asyncio.Task] = set()
+        self.loops = Supervisor(self.log)  # the daemon's background loops, restarted when they die (see /readyz)
         self._started = False
         self.stopping = False  # set when the hub stops: pulls end after their current page
         self._closed = False
@@ -187,7 +190,7 @@ class Hub:
         if self.stopping and not self._started and self._closed:
             return  # already stopped
         self.stopping = True
-        self.dispatcher.stop()
+        await self.loops.stop(timeout=30.0, tell_loops=self.dispatcher.stop)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -249,6 +252,8 @@ class Hub:
         except ConnectorError as exc:
             summary.ok, summary.error = False, redact_text(f"{type(exc).__name__}: {exc}")
         except Exception as exc:
+            if store_unavailable(exc):
+                raise  # the database, not the source: the page was not committed, the next run retries it
             summary.ok, summary.error = False, redact_text(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("pull crashed")
         now = time.time()

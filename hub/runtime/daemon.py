@@ -2,7 +2,8 @@
 
 SIGTERM / SIGINT drain: /readyz turns 503, the listener stops accepting, in-flight requests
 finish (a request is acknowledged only after its commit), running pulls finish their page,
-delivery loops finish their batch, then connectors and the store close.
+delivery loops finish their batch, then connectors and the store close. A database outage does
+not change this: loops waiting for the store end at once, and the exit status is 0.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None,
     hub.log.info("listening", address=[f"{a[0]}:{a[1]}" for a in runner.addresses], config=str(hub.config.path))
     scheduler = HubScheduler(hub.scheduled_jobs(), hub.store, timezone=hub.config.timezone, log=hub.log)
     await scheduler.start()
-    dispatch_task = asyncio.create_task(hub.dispatcher.run())
+    hub.loops.watch("scheduler", lambda: scheduler.running)
+    await hub.dispatcher.recover()
+    for sink in hub.dispatcher.sinks:  # one supervised loop per sink: a store outage pauses it, never ends it
+        hub.loops.start(f"dispatch:{sink}", lambda s=sink: hub.dispatcher.sink_loop(s))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -68,10 +72,6 @@ async def serve(hub: "Hub", *, host: str | None = None, port: int | None = None,
     hub.stopping = True  # running pulls end after their current page
     await scheduler.stop()
     await runner.cleanup()  # stops accepting, waits for in-flight requests
-    hub.dispatcher.stop()
-    try:
-        await asyncio.wait_for(dispatch_task, timeout=DRAIN_SECONDS)
-    except asyncio.TimeoutError:
-        dispatch_task.cancel()
+    await hub.loops.stop(DRAIN_SECONDS, tell_loops=hub.dispatcher.stop)  # each loop finishes its batch
     await hub.stop()
     hub.log.info("stopped")

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from hub.connector import Schedule, crontab_to_apscheduler
 from hub.leases import owner_is_dead, process_owner
+from hub.store.outage import describe, store_unavailable
 
 if TYPE_CHECKING:
     from hub.store.base import JobStore
@@ -54,6 +55,7 @@ class HubScheduler:
         self.owner = process_owner()
         self.scheduler = AsyncIOScheduler(timezone=timezone)
         self.is_leader = False
+        self._renewed_at = 0.0  # monotonic time of the last successful renewal
         self._running: set[asyncio.Task] = set()
         self.log = log.bind(component="scheduler")
 
@@ -74,17 +76,37 @@ class HubScheduler:
         if self._running:  # let running jobs finish their current page
             await asyncio.wait(list(self._running), timeout=30)
         if self.is_leader:
-            await self.leases.call(self.leases.release_lease, LEASE_NAME, self.owner)
+            try:
+                await self.leases.call(self.leases.release_lease, LEASE_NAME, self.owner)
+            except Exception as exc:  # the store is down: the lease expires by itself
+                self.log.warning("scheduler lease not released", error=describe(exc))
+
+    @property
+    def running(self) -> bool:
+        """True while APScheduler runs the jobs and the lease renewal (reported by /readyz)."""
+        return self.scheduler.running
 
     async def _renew(self) -> None:
+        """Take or keep the lease. A store error is logged in one line and the next renewal tries
+        again; leadership is given up once the lease may have expired meanwhile."""
         was = self.is_leader
+        try:
+            await self._take_lease()
+        except Exception as exc:
+            if time.monotonic() - self._renewed_at >= LEASE_TTL:
+                self.is_leader = False
+            self.log.warning("scheduler lease not renewed", error=describe(exc), retry_in=RENEW_EVERY,
+                             leader=self.is_leader)
+        if self.is_leader != was:
+            self.log.info("scheduler leadership", leader=self.is_leader, owner=self.owner)
+
+    async def _take_lease(self) -> None:
         store = self.leases
         holder = await store.call(store.lease_holder, LEASE_NAME, now=time.time())
         if holder and holder != self.owner and owner_is_dead(holder):
             await store.call(store.release_lease, LEASE_NAME, holder)  # its process died on this host
         self.is_leader = await store.call(store.acquire_lease, LEASE_NAME, self.owner, ttl=LEASE_TTL, now=time.time())
-        if self.is_leader != was:
-            self.log.info("scheduler leadership", leader=self.is_leader, owner=self.owner)
+        self._renewed_at = time.monotonic()
 
     async def _guarded(self, spec: Job) -> None:
         if not self.is_leader:
@@ -93,8 +115,11 @@ class HubScheduler:
         self._running.add(task)
         try:
             await spec.run()
-        except Exception:
-            self.log.exception("job failed", job=spec.name)
+        except Exception as exc:  # the job runs again at its next time: that is its backoff
+            if store_unavailable(exc):
+                self.log.warning("job failed: store unavailable", job=spec.name, error=describe(exc))
+            else:
+                self.log.exception("job failed", job=spec.name)
         finally:
             self._running.discard(task)
 

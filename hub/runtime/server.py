@@ -25,11 +25,14 @@ from hub.events import EventValidationError
 from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
 from hub.store.base import UnreadableEvent
+from hub.store.outage import describe, store_unavailable
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
 
 HUB_KEY = web.AppKey("hub", object)
+RETRY_AFTER_SECONDS = 5  # told to clients while the database does not answer
+READY_STORE_TIMEOUT = 3.0  # /readyz: a store that does not answer within this is unavailable
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
 
 
@@ -59,6 +62,14 @@ async def _observe(request: web.Request, handler):
     except TimeoutError:
         status = 503
         return _error(503, "request timed out; nothing was acknowledged, retry later")
+    except Exception as exc:
+        if not store_unavailable(exc):
+            raise  # a bug: aiohttp answers 500 and logs its traceback
+        status = 503  # the database is down or restarting: the client retries, nothing was half-written
+        hub.log.warning("store unavailable, request refused", method=request.method, route=route, error=describe(exc))
+        response = _error(503, "the database is not answering; nothing was stored, retry later")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     finally:
         hub.metrics.requests.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
 
@@ -195,29 +206,45 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 when the hub can do its job; 503 while draining, when the store does not answer, or when
+    a background loop (a sink's delivery, the scheduler) is not running."""
     hub: Hub = request.app[HUB_KEY]
     if request.app.get(DRAINING_KEY, {}).get("on"):
         return _error(503, "draining")
     try:
-        version = await hub.store.call(hub.store.schema_version)
+        version, sinks = await asyncio.wait_for(_store_view(hub), timeout=READY_STORE_TIMEOUT)
     except Exception as exc:
-        return _json({"status": "unavailable", "store": f"error: {type(exc).__name__}"}, 503)
+        unavailable = {"status": "unavailable", "store": {"ok": False}, "loops": hub.loops.status()}
+        if _require_admin(hub, request) is None:
+            unavailable["store"]["error"] = describe(exc) if not isinstance(exc, TimeoutError) else \
+                f"no answer within {READY_STORE_TIMEOUT:g}s"
+        response = _json(unavailable, 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     connectors = await hub.check_connectors()
-    sinks = {}
-    for name in hub.config.sinks():
-        state = await hub.store.call(hub.store.sink_state, name)
-        if state.paused_until and state.paused_until > time.time():
-            sinks[name] = {"paused_for_seconds": round(state.paused_until - time.time()), "last_error": state.last_error}
+    stopped = hub.loops.not_running()
     degraded = any(not c["ok"] for c in connectors.values()) or bool(sinks)
     if _require_admin(hub, request) is not None:  # public: states, never an error text
         connectors = {name: {"ok": c["ok"]} for name, c in connectors.items()}
         sinks = {name: {"paused_for_seconds": s["paused_for_seconds"]} for name, s in sinks.items()}
     return _json({
-        "status": "degraded" if degraded else "ok",
+        "status": "not ready" if stopped else "degraded" if degraded else "ok",
         "store": {"ok": True, "schema_version": version},
+        "loops": hub.loops.status(),
         "connectors": redact_all(connectors),
         "paused_sinks": redact_all(sinks),
-    })
+    }, 503 if stopped else 200)
+
+
+async def _store_view(hub: "Hub") -> tuple[int, dict[str, dict[str, Any]]]:
+    """The schema version and the paused sinks: what /readyz asks the store."""
+    version = await hub.store.call(hub.store.schema_version)
+    sinks = {}
+    for name in hub.config.sinks():
+        state = await hub.store.call(hub.store.sink_state, name)
+        if state.paused_until and state.paused_until > time.time():
+            sinks[name] = {"paused_for_seconds": round(state.paused_until - time.time()), "last_error": state.last_error}
+    return version, sinks
 
 
 async def metrics(request: web.Request) -> web.Response:
