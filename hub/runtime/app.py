@@ -28,6 +28,7 @@ from hub.journeys.compute import status_of
 from hub.journeys.proofs import check
 from hub.learners import LearnerResolver, read_mapping
 from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
+from hub.ledger.head import HeadFile, publish_signed_head
 from hub.ledger.integrity import seal
 from hub.plugin_runtime import PluginRuntime
 from hub.plugins import PluginHost, load_plugins
@@ -411,6 +412,7 @@ class Hub:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
         self.metrics.count_seal(blocks)
         await self.anchor()
+        await publish_signed_head(self.store, HeadFile.from_config(self.config), self.log)
         return blocks
 
     async def anchor(self):
