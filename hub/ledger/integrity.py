@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 from hub.ledger.anchoring import anchor_record, check_chained_anchor, covering_anchor
 from hub.ledger.head import compare_head
+from hub.ledger.merges import check_merges
 from hub.ledger.merkle import (
     LEAF_FORMAT,
     BlockHeader,
@@ -132,6 +133,8 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
         if head is not None and header.index == head["block"]:
             head_hash = block["hash"]
     if (problem := _before_first_block(store)) is not None:
+        return _fail(report, problem)
+    if (problem := check_merges(store)) is not None:
         return _fail(report, problem)
     if head is not None and (problem := compare_head(head, report.blocks, report.events, report.anchored,
                                                       head_hash)) is not None:

@@ -397,6 +397,10 @@ class LearnerStore(StoreThread, Protocol):
     def learner_aliases(self, learner_id: str) -> list[str]: ...
 
     @abc.abstractmethod
+    def learner_alias_map(self) -> dict[str, str]:
+        """Every merged learner id and the learner it was merged into (what ``verify`` recomputes)."""
+
+    @abc.abstractmethod
     def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:
         """Merge the conflict's learners into ``merge_into``, or keep them apart (None)."""
 

@@ -941,7 +941,7 @@ def test_events_of_learners_and_aliases(store):
     assert store.learner_aliases(a) == []
     changes = store.apply_learner_mapping({"L": ["src:moodle:1", "src:moodle:2"]}, at=1.0)
     assert changes == [f"L: merged {b} into {a}"]
-    assert store.learner_aliases(a) == [b]
+    assert store.learner_aliases(a) == [b] and store.learner_alias_map() == {b: a}
     assert store.journeys(learner_id=b) == []  # follows the alias without error
 
 
