@@ -35,7 +35,7 @@ def verify(config_path: str, as_json: bool) -> None:
 
     ledger = hub.config.hub.ledger
     check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
-    head_file = HeadFile.from_config(hub.config)
+    head_file = hub.head_file()
     try:
         head = head_file.read()
     except HeadError as exc:

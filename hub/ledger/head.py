@@ -5,7 +5,9 @@ blocks (or the newest block's row alone, which leaves its events "not sealed yet
 and sealed again) leaves a chain that checks out. After each seal and anchor the hub therefore
 writes a *signed head* to a file outside the database, as Certificate Transparency logs publish
 signed tree heads: the newest block's index and hash, the number of blocks, sealed events and
-anchored blocks, and the time, signed with an Ed25519 key the hub generates under its data dir.
+anchored blocks, and the time. It is signed with the organisation's active document key when the
+document key ring holds one (anyone with its published keys can check the head), else with an
+Ed25519 key the hub generates under its data dir.
 ``verify`` compares the store with it and says "the ledger is shorter than it was at T".
 
 A head only moves forward along the same chain: when the store is shorter than the head, or its
@@ -24,12 +26,13 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hub.ledger.merkle import canonical
 
 HEAD_FORMAT = "parcours-ledger-head/1"
 HEAD_FIELDS = ("format", "block", "hash", "blocks", "events", "anchored", "time", "key")
+DOCUMENT_KEY = "document:"  # ``key`` of a head signed with a document key: ``document:<key id>``
 
 
 class HeadError(Exception):
@@ -38,17 +41,42 @@ class HeadError(Exception):
 
 @dataclass(frozen=True)
 class HeadFile:
-    """Where the signed head and its key are kept (``hub.ledger.head_file`` / ``head_key``)."""
+    """Where the signed head and the hub's head key are kept (``hub.ledger.head_file`` / ``head_key``).
+
+    ``keyring`` (a :class:`hub.documents.keys.KeyRing`, given by the runtime) holds the
+    organisation's document keys: its active key signs the head when there is one."""
 
     path: Path
     key_path: Path
+    keyring: Any = None
 
     @classmethod
-    def from_config(cls, config) -> "HeadFile":
+    def from_config(cls, config, keyring: Any = None) -> "HeadFile":
         ledger, data_dir = config.hub.ledger, config.data_dir
         path = config.resolve_path(ledger.head_file) if ledger.head_file else data_dir.parent / f"{data_dir.name}-ledger-head.json"
         key = config.resolve_path(ledger.head_key) if ledger.head_key else data_dir / "ledger-head.key"
-        return cls(path, key)
+        return cls(path, key, keyring)
+
+    def _signer(self) -> tuple[str, Ed25519PrivateKey]:
+        """(``key`` field, private key): the active document key, else the hub's head key."""
+        if self.keyring is not None and self.keyring.active() is not None:
+            kid, private = self.keyring.signer()
+            return DOCUMENT_KEY + kid, private
+        private = self.signing_key(create=True)
+        return _public_hex(private.public_key()), private
+
+    def _public_key(self, key: str) -> Ed25519PublicKey:
+        """The public key a head's ``key`` field names, from the key ring or the hub's head key."""
+        if key.startswith(DOCUMENT_KEY):
+            found = self.keyring.get(key[len(DOCUMENT_KEY):]) if self.keyring is not None else None
+            if found is None:
+                raise HeadError(f"the signed head {self.path} names document key {key[len(DOCUMENT_KEY):]}, "
+                                "which the document key ring does not hold")
+            return Ed25519PublicKey.from_public_bytes(found.raw)
+        public = self.signing_key().public_key()
+        if key != _public_hex(public):
+            raise HeadError(f"the signed head {self.path} was not signed with the hub's head key {self.key_path}")
+        return public
 
     def signing_key(self, *, create: bool = False) -> Ed25519PrivateKey:
         """The head key; generated (mode 0600) on first use when ``create``."""
@@ -85,9 +113,9 @@ class HeadFile:
             signature = base64.b64decode(head["signature"], validate=True)
         except (ValueError, KeyError, TypeError):
             raise HeadError(f"the signed head {self.path} is not a Parcours Hub ledger head") from None
-        public = self.signing_key().public_key()
-        if body["format"] != HEAD_FORMAT or body["key"] != _public_hex(public):
-            raise HeadError(f"the signed head {self.path} was not signed with the hub's head key {self.key_path}")
+        if body["format"] != HEAD_FORMAT or not isinstance(body["key"], str):
+            raise HeadError(f"the signed head {self.path} is not a Parcours Hub ledger head")
+        public = self._public_key(body["key"])
         try:
             public.verify(signature, canonical(body))
         except InvalidSignature:
@@ -96,8 +124,8 @@ class HeadFile:
 
     def write(self, head: dict[str, Any]) -> dict[str, Any]:
         """Sign ``head`` (without ``key`` and ``signature``) and replace the file atomically."""
-        key = self.signing_key(create=True)
-        body = {**head, "format": HEAD_FORMAT, "key": _public_hex(key.public_key())}
+        key_id, key = self._signer()
+        body = {**head, "format": HEAD_FORMAT, "key": key_id}
         signed = {**body, "signature": base64.b64encode(key.sign(canonical(body))).decode()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")

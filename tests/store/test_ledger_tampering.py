@@ -171,3 +171,20 @@ def test_a_forged_head_is_refused(store_factory, tmp_path):
     (tmp_path / "data" / "ledger-head.key").unlink()
     with pytest.raises(HeadError, match="key .* is missing"):
         head_file.read()
+
+
+def test_the_head_is_signed_with_the_document_key_when_there_is_one(store_factory, tmp_path):
+    from hub.documents.keys import KeyRing
+
+    store = store_factory()
+    learners_ledger(store)
+    ring = KeyRing(tmp_path / "keys")
+    key = ring.generate()
+    head_file = HeadFile(tmp_path / "head.json", tmp_path / "data" / "ledger-head.key", ring)
+    assert publish_head(store, head_file, now=T1)["key"] == f"document:{key.kid}"
+    assert not head_file.key_path.exists()  # no hub key needed
+    ring.rotate()  # a retired key still checks the heads it signed
+    assert verify(store, head=head_file.read()).ok
+    elsewhere = HeadFile(head_file.path, head_file.key_path, KeyRing(tmp_path / "other-keys"))
+    with pytest.raises(HeadError, match=f"names document key {key.kid}, which the document key ring does not hold"):
+        elsewhere.read()
