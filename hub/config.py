@@ -137,8 +137,8 @@ class LedgerConfig(BaseModel):
         "database (default: <data_dir>-ledger-head.json beside the data dir); verify compares the store with it",
     )
     head_key: str | None = Field(
-        default=None, description="The Ed25519 key that signs the ledger head (PEM; generated on first seal; "
-        "default: <data_dir>/ledger-head.key)",
+        default=None, description="The Ed25519 key that signs the ledger head when the document key ring has no "
+        "active key (PEM; generated on first seal; default: <data_dir>/ledger-head.key)",
     )
 
     @field_validator("tsa_ca", mode="before")
