@@ -128,7 +128,7 @@ class HeadFile:
         body = {**head, "format": HEAD_FORMAT, "key": key_id}
         signed = {**body, "signature": base64.b64encode(key.sign(canonical(body))).decode()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")  # the daemon and a CLI run may both write
         tmp.write_text(json.dumps(signed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
         return body
