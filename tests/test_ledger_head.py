@@ -31,6 +31,11 @@ def test_cli_verify_sees_a_truncated_ledger_against_the_signed_head(tmp_path):
     ok = parcours("verify", "--config", "hub.yaml")
     assert ok.returncode == 0, ok.stderr
     assert f"signed head: the ledger holds the 2 block(s) it had at {head['time']}" in ok.stdout
+    signed = (tmp_path / "var-ledger-head.json").read_text()
+    (tmp_path / "var-ledger-head.json").write_text(json.dumps({**head, "blocks": 1}))  # an edited head
+    forged = parcours("verify", "--config", "hub.yaml")
+    assert forged.returncode == 1 and "was altered (its signature does not match)" in forged.stderr
+    (tmp_path / "var-ledger-head.json").write_text(signed)
 
     db = sqlite3.connect(tmp_path / "var" / "hub.db")
     with db:  # the newest block and its events go
