@@ -132,6 +132,14 @@ class LedgerConfig(BaseModel):
     tsa_username: str | None = Field(default=None, description="HTTP Basic user, for a TSA that needs an account")
     tsa_password: SecretStr | None = Field(default=None, description="HTTP Basic password (use ${env:…} or ${file:…})")
     tsa_timeout: Duration = Field(default=dt.timedelta(seconds=10), description="Timeout of one time-stamp request")
+    head_file: str | None = Field(
+        default=None, description="Where the signed ledger head is written after each seal and anchor, outside the "
+        "database (default: <data_dir>-ledger-head.json beside the data dir); verify compares the store with it",
+    )
+    head_key: str | None = Field(
+        default=None, description="The Ed25519 key that signs the ledger head when the document key ring has no "
+        "active key (PEM; generated on first seal; default: <data_dir>/ledger-head.key)",
+    )
 
     @field_validator("tsa_ca", mode="before")
     @classmethod

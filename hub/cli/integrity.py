@@ -19,6 +19,7 @@ from hub.cli.common import (
 )
 from hub.cli.progress import progress_bar
 from hub.ledger.anchoring import AnchorError, anchor_checker
+from hub.ledger.head import HeadError, HeadFile
 from hub.ledger.integrity import check_proof
 from hub.ledger.integrity import prove as make_proof
 from hub.ledger.integrity import verify as verify_ledger
@@ -28,24 +29,33 @@ from hub.ledger.integrity import verify as verify_ledger
 @CONFIG_OPTION
 @JSON_OPTION
 def verify(config_path: str, as_json: bool) -> None:
-    """Recompute every sealed block from the ledger and check their time-stamp anchors; name the
-    first event or block that does not match."""
+    """Recompute every sealed block from the ledger, check their time-stamp anchors and compare the
+    ledger with its signed head; name the first event or block that does not match."""
     hub = open_hub(config_path)
 
     ledger = hub.config.hub.ledger
     check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
+    head_file = hub.head_file()
+    try:
+        head = head_file.read()
+    except HeadError as exc:
+        head, head_problem = None, str(exc)
+    else:
+        head_problem = None
 
     async def work():
         total = await hub.store.call(hub.store.count_events)
         with progress_bar("verify", unit="events", total=total, as_json=as_json) as advance:
-            return await hub.store.call(verify_ledger, hub.store, check_anchor=check, progress=advance)
+            return await hub.store.call(verify_ledger, hub.store, check_anchor=check, progress=advance, head=head)
 
     try:
         report = run_hub(hub, work)
     except AnchorError as exc:
         fail(f"cannot check the time-stamp anchors: {exc}", 2)
+    if head_problem and report.ok:
+        report.ok, report.problem = False, head_problem
     if as_json:
-        print_json(report.__dict__)
+        print_json({**report.__dict__, "head": head, "head_file": str(head_file.path)})
     elif report.ok or (report.problem is None and report.unreadable):
         click.echo(f"ledger {'intact' if report.ok else 'unaltered'}: {report.blocks} block(s), {report.events} sealed event(s)"
                    + (f", {report.unsealed} not sealed yet" if report.unsealed else ""))
@@ -57,6 +67,7 @@ def verify(config_path: str, as_json: bool) -> None:
             click.echo(f"note: {report.not_time_stamped} block(s) sealed after the newest anchor are not time-stamped yet")
         elif report.not_time_stamped:
             click.echo("note: no block is time-stamped" + ("" if ledger.tsa_url else " (hub.ledger.tsa_url is not set)"))
+        _echo_head(head, head_file, report.blocks)
     else:
         click.echo(f"LEDGER ALTERED: {report.problem}", err=True)
     if not as_json:
@@ -71,6 +82,15 @@ def _echo_unreadable(report) -> None:
         click.echo(f"UNREADABLE EVENT: event {found['id']} (seq {found['seq']}, {where}): {found['problem']}", err=True)
     if report.unreadable > len(report.unreadable_events):
         click.echo(f"UNREADABLE EVENT: … and {report.unreadable - len(report.unreadable_events)} more", err=True)
+
+
+def _echo_head(head: dict | None, head_file: HeadFile, blocks: int) -> None:
+    if head is not None:
+        click.echo(f"signed head: the ledger holds the {head['blocks']} block(s) it had at {head['time']} "
+                   f"(head {head_file.path})")
+    elif blocks:
+        click.echo(f"note: no signed head at {head_file.path} yet (written at the next seal): "
+                   "a truncation of the newest blocks would not be seen")
 
 
 @click.command()

@@ -445,10 +445,10 @@ def _token_der(token: "str | bytes") -> bytes:
 
 def _header_hash(block: Mapping[str, Any]) -> str | None:
     """SHA-256 of the block header when ``block`` has every header field (see hub.ledger.merkle.BlockHeader)."""
-    names = BlockHeader.__dataclass_fields__
+    names = [name for name in BlockHeader.__dataclass_fields__ if name != "leaf_format"]
     if not all(name in block for name in names):
         return None
-    return BlockHeader(**{name: block[name] for name in names}).hash
+    return BlockHeader.of(block).hash
 
 
 def _name(block: Mapping[str, Any]) -> str:
@@ -538,7 +538,7 @@ def check_block_anchor(block: Mapping[str, Any], ca_paths: Iterable["str | Path"
 
 
 def _header(block: Mapping[str, Any]) -> dict[str, Any]:
-    return {**{name: block[name] for name in BlockHeader.__dataclass_fields__}, "hash": block["hash"]}
+    return {**BlockHeader.of(block).fields(), "hash": block["hash"]}
 
 
 def anchor_record(raw: Any) -> Any:

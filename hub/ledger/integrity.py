@@ -3,8 +3,11 @@
 Events are sealed in ledger order into blocks. A block's header holds its index, the range of
 events it covers, their count, the Merkle root of their leaf hashes (RFC 6962 hashing:
 ``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``), the
-previous block's hash and the sealing time; the block hash is SHA-256 of the canonical header.
+previous block's hash, the sealing time and the leaf format (from format 2 on, a leaf seals the
+event's link to a learner too); the block hash is SHA-256 of the canonical header.
 Changing, removing or inserting any sealed event changes a root, and every later block hash.
+Removing the newest blocks is caught against the signed head kept outside the store
+(:mod:`hub.ledger.head`), when ``verify`` is given it.
 
 ``verify`` recomputes everything and names the first event or block that does not match.
 ``prove`` gives one event's audit path, which anyone can check with the event and the block
@@ -24,7 +27,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from hub.ledger.anchoring import anchor_record, check_chained_anchor, covering_anchor
+from hub.ledger.head import compare_head
+from hub.ledger.merges import check_merges
 from hub.ledger.merkle import (
+    LEAF_FORMAT,
     BlockHeader,
     audit_path,
     build_block,
@@ -62,6 +68,7 @@ def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None,
             if "unreadable" in event:
                 log.warning("sealed an unreadable event as its stored columns", event_id=event["id"],
                             seq=event["seq"], problem=event["unreadable"])
+        with_links(store, events, LEAF_FORMAT)
         header, leaves = build_block(events, (last["index"] + 1) if last else 0, last["hash"] if last else GENESIS,
                                      now or dt.datetime.now(dt.timezone.utc))
         store.add_block({**asdict(header), "hash": header.hash}, b"".join(leaves))
@@ -94,13 +101,14 @@ class VerifyReport:
 
 
 def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None,
-           progress: Callable[[int], None] | None = None) -> VerifyReport:
+           progress: Callable[[int], None] | None = None, head: dict[str, Any] | None = None) -> VerifyReport:
     """Recompute every block from the stored events (store thread); stop at the first mismatch.
 
     ``check_anchor(block)`` (e.g. :func:`hub.ledger.anchoring.anchor_checker`) checks each block's
     time-stamp anchor once the block itself checks out: it returns None (no anchor) or an object
     with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
-    ``progress(n)`` is told the events of each block checked.
+    ``progress(n)`` is told the events of each block checked. ``head`` (a signed head already
+    checked, see :mod:`hub.ledger.head`) is compared with the store once every block checks out.
 
     An event row that cannot be decoded is no alteration (it is checked as sealed, as its stored
     columns) but a finding: it is named in ``unreadable_events`` and makes ``ok`` False.
@@ -108,8 +116,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
     report = VerifyReport(True)
     prev_hash = GENESIS
     expected_first = None
+    head_hash = None  # the store's hash of the block the head names
     for block in store.iter_blocks():
-        header = BlockHeader(**{k: block[k] for k in BlockHeader.__dataclass_fields__})
+        header = BlockHeader.of(block)
         if header.hash != block["hash"]:
             return _fail(report, f"block {header.index}: its header was altered (hash mismatch)")
         if header.prev_hash != prev_hash:
@@ -122,11 +131,14 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
         if len(events) != header.count or (events and events[-1]["seq"] != header.last_seq):
             return _fail(report, f"block {header.index}: sealed {header.count} events "
                                  f"(seq {header.first_seq}–{header.last_seq}), found {len(events)}: events were removed or inserted")
-        leaves = [leaf_hash(e) for e in events]
+        with_links(store, events, header.leaf_format)
+        leaves = [leaf_hash(e, header.leaf_format) for e in events]
         if merkle_root(leaves).hex() != header.root:
             first_bad = _first_altered(store, block, events, leaves)
             return _fail(report, f"block {header.index}: event {first_bad} was altered" if first_bad
                          else f"block {header.index}: Merkle root mismatch")
+        if (problem := _leaves_problem(store, header, leaves)) is not None:
+            return _fail(report, problem)
         if block.get("anchor"):
             check = check_anchor(block) if check_anchor is not None else None
             if check is not None and not check.ok:
@@ -146,11 +158,49 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
             progress(header.count)
         prev_hash = block["hash"]
         expected_first = header.last_seq + 1
+        if head is not None and header.index == head["block"]:
+            head_hash = block["hash"]
+    if (problem := _before_first_block(store)) is not None:
+        return _fail(report, problem)
+    if (problem := check_merges(store)) is not None:
+        return _fail(report, problem)
+    if head is not None and (problem := compare_head(head, report.blocks, report.events, report.anchored,
+                                                      head_hash)) is not None:
+        return _fail(report, problem)
     after = expected_first - 1 if expected_first else 0
     for event in store.iter_events(after_seq=after, unreadable=True):
         report.unsealed += 1
         report.note_unreadable([event], None)
     return report
+
+
+def with_links(store, events: list[dict[str, Any]], leaf_format: int) -> list[dict[str, Any]]:
+    """Add each event's ``learner_key`` (which a format-2 leaf seals with ``learner_id``) in place."""
+    if leaf_format >= 2 and events:
+        keys = store.event_learner_keys(events[0]["seq"], events[-1]["seq"])
+        for event in events:
+            event["learner_key"] = keys.get(event["seq"])
+    return events
+
+
+def _leaves_problem(store, header: BlockHeader, leaves: list[bytes]) -> str | None:
+    """The block's stored leaf hashes (``blocks.leaves``, which name an altered event) must be the
+    recomputed ones."""
+    stored = store.block_leaves(header.index)
+    if stored is None:
+        return f"block {header.index}: its stored leaf hashes were removed"
+    if stored != b"".join(leaves):
+        return f"block {header.index}: its stored leaf hashes were altered"
+    return None
+
+
+def _before_first_block(store) -> str | None:
+    """An event whose seq comes before the first block's (seq 0, a negative seq) was inserted."""
+    first_block, first = store.block(0), store.first_event()
+    if first_block is None or first is None or first["seq"] >= first_block["first_seq"]:
+        return None
+    return (f"event {first['id']} at seq {first['seq']} lies before the first block (seq {first_block['first_seq']}): "
+            "it was inserted")
 
 
 def _fail(report: VerifyReport, problem: str) -> VerifyReport:
@@ -182,17 +232,18 @@ def prove(store, event_id: str) -> dict[str, Any]:
     block = store.block_for_seq(event["seq"])
     if block is None:
         raise KeyError(f"event {event_id} is not sealed yet (run `parcours run --once` or wait for the daemon)")
-    events = list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"], unreadable=True))
-    leaves = [leaf_hash(e) for e in events]
+    header = BlockHeader.of(block)
+    events = with_links(store, list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"],
+                                                      unreadable=True)), header.leaf_format)
+    leaves = [leaf_hash(e, header.leaf_format) for e in events]
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
-    header = {k: block[k] for k in BlockHeader.__dataclass_fields__}
     anchor, chain = covering_anchor(store, block)
     return {
         "format": PROOF_FORMAT,
-        "event": event_body(event),
+        "event": event_body(events[index], header.leaf_format),
         "leaf_index": index,
         "path": [list(p) for p in audit_path(leaves, index)],
-        "block": {**header, "hash": block["hash"]},
+        "block": {**header.fields(), "hash": block["hash"]},
         "anchor": anchor,
         "anchor_chain": chain,
     }
@@ -208,10 +259,10 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
     """
     if proof.get("format") != PROOF_FORMAT:
         return False, "not a Parcours Hub inclusion proof"
-    header = BlockHeader(**{k: proof["block"][k] for k in BlockHeader.__dataclass_fields__})
+    header = BlockHeader.of(proof["block"])
     if header.hash != proof["block"]["hash"]:
         return False, "the block header does not match its hash"
-    root = root_from_path(leaf_hash(proof["event"]), [tuple(p) for p in proof["path"]])
+    root = root_from_path(leaf_hash(proof["event"], header.leaf_format), [tuple(p) for p in proof["path"]])
     if root.hex() != header.root:
         return False, "the event does not hash to the block's Merkle root: it was altered or is not in this block"
     message = f"event {body_id(proof['event'])} is in block {header.index} (root {header.root[:16]}…)"

@@ -2,7 +2,11 @@
 
 ``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``; a block
 header holds its index, the range of events it covers, their count, the Merkle root, the previous
-block's hash and the sealing time, and its hash is SHA-256 of the canonical header.
+block's hash, the sealing time and its leaf format, and its hash is SHA-256 of the canonical header.
+
+Leaf formats: 1 seals the event's own fields; 2 (every block sealed since) also seals the event's
+link to a learner (``learner_id``, ``learner_key``), which the journeys and figures are computed
+from. A format-1 header has no ``leaf_format`` key, so blocks sealed before keep their hash.
 """
 
 from __future__ import annotations
@@ -18,15 +22,22 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def event_body(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a stored event that the ledger seals (what TraceEvent carries).
+LEAF_FORMAT = 2  # the format new blocks are sealed with
+EVENT_FIELDS = ("id", "type", "occurred_at", "received_at", "source", "source_id",
+                "learner", "action", "data", "evidence", "supersedes")
+LINK_FIELDS = ("learner_id", "learner_key")  # sealed from leaf format 2 on
+
+
+def event_body(event: dict[str, Any], leaf_format: int = 1) -> dict[str, Any]:
+    """The fields of a stored event that a block of ``leaf_format`` seals (what TraceEvent carries,
+    and from format 2 on the event's link to a learner).
 
     A row that cannot be decoded (``event["stored"]``, see hub.store.base.event_dict) is sealed as
     its columns exactly as stored: ``{"stored": {...}}``, which no decoded event can hash like."""
     if "stored" in event:
         return {"stored": event["stored"]}
-    return {k: event.get(k) for k in ("id", "type", "occurred_at", "received_at", "source", "source_id",
-                                      "learner", "action", "data", "evidence", "supersedes")}
+    fields = EVENT_FIELDS + LINK_FIELDS if leaf_format >= 2 else EVENT_FIELDS
+    return {k: event.get(k) for k in fields}
 
 
 def body_id(body: dict[str, Any]) -> str:
@@ -34,8 +45,8 @@ def body_id(body: dict[str, Any]) -> str:
     return (body.get("stored") or body)["id"]
 
 
-def leaf_hash(event: dict[str, Any]) -> bytes:
-    return hashlib.sha256(b"\x00" + canonical(event_body(event))).digest()
+def leaf_hash(event: dict[str, Any], leaf_format: int = 1) -> bytes:
+    return hashlib.sha256(b"\x00" + canonical(event_body(event, leaf_format))).digest()
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -88,18 +99,33 @@ class BlockHeader:
     root: str
     prev_hash: str
     sealed_at: str
+    leaf_format: int = 1
+
+    @classmethod
+    def of(cls, block: dict[str, Any]) -> "BlockHeader":
+        """The header of a stored block or of a header dict (format 1 when it names none)."""
+        names = [n for n in cls.__dataclass_fields__ if n != "leaf_format"]
+        return cls(**{n: block[n] for n in names}, leaf_format=block.get("leaf_format") or 1)
+
+    def fields(self) -> dict[str, Any]:
+        """The hashed header: without ``leaf_format`` for format 1, as headers were before it."""
+        fields = asdict(self)
+        if self.leaf_format == 1:
+            del fields["leaf_format"]
+        return fields
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(canonical(asdict(self))).hexdigest()
+        return hashlib.sha256(canonical(self.fields())).hexdigest()
 
 
 def build_block(events: list[dict[str, Any]], index: int, prev_hash: str,
-                sealed_at: dt.datetime) -> tuple[BlockHeader, list[bytes]]:
-    leaves = [leaf_hash(e) for e in events]
+                sealed_at: dt.datetime, leaf_format: int = LEAF_FORMAT) -> tuple[BlockHeader, list[bytes]]:
+    leaves = [leaf_hash(e, leaf_format) for e in events]
     header = BlockHeader(
         index=index, first_seq=events[0]["seq"], last_seq=events[-1]["seq"], count=len(events),
         root=merkle_root(leaves).hex(), prev_hash=prev_hash,
         sealed_at=sealed_at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        leaf_format=leaf_format,
     )
     return header, leaves

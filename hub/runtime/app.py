@@ -19,6 +19,8 @@ from hub.connector import Connector, ConnectorContext, PullSource, Schedule
 from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
+from hub.documents.keys import KeyRing
+from hub.documents.settings import keys_dir
 from hub.ingest.audit import record_admin_action
 from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
 from hub.ingest.router import Router
@@ -28,6 +30,7 @@ from hub.journeys.compute import status_of
 from hub.journeys.proofs import check
 from hub.learners import LearnerResolver, read_mapping
 from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
+from hub.ledger.head import HeadFile, publish_signed_head
 from hub.ledger.integrity import seal
 from hub.plugin_runtime import PluginRuntime
 from hub.plugins import PluginHost, load_plugins
@@ -416,7 +419,12 @@ class Hub:
             self.log.info("sealed", block=block.index, events=block.count, root=block.root)
         self.metrics.count_seal(blocks)
         await self.anchor()
+        await publish_signed_head(self.store, self.head_file(), self.log)
         return blocks
+
+    def head_file(self) -> HeadFile:
+        """Where the signed ledger head is written, signed with the document key when there is one."""
+        return HeadFile.from_config(self.config, KeyRing(keys_dir(self.config)))
 
     async def anchor(self):
         """Anchor the newest sealed block if ``hub.ledger.tsa_url`` is set and it is due; the anchor or None."""

@@ -333,6 +333,23 @@ class BlockStore(StoreThread, Protocol):
     def block_leaves(self, index: int) -> bytes | None: ...
 
     @abc.abstractmethod
+    def block(self, index: int) -> dict[str, Any] | None:
+        """Block ``index``'s header, hash and anchor, or None."""
+
+    @abc.abstractmethod
+    def block_totals(self) -> dict[str, int]:
+        """``blocks``, sealed ``events`` and ``anchored`` blocks as the blocks table counts them."""
+
+    @abc.abstractmethod
+    def event_learner_keys(self, first_seq: int, last_seq: int) -> dict[int, str | None]:
+        """The ``learner_key`` column of the events from ``first_seq`` to ``last_seq``, by seq (sealed
+        from leaf format 2 on, with ``learner_id``)."""
+
+    @abc.abstractmethod
+    def first_event(self) -> dict[str, Any] | None:
+        """``seq`` and ``id`` of the event with the lowest seq, or None when the ledger is empty."""
+
+    @abc.abstractmethod
     def set_block_anchor(self, index: int, anchor: str) -> bool:
         """Record block ``index``'s time-stamp anchor (JSON, see hub.ledger.anchoring) if it has none yet.
 
@@ -466,6 +483,10 @@ class LearnerStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def learner_aliases(self, learner_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def learner_alias_map(self) -> dict[str, str]:
+        """Every merged learner id and the learner it was merged into (what ``verify`` recomputes)."""
 
     @abc.abstractmethod
     def resolve_learner_conflict(self, conflict_id: int, *, merge_into: str | None, at: float) -> dict[str, Any]:

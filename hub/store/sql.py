@@ -42,7 +42,7 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
         return self._execute("SELECT coalesce(max(seq), 0) AS m FROM events").fetchone()["m"]
 
     # ------------------------------------------------------------------ sealed blocks
-    _BLOCK_COLUMNS = 'idx AS "index", first_seq, last_seq, count, root, prev_hash, sealed_at, hash, anchor'
+    _BLOCK_COLUMNS = 'idx AS "index", first_seq, last_seq, count, root, prev_hash, sealed_at, leaf_format, hash, anchor'
 
     def last_block(self) -> dict[str, Any] | None:
         row = self._execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx DESC LIMIT 1").fetchone()
@@ -51,11 +51,28 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
     def add_block(self, block: dict[str, Any], leaves: bytes) -> None:
         with self._write():
             self._execute(
-                "INSERT INTO blocks (idx, first_seq, last_seq, count, root, prev_hash, sealed_at, hash, leaves) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO blocks (idx, first_seq, last_seq, count, root, prev_hash, sealed_at, leaf_format, hash, "
+                "leaves) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (block["index"], block["first_seq"], block["last_seq"], block["count"], block["root"],
-                 block["prev_hash"], block["sealed_at"], block["hash"], leaves),
+                 block["prev_hash"], block["sealed_at"], block.get("leaf_format") or 1, block["hash"], leaves),
             )
+
+    def block(self, index: int) -> dict[str, Any] | None:
+        row = self._execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks WHERE idx = ?", (index,)).fetchone()
+        return dict(row) if row else None
+
+    def block_totals(self) -> dict[str, int]:
+        row = self._execute("SELECT count(*) AS blocks, coalesce(sum(count), 0) AS events, count(anchor) AS anchored "
+                            "FROM blocks").fetchone()
+        return {k: int(row[k]) for k in ("blocks", "events", "anchored")}
+
+    def event_learner_keys(self, first_seq: int, last_seq: int) -> dict[int, str | None]:
+        return {r["seq"]: r["learner_key"] for r in self._execute(
+            "SELECT seq, learner_key FROM events WHERE seq >= ? AND seq <= ?", (first_seq, last_seq))}
+
+    def first_event(self) -> dict[str, Any] | None:
+        row = self._execute("SELECT seq, id FROM events ORDER BY seq LIMIT 1").fetchone()
+        return dict(row) if row else None
 
     def iter_blocks(self) -> Iterator[dict[str, Any]]:
         for row in self._execute(f"SELECT {self._BLOCK_COLUMNS} FROM blocks ORDER BY idx").fetchall():

@@ -78,6 +78,9 @@ class SqlLearnerRegistry(SqlDialect):
         return [r["alias"] for r in self._execute(
             f"SELECT alias FROM learner_aliases WHERE learner_id = ? ORDER BY alias{self.binary_order}", (learner_id,))]
 
+    def learner_alias_map(self) -> dict[str, str]:
+        return {r["alias"]: r["learner_id"] for r in self._execute("SELECT alias, learner_id FROM learner_aliases")}
+
     def learner_by_key(self, key: str) -> str | None:
         row = self._execute("SELECT learner_id FROM learner_keys WHERE key = ?", (key,)).fetchone()
         return row["learner_id"] if row else None

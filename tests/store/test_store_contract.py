@@ -714,12 +714,14 @@ def test_blocks(store):
         {"index": 0, "first_seq": 1, "last_seq": 4, "count": 4, "root": "aa" * 32, "prev_hash": "00" * 32,
          "sealed_at": "2026-01-01T00:00:00.000000Z", "hash": "bb" * 32},
         {"index": 1, "first_seq": 5, "last_seq": 5, "count": 1, "root": "cc" * 32, "prev_hash": "bb" * 32,
-         "sealed_at": "2026-01-01T00:01:00.000000Z", "hash": "dd" * 32},
+         "sealed_at": "2026-01-01T00:01:00.000000Z", "hash": "dd" * 32, "leaf_format": 2},
     ]
     leaves = [bytes(range(32)) * 4, b"\x00\xff" * 16]
     for block, blob in zip(blocks, leaves):
         store.add_block(block, blob)
-    expected = [{**b, "anchor": None} for b in blocks]
+    expected = [{"leaf_format": 1, **b, "anchor": None} for b in blocks]  # format 1 when the block names none
+    assert store.block(1) == expected[1] and store.block(2) is None
+    assert store.block_totals() == {"blocks": 2, "events": 5, "anchored": 0}
     assert store.last_block() == expected[1]
     assert list(store.iter_blocks()) == expected
     assert [store.block_for_seq(s) for s in (1, 4, 5)] == [expected[0], expected[0], expected[1]]
@@ -939,7 +941,7 @@ def test_events_of_learners_and_aliases(store):
     assert store.learner_aliases(a) == []
     changes = store.apply_learner_mapping({"L": ["src:moodle:1", "src:moodle:2"]}, at=1.0)
     assert changes == [f"L: merged {b} into {a}"]
-    assert store.learner_aliases(a) == [b]
+    assert store.learner_aliases(a) == [b] and store.learner_alias_map() == {b: a}
     assert store.journeys(learner_id=b) == []  # follows the alias without error
 
 
@@ -969,3 +971,11 @@ def test_the_store_interface_is_the_union_of_its_concerns():
             owners.setdefault(name, []).append(concern.__name__)
     assert {name: where for name, where in owners.items() if len(where) > 1} == {}
     assert set(Store.__abstractmethods__) - set(owners) == {"migrate", "schema_version", "close"}
+
+
+def test_event_learner_keys_and_first_event(store):
+    assert store.first_event() is None and store.event_learner_keys(1, 10) == {}
+    rows = [row(learner_key="email:a@example.org"), row(), row(learner_key="moodle:7")]
+    store.ingest(rows, None)
+    assert store.first_event() == {"seq": 1, "id": rows[0].id}
+    assert store.event_learner_keys(2, 3) == {2: None, 3: "moodle:7"}
