@@ -76,7 +76,8 @@ class _MalformedRequestsAtInfo(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 400) < 500:
-            reason = str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+            # the first line only: the next ones echo the offending bytes, which may hold a credential
+            reason = str(exc.message).strip().splitlines()[0].rstrip(":") if exc.message else type(exc).__name__
             record.msg, record.args = "malformed request from %s answered %s: %s", (*record.args[:1], exc.code, reason)
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = record.exc_text = None
