@@ -1,4 +1,5 @@
 import asyncio
+import datetime as dt
 import logging
 
 import aiohttp
@@ -209,3 +210,46 @@ async def test_an_unparseable_request_is_one_info_line(served, caplog):
     assert [(r.levelno, r.exc_info) for r in lines] == [(logging.INFO, None)]
     assert lines[0].getMessage().startswith("malformed request from 127.0.0.1 answered 400: Invalid header value char")
     assert "a\x00b" not in lines[0].getMessage()
+
+
+async def test_supersedes_and_learner_ids_have_their_documented_lengths(served):
+    hub, client = served
+    for n in (25, 27):
+        async with client.post("/api/events", json=[event(1, supersedes="0" * n)], headers=AUTH) as r:
+            assert r.status == 400 and (await r.json())["problems"][0]["field"] == "supersedes"
+    for ids in ({"crm": "v" * 201}, {"k" * 61: "v"}, {"Crm": "v"}):
+        async with client.post("/api/events", json=[event(1, learner={"ref": "u1", "ids": ids})], headers=AUTH) as r:
+            assert r.status == 400 and (await r.json())["problems"][0]["field"].startswith("learner.ids")
+    ids = {"k" * 60: "v" * 200}
+    async with client.post("/api/events", json=[event(1, learner={"ref": "u1", "ids": ids})], headers=AUTH) as r:
+        assert r.status == 202
+    assert await stored(hub) == 1
+
+
+async def test_details_nest_at_most_32_levels(served):
+    hub, client = served
+
+    def nested(depth: int) -> dict:
+        value: dict = {}
+        for _ in range(depth - 1):
+            value = {"x": value}
+        return value
+
+    async with client.post("/api/events", json=[event(1, data={"percent": "5", "details": nested(33)})], headers=AUTH) as r:
+        assert r.status == 400 and "nested more than 32 levels" in str(await r.json())
+    async with client.post("/api/events", json=[event(1, data={"percent": "5", "details": nested(32)})], headers=AUTH) as r:
+        assert r.status == 202
+    assert await stored(hub) == 1
+
+
+async def test_a_request_past_the_request_timeout_is_a_503(served, monkeypatch):
+    hub, client = served
+    monkeypatch.setattr(hub.config.hub.http, "request_timeout", dt.timedelta(milliseconds=50))
+
+    async def never():
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(hub, "check_connectors", never)
+    async with client.get("/readyz") as r:
+        assert r.status == 503
+        assert await r.json() == {"error": "request timed out; nothing was acknowledged, retry later"}
