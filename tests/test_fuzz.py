@@ -41,7 +41,8 @@ async def _schemathesis(workdir: Path, base: str, *headers: str) -> tuple[int, s
             "--workers", "1", "--no-color", "--suppress-health-check", "all", "--request-timeout", "20"]
     for header in headers:
         args += ["--header", header]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "PARCOURS_FUZZ_HOOK_SECRET": (workdir / "secrets" / "hook").read_text()}
     process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.STDOUT, env=env, cwd=workdir)
     output, _ = await process.communicate()
