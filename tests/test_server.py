@@ -80,7 +80,11 @@ async def test_body_size_limit(served):
     hub.config.hub.http.max_body_bytes  # default 10 MiB
     big = b"[" + b" " * (11 * 1024 * 1024) + b"]"
     async with client.post("/api/events", data=big, headers={**AUTH, "Content-Type": "application/json"}) as r:
+        assert r.status == 413 and r.content_type == "text/plain"
+        assert "Maximum request body size 10485760 exceeded" in await r.text()
+    async with client.post("/webhooks/signed", data=big) as r:  # before any signature check
         assert r.status == 413
+    assert await stored(hub) == 0
 
 
 async def test_webhook_signature_checked_and_idempotent(served):
