@@ -1,13 +1,16 @@
 import asyncio
 import datetime as dt
 import logging
+import textwrap
 
 import aiohttp
 import orjson
 import pytest
 
+from hub.runtime.app import Hub
 from hub.runtime.server import build_app
-from tests.conftest import TOKEN, event, sign
+from tests.conftest import BASE_HUB, TOKEN, event, sign, write_config
+from tests.store.conftest import pg_schema_url, pg_server  # noqa: F401  (fixtures)
 
 CONFIG = """
 connectors:
@@ -17,6 +20,18 @@ routes:
   - {name: all, from: "*", to: out}
 """
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_hub(request, workdir, plugins):
+    """A started hub on SQLite or on a fresh PostgreSQL schema (both stores must answer alike)."""
+    base = BASE_HUB
+    if request.param == "postgresql":
+        base = base.replace('url: "sqlite:///var/hub.db"', f'url: "{request.getfixturevalue("pg_schema_url")}"')
+    hub = Hub.open(write_config(workdir, base + textwrap.dedent(CONFIG)), env={}, plugins=plugins)
+    await hub.start()
+    yield hub
+    await hub.stop()
 
 
 @pytest.fixture
@@ -257,3 +272,14 @@ async def test_a_request_past_the_request_timeout_is_a_503(served, monkeypatch):
     async with client.get("/readyz") as r:
         assert r.status == 503
         assert await r.json() == {"error": "request timed out; nothing was acknowledged, retry later"}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/api/dlq?sink=a%00b", None), ("GET", "/api/dlq?source=a%00b", None),
+    ("GET", "/api/proofs?action=a%00b", None), ("GET", "/api/proofs?funder=a%00b", None),
+    ("POST", "/api/dlq/replay", {"sink": "a\x00b"}), ("POST", "/api/dlq/replay", {"source": "a\x00b"})])
+async def test_a_nul_in_a_filter_is_a_400_on_both_stores(store_hub, aiohttp_server_factory, method, path, body):
+    server = await aiohttp_server_factory(build_app(store_hub))
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
+        async with client.request(method, path, json=body, headers=AUTH) as r:
+            assert r.status == 400 and "NUL" in (await r.json())["error"]

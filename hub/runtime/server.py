@@ -87,6 +87,15 @@ class _MalformedRequestsAtInfo(logging.Filter):
 _MALFORMED = _MalformedRequestsAtInfo()
 
 
+def _with_nul(**values: str | None) -> web.Response | None:
+    """A 400 when a filter holds a NUL character: PostgreSQL cannot compare text with one (a 500)
+    where SQLite would find nothing; both stores answer alike."""
+    for name, value in values.items():
+        if value is not None and "\x00" in value:
+            return _error(400, f"{name} contains a NUL character (\\u0000)")
+    return None
+
+
 def _require_admin(hub: "Hub", request: web.Request) -> web.Response | None:
     token = hub.config.hub.http.admin_token
     if token is None:
@@ -275,8 +284,10 @@ async def list_dlq(request: web.Request, hub: "Hub") -> web.Response:
         limit = 0
     if not 1 <= limit <= MAX_DLQ_LIMIT:
         return _error(400, f"limit must be an integer from 1 to {MAX_DLQ_LIMIT}")
-    letters = await hub.store.call(hub.store.dead_letters, sink=request.query.get("sink"),
-                                   source=request.query.get("source"), limit=limit)
+    sink, source = request.query.get("sink"), request.query.get("source")
+    if refused := _with_nul(sink=sink, source=source):
+        return refused
+    letters = await hub.store.call(hub.store.dead_letters, sink=sink, source=source, limit=limit)
     return _json({"dead_letters": [letter.__dict__ for letter in letters]})
 
 
@@ -293,6 +304,8 @@ async def replay_dlq(request: web.Request, hub: "Hub") -> web.Response:
         return _error(400, usage)
     if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
         return _error(400, usage)
+    if refused := _with_nul(sink=body.get("sink"), source=body.get("source")):
+        return refused
     try:
         summary = await hub.dead_letters.replay(sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
                                actor="admin API")
@@ -312,7 +325,10 @@ async def list_connectors(request: web.Request, hub: "Hub") -> web.Response:
 
 @admin_only
 async def list_proofs(request: web.Request, hub: "Hub") -> web.Response:
-    found = await hub.proof_gaps(action=request.query.get("action"), funder=request.query.get("funder"))
+    action, funder = request.query.get("action"), request.query.get("funder")
+    if refused := _with_nul(action=action, funder=funder):
+        return refused
+    found = await hub.proof_gaps(action=action, funder=funder)
     return _json({"enrolments": [f.as_dict() for f in found]})
 
 
