@@ -109,7 +109,7 @@ async def test_store_errors_on_requests_answer_503_with_retry_after(make_hub, ai
         fail_once(hub.store, "ingest")  # again, for the webhook
         async with client.post("/webhooks/signed", data=hook, headers={"X-Sig": sign("hook-secret-value-42", hook)}) as r:
             assert r.status == 503 and r.headers["Retry-After"] == "5"
-        async with client.get("/api/events/01ABC", headers=AUTH) as r:
+        async with client.get("/api/events/01ARZ3NDEKTSV4RRFFQ69G5FAV", headers=AUTH) as r:  # a well-formed id
             assert r.status == 503 and r.headers["Retry-After"]
         async with client.get("/api/dlq", headers=AUTH) as r:
             assert r.status == 503 and r.headers["Retry-After"]

@@ -30,7 +30,7 @@ def parse_ids(ids: list[str] | None) -> tuple[list[int] | None, list[int] | None
     outbox, rejects = [], []
     for raw in ids:
         kind, _, number = str(raw).partition(":")
-        if kind not in ("o", "r") or not (number.isascii() and number.isdecimal()):
+        if kind not in ("o", "r") or not (number.isascii() and number.isdigit() and len(number) <= 18):
             raise HubError(f"invalid dead-letter id {raw!r}: expected o:<n> or r:<n> as listed by `parcours dlq list`")
         (outbox if kind == "o" else rejects).append(int(number))
     return outbox, rejects

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
 HUB_KEY = web.AppKey("hub", object)
 RETRY_AFTER_SECONDS = 5  # told to clients while the database does not answer
 READY_STORE_TIMEOUT = 3.0  # /readyz: a store that does not answer within this is unavailable
+MAX_DLQ_LIMIT = 10_000  # GET /api/dlq?limit=
+MAX_SOURCE_LENGTH = 100  # POST /api/events?source=, as an event's own `source` field
+EVENT_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}", re.IGNORECASE)  # a ULID
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
 
 
@@ -72,6 +78,34 @@ async def _observe(request: web.Request, handler):
         return response
     finally:
         hub.metrics.requests.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
+
+
+class _MalformedRequestsAtInfo(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad header, a bad request line: anyone on the
+    network can send one) as an error with a traceback. Such a request was answered 400 and
+    reached no handler: one info line says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 400) < 500:
+            # the first line only: the next ones echo the offending bytes, which may hold a credential
+            reason = str(exc.message).strip().splitlines()[0].rstrip(":") if exc.message else type(exc).__name__
+            record.msg, record.args = "malformed request from %s answered %s: %s", (*record.args[:1], exc.code, reason)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_MALFORMED = _MalformedRequestsAtInfo()
+
+
+def _with_nul(**values: str | None) -> web.Response | None:
+    """A 400 when a filter holds a NUL character: PostgreSQL cannot compare text with one (a 500)
+    where SQLite would find nothing; both stores answer alike."""
+    for name, value in values.items():
+        if value is not None and "\x00" in value:
+            return _error(400, f"{name} contains a NUL character (\\u0000)")
+    return None
 
 
 def _require_admin(hub: "Hub", request: web.Request) -> web.Response | None:
@@ -144,6 +178,9 @@ async def post_events(request: web.Request, hub: "Hub") -> web.Response:
     except ValueError as exc:
         return _error(400, f"the batch was rejected, nothing was stored: {exc}")
     source = request.query.get("source")
+    if source is not None and not 1 <= len(source) <= MAX_SOURCE_LENGTH:
+        return _error(400, f"the batch was rejected, nothing was stored: the source parameter must have "
+                           f"1 to {MAX_SOURCE_LENGTH} characters")
     reserved = set(hub.config.connectors) | {"hub"}
     claimed = {source} if source else {i["source"] for i in items if isinstance(i, dict) and isinstance(i.get("source"), str)}
     if claimed & reserved:
@@ -258,6 +295,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 @admin_only
 async def get_event(request: web.Request, hub: "Hub") -> web.Response:
+    if not EVENT_ID.fullmatch(request.match_info["id"]):
+        return _error(400, "not an event id: expected a ULID (26 characters of Crockford's base32)")
     try:
         event = await hub.store.call(hub.store.get_event, request.match_info["id"])
     except UnreadableEvent as exc:  # stored, but not decodable: say so, and what is wrong
@@ -272,11 +311,15 @@ async def get_event(request: web.Request, hub: "Hub") -> web.Response:
 @admin_only
 async def list_dlq(request: web.Request, hub: "Hub") -> web.Response:
     try:
-        limit = min(int(request.query.get("limit", "100")), 10_000)
+        limit = int(request.query.get("limit", "100"))
     except ValueError:
-        return _error(400, "limit must be an integer")
-    letters = await hub.store.call(hub.store.dead_letters, sink=request.query.get("sink"),
-                                   source=request.query.get("source"), limit=limit)
+        limit = 0
+    if not 1 <= limit <= MAX_DLQ_LIMIT:
+        return _error(400, f"limit must be an integer from 1 to {MAX_DLQ_LIMIT}")
+    sink, source = request.query.get("sink"), request.query.get("source")
+    if refused := _with_nul(sink=sink, source=source):
+        return refused
+    letters = await hub.store.call(hub.store.dead_letters, sink=sink, source=source, limit=limit)
     return _json({"dead_letters": [letter.__dict__ for letter in letters]})
 
 
@@ -289,8 +332,12 @@ async def replay_dlq(request: web.Request, hub: "Hub") -> web.Response:
         return _error(400, usage)
     if not isinstance(body, dict) or not any(body.get(k) for k in ("sink", "source", "ids", "all")):
         return _error(400, usage)
+    if any(body.get(k) is not None and not isinstance(body[k], str) for k in ("sink", "source")):
+        return _error(400, usage)
     if body.get("ids") is not None and not (isinstance(body["ids"], list) and all(isinstance(i, str) for i in body["ids"])):
         return _error(400, usage)
+    if refused := _with_nul(sink=body.get("sink"), source=body.get("source")):
+        return refused
     try:
         summary = await hub.dead_letters.replay(sink=body.get("sink"), source=body.get("source"), ids=body.get("ids"),
                                actor="admin API")
@@ -310,7 +357,10 @@ async def list_connectors(request: web.Request, hub: "Hub") -> web.Response:
 
 @admin_only
 async def list_proofs(request: web.Request, hub: "Hub") -> web.Response:
-    found = await hub.proof_gaps(action=request.query.get("action"), funder=request.query.get("funder"))
+    action, funder = request.query.get("action"), request.query.get("funder")
+    if refused := _with_nul(action=action, funder=funder):
+        return refused
+    found = await hub.proof_gaps(action=action, funder=funder)
     return _json({"enrolments": [f.as_dict() for f in found]})
 
 
@@ -318,6 +368,7 @@ DRAINING_KEY = web.AppKey("draining", dict)
 
 
 def build_app(hub: "Hub") -> web.Application:
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED)  # once: a filter is added at most once
     app = web.Application(client_max_size=hub.config.hub.http.max_body_bytes, middlewares=[_observe])
     app[HUB_KEY] = hub
     app[DRAINING_KEY] = {"on": False}
