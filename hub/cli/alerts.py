@@ -16,6 +16,7 @@ from hub.cli.common import (
     run_hub,
 )
 from hub.ingest.audit import whoami
+from hub.store.base import UnreadableEvent
 
 
 @click.group()
@@ -74,7 +75,10 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
                 "data": {"alert": alert_id, "action_taken": note, "by": by or whoami()}}
         return (await hub.append([item], source="hub")).ids[0]
 
-    event_id = run_hub(hub, work)
+    try:
+        event_id = run_hub(hub, work)
+    except UnreadableEvent as exc:
+        fail(str(exc), 1)
     if event_id is None:
         fail(f"{alert_id} is not an alert (see `parcours alerts list`)", 2)
     click.echo(f"follow-up recorded as event {event_id}")

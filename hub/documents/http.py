@@ -24,6 +24,7 @@ from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
 from hub.documents.verify import Verdict, display_fields, load_record, verify_payload
+from hub.store.base import UnreadableEvent
 
 if TYPE_CHECKING:
     from hub.config import LoadedConfig
@@ -101,7 +102,10 @@ def add_routes(app: web.Application, hub: "Hub") -> None:
         verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys,
                                        load=lambda d: load_record(services, d))
         if verdict.status == "altered":  # show what was issued, for comparison
-            record = await load_record(services, doc_id)
+            try:
+                record = await load_record(services, doc_id)
+            except UnreadableEvent:
+                record = None
             verdict.fields = record.details.get("fields") if record else None
         status = 404 if verdict.status == "unknown_document" else 200
         if _wants_json(request):

@@ -33,9 +33,10 @@ from hub.documents import payload as P
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 from hub.documents.keys import PublicKey, parse_keys_document
 from hub.documents.pades import check as pades_check
-from hub.documents.scan import decode_qr_image, decode_qr_pdf
 from hub.documents.payload import ATTACHMENT
+from hub.documents.scan import decode_qr_image, decode_qr_pdf
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
+from hub.store.base import UnreadableEvent
 
 if TYPE_CHECKING:
     from hub.documents.services import DocumentServices
@@ -138,7 +139,9 @@ class Found:
 def read_embedded(pdf: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """The embedded ``parcours-document.json`` (or None) and a problem, if any."""
     try:
-        from pypdf import PdfReader  # heavy: loaded on use (see the package's docstring)
+        from pypdf import (
+            PdfReader,  # heavy: loaded on use (see the package's docstring)
+        )
 
         reader = PdfReader(io.BytesIO(pdf))
         attachments = reader.attachments
@@ -154,7 +157,9 @@ def read_embedded(pdf: bytes) -> tuple[dict[str, Any] | None, str | None]:
 
 def pdf_text(pdf: bytes) -> str | None:
     try:
-        from pypdf import PdfReader  # heavy: loaded on use (see the package's docstring)
+        from pypdf import (
+            PdfReader,  # heavy: loaded on use (see the package's docstring)
+        )
 
         return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
     except Exception:
@@ -357,6 +362,8 @@ async def verify_payload(doc_id: str | None, payload_text: str | None, *, keys: 
             v.check("ledger", None, "not consulted (offline): revocation not checked")
     except _Failed as failed:
         v.status, v.reason = failed.status, failed.reason
+    except UnreadableEvent as exc:  # the ledger holds the document's event, but not readably
+        v.status, v.reason = "altered", f"the ledger's record of this document cannot be read ({exc.event['unreadable']})"
     return v
 
 

@@ -184,3 +184,28 @@ async def test_plain_readers_skip_unreadable_rows_and_a_lookup_names_them(store_
     with pytest.raises(UnreadableEvent, match=f"event {ids[3]} \\(seq 4\\) is stored but cannot be read"):
         await store.call(store.get_event, ids[3])
     assert (await store.call(store.get_event, ids[3], unreadable=True))["unreadable"]
+
+
+async def test_following_up_an_unreadable_alert_is_a_clear_error(hub_on, workdir):
+    import asyncio
+    import subprocess
+    import sys
+
+    ids = await spoil(hub_on)
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "hub.cli", "alerts", "follow-up", ids[1], "--note", "called",
+                         "--config", str(workdir / "hub.yaml")], cwd=workdir, capture_output=True, text=True)
+    assert result.returncode == 1 and "cannot be read" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_a_document_whose_ledger_record_is_unreadable_is_not_valid():
+    from hub.documents.verify import verify_payload
+    from hub.store.base import UnreadableEvent
+
+    async def load(doc_id):
+        raise UnreadableEvent({"id": doc_id, "seq": 7, "unreadable": "data is not JSON"})
+
+    verdict = await verify_payload("01ARZ3NDEKTSV4RRFFQ69G5FAV", None, keys={}, load=load)
+    assert verdict.status == "altered" and "cannot be read" in verdict.reason
+
