@@ -204,3 +204,13 @@ def test_export_dry_run_nothing_new_and_empty_period_exit_codes(tmp_path):
     empty = parcours("export", "opco-atlas", "--period", "2027-03", "--config", "config/demo.yaml", cwd=cwd)
     assert empty.returncode == 3 and "empty period" in empty.stdout
     assert not (cwd / "var/demo/exports/opco-atlas/2027-03").exists()
+
+
+def test_every_command_loads_under_its_own_name_and_a_plain_start_loads_no_runtime():
+    from hub.cli import COMMANDS, main
+
+    assert all(main.get_command(None, name).name == name for name in COMMANDS)
+    heavy = ("hub.runtime", "aiohttp", "cryptography", "reportlab", "xlsxwriter", "holidays")  # rich comes with structlog
+    probe = f"import sys, hub.cli; print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -227,7 +227,8 @@ def _commands(group, prefix=()) -> list[str]:
     import click
 
     out = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):  # click's API: the CLI loads a command's module on demand
+        command = group.get_command(None, name)
         if isinstance(command, click.Group):
             out.extend(_commands(command, prefix + (name,)))
         else:

@@ -7,47 +7,41 @@ configuration error. Every command that reads configuration takes ``--config PAT
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from hub.cli import (
-    alerts,
-    connectors,
-    dead_letters,
-    exports,
-    integrity,
-    journeys,
-    learners,
-    proofs,
-    running,
-    setup,
-)
-from hub.cli.documents import documents, keys, verify_document
 from hub.logs import quiet_library_warnings
 
+#: command -> "module:attribute" in hub.cli. A command's module (and what it needs: the HTTP
+#: server, the PDF renderer, cryptography, progress bars) is imported when the command runs, as
+#: click's lazily loaded subcommands do, so that `parcours check` or `--version` start fast.
+COMMANDS = {
+    "init": "setup:init", "check": "setup:check", "config-schema": "setup:config_schema",
+    "run": "running:run", "sync": "running:sync",
+    "connectors": "connectors:connectors", "new-connector": "connectors:new_connector",
+    "dlq": "dead_letters:dlq", "verify": "integrity:verify", "prove": "integrity:prove",
+    "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
+    "proofs": "proofs:proofs", "learners": "learners:learners",
+    "documents": "documents:documents", "keys": "documents:keys", "verify-document": "documents:verify_document",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """The ``parcours`` group: its commands come from :data:`COMMANDS`, each module imported on use."""
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"hub.cli.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="parcours-hub")
 def main() -> None:
     """Parcours Hub: collect training evidence, keep it tamper-evident, route it, report it."""
     quiet_library_warnings()
-
-
-for command in (
-    setup.init,
-    setup.check,
-    setup.config_schema,
-    running.run,
-    running.sync,
-    connectors.connectors,
-    connectors.new_connector,
-    dead_letters.dlq,
-    integrity.verify,
-    integrity.prove,
-    journeys.journey,
-    exports.export,
-    alerts.alerts,
-    proofs.proofs,
-    learners.learners,
-    documents, keys, verify_document,
-):
-    main.add_command(command)

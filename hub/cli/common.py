@@ -14,7 +14,6 @@ import click
 from hub.config import DEFAULT_CONFIG
 from hub.errors import ConfigError
 from hub.plugins import load_plugins
-from hub.runtime.app import Hub
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), envvar="PARCOURS_CONFIG",
@@ -32,9 +31,14 @@ def fail_config(exc: Exception) -> None:
     sys.exit(2)
 
 
-def open_hub(config_path: str):
+def open_hub(config_path: str, plugins=None):
+    """The hub of ``config_path``, assembled; a configuration error exits 2."""
+    # The runtime (HTTP server, scheduler, connectors) loads here, for the commands that open a
+    # hub, not for `check`, `init` or `--version` (see hub.cli.COMMANDS).
+    from hub.runtime.app import Hub
+
     try:
-        return Hub.open(config_path)
+        return Hub.open(config_path, plugins=plugins)
     except ConfigError as exc:
         fail_config(exc)
 

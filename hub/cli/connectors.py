@@ -12,12 +12,11 @@ from hub.cli.common import (
     CONFIG_OPTION,
     JSON_OPTION,
     fail,
-    fail_config,
     load_plugins_or_exit,
+    open_hub,
     print_json,
 )
-from hub.errors import ConfigError, HubError
-from hub.runtime.app import Hub
+from hub.errors import HubError
 from hub.scaffold import scaffold
 
 
@@ -44,10 +43,7 @@ def connectors_list(config_path: str, as_json: bool) -> None:
     blocked = [i.name for i in plugins.infos if i.status == "blocked"]
     configured = []
     if Path(config_path).exists():
-        try:
-            hub = Hub.open(config_path, plugins=plugins)
-        except ConfigError as exc:
-            fail_config(exc)
+        hub = open_hub(config_path, plugins=plugins)
 
         async def health():
             await hub.start()

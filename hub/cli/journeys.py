@@ -7,7 +7,14 @@ import unicodedata
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, ERROR, JSON_OPTION, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    ERROR,
+    JSON_OPTION,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.cli.progress import progress_bar
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS

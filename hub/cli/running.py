@@ -8,9 +8,16 @@ from typing import Any
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, ERROR, JSON_OPTION, fail, open_hub, print_json, run_hub
+from hub.cli.common import (
+    CONFIG_OPTION,
+    ERROR,
+    JSON_OPTION,
+    fail,
+    open_hub,
+    print_json,
+    run_hub,
+)
 from hub.cli.progress import progress_bar
-from hub.runtime.daemon import PortInUse, serve
 
 
 def _summary_dict(summary) -> dict[str, Any]:
@@ -41,6 +48,11 @@ def run(config_path: str, once: bool, host: str | None, port: int | None, as_jso
         else:
             _print_run_summary(hub, summary)
         sys.exit(1 if summary.failed else 0)
+    from hub.runtime.daemon import (  # the HTTP server loads for the daemon only (see open_hub)
+        PortInUse,
+        serve,
+    )
+
     try:
         asyncio.run(serve(hub, host=host, port=port))
     except PortInUse as exc:
