@@ -18,6 +18,7 @@ from hub.errors import WebhookRejected
 from hub.hookspecs import hookimpl
 from hub.plugins import load_plugins
 from pydantic import SecretStr
+from tests.store.conftest import pg_schema_url, pg_server  # noqa: F401  (fixtures for each_store_url)
 
 TOKEN = "test-admin-token-0123456789"
 
@@ -91,12 +92,20 @@ hub:
 """
 
 
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_store_url(request) -> str:
+    """The store URL of a test that must behave alike on SQLite and on a fresh PostgreSQL schema."""
+    return "sqlite:///var/hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+
+
 @pytest.fixture
 async def make_hub(workdir, plugins):
     hubs = []
 
-    async def factory(extra: str, *, start: bool = True) -> Hub:
-        path = write_config(workdir, BASE_HUB + textwrap.dedent(extra))
+    async def factory(extra: str, *, start: bool = True, store_url: str | None = None) -> Hub:
+        base = BASE_HUB if store_url is None else BASE_HUB.replace('url: "sqlite:///var/hub.db"', f'url: "{store_url}"')
+        path = write_config(workdir, base + textwrap.dedent(extra))
         hub = Hub.open(path, env={}, plugins=plugins)
         if start:
             await hub.start()

@@ -11,31 +11,22 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from hub.runtime.app import Hub
 from hub.runtime.server import build_app
-from tests.conftest import TOKEN, event, write_config
-from tests.store.conftest import pg_schema_url, pg_server  # noqa: F401  (fixtures)
+from tests.conftest import TOKEN, event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONFIG = """\
-hub:
-  data_dir: var
-  store: {{url: "{url}"}}
-  http: {{admin_token: "${{file:secrets/token}}", port: 0}}
+CONFIG = """
 connectors:
-  lrs: {{kind: xapi, push_token: "${{file:secrets/hook}}"}}
+  lrs: {kind: xapi, push_token: "${file:secrets/hook}"}
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def served(request, workdir, plugins, aiohttp_server_factory):
-    url = "sqlite:///var/hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
-    hub = Hub.open(write_config(workdir, CONFIG.format(url=url)), env={}, plugins=plugins)
-    await hub.start()
+@pytest.fixture
+async def served(make_hub, each_store_url, aiohttp_server_factory):
+    hub = await make_hub(CONFIG, store_url=each_store_url)
     server = await aiohttp_server_factory(build_app(hub))
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{server.port}") as client:
         yield hub, client
-    await hub.stop()
 
 
 async def post(client, body, headers=AUTH):

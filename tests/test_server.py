@@ -1,16 +1,13 @@
 import asyncio
 import datetime as dt
 import logging
-import textwrap
 
 import aiohttp
 import orjson
 import pytest
 
-from hub.runtime.app import Hub
 from hub.runtime.server import build_app
-from tests.conftest import BASE_HUB, TOKEN, event, sign, write_config
-from tests.store.conftest import pg_schema_url, pg_server  # noqa: F401  (fixtures)
+from tests.conftest import TOKEN, event, sign
 
 CONFIG = """
 connectors:
@@ -22,16 +19,10 @@ routes:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_hub(request, workdir, plugins):
+@pytest.fixture
+async def store_hub(make_hub, each_store_url):
     """A started hub on SQLite or on a fresh PostgreSQL schema (both stores must answer alike)."""
-    base = BASE_HUB
-    if request.param == "postgresql":
-        base = base.replace('url: "sqlite:///var/hub.db"', f'url: "{request.getfixturevalue("pg_schema_url")}"')
-    hub = Hub.open(write_config(workdir, base + textwrap.dedent(CONFIG)), env={}, plugins=plugins)
-    await hub.start()
-    yield hub
-    await hub.stop()
+    return await make_hub(CONFIG, store_url=each_store_url)
 
 
 @pytest.fixture

@@ -268,7 +268,7 @@ async def readyz(request: web.Request) -> web.Response:
         "status": "not ready" if stopped else "degraded" if degraded else "ok",
         "store": {"ok": True, "schema_version": version},
         "loops": hub.loops.status(),
-        "connectors": redact_all(connectors),
+        "connectors": connectors,  # redacted by Hub.check_connectors
         "paused_sinks": redact_all(sinks),
     }, 503 if stopped else 200)
 
