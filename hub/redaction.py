@@ -24,6 +24,8 @@ def redact_url(url: str) -> str:
         port = parts.port
     except ValueError:  # not a URL we can take apart: show its scheme only
         return url.split("://", 1)[0] + "://" + MASK if "://" in url else MASK
+    if parts.username is None and parts.password is None and not parts.query and not parts.fragment:
+        return url  # nothing to hide: as written (sqlite:///var/hub.db keeps its three slashes)
     if ":" in host:
         host = f"[{host}]"
     netloc = host + (f":{port}" if port else "")

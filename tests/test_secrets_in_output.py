@@ -18,6 +18,7 @@ def test_a_url_loses_its_user_info_and_query_values():
     assert redact_url("https://bob:s3cret-pass@hooks.example.org:8443/in?token=q-token-123&x=1#f") == \
         "https://hooks.example.org:8443/in?token=****&x=****"
     assert redact_url("https://hooks.example.org/in") == "https://hooks.example.org/in"
+    assert redact_url("sqlite:///var/hub.db") == "sqlite:///var/hub.db"
     assert redact_text("PermanentError: POST https://bob:s3cret-pass@h.example/p?sig=q-token-123: HTTP 404.") == \
         "PermanentError: POST https://h.example/p?sig=****: HTTP 404."
     assert redact_text("no URL here: ok") == "no URL here: ok"
