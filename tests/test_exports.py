@@ -243,3 +243,30 @@ async def test_an_export_interrupted_by_a_crash_is_run_again_not_twice(make_hub,
     runs = {e.name: e for e in (await hub.run_once()).exports}
     assert runs["atlas-hours"].outcome is None  # finished: never again
     assert len(list((workdir / "var" / "exports" / "atlas-hours" / "2026-10").glob("v*"))) == 1
+
+
+async def test_an_export_is_staged_beside_its_versions_and_a_dead_runs_scratch_is_removed(make_hub, workdir, monkeypatch):
+    """Keeping a version renames folders on one file system (no copy through the system's temporary
+    directory, which may be small or another disk); what a killed run left there is cleaned up, what
+    a live run is writing is not."""
+    hub = await make_hub(demo_config(workdir) + EXPORTS)
+    await hub.pull("demo")
+    base = workdir / "var/exports/atlas-hours"
+    base.mkdir(parents=True)
+    dead = base / ".staging-elsewhere-host-gone:1:ab~x1"  # another host: its run may still be going
+    dead.mkdir()
+    mine_before = base / ".staging-{}:999999999:cd~x2".format(__import__("socket").gethostname())
+    mine_before.mkdir()  # this host, a PID that no longer runs
+    staged_in = []
+    export = HoursFormat.export
+
+    def spy(self, request):
+        staged_in.append(request.out_dir)
+        return export(self, request)
+
+    monkeypatch.setattr(HoursFormat, "export", spy)
+    done = await hub.export("atlas-hours", Period.parse("2026-10"))
+    assert done.written and staged_in[0].parent.parent == base and staged_in[0].parent.name.startswith(".staging-")
+    assert not staged_in[0].parent.exists()  # discarded once kept
+    assert dead.exists() and not mine_before.exists()
+    assert sorted(p.name for p in base.iterdir()) == [".staging-elsewhere-host-gone:1:ab~x1", "2026-10"]

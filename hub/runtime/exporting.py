@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hub.store.base import JobStore
 
 MANIFEST = "manifest.json"
+STAGING_PREFIX = ".staging-"  # scratch folders of runs in progress, beside the period folders
 
 
 #: what an export run did (in a dry run: what it would do)
@@ -130,7 +131,8 @@ class Exporter:
         config = self.config
         base = Path(out_dir or (config.resolve_path(fmt.config.output_dir) if fmt.config.output_dir
                                 else config.data_dir / "exports" / fmt.name))
-        scratch = Path(tempfile.mkdtemp(prefix=f"parcours-export-{fmt.name}-"))
+        created = [] if dry_run else [p for p in (base, *base.parents) if not p.exists()]
+        scratch = self._scratch(base, dry_run)
         staging = scratch / "staged"
         staging.mkdir()  # with the usual permissions, unlike mkdtemp's
         try:
@@ -139,6 +141,25 @@ class Exporter:
                                     allow_incomplete=allow_incomplete, force=force, dry_run=dry_run)
         finally:
             discard(scratch)  # what was kept was moved away
+            for folder in created:  # a run that kept nothing leaves no folder behind
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break  # not empty: something was kept
+
+    def _scratch(self, base: Path, dry_run: bool) -> Path:
+        """A new scratch folder for one run. A kept export is staged beside its versions, on the same
+        file system, so that keeping it moves folders instead of copying files through the system's
+        temporary directory; scratch folders a dead process of this host left there are removed
+        first. A dry run keeps nothing and stages in the system's temporary directory."""
+        if dry_run:
+            return Path(tempfile.mkdtemp(prefix="parcours-export-"))
+        base.mkdir(parents=True, exist_ok=True)
+        for left in base.glob(f"{STAGING_PREFIX}*"):
+            owner = left.name[len(STAGING_PREFIX):].rpartition("~")[0]
+            if owner and owner_is_dead(owner):
+                discard(left)
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{self.owner}~", dir=base))
 
     async def _export(self, fmt: FunderFormat, period: Period, funder: str | None, allow_incomplete: bool,
                       folder: Path, dry_run: bool,
