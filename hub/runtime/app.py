@@ -295,7 +295,7 @@ class Hub:
         period = scheduled_period(self.funder_format(name), dt.datetime.now(self.config.timezone).date())
         run = ScheduledExportRun(name, period.label)
         try:
-            run.outcome = await self.exporter.scheduled(name)
+            run.outcome = await self.exporter.scheduled(name, period)
         except Exception as exc:
             run.error = redact_text(f"{type(exc).__name__}: {exc}")
             self.log.exception("scheduled export crashed", export=name, period=period.label)

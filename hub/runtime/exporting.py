@@ -277,15 +277,16 @@ class Exporter:
         self.log.info("export written", export=fmt.name, period=period.label, version=version, event_id=ingested.ids[0])
         return ingested.ids[0]
 
-    async def scheduled(self, name: str) -> ExportOutcome | None:
+    async def scheduled(self, name: str, period: Period | None = None) -> ExportOutcome | None:
         """The scheduler's job (and `run --once`'s): export the scheduled period once across daemons.
 
         None when that period was already produced, or is being produced by a live process. A run
         that fails or writes nothing (required fields missing, or an empty period) gives its claim
         back, so that the next run tries again; the unfinished claim of a process of this host that
-        died mid-run is taken over."""
+        died mid-run is taken over. ``period``: the scheduled period as the caller computed it
+        (reported with the outcome: computed once, it cannot differ across midnight)."""
         fmt = self.funder_format(name)
-        period = scheduled_period(fmt, dt.datetime.now(self.config.timezone).date())
+        period = period or scheduled_period(fmt, dt.datetime.now(self.config.timezone).date())
         owner, key, store = self.owner, f"export:{name}:{period.label}", self.store
         if not await store.call(store.claim_job_run, key, owner=owner, at=time.time()):
             run = await store.call(store.job_run, key)
