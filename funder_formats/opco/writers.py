@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,12 @@ from typing import Any
 import xlsxwriter
 
 from funder_formats.opco.profile import COLUMNS, ColumnSpec, Formatter, Profile
+
+#: characters XML 1.0 cannot hold (C0 controls but tab, line feed and carriage return): XlsxWriter
+#: would write them as ``_x0001_``, which the funder's reader shows as such; they carry nothing
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: XlsxWriter's return codes: a cell it did not write, or wrote cut short
+REFUSED_CELL = {-1: "outside the sheet's limits", -2: "longer than 32,767 characters, the most a cell holds"}
 
 
 def value_of(spec: ColumnSpec, row: dict[str, Any] | None, values: dict[str, Any], profile: Profile) -> Any:
@@ -138,7 +145,7 @@ class XlsxSheet:
             value = self._formatter.time(value)
         elif kind == "bool":
             value = self._yes if value else self._no
-        return self._ws.write_string, str(value), None
+        return self._ws.write_string, CONTROL_CHARACTERS.sub("", str(value)), None
 
     def write(self, row: dict[str, Any] | None, values: dict[str, Any]) -> None:
         self._row += 1
@@ -154,7 +161,10 @@ class XlsxSheet:
                 cell = self._cell(kind, value_of(spec, row, values, profile))
             if cell is not None:
                 method, value, style = cell
-                method(n, i, value, style)
+                refused = method(n, i, value, style)
+                if refused:  # never a cut-short cell in a file a funder pays on
+                    raise ValueError(f"{self.book.path.name}, sheet {self.title!r}, row {n + 1}, column "
+                                     f"{spec.header!r}: {REFUSED_CELL.get(refused, f'not written (code {refused})')}")
         self.rows += 1
 
 

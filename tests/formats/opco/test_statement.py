@@ -318,3 +318,27 @@ async def test_libreoffice_reads_the_xlsx(make_hub, workdir, tmp_path):
     rows = read_csv(sheets[1], "utf-8", ";")
     assert len(rows) == 121 and rows[1][6] == "10/05/2026"  # a real date (LibreOffice's default en-US display)
     assert rows[1][12:15] == ["3.5", "3.5", "3.5"]
+
+
+def test_xlsx_cells_drop_control_characters_and_refuse_to_cut_a_text_short(tmp_path):
+    """A control character a CRM let through would show as ``_x0001_`` in Excel; a text longer than
+    a cell holds would be cut silently: the first is dropped, the second stops the export and says where."""
+    from openpyxl import load_workbook
+
+    from funder_formats.opco.profile import PROFILES_DIR, ColumnSpec, Profile
+    from funder_formats.opco.writers import XlsxBook
+    from hub.profiles.loading import builtin_profiles, load_profile
+
+    profile = load_profile(builtin_profiles(PROFILES_DIR)["atlas"], Profile)
+    specs = [ColumnSpec(column="learner_name")]  # header "Stagiaire"
+    path = tmp_path / "t.xlsx"
+    book = XlsxBook(path, profile, dt.datetime(2026, 10, 31))
+    sheet = book.sheet("Feuille", specs)
+    sheet.write(None, {"learner_name": "Camille\x01 Dubois\x1f"})
+    book.close()
+    assert load_workbook(path)["Feuille"]["A2"].value == "Camille Dubois"
+    book = XlsxBook(tmp_path / "long.xlsx", profile, dt.datetime(2026, 10, 31))
+    sheet = book.sheet("Feuille", specs)
+    with pytest.raises(ValueError, match=r"long.xlsx, sheet 'Feuille', row 2, column 'Stagiaire': longer than 32,767"):
+        sheet.write(None, {"learner_name": "x" * 40_000})
+    book.close()
