@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("configuration and plugin contracts", ("hub.config", "hub.formats", "hub.profiles", "hub.scaffold")),
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),
     ("documents", ("hub.documents",)),
+    ("audit pack (reads the store, ledger proofs, blobs and documents)", ("hub.audit",)),
     ("plugin manager", ("hub.plugins",)),
     ("runtime", ("hub.runtime",)),
     ("contract test kit (drives a runtime)", ("hub.testing", "hub.pytest_plugin")),

@@ -24,6 +24,7 @@ COMMANDS = {
     "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
     "proofs": "proofs:proofs", "learners": "learners:learners",
     "documents": "documents:documents", "keys": "documents:keys", "verify-document": "documents:verify_document",
+    "audit-pack": "audit:audit_pack",
 }
 
 

@@ -238,11 +238,19 @@ def prove(store, event_id: str) -> dict[str, Any]:
     leaves = [leaf_hash(e, header.leaf_format) for e in events]
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
     anchor, chain = covering_anchor(store, block)
+    return inclusion_proof(events[index], block, index, audit_path(leaves, index), anchor, chain)
+
+
+def inclusion_proof(event: dict[str, Any], block: dict[str, Any], index: int, path: list[tuple[str, str]],
+                    anchor: Any, chain: list[dict[str, Any]]) -> dict[str, Any]:
+    """The proof document of ``event`` (leaf ``index`` of the stored ``block``, with its ``learner_key``
+    for a format-2 block): what ``parcours prove`` prints and :func:`check_proof` checks."""
+    header = BlockHeader.of(block)
     return {
         "format": PROOF_FORMAT,
-        "event": event_body(events[index], header.leaf_format),
+        "event": event_body(event, header.leaf_format),
         "leaf_index": index,
-        "path": [list(p) for p in audit_path(leaves, index)],
+        "path": [list(p) for p in path],
         "block": {**header.fields(), "hash": block["hash"]},
         "anchor": anchor,
         "anchor_chain": chain,

@@ -53,33 +53,41 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def tree_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of the RFC 6962 Merkle tree over ``leaves`` (already leaf-hashed), from the
+    leaves up to the root: what audit paths are read from, computed once for a whole block."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])  # an odd node is promoted unchanged
+        levels.append(nxt)
+    return levels
+
+
 def merkle_root(leaves: list[bytes]) -> bytes:
     """RFC 6962 Merkle tree hash of ``leaves`` (already leaf-hashed)."""
     if not leaves:
         return hashlib.sha256(b"").digest()
-    level = list(leaves)
-    while len(level) > 1:
-        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])  # an odd node is promoted unchanged
-        level = nxt
-    return level[0]
+    return tree_levels(leaves)[-1][0]
+
+
+def path_in_tree(levels: list[list[bytes]], index: int) -> list[tuple[str, str]]:
+    """Sibling hashes from leaf ``index`` to the root of a tree given by :func:`tree_levels`, each
+    with the side it sits on."""
+    path: list[tuple[str, str]] = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(("left" if sibling < index else "right", level[sibling].hex()))
+        index //= 2
+    return path
 
 
 def audit_path(leaves: list[bytes], index: int) -> list[tuple[str, str]]:
     """Sibling hashes from leaf ``index`` to the root, each with the side it sits on."""
-    path: list[tuple[str, str]] = []
-    level = list(leaves)
-    while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            path.append(("left" if sibling < index else "right", level[sibling].hex()))
-        nxt = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-        index //= 2
-    return path
+    return path_in_tree(tree_levels(leaves), index)
 
 
 def root_from_path(leaf: bytes, path: Iterable[tuple[str, str]]) -> bytes:

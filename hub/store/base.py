@@ -387,6 +387,13 @@ class JourneyStore(StoreThread, Protocol):
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
+    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+                            limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action), with
+        ``seq`` > ``after_seq``, by seq, each with its ``learner_key``: one learner's events read a
+        page at a time (the audit pack). Rows that cannot be decoded come marked."""
+
+    @abc.abstractmethod
     def event_learner_ids(self) -> list[str]:
         """Every learner id that events were attributed to (aliases included), sorted."""
 

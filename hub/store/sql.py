@@ -133,6 +133,15 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
+    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+                            limit: int) -> list[dict[str, Any]]:
+        if not learner_ids:
+            return []
+        condition, params = self._in("learner_id", learner_ids)
+        rows = self._execute(f"SELECT * FROM events WHERE {condition} AND (action = ? OR action IS NULL) AND seq > ? "
+                             "ORDER BY seq LIMIT ?", [*params, action, after_seq, limit]).fetchall()
+        return [{**event_dict(r), "learner_key": r["learner_key"]} for r in rows]
+
     def event_learner_ids(self) -> list[str]:
         return [r["learner_id"] for r in self._execute(
             f"SELECT DISTINCT learner_id{self.binary_order} AS learner_id FROM events WHERE learner_id IS NOT NULL "

@@ -1,0 +1,83 @@
+"""Inclusion proofs for the events of a pack, from the blocks' stored leaf hashes.
+
+``parcours prove`` re-reads and re-hashes a whole block for one event; a pack proves hundreds of
+events, so :class:`BlockProofs` keeps the tree of one block at a time (the events of a learner come
+in ledger order): the block's stored leaves (``blocks.leaves``), checked once against the block's
+Merkle root, and every level of its tree. An event's leaf is recomputed from the event and looked up
+among the leaves: an event that does not hash to a sealed leaf is an alteration, and the pack stops
+(``parcours verify`` names it). Each proof is what :func:`hub.ledger.integrity.prove` gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from hub.errors import HubError
+from hub.ledger.anchoring import covering_anchor
+from hub.ledger.integrity import inclusion_proof
+from hub.ledger.merkle import BlockHeader, leaf_hash, path_in_tree, tree_levels
+
+Read = Callable[..., Any]  # read(fn, *args, **kwargs): runs a store method on the store's thread
+
+
+class LedgerAltered(HubError):
+    """The ledger does not match its seal: no pack is made from it."""
+
+
+class BlockProofs:
+    """Proofs of events, block by block; remembers every block and anchor it used."""
+
+    def __init__(self, store, read: Read, last_block: dict[str, Any] | None):
+        self.store, self.read = store, read
+        self.last_seq = last_block["last_seq"] if last_block else 0  # events after it are not sealed yet
+        self._block: dict[str, Any] | None = None
+        self._levels: list[list[bytes]] = []
+        self._positions: dict[bytes, int] = {}
+        self._anchor: tuple[Any, list[dict[str, Any]]] = (None, [])
+        self.blocks: set[int] = set()  # blocks of the proved events, and those their anchors sit on
+        self.anchored: set[int] = set()  # blocks whose anchor a proof carries
+
+    def prove(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The inclusion proof of ``event`` (a stored event with its ``learner_key``); None when it is
+        not sealed yet."""
+        if event["seq"] > self.last_seq:
+            return None
+        block = self._block_of(event["seq"])
+        if block is None:
+            return None
+        header = BlockHeader.of(block)
+        index = self._positions.get(leaf_hash(event, header.leaf_format))
+        if index is None:
+            raise LedgerAltered(f"event {event['id']} does not hash to any leaf of block {header.index}: it was altered "
+                                "after sealing (run `parcours verify`)")
+        anchor, chain = self._anchor
+        return inclusion_proof(event, block, index, path_in_tree(self._levels, index), anchor, chain)
+
+    def _block_of(self, seq: int) -> dict[str, Any] | None:
+        block = self._block
+        if block is not None and block["first_seq"] <= seq <= block["last_seq"]:
+            return block
+        block = self.read(self.store.block_for_seq, seq)
+        if block is None:
+            return None
+        header = BlockHeader.of(block)
+        if header.hash != block["hash"]:
+            raise LedgerAltered(f"block {header.index}: its header was altered (hash mismatch; run `parcours verify`)")
+        stored = self.read(self.store.block_leaves, header.index) or b""
+        leaves = [stored[i:i + 32] for i in range(0, len(stored), 32)]
+        if len(leaves) != header.count:
+            raise LedgerAltered(f"block {header.index}: its stored leaf hashes were removed or altered (run `parcours verify`)")
+        levels = tree_levels(leaves)
+        if levels[-1][0].hex() != header.root:
+            raise LedgerAltered(f"block {header.index}: its stored leaf hashes do not give its Merkle root "
+                                "(run `parcours verify`)")
+        self._block, self._levels = block, levels
+        self._positions = {leaf: i for i, leaf in enumerate(leaves)}
+        self._anchor = self.read(covering_anchor, self.store, block)
+        self.blocks.add(header.index)
+        anchor, chain = self._anchor
+        if anchor is not None:
+            on = chain[-1]["index"] if chain else header.index
+            self.blocks.add(on)
+            self.anchored.add(on)
+        return block

@@ -1,0 +1,89 @@
+"""Writing the pack: a zip written entry by entry to a temporary file beside the target, each
+entry hashed (SHA-256) while it is written, renamed onto the target only once complete.
+
+Nothing is held in memory but the entry being written (in chunks) and the manifest's list of
+files: an error (a full disk, an unknown action found late, a cancelled request) removes the
+temporary file and leaves no partial pack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+CHUNK = 1 << 20  # bytes copied at a time from a blob
+
+
+class PackCancelled(Exception):
+    """The pack was abandoned before it was complete (a client gone, a request timed out)."""
+
+
+class PackFile:
+    """The zip being written. ``files`` maps each entry to its SHA-256 and size (the manifest's)."""
+
+    def __init__(self, target: Path, cancelled: Any = None):
+        self.target = target
+        self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        self.cancelled = cancelled  # a threading.Event: set, the next write gives up
+        self.files: dict[str, dict[str, Any]] = {}
+        self._zip: zipfile.ZipFile | None = None
+
+    def __enter__(self) -> "PackFile":
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            return
+        self.discard()
+
+    def discard(self) -> None:
+        """Drop the temporary file (after an error): no partial pack is left."""
+        if self._zip is not None:
+            try:
+                self._zip.close()
+            except (OSError, ValueError):
+                pass
+            self._zip = None
+        self.tmp.unlink(missing_ok=True)
+
+    def write_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
+        """Add entry ``name`` from ``chunks``; its SHA-256 (hex)."""
+        if name in self.files:
+            raise ValueError(f"the pack already holds {name}")
+        digest, size = hashlib.sha256(), 0
+        with self._zip.open(name, "w", force_zip64=True) as out:
+            for chunk in chunks:
+                self._check()
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        self.files[name] = {"sha256": digest.hexdigest(), "bytes": size}
+        return self.files[name]["sha256"]
+
+    def write(self, name: str, data: bytes | str) -> str:
+        return self.write_chunks(name, [data.encode() if isinstance(data, str) else data])
+
+    def copy(self, name: str, source: IO[bytes]) -> str:
+        """Add entry ``name`` with the content of an open file, a chunk at a time."""
+        return self.write_chunks(name, iter(lambda: source.read(CHUNK), b""))
+
+    def finish(self, manifest: bytes) -> Path:
+        """Write the manifest, close the zip, flush it to disk and rename it onto the target."""
+        self._check()
+        with self._zip.open("manifest.json", "w") as out:
+            out.write(manifest)
+        self._zip.close()
+        self._zip = None
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def _check(self) -> None:
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise PackCancelled("the audit pack was cancelled before it was complete")

@@ -1,0 +1,350 @@
+"""The audit pack (hub.audit, `parcours audit-pack`, POST /api/audit-packs) and its standalone verifier
+(docs/verify_audit_pack.py), on the demo data sealed in several blocks and time-stamped by a real
+`openssl ts` TSA (tests/fakes/tsa.py)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import base64
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hub.audit import build as build_mod
+from hub.audit.build import AuditPackError, build_audit_pack
+from hub.audit.selection import Selection, SelectionError
+from hub.documents.issue import issue_documents
+from hub.documents.keys import KeyRing
+from hub.documents.services import services_of
+from hub.documents.settings import keys_dir
+from tests.documents.conftest import HUB_EXTRA, PUBLIC_URL, TODAY
+from tests.fakes.tsa import openssl_or_skip, tsa_peer_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
+from tests.test_journeys import DEMO_ACTION, ROOT, demo_config
+
+VERIFIER = ROOT / "docs" / "verify_audit_pack.py"
+LEDGER = """\
+  ledger:
+    max_block_events: 100
+    tsa_url: "{url}"
+    tsa_ca: "{ca}"
+    tsa_timeout: 5s
+"""
+
+
+async def audited_hub(make_hub, workdir, tsa_peer):
+    """The demo (543 events) sealed in blocks of 100, the newest anchored; then the certificates issued,
+    a signed sheet kept as evidence, sealed and anchored again: blocks 0–6, anchors on 5 and 6."""
+    hub = await make_hub(HUB_EXTRA + LEDGER.format(url=tsa_peer.url, ca=tsa_peer.pki.ca) + demo_config(workdir))
+    hub.config.hub.http.public_url = PUBLIC_URL
+    assert (await hub.pull("demo")).appended == 543
+    await hub.seal()
+    KeyRing(keys_dir(hub.config)).generate()
+    await issue_documents(services_of(hub), action=DEMO_ACTION, today=TODAY)
+    sheet = await asyncio.to_thread(hub.blobs.put, b"%PDF-1.4 feuille d'emargement signee", media_type="application/pdf",
+                                    name="emargement-2026-10-05.pdf")
+    await hub.append([{"type": "attendance.signed", "occurred_at": "2026-10-05T12:30:00+02:00", "source_id": "sheet-1",
+                       "learner": {"ref": "apprenant-01", "email": "camille.martin@example.fr"}, "action": DEMO_ACTION,
+                       "data": {"date": "2026-10-05", "half_day": "am", "modality": "presentiel", "signer": "learner"},
+                       "evidence": [sheet.model_dump(exclude_none=True)]}], source="emargement")
+    await hub.seal()
+    blocks = await hub.store.call(lambda: list(hub.store.iter_blocks()))
+    assert [b["index"] for b in blocks if b["anchor"]] == [5, 6]
+    return hub
+
+
+def verify(pack: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(VERIFIER), str(pack), *extra], capture_output=True, text=True, timeout=120)
+
+
+def rewrite(pack: Path, out: Path, change: dict, *, manifest_too: bool = False) -> Path:
+    """A copy of ``pack`` with entries replaced (name -> function of the bytes); the manifest's hashes
+    updated too when ``manifest_too`` (so that only the deeper checks can catch the change)."""
+    import hashlib
+
+    with zipfile.ZipFile(pack) as src:
+        entries = {i.filename: src.read(i.filename) for i in src.infolist()}
+    for name, fn in change.items():
+        entries[name] = fn(entries[name])
+        if manifest_too:
+            manifest = json.loads(entries["manifest.json"])
+            manifest["files"][name] = {"sha256": hashlib.sha256(entries[name]).hexdigest(), "bytes": len(entries[name])}
+            entries["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, data in entries.items():
+            dst.writestr(name, data)
+    return out
+
+
+def flip(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1:]
+
+
+@pytest.fixture
+async def demo_pack(make_hub, workdir, tsa_peer):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    out = workdir / "packs" / "audit.zip"
+    result = await build_audit_pack(services_of(hub), hub.head_file(), Selection(DEMO_ACTION, sample=5, seed=7), out)
+    return hub, out, result
+
+
+async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_checks_it(demo_pack, tsa_peer):
+    hub, out, result = demo_pack
+    assert out.exists() and not list(out.parent.glob(".*")), "no temporary file or scratch folder is left"
+    run = verify(out, "--tsa-ca", str(tsa_peer.pki.ca))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ledger/tokens/block-6.tsr: block 6 time-stamped" in run.stdout and "ledger/head.json: signed head" in run.stdout
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+        assert manifest["seed"] == 7 and manifest["selection"]["mode"] == "sample" and len(manifest["learners"]) == 5
+        assert set(manifest["files"]) == names - {"manifest.json"}
+        assert manifest["ledger"]["last_block"] == 6 and manifest["ledger"]["head"]["block"] == 6
+        assert {"README.txt", "index.html", "ledger/blocks.ndjson", "ledger/tokens/block-5.tsr",
+                "ledger/tokens/block-6.tsr", "ledger/head.json", "ledger/head-key.json"} <= names
+        for learner in manifest["learners"]:
+            folder, lid = learner["folder"], learner["id"]
+            events = [json.loads(line) for line in z.read(f"{folder}/events.ndjson").splitlines()]
+            stored = [e for e in await hub.store.call(hub.store.events_of_learners, [lid], until_seq=10**9)
+                      if e["action"] in (DEMO_ACTION, None)]
+            assert [e["id"] for e in events] == [e["id"] for e in stored], "every event about the learner, in order"
+            assert len(z.read(f"{folder}/proofs.ndjson").splitlines()) == len(events)  # all sealed
+            assert z.read(f"{folder}/resume-parcours.pdf").startswith(b"%PDF")
+            issued = [e for e in events if e["type"] == "document.issued"]
+            for event in issued:  # the certificate's PDF, byte for byte what the blob store holds
+                ref = event["evidence"][0]
+                assert z.read(f"{folder}/documents/{ref['name']}") == hub.blobs.get(ref["sha256"])
+            page = z.read(f"{folder}/index.html").decode()
+            assert page.count("<tr><td>") == len(events) and "résumé du parcours" in page
+            for link in __import__("re").findall(r'href="([^"]+)"', page):
+                target = str(Path(folder, link)).replace("learners/../../", "") if link.startswith("../") else f"{folder}/{link}"
+                assert target in names or link == "../../index.html", link
+        index = z.read("index.html").decode()
+        assert all(f'href="{learner["folder"]}/index.html"' in index for learner in manifest["learners"])
+        assert '<html lang="fr">' in index and "http" not in index.split("<body>")[0]
+    assert result.seed == 7 and result.events == sum(x["events"] for x in manifest["learners"])
+
+
+async def test_evidence_blobs_of_a_learner_are_in_the_pack(make_hub, workdir, tsa_peer):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    out = workdir / "camille.zip"
+    await build_audit_pack(services_of(hub), hub.head_file(),
+                           Selection(DEMO_ACTION, learners=("email:camille.martin@example.fr",)), out)
+    with zipfile.ZipFile(out) as z:
+        sheets = [n for n in z.namelist() if "/evidence/" in n]
+        assert len(sheets) == 1 and z.read(sheets[0]) == b"%PDF-1.4 feuille d'emargement signee"
+        assert sheets[0].endswith(".pdf") and sheets[0].split("/")[-1].startswith(
+            __import__("hashlib").sha256(z.read(sheets[0])).hexdigest())
+    assert verify(out).returncode == 0
+
+
+@pytest.mark.parametrize("victim", ["events.ndjson", "proofs.ndjson", "resume-parcours.pdf", "index.html", "documents/",
+                                    "ledger/blocks.ndjson", "ledger/tokens/block-6.tsr", "ledger/head.json", "README.txt"])
+async def test_one_byte_flipped_in_any_file_fails_the_verifier_which_names_it(demo_pack, tmp_path, victim):
+    _, out, _ = demo_pack
+    with zipfile.ZipFile(out) as z:
+        name = next(n for n in sorted(z.namelist()) if victim in n)
+    run = verify(rewrite(out, tmp_path / "tampered.zip", {name: flip}))
+    assert run.returncode == 1 and f"FAIL {name}: its SHA-256 does not match manifest.json" in run.stderr, run.stderr
+
+
+async def test_a_file_added_or_removed_fails(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+    extra = rewrite(out, tmp_path / "added.zip", {})
+    with zipfile.ZipFile(extra, "a") as z:
+        z.writestr("learners/001/evidence/forged.pdf", b"%PDF forged")
+    run = verify(extra)
+    assert run.returncode == 1 and "learners/001/evidence/forged.pdf: is in the pack but not in manifest.json" in run.stderr
+
+
+async def test_a_tampered_proof_path_fails_even_with_the_manifest_rehashed(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+
+    def tamper(data: bytes) -> bytes:
+        lines = data.splitlines()
+        proof = json.loads(lines[2])
+        side, sibling = proof["path"][0]
+        proof["path"][0] = [side, ("0" if sibling[0] != "0" else "1") + sibling[1:]]
+        lines[2] = json.dumps(proof).encode()
+        return b"\n".join(lines) + b"\n"
+
+    run = verify(rewrite(out, tmp_path / "path.zip", {"learners/002/proofs.ndjson": tamper}, manifest_too=True))
+    assert run.returncode == 1, run.stdout
+    assert "FAIL learners/002/proofs.ndjson: line 3 (event " in run.stderr and "Merkle path does not lead" in run.stderr
+
+
+async def test_an_event_edited_with_its_manifest_hash_fails_against_its_proof(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+
+    def edit(data: bytes) -> bytes:
+        lines = data.splitlines()
+        event = json.loads(lines[0])
+        event["occurred_at"] = "2026-01-01T00:00:00.000000Z"
+        return b"\n".join([json.dumps(event).encode(), *lines[1:]]) + b"\n"
+
+    run = verify(rewrite(out, tmp_path / "event.zip", {"learners/001/events.ndjson": edit}, manifest_too=True))
+    assert run.returncode == 1 and "learners/001/events.ndjson: line 1: event" in run.stderr
+    assert "is not the event its proof seals" in run.stderr
+
+
+async def test_a_tsa_token_for_another_digest_is_refused(demo_pack, tmp_path, tsa_peer):
+    _, out, _ = demo_pack
+    with zipfile.ZipFile(out) as z:
+        other = z.read("ledger/tokens/block-5.tsr")
+        blocks = {json.loads(line)["index"]: json.loads(line) for line in z.read("ledger/blocks.ndjson").splitlines()}
+    swapped = rewrite(out, tmp_path / "swapped.zip", {"ledger/tokens/block-6.tsr": lambda _: other}, manifest_too=True)
+    run = verify(swapped, "--tsa-ca", str(tsa_peer.pki.ca))
+    assert run.returncode == 1 and "FAIL ledger/tokens/block-6.tsr: time-stamp token of block 6: the token " \
+                                   "time-stamps" in run.stderr, run.stderr
+    # the oracle agrees: openssl ts -verify accepts the token for block 5's hash, refuses it for block 6's
+    (tmp_path / "t.der").write_bytes(other)
+    for index, expected in ((5, 0), (6, 1)):
+        oracle = subprocess.run([openssl_or_skip(), "ts", "-verify", "-digest", blocks[index]["hash"], "-in",
+                                 str(tmp_path / "t.der"), "-token_in", "-CAfile", str(tsa_peer.pki.ca)],
+                                capture_output=True, text=True, timeout=60)
+        assert (oracle.returncode != 0) == bool(expected), oracle.stdout + oracle.stderr
+
+
+async def test_a_token_altered_or_under_another_ca_is_refused(demo_pack, tmp_path, tsa_peer):
+    _, out, _ = demo_pack
+    run = verify(out, "--tsa-ca", str(tsa_peer.pki.other_ca))
+    assert run.returncode == 1 and "does not chain to the given CA(s)" in run.stderr
+
+    def alter_signature(token: bytes) -> bytes:  # the last bytes are the signature's
+        return token[:-3] + bytes([token[-3] ^ 0x40]) + token[-2:]
+
+    run = verify(rewrite(out, tmp_path / "sig.zip", {"ledger/tokens/block-6.tsr": alter_signature}, manifest_too=True))
+    assert run.returncode == 1 and "FAIL ledger/tokens/block-6.tsr: time-stamp token of block 6: the token's " \
+                                   "signature does not verify" in run.stderr, run.stderr
+
+
+async def test_a_forged_head_or_a_broken_chain_fails(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+
+    def forge(data: bytes) -> bytes:
+        head = json.loads(data)
+        head["events"] += 1
+        return json.dumps(head).encode()
+
+    run = verify(rewrite(out, tmp_path / "head.zip", {"ledger/head.json": forge}, manifest_too=True))
+    assert run.returncode == 1 and "FAIL ledger/head.json: its signature does not verify" in run.stderr
+
+    def unchain(data: bytes) -> bytes:
+        lines = data.splitlines()
+        return b"\n".join(lines[:1] + lines[2:]) + b"\n"  # a block left out
+
+    run = verify(rewrite(out, tmp_path / "chain.zip", {"ledger/blocks.ndjson": unchain}, manifest_too=True))
+    assert run.returncode == 1 and "FAIL ledger/blocks.ndjson: line 2: block" in run.stderr and "does not chain" in run.stderr
+
+
+def test_the_verifier_imports_nothing_but_the_standard_library_and_cryptography():
+    tree = ast.parse(VERIFIER.read_text(encoding="utf-8"))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0
+            roots.add(node.module.split(".")[0])
+    assert "hub" not in roots
+    assert roots - set(sys.stdlib_module_names) == {"cryptography"}, roots
+
+
+# --------------------------------------------------------------------------- bad input: no file
+
+
+async def test_unknown_action_empty_sample_and_unknown_learner_are_clear_errors_and_write_nothing(
+        make_hub, workdir, tsa_peer):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    out = workdir / "out" / "pack.zip"
+    cases = [(Selection("ACT-NOPE", sample=3), "unknown training action 'ACT-NOPE' (known: ACT-2026-REACT-01)"),
+             (Selection(DEMO_ACTION, funder="OPCO Nulle Part", period="2026-10"),
+              "empty sample: no learner of action ACT-2026-REACT-01 funded by OPCO Nulle Part with training in 2026-10"),
+             (Selection(DEMO_ACTION, learners=("email:nobody@example.fr",)), "unknown learner 'email:nobody@example.fr'")]
+    for selection, message in cases:
+        with pytest.raises(SelectionError) as caught:
+            await build_audit_pack(services_of(hub), hub.head_file(), selection, out)
+        assert str(caught.value) == message
+        assert not out.parent.exists() or not list(out.parent.iterdir())
+    with pytest.raises(SelectionError, match="empty sample: --sample must be at least 1"):
+        Selection(DEMO_ACTION, sample=0)
+
+
+async def test_a_full_disk_leaves_no_partial_file(make_hub, workdir, tsa_peer, monkeypatch):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    out = workdir / "out" / "pack.zip"
+    out.parent.mkdir()
+    real = build_mod.PackFile.write_chunks
+
+    def full_disk(self, name, chunks):
+        if name.endswith("resume-parcours.pdf") and len(self.files) > 8:
+            raise OSError(28, "No space left on device")
+        return real(self, name, chunks)
+
+    monkeypatch.setattr(build_mod.PackFile, "write_chunks", full_disk)
+    with pytest.raises(AuditPackError, match=r"cannot write the audit pack .*pack.zip: No space left on device; "
+                                              "nothing was kept"):
+        await build_audit_pack(services_of(hub), hub.head_file(), Selection(DEMO_ACTION, sample=4, seed=1), out)
+    assert list(out.parent.iterdir()) == []
+
+
+async def test_a_seeded_sample_is_reproducible_and_the_seed_is_in_the_manifest(make_hub, workdir, tsa_peer):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    services, head = services_of(hub), hub.head_file()
+    first = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=4, seed=2026), workdir / "a.zip")
+    again = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=4, seed=2026), workdir / "b.zip")
+    other = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=4, seed=1), workdir / "c.zip")
+    assert first.learners == again.learners != other.learners and len(first.learners) == 4
+    population = sorted(s["learner_id"] for s in await hub.store.call(hub.store.journeys, action=DEMO_ACTION))
+    import random
+
+    assert first.learners == sorted(random.Random(2026).sample(population, 4))
+    drawn = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=3), workdir / "d.zip")
+    with zipfile.ZipFile(workdir / "d.zip") as z:
+        manifest = json.loads(z.read("manifest.json"))
+    assert manifest["seed"] == drawn.seed is not None and manifest["selection"]["seed"] == drawn.seed
+    assert drawn.learners == sorted(random.Random(drawn.seed).sample(population, 3))
+
+
+async def test_the_builder_reads_events_a_page_at_a_time_and_copies_blobs_in_chunks(make_hub, workdir, tsa_peer,
+                                                                                     monkeypatch):
+    from hub.audit import zipfile_out
+
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    monkeypatch.setattr(build_mod, "PAGE", 7)
+    monkeypatch.setattr(build_mod, "GROUP", 2)
+    monkeypatch.setattr(zipfile_out, "CHUNK", 5)
+    pages, store = [], hub.store
+    real = store.learner_events_page
+
+    def paged(*args, **kwargs):
+        page = real(*args, **kwargs)
+        pages.append((kwargs["limit"], len(page)))
+        return page
+
+    monkeypatch.setattr(store, "learner_events_page", paged)
+    for unbounded in ("events_of_learners", "journeys", "iter_blocks"):  # reads that return everything at once
+        monkeypatch.setattr(store, unbounded, lambda *a, **k: pytest.fail("an unbounded read"))
+    copies = {}
+    real_write = zipfile_out.PackFile.write_chunks
+
+    def recording(self, name, source):
+        chunks = list(source)
+        if "/evidence/" in name or "/documents/" in name:
+            copies[name] = max(len(c) for c in chunks)
+        return real_write(self, name, chunks)
+
+    monkeypatch.setattr(zipfile_out.PackFile, "write_chunks", recording)
+    result = await build_audit_pack(services_of(hub), hub.head_file(), Selection(DEMO_ACTION, sample=5, seed=3),
+                                    workdir / "paged.zip")
+    assert all(limit == 7 and size <= 7 for limit, size in pages)
+    assert len(pages) >= result.events // 7 and result.events > 100
+    assert copies and set(copies.values()) == {5}, "blobs are copied a chunk at a time"
+    assert verify(workdir / "paged.zip").returncode == 0
+
