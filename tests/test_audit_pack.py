@@ -348,3 +348,59 @@ async def test_the_builder_reads_events_a_page_at_a_time_and_copies_blobs_in_chu
     assert copies and set(copies.values()) == {5}, "blobs are copied a chunk at a time"
     assert verify(workdir / "paged.zip").returncode == 0
 
+
+
+# --------------------------------------------------------------------------- the admin API and the command line
+
+
+async def test_the_admin_api_writes_the_pack_and_answers_its_path(make_hub, workdir, tsa_peer, aiohttp_server_factory):
+    import aiohttp
+
+    from hub.runtime.server import build_app
+    from tests.conftest import TOKEN
+
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    server = await aiohttp_server_factory(build_app(hub))
+    url = f"http://127.0.0.1:{server.port}/api/audit-packs"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"action": DEMO_ACTION, "sample": 2}) as response:
+            assert response.status == 401
+        async with http.post(url, json={"action": "ACT-NOPE", "sample": 2}, headers=auth) as response:
+            assert response.status == 400 and "unknown training action 'ACT-NOPE'" in (await response.json())["error"]
+        async with http.post(url, json={"action": DEMO_ACTION, "sample": 2, "learners": ["x"]}, headers=auth) as response:
+            assert response.status == 400 and "choose one selection" in (await response.json())["error"]
+        assert not (workdir / "var" / "audit-packs").exists() or not list((workdir / "var" / "audit-packs").iterdir())
+        async with http.post(url, json={"action": DEMO_ACTION, "sample": 2, "seed": 5}, headers=auth) as response:
+            assert response.status == 201, await response.text()
+            answer = await response.json()
+    path = Path(answer["path"])
+    assert path.parent == hub.config.data_dir / "audit-packs" and path.exists() and answer["seed"] == 5
+    assert answer["bytes"] == path.stat().st_size and len(answer["learners"]) == 2
+    assert verify(path).returncode == 0
+
+
+async def test_the_command_prints_the_seed_it_chose_and_refuses_bad_input_without_writing(make_hub, workdir, tsa_peer):
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    await audited_hub(make_hub, workdir, tsa_peer)
+
+    async def parcours(*args):  # in-process, in a thread: this loop serves the TSA
+        result = await asyncio.wait_for(asyncio.to_thread(CliRunner().invoke, main, [*args, "--config", "hub.yaml"]), 120)
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, err = await parcours("audit-pack", "--action", DEMO_ACTION, "--sample", "3", "--out", "p.zip")
+    assert code == 0, err
+    seed = int(out.split("seed ", 1)[1].split()[0])
+    assert f"(give --seed {seed} to draw the same sample again)" in out and "wrote p.zip: 3 learner(s)" in out
+    assert json.loads(zipfile.ZipFile(workdir / "p.zip").read("manifest.json"))["seed"] == seed
+    code, out, err = await parcours("audit-pack", "--action", "ACT-NOPE", "--sample", "3", "--out", "q.zip")
+    assert code == 1 and "error: unknown training action 'ACT-NOPE'" in err
+    code, out, err = await parcours("audit-pack", "--action", DEMO_ACTION, "--sample", "0", "--out", "q.zip")
+    assert code == 2 and "empty sample" in err
+    code, out, err = await parcours("audit-pack", "--action", DEMO_ACTION, "--learners", "email:camille.martin@example.fr",
+                                    "--seed", "3", "--out", "q.zip")
+    assert code == 2 and "--seed goes with --sample" in err
+    assert not (workdir / "q.zip").exists() and not [p for p in workdir.iterdir() if p.name.startswith(".")]

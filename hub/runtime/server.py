@@ -2,7 +2,8 @@
 
 Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``, and the
 API description ``GET /openapi.json`` / ``GET /api/docs`` (hub.runtime.apidoc, from openapi.yaml beside this).
-Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…``.
+Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…`` (``POST /api/audit-packs``:
+hub.runtime.audit_api).
 A 2xx on an ingest means the events are committed; anything else means nothing was stored.
 """
 
@@ -27,6 +28,7 @@ from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
 from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
+from hub.runtime.audit_api import add_routes as add_audit_routes
 from hub.store.base import UnreadableEvent
 from hub.store.outage import describe, store_unavailable
 
@@ -388,5 +390,6 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/metrics", metrics),
     ])
     add_document_routes(app, hub)
+    add_audit_routes(app, admin_only)
     add_apidoc_routes(app)
     return app
