@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import base64
-import io
+import hashlib
 import json
+import random
+import re
 import subprocess
 import sys
 import zipfile
@@ -65,8 +66,6 @@ def verify(pack: Path, *extra: str) -> subprocess.CompletedProcess:
 def rewrite(pack: Path, out: Path, change: dict, *, manifest_too: bool = False) -> Path:
     """A copy of ``pack`` with entries replaced (name -> function of the bytes); the manifest's hashes
     updated too when ``manifest_too`` (so that only the deeper checks can catch the change)."""
-    import hashlib
-
     with zipfile.ZipFile(pack) as src:
         entries = {i.filename: src.read(i.filename) for i in src.infolist()}
     for name, fn in change.items():
@@ -122,7 +121,7 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
                 assert z.read(f"{folder}/documents/{ref['name']}") == hub.blobs.get(ref["sha256"])
             page = z.read(f"{folder}/index.html").decode()
             assert page.count("<tr><td>") == len(events) and "résumé du parcours" in page
-            for link in __import__("re").findall(r'href="([^"]+)"', page):
+            for link in re.findall(r'href="([^"]+)"', page):
                 target = str(Path(folder, link)).replace("learners/../../", "") if link.startswith("../") else f"{folder}/{link}"
                 assert target in names or link == "../../index.html", link
         index = z.read("index.html").decode()
@@ -140,7 +139,7 @@ async def test_evidence_blobs_of_a_learner_are_in_the_pack(make_hub, workdir, ts
         sheets = [n for n in z.namelist() if "/evidence/" in n]
         assert len(sheets) == 1 and z.read(sheets[0]) == b"%PDF-1.4 feuille d'emargement signee"
         assert sheets[0].endswith(".pdf") and sheets[0].split("/")[-1].startswith(
-            __import__("hashlib").sha256(z.read(sheets[0])).hexdigest())
+            hashlib.sha256(z.read(sheets[0])).hexdigest())
     assert verify(out).returncode == 0
 
 
@@ -302,8 +301,6 @@ async def test_a_seeded_sample_is_reproducible_and_the_seed_is_in_the_manifest(m
     other = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=4, seed=1), workdir / "c.zip")
     assert first.learners == again.learners != other.learners and len(first.learners) == 4
     population = sorted(s["learner_id"] for s in await hub.store.call(hub.store.journeys, action=DEMO_ACTION))
-    import random
-
     assert first.learners == sorted(random.Random(2026).sample(population, 4))
     drawn = await build_audit_pack(services, head, Selection(DEMO_ACTION, sample=3), workdir / "d.zip")
     with zipfile.ZipFile(workdir / "d.zip") as z:

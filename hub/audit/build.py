@@ -31,7 +31,6 @@ from hub.audit.proofs import BlockProofs
 from hub.audit.selection import Selection, select_learners
 from hub.audit.summary import STATUS_FR, render_summary
 from hub.audit.zipfile_out import PackFile
-from hub.documents.fr import slug
 from hub.errors import HubError
 from hub.journeys.stream import compute_states
 from hub.ledger.anchoring import Anchor

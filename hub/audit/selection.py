@@ -19,7 +19,7 @@ from hub.formats import Period
 from hub.journeys.stream import compute_states
 from hub.learners import reference_key
 
-PAGE = 500  # journey states read at a time
+PAGE = 100  # journey states read at a time (as hub.journeys.stream computes them)
 
 
 class SelectionError(HubError):
@@ -81,9 +81,9 @@ def select_learners(store, read: Callable[..., Any], config, selection: Selectio
     """The learner ids (canonical, sorted for a sample) the selection names, in pack order."""
     action = selection.action
     if selection.learners:
-        return [_enrolled(store, read, action, name) for name in dict.fromkeys(selection.learners)]
+        return [_enrolled(store, read, config, action, name) for name in dict.fromkeys(selection.learners)]
     if selection.sample is not None:
-        population = sorted(s["learner_id"] for s in _states(store, read, action))
+        population = sorted(read(store.journey_learner_ids, action))
         _not_empty(population, config, action, "")
         size = min(selection.sample, len(population))
         return sorted(random.Random(selection.seed).sample(population, size))
@@ -125,7 +125,7 @@ def _not_empty(found: list[str], config, action: str, criteria: str) -> None:
     raise SelectionError(f"empty sample: no learner of action {action}{criteria}")
 
 
-def _enrolled(store, read: Callable[..., Any], action: str, name: str) -> str:
+def _enrolled(store, read: Callable[..., Any], config, action: str, name: str) -> str:
     """The canonical id of learner ``name`` (a hub id or a key such as ``email:…``), enrolled in ``action``."""
     key = reference_key(name)
     learner_id = read(store.learner_by_key, key) if key is not None else name
@@ -133,5 +133,7 @@ def _enrolled(store, read: Callable[..., Any], action: str, name: str) -> str:
         raise SelectionError(f"unknown learner {name!r}")
     learner_id = read(store.canonical_learner, learner_id)
     if not read(store.load_journeys, [(learner_id, action)]):
-        raise SelectionError(f"learner {name!r} is not enrolled in action {action!r}")
+        unknown = "" if action in config.model.actions else \
+            f" (the configuration knows no such action: {', '.join(sorted(config.model.actions)) or 'none'})"
+        raise SelectionError(f"learner {name!r} is not enrolled in action {action!r}{unknown}")
     return learner_id

@@ -57,9 +57,11 @@ def render_summary(report: JourneyReport, documents: list[dict[str, Any]], *, or
         return Paragraph(text, style)
 
     def table(rows: list[list[str]], widths: list[float], header: bool = True) -> Table:
-        cells = [[p(escape(str(c)), base) for c in row] for row in rows]
+        # a short cell is drawn as text (much faster than a Paragraph, which only long cells need, to wrap)
+        cells = [[p(escape(str(c)), base) if len(str(c)) > 30 else str(c) for c in row] for row in rows]
         t = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
-        style = [("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        style = [("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                 ("FONT", (0, 0), (-1, -1), regular, 9.5)]
         if header:
             style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8edf3")))
         t.setStyle(TableStyle(style))

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import zipfile
 from pathlib import Path
 from typing import IO, Any, Iterable
 
 CHUNK = 1 << 20  # bytes copied at a time from a blob
+#: kept as they are in the zip (no deflate): formats already compressed, which deflate would only slow down
+STORED_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".webp", ".zip", ".gz", ".docx", ".xlsx", ".odt", ".ods",
+                   ".mp4", ".mp3", ".tsr")
 
 
 class PackCancelled(Exception):
@@ -29,6 +33,7 @@ class PackFile:
         self.tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         self.cancelled = cancelled  # a threading.Event: set, the next write gives up
         self.files: dict[str, dict[str, Any]] = {}
+        self.date_time = time.gmtime()[:6]  # every entry's date: when the pack was made (UTC)
         self._zip: zipfile.ZipFile | None = None
 
     def __enter__(self) -> "PackFile":
@@ -56,7 +61,10 @@ class PackFile:
         if name in self.files:
             raise ValueError(f"the pack already holds {name}")
         digest, size = hashlib.sha256(), 0
-        with self._zip.open(name, "w", force_zip64=True) as out:
+        entry = zipfile.ZipInfo(name, date_time=self.date_time)
+        entry.compress_type = zipfile.ZIP_STORED if name.lower().endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED
+        entry.external_attr = 0o644 << 16
+        with self._zip.open(entry, "w", force_zip64=True) as out:
             for chunk in chunks:
                 self._check()
                 out.write(chunk)
@@ -75,7 +83,9 @@ class PackFile:
     def finish(self, manifest: bytes) -> Path:
         """Write the manifest, close the zip, flush it to disk and rename it onto the target."""
         self._check()
-        with self._zip.open("manifest.json", "w") as out:
+        entry = zipfile.ZipInfo("manifest.json", date_time=self.date_time)
+        entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+        with self._zip.open(entry, "w") as out:
             out.write(manifest)
         self._zip.close()
         self._zip = None

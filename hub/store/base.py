@@ -387,6 +387,10 @@ class JourneyStore(StoreThread, Protocol):
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
+    def journey_learner_ids(self, action: str) -> list[str]:
+        """The learner ids of the journeys of ``action``, sorted (without reading their states)."""
+
+    @abc.abstractmethod
     def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
         """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action), with

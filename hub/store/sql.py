@@ -133,6 +133,10 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
+    def journey_learner_ids(self, action: str) -> list[str]:
+        return [r["learner_id"] for r in self._execute(
+            f"SELECT learner_id FROM journeys WHERE action = ? ORDER BY learner_id{self.binary_order}", (action,))]
+
     def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
         if not learner_ids:
