@@ -24,6 +24,8 @@ from hub.documents.issue import issue_documents
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
+from hub.ledger.integrity import check_proof, prove, seal
+from tests.conftest import event
 from tests.documents.conftest import HUB_EXTRA, PUBLIC_URL, TODAY
 from tests.fakes.tsa import openssl_or_skip, tsa_peer_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
 from tests.test_journeys import DEMO_ACTION, ROOT, demo_config
@@ -128,6 +130,11 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
         assert all(f'href="{learner["folder"]}/index.html"' in index for learner in manifest["learners"])
         assert '<html lang="fr">' in index and "http" not in index.split("<body>")[0]
     assert result.seed == 7 and result.events == sum(x["events"] for x in manifest["learners"])
+    with zipfile.ZipFile(out) as z:  # each line of proofs.ndjson is what `parcours prove` prints and checks
+        line = json.loads(z.read("learners/001/proofs.ndjson").splitlines()[0])
+    assert line == await hub.store.call(prove, hub.store, line["event"]["id"])
+    ok, message = check_proof(line, tsa_ca=[tsa_peer.pki.ca])
+    assert ok and "time-stamped" in message, message
 
 
 async def test_evidence_blobs_of_a_learner_are_in_the_pack(make_hub, workdir, tsa_peer):
@@ -401,3 +408,23 @@ async def test_the_command_prints_the_seed_it_chose_and_refuses_bad_input_withou
                                     "--seed", "3", "--out", "q.zip")
     assert code == 2 and "--seed goes with --sample" in err
     assert not (workdir / "q.zip").exists() and not [p for p in workdir.iterdir() if p.name.startswith(".")]
+
+
+async def test_a_pack_on_each_store(make_hub, each_store_url, workdir):
+    """The store reads the builder pages with (a learner's events, an action's learner ids) on SQLite and
+    PostgreSQL alike; events appended after the last seal are packed without a proof and named as such."""
+    hub = await make_hub("actions:\n  ACT-1: {title: Action test, start: 2026-10-05, end: 2026-10-09}\n",
+                         store_url=each_store_url)
+    await hub.append([event(i) for i in range(40)], source=None)
+    await hub.store.call(seal, hub.store, max_events=15)
+    await hub.append([event(i) for i in range(40, 45)] + [event(45, action=None)], source=None)
+    out = workdir / "store.zip"
+    result = await build_audit_pack(services_of(hub), hub.head_file(),
+                                    Selection("ACT-1", learners=("email:u3@example.fr", "email:u5@example.fr")), out)
+    assert result.events == 13 and result.unsealed == 2  # u3: 3, 10, …, 38 and 45 (no action); u5: 5, 12, …, 40
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+    assert [len(x["unsealed_events"]) for x in manifest["learners"]] == [1, 1]
+    assert manifest["ledger"]["first_block"] == 0 and manifest["ledger"]["last_block"] == 2
+    run = verify(out)
+    assert run.returncode == 0, run.stderr
