@@ -328,16 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         blocks = pack.check_blocks(manifest)
         pack.check_head(manifest, blocks)
         events = sum(pack.check_learner(learner, blocks) for learner in manifest["learners"])
+        unsealed = sum(len(learner.get("unsealed_events") or []) for learner in manifest["learners"])
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         pack.fail(args.pack, f"unreadable content ({type(exc).__name__}: {exc})")
-        events = 0
+        events = unsealed = 0
     for problem in pack.problems:
         print(f"FAIL {problem}", file=sys.stderr)
     if pack.problems:
         return 1
-    print(f"ok   {len(manifest['files'])} files match manifest.json; {events} events of "
+    print(f"ok   {len(manifest['files'])} files match manifest.json; {events - unsealed} events of "
           f"{len(manifest['learners'])} learner(s) proved in blocks {manifest['ledger']['first_block']}–"
-          f"{manifest['ledger']['last_block']}")
+          f"{manifest['ledger']['last_block']}" + (f"; {unsealed} not sealed yet when packed (no proof)" if unsealed else ""))
     return 0
 
 

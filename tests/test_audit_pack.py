@@ -137,6 +137,20 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
     assert ok and "time-stamped" in message, message
 
 
+async def test_the_journey_summary_is_in_french(demo_pack, tmp_path):
+    from tests.documents.conftest import pdftotext
+
+    hub, out, _ = demo_pack
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        learner = manifest["learners"][0]
+        text = " ".join(pdftotext(z.read(f"{learner['folder']}/resume-parcours.pdf"), tmp_path).split())
+    report = (await hub.journey_reports(action=DEMO_ACTION, learner_id=learner["id"]))[0]
+    assert "Résumé du parcours" in text and report.learner_name in text and "Demi-journées prévues" in text
+    assert "heures prévues des demi-journées qui comptent (présentiel)" in text and "somme des modalités" in text
+    assert "Taux d'assiduité" in text and "scheduled" not in text and "Documents émis" in text
+
+
 async def test_evidence_blobs_of_a_learner_are_in_the_pack(make_hub, workdir, tsa_peer):
     hub = await audited_hub(make_hub, workdir, tsa_peer)
     out = workdir / "camille.zip"

@@ -10,6 +10,7 @@ their proofs are beside it in the pack; this page is for reading, not for checki
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -31,6 +32,27 @@ MODALITY_FR = {"presentiel": "présentiel", "distanciel_synchrone": "distanciel 
                "foad_asynchrone": "FOAD asynchrone", "total": "total"}
 HALF_DAY_FR = {"am": "matin", "pm": "après-midi"}
 HALF_DAY_STATUS_FR = {**DEFAULT_STATUS_LABELS, "remote": "présent à distance"}
+
+
+#: the rules of hub.journeys.compute, in French (a rule not listed is printed as computed)
+RULES_FR = [
+    (re.compile(r"scheduled hours of the half-days that count \((\w+)\)"),
+     lambda m: f"heures prévues des demi-journées qui comptent ({MODALITY_FR.get(m[1], m[1])})"),
+    (re.compile(r"connection time per day, capped at ([\d.]+) h a day"),
+     lambda m: f"temps de connexion par jour, plafonné à {hours_fr(m[1])} par jour"),
+    (re.compile(r", plus the estimated time of completed activities"), lambda m: ", plus la durée estimée des activités terminées"),
+    (re.compile(r", capped at the ([\d.]+) scheduled FOAD hours"),
+     lambda m: f", plafonné aux {hours_fr(m[1])} de FOAD prévues"),
+    (re.compile(r"sum of the modalities"), lambda m: "somme des modalités"),
+    (re.compile(r"realised hours / scheduled hours to date"), lambda m: "heures réalisées / heures prévues à ce jour"),
+    (re.compile(r" \(until the abandonment\)"), lambda m: " (jusqu'à l'abandon)"),
+]
+
+
+def rule_fr(rule: str) -> str:
+    for pattern, french in RULES_FR:
+        rule = pattern.sub(french, rule)
+    return rule
 
 
 def _date(value: Any) -> str:
@@ -86,12 +108,13 @@ def render_summary(report: JourneyReport, documents: list[dict[str, Any]], *, or
 
     story.append(p("Heures", heading))
     hours = [["Modalité", "Heures réalisées", "Règle appliquée"]]
-    hours += [[MODALITY_FR.get(name, name), hours_fr(figure.value), figure.rule] for name, figure in report.realised.items()]
+    hours += [[MODALITY_FR.get(name, name), hours_fr(figure.value), rule_fr(figure.rule)]
+              for name, figure in report.realised.items()]
     hours.append(["prévues", hours_fr(report.planned_hours), "durée prévue de l'action"])
     story.append(table(hours, [4 * cm, 3.5 * cm, 9.5 * cm]))
     rate = report.attendance_rate
     story.append(p(f"Taux d'assiduité : <b>{percent_fr(rate.value) if rate.value is not None else '—'}</b> "
-                   f"({escape(rate.rule)})"))
+                   f"({escape(rule_fr(rate.rule))})"))
     if report.progress is not None:
         story.append(p(f"Progression déclarée par la plateforme : <b>{percent_fr(report.progress.value)}</b>"))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
@@ -26,6 +24,7 @@ def audit_pack(config_path: str, action: str, sample: int | None, seed: int | No
     head; a manifest with the SHA-256 of every file, an HTML index and a README. Check it offline with
     docs/verify_audit_pack.py."""
     from hub.audit.build import AuditPackError, build_audit_pack
+    from hub.audit.proofs import LedgerAltered
     from hub.audit.selection import Selection, SelectionError
     from hub.documents.services import services_of
 
@@ -36,8 +35,6 @@ def audit_pack(config_path: str, action: str, sample: int | None, seed: int | No
         selection = Selection(action, sample, seed, names, funder, period).with_seed()
     except SelectionError as exc:
         fail(str(exc), 2)
-    if selection.sample is not None and seed is None and not as_json:
-        click.echo(f"seed {selection.seed} (give --seed {selection.seed} to draw the same sample again)")
     hub = open_hub(config_path)
 
     async def work():
@@ -45,12 +42,13 @@ def audit_pack(config_path: str, action: str, sample: int | None, seed: int | No
 
     try:
         result = run_hub(hub, work)
-    except (SelectionError, AuditPackError) as exc:
+    except (SelectionError, AuditPackError, LedgerAltered) as exc:
         fail(str(exc), 1)
     if as_json:
         print_json(result.as_dict())
-    else:
-        click.echo(f"wrote {result.path}: {len(result.learners)} learner(s), {result.events} event(s)"
-                   + (f" ({result.unsealed} not sealed yet: no proof)" if result.unsealed else "")
-                   + f", {result.files} file(s), {result.bytes} bytes")
-    sys.exit(0)
+        return
+    if selection.sample is not None and seed is None:
+        click.echo(f"seed {selection.seed} (give --seed {selection.seed} to draw the same sample again)")
+    click.echo(f"wrote {result.path}: {len(result.learners)} learner(s), {result.events} event(s)"
+               + (f" ({result.unsealed} not sealed yet: no proof)" if result.unsealed else "")
+               + f", {result.files} file(s), {result.bytes} bytes")
