@@ -442,3 +442,39 @@ async def test_a_pack_on_each_store(make_hub, each_store_url, workdir):
     assert manifest["ledger"]["first_block"] == 0 and manifest["ledger"]["last_block"] == 2
     run = verify(out)
     assert run.returncode == 0, run.stderr
+
+
+async def test_a_request_cut_by_the_timeout_stops_the_builder_and_keeps_nothing(make_hub, workdir, tsa_peer,
+                                                                                aiohttp_server_factory, monkeypatch):
+    import datetime as dt
+    import threading
+
+    import aiohttp
+
+    from hub.audit import summary
+    from hub.runtime.server import build_app
+    from tests.conftest import TOKEN
+
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    hub.config.hub.http.request_timeout = dt.timedelta(seconds=0.5)
+    release = threading.Event()
+    real = summary.render_summary
+
+    def slow(*args, **kwargs):  # the first summary takes longer than the request may
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_mod, "render_summary", slow)
+    server = await aiohttp_server_factory(build_app(hub))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"http://127.0.0.1:{server.port}/api/audit-packs", json={"action": DEMO_ACTION, "sample": 3},
+                             headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+            assert response.status == 503 and "timed out" in (await response.json())["error"]
+    folder = hub.config.data_dir / "audit-packs"
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")], "the pack was being written"
+    release.set()
+    for _ in range(200):
+        if not list(folder.iterdir()):
+            break
+        await asyncio.sleep(0.05)
+    assert list(folder.iterdir()) == [], "the builder gave up and removed its temporary file and scratch folder"
