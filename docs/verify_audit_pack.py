@@ -4,7 +4,8 @@
 Standard library and `cryptography` only (no Parcours Hub needed). Checks, naming the file at fault:
 1. every file's SHA-256 and size against manifest.json, and that no file was added or removed;
 2. every event of learners/*/events.ndjson has its proof in proofs.ndjson (or is listed as not sealed
-   yet), and each proof's Merkle path (RFC 6962: leaf = SHA-256(0x00 || canonical event), node =
+   yet), each evidence file and document is the one (by SHA-256) its sealed event names, and each
+   proof's Merkle path (RFC 6962: leaf = SHA-256(0x00 || canonical event), node =
    SHA-256(0x01 || left || right); leaf format 2 also seals learner_id and learner_key) leads to the
    root of its block, whose header is in ledger/blocks.ndjson;
 3. each block header hashes to its hash and holds the previous block's hash;
@@ -201,6 +202,7 @@ class Pack:
         self.zip = zipfile.ZipFile(path)
         self.cas = cas
         self.problems: list[str] = []
+        self.digests: dict[str, str] = {}  # file -> its SHA-256, as computed
 
     def fail(self, name: str, message: str) -> None:
         self.problems.append(f"{name}: {message}")
@@ -222,6 +224,7 @@ class Pack:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(chunk)
                     size += len(chunk)
+            self.digests[name] = digest.hexdigest()
             if digest.hexdigest() != listed[name]["sha256"] or size != listed[name]["bytes"]:
                 self.fail(name, "its SHA-256 does not match manifest.json (the file was altered)")
         return manifest
@@ -293,6 +296,13 @@ class Pack:
             body = {"stored": event["stored"]} if "stored" in event else {k: event.get(k) for k in fields}
             if canonical(body) != canonical(proof["event"]):
                 self.fail(f"{folder}/events.ndjson", f"line {number}: event {event['id']} is not the event its proof seals")
+            for ref in event.get("evidence") or []:  # each evidence file is the one the sealed event names
+                path = learner.get("files", {}).get(ref.get("sha256"))
+                if path is None:
+                    self.fail(f"{folder}/events.ndjson", f"line {number}: evidence {ref.get('sha256')} of event "
+                                                         f"{event['id']} is not in the pack")
+                elif self.digests.get(path) != ref["sha256"]:
+                    self.fail(path, f"is not the evidence sealed with event {event['id']} (its SHA-256 differs)")
         return count
 
     @staticmethod

@@ -213,6 +213,15 @@ async def test_an_event_edited_with_its_manifest_hash_fails_against_its_proof(de
     assert "is not the event its proof seals" in run.stderr
 
 
+async def test_evidence_replaced_with_its_manifest_hash_fails_against_its_sealed_event(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+    with zipfile.ZipFile(out) as z:
+        document = next(n for n in sorted(z.namelist()) if "/documents/" in n)
+    run = verify(rewrite(out, tmp_path / "doc.zip", {document: lambda pdf: pdf.replace(b"%PDF-1.4", b"%PDF-1.7", 1)},
+                         manifest_too=True))
+    assert run.returncode == 1 and f"FAIL {document}: is not the evidence sealed with event" in run.stderr, run.stderr
+
+
 async def test_a_tsa_token_for_another_digest_is_refused(demo_pack, tmp_path, tsa_peer):
     _, out, _ = demo_pack
     with zipfile.ZipFile(out) as z:

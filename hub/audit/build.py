@@ -138,7 +138,7 @@ def write_pack(config, store, blobs, read: Read, head_file, selection: Selection
             ledger = _pack_ledger(pack, store, read, proofs, head, head_file, last_block)
             manifest = {"format": PACK_FORMAT, "generated_at": generated_at, "action": selection.action,
                         "selection": selection.as_dict(), "seed": selection.seed,
-                        "learners": [{k: s[k] for k in ("id", "name", "folder", "events", "unsealed_events")}
+                        "learners": [{k: s[k] for k in ("id", "name", "folder", "events", "unsealed_events", "files")}
                                      for s in summaries],
                         "ledger": ledger}
             pack.write("README.txt", README.read_text(encoding="utf-8"))
@@ -225,7 +225,8 @@ def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: _Le
                "status": STATUS_FR.get(report.status, report.status), "events": learner.events,
                "unsealed_events": learner.unsealed,
                "evidence": sum(1 for found in learner.evidence.values() if found["file"].startswith("evidence/")),
-               "documents": len(learner.documents)}
+               "documents": len(learner.documents),
+               "files": {sha: f"{folder}/{found['file']}" for sha, found in learner.evidence.items()}}
     for name, entry in (("events", "events.ndjson"), ("proofs", "proofs.ndjson")):
         with open(learner.scratch / name, "rb") as fh:
             pack.copy(f"{folder}/{entry}", fh)
