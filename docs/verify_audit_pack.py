@@ -286,6 +286,13 @@ class Pack:
         for number, line in enumerate(self.read(f"{folder}/events.ndjson").splitlines(), start=1):
             event = json.loads(line)
             count += 1
+            for ref in event.get("evidence") or []:  # each evidence file is the one its event names
+                path = learner.get("files", {}).get(ref.get("sha256"))
+                if path is None:
+                    self.fail(f"{folder}/events.ndjson", f"line {number}: evidence {ref.get('sha256')} of event "
+                                                         f"{event['id']} is not in the pack")
+                elif self.digests.get(path) != ref["sha256"]:
+                    self.fail(path, f"is not the evidence sealed with event {event['id']} (its SHA-256 differs)")
             proof = proofs.get(event["id"])
             if proof is None:
                 if event["id"] not in unsealed:
@@ -296,13 +303,6 @@ class Pack:
             body = {"stored": event["stored"]} if "stored" in event else {k: event.get(k) for k in fields}
             if canonical(body) != canonical(proof["event"]):
                 self.fail(f"{folder}/events.ndjson", f"line {number}: event {event['id']} is not the event its proof seals")
-            for ref in event.get("evidence") or []:  # each evidence file is the one the sealed event names
-                path = learner.get("files", {}).get(ref.get("sha256"))
-                if path is None:
-                    self.fail(f"{folder}/events.ndjson", f"line {number}: evidence {ref.get('sha256')} of event "
-                                                         f"{event['id']} is not in the pack")
-                elif self.digests.get(path) != ref["sha256"]:
-                    self.fail(path, f"is not the evidence sealed with event {event['id']} (its SHA-256 differs)")
         return count
 
     @staticmethod
