@@ -945,6 +945,31 @@ def test_events_of_learners_and_aliases(store):
     assert store.journeys(learner_id=b) == []  # follows the alias without error
 
 
+def test_a_learners_events_page_by_page_and_an_actions_learner_ids(store):
+    """What the audit pack reads (hub.audit): a learner's events about an action (or about none), by
+    seq, a page at a time, each with its learner_key; an action's learner ids without their states."""
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    rows = [learner_row("moodle", person("1", "a@x.fr"), action="ACT-A", learner_key="K1"),
+            learner_row("moodle", person("2", "b@x.fr"), action="ACT-A"),
+            learner_row("crm", person("c", "a@x.fr")),  # no action: about the learner all the same
+            learner_row("moodle", person("1", "a@x.fr"), action="ACT-B"),  # another action
+            learner_row("moodle", person("1", "a@x.fr"), action="ACT-A")]
+    store.ingest(rows, None, learners=resolver)
+    a = store.learner_by_key("src:moodle:1")
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    first = store.learner_events_page([a], action="ACT-A", after_seq=0, limit=2)
+    assert [e["id"] for e in first] == [rows[0].id, rows[2].id]
+    assert first[0]["learner_key"] == a and first[0]["seq"] == seqs[0]  # the resolved id, as sealed (format 2)
+    assert {k: v for k, v in first[0].items() if k != "learner_key"} == store.get_event(rows[0].id)
+    assert [e["id"] for e in store.learner_events_page([a], action="ACT-A", after_seq=seqs[2], limit=2)] == [rows[4].id]
+    assert store.learner_events_page([a], action="ACT-A", after_seq=seqs[4], limit=2) == []
+    assert store.learner_events_page([], action="ACT-A", after_seq=0, limit=2) == []
+    store.save_journeys({("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-A"): {"v": 1}, ("L3", "ACT-B"): {"v": 1}}, seqs[-1])
+    assert store.journey_learner_ids("ACT-A") == ["L1", "L2"] and store.journey_learner_ids("ACT-Z") == []
+
+
 def test_every_store_method_is_in_the_contract():
     """A method added to ``Store`` needs a test here, run against both stores."""
     import inspect
