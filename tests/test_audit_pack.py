@@ -131,8 +131,11 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
         assert '<html lang="fr">' in index and "http" not in index.split("<body>")[0]
     assert result.seed == 7 and result.events == sum(x["events"] for x in manifest["learners"])
     with zipfile.ZipFile(out) as z:  # each line of proofs.ndjson is what `parcours prove` prints and checks
-        line = json.loads(z.read("learners/001/proofs.ndjson").splitlines()[0])
-    assert line == await hub.store.call(prove, hub.store, line["event"]["id"])
+        lines = [json.loads(x) for x in z.read("learners/001/proofs.ndjson").splitlines()]
+    for line in lines:
+        assert line == await hub.store.call(prove, hub.store, line["event"]["id"])
+    assert {len(x["anchor_chain"]) for x in lines} >= {0, 1} and all(x["anchor"] for x in lines)
+    line = lines[0]
     ok, message = check_proof(line, tsa_ca=[tsa_peer.pki.ca])
     assert ok and "time-stamped" in message, message
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from hub.errors import HubError
-from hub.ledger.anchoring import covering_anchor
+from hub.ledger.anchoring import MAX_LOOKBACK, covering_anchor
 from hub.ledger.integrity import inclusion_proof
 from hub.ledger.merkle import BlockHeader, leaf_hash, path_in_tree, tree_levels
 
@@ -30,10 +30,13 @@ class BlockProofs:
     def __init__(self, store, read: Read, last_block: dict[str, Any] | None):
         self.store, self.read = store, read
         self.last_seq = last_block["last_seq"] if last_block else 0  # events after it are not sealed yet
+        self.last_index = last_block["index"] if last_block else -1
         self._block: dict[str, Any] | None = None
         self._levels: list[list[bytes]] = []
         self._positions: dict[bytes, int] = {}
+        self._header: dict[str, Any] = {}  # the block's hashed fields and hash, as a proof carries them
         self._anchor: tuple[Any, list[dict[str, Any]]] = (None, [])
+        self._covered: tuple[int, Any, list[dict[str, Any]]] | None = None  # (block, its anchor, chain) last looked up
         self.blocks: set[int] = set()  # blocks of the proved events, and those their anchors sit on
         self.anchored: set[int] = set()  # blocks whose anchor a proof carries
 
@@ -45,13 +48,12 @@ class BlockProofs:
         block = self._block_of(event["seq"])
         if block is None:
             return None
-        header = BlockHeader.of(block)
-        index = self._positions.get(leaf_hash(event, header.leaf_format))
+        index = self._positions.get(leaf_hash(event, self._header.get("leaf_format") or 1))
         if index is None:
-            raise LedgerAltered(f"event {event['id']} does not hash to any leaf of block {header.index}: it was altered "
-                                "after sealing (run `parcours verify`)")
+            raise LedgerAltered(f"event {event['id']} does not hash to any leaf of block {block['index']}: it was "
+                                "altered after sealing (run `parcours verify`)")
         anchor, chain = self._anchor
-        return inclusion_proof(event, block, index, path_in_tree(self._levels, index), anchor, chain)
+        return inclusion_proof(event, self._header, index, path_in_tree(self._levels, index), anchor, chain)
 
     def _block_of(self, seq: int) -> dict[str, Any] | None:
         block = self._block
@@ -72,8 +74,9 @@ class BlockProofs:
             raise LedgerAltered(f"block {header.index}: its stored leaf hashes do not give its Merkle root "
                                 "(run `parcours verify`)")
         self._block, self._levels = block, levels
+        self._header = {**header.fields(), "hash": block["hash"]}
         self._positions = {leaf: i for i, leaf in enumerate(leaves)}
-        self._anchor = self.read(covering_anchor, self.store, block)
+        self._anchor = self._covering(block)
         self.blocks.add(header.index)
         anchor, chain = self._anchor
         if anchor is not None:
@@ -81,3 +84,19 @@ class BlockProofs:
             self.blocks.add(on)
             self.anchored.add(on)
         return block
+
+    def _covering(self, block: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+        """The anchor that dates ``block`` and the headers chaining it there (see
+        :func:`hub.ledger.anchoring.covering_anchor`), from the previous block's when it tells: blocks
+        come in ledger order, and without this each block would walk forward to the next anchor again."""
+        known = self._covered
+        if not block.get("anchor") and known is not None and known[0] < block["index"]:
+            _, anchor, chain = known
+            if anchor is None and known[0] + MAX_LOOKBACK >= self.last_index:
+                return None, []  # nothing anchored after an earlier block, up to the newest: nor after this one
+            rest = [h for h in chain if h["index"] > block["index"]]
+            if anchor is not None and rest:  # the anchored block comes after this one: the same anchor, a shorter chain
+                return anchor, rest
+        anchor, chain = self.read(covering_anchor, self.store, block)
+        self._covered = (block["index"], anchor, chain)
+        return anchor, chain

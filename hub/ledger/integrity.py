@@ -238,20 +238,21 @@ def prove(store, event_id: str) -> dict[str, Any]:
     leaves = [leaf_hash(e, header.leaf_format) for e in events]
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
     anchor, chain = covering_anchor(store, block)
-    return inclusion_proof(events[index], block, index, audit_path(leaves, index), anchor, chain)
+    return inclusion_proof(events[index], {**header.fields(), "hash": block["hash"]}, index,
+                           audit_path(leaves, index), anchor, chain)
 
 
-def inclusion_proof(event: dict[str, Any], block: dict[str, Any], index: int, path: list[tuple[str, str]],
+def inclusion_proof(event: dict[str, Any], header: dict[str, Any], index: int, path: list[tuple[str, str]],
                     anchor: Any, chain: list[dict[str, Any]]) -> dict[str, Any]:
-    """The proof document of ``event`` (leaf ``index`` of the stored ``block``, with its ``learner_key``
-    for a format-2 block): what ``parcours prove`` prints and :func:`check_proof` checks."""
-    header = BlockHeader.of(block)
+    """The proof document of ``event`` (leaf ``index`` of the block whose hashed ``header`` fields and
+    ``hash`` are given; the event with its ``learner_key`` for a format-2 block): what ``parcours prove``
+    prints and :func:`check_proof` checks."""
     return {
         "format": PROOF_FORMAT,
-        "event": event_body(event, header.leaf_format),
+        "event": event_body(event, header.get("leaf_format") or 1),
         "leaf_index": index,
         "path": [list(p) for p in path],
-        "block": {**header.fields(), "hash": block["hash"]},
+        "block": header,
         "anchor": anchor,
         "anchor_chain": chain,
     }
