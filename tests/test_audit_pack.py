@@ -98,6 +98,7 @@ async def demo_pack(make_hub, workdir, tsa_peer):
 async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_checks_it(demo_pack, tsa_peer):
     hub, out, result = demo_pack
     assert out.exists() and not list(out.parent.glob(".*")), "no temporary file or scratch folder is left"
+    assert out.stat().st_mode & 0o777 == 0o600, "personal data: the owner's only"
     run = verify(out, "--tsa-ca", str(tsa_peer.pki.ca))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ledger/tokens/block-6.tsr: block 6 time-stamped" in run.stdout and "ledger/head.json: signed head" in run.stdout
@@ -309,17 +310,31 @@ async def test_unknown_action_empty_sample_and_unknown_learner_are_clear_errors_
 
 
 async def test_a_full_disk_leaves_no_partial_file(make_hub, workdir, tsa_peer, monkeypatch):
+    import errno
+
+    from hub.audit import zipfile_out
+
     hub = await audited_hub(make_hub, workdir, tsa_peer)
     out = workdir / "out" / "pack.zip"
     out.parent.mkdir()
-    real = build_mod.PackFile.write_chunks
+    real = zipfile_out.open_private
 
-    def full_disk(self, name, chunks):
-        if name.endswith("resume-parcours.pdf") and len(self.files) > 8:
-            raise OSError(28, "No space left on device")
-        return real(self, name, chunks)
+    class FullDisk:
+        """The pack's file, on a disk that fills up after 300 kB."""
 
-    monkeypatch.setattr(build_mod.PackFile, "write_chunks", full_disk)
+        def __init__(self, path):
+            self.fh, self.written = real(path), 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 300_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    monkeypatch.setattr(zipfile_out, "open_private", FullDisk)
     with pytest.raises(AuditPackError, match=r"cannot write the audit pack .*pack.zip: No space left on device; "
                                               "nothing was kept"):
         await build_audit_pack(services_of(hub), hub.head_file(), Selection(DEMO_ACTION, sample=4, seed=1), out)

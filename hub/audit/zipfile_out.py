@@ -25,6 +25,11 @@ class PackCancelled(Exception):
     """The pack was abandoned before it was complete (a client gone, a request timed out)."""
 
 
+def open_private(path: Path) -> IO[bytes]:
+    """``path`` created for writing, readable by its owner only: a pack holds personal data."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w+b")
+
+
 class PackFile:
     """The zip being written. ``files`` maps each entry to its SHA-256 and size (the manifest's)."""
 
@@ -35,10 +40,12 @@ class PackFile:
         self.files: dict[str, dict[str, Any]] = {}
         self.date_time = time.gmtime()[:6]  # every entry's date: when the pack was made (UTC)
         self._zip: zipfile.ZipFile | None = None
+        self._file: IO[bytes] | None = None
 
     def __enter__(self) -> "PackFile":
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        self._file = open_private(self.tmp)
+        self._zip = zipfile.ZipFile(self._file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
@@ -48,12 +55,13 @@ class PackFile:
 
     def discard(self) -> None:
         """Drop the temporary file (after an error): no partial pack is left."""
-        if self._zip is not None:
+        for closing in (self._zip, self._file):
             try:
-                self._zip.close()
+                if closing is not None:
+                    closing.close()
             except (OSError, ValueError):
                 pass
-            self._zip = None
+        self._zip = self._file = None
         self.tmp.unlink(missing_ok=True)
 
     def write_chunks(self, name: str, chunks: Iterable[bytes]) -> str:
@@ -88,9 +96,10 @@ class PackFile:
         with self._zip.open(entry, "w") as out:
             out.write(manifest)
         self._zip.close()
-        self._zip = None
-        with open(self.tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._zip = self._file = None
         os.replace(self.tmp, self.target)
         return self.target
 
