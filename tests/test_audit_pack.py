@@ -108,6 +108,9 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
         assert manifest["seed"] == 7 and manifest["selection"]["mode"] == "sample" and len(manifest["learners"]) == 5
         assert set(manifest["files"]) == names - {"manifest.json"}
         assert manifest["ledger"]["last_block"] == 6 and manifest["ledger"]["head"]["block"] == 6
+        key = json.loads(z.read("ledger/head-key.json"))  # the head is signed with the active document key
+        assert key["key"].startswith("document:") and key["public_key"] == KeyRing(keys_dir(hub.config)).get(
+            key["key"].split(":", 1)[1]).raw.hex()
         assert {"README.txt", "index.html", "ledger/blocks.ndjson", "ledger/tokens/block-5.tsr",
                 "ledger/tokens/block-6.tsr", "ledger/head.json", "ledger/head-key.json"} <= names
         for learner in manifest["learners"]:
@@ -307,6 +310,23 @@ async def test_unknown_action_empty_sample_and_unknown_learner_are_clear_errors_
         assert not out.parent.exists() or not list(out.parent.iterdir())
     with pytest.raises(SelectionError, match="empty sample: --sample must be at least 1"):
         Selection(DEMO_ACTION, sample=0)
+
+
+async def test_a_funder_and_a_period_select_the_learners_it_financed_then(make_hub, workdir, tsa_peer):
+    hub = await audited_hub(make_hub, workdir, tsa_peer)
+    reports = await hub.journey_reports(action=DEMO_ACTION)
+    funders = sorted({f for r in reports for f in r.funders})
+    funder = max(funders, key=lambda f: sum(f in r.funders for r in reports))
+    expected = sorted(r.learner_id for r in reports if funder in r.funders)
+    assert 0 < len(expected) < len(reports)
+    result = await build_audit_pack(services_of(hub), hub.head_file(),
+                                    Selection(DEMO_ACTION, funder=funder, period="2026-10"), workdir / "f.zip")
+    assert result.learners == expected and result.seed is None
+    with pytest.raises(SelectionError, match=f"no learner of action {DEMO_ACTION} funded by {funder} with training "
+                                             "in 2025"):
+        await build_audit_pack(services_of(hub), hub.head_file(), Selection(DEMO_ACTION, funder=funder, period="2025"),
+                               workdir / "g.zip")
+    assert verify(workdir / "f.zip").returncode == 0 and not (workdir / "g.zip").exists()
 
 
 async def test_a_full_disk_leaves_no_partial_file(make_hub, workdir, tsa_peer, monkeypatch):
