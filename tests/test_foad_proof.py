@@ -1,0 +1,108 @@
+"""Distance learning (FOAD) is proven by three kinds of evidence per module — the work done, the
+tutor's assistance and the connection time (Code du travail D6313-3-1; TA Toulouse, 2 Nov. 2023) —
+whatever the shape of the action's schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from hub.journeys.proofs import check
+
+TODAY = dt.date(2026, 12, 1)
+MIXED = {  # mornings in the room, FOAD afternoons
+    "title": "Sécurité incendie", "start": "2026-11-23", "end": "2026-11-27",
+    "pattern": {"am": {"start": "09:00", "end": "12:00"}, "pm": {"start": "13:00", "end": "17:00", "modality": "foad_asynchrone"}},
+}
+ASYNC = {  # an asynchronous module with planned hours only: no half-day at all
+    "title": "Bureautique en ligne", "modality": "foad_asynchrone", "start": "2026-11-02", "end": "2026-11-27",
+    "planned_hours": "12",
+}
+
+
+def event(i, type_, data, at="2026-11-24T15:00:00+01:00", action="SST-1"):
+    return {"type": type_, "occurred_at": at, "source_id": f"{action}-{type_}-{i}", "action": action,
+            "learner": {"ref": "u1", "email": "u1@example.fr", "name": "Zoé L'Hermite"}, "data": data}
+
+
+def session(i, day, hours=2, action="SST-1"):
+    start = dt.datetime.fromisoformat(f"{day}T14:00:00+01:00")
+    end = start + dt.timedelta(hours=hours)
+    return event(i, "lms.session", {"start": start.isoformat(), "end": end.isoformat(), "duration_seconds": hours * 3600},
+                 at=end.isoformat(), action=action)
+
+
+def started(action="SST-1", day="2026-11-23"):
+    return [event(0, "enrolment.agreement_signed", {}, at=f"{day}T08:00:00+01:00", action=action),
+            event(1, "enrolment.started", {"date": day}, at=f"{day}T08:30:00+01:00", action=action)]
+
+
+def signed_mornings():
+    return [event(10 + n, "attendance.signed", {"date": f"2026-11-{23 + n}", "half_day": "am", "trainer_cosigned": True},
+                  at=f"2026-11-{23 + n}T09:05:00+01:00") for n in range(5)]
+
+
+def sessions(action="SST-1", days=("2026-11-23", "2026-11-24", "2026-11-25")):
+    return [session(20 + n, day, action=action) for n, day in enumerate(days)]
+
+
+DOWNLOAD = event(30, "lms.resource_downloaded", {"resource": "res-1", "resource_name": "Support de cours"})
+QUIZ = event(31, "lms.quiz_attempted", {"activity": "quiz-1", "score": 8, "max_score": 10, "passed": True})
+TUTOR = event(32, "lms.tutor_interaction", {"kind": "message", "tutor": "Sophie Lambert", "summary": "question sur l'exercice"})
+COMPLETED = event(33, "lms.activity_completed", {"activity": "mod-1", "estimated_minutes": 90})
+
+
+async def foad_gaps(make_hub, items, actions=None, action="SST-1"):
+    actions = actions or {"SST-1": MIXED}
+    hub = await make_hub("actions:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in actions.items()))
+    await hub.append(items, source=None)
+    reports = await hub.journey_reports(action=action)
+    found = check(reports, hub.plugins.proof_rules(), today=TODAY)
+    gaps = [gap for enrolment in found for _, gap in enrolment.gaps if gap.code.startswith("foad")]
+    return reports, gaps
+
+
+async def test_connection_logs_and_downloads_do_not_prove_distance_learning(make_hub):
+    _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [DOWNLOAD])
+    assert sorted(g.code for g in gaps) == ["foad_no_tutor_interaction", "foad_no_work_trace"]
+    work = next(g for g in gaps if g.code == "foad_no_work_trace")
+    assert "download" in work.message  # it says why the download does not count
+
+
+async def test_a_quiz_without_any_tutor_contact_is_not_enough(make_hub):
+    _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [QUIZ])
+    assert [g.code for g in gaps] == ["foad_no_tutor_interaction"]
+    (gap,) = gaps
+    assert "tutor" in gap.message and "lms.tutor_interaction" in gap.to_close
+
+
+async def test_a_tutor_message_closes_the_assistance_part_only(make_hub):
+    _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [TUTOR])
+    assert [g.code for g in gaps] == ["foad_no_work_trace"]
+    (gap,) = gaps
+    assert "tutor" not in gap.to_close  # the tutor interaction is there: it is the work done that is missing
+    assert "lms.activity_completed" in gap.to_close
+
+
+async def test_all_three_kinds_of_evidence_leave_no_gap(make_hub):
+    _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [QUIZ, TUTOR])
+    assert gaps == []
+
+
+async def test_an_asynchronous_module_with_planned_hours_only_is_checked_and_capped(make_hub):
+    items = started("FOAD-1", "2026-11-02") + sessions("FOAD-1", [f"2026-11-{d:02d}" for d in range(2, 10)])
+    reports, gaps = await foad_gaps(make_hub, items, {"FOAD-1": ASYNC}, action="FOAD-1")
+    assert sorted(g.code for g in gaps) == ["foad_no_tutor_interaction", "foad_no_work_trace"]
+    (report,) = reports
+    assert report.realised["foad_asynchrone"].value == Decimal("12.00")  # 8 × 2 h connected, capped at the 12 h planned
+    assert "capped at the 12 planned FOAD hours" in report.realised["foad_asynchrone"].rule
+    (module,) = report.foad_modules
+    assert module.scheduled_hours == Decimal("12") and not module.half_days
+
+
+async def test_the_rule_applies_to_what_happened_in_the_action_only(make_hub):
+    """Evidence outside the module's dates (before its start) proves nothing about it."""
+    early_quiz = dict(QUIZ, occurred_at="2026-10-01T10:00:00+02:00", source_id="early-quiz")
+    _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [early_quiz, TUTOR])
+    assert [g.code for g in gaps] == ["foad_no_work_trace"]
