@@ -258,7 +258,7 @@ def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction
     def facts(name: str) -> list[dict[str, Any]]:
         return _live(state.get(name, []), superseded)
 
-    return [evaluate_foad(m, facts, rules, tz)
+    return [evaluate_foad(m, facts, tz)
             for m in modules_of(action, schedule, rules, abandoned_on)]
 
 

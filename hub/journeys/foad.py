@@ -81,6 +81,7 @@ class FoadModule:
     half_days: list[HalfDay]
     scheduled_hours: Decimal | None  # None: nothing scheduled, so no cap
     daily_cap_seconds: int
+    counts_estimates: bool
     days: list[ConnectionDay] = field(default_factory=list)
     estimates: list[ActivityEstimate] = field(default_factory=list)
     evidence: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in COMPONENTS})
@@ -106,7 +107,7 @@ class FoadModule:
 
     def rule(self) -> str:
         text = f"connection time per day, capped at {hours(self.daily_cap_seconds)} h a day"
-        if self.estimates:
+        if self.counts_estimates:
             text += ", plus the estimated time of completed activities"
         if self.capped:
             text += f", capped at the {self.scheduled_hours} planned FOAD hours"
@@ -150,11 +151,10 @@ def modules_of(action: TrainingAction | None, schedule: list[HalfDay], rules: Re
         return []
     end = min(action.end, abandoned_on) if abandoned_on else action.end
     return [FoadModule(f"FOAD part of {action.title}", action.start, end, half_days, scheduled,
-                       int(rules.foad_daily_cap.total_seconds()))]
+                       int(rules.foad_daily_cap.total_seconds()), rules.foad_count_activity_estimates)]
 
 
-def evaluate(module: FoadModule, facts: Callable[[str], list[dict[str, Any]]], rules: RealisationRules,
-             tz: dt.tzinfo) -> FoadModule:
+def evaluate(module: FoadModule, facts: Callable[[str], list[dict[str, Any]]], tz: dt.tzinfo) -> FoadModule:
     """Fill ``module`` with its evidence and hours from the enrolment's live facts (``facts(list name)``)."""
 
     def inside(at: str) -> bool:
@@ -172,7 +172,7 @@ def evaluate(module: FoadModule, facts: Callable[[str], list[dict[str, Any]]], r
     for name in WORK_LISTS:
         module.evidence["work"].extend(f["event"] for f in facts(name) if inside(f["at"]))
     module.evidence["assistance"].extend(f["event"] for f in facts("tutor") if inside(f["at"]))
-    if rules.foad_count_activity_estimates:
+    if module.counts_estimates:
         module.estimates = [ActivityEstimate(a["activity"], a.get("activity_name"), int(a["estimated_minutes"]), a["event"])
                             for a in facts("activities") if a.get("estimated_minutes") and inside(a["at"])]
     value = hours(module.connection_seconds + module.estimate_seconds)
