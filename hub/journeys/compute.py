@@ -247,7 +247,7 @@ def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: Realisat
     if hd.date >= today:
         return HalfDayResult(hd, "upcoming", Decimal(0), "not yet held", [])
     if hd.modality == "foad_asynchrone":
-        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day and per module (foad_modules), "
+        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day and per module (FOAD modules below), "
                              "not per half-day", [])
     return HalfDayResult(hd, "missing", Decimal(0), "no signature and no recorded absence", [])
 

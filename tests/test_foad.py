@@ -106,3 +106,56 @@ async def test_the_rule_applies_to_what_happened_in_the_action_only(make_hub):
     early_quiz = dict(QUIZ, occurred_at="2026-10-01T10:00:00+02:00", source_id="early-quiz")
     _, gaps = await foad_gaps(make_hub, started() + signed_mornings() + sessions() + [early_quiz, TUTOR])
     assert [g.code for g in gaps] == ["foad_no_work_trace"]
+
+
+# --------------------------------------------------------------------------- journey show --explain
+
+
+def _cli(workdir, *args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hub.cli", "journey", "show", *args, "--config", "hub.yaml"],
+                          cwd=workdir, capture_output=True, text=True, timeout=120)
+
+
+async def test_journey_show_explains_where_the_foad_hours_come_from(make_hub, workdir):
+    """Per day, the connection time and what the daily cap kept; per module, the activity estimates;
+    and their sum, which is the FOAD figure of the total."""
+    action = dict(MIXED, rules={"foad_daily_cap": "1h30m", "foad_count_activity_estimates": True})
+    long_day = session(40, "2026-11-26", hours=3)  # 3 h connected, 1.5 h counted
+    items = started() + signed_mornings() + sessions() + [long_day, QUIZ, TUTOR, COMPLETED]
+    hub = await make_hub("actions:\n  SST-1: " + json.dumps(action) + "\n")
+    await hub.append(items, source=None)
+    (report,) = await hub.journey_reports(action="SST-1")
+    foad = report.realised["foad_asynchrone"].value
+    assert foad == Decimal("7.50")  # 4 days × 1.5 h (capped) + 90 min estimated
+    stored = {e["id"]: e["type"] for e in await hub.store.call(lambda: list(hub.store.iter_events()))}
+    await hub.stop()
+
+    result = _cli(workdir, "email:u1@example.fr", "--explain")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "FOAD asynchrone: 7.50 h" in out
+    assert "FOAD part of Sécurité incendie, 20 h planned: 7.50 h" in out
+    assert "2026-11-26  3.00 h connected, 1.50 h counted" in out
+    assert "connection time, capped at 1.50 h a day: 6.00 h" in out
+    assert "activity estimates: 1.50 h" in out and "mod-1  90 min" in out
+    assert "sum: 6.00 h + 1.50 h = 7.50 h" in out
+    assert "evidence: work 2, assistance 1, connection 4" in out
+    # the FOAD half-days say where their hours are instead of a bare 0 h
+    assert "counted per day and per module (FOAD modules below), not per half-day" in out
+
+    result = _cli(workdir, "email:u1@example.fr", "--explain", "--json")
+    assert result.returncode == 0, result.stderr
+    (data,) = json.loads(result.stdout)
+    (module,) = data["foad_modules"]
+    days = module["connection"]["days"]
+    assert [d["date"] for d in days] == ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"]
+    assert days[-1]["connected_seconds"] == 10800 and days[-1]["counted_seconds"] == 5400
+    counted = sum(d["counted_seconds"] for d in days) + module["activity_estimates"]["minutes"] * 60
+    assert module["sum"]["seconds"] == counted and module["sum"]["hours"] == module["hours"] == "7.50"
+    assert data["realised_hours"]["foad_asynchrone"]["value"] == "7.50"
+    assert {stored[e] for d in days for e in d["events"]} == {"lms.session"}
+    assert stored[module["activity_estimates"]["activities"][0]["event"]] == "lms.activity_completed"
+    assert {stored[e] for e in module["evidence"]["work"]} == {"lms.quiz_attempted", "lms.activity_completed"}
