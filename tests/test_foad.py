@@ -159,3 +159,43 @@ async def test_journey_show_explains_where_the_foad_hours_come_from(make_hub, wo
     assert {stored[e] for d in days for e in d["events"]} == {"lms.session"}
     assert stored[module["activity_estimates"]["activities"][0]["event"]] == "lms.activity_completed"
     assert {stored[e] for e in module["evidence"]["work"]} == {"lms.quiz_attempted", "lms.activity_completed"}
+
+
+# --------------------------------------------------------------------------- a funder whose rule differs
+
+FUNDER_RULE = {"requires": ["work", "assistance"], "source": "conditions FOAD du financeur X, art. 4"}
+
+
+async def test_a_funder_rule_replaces_the_default_for_its_enrolments_only(make_hub):
+    action = dict(MIXED, rules={"foad_proof": {"funders": {"opco-x*": FUNDER_RULE}}})
+    funded = [event(5, "funding.approved", {"funder": "opco-x-nord", "funder_kind": "opco"})]
+    # work and assistance, no connection log: enough for that funder
+    _, gaps = await foad_gaps(make_hub, started() + funded + signed_mornings() + [QUIZ, TUTOR], {"SST-1": action})
+    assert gaps == []
+
+
+async def test_a_gap_under_a_funder_rule_cites_its_source(make_hub):
+    action = dict(MIXED, rules={"foad_proof": {"funders": {"opco-x*": FUNDER_RULE}}})
+    funded = [event(5, "funding.approved", {"funder": "opco-x-nord", "funder_kind": "opco"})]
+    _, gaps = await foad_gaps(make_hub, started() + funded + signed_mornings() + [QUIZ], {"SST-1": action})
+    (gap,) = gaps
+    assert gap.code == "foad_no_tutor_interaction" and FUNDER_RULE["source"] in gap.message
+
+
+async def test_a_co_funded_enrolment_meets_the_rule_of_each_funder(make_hub):
+    action = dict(MIXED, rules={"foad_proof": {"funders": {"opco-x*": FUNDER_RULE}}})
+    funded = [event(5, "funding.approved", {"funder": "opco-x-nord", "funder_kind": "opco"}),
+              event(6, "funding.approved", {"funder": "region-ara", "funder_kind": "region"})]
+    _, gaps = await foad_gaps(make_hub, started() + funded + signed_mornings() + [QUIZ, TUTOR], {"SST-1": action})
+    assert [g.code for g in gaps] == ["foad_no_connection_trace"]  # the Région keeps the default rule
+
+
+def test_a_funder_rule_needs_its_source():
+    import pytest
+    from pydantic import ValidationError
+
+    from hub.journeys.actions import RealisationRules
+
+    with pytest.raises(ValidationError) as raised:
+        RealisationRules.model_validate({"foad_proof": {"funders": {"opco-x": {"requires": ["work"]}}}})
+    assert "foad_proof.funders.opco-x.source" in str(raised.value).replace("\n", ".").replace(" ", "")
