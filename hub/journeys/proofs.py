@@ -151,8 +151,8 @@ def check(reports: Iterable[JourneyReport], rules: list[ProofRule], *, funder: s
     for report in reports:
         if funder and funder not in report.funders:
             continue
-        if report.status in ("unknown", "registered", "terms_accepted") and not report.half_days:
-            continue
+        if report.status in ("unknown", "registered", "terms_accepted") and not (report.half_days or report.foad_modules):
+            continue  # nothing scheduled (no half-day, no distance module): nothing to prove yet
         found = EnrolmentGaps(report.learner_id, report.learner_name, report.action_id, sorted(report.funders),
                               report.status)
         found.gaps = _once(((rule.name, gap) for rule in rules if rule.applies(report) for gap in rule.check(report, today)))
