@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from hub.journeys.foad import FoadModule, evaluate as evaluate_foad, events_of as foad_events, hours, modules_of
 from hub.journeys.actions import HalfDay, RealisationRules, TrainingAction
-
-TWO = Decimal("0.01")
+from hub.journeys.foad import FoadModule, hours, modules_of
+from hub.journeys.foad import evaluate as evaluate_foad
+from hub.journeys.foad import events_of as foad_events
 STATUS_ORDER = ["registered", "terms_accepted", "agreement_signed", "funding_approved", "started", "completed", "abandoned"]
 
 
