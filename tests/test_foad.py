@@ -199,3 +199,23 @@ def test_a_funder_rule_needs_its_source():
     with pytest.raises(ValidationError) as raised:
         RealisationRules.model_validate({"foad_proof": {"funders": {"opco-x": {"requires": ["work"]}}}})
     assert "foad_proof.funders.opco-x.source" in str(raised.value).replace("\n", ".").replace(" ", "")
+
+
+async def test_explicit_half_days_are_checked_the_same_way(make_hub):
+    explicit = {"title": "Sécurité incendie", "start": "2026-11-23", "end": "2026-11-27", "half_days": [
+        {"date": f"2026-11-{d}", "half_day": "pm", "start": "13:00", "end": "17:00", "modality": "foad_asynchrone",
+         "module": "Module 2"} for d in (23, 24, 25)]}
+    reports, gaps = await foad_gaps(make_hub, started() + sessions() + [DOWNLOAD, TUTOR], {"SST-1": explicit})
+    assert [g.code for g in gaps] == ["foad_no_work_trace"]
+    (module,) = reports[0].foad_modules
+    assert module.scheduled_hours == Decimal("12") and len(module.half_days) == 3
+
+
+async def test_a_module_not_yet_begun_owes_no_proof(make_hub):
+    hub = await make_hub("actions:\n  FOAD-1: " + json.dumps(ASYNC) + "\n")
+    await hub.append(started("FOAD-1", "2026-11-02"), source=None)
+    reports = await hub.journey_reports(action="FOAD-1")
+    assert check(reports, hub.plugins.proof_rules(), today=dt.date(2026, 11, 2)) == []  # it starts today
+    (found,) = check(reports, hub.plugins.proof_rules(), today=dt.date(2026, 11, 3))
+    assert sorted(g.code for _, g in found.gaps) == ["foad_no_connection_trace", "foad_no_tutor_interaction",
+                                                    "foad_no_work_trace"]
