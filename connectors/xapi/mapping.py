@@ -57,6 +57,9 @@ VERBS: dict[str, str] = {
     "https://w3id.org/xapi/video/verbs/played": "played",
     "http://id.tincanapi.com/verb/downloaded": "downloaded",
     ADL + "registered": "registered",
+    ADL + "asked": "tutor",
+    ADL + "commented": "tutor",
+    ADL + "responded": "tutor",
 }
 
 #: activity types (``object.definition.type``) and profile categories that make an object a
@@ -92,6 +95,7 @@ EMITS = (
     "lms.media_played",
     "lms.resource_downloaded",
     "enrolment.registered",
+    "lms.tutor_interaction",
 )
 
 #: reasons a well-formed statement yields no event (counted in the connector's health details)
@@ -104,6 +108,7 @@ SKIP_REASONS = {
     "no_score": "'scored' or 'attempted' without result.score",
     "no_progress": "'progressed' without a progress extension or result.score.scaled",
     "not_an_activity": "its object is an Agent, a Group or a statement, not an Activity",
+    "no_instructor": "'asked', 'commented' or 'responded' without context.instructor: not an exchange with a tutor",
 }
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -623,6 +628,15 @@ class _Statement:
             if self.activity_name:
                 data["resource_name"] = self.activity_name[:300]
             return done([self.event("lms.resource_downloaded", data)])
+        if kind == "tutor":
+            tutor = self.instructor()
+            if tutor is None:
+                return done([], "no_instructor")
+            data = {"kind": "message", "tutor": tutor,
+                    "details": self.details(activity=self.activity, activity_type=self.activity_type)}
+            if self.activity_name:
+                data["summary"] = self.activity_name[:300]
+            return done([self.event("lms.tutor_interaction", data)])
         if kind == "registered":
             data = {"program": self.activity, "details": self.details(program_name=self.activity_name)}
             if self.registration:
@@ -652,6 +666,19 @@ class _Statement:
                 return done([self.attended(start, self.occurred)])
             return done([self.session(start, self.occurred)])
         raise AssertionError(f"unhandled verb kind {kind}")  # pragma: no cover
+
+    def instructor(self) -> str | None:
+        """The tutor a statement is addressed to (``context.instructor``): its name, else its e-mail
+        address or account name; None when there is none."""
+        agent = self.context.get("instructor")
+        if not isinstance(agent, dict):
+            return None
+        account = agent.get("account") if isinstance(agent.get("account"), dict) else {}
+        mbox = agent.get("mbox") if isinstance(agent.get("mbox"), str) else ""
+        for value in (agent.get("name"), mbox.removeprefix("mailto:"), account.get("name")):
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:300]
+        return None
 
     # ------------------------------------------------------------------ builders
     def graded(self, passed: bool | None) -> dict[str, Any]:

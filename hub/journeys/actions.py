@@ -9,9 +9,10 @@ this schedule (see :mod:`hub.journeys.compute`).
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from decimal import Decimal
 from functools import cached_property
-from typing import Literal
+from typing import Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -93,6 +94,49 @@ class WeeklyPattern(BaseModel):
     pm: Slot | None = Field(default=None, description="The afternoon half-day's hours and modality; unset: no afternoon")
 
 
+FoadEvidence = Literal["work", "assistance", "connection"]
+FOAD_EVIDENCE: tuple[FoadEvidence, ...] = ("work", "assistance", "connection")
+
+
+class FunderFoadProof(BaseModel):
+    """A funder whose FOAD proof rule differs from the default, with where it says so."""
+
+    model_config = ConfigDict(extra="forbid")
+    requires: list[FoadEvidence] = Field(description="The kinds of evidence this funder requires per FOAD module")
+    source: str = Field(min_length=1, description="Where the funder states this rule (URL or reference of its "
+                        "conditions): required, and shown with the gaps it decides")
+
+
+class FoadProofRules(BaseModel):
+    """Which evidence proves a FOAD module (Code du travail D6313-3-1; see docs/documents.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    requires: list[FoadEvidence] = Field(
+        default_factory=lambda: list(FOAD_EVIDENCE),
+        description="Evidence required per FOAD module: `work` (activities completed, quizzes, assessments), "
+                    "`assistance` (tutor interactions), `connection` (connection times)")
+    funders: dict[str, FunderFoadProof] = Field(
+        default_factory=dict, description="Funder-name globs whose rule differs (e.g. `opco-*`); an enrolment "
+        "must satisfy the rule of each of its funders (funders not listed: `requires`)")
+
+    def required_for(self, funders: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The evidence an enrolment with these funders must show (the union of each funder's rule),
+        and the sources of the funder rules that apply."""
+        needed: set[str] = set()
+        sources: list[str] = []
+        funders = list(funders)
+        for funder in funders or [None]:
+            override = next((o for glob, o in self.funders.items()
+                             if funder is not None and fnmatch.fnmatchcase(funder, glob)), None)
+            if override is None:
+                needed.update(self.requires)
+            else:
+                needed.update(override.requires)
+                if override.source not in sources:
+                    sources.append(override.source)
+        return [c for c in FOAD_EVIDENCE if c in needed], sources
+
+
 class RealisationRules(BaseModel):
     """How realised hours are counted (see docs: rules and their sources)."""
 
@@ -102,6 +146,8 @@ class RealisationRules(BaseModel):
     foad_daily_cap: Duration = Field(default=dt.timedelta(hours=7), description="FOAD connection time counted per day at most")
     foad_count_activity_estimates: bool = Field(
         default=False, description="Add the estimated time of each completed activity to FOAD hours")
+    foad_proof: FoadProofRules = Field(
+        default_factory=FoadProofRules, description="Evidence that proves a FOAD module, and funders whose rule differs")
     synchronous_min_presence: Duration = Field(
         default=dt.timedelta(0), description="Virtual-class presence below this does not count")
 

@@ -7,11 +7,11 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
   a signature per half-day, trainer included;
 * distanciel synchrone: a signed half-day counts like présentiel; otherwise the virtual-class
   presence inside the half-day, capped at its scheduled hours;
-* FOAD asynchrone: connection time (``lms.session``) per day, capped at ``foad_daily_cap``, plus,
-  when ``foad_count_activity_estimates``, the estimated time of each completed activity —
-  capped overall at the scheduled FOAD hours. Connection logs alone are not proof of FOAD
-  (TA Toulouse, 2 Nov. 2023): the journey also lists, per activity, the traces, the tutor
-  interactions and the assessment results.
+* FOAD asynchrone: per module (:mod:`hub.journeys.foad`), connection time (``lms.session``) per
+  day, capped at ``foad_daily_cap``, plus, when ``foad_count_activity_estimates``, the estimated
+  time of each completed activity — capped at the module's scheduled hours. Connection logs alone
+  are not proof of FOAD (TA Toulouse, 2 Nov. 2023): each module also holds its work done, tutor
+  interactions and connection times, which the proof rules check.
 
 Nothing after the abandonment date counts. Superseded events are ignored.
 """
@@ -19,14 +19,14 @@ Nothing after the abandonment date counts. Superseded events are ignored.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hub.journeys.actions import HalfDay, RealisationRules, TrainingAction
-
-TWO = Decimal("0.01")
+from hub.journeys.foad import FoadModule, hours, modules_of
+from hub.journeys.foad import evaluate as evaluate_foad
+from hub.journeys.foad import events_of as foad_events
 STATUS_ORDER = ["registered", "terms_accepted", "agreement_signed", "funding_approved", "started", "completed", "abandoned"]
 
 
@@ -34,10 +34,6 @@ def _dt(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def hours(seconds: float | Decimal) -> Decimal:
-    return (Decimal(seconds) / Decimal(3600)).quantize(TWO, ROUND_HALF_UP)
 
 
 @dataclass
@@ -85,6 +81,8 @@ class JourneyReport:
     exit_date: dt.date | None
     last_activity_at: dt.datetime | None = None
     learner_ids: dict[str, str] = field(default_factory=dict)  # identifiers the sources reported (nir, …)
+    foad_modules: list[FoadModule] = field(default_factory=list)
+    rules: RealisationRules | None = None  # the rules that computed these figures
 
     @property
     def realised_hours(self) -> Decimal:
@@ -116,6 +114,7 @@ class JourneyReport:
             "certifications": self.certifications,
             "foad_activities": self.foad_activities,
             "tutor_interactions": self.tutor_interactions,
+            "foad_modules": [m.as_dict(explain) for m in self.foad_modules],
         }
 
 
@@ -166,9 +165,11 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
             realised[modality] = Figure(sum((r.hours for r in rows), Decimal(0)),
                                         f"scheduled hours of the half-days that count ({modality})",
                                         [e for r in rows if r.hours for e in r.events])
-    foad_days = [hd for hd in schedule if hd.modality == "foad_asynchrone"]
-    if foad_days or (action and action.modality == "foad_asynchrone"):
-        realised["foad_asynchrone"] = _foad(state, superseded, rules, tz, action, foad_days, abandoned_on)
+    modules = _foad(state, superseded, rules, tz, action, schedule, abandoned_on)
+    if modules:
+        realised["foad_asynchrone"] = Figure(
+            sum((m.value for m in modules), Decimal(0)), "; ".join(m.rule() for m in modules),
+            [e for m in modules for e in foad_events(m)])
     total = sum((f.value for f in realised.values()), Decimal(0))
     realised["total"] = Figure(total, "sum of the modalities", sorted({e for f in realised.values() for e in f.events}))
     planned = action.total_planned_hours() if action else Decimal(0)
@@ -193,6 +194,8 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         exit_date=exit_date,
         last_activity_at=_last_trace(state, superseded),
         learner_ids=dict(state["learner"].get("ids") or {}),
+        foad_modules=modules,
+        rules=rules,
     )
 
 
@@ -244,36 +247,19 @@ def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: Realisat
     if hd.date >= today:
         return HalfDayResult(hd, "upcoming", Decimal(0), "not yet held", [])
     if hd.modality == "foad_asynchrone":
-        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day from connection time, below", [])
+        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day and per module (FOAD modules below), "
+                             "not per half-day", [])
     return HalfDayResult(hd, "missing", Decimal(0), "no signature and no recorded absence", [])
 
 
-def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction | None, foad_days, abandoned_on) -> Figure:
-    cap = rules.foad_daily_cap.total_seconds()
-    per_day: dict[dt.date, float] = defaultdict(float)
-    events: list[str] = []
-    start = action.start if action else None
-    end = abandoned_on or (action.end if action else None)
-    for s in _live(state.get("sessions", []), superseded):
-        day = _dt(s["start"]).astimezone(tz).date()
-        if (start and day < start) or (end and day > end):
-            continue
-        per_day[day] += s["duration_seconds"]
-        events.append(s["event"])
-    seconds = sum(min(v, cap) for v in per_day.values())
-    rule = f"connection time per day, capped at {hours(cap)} h a day"
-    if rules.foad_count_activity_estimates:
-        for a in _live(state.get("activities", []), superseded):
-            if a.get("estimated_minutes"):
-                seconds += a["estimated_minutes"] * 60
-                events.append(a["event"])
-        rule += ", plus the estimated time of completed activities"
-    value = hours(seconds)
-    scheduled = sum((hd.hours for hd in foad_days), Decimal(0))
-    if scheduled and value > scheduled:
-        value = scheduled
-        rule += f", capped at the {scheduled} scheduled FOAD hours"
-    return Figure(value, rule, events)
+def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction | None, schedule,
+          abandoned_on) -> list[FoadModule]:
+    """The action's FOAD modules, each with its hours and evidence from the enrolment's live facts."""
+    def facts(name: str) -> list[dict[str, Any]]:
+        return _live(state.get(name, []), superseded)
+
+    return [evaluate_foad(m, facts, tz)
+            for m in modules_of(action, schedule, rules, abandoned_on)]
 
 
 def _activities(state, superseded) -> list[dict[str, Any]]:
