@@ -123,6 +123,12 @@ class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.
         description="Overlap re-read on each pull: learners whose course access is this close to the last one "
         "seen are polled again, and facts this close are compared with those already sent",
     )
+    learner_poll_interval: Duration = Field(
+        default=dt.timedelta(days=1),
+        description="Longest time between two polls of one enrolled learner's completions and attempts, even of a "
+        "learner who did not come back or never opened the course (a teacher's override); the polls are spread "
+        "evenly over the interval",
+    )
     concurrency: int = Field(default=4, ge=1, le=32, description="Web-service calls in flight at once")
     attendance_modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"] = Field(
         default="presentiel", description="Modality of the sessions of the attendance plugin (mod_attendance)",
@@ -133,6 +139,13 @@ class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.
     )
     logstore: LogstoreConfig = Field(default_factory=LogstoreConfig,
                                      description="The log store (read-only SQL on Moodle's database)")
+
+    @field_validator("learner_poll_interval")
+    @classmethod
+    def _interval(cls, value: dt.timedelta) -> dt.timedelta:
+        if value < dt.timedelta(minutes=1):
+            raise ValueError("learner_poll_interval must be at least 1m")
+        return value
 
     @model_validator(mode="after")
     def _one_mode(self) -> "MoodleConfig":
