@@ -12,7 +12,8 @@ of courses (quizzes). Then one page per course:
 * per learner, because Moodle offers these functions for one user at a time (it has no
   per-course call for completion): activity completion, course completion, the attempts of each
   quiz, the SCORM attempts. A learner is polled when their last access to the course is newer
-  than what the cursor saw (minus ``recheck``), and in any case once per
+  than what the cursor saw (minus ``recheck``), when the grade report shows a new grade of theirs
+  (a teacher graded their essay), and in any case once per
   ``learner_poll_interval``, at a moment of the interval drawn from the course and user ids, so
   that a teacher's override for a learner who never comes back arrives and the polls of a
   course are spread evenly over the interval (:func:`due`).
@@ -152,10 +153,9 @@ class CourseSync:
         self.learners: dict[int, dict[str, Any]] = {}
         self.cms: dict[int, dict[str, Any]] = {}
         self.polled: list[int] = []
-        self.polled_set: set[int] = set()
         self.quiz_items: set[int] = set()                 # quizzes with a grade item
         self.quiz_graded: set[tuple[int, int]] = set()    # (quiz, learner) with a grade
-        self.new_quiz_grades: set[tuple[int, int]] = set()  # (quiz, learner) whose grade is new in this pass
+        self.regraded: set[int] = set()                   # learners with a grade new in this pass
         self.rejects: list[Reject] = []
         self.high_access = self.access or 0
 
@@ -179,14 +179,10 @@ class CourseSync:
             return events
         for event in events:
             at = fact_time or int(dt.datetime.fromisoformat(event["occurred_at"]).timestamp())
-            if kind not in PER_LEARNER:
-                self._course_wide(kind, event, at)
-            elif uid in self.polled_set:
+            if kind in PER_LEARNER:  # read by the learner's poll: settled when it ends
                 self.answers.setdefault(uid, []).append((event["source_id"], at, event))
-            else:  # a partial fetch (one quiz of a learner not polled): only what is newer than their mark
-                mark = self.marks.get(uid)
-                if mark is None or at > mark[0]:
-                    self.events.append(event)
+            else:
+                self._course_wide(kind, event, at)
         return events
 
     def _course_wide(self, kind: str, event: dict[str, Any], at: int) -> None:
@@ -262,17 +258,13 @@ class CourseSync:
         await self._quiz_pass_marks(quizzes)
 
         self.polled = polled = self._due_learners(learners)
-        self.polled_set = set(polled)
         await asyncio.gather(*(self._learner(uid, quizzes, scorms) for uid in polled))
-        # a learner who did not come back but whose quiz grade changed (a teacher graded an essay):
-        # their attempts of that quiz, to send the attempt that was waiting for its grade
-        waiting = sorted((q, u) for q, u in self.new_quiz_grades if u not in self.polled_set and u in self.learners)
-        by_id = {quiz["id"]: quiz for quiz in quizzes}
-        await asyncio.gather(*(self._quiz_attempts(self.learners[u], by_id[q]) for q, u in waiting if q in by_id))
 
     def _due_learners(self, learners: dict[int, dict[str, Any]]) -> list[int]:
-        """The learners to poll: those whose course access is new (minus the overlap), and those
-        whose periodic poll is due (every learner once per ``learner_poll_interval``)."""
+        """The learners to poll: those whose course access is new (minus the overlap), those with a
+        new grade (a teacher graded an essay: the attempt waiting for it, and the completion the
+        grade may set, "complete on pass"), and those whose periodic poll is due (every learner
+        once per ``learner_poll_interval``)."""
         interval = self.c.config.learner_poll_interval.total_seconds()
         polled = []
         for uid, user in learners.items():
@@ -280,7 +272,7 @@ class CourseSync:
             came = isinstance(access, int) and access > 0
             if came:
                 self.high_access = max(self.high_access, access)
-            if (came and (self.access is None or access >= self.access - self.overlap)) or (
+            if (came and (self.access is None or access >= self.access - self.overlap)) or uid in self.regraded or (
                     self.last_round is not None and due(self.course["id"], uid, self.last_round, self.now, interval)):
                 polled.append(uid)
         return polled
@@ -298,12 +290,12 @@ class CourseSync:
                 quiz = item.get("iteminstance") if isinstance(item, dict) and item.get("itemmodule") == "quiz" else None
                 before = len(self.events)
                 self.add({"kind": "grade", "course": self.cref, "user": user, "item": item})
+                if len(self.events) > before:
+                    self.regraded.add(user["id"])
                 if quiz is not None:
                     self.quiz_items.add(quiz)
                     if item.get("graderaw") is not None:
                         self.quiz_graded.add((quiz, user["id"]))
-                    if len(self.events) > before:
-                        self.new_quiz_grades.add((quiz, user["id"]))
         self.grades = answer
 
     async def _submissions(self, assigns: list[dict[str, Any]]) -> None:

@@ -160,7 +160,8 @@ async def test_bigbluebutton_without_log_store_is_reported(tmp_path):
 
 async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
     """Léo's quiz attempt needs manual grading: no grade, quiz not complete. Not asked about until a
-    teacher grades it; then his attempts are fetched although he did not come back to the course."""
+    teacher grades it; then he is polled although he did not come back to the course: the attempt,
+    and the completion the grade set (the quiz completes on a pass grade)."""
     course = generate(learners=6, activities=10)
     quiz_item = next(gi for gi in course.grade_items if gi["cm"]["modname"] == "quiz")
     graded = course.grades[LEO].pop(quiz_item["id"])
@@ -177,6 +178,7 @@ async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
             graded_at = graded[1] + 86400 * 30
             attempt.update(sumgrades=17, timemodified=graded_at)
             course.grades[LEO][quiz_item["id"]] = (85.0, graded_at)
+            next(s for s in course.completions[LEO] if s["cmid"] == 102).update(state=2, timecompleted=graded_at)
             fake.reset_counts()
             second = await sync(moodle, first.cursor)
     # graded after it was finished: the attempt's id carries the grading time (a correction is a new fact)
@@ -185,8 +187,11 @@ async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
     assert sent["data"]["finished_at"] == iso_ts(attempt["timefinish"])
     asked = [p for _, f, p in fake.log if f == "mod_quiz_get_user_attempts" and ("userid", str(LEO)) in p]
     assert len(asked) == 1
-    polled = [p for _, f, p in fake.log if f == "core_completion_get_activities_completion_status"]
-    assert ("userid", str(LEO)) not in {kv for p in polled for kv in p}, "Léo is not polled again"
+    passed = second.by_id(f"completion:102:{LEO}:pass")
+    assert passed["occurred_at"] == iso_ts(graded_at)
+    polled = [dict(p)["userid"] for _, f, p in fake.log if f == "core_completion_get_activities_completion_status"]
+    # Léo, whose grade is new, and Julien, whose access is the newest seen (recheck); nobody else
+    assert sorted(polled) == [str(JULIEN), str(LEO)]
 
 
 DAY = 86400
