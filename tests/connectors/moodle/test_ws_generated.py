@@ -266,6 +266,12 @@ async def test_every_learner_is_polled_once_per_interval_spread_over_the_rounds(
                 run = await sync(moodle, run.cursor)
                 per_round.append({int(dict(p)["userid"]) for _, f, p in fake.log
                                   if f == "core_completion_get_activities_completion_status"})
+            fake.reset_counts()
+            moodle.now = start + 2 * DAY  # the hub was stopped for longer than the interval
+            await sync(moodle, run.cursor)
+            after_pause = {int(dict(p)["userid"]) for _, f, p in fake.log
+                           if f == "core_completion_get_activities_completion_status"}
+    assert after_pause == {u["id"] for u in course.learners}, "a pause longer than the interval: everyone once"
     latest = max(u["lastcourseaccess"] for u in course.learners)
     recheck = {u["id"] for u in course.learners if u["lastcourseaccess"] >= latest - 600}
     rotated = [polled - recheck for polled in per_round]
