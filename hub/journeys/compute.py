@@ -4,7 +4,9 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
 
 * présentiel: the scheduled hours of each half-day the learner signed (and, when
   ``presentiel_requires_trainer_cosignature``, that the trainer co-signed) — décret 2017-382:
-  a signature per half-day, trainer included;
+  a signature per half-day, trainer included. The trainer co-signed when a learner signature
+  says so (``trainer_cosigned``) or when the trainer's own signature of the half-day is in the
+  ledger, whenever it arrived (see :mod:`hub.journeys.projection`);
 * distanciel synchrone: a signed half-day counts like présentiel; otherwise the virtual-class
   presence inside the half-day, capped at its scheduled hours;
 * FOAD asynchrone: connection time (``lms.session``) per day, capped at ``foad_daily_cap``, plus,
@@ -146,7 +148,8 @@ def status_of(state: dict[str, Any]) -> str:
 def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
             today: dt.date | None = None) -> JourneyReport:
     today = today or dt.datetime.now(tz).date()
-    superseded = set(state.get("superseded", []))
+    superseded = set(state.get("superseded", [])) | {
+        f["supersedes"] for f in state.get("trainer_signatures", []) if f.get("supersedes")}
     timeline = _timeline(state)
     status = _status(timeline)
     exit_date = None
@@ -157,7 +160,9 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
     abandoned_on = exit_date if status == "abandoned" else None
 
     schedule = action.schedule() if action else []
-    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on)
+    cosignatures = _trainer_signatures(state, superseded)
+    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on,
+                         cosignatures.get(hd.key, []))
                for hd in schedule]
     realised: dict[str, Figure] = {}
     for modality in ("presentiel", "distanciel_synchrone"):
@@ -205,21 +210,35 @@ def _last_trace(state, superseded) -> dt.datetime | None:
     return max(times) if times else None
 
 
-def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on) -> HalfDayResult:
-    signatures = [s for s in _live((slot or {}).get("signatures", []), superseded) if s.get("signer", "learner") == "learner"]
+def _trainer_signatures(state: dict[str, Any], superseded: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The live trainer signatures of the whole action (no learner), by half-day key."""
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fact in _live(state.get("trainer_signatures", []), superseded):
+        by_key[f"{fact['date']}/{fact['half_day']}"].append(fact)
+    return by_key
+
+
+def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on,
+              action_cosignatures: list[dict[str, Any]]) -> HalfDayResult:
+    facts = _live((slot or {}).get("signatures", []), superseded)
+    signatures = [s for s in facts if s.get("signer", "learner") == "learner"]
+    trainers = [s for s in facts if s.get("signer") == "trainer"] + action_cosignatures
     absences = _live((slot or {}).get("absences", []), superseded)
     if abandoned_on and hd.date > abandoned_on:
         return HalfDayResult(hd, "after_exit", Decimal(0), f"after the abandonment on {abandoned_on}", [])
     if signatures:
         signed = signatures[-1]
-        cosigned = any(s.get("trainer_cosigned") for s in signatures)
+        cosigned = bool(trainers) or any(s.get("trainer_cosigned") for s in signatures)
+        events = [s["event"] for s in signatures] + [t["event"] for t in trainers]
         if rules.presentiel_requires_trainer_cosignature and not cosigned:
             return HalfDayResult(hd, "signed_without_trainer", Decimal(0),
                                  "signed by the learner, not co-signed by the trainer (required by the rules)",
-                                 [s["event"] for s in signatures], signed.get("proof"))
+                                 events, signed.get("proof"))
         status = "signed" if cosigned else "signed_without_trainer"
-        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours",
-                             [s["event"] for s in signatures], signed.get("proof"))
+        by = (", co-signed by the trainer's own signature of the half-day" if trainers
+              else ", co-signed by the trainer" if cosigned else "")
+        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours{by}",
+                             events, signed.get("proof"))
     if hd.modality == "distanciel_synchrone":
         window = (hd.starts_at(tz), hd.ends_at(tz))
         seconds, events = 0.0, []

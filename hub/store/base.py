@@ -387,6 +387,11 @@ class JourneyStore(StoreThread, Protocol):
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
+    def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
+        """The events of ``types`` about ``action`` as a whole (no learner), up to ``until_seq``,
+        in ledger order: a trainer's signature co-signs the half-day of every learner of the action."""
+
+    @abc.abstractmethod
     def event_learner_ids(self) -> list[str]:
         """Every learner id that events were attributed to (aliases included), sorted."""
 

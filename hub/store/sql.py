@@ -133,6 +133,12 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
+    def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
+        condition, params = self._in("type", types)
+        return [event_dict(r) for r in self._execute(
+            f"SELECT * FROM events WHERE learner_id IS NULL AND action = ? AND {condition} AND seq <= ? ORDER BY seq",
+            [action, *params, until_seq])]
+
     def event_learner_ids(self) -> list[str]:
         return [r["learner_id"] for r in self._execute(
             f"SELECT DISTINCT learner_id{self.binary_order} AS learner_id FROM events WHERE learner_id IS NOT NULL "
