@@ -107,7 +107,8 @@ def _print_journey(report, explain: bool) -> None:
         click.echo(f"  progress: {report.progress.value} %")
     marks = {"signed": "✓", "signed_without_trainer": "✓ (no trainer signature)", "absent": "absent",
              "absent_justified": "absent (justified)", "missing": "MISSING", "upcoming": "upcoming",
-             "after_exit": "after exit", "remote": "remote", "foad": "FOAD"}
+             "after_exit": "after exit", "remote": "remote", "foad": "FOAD",
+             "public_holiday": "PUBLIC HOLIDAY (not counted)"}
     click.echo("  half-days:")
     for r in report.half_days:
         line = f"    {r.half_day.date} {r.half_day.half_day} {r.half_day.start}-{r.half_day.end} " \
@@ -115,6 +116,10 @@ def _print_journey(report, explain: bool) -> None:
         click.echo(line)
         if explain and r.events:
             click.echo(f"      {r.rule}: {', '.join(r.events)}")
+    for entry in report.off_schedule:
+        why = f"public holiday ({entry['holiday']})" if entry["holiday"] else "no session scheduled"
+        click.echo(f"    {entry['date']} {entry['half_day']} signed on a day off the schedule: {why}, not counted"
+                   + (f": {', '.join(entry['events'])}" if explain else ""))
     for a in report.assessments:
         score = f"{a.get('score')}/{a.get('max_score')}" if a.get("score") is not None else ""
         click.echo(f"  assessment: {a.get('assessment') or a.get('activity_name') or a.get('activity')} {score}"

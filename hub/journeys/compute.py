@@ -16,6 +16,12 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
   interactions and the assessment results.
 
 Nothing after the abandonment date counts. Superseded events are ignored.
+
+Calendar: a signature dated on a public holiday of the action's calendar, or on a day the
+schedule holds no session for, credits no hours and is listed (``off_schedule``, and the
+``public_holiday`` status of an explicitly scheduled half-day on a public holiday that the
+schedule does not confirm): :mod:`hub.journeys.proofs` turns each into a gap an admin resolves
+(CAA Nantes, 20 April 2021: attendance sheets, one dated on a public holiday, rejected as proof).
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class HalfDayResult:
     rule: str
     events: list[str]
     proof: str | None = None
+    holiday: str | None = None  # the public holiday the half-day falls on (an explicit half-day, unconfirmed)
 
 
 @dataclass
@@ -87,6 +94,8 @@ class JourneyReport:
     exit_date: dt.date | None
     last_activity_at: dt.datetime | None = None
     learner_ids: dict[str, str] = field(default_factory=dict)  # identifiers the sources reported (nir, …)
+    #: learner signatures dated on a day without a scheduled half-day (public holiday or no session)
+    off_schedule: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def realised_hours(self) -> Decimal:
@@ -111,9 +120,10 @@ class JourneyReport:
             "half_days": [
                 {"date": r.half_day.date.isoformat(), "half_day": r.half_day.half_day, "modality": r.half_day.modality,
                  "status": r.status, "hours": str(r.hours), **({"rule": r.rule, "events": r.events} if explain else {}),
-                 **({"proof": r.proof} if r.proof else {})}
+                 **({"proof": r.proof} if r.proof else {}), **({"holiday": r.holiday} if r.holiday else {})}
                 for r in self.half_days
             ],
+            "off_schedule": self.off_schedule,
             "assessments": self.assessments,
             "certifications": self.certifications,
             "foad_activities": self.foad_activities,
@@ -161,8 +171,8 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
 
     schedule = action.schedule() if action else []
     cosignatures = _trainer_signatures(state, superseded)
-    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on,
-                         cosignatures.get(hd.key, []))
+    results = [_on_holiday(_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today,
+                                     abandoned_on, cosignatures.get(hd.key, [])), action)
                for hd in schedule]
     realised: dict[str, Figure] = {}
     for modality in ("presentiel", "distanciel_synchrone"):
@@ -198,7 +208,36 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         exit_date=exit_date,
         last_activity_at=_last_trace(state, superseded),
         learner_ids=dict(state["learner"].get("ids") or {}),
+        off_schedule=_off_schedule(state, schedule, superseded, action),
     )
+
+
+def _on_holiday(result: HalfDayResult, action: TrainingAction | None) -> HalfDayResult:
+    """An explicit half-day on a public holiday that the schedule does not confirm credits no hours."""
+    hd = result.half_day
+    name = action.holiday(hd.date) if action and not hd.holiday_confirmed else None
+    if name is None or result.status in ("after_exit", "absent", "absent_justified"):
+        return result
+    return HalfDayResult(hd, "public_holiday", Decimal(0),
+                         f"scheduled on a public holiday ({name}): no hours until the session is confirmed "
+                         "(holiday_confirmed) or the signature corrected", result.events, result.proof, name)
+
+
+def _off_schedule(state, schedule: list[HalfDay], superseded, action: TrainingAction | None) -> list[dict[str, Any]]:
+    """The learner's signatures of half-days the schedule does not hold: a public holiday or no session."""
+    scheduled = {hd.key for hd in schedule}
+    found = []
+    for key in sorted(state["half_days"]):
+        if key in scheduled:
+            continue
+        signatures = [s for s in _live(state["half_days"][key].get("signatures", []), superseded)
+                      if s.get("signer", "learner") == "learner"]
+        if signatures:
+            day, half_day = key.split("/")
+            name = action.holiday(dt.date.fromisoformat(day)) if action else None
+            found.append({"date": day, "half_day": half_day, "holiday": name,
+                          "events": [s["event"] for s in signatures]})
+    return found
 
 
 def _last_trace(state, superseded) -> dt.datetime | None:
