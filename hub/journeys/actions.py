@@ -159,6 +159,7 @@ class TrainingAction(BaseModel):
         """The organisation's calendar (``hub.calendar``), for an action without its own."""
         self._hub_calendar = calendar
         self.__dict__.pop("_schedule", None)
+        self.__dict__.pop("unconfirmed_holidays", None)
 
     @property
     def effective_calendar(self) -> str:
@@ -189,6 +190,13 @@ class TrainingAction(BaseModel):
         for hd in self.half_days:
             days[hd.key] = hd
         return tuple(days[k] for k in sorted(days))
+
+    @cached_property
+    def unconfirmed_holidays(self) -> dict[str, str]:
+        """The scheduled half-days on a public holiday that the schedule does not confirm
+        (``holiday_confirmed``): half-day key -> the holiday's name (computed once per action)."""
+        return {hd.key: name for hd in self._schedule
+                if not hd.holiday_confirmed and (name := self.holiday(hd.date)) is not None}
 
     def total_planned_hours(self) -> Decimal:
         if self.planned_hours is not None:

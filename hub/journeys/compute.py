@@ -215,7 +215,7 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
 def _on_holiday(result: HalfDayResult, action: TrainingAction | None) -> HalfDayResult:
     """An explicit half-day on a public holiday that the schedule does not confirm credits no hours."""
     hd = result.half_day
-    name = action.holiday(hd.date) if action and not hd.holiday_confirmed else None
+    name = action.unconfirmed_holidays.get(hd.key) if action else None
     if name is None or result.status in ("after_exit", "absent", "absent_justified"):
         return result
     return HalfDayResult(hd, "public_holiday", Decimal(0),
