@@ -76,8 +76,12 @@ def _foad_traces(report: JourneyReport, today: dt.date) -> list[Gap]:
     return []
 
 
-HOLIDAY_FIX = ("corriger la date de l'émargement (un événement correctif, supersedes) ou, si la séance a bien eu "
-               "lieu ce jour férié, la déclarer dans le planning de l'action (half_days, holiday_confirmed: true)")
+def _on_public_holiday(date: str, half_day: str, holiday: str) -> Gap:
+    return Gap("attendance_on_public_holiday",
+               f"{_label(date, half_day)} : émargement daté d'un jour férié ({holiday}), aucune heure n'est comptée",
+               "corriger la date de l'émargement (un événement correctif, supersedes) ou, si la séance a bien eu "
+               "lieu ce jour férié, la déclarer dans le planning de l'action (half_days, holiday_confirmed: true)",
+               date, half_day)
 
 
 def _calendar(report: JourneyReport, today: dt.date) -> list[Gap]:
@@ -87,8 +91,7 @@ def _calendar(report: JourneyReport, today: dt.date) -> list[Gap]:
         if r.status == "public_holiday":
             date, half_day = r.half_day.date.isoformat(), r.half_day.half_day
             if r.events:
-                gaps.append(Gap("attendance_on_public_holiday", f"{_label(date, half_day)} : émargement daté d'un "
-                                f"jour férié ({r.holiday}), aucune heure n'est comptée", HOLIDAY_FIX, date, half_day))
+                gaps.append(_on_public_holiday(date, half_day, r.holiday or ""))
             elif r.half_day.date < today:
                 gaps.append(Gap("session_on_public_holiday", f"{_label(date, half_day)} : demi-journée prévue un jour "
                                 f"férié ({r.holiday})", "retirer la demi-journée du planning, ou confirmer la séance "
@@ -96,8 +99,7 @@ def _calendar(report: JourneyReport, today: dt.date) -> list[Gap]:
     for entry in report.off_schedule:
         date, half_day = entry["date"], entry["half_day"]
         if entry["holiday"]:
-            gaps.append(Gap("attendance_on_public_holiday", f"{_label(date, half_day)} : émargement daté d'un jour "
-                            f"férié ({entry['holiday']}), aucune heure n'est comptée", HOLIDAY_FIX, date, half_day))
+            gaps.append(_on_public_holiday(date, half_day, entry["holiday"]))
         else:
             gaps.append(Gap("attendance_without_session", f"{_label(date, half_day)} : émargement sans séance prévue "
                             "au planning, aucune heure n'est comptée",
