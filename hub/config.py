@@ -698,6 +698,21 @@ def route_warnings(loaded: LoadedConfig, event_types: typing.Iterable[str]) -> l
     return out
 
 
+def schedule_warnings(loaded: LoadedConfig) -> list[str]:
+    """Explicit half-days on a public holiday of their action's calendar, not confirmed: valid (the
+    schedule keeps them), but their signatures credit no hours. ``file:line: path: message`` strings."""
+    out = []
+    for action_id, action in loaded.model.actions.items():
+        for i, hd in enumerate(action.half_days):
+            name = None if hd.holiday_confirmed else action.holiday(hd.date)
+            if name is not None:
+                out.append(f"{loaded.path}:{_line_for(loaded.lines, ('actions', action_id, 'half_days', i))}: "
+                           f"actions.{action_id}.half_days[{i}]: {hd.date} is a public holiday ({name}) in the "
+                           f"action's calendar ({action.effective_calendar}): its signatures credit no hours until "
+                           "it is confirmed (holiday_confirmed: true)")
+    return out
+
+
 def load_config(path: str | os.PathLike | None, connector_classes: Mapping[str, type[Connector]],
                 env: Mapping[str, str] | None = None, format_classes: Mapping[str, type] | None = None) -> LoadedConfig:
     """Read and validate the configuration file at ``path``."""

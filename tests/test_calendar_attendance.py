@@ -112,3 +112,22 @@ async def test_an_explicit_half_day_on_a_public_holiday_is_kept_but_flagged_unti
     victory = next(r for r in report.half_days if r.half_day.date == D(2027, 5, 8))
     assert (victory.status, victory.hours) == ("signed", Decimal(3)) and report.realised_hours == 3
     assert "attendance_on_public_holiday" not in [c for c, *_ in gaps_of([report], today=D(2027, 5, 10))]
+
+
+def test_parcours_check_flags_an_explicit_half_day_on_a_public_holiday():
+    from hub.config import schedule_warnings
+
+    classes = load_plugins(env={}).connector_classes()
+    action = {"title": "x", "start": "2027-05-03", "end": "2027-05-14", "calendar": "971",
+              "half_days": [{"date": "2027-05-07", "half_day": "am", "start": "09:00", "end": "12:00"},
+                            {"date": "2027-05-08", "half_day": "am", "start": "09:00", "end": "12:00"},
+                            {"date": "2027-05-27", "half_day": "pm", "start": "13:00", "end": "17:00"},
+                            {"date": "2027-05-13", "half_day": "am", "start": "09:00", "end": "12:00",
+                             "holiday_confirmed": True}]}
+    text = "actions:\n  BUR-1:\n" + "".join(f"    {k}: {json.dumps(v)}\n" for k, v in action.items())
+    cfg = parse_config(text, classes, filename="hub.yaml", env={})
+    assert schedule_warnings(cfg) == [
+        "hub.yaml:7: actions.BUR-1.half_days[1]: 2027-05-08 is a public holiday (Fête de la Victoire) in the "
+        "action's calendar (guadeloupe): its signatures credit no hours until it is confirmed (holiday_confirmed: true)",
+        "hub.yaml:7: actions.BUR-1.half_days[2]: 2027-05-27 is a public holiday (Abolition de l'esclavage) in the "
+        "action's calendar (guadeloupe): its signatures credit no hours until it is confirmed (holiday_confirmed: true)"]
