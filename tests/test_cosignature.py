@@ -34,7 +34,10 @@ async def statuses(hub, action: str = "HAB-1") -> dict[str, dict[str, str]]:
     return {r.learner_name: {h.half_day.key: h.status for h in r.half_days} for r in reports}
 
 
-async def test_a_late_trainer_signature_cosigns_every_learner_of_the_half_day(make_hub, each_store_url):
+async def test_a_late_trainer_signature_cosigns_every_learner_of_the_half_day(make_hub, each_store_url, monkeypatch):
+    from hub.journeys import projection
+
+    monkeypatch.setattr(projection, "FAN_OUT_CHUNK", 1)  # the stored journeys are updated a chunk at a time
     hub = await make_hub(CONFIG, store_url=each_store_url)
     await hub.append([learner_signed("alice"), learner_signed("bruno"), learner_signed("alice", "pm"),
                       learner_signed("chloe", action="HAB-2")], source=None)

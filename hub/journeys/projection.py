@@ -9,7 +9,8 @@ figures are computed.
 Most events are about one learner. A trainer's signature without a learner (Edusign, Yousign:
 the trainer signs the sheet of a half-day, often at the end of the day) is about the whole
 action: it is added, as a co-signature of its half-day, to every journey of the action — those
-already projected when it arrives, and those created later (a learner who signs afterwards),
+already projected when it arrives (read and written a chunk at a time, so that memory is bounded
+by the chunk, not by the action), and those created later (a learner who signs afterwards),
 which are seeded with the action's trainer signatures from the ledger.
 """
 
@@ -53,6 +54,7 @@ LISTS = {
 
 
 Key = tuple[str, str]  # (learner_id, action)
+FAN_OUT_CHUNK = 100  # stored journeys updated at a time by an event about a whole action
 #: the types an event about a whole action (no learner) may have; see :func:`is_action_wide`
 ACTION_WIDE_TYPES = ["attendance.signed"]
 
@@ -147,23 +149,31 @@ def apply_action_wide(state: dict[str, Any], event: dict[str, Any]) -> None:
 
 @dataclass
 class ActionWide:
-    """What the projection reads beyond its batch for events about a whole action:
-    ``journeys(actions)``, the stored journeys of these actions; ``events(action)``, the action's
-    trainer signatures in the ledger (up to where the projection goes), to seed a new journey."""
+    """What the projection does beyond its batch for events about a whole action:
+    ``fan_out(action, events, skip)`` applies them to the action's stored journeys but those of
+    ``skip`` (the batch holds them), a chunk at a time; ``events(action)``, the action's trainer
+    signatures in the ledger (up to where the projection goes), seeds a new journey."""
 
-    journeys: Callable[[list[str]], dict[Key, dict[str, Any]]]
+    fan_out: Callable[[str, list[dict[str, Any]], set[Key]], None]
     events: Callable[[str], list[dict[str, Any]]]
 
     @classmethod
     def of(cls, store, until_seq: int) -> "ActionWide":
-        def journeys(actions: list[str]) -> dict[Key, dict[str, Any]]:
-            return {(s["learner_id"], s["action"]): s for action in actions for s in store.journeys(action=action)}
+        def fan_out(action: str, events: list[dict[str, Any]], skip: set[Key]) -> None:
+            keys = [(learner, action) for learner in store.journey_learners(action) if (learner, action) not in skip]
+            for start in range(0, len(keys), FAN_OUT_CHUNK):
+                states = store.load_journeys(keys[start:start + FAN_OUT_CHUNK])
+                for state in states.values():
+                    for event in events:
+                        apply_action_wide(state, event)
+                # saved before the batch and its cursor: a crash in between applies them again, once
+                store.save_journeys(states, 0)
 
         def events(action: str) -> list[dict[str, Any]]:
             found = store.action_events(action, types=ACTION_WIDE_TYPES, until_seq=until_seq)
             return [e for e in found if is_action_wide(e)]
 
-        return cls(journeys, events)
+        return cls(fan_out, events)
 
 
 def skip_unreadable(state: dict[str, Any], event: dict[str, Any]) -> None:
@@ -195,17 +205,17 @@ def project(
     list, and the projection goes on."""
     events = list(events)
     keys = []
-    wide_actions: set[str] = set()
+    wide_events: dict[str, list[dict[str, Any]]] = {}  # action -> its trainer signatures in the batch
     for event in events:
         if event.get("learner_id") and event.get("action"):
             event["learner_id"] = canonical(event["learner_id"])
             keys.append((event["learner_id"], event["action"]))
         elif is_action_wide(event):
-            wide_actions.add(event["action"])
+            wide_events.setdefault(event["action"], []).append(event)
     states = load(sorted(set(keys)))
-    if wide is not None and wide_actions:
-        for key, state in wide.journeys(sorted(wide_actions)).items():
-            states.setdefault(key, state)
+    if wide is not None:
+        for action, found in wide_events.items():  # the journeys the batch does not touch otherwise
+            wide.fan_out(action, found, set(keys))
     seeds: dict[str, list[dict[str, Any]]] = {}  # action -> its trainer signatures, read once per batch
     last = 0
     for event in events:

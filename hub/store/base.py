@@ -375,6 +375,10 @@ class JourneyStore(StoreThread, Protocol):
     def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
+    def journey_learners(self, action: str) -> list[str]:
+        """The learners with a projected journey in ``action``, sorted (their states are read in chunks)."""
+
+    @abc.abstractmethod
     def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         """At most ``limit`` journey states following the key ``(learner_id, action)`` ``after``,
         in key order: the journeys of a large organisation, read chunk by chunk."""

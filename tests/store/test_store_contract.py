@@ -908,6 +908,7 @@ def test_journeys_projection_state(store):
     assert store.journeys() == [states[("L1", "ACT-A")], states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(action="ACT-B") == [states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(learner_id="L1", action="ACT-A") == [states[("L1", "ACT-A")]]
+    assert store.journey_learners("ACT-B") == ["L1", "L2"] and store.journey_learners("ACT-Z") == []
     # chunk by chunk, in (learner, action) order
     assert store.journeys_page(None, 2) == [states[("L1", "ACT-A")], states[("L1", "ACT-B")]]
     assert store.journeys_page(("L1", "ACT-B"), 2) == [states[("L2", "ACT-B")]]
