@@ -29,6 +29,7 @@ from hub.formats import (
     MissingField,
 )
 from hub.hookspecs import hookimpl
+from hub.journeys.calendar import REGIONS, WorkingCalendar, calendar_name
 from hub.journeys.proofs import Gap, ProofRule
 from hub.plugin_runtime import JobSpec, PluginRuntime
 from hub.profiles import FileProfile, ProfileOption, column_model, dedupe
@@ -42,7 +43,6 @@ from .declarations import (
     declared_keys,
     dossier_number,
 )
-from .holidays import REGIONS, WorkingCalendar
 from .rate import Milestone, is_distance_or_mixed
 from .wedof import WedofClient, WedofPush
 
@@ -94,8 +94,7 @@ class CpfConfig(ProfileOption, FunderFormatConfig):
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
         for region in value:
-            if region not in REGIONS:
-                raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+            calendar_name(region)
         return value
 
 

@@ -8,7 +8,7 @@ reason come from ``enrolment.abandoned`` ``data.details``: ``force_majeure`` (tr
 ``exit_reason`` (``learner``, ``of_postponed``, ``of_cancelled``; default ``learner``).
 
 Each declaration is due within 3 working days (jours ouvrés: Monday–Friday minus French
-public holidays, see :mod:`funder_formats.cpf.holidays`) of the date it declares, counted from
+public holidays, see :mod:`hub.journeys.calendar`) of the date it declares, counted from
 the next day, by the end of the third working day in the hub's time zone. A declaration is
 known as made when the ledger holds an ``admin.action`` with ``command`` ``cpf.declare_entry``
 or ``cpf.declare_exit`` and ``target`` the dossier number (the Wedof push records one; an
@@ -23,8 +23,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
+from hub.journeys.calendar import WorkingCalendar
 
-from .holidays import WorkingCalendar
 from .rate import Rate, absence_hours, compute_rate, is_distance_or_mixed
 
 DELAY_WORKING_DAYS = 3

@@ -108,7 +108,8 @@ def _print_journey(report, explain: bool) -> None:
         click.echo(f"  progress: {report.progress.value} %")
     marks = {"signed": "✓", "signed_without_trainer": "✓ (no trainer signature)", "absent": "absent",
              "absent_justified": "absent (justified)", "missing": "MISSING", "upcoming": "upcoming",
-             "after_exit": "after exit", "remote": "remote", "foad": "FOAD"}
+             "after_exit": "after exit", "remote": "remote", "foad": "FOAD",
+             "public_holiday": "PUBLIC HOLIDAY (not counted)"}
     click.echo("  half-days:")
     for r in report.half_days:
         line = f"    {r.half_day.date} {r.half_day.half_day} {r.half_day.start}-{r.half_day.end} " \
@@ -118,6 +119,10 @@ def _print_journey(report, explain: bool) -> None:
             click.echo(f"      {r.rule}: {', '.join(r.events)}")
         elif explain and r.status == "foad":
             click.echo(f"      {r.rule}")
+    for entry in report.off_schedule:
+        why = f"public holiday ({entry['holiday']})" if entry["holiday"] else "no session scheduled"
+        click.echo(f"    {entry['date']} {entry['half_day']} signed on a day off the schedule: {why}, not counted"
+                   + (f": {', '.join(entry['events'])}" if explain else ""))
     if report.foad_modules:
         _print_foad_modules(report.foad_modules, explain)
     for a in report.assessments:

@@ -4,7 +4,9 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
 
 * présentiel: the scheduled hours of each half-day the learner signed (and, when
   ``presentiel_requires_trainer_cosignature``, that the trainer co-signed) — décret 2017-382:
-  a signature per half-day, trainer included;
+  a signature per half-day, trainer included. The trainer co-signed when a learner signature
+  says so (``trainer_cosigned``) or when the trainer's own signature of the half-day is in the
+  ledger, whenever it arrived (see :mod:`hub.journeys.projection`);
 * distanciel synchrone: a signed half-day counts like présentiel; otherwise the virtual-class
   presence inside the half-day, capped at its scheduled hours;
 * FOAD asynchrone: per module (:mod:`hub.journeys.foad`), connection time (``lms.session``) per
@@ -14,11 +16,18 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
   interactions and connection times, which the proof rules check.
 
 Nothing after the abandonment date counts. Superseded events are ignored.
+
+Calendar: a signature dated on a public holiday of the action's calendar, or on a day the
+schedule holds no session for, credits no hours and is listed (``off_schedule``, and the
+``public_holiday`` status of an explicitly scheduled half-day on a public holiday that the
+schedule does not confirm): :mod:`hub.journeys.proofs` turns each into a gap an admin resolves
+(CAA Nantes, 20 April 2021: attendance sheets, one dated on a public holiday, rejected as proof).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -57,6 +66,7 @@ class HalfDayResult:
     rule: str
     events: list[str]
     proof: str | None = None
+    holiday: str | None = None  # the public holiday the half-day falls on (an explicit half-day, unconfirmed)
 
 
 @dataclass
@@ -83,6 +93,8 @@ class JourneyReport:
     learner_ids: dict[str, str] = field(default_factory=dict)  # identifiers the sources reported (nir, …)
     foad_modules: list[FoadModule] = field(default_factory=list)
     rules: RealisationRules | None = None  # the rules that computed these figures
+    #: learner signatures dated on a day without a scheduled half-day (public holiday or no session)
+    off_schedule: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def realised_hours(self) -> Decimal:
@@ -107,9 +119,10 @@ class JourneyReport:
             "half_days": [
                 {"date": r.half_day.date.isoformat(), "half_day": r.half_day.half_day, "modality": r.half_day.modality,
                  "status": r.status, "hours": str(r.hours), **({"rule": r.rule, "events": r.events} if explain else {}),
-                 **({"proof": r.proof} if r.proof else {})}
+                 **({"proof": r.proof} if r.proof else {}), **({"holiday": r.holiday} if r.holiday else {})}
                 for r in self.half_days
             ],
+            "off_schedule": self.off_schedule,
             "assessments": self.assessments,
             "certifications": self.certifications,
             "foad_activities": self.foad_activities,
@@ -145,7 +158,8 @@ def status_of(state: dict[str, Any]) -> str:
 def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
             today: dt.date | None = None) -> JourneyReport:
     today = today or dt.datetime.now(tz).date()
-    superseded = set(state.get("superseded", []))
+    superseded = set(state.get("superseded", [])) | {
+        f["supersedes"] for f in state.get("trainer_signatures", []) if f.get("supersedes")}
     timeline = _timeline(state)
     status = _status(timeline)
     exit_date = None
@@ -156,7 +170,9 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
     abandoned_on = exit_date if status == "abandoned" else None
 
     schedule = action.schedule() if action else []
-    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on)
+    cosignatures = _trainer_signatures(state, superseded)
+    results = [_on_holiday(_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today,
+                                     abandoned_on, cosignatures.get(hd.key, [])), action)
                for hd in schedule]
     realised: dict[str, Figure] = {}
     for modality in ("presentiel", "distanciel_synchrone"):
@@ -196,7 +212,36 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         learner_ids=dict(state["learner"].get("ids") or {}),
         foad_modules=modules,
         rules=rules,
+        off_schedule=_off_schedule(state, schedule, superseded, action),
     )
+
+
+def _on_holiday(result: HalfDayResult, action: TrainingAction | None) -> HalfDayResult:
+    """An explicit half-day on a public holiday that the schedule does not confirm credits no hours."""
+    hd = result.half_day
+    name = action.unconfirmed_holidays.get(hd.key) if action else None
+    if name is None or result.status in ("after_exit", "absent", "absent_justified"):
+        return result
+    return HalfDayResult(hd, "public_holiday", Decimal(0),
+                         f"scheduled on a public holiday ({name}): no hours until the session is confirmed "
+                         "(holiday_confirmed) or the signature corrected", result.events, result.proof, name)
+
+
+def _off_schedule(state, schedule: list[HalfDay], superseded, action: TrainingAction | None) -> list[dict[str, Any]]:
+    """The learner's signatures of half-days the schedule does not hold: a public holiday or no session."""
+    scheduled = {hd.key for hd in schedule}
+    found = []
+    for key in sorted(state["half_days"]):
+        if key in scheduled:
+            continue
+        signatures = [s for s in _live(state["half_days"][key].get("signatures", []), superseded)
+                      if s.get("signer", "learner") == "learner"]
+        if signatures:
+            day, half_day = key.split("/")
+            name = action.holiday(dt.date.fromisoformat(day)) if action else None
+            found.append({"date": day, "half_day": half_day, "holiday": name,
+                          "events": [s["event"] for s in signatures]})
+    return found
 
 
 def _last_trace(state, superseded) -> dt.datetime | None:
@@ -208,21 +253,35 @@ def _last_trace(state, superseded) -> dt.datetime | None:
     return max(times) if times else None
 
 
-def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on) -> HalfDayResult:
-    signatures = [s for s in _live((slot or {}).get("signatures", []), superseded) if s.get("signer", "learner") == "learner"]
+def _trainer_signatures(state: dict[str, Any], superseded: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The live trainer signatures of the whole action (no learner), by half-day key."""
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fact in _live(state.get("trainer_signatures", []), superseded):
+        by_key[f"{fact['date']}/{fact['half_day']}"].append(fact)
+    return by_key
+
+
+def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on,
+              action_cosignatures: list[dict[str, Any]]) -> HalfDayResult:
+    facts = _live((slot or {}).get("signatures", []), superseded)
+    signatures = [s for s in facts if s.get("signer", "learner") == "learner"]
+    trainers = [s for s in facts if s.get("signer") == "trainer"] + action_cosignatures
     absences = _live((slot or {}).get("absences", []), superseded)
     if abandoned_on and hd.date > abandoned_on:
         return HalfDayResult(hd, "after_exit", Decimal(0), f"after the abandonment on {abandoned_on}", [])
     if signatures:
         signed = signatures[-1]
-        cosigned = any(s.get("trainer_cosigned") for s in signatures)
+        cosigned = bool(trainers) or any(s.get("trainer_cosigned") for s in signatures)
+        events = [s["event"] for s in signatures] + [t["event"] for t in trainers]
         if rules.presentiel_requires_trainer_cosignature and not cosigned:
             return HalfDayResult(hd, "signed_without_trainer", Decimal(0),
                                  "signed by the learner, not co-signed by the trainer (required by the rules)",
-                                 [s["event"] for s in signatures], signed.get("proof"))
+                                 events, signed.get("proof"))
         status = "signed" if cosigned else "signed_without_trainer"
-        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours",
-                             [s["event"] for s in signatures], signed.get("proof"))
+        by = (", co-signed by the trainer's own signature of the half-day" if trainers
+              else ", co-signed by the trainer" if cosigned else "")
+        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours{by}",
+                             events, signed.get("proof"))
     if hd.modality == "distanciel_synchrone":
         window = (hd.starts_at(tz), hd.ends_at(tz))
         seconds, events = 0.0, []

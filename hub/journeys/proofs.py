@@ -40,12 +40,17 @@ class ProofRule:
         return any(fnmatch.fnmatchcase(f, pattern) for f in report.funders for pattern in self.funders)
 
 
+def _label(date: str, half_day: str) -> str:
+    """``2026-10-07 matin``: a half-day as the gap messages name it."""
+    return f"{date} {'matin' if half_day == 'am' else 'après-midi'}"
+
+
 def _half_days(report: JourneyReport, today: dt.date) -> list[Gap]:
     gaps = []
     for r in report.half_days:
-        if r.half_day.date >= today or r.half_day.modality == "foad_asynchrone":
+        if r.half_day.date >= today or r.half_day.modality == "foad_asynchrone" or r.status == "public_holiday":
             continue
-        label = f"{r.half_day.date.isoformat()} {'matin' if r.half_day.half_day == 'am' else 'après-midi'}"
+        label = _label(r.half_day.date.isoformat(), r.half_day.half_day)
         if r.status == "missing":
             gaps.append(Gap("half_day_unsigned", f"{label}: no learner signature and no recorded absence",
                             "collect the learner's signature for this half-day, or record the absence",
@@ -89,6 +94,38 @@ def _foad_traces(report: JourneyReport, today: dt.date) -> list[Gap]:
     return gaps
 
 
+def _on_public_holiday(date: str, half_day: str, holiday: str) -> Gap:
+    return Gap("attendance_on_public_holiday",
+               f"{_label(date, half_day)} : émargement daté d'un jour férié ({holiday}), aucune heure n'est comptée",
+               "corriger la date de l'émargement (un événement correctif, supersedes) ou, si la séance a bien eu "
+               "lieu ce jour férié, la déclarer dans le planning de l'action (half_days, holiday_confirmed: true)",
+               date, half_day)
+
+
+def _calendar(report: JourneyReport, today: dt.date) -> list[Gap]:
+    """Signatures dated on a public holiday or on a day without a session: no hours, a gap to resolve."""
+    gaps = []
+    for r in report.half_days:
+        if r.status == "public_holiday":
+            date, half_day = r.half_day.date.isoformat(), r.half_day.half_day
+            if r.events:
+                gaps.append(_on_public_holiday(date, half_day, r.holiday or ""))
+            elif r.half_day.date < today:
+                gaps.append(Gap("session_on_public_holiday", f"{_label(date, half_day)} : demi-journée prévue un jour "
+                                f"férié ({r.holiday})", "retirer la demi-journée du planning, ou confirmer la séance "
+                                "(holiday_confirmed: true) et recueillir les émargements", date, half_day))
+    for entry in report.off_schedule:
+        date, half_day = entry["date"], entry["half_day"]
+        if entry["holiday"]:
+            gaps.append(_on_public_holiday(date, half_day, entry["holiday"]))
+        else:
+            gaps.append(Gap("attendance_without_session", f"{_label(date, half_day)} : émargement sans séance prévue "
+                            "au planning, aucune heure n'est comptée",
+                            "corriger la date de l'émargement (un événement correctif, supersedes) ou ajouter la "
+                            "demi-journée au planning de l'action (half_days)", date, half_day))
+    return gaps
+
+
 def _agreement(report: JourneyReport, today: dt.date) -> list[Gap]:
     if "started" in report.timeline and "agreement_signed" not in report.timeline:
         return [Gap("started_without_agreement", "training started without a signed agreement (convention/contrat)",
@@ -110,6 +147,7 @@ DEFAULT_RULES = [
     ProofRule("half_days", _half_days, description="each past half-day signed by the learner and the trainer"),
     ProofRule("foad_traces", _foad_traces,
               description="each distance module proven by work done, tutor assistance and connection times"),
+    ProofRule("calendar", _calendar, description="no signature dated on a public holiday or on a day without a session"),
     ProofRule("agreement", _agreement, description="a signed agreement before the start"),
     ProofRule("exit", _exit, description="an exit (completion or abandonment with its date) once the action ended"),
 ]

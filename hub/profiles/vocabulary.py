@@ -96,11 +96,12 @@ DYNAMIC_FIELDS = {
 _DYNAMIC = re.compile(r"^(ids\.[a-z][a-z0-9_]*|funding\.details\.[A-Za-z0-9_]+)$")
 
 STATUSES = ("signed", "signed_without_trainer", "remote", "absent", "absent_justified", "missing", "foad",
-            "after_exit", "upcoming")
+            "after_exit", "upcoming", "public_holiday")
 DEFAULT_STATUS_LABELS = {
     "signed": "présent", "signed_without_trainer": "présent (émargement formateur manquant)",
     "remote": "présent à distance", "absent": "absence injustifiée", "absent_justified": "absence justifiée",
     "missing": "non émargé", "foad": "formation à distance", "after_exit": "après la sortie", "upcoming": "à venir",
+    "public_holiday": "jour férié (non compté)",
 }
 PRESENT = {"signed", "signed_without_trainer", "remote"}
 

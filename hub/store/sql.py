@@ -110,6 +110,10 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
                + f" ORDER BY action{self.binary_order}, learner_id{self.binary_order}")
         return [json.loads(r["state"]) for r in self._execute(sql, params)]
 
+    def journey_learners(self, action: str) -> list[str]:
+        return [r["learner_id"] for r in self._execute(
+            f"SELECT learner_id{self.binary_order} AS learner_id FROM journeys WHERE action = ? ORDER BY 1", (action,))]
+
     def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         where = "WHERE (learner_id, action) > (?, ?) " if after else ""
         rows = self._execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT ?",
@@ -132,6 +136,12 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
         condition, params = self._in("learner_id", learner_ids)
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
+
+    def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
+        condition, params = self._in("type", types)
+        return [event_dict(r) for r in self._execute(
+            f"SELECT * FROM events WHERE learner_id IS NULL AND action = ? AND {condition} AND seq <= ? ORDER BY seq",
+            [action, *params, until_seq])]
 
     def event_learner_ids(self) -> list[str]:
         return [r["learner_id"] for r in self._execute(

@@ -908,6 +908,7 @@ def test_journeys_projection_state(store):
     assert store.journeys() == [states[("L1", "ACT-A")], states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(action="ACT-B") == [states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(learner_id="L1", action="ACT-A") == [states[("L1", "ACT-A")]]
+    assert store.journey_learners("ACT-B") == ["L1", "L2"] and store.journey_learners("ACT-Z") == []
     # chunk by chunk, in (learner, action) order
     assert store.journeys_page(None, 2) == [states[("L1", "ACT-A")], states[("L1", "ACT-B")]]
     assert store.journeys_page(("L1", "ACT-B"), 2) == [states[("L2", "ACT-B")]]
@@ -943,6 +944,25 @@ def test_events_of_learners_and_aliases(store):
     assert changes == [f"L: merged {b} into {a}"]
     assert store.learner_aliases(a) == [b] and store.learner_alias_map() == {b: a}
     assert store.journeys(learner_id=b) == []  # follows the alias without error
+
+
+def test_action_events_are_the_learnerless_events_of_an_action(store):
+    """A trainer's signature without learner: read by action, type and sequence number."""
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    signed = {"date": "2026-11-23", "half_day": "am", "signer": "trainer"}
+    rows = [row(type="attendance.signed", action="A-1", data=signed),
+            row(type="attendance.signed", action="A-2", data=signed),
+            learner_row("moodle", person("1", "a@x.fr"), type="attendance.signed", action="A-1"),
+            row(type="lms.session", action="A-1"),
+            row(type="attendance.signed", action="A-1", data={**signed, "half_day": "pm"})]
+    store.ingest(rows, None, learners=resolver)
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    found = store.action_events("A-1", types=["attendance.signed"], until_seq=seqs[-1])
+    assert [e["id"] for e in found] == [rows[0].id, rows[4].id] and found[0]["data"] == signed
+    assert [e["id"] for e in store.action_events("A-1", types=["attendance.signed"], until_seq=seqs[3])] == [rows[0].id]
+    assert store.action_events("A-3", types=["attendance.signed"], until_seq=seqs[-1]) == []
 
 
 def test_every_store_method_is_in_the_contract():
