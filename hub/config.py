@@ -35,6 +35,7 @@ from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.alerts import AlertsConfig
+from hub.siret import siret_valid
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -154,14 +155,6 @@ class LedgerConfig(BaseModel):
         return value
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
 class Organisation(BaseModel):
     """The training organisation's identity, as printed on documents and reports."""
 
@@ -177,7 +170,7 @@ class Organisation(BaseModel):
     @field_validator("siret")
     @classmethod
     def _siret(cls, value: str) -> str:
-        if not _luhn_ok(value):
+        if not siret_valid(value):
             raise ValueError("invalid SIRET (its check digit does not match)")
         return value
 

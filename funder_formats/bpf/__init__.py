@@ -198,7 +198,7 @@ class BpfFormat(FunderFormat):
             if not (settings and settings.entrusted_by_of) and _trainee_type(cfg, settings, report, None) is None \
                     and report.funders:
                 gaps.append(Gap("bpf_no_trainee_type", "the type of trainee (BPF F-1) is unknown",
-                                "set catalogue.<action>.trainee_type or funding.approved data.details.trainee_type"))
+                                "set catalogue.<action>.trainee_type or funding.approved data.trainee_type"))
             return gaps
 
         return [ProofRule(f"{self.name}:bpf_attributes", attributes,

@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
+from hub.journeys.dossier import dossier_from
 from hub.journeys.projection import add_funding
 
 ZERO = Decimal(0)
@@ -433,7 +434,7 @@ def _count_trainee(cfg, figures: dict[str, Figure], missing: list[MissingField],
     ttype = _trainee_type(cfg, settings, r, money)
     if ttype is None:
         missing.append(MissingField(name, "trainee_type", f"F-1: the type of trainee is unknown for {r.action_id} "
-                                    "(set catalogue.<action>.trainee_type, funding.approved data.details.trainee_type, "
+                                    "(set catalogue.<action>.trainee_type, funding.approved data.trainee_type, "
                                     "or map its funder_kind in funder_kind_types)"))
     else:
         add(f"F1-{ttype}")
@@ -493,8 +494,9 @@ def _trainee_type(cfg, settings, report, money: Money | None) -> str | None:
     if settings is not None and settings.trainee_type:
         return settings.trainee_type
     found = set()
-    for fact in report.funders.values():
-        explicit = (fact.get("details") or {}).get("trainee_type")
+    for name in sorted(report.funders):
+        fact = report.funders[name]
+        explicit = dossier_from([fact]).trainee_type
         if explicit in F1:
             return explicit
         mapped = cfg.funder_kind_types.get(fact.get("funder_kind", "other"))

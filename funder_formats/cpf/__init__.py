@@ -211,7 +211,7 @@ class CpfFormat(FunderFormat):
             if fact is None or dossier_number(fact):
                 return []
             return [Gap("cpf_no_dossier", "CPF funding without a dossier number",
-                        "record the EDOF dossier number in funding.approved data.reference (or data.details.dossier)")]
+                        "record the EDOF dossier number in funding.approved data.dossier (or data.reference)")]
 
         def entry(report, today):
             if cpf_funding(report) is None or "started" in report.timeline:

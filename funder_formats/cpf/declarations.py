@@ -1,7 +1,8 @@
 """CPF dossiers from journeys: the EDOF declarations (entry; exit and service fait) and their deadlines.
 
 The CPF dossier number comes from the ``funding.approved`` event whose ``funder_kind`` is
-``cpf``: ``data.details.dossier`` when given, else ``data.reference``. Entry date: the
+``cpf``: ``data.dossier`` when given (``data.details.dossier`` on events recorded before the
+vocabulary had it), else ``data.reference``. Entry date: the
 ``enrolment.started`` date (its ``data.date``, else the day it occurred). Exit date: the
 ``enrolment.abandoned`` date, or the ``enrolment.completed`` date. Force majeure and the exit
 reason come from ``enrolment.abandoned`` ``data.details``: ``force_majeure`` (true/false) and
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
+from hub.journeys.dossier import dossier_from
 
 from .holidays import WorkingCalendar
 from .rate import Rate, absence_hours, compute_rate, is_distance_or_mixed
@@ -104,9 +106,8 @@ def cpf_funding(report) -> dict[str, Any] | None:
 
 
 def dossier_number(fact: dict[str, Any]) -> str | None:
-    details = fact.get("details") or {}
-    value = details.get("dossier") or fact.get("reference")
-    return str(value).strip() if value else None
+    """The EDOF dossier number of a CPF funding fact (:mod:`hub.journeys.dossier`)."""
+    return dossier_from([fact]).file_number
 
 
 def _local_date(at: str, tz) -> dt.date:
@@ -162,8 +163,8 @@ def declarations_of(report, *, cfg, tz, calendar: WorkingCalendar, declared: set
     today = now.astimezone(tz).date()
     base: list[MissingField] = []
     if not dossier:
-        base.append(MissingField(who, "dossier", "no CPF dossier number: give funding.approved data.reference "
-                                 "or data.details.dossier (funder_kind cpf)"))
+        base.append(MissingField(who, "dossier", "no CPF dossier number: give funding.approved data.dossier "
+                                 "or data.reference (funder_kind cpf)"))
     if not report.learner_name:
         base.append(MissingField(who, "learner_name", "the learner's name is unknown"))
     if action is None:

@@ -15,6 +15,7 @@ from typing import Any
 from hub.formats import Period
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 from hub.journeys.compute import Figure, HalfDayResult, JourneyReport
+from hub.journeys.dossier import dossier_from
 from hub.profiles.vocabulary import PRESENT, OutputFormat
 
 # --------------------------------------------------------------------------- the ledger: identifiers, names, FOAD time
@@ -250,7 +251,7 @@ def enrolment_values(report: JourneyReport, *, funding: tuple[str, dict] | None,
         "funding.hours": _decimal(fact.get("hours")),
         "funding.amount": _decimal(fact.get("amount")),
         "funding.approved_on": local_date(fact.get("at"), tz),
-        "funding.remuneration": details.get("remuneration") or default_remuneration,
+        "funding.remuneration": dossier_from([fact]).remuneration or default_remuneration,
         "enrolment.status": report.status,
         "enrolment.registered_on": local_date(registered.get("at"), tz),
         "enrolment.entry_date": entry,

@@ -52,7 +52,8 @@ ENROLMENT_FIELDS: dict[str, str] = {
     "funding.hours": "hours funded",
     "funding.amount": "amount funded",
     "funding.approved_on": "date of the funding.approved event",
-    "funding.remuneration": "remuneration scheme (details.remuneration, else the export's default_remuneration)",
+    "funding.remuneration": "remuneration scheme (funding.approved data.remuneration — details.remuneration on older "
+                            "events —, else the export's default_remuneration)",
     "enrolment.status": "journey status (registered … completed, abandoned)",
     "enrolment.registered_on": "registration date (enrolment.registered, else funding.approved)",
     "enrolment.entry_date": "entry date (enrolment.started, else the first attended half-day)",
