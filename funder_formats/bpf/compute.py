@@ -16,9 +16,10 @@ docs/formats/bpf.md):
   its type, aim and NSF speciality from the export's per-action configuration and the
   ``funding.approved`` ``funder_kind``.
 
-Amounts are rounded to the euro and hours to the hour, half-up (BPF notice). Each total is its
-exact sum rounded once, and the lines of a cadre are rounded so that they add up to it (largest
-remainder): the printed form adds up, and F-1, F-3 and F-4 show the same total hours.
+Amounts are rounded to the euro and hours to the hour, half-up (BPF notice). The hours of F and G:
+each line its exact hours rounded, each total the sum of its lines (a note says when that is not the
+exact total rounded). C and E: each total its exact sum rounded once, the lines rounded so that they
+add up to it (largest remainder). docs/formats/bpf.md says why.
 """
 
 from __future__ import annotations
@@ -230,9 +231,10 @@ def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
     _costs(cfg, figures, missing)
     year = list(reports.values())
     _trainers(cfg, figures, missing, year, held_by_action)
-    f4 = _trainees(cfg, figures, missing, year, money)
+    notes: list[str] = []
+    f4 = _trainees(cfg, figures, missing, year, money, notes)
     header = _header(organisation, period, year, missing)  # A, B, H
-    return Bpf(figures, header, missing, [], f4)
+    return Bpf(figures, header, missing, notes, f4)
 
 
 def _year_journeys(journeys, period) -> tuple[dict[tuple[str, str], YearJourney], dict[str, dict[Any, Decimal]]]:
@@ -398,7 +400,7 @@ _ACTION_GAPS = {"aim": "F-3: the general aim of the action is unknown (set catal
 
 
 def _trainees(cfg, figures: dict[str, Figure], missing: list[MissingField], journeys: list[YearJourney],
-              money: dict) -> list[Figure]:
+              money: dict, notes: list[str]) -> list[Figure]:
     """Cadres F-1 to F-4 and G: each enrolment with realised hours in the year; the F-4 lines."""
     nsf: dict[str, Figure] = {}
     action_missing: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -410,7 +412,7 @@ def _trainees(cfg, figures: dict[str, Figure], missing: list[MissingField], jour
         missing.append(MissingField(f"(action {action_id})", what, f"{_ACTION_GAPS[what]}; {len(names)} trainee(s): "
                                     f"{', '.join(names[:5])}" + ("…" if len(names) > 5 else "")))
     f4 = _specialities(nsf)
-    _round_trainees(figures, f4)
+    notes.extend(_round_trainees(figures, f4))
     return f4
 
 
@@ -473,21 +475,37 @@ def _specialities(nsf: dict[str, Figure]) -> list[Figure]:
     return f4
 
 
-def _round_trainees(figures: dict[str, Figure], f4: list[Figure]) -> None:
-    """Whole hours per line, the lines of F-1, F-3 and F-4 adding up to their totals."""
+def _round_trainees(figures: dict[str, Figure], f4: list[Figure]) -> list[str]:
+    """Whole hours per line, each line its exact hours rounded half-up (the notice: to the nearest
+    whole number); each total of F-1, F-3 and F-4 the sum of its printed lines. Returns a note for
+    each total that is not its exact sum rounded, or that differs from F-1's."""
     for fig in [*(figures[k] for k in figures if k[0] in "FG"), *f4]:
         if fig.line.endswith("-total"):
             continue
         fig.hours = whole_hours(fig.exact_hours)
         fig.trainees = fig.trainees or 0
-    for group in ([figures[f"F1-{x}"] for x in F1], [figures[f"F3-{x}"] for x in F3], f4):
-        for fig, hours in zip(group, apportion([fig.exact_hours for fig in group])):
-            fig.hours = hours
-    for total_line, parts in (("F1-total", [f"F1-{x}" for x in F1]), ("F3-total", [f"F3-{x}" for x in F3])):
-        figures[total_line].hours = sum(figures[p].hours for p in parts)
-        figures[total_line].trainees = sum(figures[p].trainees for p in parts)
-    figures["F4-total"].hours = sum(f.hours for f in f4)
-    figures["F4-total"].trainees = sum(f.trainees for f in f4)
+    notes = []
+    groups = (("F-1", "F1-total", [figures[f"F1-{x}"] for x in F1]), ("F-3", "F3-total", [figures[f"F3-{x}"] for x in F3]),
+              ("F-4", "F4-total", f4))
+    for cadre, total_line, parts in groups:
+        total = figures[total_line]
+        total.hours = sum(p.hours for p in parts)
+        total.trainees = sum(p.trainees for p in parts)
+        total.exact_hours = sum((p.exact_hours for p in parts), ZERO)
+        if total.hours != whole_hours(total.exact_hours):
+            notes.append(f"{cadre}: its lines, each rounded to the nearest hour, add up to {total.hours} h, the "
+                         f"total printed; the exact hours ({_hours_text(total.exact_hours)} h) round to "
+                         f"{whole_hours(total.exact_hours)} h")
+    f1 = figures["F1-total"].hours
+    for cadre, total_line, _ in groups[1:]:
+        if figures[total_line].hours != f1:
+            notes.append(f"{cadre} totals {figures[total_line].hours} h and F-1 {f1} h: the same hours, rounded line by "
+                         "line over other lines")
+    return notes
+
+
+def _hours_text(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize(), "f")
 
 
 def _trainee_type(cfg, settings, report, money: Money | None) -> str | None:
