@@ -243,6 +243,43 @@ class PaymentRefunded(EventData):
     reason: str | None = None
 
 
+class InvoiceIssued(EventData):
+    """An invoice (or a credit note) of the training organisation, as its accounting states it.
+
+    One event per enrolment the invoice bills (the learner and action of the envelope); an invoice
+    of a whole session to a company is one event per learner with that learner's share, or one
+    event with the action and no learner."""
+
+    number: str = Field(min_length=1, max_length=100, description="The invoice number")
+    date: dt.date = Field(description="The invoice date (the BPF assigns the product to its year)")
+    kind: Literal["invoice", "credit_note"] = Field(default="invoice", description="credit_note: an avoir, deducted")
+    payer_kind: FunderKind = Field(description="Who pays, as funder kinds: opco, cpf (the CDC), employer, self…")
+    payer_name: str | None = Field(default=None, min_length=1, max_length=300)
+    payer_siret: Siret | None = Field(default=None, description="The payer's SIRET (14 digits, Luhn)")
+    funder: str | None = Field(default=None, min_length=1, description="The funder name of the funding.approved "
+                                                                         "it bills, when it bills one")
+    amount_ht: Decimal = Field(ge=0, description="Amount excluding VAT (hors taxes)")
+    amount_ttc: Decimal = Field(ge=0, description="Amount including VAT (toutes taxes comprises)")
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    enrolment: str | None = Field(default=None, description="Enrolment reference in the source")
+    due_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ttc_covers_ht(self) -> "InvoiceIssued":
+        if self.amount_ttc < self.amount_ht:
+            raise ValueError(f"amount_ttc {self.amount_ttc} is below amount_ht {self.amount_ht}")
+        return self
+
+
+class InvoicePaid(EventData):
+    number: str = Field(min_length=1, max_length=100, description="The number of the invoice paid")
+    paid_at: Timestamp
+    amount: Decimal = Field(ge=0, description="Amount received (TTC)")
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    method: str | None = None
+    reference: str | None = Field(default=None, description="The payment's id (bank transfer, Stripe…)")
+
+
 class Started(EventData):
     date: dt.date | None = None
 
@@ -399,6 +436,8 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "funding.approved": FundingApproved,
     "payment.succeeded": PaymentSucceeded,
     "payment.refunded": PaymentRefunded,
+    "invoice.issued": InvoiceIssued,
+    "invoice.paid": InvoicePaid,
     # training
     "enrolment.started": Started,
     "attendance.signed": AttendanceSigned,

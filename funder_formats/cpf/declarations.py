@@ -27,7 +27,7 @@ from hub.formats import MissingField
 from hub.journeys.dossier import dossier_from
 
 from .holidays import WorkingCalendar
-from .rate import Rate, absence_hours, compute_rate, is_distance_or_mixed
+from hub.journeys.rate import Rate, RateProblem, absence_hours
 
 DELAY_WORKING_DAYS = 3
 OBLIGATIONS = {"entree": "cpf.entry_declaration", "sortie": "cpf.exit_declaration"}
@@ -93,7 +93,7 @@ class Declaration:
 
 
 def _dec(value) -> Decimal:
-    from .rate import _dec as to_dec
+    from hub.journeys.rate import _dec as to_dec
 
     return to_dec(value)
 
@@ -208,21 +208,11 @@ def declarations_of(report, *, cfg, tz, calendar: WorkingCalendar, declared: set
 
 
 def _service_fait(d: Declaration, report, cfg, tz, exit_: dt.date, exit_fact, who: str) -> None:
-    action = report.action
-    settings = cfg.settings_for(report.action_id)
-    basis = settings.rate_basis
-    if basis == "auto":
-        basis = "milestones" if is_distance_or_mixed(action) else cfg.unit
-    if basis == "milestones" and not settings.milestones:
-        d.missing.append(MissingField(who, "milestones", f"action {report.action_id} is at a distance or mixed: the "
-                                      "CDC computes its rate from milestones (jalons); configure "
-                                      f"exports.<name>.action_settings.{report.action_id}.milestones"))
+    rate = cfg.rate_of(report, tz, exit_)
+    if isinstance(rate, RateProblem):
+        d.missing.append(MissingField(who, rate.field, rate.message))
         return
-    planned = action.total_planned_hours()
-    if planned <= 0:
-        d.missing.append(MissingField(who, "planned_hours", f"action {report.action_id} has no planned hours"))
-        return
-    rate = compute_rate(report, basis=basis, milestones=settings.milestones, tz=tz, exit_date=exit_)
+    planned = report.action.total_planned_hours()
     d.rate = rate
     d.planned_hours = planned
     d.realised_hours = report.realised_hours
