@@ -92,3 +92,30 @@ async def test_the_cpf_product_is_the_price_times_the_rate_edof_declares(bpf_hub
     for name, rate in rates.items():
         assert cpf[name]["amount"] == f"{2450 * rate / 100:.2f}", cpf[name]
         assert cpf[name]["basis"] == "funding" and f"{rate} %" in cpf[name]["note"]
+
+
+async def test_the_accounting_tools_export_dropped_in_a_folder_gives_cadre_c(bpf_hub, workdir):
+    import shutil
+    import textwrap
+
+    import yaml
+
+    from tests.connectors.test_file_drop_mapping import FIXTURE, INVOICES
+
+    (workdir / "factures").mkdir()
+    shutil.copy(FIXTURE, workdir / "factures" / FIXTURE.name)
+    connector = {"factures": {"kind": "file_drop", "path": "factures", "read_only": True, "settle_seconds": 0, **INVOICES}}
+    block = textwrap.indent(yaml.safe_dump(connector, allow_unicode=True, sort_keys=False), "  ")
+    config = bpf_config(workdir).replace("connectors:\n", "connectors:\n" + block, 1)
+    hub = await bpf_hub(config)
+    await hub.pull("demo")
+    assert (await hub.pull("factures")).appended == 5
+    out = await hub.export("bpf", Period.parse("2026"))
+    by_line = {line: {(e["learner_name"], e["amount"], e["basis"]) for e in drill(out, line)}
+               for line in ("C-1", "C-2h", "C-9")}
+    assert by_line["C-1"] == {("Théo Garnier", "1000.00", "invoice")}  # his employer, excl. VAT
+    assert {x for x in by_line["C-2h"] if x[0] in ("Camille Dubois", "Chloé N'Diaye")} == {
+        ("Camille Dubois", "2450.00", "invoice"), ("Chloé N'Diaye", "2450.00", "invoice"),
+        ("Chloé N'Diaye", "-350.00", "invoice")}
+    assert ("Léa Moreau", "2450.00", "invoice") in by_line["C-9"]
+    assert not [x for x in by_line["C-2h"] if x[0] == "Théo Garnier"]  # invoiced: his OPCO funding is not counted
