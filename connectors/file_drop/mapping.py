@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.timefmt import check_timezone
+
 #: the hub's own CSV columns, besides ``data.<field>``
 HUB_COLUMNS = ("type", "occurred_at", "source_id", "action", "supersedes", "learner_ref", "learner_email", "learner_name")
 _DATA = re.compile(r"^data\.[a-z][a-z0-9_]*$")
@@ -63,11 +65,7 @@ class CsvMapping(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _mapped(self) -> "CsvMapping":
