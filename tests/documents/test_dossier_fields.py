@@ -5,6 +5,7 @@ of ``funding.approved`` and, for events recorded before they existed, from the o
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,9 +17,11 @@ from hub.documents.verify import read_embedded
 from hub.events import CORE_EVENT_TYPES, EventTypeRegistry, EventValidationError
 from hub.formats import Period
 from hub.journeys.dossier import dossier_of
+from hub.profiles.enrolments import enrolment_values
 from tests.documents.conftest import TODAY, learner_id
 from tests.test_journeys import DEMO_ACTION
 
+PARIS = ZoneInfo("Europe/Paris")
 CAMILLE = {"ref": "apprenant-01", "email": "camille.dubois@example.fr", "name": "Camille Dubois"}
 CHLOE = {"ref": "apprenant-02", "email": "chloe.ndiaye@example.fr", "name": "Chloé N'Diaye"}
 
@@ -56,6 +59,12 @@ async def test_the_certificate_names_the_employer_the_dossier_holds_and_opco_rea
         assert (enr.values["employer_name"], enr.values["employer_siret"], enr.values["dossier"]) == \
             (employer, siret, file_number)
         assert dossier_of(report).employer_name == employer
+        # the profiles of France Travail and the Régions read the same place
+        values = enrolment_values(report, funding=("opco-atlas", report.funders["opco-atlas"]), person=None,
+                                  figures=None, period=period, organisation=None, tz=PARIS,
+                                  default_remuneration=None, exit_labels={})
+        assert (values["funding.employer_name"], values["funding.employer_siret"], values["funding.dossier"]) == \
+            (employer, siret, file_number)
 
 
 def test_the_agreement_states_the_employer_when_no_funding_does():
