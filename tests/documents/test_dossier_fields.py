@@ -97,3 +97,18 @@ def test_a_wrong_employer_siret_is_refused_naming_the_field(siret, problem):
         with pytest.raises(EventValidationError) as exc:
             registry.validate_batch([item])
         assert "data.employer_siret" in str(exc.value) and problem in str(exc.value)
+
+
+async def test_a_certificate_issued_without_the_employer_is_issued_again_with_it(demo_hub):
+    hub = demo_hub
+    camille = await learner_id(hub, "Camille Dubois")
+    first = await issue_documents(services_of(hub), learner_id=camille, today=TODAY)
+    (before,) = first.issued
+    assert "employer" not in read_embedded(hub.blobs.get(before.sha256))[0]["fields"]
+    await hub.append([funding(CAMILLE, "pec-typed-01", reference="PEC-OPCO-ATLAS-2600",
+                              employer_name="Atelier Numérique Lyon SARL", employer_siret="44101234500019")],
+                     source="demo")
+    again = await issue_documents(services_of(hub), learner_id=camille, today=TODAY)
+    (after,) = again.issued
+    assert after.supersedes == before.id
+    assert read_embedded(hub.blobs.get(after.sha256))[0]["fields"]["employer"] == "Atelier Numérique Lyon SARL"
