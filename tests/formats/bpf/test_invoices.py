@@ -119,3 +119,18 @@ async def test_the_accounting_tools_export_dropped_in_a_folder_gives_cadre_c(bpf
         ("Chloé N'Diaye", "-350.00", "invoice")}
     assert ("Léa Moreau", "2450.00", "invoice") in by_line["C-9"]
     assert not [x for x in by_line["C-2h"] if x[0] == "Théo Garnier"]  # invoiced: his OPCO funding is not counted
+
+
+async def test_an_invoice_of_the_whole_session_replaces_its_enrolments_fundings(bpf_hub, workdir):
+    hub = await bpf_hub(bpf_config(workdir))
+    await hub.pull("demo")
+    session = invoice(None, "F-2026-0200", "2026-10-16", payer_kind="employer", payer_name="Intra Entreprise SA",
+                      amount_ht="12000.00", amount_ttc="14400.00")
+    del session["learner"]
+    await hub.append([session], source=None)
+    out = await hub.export("bpf", Period.parse("2026"))
+    f = figures(out)
+    assert [(e["learner_name"], e["amount"], e["basis"]) for e in drill(out, "C-1")] == [
+        (None, "12000.00", "invoice")]
+    assert f["C-total"]["amount"] == 12000  # no funding decision or payment of the session counted beside it
+    assert all(not drill(out, line) for line in ("C-2e", "C-2h", "C-6", "C-7", "C-9"))
