@@ -362,7 +362,7 @@ def _funding_amount(cfg, funder: str, f: dict[str, Any], report: YearJourney | N
     share = (min(report.through, planned) - min(report.before, planned)) / planned
     if not share:
         return None
-    if f.get("funder_kind") == "cpf" and rates is not None:
+    if f.get("funder_kind") == "cpf" and rates is not None and report.journey is not None:
         return _cpf_amount(funder, amount, report, rates, planned, period, tz, who)
     return amount * share, f"{funder}: {amount} × {share.quantize(Decimal('0.0001'))} realised in {period.label}"
 
