@@ -37,6 +37,8 @@ from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.siret import siret_valid
+from hub.timefmt import check_timezone
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -156,14 +158,6 @@ class LedgerConfig(BaseModel):
         return value
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
 class Organisation(BaseModel):
     """The training organisation's identity, as printed on documents and reports."""
 
@@ -179,7 +173,7 @@ class Organisation(BaseModel):
     @field_validator("siret")
     @classmethod
     def _siret(cls, value: str) -> str:
-        if not _luhn_ok(value):
+        if not siret_valid(value):
             raise ValueError("invalid SIRET (its check digit does not match)")
         return value
 
@@ -215,11 +209,7 @@ class HubSection(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
-        return value
+        return check_timezone(value)
 
 
 def _as_list(value: Any) -> Any:

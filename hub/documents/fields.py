@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from hub.journeys.compute import JourneyReport
+from hub.journeys.dossier import dossier_of
 
 MODALITIES = ("presentiel", "distanciel_synchrone", "foad_asynchrone")
 
@@ -44,17 +45,6 @@ def period(report: JourneyReport, today: dt.date) -> tuple[dt.date | None, dt.da
         start = dt.date.fromisoformat(started["at"][:10])
     end = report.exit_date or (min(action.end, today) if action else None)
     return start, end
-
-
-def employer(report: JourneyReport) -> str | None:
-    """The beneficiary's employer when a source stated it (``details.employer`` of the agreement
-    or of a funding approval)."""
-    facts = [report.timeline.get("agreement_signed", {}), *report.funders.values()]
-    for fact in facts:
-        details = fact.get("details") or {}
-        if isinstance(details, dict) and details.get("employer"):
-            return str(details["employer"])
-    return None
 
 
 def distance(report: JourneyReport) -> dict[str, Any] | None:
@@ -133,7 +123,7 @@ def build(doc_type: str, report: JourneyReport, *, doc_id: str, organisation: An
     }
     nature = action.nature if action else "formation"
     if doc_type == "certificat_realisation":
-        fields.update(nature=nature, hours=_num(report.realised_hours), employer=employer(report),
+        fields.update(nature=nature, hours=_num(report.realised_hours), employer=dossier_of(report).employer_name,
                       distance=distance(report))
     elif doc_type == "attestation_assiduite":
         due = [r for r in report.half_days if r.status not in ("upcoming", "after_exit", "foad")]
