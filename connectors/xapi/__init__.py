@@ -162,6 +162,7 @@ class _Cursor:
     high_ids: list[str] = field(default_factory=list)
     ordered: bool = True
     open: dict[str, Any] = field(default_factory=dict)
+    closed: dict[str, Any] = field(default_factory=dict)  # openings consumed and intervals closed (see Pairing)
     restarted: str | None = None  # `since` when a refused `more` link made the traversal start again
 
     @classmethod
@@ -179,6 +180,7 @@ class _Cursor:
             since=when("since"), seen=[str(i) for i in cursor.get("seen") or []], more=cursor.get("more") or None,
             high=when("high"), high_ids=[str(i) for i in cursor.get("high_ids") or []],
             ordered=bool(cursor.get("ordered", True)), open=dict(cursor.get("open") or {}),
+            closed=dict(cursor.get("closed") or {}),
             restarted=cursor.get("restarted") or None,
         )
 
@@ -194,6 +196,8 @@ class _Cursor:
                 out["restarted"] = self.restarted
         if self.open:
             out["open"] = self.open
+        if self.closed:
+            out["closed"] = self.closed
         return out
 
 
@@ -306,7 +310,7 @@ class Xapi(Connector, PullSource, WebhookSource):
         lower = state.since - self.overlap if state.since is not None else None
         seen = set(state.seen)
         high, high_ids = state.high, list(state.high_ids)
-        pairing = Pairing(state.open, self.config.pair_window)
+        pairing = Pairing(state.open, self.config.pair_window, closed=state.closed, memory=self.overlap)
         events: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
@@ -346,7 +350,7 @@ class Xapi(Connector, PullSource, WebhookSource):
         else:
             state.since, state.seen = _advance(state.since, state.seen, high, high_ids)
             state.restart()
-        state.open = pairing.dump()
+        state.open, state.closed = pairing.dump(), pairing.dump_closed()
         if statements:
             self.context.log.debug("xAPI page read", statements=len(statements), events=len(events),
                                   rejected=len(rejects), more=more is not None)

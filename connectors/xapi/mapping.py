@@ -153,14 +153,22 @@ def statement_uuid(statement: Mapping[str, Any]) -> str:
 class Pairing:
     """Opening statements waiting for their closing one, by pairing key.
 
-    The state is a plain dict (``{key: [[iso time, statement id], ...]}``) so that a pull
-    source can keep it in its cursor, committed with the events. Entries older than
-    ``window`` before the latest statement time seen are dropped; at most ``max_keys`` keys
-    are kept (the oldest go first).
+    The state is plain JSON so that a pull source can keep it in its cursor, committed with the
+    events: ``open`` (``{key: [[iso time, statement id], ...]}``) and ``closed``
+    (``{"consumed": {statement id: iso time}, "ends": {key: iso time}}``). Each opening is
+    consumed once: an opening read again (an overlapping re-read of the LRS) after its closing was
+    paired is recognised by its id and ignored, and an opening older than the last interval closed
+    on its key cannot start a new one, so two intervals of one key never overlap. A closing pairs
+    only with openings at most ``window`` before it. Openings older than ``window`` before the
+    latest statement time seen are dropped; what was closed is remembered for ``window`` or
+    ``memory`` (the connector's overlap) when longer; at most ``max_keys`` keys are kept (the
+    oldest go first).
     """
 
-    def __init__(self, state: Mapping[str, Any] | None, window: dt.timedelta, max_keys: int = 5000):
+    def __init__(self, state: Mapping[str, Any] | None, window: dt.timedelta, max_keys: int = 5000, *,
+                 closed: Mapping[str, Any] | None = None, memory: dt.timedelta = dt.timedelta(0)):
         self.window = window
+        self.memory = max(window, memory)
         self.max_keys = max_keys
         self.open: dict[str, list[list[str]]] = {}
         for key, items in (state or {}).items():
@@ -168,33 +176,42 @@ class Pairing:
                 kept = [[str(i[0]), str(i[1])] for i in items if isinstance(i, (list, tuple)) and len(i) == 2]
                 if kept:
                     self.open[key] = kept
+        closed = closed if isinstance(closed, Mapping) else {}
+        self.consumed: dict[str, str] = {str(k): str(v) for k, v in (closed.get("consumed") or {}).items()}
+        self.ends: dict[str, str] = {str(k): str(v) for k, v in (closed.get("ends") or {}).items()}
         self.latest: dt.datetime | None = None
 
     def opening(self, key: str, at: dt.datetime, statement_id: str) -> None:
+        self._seen(at)
+        stamp = format_timestamp(at)
+        if statement_id in self.consumed or stamp < self.ends.get(key, ""):
+            return  # read again after its closing, or older than the interval already closed on this key
         items = self.open.setdefault(key, [])
-        entry = [format_timestamp(at), statement_id]
+        entry = [stamp, statement_id]
         if entry not in items:
             items.append(entry)
             items.sort()
         del items[:-20]  # a learner reconnecting 20 times without closing: keep the latest
-        self._seen(at)
 
     def closing(self, key: str, at: dt.datetime) -> dt.datetime | None:
-        """The earliest opening at or before ``at`` (all such openings are consumed)."""
+        """The earliest opening at or before ``at`` and at most ``window`` before it (all openings
+        up to ``at`` are consumed)."""
         self._seen(at)
-        items = self.open.get(key)
-        if not items:
-            return None
         stamp = format_timestamp(at)
+        items = self.open.get(key) or []
         before = [i for i in items if i[0] <= stamp]
-        if not before:
-            return None
         rest = [i for i in items if i[0] > stamp]
         if rest:
             self.open[key] = rest
         else:
-            del self.open[key]
-        return parse_timestamp(before[0][0])
+            self.open.pop(key, None)
+        for when, statement_id in before:
+            self.consumed[statement_id] = when
+        if stamp > self.ends.get(key, ""):
+            self.ends[key] = stamp
+        horizon = format_timestamp(at - self.window)
+        usable = [i for i in before if i[0] >= horizon]
+        return parse_timestamp(usable[0][0]) if usable else None
 
     def discard(self, key: str, at: dt.datetime) -> None:
         """A closing statement that carried its own duration: forget the openings it closes."""
@@ -205,6 +222,7 @@ class Pairing:
             self.latest = at
 
     def dump(self) -> dict[str, list[list[str]]]:
+        """The openings still waiting (the ``open`` part of the state)."""
         if self.latest is not None:
             horizon = format_timestamp(self.latest - self.window)
             for key in list(self.open):
@@ -217,6 +235,20 @@ class Pairing:
             newest = sorted(self.open, key=lambda k: self.open[k][-1][0], reverse=True)[: self.max_keys]
             self.open = {k: self.open[k] for k in sorted(newest)}
         return {k: self.open[k] for k in sorted(self.open)}
+
+    def dump_closed(self) -> dict[str, dict[str, str]]:
+        """What was closed, remembered for ``memory`` (the ``closed`` part of the state)."""
+        if self.latest is not None:
+            horizon = format_timestamp(self.latest - self.memory)
+            self.consumed = {k: v for k, v in self.consumed.items() if v >= horizon}
+            self.ends = {k: v for k, v in self.ends.items() if v >= horizon}
+        if len(self.ends) > self.max_keys:
+            self.ends = dict(sorted(self.ends.items(), key=lambda kv: kv[1])[-self.max_keys:])
+        if len(self.consumed) > 20 * self.max_keys:
+            self.consumed = dict(sorted(self.consumed.items(), key=lambda kv: kv[1])[-20 * self.max_keys:])
+        if not self.consumed and not self.ends:
+            return {}
+        return {"consumed": dict(sorted(self.consumed.items())), "ends": dict(sorted(self.ends.items()))}
 
 
 # --------------------------------------------------------------------------- reading helpers
