@@ -459,6 +459,11 @@ class StatementMapper:
         if len(ref) > MAX_REF:
             raise StatementError(f"actor: identifier longer than {MAX_REF} characters")
         learner: dict[str, Any] = {"ref": ref}
+        home = account.get("homePage") if account is not None else None
+        if ref is found.get("account") and isinstance(home, str) and home.strip():
+            if len(home.strip()) > MAX_REF:
+                raise StatementError(f"actor.account.homePage: longer than {MAX_REF} characters")
+            learner["site"] = home.strip()  # an account name is unique only on its homePage
         if email:
             learner["email"] = email[:320]
         name = actor.get("name")
@@ -595,7 +600,10 @@ class _Statement:
         return item
 
     def pair_key(self, family: str) -> str:
-        return "|".join((family, self.learner["ref"], self.activity, self.session_id or self.registration or ""))
+        parts = [family, self.learner["ref"], self.activity, self.session_id or self.registration or ""]
+        if self.learner.get("site"):
+            parts.append(self.learner["site"])
+        return "|".join(parts)
 
     # ------------------------------------------------------------------ by verb
     def events(self, kind: str, pairing: Pairing | None) -> Mapped:

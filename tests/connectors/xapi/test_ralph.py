@@ -87,7 +87,7 @@ async def test_pull_cmi5_sessions_from_ralph_through_the_hub(ralph, make_hub, wo
         "lms.virtual_class_attended": 41}
     session = next(r for r in events["lms.session"] if r["learner"]["ref"] == "u007")
     assert session["action"] == "ACT-2026-GEO-01"
-    assert session["learner"] == {"ref": "u007", "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
+    assert session["learner"] == {"ref": "u007", "site": S.MOODLE, "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
     start, end = (dt.datetime.fromisoformat(session["data"][k]) for k in ("start", "end"))
     assert end == BASE + dt.timedelta(minutes=7 + 45) and end - start == dt.timedelta(minutes=45)
     assert session["data"]["duration_seconds"] == 2700
