@@ -196,10 +196,13 @@ class WebhookRequest:
 
 @dataclass
 class WebhookResult:
-    """Event inputs from one webhook request; ``response`` is an optional JSON body to answer."""
+    """Event inputs from one webhook request; ``response`` is an optional JSON body to answer;
+    ``rejects`` are records of the request that could not be mapped (dead-lettered with the events,
+    the valid records of a batch are not lost for one bad record)."""
 
     events: list[dict[str, Any]]
     response: Any = None
+    rejects: list[Reject] = field(default_factory=list)
 
 
 class Connector:

@@ -44,6 +44,7 @@ from connectors.xapi.mapping import (
     StatementError,
     StatementMapper,
     in_time_order,
+    statement_uuid,
 )
 from hub.connector import (
     Connector,
@@ -106,6 +107,11 @@ class XapiConfig(ConnectorConfig, HttpSettings.with_defaults(retry_max_wait=dt.t
     push_username: SecretStr | None = Field(default=None, description="HTTP Basic user expected on POST /webhooks/<name>")
     push_password: SecretStr | None = Field(default=None, description="HTTP Basic password expected on POST /webhooks/<name>")
     push_token: SecretStr | None = Field(default=None, description="Bearer token accepted on POST /webhooks/<name>")
+    push_batches: Literal["keep_valid", "all_or_nothing"] = Field(
+        default="keep_valid",
+        description="A pushed batch with malformed statements: keep_valid stores the valid ones and dead-letters "
+        "the others (for forwarders such as Ralph, which drop a refused batch); all_or_nothing refuses the "
+        "whole request with 400, as an LRS does for POST statements")
 
     @field_validator("endpoint")
     @classmethod
@@ -485,15 +491,18 @@ class Xapi(Connector, PullSource, WebhookSource):
         received = dt.datetime.now(UTC)
         pairing = Pairing(None, self.config.pair_window)
         results: dict[int, Mapped] = {}
+        refused: dict[int, Reject] = {}
         for index, statement in in_time_order(statements, self.context.timezone):
             try:
                 results[index] = self.mapper.map(statement, pairing, require_id=False, received_at=received)
             except StatementError as exc:
-                self.context.log.warning("pushed statements refused", statement=index, error=str(exc))
-                raise WebhookRejected(400, f"statement {index}: {exc}; nothing was stored") from None
+                if self.config.push_batches == "all_or_nothing":
+                    self.context.log.warning("pushed statements refused", statement=index, error=str(exc))
+                    raise WebhookRejected(400, f"statement {index}: {exc}; nothing was stored") from None
+                refused[index] = self._pushed_reject(index, statement, exc, received)
         events: list[dict[str, Any]] = []
         kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        for index in range(len(statements)):
+        for index in sorted(results):
             mapped = results[index]
             self._count(mapped)
             events.extend(mapped.events)
@@ -501,7 +510,31 @@ class Xapi(Connector, PullSource, WebhookSource):
                 kept.append((statements[index], mapped.events))
         if kept:
             await asyncio.to_thread(self._keep, kept)
-        return WebhookResult(events, response=[results[i].statement_id for i in range(len(statements))])
+        ids = [results[i].statement_id if i in results else refused[i].source_id for i in range(len(statements))]
+        if not refused:
+            return WebhookResult(events, response=ids)  # what an LRS answers
+        answer = {"ids": ids, "stored": sorted(results),
+                  "dead_lettered": [{"index": i, "id": refused[i].source_id, "error": refused[i].error}
+                                    for i in sorted(refused)]}
+        return WebhookResult(events, response=answer, rejects=[refused[i] for i in sorted(refused)])
+
+    def _pushed_reject(self, index: int, statement: Any, error: StatementError, received: dt.datetime) -> Reject:
+        """A malformed pushed statement as a dead letter: completed as an LRS stores it (its
+        deterministic ``id`` when it has none, ``stored`` = when it arrived) so that a replay maps
+        it to the events it would have given."""
+        self.counters["statements"] += 1
+        self.counters["rejected"] += 1
+        payload, sid = statement, None
+        if isinstance(statement, dict):
+            payload = dict(statement)
+            if payload.get("id") is None:
+                payload["id"] = statement_uuid(statement)
+            if payload.get("timestamp") is None and payload.get("stored") is None:
+                payload["stored"] = format_timestamp(received)
+            sid = payload["id"] if isinstance(payload["id"], str) else None
+        label = sid or "without a usable id"
+        self.context.log.warning("pushed statement dead-lettered", statement=index, error=str(error))
+        return Reject("map", f"statement {index} ({label}): {error}", payload, source_id=sid)
 
 
 @hookimpl

@@ -174,3 +174,41 @@ connectors:
     session = events["lms.session"][0]
     assert session["data"]["duration_seconds"] == 2700 and session["evidence"]  # the forwarded body is kept
     assert await by_type(hub, "refused") == {}  # wrong credentials: 401, nothing stored
+
+
+async def test_ralph_forwards_a_batch_with_one_malformed_statement_and_the_valid_ones_arrive(
+        ralph_app_dir, tmp_path, make_hub, workdir, aiohttp_server_factory):
+    """Ralph sends a forwarded batch once and drops it on a 4xx: the hub keeps the valid statements
+    and dead-letters the one it cannot read (Ralph itself accepts a duration of 'soon')."""
+    (workdir / "secrets" / "push-user").write_text(PUSH_USER)
+    (workdir / "secrets" / "push-password").write_text(PUSH_PASSWORD)
+    hub = await make_hub("""
+connectors:
+  forwarded:
+    kind: xapi
+    push_username: "${file:secrets/push-user}"
+    push_password: "${file:secrets/push-password}"
+""")
+    server = await aiohttp_server_factory(build_app(hub))
+    forwardings = [{"url": f"http://127.0.0.1:{server.port}/webhooks/forwarded", "is_active": True,
+                    "basic_username": PUSH_USER, "basic_password": PUSH_PASSWORD, "max_retries": 0, "timeout": 5}]
+    ralph = RalphServer(tmp_path / "forwarding-ralph", ralph_app_dir, forwardings=forwardings)
+    await asyncio.to_thread(ralph.start)
+    bad = malformed()
+    try:
+        await post(ralph, [*S.cmi5_session(1, BASE)[:3], bad, *S.cmi5_session(1, BASE)[3:]])
+        deadline = asyncio.get_running_loop().time() + 20
+        letters: list = []
+        while asyncio.get_running_loop().time() < deadline:
+            letters = await hub.store.call(hub.store.dead_letters, source="forwarded")
+            if letters:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(ralph.stop)
+    events = await by_type(hub, "forwarded")
+    assert {t: len(rows) for t, rows in events.items()} == {
+        "lms.progress": 1, "lms.activity_completed": 2, "assessment.graded": 1, "lms.session": 1,
+        "lms.virtual_class_attended": 1}
+    (letter,) = letters
+    assert letter.stage == "map" and letter.payload["id"] == bad["id"] and "result.duration: 'soon'" in letter.error
