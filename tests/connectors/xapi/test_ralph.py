@@ -130,21 +130,18 @@ async def test_wrong_password_against_ralph_is_an_auth_error(ralph, make_hub, wo
     assert hub.health["ralph"]["ok"] is False
 
 
-async def test_ralph_forwards_statements_to_the_hub_webhook(ralph_app_dir, tmp_path, make_hub, workdir,
-                                                            aiohttp_server_factory):
+def push_connectors(workdir, *names: str) -> str:
+    """Push-only xapi connectors ``names`` sharing the push credentials (written to the secrets)."""
     (workdir / "secrets" / "push-user").write_text(PUSH_USER)
     (workdir / "secrets" / "push-password").write_text(PUSH_PASSWORD)
-    hub = await make_hub("""
-connectors:
-  forwarded:
-    kind: xapi
-    push_username: "${file:secrets/push-user}"
-    push_password: "${file:secrets/push-password}"
-  refused:
-    kind: xapi
-    push_username: "${file:secrets/push-user}"
-    push_password: "${file:secrets/push-password}"
-""")
+    return "\nconnectors:\n" + "".join(
+        f'  {name}:\n    kind: xapi\n    push_username: "${{file:secrets/push-user}}"\n'
+        f'    push_password: "${{file:secrets/push-password}}"\n' for name in names)
+
+
+async def test_ralph_forwards_statements_to_the_hub_webhook(ralph_app_dir, tmp_path, make_hub, workdir,
+                                                            aiohttp_server_factory):
+    hub = await make_hub(push_connectors(workdir, "forwarded", "refused"))
     server = await aiohttp_server_factory(build_app(hub))
     hooks = f"http://127.0.0.1:{server.port}/webhooks"
     forwardings = [  # Ralph forwards in this order: the refused one is answered before the good one arrives
@@ -180,15 +177,7 @@ async def test_ralph_forwards_a_batch_with_one_malformed_statement_and_the_valid
         ralph_app_dir, tmp_path, make_hub, workdir, aiohttp_server_factory):
     """Ralph sends a forwarded batch once and drops it on a 4xx: the hub keeps the valid statements
     and dead-letters the one it cannot read (Ralph itself accepts a duration of 'soon')."""
-    (workdir / "secrets" / "push-user").write_text(PUSH_USER)
-    (workdir / "secrets" / "push-password").write_text(PUSH_PASSWORD)
-    hub = await make_hub("""
-connectors:
-  forwarded:
-    kind: xapi
-    push_username: "${file:secrets/push-user}"
-    push_password: "${file:secrets/push-password}"
-""")
+    hub = await make_hub(push_connectors(workdir, "forwarded"))
     server = await aiohttp_server_factory(build_app(hub))
     forwardings = [{"url": f"http://127.0.0.1:{server.port}/webhooks/forwarded", "is_active": True,
                     "basic_username": PUSH_USER, "basic_password": PUSH_PASSWORD, "max_retries": 0, "timeout": 5}]
