@@ -81,6 +81,10 @@ VIDEO_PROGRESS = "https://w3id.org/xapi/video/extensions/progress"
 VIDEO_SEGMENTS = "https://w3id.org/xapi/video/extensions/played-segments"
 VIDEO_SESSION = "https://w3id.org/xapi/video/extensions/session-id"
 
+#: what a verb map (the connector's ``verbs``) may give a verb: a meaning of :data:`VERBS`, or
+#: ``ignore`` (the verb carries nothing to keep: skipped as ``ignored_verb``, not as unknown)
+VERB_MEANINGS = (*sorted(set(VERBS.values())), "ignore")
+
 #: every event type the mapping may produce
 EMITS = (
     "lms.session",
@@ -96,7 +100,8 @@ EMITS = (
 
 #: reasons a well-formed statement yields no event (counted in the connector's health details)
 SKIP_REASONS = {
-    "unmapped_verb": "its verb has no counterpart in the vocabulary",
+    "unmapped_verb": "its verb has no counterpart in the vocabulary (map it with `verbs`)",
+    "ignored_verb": "its verb is mapped to `ignore` in the connector's `verbs`",
     "voided": "it voids another statement (see 'Voided statements')",
     "opening": "it opens a session or a class; the event is made from the closing statement",
     "unpaired_close": "it closes a session or class but has no result.duration and no opening statement was seen",
@@ -128,6 +133,7 @@ class MappingOptions:
     languages: Sequence[str] = ("fr-FR", "fr", "en-US", "en", "und")
     timezone: dt.tzinfo = UTC
     pair_window: dt.timedelta = dt.timedelta(hours=12)
+    verbs: Mapping[str, str] = field(default_factory=dict)  # the admin's verb map: IRI -> VERB_MEANINGS
 
 
 @dataclass
@@ -389,9 +395,11 @@ class StatementMapper:
         context = {} if context is None else context
         if not isinstance(context, dict):
             raise StatementError("context: expected an object")
-        kind = VERBS.get(verb_id)
+        kind = self.options.verbs.get(verb_id) or VERBS.get(verb_id)
         if kind is None:
             return Mapped(statement_id, verb_id, [], "unmapped_verb")
+        if kind == "ignore":
+            return Mapped(statement_id, verb_id, [], "ignored_verb")
         if object_type != "Activity":
             return Mapped(statement_id, verb_id, [], "not_an_activity")
         s = _Statement(self, statement, statement_id, verb_id, learner, occurred, obj, result, duration, score,

@@ -213,6 +213,7 @@ async def post_webhook(request: web.Request) -> web.Response:
         if result.events and connector.keep_webhook_body:
             await _attach_body(hub, name, request.content_type, body, result.events)
         result_ingest = await hub.append(result.events, source=name, rejects=reject_rows(name, result.rejects))
+        await hub.count_skipped(name, result.skipped, result.unmapped)
     except WebhookRejected as exc:
         log.warning("webhook rejected", status=exc.status, reason=str(exc))
         return _error(exc.status, str(exc))
