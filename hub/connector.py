@@ -198,7 +198,8 @@ class PullResult:
     ``rejects`` are records that could not be mapped; ``skipped`` counts, by reason, the
     well-formed records that give no event (nothing vanishes without a trace: the hub shows them in
     the sync summary, the metrics and ``connectors list``); ``unmapped`` counts the values the
-    mapping does not know (an xAPI verb IRI), for the admin to map them.
+    mapping does not know (an xAPI verb IRI), for the admin to map them; ``warnings`` are what
+    the admin should know about this page although nothing failed (the sync summary shows them).
     """
 
     events: list[dict[str, Any]]
@@ -207,6 +208,7 @@ class PullResult:
     rejects: list[Reject] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     unmapped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

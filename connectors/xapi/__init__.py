@@ -33,6 +33,7 @@ import orjson
 import yarl
 from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_validator, model_validator
 
+from connectors.xapi.clock import CursorClock
 from connectors.xapi.iso8601 import UTC, format_timestamp, parse_timestamp
 from connectors.xapi.mapping import (
     ACTIVITY_LISTS,
@@ -269,6 +270,7 @@ class Xapi(Connector, PullSource, WebhookSource):
         self.counters: collections.Counter[str] = collections.Counter()
         self.skipped: collections.Counter[str] = collections.Counter()
         self.unmapped_verbs: collections.Counter[str] = collections.Counter()
+        self.cursor_warnings: dict[str, str] = {}  # kind -> the latest warning about statement times
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -307,6 +309,8 @@ class Xapi(Connector, PullSource, WebhookSource):
         }
         if self.unmapped_verbs:
             out["unmapped_verbs"] = dict(self.unmapped_verbs.most_common(10))
+        if self.cursor_warnings:
+            out["cursor_warnings"] = dict(sorted(self.cursor_warnings.items()))
         return out
 
     async def check(self) -> Health:
@@ -353,6 +357,7 @@ class Xapi(Connector, PullSource, WebhookSource):
         high, high_ids = state.high, list(state.high_ids)
         pairing = Pairing(state.open, self.config.pair_window, closed=state.closed, memory=self.overlap)
         tally = _Tally()
+        clock = CursorClock(field_name, self.overlap)
         events: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
@@ -366,9 +371,13 @@ class Xapi(Connector, PullSource, WebhookSource):
                     high_ids.append(str(sid))
                 if state.since is not None:
                     if lower is not None and value < lower:
-                        continue  # before the window: only the query's margin brings these
+                        if value >= lower - MARGIN:
+                            continue  # the query's margin: read by an earlier pull
+                        clock.returned_older(str(sid), lower - value)  # the LRS filters on another field
                     if value == state.since and str(sid) in seen:
                         continue  # returned by the previous page already
+                if state.since is None or value > state.since:
+                    clock.read(statement)
             # read again by the overlap after giving no event: counted (or dead-lettered) once
             again = isinstance(sid, str) and sid in state.counted
             try:
@@ -406,8 +415,12 @@ class Xapi(Connector, PullSource, WebhookSource):
         if statements:
             self.context.log.debug("xAPI page read", statements=len(statements), events=len(events),
                                   rejected=len(rejects), more=more is not None)
+        warnings = clock.warnings()
+        for kind, message in warnings.items():
+            self.cursor_warnings[kind] = message
+            self.context.log.warning("the cursor may miss statements", kind=kind, detail=message)
         return PullResult(events, state.dump(), has_more=more is not None, rejects=rejects,
-                          skipped=dict(tally.skipped), unmapped=dict(tally.unmapped))
+                          skipped=dict(tally.skipped), unmapped=dict(tally.unmapped), warnings=list(warnings.values()))
 
     def _remember(self, state: "_Cursor", sid: Any, value: dt.datetime | None) -> None:
         """Note a statement that gave no event, for the overlap's re-reads (only they need it)."""

@@ -98,9 +98,11 @@ def _pull_line(p) -> str:
 
 
 def _unmapped_lines(p, indent: str) -> list[str]:
+    """The values the mapping does not know, and the connector's warnings."""
+    lines = [f"{indent}warning: {w}" for w in p.warnings]
     if not p.unmapped:
-        return []
-    return [f"{indent}not mapped ({len(p.unmapped)}; map them in the connector's configuration):",
+        return lines
+    return [*lines, f"{indent}not mapped ({len(p.unmapped)}; map them in the connector's configuration):",
             *(f"{indent}  {value}  ×{n}" for value, n in p.unmapped.items())]
 
 

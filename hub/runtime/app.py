@@ -57,6 +57,7 @@ class PullSummary:
     error: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)  # records that gave no event, by reason
     unmapped: dict[str, int] = field(default_factory=dict)  # values the mapping does not know (bounded)
+    warnings: list[str] = field(default_factory=list)  # what the connector says the admin should know
 
     def add_skips(self, skipped: dict[str, int], unmapped: dict[str, int]) -> None:
         tally = add_skips({"reasons": self.skipped, "unmapped": self.unmapped}, skipped, unmapped)
@@ -255,6 +256,7 @@ class Hub:
                 summary.rejected += outcome.rejects
                 await self.count_skipped(name, result.skipped, result.unmapped)
                 summary.add_skips(result.skipped, result.unmapped)
+                summary.warnings.extend(w for w in result.warnings if w not in summary.warnings)
                 if progress is not None:
                     progress(outcome.appended + outcome.duplicates + outcome.rejects)
                 cursor = result.cursor
