@@ -45,7 +45,8 @@ def malformed() -> dict:
     return statement
 
 
-def config(ralph: RalphServer) -> str:
+def pull_config(ralph: RalphServer, extra: str = "") -> str:
+    """A connector `ralph` pulling from ``ralph`` on `timestamp` (credentials in the secrets folder)."""
     return f"""
 connectors:
   ralph:
@@ -54,10 +55,15 @@ connectors:
     username: "${{file:secrets/ralph-user}}"
     password: "${{file:secrets/ralph-password}}"
     cursor_field: timestamp
+{extra}"""
+
+
+def config(ralph: RalphServer) -> str:
+    return pull_config(ralph, f"""\
     page_limit: 100
     actions: {{"{COURSE}": ACT-2026-GEO-01}}
     id_namespaces: {{"{S.MOODLE}": moodle_user}}
-"""
+""")
 
 
 async def by_type(hub, source: str) -> dict[str, list[dict]]:

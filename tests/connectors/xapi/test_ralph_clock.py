@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from tests.connectors.xapi.test_ralph import post
+from tests.connectors.xapi.test_ralph import post, pull_config
 from tests.fakes import xapi_statements as S
 
 UTC = dt.timezone.utc
@@ -22,15 +22,7 @@ async def test_ralph_statements_posted_hours_late_make_the_sync_warn(ralph, make
     await post(ralph, statements)
     (workdir / "secrets" / "ralph-user").write_text(ralph.username)
     (workdir / "secrets" / "ralph-password").write_text(ralph.password)
-    hub = await make_hub(f"""
-connectors:
-  ralph:
-    kind: xapi
-    endpoint: "{ralph.endpoint}"
-    username: "${{file:secrets/ralph-user}}"
-    password: "${{file:secrets/ralph-password}}"
-    cursor_field: timestamp
-""")
+    hub = await make_hub(pull_config(ralph))
     summary = await hub.pull("ralph")
     assert summary.ok and summary.appended == 2
     (warning,) = summary.warnings

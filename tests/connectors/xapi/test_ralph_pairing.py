@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.connectors.xapi.test_ralph import by_type, post
+from tests.connectors.xapi.test_ralph import by_type, post, pull_config
 from tests.fakes import xapi_statements as S
 
 
 async def test_pairing_survives_the_overlap_and_a_restart_against_ralph(ralph, make_hub, workdir):
     (workdir / "secrets" / "ralph-user").write_text(ralph.username)
     (workdir / "secrets" / "ralph-password").write_text(ralph.password)
-    config = f"""
-connectors:
-  ralph:
-    kind: xapi
-    endpoint: "{ralph.endpoint}"
-    username: "${{file:secrets/ralph-user}}"
-    password: "${{file:secrets/ralph-password}}"
-    cursor_field: timestamp
-"""
+    config = pull_config(ralph)
     first, second = S.overlap_scenario()
     await post(ralph, first)
     hub = await make_hub(config)
