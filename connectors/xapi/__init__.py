@@ -378,6 +378,8 @@ class Xapi(Connector, PullSource, WebhookSource):
                         continue  # returned by the previous page already
                 if state.since is None or value > state.since:
                     clock.read(statement)
+            if isinstance(sid, str) and pairing.paired(sid.lower()):
+                continue  # an opening or closing read again by the overlap: it was paired already
             # read again by the overlap after giving no event: counted (or dead-lettered) once
             again = isinstance(sid, str) and sid in state.counted
             try:

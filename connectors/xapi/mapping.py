@@ -199,11 +199,13 @@ class Pairing:
             items.sort()
         del items[:-20]  # a learner reconnecting 20 times without closing: keep the latest
 
-    def closing(self, key: str, at: dt.datetime) -> dt.datetime | None:
+    def closing(self, key: str, at: dt.datetime, statement_id: str | None = None) -> dt.datetime | None:
         """The earliest opening at or before ``at`` and at most ``window`` before it (all openings
-        up to ``at`` are consumed)."""
+        up to ``at`` are consumed, and so is the closing statement itself)."""
         self._seen(at)
         stamp = format_timestamp(at)
+        if statement_id is not None:
+            self.consumed[statement_id] = stamp
         items = self.open.get(key) or []
         before = [i for i in items if i[0] <= stamp]
         rest = [i for i in items if i[0] > stamp]
@@ -219,9 +221,13 @@ class Pairing:
         usable = [i for i in before if i[0] >= horizon]
         return parse_timestamp(usable[0][0]) if usable else None
 
-    def discard(self, key: str, at: dt.datetime) -> None:
+    def discard(self, key: str, at: dt.datetime, statement_id: str | None = None) -> None:
         """A closing statement that carried its own duration: forget the openings it closes."""
-        self.closing(key, at)
+        self.closing(key, at, statement_id)
+
+    def paired(self, statement_id: str) -> bool:
+        """Whether this statement already opened or closed an interval (a re-read of it changes nothing)."""
+        return statement_id in self.consumed
 
     def _seen(self, at: dt.datetime) -> None:
         if self.latest is None or at > self.latest:
@@ -691,9 +697,9 @@ class _Statement:
             if self.duration is not None:
                 start = self.occurred - self.duration
                 if pairing is not None:
-                    pairing.discard(key, self.occurred)
+                    pairing.discard(key, self.occurred, self.id)
             else:
-                start = pairing.closing(key, self.occurred) if pairing is not None else None
+                start = pairing.closing(key, self.occurred, self.id) if pairing is not None else None
                 if start is None:
                     return done([], "unpaired_close")
             if family == "class":
