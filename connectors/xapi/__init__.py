@@ -373,7 +373,7 @@ class Xapi(Connector, PullSource, WebhookSource):
                     if lower is not None and value < lower:
                         if value >= lower - MARGIN:
                             continue  # the query's margin: read by an earlier pull
-                        clock.returned_older(str(sid), lower - value)  # the LRS filters on another field
+                        clock.returned_older(statement, lower, value)  # the LRS filters on another field
                     if value == state.since and str(sid) in seen:
                         continue  # returned by the previous page already
                 if state.since is None or value > state.since:

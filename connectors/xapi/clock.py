@@ -57,6 +57,7 @@ class CursorClock:
     def __init__(self, cursor_field: str, overlap: dt.timedelta):
         self.cursor_field, self.overlap = cursor_field, overlap
         self.late, self.ahead, self.older = _Finding(), _Finding(), _Finding()
+        self.filters_on: str | None = None  # what the LRS's `since` seems to filter on, when not cursor_field
 
     def read(self, statement: Any) -> None:
         """A statement newly read: how long it took to reach the LRS, or how far ahead it is stamped."""
@@ -71,9 +72,14 @@ class CursorClock:
         elif timestamp - stored > AHEAD_TOLERANCE:
             self.ahead.add(timestamp - stored, sid)
 
-    def returned_older(self, statement_id: str, before_window: dt.timedelta) -> None:
-        """The LRS returned a statement older than the window asked with ``since``."""
-        self.older.add(before_window, statement_id)
+    def returned_older(self, statement: dict[str, Any], lower: dt.datetime, value: dt.datetime) -> None:
+        """The LRS returned a statement whose ``cursor_field`` is older than the window asked with
+        ``since`` (``lower``); when its other time is in the window, that is what ``since`` filters on."""
+        self.older.add(lower - value, str(statement.get("id")))
+        other = "stored" if self.cursor_field == "timestamp" else "timestamp"
+        when = _when(statement, other)
+        if when is not None and when >= lower:
+            self.filters_on = other
 
     def warnings(self) -> dict[str, str]:
         """kind -> what the admin should know and do, for each finding of the page."""
@@ -90,8 +96,10 @@ class CursorClock:
                 f"{_span(self.ahead.worst)}, e.g. {self.ahead.example}): with cursor_field timestamp they move "
                 "the cursor ahead, and statements stamped in between are never read; fix the sender's clock")
         if self.older.count:
+            advice = (f"it filters on {self.filters_on}: set cursor_field: {self.filters_on}" if self.filters_on
+                      else "check cursor_field")
             out["older_than_cursor"] = (
                 f"the LRS returned {self.older.count} statement(s) older than the cursor asked with `since` "
                 f"(e.g. {self.older.example}, {_span(self.older.worst)} before): its `since` does not filter "
-                f"on {self.cursor_field}; check cursor_field (they are read, not dropped)")
+                f"on {self.cursor_field}; {advice} (they are read, not dropped)")
         return out

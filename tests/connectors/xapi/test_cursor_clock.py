@@ -68,5 +68,6 @@ async def test_a_statement_older_than_the_cursor_returned_by_the_lrs_is_read_and
     assert summary.appended == 1  # not lost
     assert any(w.startswith("the LRS returned 1 statement(s) older than the cursor asked with `since` "
                             "(e.g. b1a1e2f0-5555-4c1e-9d2a-000000000003, 2h30 before): its `since` does not "
-                            "filter on timestamp; check cursor_field") for w in summary.warnings), summary.warnings
+                            "filter on timestamp; it filters on stored: set cursor_field: stored") for w in summary.warnings), \
+        summary.warnings
     assert {r["source_id"] for r in await events(hub, "lrs")} >= {download(3, "")["id"]}
