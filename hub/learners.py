@@ -66,7 +66,7 @@ def keys_for(source: str, learner: dict | None, match_on: set[str]) -> tuple[str
     """(source key, linking keys, other keys) of one event's learner reference."""
     if not learner:
         return None, [], []
-    source_key_ = source_key(source, learner)
+    src = source_key(source, learner)
     linking: list[str] = []
     other: list[str] = []
     email = learner.get("email")
@@ -74,7 +74,7 @@ def keys_for(source: str, learner: dict | None, match_on: set[str]) -> tuple[str
         (linking if "email" in match_on else other).append(f"email:{normalise_email(email)}")
     for namespace, value in sorted((learner.get("ids") or {}).items()):
         (linking if namespace in match_on else other).append(f"id:{namespace}:{value}")
-    return source_key_, linking, other
+    return src, linking, other
 
 
 def key_kind(key: str) -> str:
