@@ -78,6 +78,10 @@ class LearnerRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     ref: str = Field(min_length=1, max_length=200, description="The learner's id in the source system")
+    site: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The site or tenant within which `ref` is unique, when one source instance reads several "
+        "(an xAPI account's homePage): the learner's source key becomes src:<connector>/<site>:<ref>")
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=300)
     ids: dict[str, str] | None = Field(
@@ -109,6 +113,7 @@ IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 
 class LearnerInput(TypedDict):
     ref: Annotated[str, Field(min_length=1, max_length=200)]
+    site: NotRequired[Annotated[str, Field(min_length=1, max_length=200)] | None]
     email: NotRequired[Annotated[str, Field(max_length=320)] | None]
     name: NotRequired[Annotated[str, Field(max_length=300)] | None]
     ids: NotRequired[dict[IdKey, Annotated[str, Field(min_length=1, max_length=200)]] | None]

@@ -6,7 +6,7 @@ is moved to ``processed/`` once its last page is committed. Lines that cannot be
 dead-lettered (stage ``map``) with the file, the line number and the text.
 
 CSV columns: ``type``, ``occurred_at``, ``source_id``, ``action``, ``learner_ref``,
-``learner_email``, ``learner_name``, ``supersedes`` and ``data.<field>`` for each data field
+``learner_site``, ``learner_email``, ``learner_name``, ``supersedes`` and ``data.<field>`` for each data field
 (empty cells are left out). A record without ``source_id`` gets ``sha256:<hash of the line>``,
 so dropping the same file twice creates no duplicate. The CSV export of another tool (an
 accounting tool's invoice list) is read through a ``csv_mappings`` entry that names its columns
@@ -30,7 +30,7 @@ from connectors.file_drop.mapping import CsvMapping, mapping_for
 from hub.connector import Connector, ConnectorConfig, Health, PullResult, PullSource, Reject
 from hub.hookspecs import hookimpl
 
-LEARNER_COLUMNS = {"learner_ref": "ref", "learner_email": "email", "learner_name": "name"}
+LEARNER_COLUMNS = {"learner_ref": "ref", "learner_site": "site", "learner_email": "email", "learner_name": "name"}
 ENVELOPE_COLUMNS = {"type", "occurred_at", "source_id", "action", "supersedes"}
 
 

@@ -104,6 +104,7 @@ class SourceState:
     last_success_at: float | None = None
     last_error: str | None = None
     healthy: bool = True
+    skipped: dict[str, Any] | None = None  # {"reasons": {reason: n}, "unmapped": {value: n}} since the store began
 
 
 @dataclass
@@ -411,6 +412,11 @@ class SourceSinkStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None: ...
+
+    @abc.abstractmethod
+    def add_skipped(self, name: str, reasons: dict[str, int], unmapped: dict[str, int]) -> None:
+        """Add to source ``name``'s tally of records that gave no event (by reason) and of the
+        values its mapping does not know (see :func:`hub.connector.add_skips`)."""
 
     @abc.abstractmethod
     def sink_state(self, name: str) -> SinkState: ...

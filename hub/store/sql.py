@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
 from hub.store.sql_learners import SqlLearnerRegistry
 from hub.store.sql_outbox import SqlOutbox
@@ -165,12 +166,23 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox):
             row["last_success_at"],
             row["last_error"],
             bool(row["healthy"]),
+            json.loads(row["skipped"]) if row["skipped"] else None,
         )
 
     def _save_cursor(self, name: str, cursor: Any) -> None:
         """Store source ``name``'s cursor (JSON): part of the ingest transaction that read up to it."""
         self._execute("INSERT INTO sources (name, cursor) VALUES (?, ?) "
                       "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor", (name, json.dumps(cursor)))
+
+    def add_skipped(self, name: str, reasons: dict[str, int], unmapped: dict[str, int]) -> None:
+        if not reasons and not unmapped:
+            return
+        with self._transaction():
+            self._execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+            self._execute("UPDATE sources SET skipped = skipped WHERE name = ?", (name,))  # locks the row first
+            row = self._execute("SELECT skipped FROM sources WHERE name = ?", (name,)).fetchone()
+            tally = add_skips(json.loads(row["skipped"]) if row["skipped"] else None, reasons, unmapped)
+            self._execute("UPDATE sources SET skipped = ? WHERE name = ?", (json.dumps(tally), name))
 
     def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None:
         with self._write():

@@ -291,6 +291,22 @@ def test_record_pull_and_source_states(store):
     assert store.source_state("moodle") == SourceState("moodle", 5, 300.0, 300.0, None, True)
 
 
+def test_skipped_records_add_up_per_source_with_bounded_unmapped_values(store):
+    from hub.connector import MAX_UNMAPPED
+
+    store.add_skipped("lrs", {"opening": 2, "unmapped_verb": 1}, {"http://x/verb/a": 1})
+    store.add_skipped("lrs", {"unmapped_verb": 2}, {"http://x/verb/a": 1, "http://x/verb/b": 1})
+    store.add_skipped("lrs", {}, {})  # nothing to add
+    assert store.source_state("lrs").skipped == {"reasons": {"opening": 2, "unmapped_verb": 3},
+                                                 "unmapped": {"http://x/verb/a": 2, "http://x/verb/b": 1}}
+    store.add_skipped("lrs", {"unmapped_verb": MAX_UNMAPPED}, {f"http://x/verb/{i:03d}": 1 for i in range(MAX_UNMAPPED)})
+    unmapped = store.source_state("lrs").skipped["unmapped"]
+    assert len(unmapped) == MAX_UNMAPPED + 1 and unmapped["http://x/verb/a"] == 2 and unmapped["(others)"] == 2  # b and 049: the rarest, then by name
+    store.record_pull("lrs", ok=True, error=None, at=1.0)  # the pull's own record keeps the tally
+    assert store.source_state("lrs").skipped["reasons"]["unmapped_verb"] == 3 + MAX_UNMAPPED
+    assert store.source_state("crm").skipped is None
+
+
 def test_rejects_are_dead_letters(store):
     rejects = [
         RejectRow("moodle", "map", "no user", json.dumps({"raw": 1}), "m-1"),
