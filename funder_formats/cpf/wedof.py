@@ -9,6 +9,13 @@ public integration documents (activepieces' ``wedof`` piece, ``registration-fold
   ``{"date", "code", "absenceDuration" (hours), "forceMajeureAbsence", "trainingDuration" (hours)}``
   — from "in training" Wedof passes through "terminated" itself.
 
+A push can be made twice: a run may crash after Wedof took a declaration and before the hub
+recorded it, and the next run pushes it again. Wedof refuses a change to a state the folder has
+already passed (a 4xx); the client then reads the folder (``GET /registrationFolders/{externalId}``)
+and, when its ``state`` shows the declaration made (``inTraining`` or later for an entry,
+``serviceDoneDeclared``/``serviceDoneValidated`` for a service fait), reports it made: the hub
+records it once, and nothing is declared twice.
+
 The exit reason ``code`` is one of Wedof's codes (``GET /registrationFoldersReasons?type=terminated``
 lists them for an account): the hub does not guess them, the configuration maps each of its
 reasons to one.
@@ -33,6 +40,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from hub.durations import Duration
 
 DEFAULT_URL = "https://www.wedof.fr/api"
+#: a folder's states once each declaration is made (Wedof's registration-folder states)
+SERVICE_DONE_STATES = frozenset({"serviceDoneDeclared", "serviceDoneValidated"})
+DONE_STATES = {"inTraining": frozenset({"inTraining", "terminated"}) | SERVICE_DONE_STATES,
+               "serviceDone": SERVICE_DONE_STATES}
 
 
 class WedofReasonCodes(BaseModel):
@@ -75,15 +86,17 @@ class WedofClient:
         self.config = config
         self.base = config.base_url.rstrip("/")
 
-    def _post(self, path: str, body: dict[str, Any]) -> PushOutcome:
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   "X-Api-Key": self.config.api_key.get_secret_value(), "User-Agent": "parcours-hub/0.1"}
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> PushOutcome:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/json", "X-Api-Key": self.config.api_key.get_secret_value(),
+                   "User-Agent": "parcours-hub/0.1", **({"Content-Type": "application/json"} if data else {})}
 
         def once() -> PushOutcome:
-            request = urllib.request.Request(self.base + path, data=data, headers=headers, method="POST")
+            request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
             try:
                 with urllib.request.urlopen(request, timeout=self.config.timeout.total_seconds()) as response:
+                    if method == "GET":
+                        return PushOutcome(True, response.status, _state_of(response.read(1 << 20)))
                     return PushOutcome(True, response.status, "ok")
             except urllib.error.HTTPError as exc:
                 if exc.code == 429 or exc.code >= 500:
@@ -103,12 +116,24 @@ class WedofClient:
             return PushOutcome(False, exc.status, f"{exc} after {self.config.attempts} attempt(s)")
         raise AssertionError("unreachable")
 
+    def _declare(self, dossier: str, step: str, body: dict[str, Any]) -> PushOutcome:
+        """POST one declaration; when Wedof refuses it (4xx), the folder's state says whether it was
+        made already (by an earlier run that crashed before recording it)."""
+        folder = f"/registrationFolders/{_quote(dossier)}"
+        outcome = self._call("POST", f"{folder}/{step}", body)
+        if outcome.ok or outcome.status is None or not 400 <= outcome.status < 500 or outcome.status in (401, 403):
+            return outcome
+        current = self._call("GET", folder)
+        if current.ok and current.message in DONE_STATES[step]:
+            return PushOutcome(True, outcome.status, f"already made: the folder is {current.message} in Wedof")
+        return outcome
+
     def declare_entry(self, dossier: str, date: dt.date) -> PushOutcome:
-        return self._post(f"/registrationFolders/{_quote(dossier)}/inTraining", {"date": date.isoformat()})
+        return self._declare(dossier, "inTraining", {"date": date.isoformat()})
 
     def declare_service_done(self, dossier: str, *, date: dt.date, code: str, absence_hours: Decimal,
                              force_majeure: bool, training_hours: Decimal) -> PushOutcome:
-        return self._post(f"/registrationFolders/{_quote(dossier)}/serviceDone", {
+        return self._declare(dossier, "serviceDone", {
             "date": date.isoformat(), "code": code, "absenceDuration": float(absence_hours),
             "forceMajeureAbsence": bool(force_majeure), "trainingDuration": float(training_hours)})
 
@@ -119,6 +144,15 @@ class WedofClient:
         if force_majeure:
             return codes.force_majeure or codes.learner
         return getattr(codes, reason or "learner")
+
+
+def _state_of(body: bytes) -> str:
+    """A registration folder's ``state`` (empty when the answer is not a folder)."""
+    try:
+        folder = json.loads(body)
+    except ValueError:
+        return ""
+    return str(folder.get("state") or "") if isinstance(folder, dict) else ""
 
 
 def _quote(value: str) -> str:

@@ -83,7 +83,7 @@ def select_learners(store, read: Callable[..., Any], config, selection: Selectio
     if selection.learners:
         return [_enrolled(store, read, config, action, name) for name in dict.fromkeys(selection.learners)]
     if selection.sample is not None:
-        population = sorted(read(store.journey_learner_ids, action))
+        population = sorted(read(store.journey_learners, action))  # sorted here: the draw must not depend on a collation
         _not_empty(population, config, action, "")
         size = min(selection.sample, len(population))
         return sorted(random.Random(selection.seed).sample(population, size))

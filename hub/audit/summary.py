@@ -41,7 +41,7 @@ RULES_FR = [
     (re.compile(r"connection time per day, capped at ([\d.]+) h a day"),
      lambda m: f"temps de connexion par jour, plafonné à {hours_fr(m[1])} par jour"),
     (re.compile(r", plus the estimated time of completed activities"), lambda m: ", plus la durée estimée des activités terminées"),
-    (re.compile(r", capped at the ([\d.]+) scheduled FOAD hours"),
+    (re.compile(r", capped at the ([\d.]+) (?:scheduled|planned) FOAD hours"),
      lambda m: f", plafonné aux {hours_fr(m[1])} de FOAD prévues"),
     (re.compile(r"sum of the modalities"), lambda m: "somme des modalités"),
     (re.compile(r"realised hours / scheduled hours to date"), lambda m: "heures réalisées / heures prévues à ce jour"),

@@ -78,12 +78,33 @@ async def test_a_refused_push_is_a_note_and_is_retried_next_time(make_hub, workd
     assert any("Wedof push failed for dossier PEC-CPF-2610" in n and "HTTP 503" in n for n in out.notes)
     wedof.fail["PEC-CPF-2610"] = 422
     wedof.calls.clear()
-    await hub.export("cpf-push", Period.parse("2026-10"))
+    out = await hub.export("cpf-push", Period.parse("2026-10"))
     assert [c[1] for c in wedof.calls] == ["inTraining", "serviceDone"]  # a 4xx is not retried
+    assert wedof.reads == ["PEC-CPF-2610"] * 2  # and the folder, still accepted, does not explain it
+    assert sum("Wedof push failed for dossier PEC-CPF-2610" in n and "HTTP 422" in n for n in out.notes) == 2
     del wedof.fail["PEC-CPF-2610"]
     wedof.calls.clear()
     await hub.export("cpf-push", Period.parse("2026-10"))
     assert sorted(c[1] for c in wedof.calls) == ["inTraining", "serviceDone"]
+
+
+async def test_a_declaration_wedof_took_before_a_crash_is_recorded_once_not_made_twice(make_hub, workdir, monkeypatch, wedof):
+    """A run pushed PEC-CPF-2609's entry, then died before the hub recorded it: the next run pushes it
+    again, Wedof refuses a folder already in training, the folder's state shows it made, and the hub
+    records it (once) instead of reporting a failure forever."""
+    set_now(monkeypatch, "2026-10-20T10:00:00+00:00")
+    hub = await make_hub(cpf_config(workdir, extra_exports=push_export(wedof.port)))
+    await hub.pull("demo")
+    wedof.states["PEC-CPF-2609"] = "inTraining"  # what the crashed run left in Wedof
+    out = await hub.export("cpf-push", Period.parse("2026-10"))
+    assert not [n for n in out.notes if "push failed" in n], out.notes
+    assert wedof.reads == ["PEC-CPF-2609"]  # the refused entry only
+    details = json.loads((out.folder / "cpf-edof-2026-10-details.json").read_text())
+    entry = next(e for e in details["wedof"] if e["dossier"] == "PEC-CPF-2609" and e["declaration"] == "entree")
+    assert entry["ok"] and entry["http_status"] == 400 and "already made: the folder is inTraining" in entry["message"]
+    assert wedof.states == {"PEC-CPF-2609": "serviceDoneDeclared", "PEC-CPF-2610": "serviceDoneDeclared"}
+    declared = [(e["data"]["command"], e["data"]["target"]) for e in await ledger(hub, "admin.action")]
+    assert declared.count(("cpf.declare_entry", "PEC-CPF-2609")) == 1 and len(declared) == 4
 
 
 async def test_partial_exit_reason_codes(make_hub, workdir, monkeypatch, wedof):
