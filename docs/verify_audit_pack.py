@@ -3,7 +3,7 @@
 
 Standard library and `cryptography` only (no Parcours Hub needed). Checks, naming the file at fault:
 1. every file's SHA-256 and size against manifest.json, and that no file was added or removed;
-2. every event of learners/*/events.ndjson has its proof in proofs.ndjson (or is listed as not sealed
+2. every event of learners/*/events.ndjson (and action/events.ndjson) has its proof in proofs.ndjson (or is listed as not sealed
    yet), each evidence file and document is the one (by SHA-256) its sealed event names, and each
    proof's Merkle path (RFC 6962: leaf = SHA-256(0x00 || canonical event), node =
    SHA-256(0x01 || left || right); leaf format 2 also seals learner_id and learner_key) leads to the
@@ -337,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         blocks = pack.check_blocks(manifest)
         pack.check_head(manifest, blocks)
-        events = sum(pack.check_learner(learner, blocks) for learner in manifest["learners"])
-        unsealed = sum(len(learner.get("unsealed_events") or []) for learner in manifest["learners"])
+        folders = manifest["learners"] + ([manifest["action_wide"]] if manifest.get("action_wide") else [])
+        events = sum(pack.check_learner(folder, blocks) for folder in folders)
+        unsealed = sum(len(folder.get("unsealed_events") or []) for folder in folders)
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         pack.fail(args.pack, f"unreadable content ({type(exc).__name__}: {exc})")
         events = unsealed = 0

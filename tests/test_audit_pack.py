@@ -55,6 +55,12 @@ async def audited_hub(make_hub, workdir, tsa_peer):
                        "learner": {"ref": "apprenant-01", "email": "camille.martin@example.fr"}, "action": DEMO_ACTION,
                        "data": {"date": "2026-10-05", "half_day": "am", "modality": "presentiel", "signer": "learner"},
                        "evidence": [sheet.model_dump(exclude_none=True)]}], source="emargement")
+    trainer = await asyncio.to_thread(hub.blobs.put, b"%PDF-1.4 feuille du formateur, 7 octobre",
+                                      media_type="application/pdf", name="formateur-2026-10-07.pdf")
+    await hub.append([{"type": "attendance.signed", "occurred_at": "2026-10-07T12:40:00+02:00", "source_id": "trainer-1",
+                       "action": DEMO_ACTION, "data": {"date": "2026-10-07", "half_day": "am", "modality": "presentiel",
+                                                       "signer": "trainer", "trainer_name": "Sophie Lambert"},
+                       "evidence": [trainer.model_dump(exclude_none=True)]}], source="emargement")
     await hub.seal()
     blocks = await hub.store.call(lambda: list(hub.store.iter_blocks()))
     assert [b["index"] for b in blocks if b["anchor"]] == [5, 6]
@@ -130,7 +136,13 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
             for link in re.findall(r'href="([^"]+)"', page):
                 target = str(Path(folder, link)).replace("learners/../../", "") if link.startswith("../") else f"{folder}/{link}"
                 assert target in names or link == "../../index.html", link
+        wide = manifest["action_wide"]  # the trainer's signature of the whole action, with its proof and sheet
+        assert wide["events"] == 1 and not wide["unsealed_events"] and list(wide["files"].values()) == [
+            f"action/evidence/{next(iter(wide['files']))}.pdf"]
+        assert z.read(next(iter(wide["files"].values()))) == b"%PDF-1.4 feuille du formateur, 7 octobre"
+        assert len(z.read("action/proofs.ndjson").splitlines()) == 1
         index = z.read("index.html").decode()
+        assert 'href="action/events.ndjson"' in index
         assert all(f'href="{learner["folder"]}/index.html"' in index for learner in manifest["learners"])
         assert '<html lang="fr">' in index and "http" not in index.split("<body>")[0]
     assert result.seed == 7 and result.events == sum(x["events"] for x in manifest["learners"])
@@ -164,7 +176,7 @@ async def test_evidence_blobs_of_a_learner_are_in_the_pack(make_hub, workdir, ts
     await build_audit_pack(services_of(hub), hub.head_file(),
                            Selection(DEMO_ACTION, learners=("email:camille.martin@example.fr",)), out)
     with zipfile.ZipFile(out) as z:
-        sheets = [n for n in z.namelist() if "/evidence/" in n]
+        sheets = [n for n in z.namelist() if n.startswith("learners/") and "/evidence/" in n]
         assert len(sheets) == 1 and z.read(sheets[0]) == b"%PDF-1.4 feuille d'emargement signee"
         assert sheets[0].endswith(".pdf") and sheets[0].split("/")[-1].startswith(
             hashlib.sha256(z.read(sheets[0])).hexdigest())
@@ -227,6 +239,14 @@ async def test_evidence_replaced_with_its_manifest_hash_fails_against_its_sealed
     run = verify(rewrite(out, tmp_path / "doc.zip", {document: lambda pdf: pdf.replace(b"%PDF-1.4", b"%PDF-1.7", 1)},
                          manifest_too=True))
     assert run.returncode == 1 and f"FAIL {document}: is not the evidence sealed with event" in run.stderr, run.stderr
+
+
+async def test_the_trainers_sheet_replaced_fails_against_its_sealed_event(demo_pack, tmp_path):
+    _, out, _ = demo_pack
+    with zipfile.ZipFile(out) as z:
+        sheet = next(n for n in z.namelist() if n.startswith("action/evidence/"))
+    run = verify(rewrite(out, tmp_path / "trainer.zip", {sheet: lambda _: b"%PDF-1.4 une autre feuille"}, manifest_too=True))
+    assert run.returncode == 1 and f"FAIL {sheet}: is not the evidence sealed with event" in run.stderr, run.stderr
 
 
 async def test_a_tsa_token_for_another_digest_is_refused(demo_pack, tmp_path, tsa_peer):

@@ -32,6 +32,7 @@ from hub.audit.selection import Selection, select_learners
 from hub.audit.summary import STATUS_FR, render_summary
 from hub.audit.zipfile_out import PackFile
 from hub.errors import HubError
+from hub.journeys.projection import ACTION_WIDE_TYPES, is_action_wide
 from hub.journeys.stream import compute_states
 from hub.ledger.anchoring import Anchor
 from hub.ledger.head import DOCUMENT_KEY, HeadError
@@ -135,12 +136,13 @@ def write_pack(config, store, blobs, read: Read, head_file, selection: Selection
                                                    generated_at))
                     result.events += learner.events
                     result.unsealed += len(learner.unsealed)
+            action_wide = _pack_action_wide(pack, store, blobs, read, selection.action, until_seq, proofs)
             ledger = _pack_ledger(pack, store, read, proofs, head, head_file, last_block)
             manifest = {"format": PACK_FORMAT, "generated_at": generated_at, "action": selection.action,
                         "selection": selection.as_dict(), "seed": selection.seed,
                         "learners": [{k: s[k] for k in ("id", "name", "folder", "events", "unsealed_events", "files")}
                                      for s in summaries],
-                        "ledger": ledger}
+                        "action_wide": action_wide, "ledger": ledger}
             pack.write("README.txt", README.read_text(encoding="utf-8"))
             pack.write("index.html", pack_index(manifest, summaries))
             manifest["files"] = dict(sorted(pack.files.items()))
@@ -235,6 +237,16 @@ def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: _Le
                                                            LEARNER_PAGE_END.encode()))
     for name in ("events", "proofs", "rows"):
         (learner.scratch / name).unlink()
+    _copy_evidence(pack, blobs, learner)
+    organisation = config.hub.organisation.name if config.hub.organisation else "l'organisme de formation"
+    pdf = render_summary(report, learner.documents, organisation=organisation, generated_at=generated_at)
+    pack.write(f"{folder}/resume-parcours.pdf", pdf)
+    return summary
+
+
+def _copy_evidence(pack: PackFile, blobs, learner: _Learner) -> None:
+    """Copy the evidence blobs the learner's events name into the learner's folder, a chunk at a time;
+    a blob missing or whose content no longer matches its SHA-256 stops the pack."""
     for sha, found in learner.evidence.items():
         path = blobs.path_for(sha)
         try:
@@ -243,14 +255,38 @@ def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: _Le
             raise AuditPackError(f"evidence {sha} of event {found['events'][0]} is missing from the blob store "
                                  f"({path})") from None
         with fh:
-            copied = pack.copy(f"{folder}/{found['file']}", fh)
+            copied = pack.copy(f"{learner.folder}/{found['file']}", fh)
         if copied != sha:
             raise AuditPackError(f"evidence {sha} of event {found['events'][0]} is corrupted in the blob store "
                                  f"({path}: its content hashes to {copied})")
-    organisation = config.hub.organisation.name if config.hub.organisation else "l'organisme de formation"
-    pdf = render_summary(report, learner.documents, organisation=organisation, generated_at=generated_at)
-    pack.write(f"{folder}/resume-parcours.pdf", pdf)
-    return summary
+
+
+def _pack_action_wide(pack: PackFile, store, blobs, read: Read, action: str, until_seq: int,
+                      proofs: BlockProofs) -> dict[str, Any] | None:
+    """The trainer's signatures about the whole action (no learner named), which co-sign every learner's
+    half-day (see hub.journeys.projection.is_action_wide): in ``action/``, with their proofs and
+    evidence, as a learner's events are. A few per day of the action: read as one list."""
+    events = [e for e in read(store.action_events, action, types=ACTION_WIDE_TYPES, until_seq=until_seq)
+              if is_action_wide(e)]
+    if not events:
+        return None
+    entry = _Learner("", "action", [], Path())
+    events_lines, proof_lines = [], []
+    for event in events:
+        event["learner_key"] = read(store.event_learner_keys, event["seq"], event["seq"]).get(event["seq"])
+        entry.events += 1
+        proof = proofs.prove(event)
+        events_lines.append(_line(event))
+        if proof is None:
+            entry.unsealed.append(event["id"])
+        else:
+            proof_lines.append(_line(proof))
+        _note_evidence(entry, event)
+    pack.write("action/events.ndjson", b"".join(events_lines))
+    pack.write("action/proofs.ndjson", b"".join(proof_lines))
+    _copy_evidence(pack, blobs, entry)
+    return {"folder": "action", "events": entry.events, "unsealed_events": entry.unsealed,
+            "files": {sha: f"action/{found['file']}" for sha, found in entry.evidence.items()}}
 
 
 def _chained(first: bytes, middle: IO[bytes], last: bytes):

@@ -45,7 +45,15 @@ def pack_index(manifest: dict[str, Any], learners: list[dict[str, Any]]) -> str:
         out.append(f"<tr><td>{escape(learner['name'] or learner['id'])}<br><code>{escape(learner['id'])}</code></td>"
                    f"<td>{escape(learner['status'])}</td><td>{learner['events']}</td><td>{learner['evidence']}</td>"
                    f"<td>{learner['documents']}</td><td>{files}</td></tr>")
-    out.append("</table><h2>Registre scellé</h2><ul>")
+    out.append("</table>")
+    wide = manifest.get("action_wide")
+    if wide:
+        out.append(f"<h2>Émargements du formateur pour toute l'action</h2><p>{wide['events']} signature(s) du "
+                   "formateur, sans apprenant nommé, qui contresignent la demi-journée de chaque apprenant : "
+                   + " · ".join([_link("action/events.ndjson", "événements"), _link("action/proofs.ndjson", "preuves")]
+                                + [_link(f, f.rsplit("/", 1)[-1][:28]) for f in sorted(wide["files"].values())])
+                   + "</p>")
+    out.append("<h2>Registre scellé</h2><ul>")
     out.append(f"<li>{_link('ledger/blocks.ndjson', 'en-têtes de blocs')} (chaînés par leur empreinte)</li>")
     if manifest["ledger"].get("tokens"):
         out.append("<li>jetons d'horodatage RFC 3161 : "
