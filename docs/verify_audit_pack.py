@@ -327,7 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pack")
     parser.add_argument("--tsa-ca", action="append", default=[], help="PEM file of a CA the TSA must chain to")
     args = parser.parse_args(argv)
-    cas = [c for path in args.tsa_ca for c in x509.load_pem_x509_certificates(open(path, "rb").read())]
+    try:
+        cas = [c for path in args.tsa_ca for c in x509.load_pem_x509_certificates(open(path, "rb").read())]
+    except (OSError, ValueError) as exc:
+        print(f"FAIL --tsa-ca: cannot read the CA certificate(s) ({exc})", file=sys.stderr)
+        return 2
     try:
         pack = Pack(args.pack, cas)
         manifest = pack.check_files()

@@ -271,6 +271,8 @@ async def test_a_token_altered_or_under_another_ca_is_refused(demo_pack, tmp_pat
     _, out, _ = demo_pack
     run = verify(out, "--tsa-ca", str(tsa_peer.pki.other_ca))
     assert run.returncode == 1 and "does not chain to the given CA(s)" in run.stderr
+    run = verify(out, "--tsa-ca", str(tmp_path / "missing.pem"))
+    assert run.returncode == 2 and "FAIL --tsa-ca: cannot read the CA certificate(s)" in run.stderr
 
     def alter_signature(token: bytes) -> bytes:  # the last bytes are the signature's
         return token[:-3] + bytes([token[-3] ^ 0x40]) + token[-2:]
