@@ -182,6 +182,26 @@ class Organisation(BaseModel):
         return value
 
 
+class WebConfig(BaseModel):
+    """The web app served under /app/ (hub.web): sessions and sign-in limits. Accounts are created
+    with `parcours accounts add` (docs/web-app.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Key that signs the session cookies, at least 32 characters (use ${env:…} or "
+        "${file:…}); default: one generated once in <data_dir>/web/session-secret")
+    session_lifetime: Duration = Field(default=dt.timedelta(hours=12),
+                                       description="A session ends this long after sign-in, used or not")
+    session_idle: Duration = Field(default=dt.timedelta(hours=2),
+                                   description="A session ends after this long without a request")
+    login_max_failures: int = Field(default=5, ge=1, le=100,
+                                    description="Failed sign-ins (per e-mail address, and per client address "
+                                    "times four) within login_failure_window that lock sign-in out")
+    login_failure_window: Duration = Field(default=dt.timedelta(minutes=15),
+                                           description="Failures older than this are forgotten")
+    lockout: Duration = Field(default=dt.timedelta(minutes=15), description="How long a lockout lasts")
+
+
 class HubSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="Parcours Hub", description="The training organisation's name")
@@ -200,6 +220,7 @@ class HubSection(BaseModel):
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
+    web: WebConfig = Field(default_factory=WebConfig, description="The web app (/app/): sessions, sign-in limits")
 
     @field_validator("timezone")
     @classmethod
@@ -586,6 +607,13 @@ def parse_config(
             f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
             "too short (use at least 16 random characters)"
         )
+
+    secret = model.hub.web.session_secret
+    where = f"{filename}:{_line_for(lines, ('hub', 'web', 'session_secret'))}: hub.web.session_secret: "
+    if secret is not None and ("hub", "web", "session_secret") not in reader.interpolated:
+        problems.append(where + "secrets must come from ${env:VAR} or ${file:PATH}, not be written in the file")
+    elif secret is not None and len(secret.get_secret_value()) < 32 and ("hub", "web", "session_secret") not in reader.failed:
+        problems.append(where + "too short (use at least 32 random characters)")
 
     exports = _validate_exports(model, format_classes or {}, lines, filename, reader, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))

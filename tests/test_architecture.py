@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),
     ("documents", ("hub.documents",)),
     ("plugin manager", ("hub.plugins",)),
+    ("web app (pages on the runtime's server)", ("hub.web",)),
     ("runtime", ("hub.runtime",)),
     ("contract test kit (drives a runtime)", ("hub.testing", "hub.pytest_plugin")),
     ("command line", ("hub.cli",)),

@@ -3,6 +3,7 @@
 Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``, and the
 API description ``GET /openapi.json`` / ``GET /api/docs`` (hub.runtime.apidoc, from openapi.yaml beside this).
 Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…``.
+The web app (hub.web, its own sessions and guard) under ``/app/``.
 A 2xx on an ingest means the events are committed; anything else means nothing was stored.
 """
 
@@ -29,6 +30,7 @@ from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
 from hub.store.base import UnreadableEvent
 from hub.store.outage import describe, store_unavailable
+from hub.web.app import mount as mount_web_app
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
@@ -389,4 +391,5 @@ def build_app(hub: "Hub") -> web.Application:
     ])
     add_document_routes(app, hub)
     add_apidoc_routes(app)
+    mount_web_app(app, hub)  # the web pages under /app/ (hub.web, docs/web-app.md)
     return app
