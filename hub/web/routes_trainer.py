@@ -69,21 +69,27 @@ async def live(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
     queue = ctx.watcher.listen()
-    loop = asyncio.get_running_loop()
-    ends = loop.time() + lifetime
+    ends = asyncio.get_running_loop().time() + lifetime
     try:
-        while (left := ends - loop.time()) > 0:
-            try:
-                actions = await asyncio.wait_for(queue.get(), timeout=min(KEEP_ALIVE, left))
-            except TimeoutError:
-                await response.write(b": still here\n\n")
-                continue
-            seen = sorted(a for a in actions if a == "*" or principal.sees_action(a))
-            if seen:
-                await response.write(b"event: attendance\ndata: " + orjson.dumps(seen) + b"\n\n")
+        await _stream(response, queue, principal, ends)
+    except ConnectionResetError:  # the page was closed: nothing to tell anyone
+        pass
     finally:
         ctx.watcher.leave(queue)
     return response
+
+
+async def _stream(response: web.StreamResponse, queue: asyncio.Queue, principal, ends: float) -> None:
+    loop = asyncio.get_running_loop()
+    while (left := ends - loop.time()) > 0:
+        try:
+            actions = await asyncio.wait_for(queue.get(), timeout=min(KEEP_ALIVE, left))
+        except TimeoutError:
+            await response.write(b": still here\n\n")
+            continue
+        seen = sorted(a for a in actions if a == "*" or principal.sees_action(a))
+        if seen:
+            await response.write(b"event: attendance\ndata: " + orjson.dumps(seen) + b"\n\n")
 
 
 ROUTES = [
