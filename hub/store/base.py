@@ -570,6 +570,11 @@ class AccountStore(StoreThread, Protocol):
         """Remove ``code_hash`` from the account's recovery codes: True when it was there (used once)."""
 
     @abc.abstractmethod
+    def use_totp_step(self, account_id: str, step: int, *, at: float) -> bool:
+        """Record that the TOTP code of time step ``step`` was used: False when that step or a
+        later one was used already (a code works once)."""
+
+    @abc.abstractmethod
     def add_web_session(self, session: dict[str, Any]) -> None: ...
 
     @abc.abstractmethod

@@ -8,8 +8,8 @@ from typing import Any
 from hub.store.base import DuplicateAccount
 from hub.store.dialect import SqlDialect
 
-ACCOUNT_FIELDS = ("email", "name", "role", "scopes", "password_hash", "totp_secret", "recovery_codes", "origin",
-                  "disabled_at")
+ACCOUNT_FIELDS = ("email", "name", "role", "scopes", "password_hash", "totp_secret", "totp_last_step",
+                  "recovery_codes", "origin", "disabled_at")
 SESSION_FIELDS = ("stage", "csrf", "last_seen_at", "expires_at", "revoked_at")
 
 
@@ -66,6 +66,12 @@ class SqlAccounts(SqlDialect):
             self._execute("UPDATE accounts SET recovery_codes = ?, updated_at = ? WHERE id = ? AND recovery_codes = ?",
                           (json.dumps(codes), at, account_id, row["recovery_codes"]))
         return True
+
+    def use_totp_step(self, account_id: str, step: int, *, at: float) -> bool:
+        with self._write():
+            cur = self._execute("UPDATE accounts SET totp_last_step = ?, updated_at = ? WHERE id = ? "
+                                "AND (totp_last_step IS NULL OR totp_last_step < ?)", (step, at, account_id, step))
+        return cur.rowcount == 1
 
     # ------------------------------------------------------------------ sessions
     def add_web_session(self, session: dict[str, Any]) -> None:

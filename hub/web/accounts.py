@@ -125,6 +125,7 @@ class Accounts:
         secrets = Secrets() if remove else _second_factor(account["email"], totp_secret)
         now = time.time()
         await self.store.call(self.store.update_account, account["id"], at=now, totp_secret=secrets.totp_secret,
+                              totp_last_step=None,
                               recovery_codes=[totp.hash_recovery_code(c) for c in secrets.recovery_codes])
         revoked = await self.store.call(self.store.revoke_web_sessions, account["id"], at=now)
         await record_admin_action(self.append, actor, "accounts totp", account["email"],
@@ -185,7 +186,8 @@ class Accounts:
             return SignInStep(False, reason="locked", locked_until=locked)
         compact = "".join(code.split())
         if compact.isdigit():
-            step, ok = "totp", totp.verify_code(account["totp_secret"], compact)
+            step, matched = "totp", totp.matching_step(account["totp_secret"], compact, now)
+            ok = matched is not None and await self.store.call(self.store.use_totp_step, account["id"], matched, at=now)
         else:
             step = "recovery_code"
             ok = await self.store.call(self.store.use_recovery_code, account["id"], totp.hash_recovery_code(code), at=now)

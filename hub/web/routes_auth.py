@@ -10,7 +10,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hub.web import i18n
-from hub.web.app import PENDING, context, render
+from hub.web.context import PENDING, context, render
 from hub.web.guard import PRINCIPAL, local_path, public
 from hub.web.sessions import COOKIE, set_cookie
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.web.app import render
+from hub.web.context import render
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.roles import ROLES
 
@@ -14,7 +14,7 @@ PAGES = {
     "admin": [("/app/trainer/today", "nav.today")],
     "manager": [("/app/trainer/today", "nav.today")],
     "trainer": [("/app/trainer/today", "nav.today")],
-    "learner": [],
+    "learner": [("/app/learner/journey", "nav.journey")],
     "funder": [],
     "auditor": [],
 }

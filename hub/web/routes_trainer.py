@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from hub.web import headers
-from hub.web.app import context, render
+from hub.web.context import context, render
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.today import action_week, week_of
 

@@ -54,6 +54,11 @@ class DaySummary:
     cosignature_missing: list[str]
     not_signed: list[str]
 
+    @property
+    def expects_signature(self) -> bool:
+        """FOAD asynchrone is counted from connection time: no one signs it (hub.journeys.compute)."""
+        return self.column.modality != "foad_asynchrone"
+
 
 @dataclass
 class ActionWeek:

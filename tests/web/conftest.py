@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ACTION = "ACT-2026-REACT-01"
 PASSWORD = "correct horse battery staple"
 THEO = "theo.garnier@example.fr"
-#: role -> (e-mail address, scopes)
+#: role -> (e-mail address, name, scopes)
 PEOPLE = {
-    "admin": ("claire@demo.example", Scopes()),
-    "manager": ("marc@demo.example", Scopes(actions=(ACTION,))),
-    "trainer": ("sophie@demo.example", Scopes(actions=(ACTION,))),
-    "learner": ("theo@demo.example", None),  # scoped to Théo's learner id, found once the demo is ingested
-    "funder": ("atlas@demo.example", Scopes(funders=("opco-atlas",))),
-    "auditor": ("audit@demo.example", Scopes(actions=(ACTION,))),
+    "admin": ("claire@demo.example", "Claire Fontaine", Scopes()),
+    "manager": ("marc@demo.example", "Marc Girard", Scopes(actions=(ACTION,))),
+    "trainer": ("sophie@demo.example", "Sophie Lambert", Scopes(actions=(ACTION,))),
+    "learner": ("theo@demo.example", "Théo Garnier", None),  # scoped to Théo's learner id, once the demo is in
+    "funder": ("atlas@demo.example", "OPCO Atlas", Scopes(funders=("opco-atlas",))),
+    "auditor": ("audit@demo.example", "Auditeur Qualiopi", Scopes(actions=(ACTION,))),
 }
 
 
@@ -58,12 +58,12 @@ async def site(make_hub, workdir, aiohttp_server_factory) -> Site:
     theo = await hub.store.call(hub.store.learner_by_key, f"email:{THEO}")
     accounts = Accounts(hub.store, hub.append)
     secrets = {}
-    for role, (email, scopes) in PEOPLE.items():
+    for role, (email, name, scopes) in PEOPLE.items():
         _, made = await accounts.add(email, role, scopes or Scopes(learner=theo), password=PASSWORD,
-                                     name=role.title(), with_totp=True, actor="test")
+                                     name=name, with_totp=True, actor="test")
         secrets[role] = made.totp_secret
     server = await aiohttp_server_factory(build_app(hub))
-    return Site(hub, f"http://127.0.0.1:{server.port}", secrets, {r: e for r, (e, _) in PEOPLE.items()})
+    return Site(hub, f"http://127.0.0.1:{server.port}", secrets, {r: e for r, (e, _, _) in PEOPLE.items()})
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
+    ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
 STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on

@@ -37,6 +37,7 @@ async def test_the_day_says_who_signed_and_whose_co_signature_is_missing(site, p
     assert signed and int(signed[1]) == 11 and "Théo Garnier" not in signed[2] and "Camille Dubois" in signed[2]
     assert "N'ont pas signé (0)" in morning
     assert "Semaine du 05/10/2026 au 11/10/2026" in page.body
+    assert "pas d'émargement attendu" in half_day(page.body, "2026-10-07/pm")  # FOAD: nobody signs it
     # the week, half-day by half-day: Théo's Wednesday morning (the 5th column: mon am, mon pm, tue am, tue pm, wed am)
     assert cell(page.body, "Théo Garnier", 4) == "signed_without_trainer"
     assert 'sse-connect="/app/trainer/live"' in page.body and 'hx-trigger="sse:attendance"' in page.body

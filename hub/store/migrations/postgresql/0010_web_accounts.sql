@@ -8,6 +8,7 @@ CREATE TABLE accounts (
     password_hash text,
     totp_secret text,
     recovery_codes text NOT NULL DEFAULT '[]',
+    totp_last_step bigint,
     origin text NOT NULL,
     disabled_at double precision,
     created_at double precision NOT NULL,

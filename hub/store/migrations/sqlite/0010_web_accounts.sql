@@ -8,6 +8,7 @@ CREATE TABLE accounts (
     password_hash TEXT,
     totp_secret TEXT,
     recovery_codes TEXT NOT NULL DEFAULT '[]',
+    totp_last_step INTEGER,
     origin TEXT NOT NULL,
     disabled_at REAL,
     created_at REAL NOT NULL,
