@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("hub", "hub.errors", "hub.events", "hub.durations", "hub.logs", "hub.ulid", "hub.timefmt",
                     "hub.gcpause", "hub.redaction", "hub.learners", "hub.leases", "hub.blobs", "hub.http", "hub.connector",
-                    "hub.hookspecs", "hub.plugin_runtime")),
+                    "hub.hookspecs", "hub.plugin_runtime", "hub.access")),
     ("store", ("hub.store",)),
     ("journeys, ledger and config sections", ("hub.journeys", "hub.ledger", "hub.documents.settings")),
     ("configuration and plugin contracts", ("hub.config", "hub.formats", "hub.profiles", "hub.scaffold")),

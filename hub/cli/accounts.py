@@ -110,6 +110,19 @@ def accounts_add(config_path, email, role, name, actions, funders, learner, pass
     _show_secrets(email, secrets)
 
 
+@accounts.command("hash-password")
+@PASSWORD_FILE
+def accounts_hash_password(password_file) -> None:
+    """Print the Argon2id hash of a password, for an account declared in the configuration
+    (hub.web.accounts[].password_hash, through ${file:…} or ${env:…})."""
+    from hub.web.passwords import WeakPassword, hash_password
+
+    try:
+        click.echo(hash_password(_password(password_file)))
+    except WeakPassword as exc:
+        fail(str(exc))
+
+
 @accounts.command("list")
 @CONFIG_OPTION
 @JSON_OPTION
@@ -128,7 +141,8 @@ def accounts_list(config_path: str, as_json: bool) -> None:
         state = (f"disabled {dt.datetime.fromtimestamp(a['disabled_at'], dt.timezone.utc):%Y-%m-%d}"
                  if a["disabled_at"] else "active")
         factor = f"TOTP, {a['recovery_codes_left']} recovery codes" if a["second_factor"] else "password only"
-        click.echo(f"{a['email']}  {a['role']}  {scopes or '-'}  [{factor}]  {state}")
+        origin = "  (declared in the configuration)" if a["origin"] == "config" else ""
+        click.echo(f"{a['email']}  {a['role']}  {scopes or '-'}  [{factor}]  {state}{origin}")
 
 
 @accounts.command("disable")

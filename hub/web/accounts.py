@@ -79,6 +79,13 @@ class Accounts:
             raise AccountError(f"no account has the e-mail address {email}")
         return account
 
+    async def _changeable(self, email: str) -> dict[str, Any]:
+        account = await self._get(email)
+        if account["origin"] == "config":
+            raise AccountError(f"the account {account['email']} is declared in the configuration (hub.web.accounts): "
+                               "change its declaration, the daemon applies it when it starts")
+        return account
+
     # ------------------------------------------------------------------ administration
     async def add(self, email: str, role: str, scopes: Scopes, *, password: str, name: str | None = None,
                   with_totp: bool | None = None, totp_secret: str | None = None, actor: str | None = None,
@@ -104,7 +111,7 @@ class Accounts:
         return account, secrets
 
     async def set_password(self, email: str, password: str, *, actor: str | None = None) -> None:
-        account = await self._get(email)
+        account = await self._changeable(email)
         try:
             password_hash = passwords.hash_password(password)
         except ValueError as exc:
@@ -119,7 +126,7 @@ class Accounts:
                                   totp_secret: str | None = None) -> Secrets:
         """A new TOTP secret and new recovery codes (the old ones stop working), or none (``remove``:
         learners only). The account's sessions are revoked."""
-        account = await self._get(email)
+        account = await self._changeable(email)
         if remove and account["role"] in SECOND_FACTOR_REQUIRED:
             raise AccountError(f"a {account['role']} account must keep its second factor")
         secrets = Secrets() if remove else _second_factor(account["email"], totp_secret)
@@ -134,7 +141,7 @@ class Accounts:
 
     async def disable(self, email: str, *, actor: str | None = None) -> int:
         """Disable an account and end its sessions; how many sessions were revoked."""
-        account = await self._get(email)
+        account = await self._changeable(email)
         if account["disabled_at"] is not None:
             raise AccountError(f"the account {account['email']} is disabled already")
         now = time.time()

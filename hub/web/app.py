@@ -13,6 +13,7 @@ from aiohttp import web
 
 from hub.web import PREFIX, headers, routes_auth, routes_home, routes_learner, routes_trainer, static
 from hub.web.context import CONTEXT, WebContext, session_and_csrf
+from hub.web.declared import apply_declared
 
 
 def build_web_app(hub: Any) -> web.Application:
@@ -26,6 +27,13 @@ def build_web_app(hub: Any) -> web.Application:
         if "watcher" in vars(app[CONTEXT]):
             await app[CONTEXT].watcher.stop()
 
+    async def apply_declared_accounts(_app: web.Application) -> None:
+        """When the daemon starts: the accounts hub.web.accounts declares (hub.web.declared)."""
+        changes = await apply_declared(hub.store, hub.append, hub.config.hub.web.accounts, hub.log)
+        if changes:
+            hub.log.info("declared accounts applied", changes=changes)
+
+    app.on_startup.append(apply_declared_accounts)
     app.on_cleanup.append(stop_watcher)
     return app
 
