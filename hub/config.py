@@ -250,7 +250,8 @@ class HubSection(BaseModel):
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
-    web: WebConfig = Field(default_factory=WebConfig, description="The web app (/app/): sessions, sign-in limits, declared accounts")
+    web: WebConfig = Field(default_factory=WebConfig,
+                           description="The web app (/app/): sessions, sign-in limits, declared accounts")
 
     @field_validator("timezone")
     @classmethod
