@@ -52,7 +52,7 @@ class WebContext:
 
     @functools.cached_property
     def watcher(self) -> LedgerWatcher:
-        return LedgerWatcher(self.hub.store)
+        return LedgerWatcher(self.hub.store, log=self.hub.log)
 
     @functools.cached_property
     def templates(self) -> jinja2.Environment:

@@ -18,8 +18,8 @@ MAX_READ = 5000  # events read per poll at most; a larger burst is told as "ever
 
 
 class LedgerWatcher:
-    def __init__(self, store, *, interval: float = 1.0):
-        self.store, self.interval = store, interval
+    def __init__(self, store, *, interval: float = 1.0, log=None):
+        self.store, self.interval, self.log = store, interval, log
         self._listeners: set[asyncio.Queue] = set()
         self._task: asyncio.Task | None = None
         self._last: int | None = None
@@ -41,23 +41,31 @@ class LedgerWatcher:
                 await self._task
 
     async def _run(self) -> None:
+        while self._listeners:
+            try:
+                await self._poll()
+            except Exception as exc:  # the store does not answer: pages stay as they are, polling goes on
+                if self.log is not None:
+                    self.log.warning("live pages: the ledger could not be read", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self.interval)
+        self._task = None
+
+    async def _poll(self) -> None:
         if self._last is None:
             self._last = await self.store.call(self.store.max_seq)
-        while self._listeners:
-            await asyncio.sleep(self.interval)
-            last = await self.store.call(self.store.max_seq)
-            if last <= self._last:
-                continue
-            events = await self.store.call(self._read, self._last)
-            self._last = last
-            actions = {e["action"] for e in events if e.get("action")}
-            if len(events) >= MAX_READ:
-                actions.add("*")
-            if actions:
-                for queue in list(self._listeners):
-                    with contextlib.suppress(asyncio.QueueFull):
-                        queue.put_nowait(actions)
-        self._task = None
+            return
+        last = await self.store.call(self.store.max_seq)
+        if last <= self._last:
+            return
+        events = await self.store.call(self._read, self._last)
+        self._last = last
+        actions = {e["action"] for e in events if e.get("action")}
+        if len(events) >= MAX_READ:
+            actions.add("*")
+        if actions:
+            for queue in list(self._listeners):
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(actions)
 
     def _read(self, after: int) -> list[dict[str, Any]]:
         return list(self.store.iter_events(after_seq=after, types=ATTENDANCE_TYPES, limit=MAX_READ))
