@@ -64,7 +64,8 @@ async def test_each_route_answers_each_role_as_the_matrix_says(site, people, who
     if who != ANONYMOUS:
         assert (await person.sign_in(who)).status == 303
     wrong = []
-    for (method, _route), (path, expected) in MATRIX.items():
+    # signing out last: signing in again would need a new TOTP code, and a code works once
+    for (method, _route), (path, expected) in sorted(MATRIX.items(), key=lambda item: item[1][0] == "/app/logout"):
         if method == "GET" and (method, _route) in STREAMS:
             async with person.http.get(path, allow_redirects=False, headers={"Accept": "text/event-stream"}) as r:
                 status = r.status
@@ -74,8 +75,6 @@ async def test_each_route_answers_each_role_as_the_matrix_says(site, people, who
             token_page = "/app/login" if who == ANONYMOUS else "/app/"
             form = {"email": site.emails.get(who, "nobody@demo.example"), "password": "not the password"}
             status = (await person.post(path, form, token_from=token_page)).status
-            if path == "/app/logout" and who != ANONYMOUS:  # signed out now: sign in again for what follows
-                assert (await person.sign_in(who)).status == 303
         if status != expected[who]:
             wrong.append(f"{method} {path}: {status}, expected {expected[who]}")
     assert not wrong, f"as {who}:\n" + "\n".join(wrong)

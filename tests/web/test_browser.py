@@ -69,9 +69,17 @@ class Page:
         return await self(lambda: self.driver.find_element(By.CSS_SELECTOR, css).text)
 
     async def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+        def holds() -> bool:
+            try:
+                return predicate()
+            except (StaleElementReferenceException, NoSuchElementException):  # htmx swapped it meanwhile
+                return False
+
         loop = asyncio.get_running_loop()
         ends = loop.time() + timeout
-        while not await self(predicate):
+        while not await self(holds):
             assert loop.time() < ends, f"timed out on {self.driver.current_url}"
             await asyncio.sleep(0.1)
 
