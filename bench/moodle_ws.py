@@ -3,7 +3,9 @@
 The fake Moodle (``tests/fakes/moodle.py``, generated data set of ``tests/fakes/moodle_dataset.py``)
 runs in its own process on 127.0.0.1, so that serving and syncing do not share one event loop.
 The connector runs a full round (every learner came at least once, except ~15 % who never did),
-then a second round with nothing new. Reported: HTTP requests per web-service function, wall
+then a second round with nothing new, then a round 15 minutes later (by the connector's clock)
+where the learners whose periodic poll fell due (``learner_poll_interval``, 1 day) are polled.
+Reported: web-service calls per function (one HTTP request each: the fake does not fail), wall
 time, events.
 
     .venv/bin/python bench/moodle_ws.py                          # 500 learners × 30 activities
@@ -52,6 +54,19 @@ class _Quiet:
     def __getattr__(self, name):
         return lambda *a, **k: None
 
+
+def count_calls(moodle) -> Counter:
+    """Count the connector's web-service calls per function (the client keeps no counters)."""
+    calls: Counter = Counter()
+    call = moodle.ws.call
+
+    async def counted(function, params=None):
+        calls[function] += 1
+        return await call(function, params)
+
+    moodle.ws.call = counted
+    return calls
+
     def bind(self, **kw):
         return self
 
@@ -63,8 +78,7 @@ async def one_round(moodle, cursor):
     registry = EventTypeRegistry()
     for name, model in EVENT_TYPES.items():
         registry.register(name, model)
-    before = Counter(moodle.ws.calls)
-    requests_before = moodle.ws.http_requests
+    before = Counter(moodle.bench_calls)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
@@ -81,10 +95,11 @@ async def one_round(moodle, cursor):
     elapsed = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu
-    calls = Counter(moodle.ws.calls)
+    calls = Counter(moodle.bench_calls)
     calls.subtract(before)
+    calls = +calls
     return cursor, {"seconds": elapsed, "cpu_seconds": cpu, "events": events, "rejects": rejects, "pages": pages,
-                    "requests": moodle.ws.http_requests - requests_before, "calls": +calls}
+                    "requests": sum(calls.values()), "calls": calls}
 
 
 async def run(args) -> None:
@@ -103,8 +118,13 @@ async def run(args) -> None:
         context = make_context(tempfile.mkdtemp(prefix="moodle-ws-bench-"), "moodle")
         context.log = _Quiet()
         moodle = Moodle("moodle", config, context)
+        moodle.bench_calls = count_calls(moodle)
+        started = time.time()
+        moodle.clock = lambda: started
         cursor, full = await one_round(moodle, None)
-        _, again = await one_round(moodle, cursor)
+        cursor, again = await one_round(moodle, cursor)
+        moodle.clock = lambda: started + 900
+        _, later = await one_round(moodle, cursor)
         await close_context(context)
     finally:
         server.terminate()
@@ -121,6 +141,10 @@ async def run(args) -> None:
         print(f"  | {function} | {count:,} |")
     print(f"Second sync, nothing new: {again['requests']:,} HTTP requests in {again['seconds']:.1f} s, "
           f"{again['events']} events")
+    polled = later["calls"]["core_completion_get_activities_completion_status"]
+    print(f"A round 15 minutes later: {later['requests']:,} HTTP requests in {later['seconds']:.1f} s, "
+          f"{polled} learners polled (recheck and the periodic poll), "
+          f"{sum(later['calls'][f] for f in PER_LEARNER)} per-learner calls, {later['events']} events")
 
 
 def main() -> None:

@@ -36,7 +36,10 @@ from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
+from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.siret import siret_valid
+from hub.timefmt import check_timezone
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -156,14 +159,6 @@ class LedgerConfig(BaseModel):
         return value
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
 class Organisation(BaseModel):
     """The training organisation's identity, as printed on documents and reports."""
 
@@ -179,7 +174,7 @@ class Organisation(BaseModel):
     @field_validator("siret")
     @classmethod
     def _siret(cls, value: str) -> str:
-        if not _luhn_ok(value):
+        if not siret_valid(value):
             raise ValueError("invalid SIRET (its check digit does not match)")
         return value
 
@@ -252,15 +247,20 @@ class HubSection(BaseModel):
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
     web: WebConfig = Field(default_factory=WebConfig,
                            description="The web app (/app/): sessions, sign-in limits, declared accounts")
+    calendar: str = Field(
+        default="metropole", description="Public holidays where the organisation trains (actions may override): "
+        "metropole, alsace_moselle, guadeloupe, martinique, guyane, reunion, mayotte, saint_barthelemy, "
+        "saint_martin, or a department number (57, 67, 68, 971…)")
+
+    @field_validator("calendar")
+    @classmethod
+    def _calendar(cls, value: str) -> str:
+        return calendar_name(value)
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
-        return value
+        return check_timezone(value)
 
 
 def _as_list(value: Any) -> Any:
@@ -296,6 +296,12 @@ class HubConfig(BaseModel):
     routes: list[Route] = Field(default_factory=list)
     actions: dict[str, TrainingAction] = Field(default_factory=dict, description="Training actions by id")
     exports: dict[str, Any] = Field(default_factory=dict, description="Funder exports by name; keys depend on their kind")
+
+    @model_validator(mode="after")
+    def _action_calendars(self) -> "HubConfig":
+        for action in self.actions.values():
+            action.use_hub_calendar(self.hub.calendar)
+        return self
 
     @field_validator("exports")
     @classmethod
@@ -744,6 +750,21 @@ def route_warnings(loaded: LoadedConfig, event_types: typing.Iterable[str]) -> l
             out.append(f"{loaded.path}:{_line_for(loaded.lines, ('routes', i, 'when', 'types', j))}: "
                        f"routes[{i}].when.types: route {route.name!r}: {pattern!r} matches no known event type"
                        + _did_you_mean(pattern, known) + " (`parcours check --json` lists them)")
+    return out
+
+
+def schedule_warnings(loaded: LoadedConfig) -> list[str]:
+    """Explicit half-days on a public holiday of their action's calendar, not confirmed: valid (the
+    schedule keeps them), but their signatures credit no hours. ``file:line: path: message`` strings."""
+    out = []
+    for action_id, action in loaded.model.actions.items():
+        for i, hd in enumerate(action.half_days):
+            name = None if hd.holiday_confirmed else action.holiday(hd.date)
+            if name is not None:
+                out.append(f"{loaded.path}:{_line_for(loaded.lines, ('actions', action_id, 'half_days', i))}: "
+                           f"actions.{action_id}.half_days[{i}]: {hd.date} is a public holiday ({name}) in the "
+                           f"action's calendar ({action.effective_calendar}): its signatures credit no hours until "
+                           "it is confirmed (holiday_confirmed: true)")
     return out
 
 

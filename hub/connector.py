@@ -164,19 +164,51 @@ class Reject:
     source_id: str | None = None
 
 
+#: distinct unmapped values kept per source (the rarest fold into ``(others)``)
+MAX_UNMAPPED = 50
+OTHERS = "(others)"
+
+
+def add_skips(tally: Mapping[str, Any] | None, reasons: Mapping[str, int],
+              unmapped: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """``tally`` (``{"reasons": {reason: n}, "unmapped": {value: n}}``) plus these counts, the
+    unmapped values bounded to :data:`MAX_UNMAPPED` (the rarest fold into ``(others)``)."""
+    tally = tally or {}
+    out_reasons = dict(tally.get("reasons") or {})
+    for reason, n in reasons.items():
+        out_reasons[reason] = out_reasons.get(reason, 0) + n
+    values = dict(tally.get("unmapped") or {})
+    for value, n in unmapped.items():
+        values[value] = values.get(value, 0) + n
+    others = values.pop(OTHERS, 0)
+    ranked = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(ranked[:MAX_UNMAPPED])
+    others += sum(n for _, n in ranked[MAX_UNMAPPED:])
+    if others:
+        kept[OTHERS] = others
+    return {"reasons": dict(sorted(out_reasons.items())), "unmapped": kept}
+
+
 @dataclass
 class PullResult:
     """What one ``pull`` returns.
 
     ``events`` are event-input dicts; ``cursor`` is JSON-serialisable and stored in the same
     transaction as the events; ``has_more`` asks the hub to pull again at once (paging);
-    ``rejects`` are records that could not be mapped.
+    ``rejects`` are records that could not be mapped; ``skipped`` counts, by reason, the
+    well-formed records that give no event (nothing vanishes without a trace: the hub shows them in
+    the sync summary, the metrics and ``connectors list``); ``unmapped`` counts the values the
+    mapping does not know (an xAPI verb IRI), for the admin to map them; ``warnings`` are what
+    the admin should know about this page although nothing failed (the sync summary shows them).
     """
 
     events: list[dict[str, Any]]
     cursor: Any = None
     has_more: bool = False
     rejects: list[Reject] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -196,10 +228,16 @@ class WebhookRequest:
 
 @dataclass
 class WebhookResult:
-    """Event inputs from one webhook request; ``response`` is an optional JSON body to answer."""
+    """Event inputs from one webhook request; ``response`` is an optional JSON body to answer;
+    ``rejects`` are records of the request that could not be mapped (dead-lettered with the events,
+    the valid records of a batch are not lost for one bad record); ``skipped`` and ``unmapped`` as
+    for :class:`PullResult`."""
 
     events: list[dict[str, Any]]
     response: Any = None
+    rejects: list[Reject] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)
 
 
 class Connector:

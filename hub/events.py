@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from hub.siret import check_siret
+
 UTC = dt.timezone.utc
 #: how deep free-form ``details`` may nest (objects and arrays): deeper is refused at the boundary
 MAX_DETAILS_DEPTH = 32
@@ -76,6 +78,10 @@ class LearnerRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     ref: str = Field(min_length=1, max_length=200, description="The learner's id in the source system")
+    site: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The site or tenant within which `ref` is unique, when one source instance reads several "
+        "(an xAPI account's homePage): the learner's source key becomes src:<connector>/<site>:<ref>")
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=300)
     ids: dict[str, str] | None = Field(
@@ -107,6 +113,7 @@ IdKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 
 class LearnerInput(TypedDict):
     ref: Annotated[str, Field(min_length=1, max_length=200)]
+    site: NotRequired[Annotated[str, Field(min_length=1, max_length=200)] | None]
     email: NotRequired[Annotated[str, Field(max_length=320)] | None]
     name: NotRequired[Annotated[str, Field(max_length=300)] | None]
     ids: NotRequired[dict[IdKey, Annotated[str, Field(min_length=1, max_length=200)]] | None]
@@ -154,6 +161,10 @@ class TraceEvent(BaseModel):
 HalfDay = Literal["am", "pm"]
 Modality = Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"]
 FunderKind = Literal["opco", "france_travail", "region", "cpf", "employer", "self", "other"]
+#: a SIRET: 14 digits (spaces allowed, removed) with a valid check digit
+Siret = Annotated[str, AfterValidator(check_siret)]
+#: the BPF's F-1 type of trainee: a employee, b apprentice, c job-seeker, d individual, e other
+TraineeType = Literal["a", "b", "c", "d", "e"]
 
 
 class ProgramViewed(EventData):
@@ -187,19 +198,39 @@ class TermsAccepted(EventData):
     method: str | None = None
 
 
-class AgreementSigned(EventData):
+class EmployerFields(EventData):
+    """The beneficiary's employer, as the dossier states it (an agreement or a funding decision)."""
+
+    employer_name: str | None = Field(default=None, min_length=1, max_length=300,
+                                      description="The employer's name (raison sociale)")
+    employer_siret: Siret | None = Field(default=None, description="The employer's SIRET (14 digits, Luhn)")
+
+
+class AgreementSigned(EmployerFields):
     agreement_type: Literal["convention", "contrat", "other"] = "convention"
     reference: str | None = None
     signed_by: str | None = None
 
 
-class FundingApproved(EventData):
+class FundingApproved(EmployerFields):
+    """A funding decision (prise en charge) with the dossier fields the documents and formats read
+    (through :mod:`hub.journeys.dossier`, which falls back to ``details`` for older events)."""
+
     funder: str = Field(min_length=1, description="Funder name as configured, e.g. opco-atlas")
     funder_kind: FunderKind = "other"
     amount: Decimal | None = Field(default=None, ge=0)
     currency: str = "EUR"
     hours: Decimal | None = Field(default=None, ge=0)
     reference: str | None = None
+    dossier: str | None = Field(default=None, min_length=1, max_length=100,
+                                description="The funder's file number (numéro de dossier), when it differs "
+                                            "from the decision's reference")
+    remuneration: str | None = Field(default=None, min_length=1, max_length=100,
+                                     description="The trainee's remuneration scheme (France Travail, Région)")
+    trainee_type: TraineeType | None = Field(default=None, description="BPF F-1 type of trainee, when the funder "
+                                                                        "does not tell it")
+    subrogation: bool | None = Field(default=None, description="false: the funder reimburses the employer, "
+                                                               "not the training organisation")
 
 
 class PaymentSucceeded(EventData):
@@ -215,6 +246,43 @@ class PaymentRefunded(EventData):
     currency: str = Field(min_length=3, max_length=3)
     reference: str | None = None
     reason: str | None = None
+
+
+class InvoiceIssued(EventData):
+    """An invoice (or a credit note) of the training organisation, as its accounting states it.
+
+    One event per enrolment the invoice bills (the learner and action of the envelope); an invoice
+    of a whole session to a company is one event per learner with that learner's share, or one
+    event with the action and no learner."""
+
+    number: str = Field(min_length=1, max_length=100, description="The invoice number")
+    date: dt.date = Field(description="The invoice date (the BPF assigns the product to its year)")
+    kind: Literal["invoice", "credit_note"] = Field(default="invoice", description="credit_note: an avoir, deducted")
+    payer_kind: FunderKind = Field(description="Who pays, as funder kinds: opco, cpf (the CDC), employer, self…")
+    payer_name: str | None = Field(default=None, min_length=1, max_length=300)
+    payer_siret: Siret | None = Field(default=None, description="The payer's SIRET (14 digits, Luhn)")
+    funder: str | None = Field(default=None, min_length=1, description="The funder name of the funding.approved "
+                                                                         "it bills, when it bills one")
+    amount_ht: Decimal = Field(ge=0, description="Amount excluding VAT (hors taxes)")
+    amount_ttc: Decimal = Field(ge=0, description="Amount including VAT (toutes taxes comprises)")
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    enrolment: str | None = Field(default=None, description="Enrolment reference in the source")
+    due_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ttc_covers_ht(self) -> "InvoiceIssued":
+        if self.amount_ttc < self.amount_ht:
+            raise ValueError(f"amount_ttc {self.amount_ttc} is below amount_ht {self.amount_ht}")
+        return self
+
+
+class InvoicePaid(EventData):
+    number: str = Field(min_length=1, max_length=100, description="The number of the invoice paid")
+    paid_at: Timestamp
+    amount: Decimal = Field(ge=0, description="Amount received (TTC)")
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    method: str | None = None
+    reference: str | None = Field(default=None, description="The payment's id (bank transfer, Stripe…)")
 
 
 class Started(EventData):
@@ -393,6 +461,8 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "funding.approved": FundingApproved,
     "payment.succeeded": PaymentSucceeded,
     "payment.refunded": PaymentRefunded,
+    "invoice.issued": InvoiceIssued,
+    "invoice.paid": InvoicePaid,
     # training
     "enrolment.started": Started,
     "attendance.signed": AttendanceSigned,

@@ -4,6 +4,8 @@ Every event about a learner carries what its source knows (``learner.ref`` in th
 e-mail, other ids such as ``stripe_customer`` or ``nir``). Each becomes a *key*:
 
 * ``src:<connector>:<ref>`` — always linking (the same id in the same source is the same person);
+  ``src:<connector>/<site>:<ref>`` when the source says its ids are unique only within a site or
+  tenant (``learner.site``: an xAPI account's homePage), so account 42 of two sites is two people;
 * ``email:<normalised e-mail>`` — linking when ``email`` is in ``hub.learners.match_on``;
 * ``id:<namespace>:<value>`` — linking when the namespace is in ``match_on`` (e.g. ``nir``);
 * keys from the admin's mapping file (``hub.learners.mapping_file``) link unconditionally.
@@ -31,11 +33,40 @@ def normalise_email(email: str) -> str:
     return unicodedata.normalize("NFC", email.strip()).lower()
 
 
+def site_segment(site: str) -> str:
+    """How a site names itself in a key: ``moodle.example.fr`` for ``https://Moodle.example.fr/``
+    (scheme and trailing slashes dropped, host lower-cased), ``:`` and ``%`` escaped so that the key
+    still splits on ``:``; a tenant id that is not a URL is kept as is (escaped the same way)."""
+    text = site.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme.isalpha():
+        host, slash, path = rest.partition("/")
+        text = host.lower() + slash + path
+    return text.rstrip("/").replace("%", "%25").replace(":", "%3A")
+
+
+def source_key(source: str, learner: dict) -> str:
+    """``src:<connector>:<ref>``, or ``src:<connector>/<site>:<ref>`` when the reference names a site."""
+    site = learner.get("site")
+    where = f"{source}/{site_segment(site)}" if site else source
+    return f"src:{where}:{learner['ref']}"
+
+
+def legacy_key(key: str) -> str | None:
+    """The key a site-scoped source key had before sites were part of it (``src:lrs:42`` for
+    ``src:lrs/moodle.example.fr:42``), or None for a key without a site."""
+    if not key.startswith("src:"):
+        return None
+    where, _, ref = key[4:].partition(":")
+    connector, slash, _site = where.partition("/")
+    return f"src:{connector}:{ref}" if slash else None
+
+
 def keys_for(source: str, learner: dict | None, match_on: set[str]) -> tuple[str | None, list[str], list[str]]:
     """(source key, linking keys, other keys) of one event's learner reference."""
     if not learner:
         return None, [], []
-    source_key = f"src:{source}:{learner['ref']}"
+    src = source_key(source, learner)
     linking: list[str] = []
     other: list[str] = []
     email = learner.get("email")
@@ -43,7 +74,7 @@ def keys_for(source: str, learner: dict | None, match_on: set[str]) -> tuple[str
         (linking if "email" in match_on else other).append(f"email:{normalise_email(email)}")
     for namespace, value in sorted((learner.get("ids") or {}).items()):
         (linking if namespace in match_on else other).append(f"id:{namespace}:{value}")
-    return source_key, linking, other
+    return src, linking, other
 
 
 def key_kind(key: str) -> str:
@@ -65,7 +96,8 @@ def _signature(learner: dict | None) -> tuple:
     if not learner:
         return ()
     ids = learner.get("ids")
-    return (learner.get("ref"), learner.get("email"), learner.get("name"), tuple(sorted(ids.items())) if ids else ())
+    return (learner.get("ref"), learner.get("site"), learner.get("email"), learner.get("name"),
+            tuple(sorted(ids.items())) if ids else ())
 
 
 @dataclass
@@ -111,6 +143,9 @@ class LearnerResolver:
                 parsed.append((event_id, learner, src, linking, other))
                 if src and not src.startswith("src:hub:"):
                     wanted.update([src, *linking])
+                    old = legacy_key(src)
+                    if old:
+                        wanted.add(old)
             slots.append(slot)
         owner = dict(lookup(sorted(wanted)))
         kinds: dict[str, dict[str, str]] = learner_kinds(sorted(set(owner.values())))
@@ -134,6 +169,15 @@ class LearnerResolver:
                 continue
             found = {owner[k] for k in [src, *linking] if k in owner}
             chosen = owner.get(src)
+            shared = None  # (legacy key, its learner, the other site's key) when two sites claim it
+            old = legacy_key(src)
+            if chosen is None and old and old in owner:
+                rival = _other_site(kinds.get(owner[old], {}), src, old)
+                if rival is None:
+                    chosen = owner[old]  # the key before sites existed, used by this site only so far
+                else:
+                    shared = (old, owner[old], rival)
+                    found.discard(owner[old])
             if chosen is None and len(found) == 1:
                 candidate = next(iter(found))
                 clash = kinds.get(candidate, {}).get(key_kind(src))
@@ -158,6 +202,11 @@ class LearnerResolver:
                         f"{src} shares {', '.join(k for k in linking if owner.get(k) in others)} with another learner"
                     )
                     result.conflicts.append(Conflict(event_id, [src, *linking], [chosen, *others], reason))
+            if shared is not None and chosen != shared[1] and frozenset([chosen, shared[1]]) not in apart:
+                old, previous, rival = shared
+                result.conflicts.append(Conflict(event_id, [src, old, rival], [chosen, previous], (
+                    f"{old} was written before sites were told apart and is now claimed by {rival} and {src}: "
+                    f"the events stored under {old} may be of either person")))
             for key in linking:
                 if key in owner:
                     continue
@@ -176,6 +225,15 @@ class LearnerResolver:
         return result
 
 
+def _other_site(kinds: dict[str, str], src: str, old: str) -> str | None:
+    """Another site's key for the same connector and ref among a learner's keys (by kind), if any."""
+    connector, ref = old[4:].split(":", 1)
+    for kind, key in kinds.items():
+        if kind.startswith(f"src:{connector}/") and key != src and key[len(kind) + 1:] == ref:
+            return key
+    return None
+
+
 def mapping_key(source: str, value: str) -> str:
     """A mapping-file row's key: ``email``, ``id:<namespace>`` or a connector name."""
     source, value = source.strip(), value.strip()
@@ -183,7 +241,8 @@ def mapping_key(source: str, value: str) -> str:
         return f"email:{normalise_email(value)}"
     if source.startswith("id:"):
         return f"id:{source[3:]}:{value}"
-    return f"src:{source}:{value}"
+    connector, _, site = source.partition("/")  # a connector reading several sites: lrs/https://moodle.example.fr
+    return source_key(connector, {"ref": value, "site": site or None})
 
 
 def read_mapping(path: Path) -> dict[str, list[str]]:

@@ -1,8 +1,9 @@
-"""Timestamp formats of the ledger: UTC, microseconds, ISO 8601 with a ``Z``."""
+"""Timestamp formats of the ledger: UTC, microseconds, ISO 8601 with a ``Z``; time zone names."""
 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -16,3 +17,12 @@ def format_us(micros: int) -> str:
     """ISO 8601 UTC text of a time stored as microseconds since the epoch."""
     return format_utc(_EPOCH + dt.timedelta(microseconds=micros))
 
+
+
+def check_timezone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError that says so."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+    return value

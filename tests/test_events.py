@@ -9,6 +9,7 @@ def test_core_vocabulary_covers_design():
     expected = {
         "prospect.program_viewed", "prospect.contact_created", "enrolment.registered", "enrolment.terms_accepted",
         "enrolment.agreement_signed", "funding.approved", "payment.succeeded", "payment.refunded",
+        "invoice.issued", "invoice.paid",
         "enrolment.started", "attendance.signed", "attendance.absent", "lms.session", "lms.activity_completed",
         "lms.quiz_attempted", "lms.resource_downloaded", "lms.media_played", "lms.virtual_class_attended",
         "lms.progress", "lms.tutor_interaction", "assessment.graded", "certification.awarded",

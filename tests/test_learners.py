@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from hub.learners import LearnerResolver, keys_for, mapping_key
+from hub.learners import LearnerResolver, key_kind, keys_for, legacy_key, mapping_key, site_segment
 from tests.conftest import event
 
 CONFIG = """
@@ -42,6 +42,15 @@ def test_keys_follow_match_on():
     assert keys_for("crm", person("5", nir="185"), {"nir"})[1] == ["id:nir:185"]
     assert mapping_key("email", "A@B.fr") == "email:a@b.fr" and mapping_key("moodle", "17") == "src:moodle:17"
     assert mapping_key("id:nir", "185") == "id:nir:185"
+
+
+def test_a_site_scoped_ref_is_keyed_with_its_site():
+    """Ids unique only within a site or tenant (an xAPI account on its homePage) say so with `site`."""
+    src, _, _ = keys_for("lrs", {"ref": "42", "site": "https://Moodle.example.fr:8443/lms/"}, {"email"})
+    assert src == "src:lrs/moodle.example.fr%3A8443/lms:42" and key_kind(src) == "src:lrs/moodle.example.fr%3A8443/lms"
+    assert legacy_key(src) == "src:lrs:42" and legacy_key("src:moodle:17") is None
+    assert site_segment("tenant-7") == "tenant-7" and site_segment("http://example.org/") == "example.org"
+    assert mapping_key("lrs/https://autre-lms.example.com", "42") == "src:lrs/autre-lms.example.com:42"
 
 
 async def test_same_email_in_two_sources_is_one_learner(make_hub):

@@ -6,9 +6,11 @@ is moved to ``processed/`` once its last page is committed. Lines that cannot be
 dead-lettered (stage ``map``) with the file, the line number and the text.
 
 CSV columns: ``type``, ``occurred_at``, ``source_id``, ``action``, ``learner_ref``,
-``learner_email``, ``learner_name``, ``supersedes`` and ``data.<field>`` for each data field
+``learner_site``, ``learner_email``, ``learner_name``, ``supersedes`` and ``data.<field>`` for each data field
 (empty cells are left out). A record without ``source_id`` gets ``sha256:<hash of the line>``,
-so dropping the same file twice creates no duplicate.
+so dropping the same file twice creates no duplicate. The CSV export of another tool (an
+accounting tool's invoice list) is read through a ``csv_mappings`` entry that names its columns
+(:mod:`connectors.file_drop.mapping`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from typing import Any
 import orjson
 from pydantic import Field
 
+from connectors.file_drop.mapping import CsvMapping, mapping_for
 from hub.connector import Connector, ConnectorConfig, Health, PullResult, PullSource, Reject
 from hub.hookspecs import hookimpl
 
-LEARNER_COLUMNS = {"learner_ref": "ref", "learner_email": "email", "learner_name": "name"}
+LEARNER_COLUMNS = {"learner_ref": "ref", "learner_site": "site", "learner_email": "email", "learner_name": "name"}
 ENVELOPE_COLUMNS = {"type", "occurred_at", "source_id", "action", "supersedes"}
 
 
@@ -45,6 +48,9 @@ class FileDropConfig(ConnectorConfig):
         "for read-only folders with few files",
     )
     settle_seconds: float = Field(default=2.0, ge=0, description="Ignore files modified more recently (still being written)")
+    csv_mappings: list[CsvMapping] = Field(
+        default_factory=list, description="CSV exports of other tools (an accounting tool's invoices…): for the files "
+        "each one's patterns match, the tool's columns of each hub column; other CSV files use the hub's columns")
 
 
 class FileDrop(Connector, PullSource):
@@ -146,7 +152,12 @@ class FileDrop(Connector, PullSource):
             values = next(csv.reader([text], delimiter=self.config.csv_delimiter))
             if len(values) != len(record["header"]):
                 raise ValueError(f"expected {len(record['header'])} columns, found {len(values)}")
-            item = _from_csv(dict(zip(record["header"], values)))
+            cells = dict(zip(record["header"], values))
+            mapping = mapping_for(self.config.csv_mappings, record["file"])
+            if mapping is not None:
+                mapping.check_header(record["header"])
+                cells = mapping.row({(k or "").strip(): v for k, v in cells.items()})
+            item = _from_csv(cells)
         else:
             try:
                 item = orjson.loads(text)

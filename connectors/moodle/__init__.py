@@ -34,7 +34,8 @@ from .sessions import ACTIVITY, LOGIN, LOGOUT, VC_JOIN, VC_LEFT, Sessioniser
 from .ws import MoodleWS
 from .wssync import OPTIONAL_FUNCTIONS, REQUIRED_FUNCTIONS, SITE_COURSE_FORMAT, CourseSync, Round
 
-CURSOR_VERSION = 1
+#: 2: completion ids without a time, per-learner marks, completions read from the log with web services
+CURSOR_VERSION = 2
 USER_CACHE = 50_000
 
 
@@ -54,7 +55,8 @@ class Moodle(Connector, PullSource):
         self.mapper = Mapper(action_from=config.action_from, timezone=context.timezone,
                              attendance_modality=config.attendance_modality,
                              attendance_excused=config.attendance_excused,
-                             log_results=not config.ws_enabled, emit_views=config.logstore.emit_views)
+                             log_results=not config.ws_enabled, emit_views=config.logstore.emit_views,
+                             user_id_namespace=config.user_id_namespace)
         self.ws: MoodleWS | None = None
         if config.ws_enabled:
             http = config.client(lambda: self.context.http, base_url=config.base_url, log=context.log)
@@ -188,9 +190,14 @@ class Moodle(Connector, PullSource):
     # ------------------------------------------------------------------ pull
     async def pull(self, cursor: Any) -> PullResult:
         cursor = copy.deepcopy(cursor) if isinstance(cursor, dict) else {}
+        former = cursor.get("v")
         cursor["v"] = CURSOR_VERSION
         ws_c = cursor.setdefault("ws", {})
         log_c = cursor.setdefault("log", {})
+        if former is not None and former < 2 and self.ws is not None and self.db is not None and log_c.get("last_id"):
+            # the log did not emit completions next to web services before: the rows already written
+            # hold facts web services sent under their former ids, so completions start after them
+            log_c["completions_after"] = int(await self._db(self.db.ping) or 0)
         if self.ws is not None:
             ws_c.setdefault("courses", {})
             if ws_c.get("todo") is None:
@@ -263,7 +270,7 @@ class Moodle(Connector, PullSource):
         rows, done = await self._log_rows(last_id)
         sess = Sessioniser(cfg.inactivity_gap.total_seconds(), cfg.virtual_class_max.total_seconds(),
                            log_c.get("state"))
-        pending, rejects, last_id = self._walk_log(rows, sess, last_id)
+        pending, rejects, last_id = self._walk_log(rows, sess, last_id, int(log_c.get("completions_after") or 0))
         if done:
             sess.close_idle(self.clock())
         closed = sess.take()
@@ -291,9 +298,11 @@ class Moodle(Connector, PullSource):
             rows = rows[:keep]
         return rows, done
 
-    def _walk_log(self, rows: list[tuple], sess: Sessioniser, last_id: int) -> tuple[list[tuple], list[Reject], int]:
+    def _walk_log(self, rows: list[tuple], sess: Sessioniser, last_id: int,
+                  completions_after: int = 0) -> tuple[list[tuple], list[Reject], int]:
         """Feed ``sess`` with the rows that show a learner connected; return the rows that are
-        activity traces to map, the unreadable rows, and the id of the last row."""
+        activity traces to map (completions only after ``completions_after``), the unreadable
+        rows, and the id of the last row."""
         cfg = self.config.logstore
         origins = set(cfg.origins)
         ignored = set(cfg.ignore_users)
@@ -322,6 +331,8 @@ class Moodle(Connector, PullSource):
                     and (realuser is None or login_as) and name not in not_presence):
                 sess.feed(log_id, userid, t, kinds.get(name, ACTIVITY), courseid,
                           ctxinst if ctxlevel == 70 else None)
+            if name in m.COMPLETION_EVENTS and log_id <= completions_after:
+                continue
             if name in activity_names or (emit_views and is_view(name)):
                 learner = related or userid
                 if learner in ignored or learner <= 0 or anonymous or (realuser is not None and not login_as):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import sys
 from typing import ClassVar, Literal, Mapping
 from urllib.parse import urlsplit
 
@@ -14,6 +16,26 @@ from hub.http import HttpSettings
 
 DSN_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql",
                "mysql+pymysql": "mysql"}
+#: per dialect: the driver module, the extra of parcours-hub that installs it (pyproject.toml), the database
+DRIVERS = {"postgresql": ("psycopg", "postgres", "PostgreSQL"), "mysql": ("pymysql", "mariadb", "MariaDB/MySQL")}
+
+
+def missing_driver(dialect: str) -> str | None:
+    """Why the log store cannot be read on ``dialect`` here (its driver is not installed), or None.
+
+    Looks the module up without importing it, so that checking a configuration stays quick."""
+    module, extra, database = DRIVERS[dialect]
+    if module in sys.modules:
+        present = sys.modules[module] is not None
+    else:
+        try:
+            present = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            present = False
+    if present:
+        return None
+    return (f"reading the log store on {database} needs the {module} driver, which is not installed: "
+            f"pip install 'parcours-hub[{extra}]'")
 
 
 class LogstoreConfig(BaseModel):
@@ -78,6 +100,9 @@ class LogstoreConfig(BaseModel):
         if scheme not in DSN_SCHEMES:
             raise ValueError(
                 f"unsupported database URL scheme {scheme!r}: use postgresql://, mysql:// or mariadb://")
+        problem = missing_driver(DSN_SCHEMES[scheme])
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("origins")
@@ -123,6 +148,18 @@ class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.
         description="Overlap re-read on each pull: learners whose course access is this close to the last one "
         "seen are polled again, and facts this close are compared with those already sent",
     )
+    learner_poll_interval: Duration = Field(
+        default=dt.timedelta(days=1),
+        description="Longest time between two polls of one enrolled learner's completions and attempts, even of a "
+        "learner who did not come back or never opened the course (a teacher's override); the polls are spread "
+        "evenly over the interval",
+    )
+    user_id_namespace: str = Field(
+        default="moodle_user", pattern=r"^[a-z][a-z0-9_]{0,49}$",
+        description="The namespace of the Moodle user id among the learner's identifiers (`ids.<namespace>`); "
+        "give each Moodle site its own (e.g. moodle_user_campus2) when several are configured, since user ids are "
+        "unique within one site only",
+    )
     concurrency: int = Field(default=4, ge=1, le=32, description="Web-service calls in flight at once")
     attendance_modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"] = Field(
         default="presentiel", description="Modality of the sessions of the attendance plugin (mod_attendance)",
@@ -133,6 +170,13 @@ class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.
     )
     logstore: LogstoreConfig = Field(default_factory=LogstoreConfig,
                                      description="The log store (read-only SQL on Moodle's database)")
+
+    @field_validator("learner_poll_interval")
+    @classmethod
+    def _interval(cls, value: dt.timedelta) -> dt.timedelta:
+        if value < dt.timedelta(minutes=1):
+            raise ValueError("learner_poll_interval must be at least 1m")
+        return value
 
     @model_validator(mode="after")
     def _one_mode(self) -> "MoodleConfig":

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hub.errors import AuthError, ConnectorConfigError, ConnectorError, RetryableError
 
-from .config import LogstoreConfig
+from .config import LogstoreConfig, missing_driver
 from .mapping import NEEDS_OTHER
 
 LOG_COLUMNS = ("id", "eventname", "component", "objectid", "contextlevel", "contextinstanceid", "userid",
@@ -44,6 +44,9 @@ class LogstoreDB:
         if self._conn is not None:
             return self._conn
         timeout = max(1, int(self.config.timeout.total_seconds()))
+        problem = missing_driver(self.dialect)
+        if problem:  # a configuration checked where the driver was installed, run where it is not
+            raise ConnectorConfigError(f"Moodle log store: {problem}")
         try:
             if self.dialect == "postgresql":
                 import psycopg

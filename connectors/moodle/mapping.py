@@ -6,8 +6,8 @@ raises :class:`MappingError` naming the field that is wrong. The same record is 
 ``map``-stage dead letter keeps, so ``Moodle.map_record`` can replay it.
 
 Source ids are built from the fact, never from when it was fetched, and are shared by the two
-modes when both can see the same fact (``completion:…``, ``course_completed:…``,
-``quiz_attempt:…``), so the hub's de-duplication keeps one.
+modes when both can see the same fact (``completion:<cmid>:<user>:<state>``,
+``course_completed:…``, ``quiz_attempt:…``), so the hub's de-duplication keeps one.
 """
 
 from __future__ import annotations
@@ -95,10 +95,28 @@ NEEDS_OTHER = (COMPLETION_UPDATED, ENROLMENT_CREATED, SCORM_SCORE)
 #: log events mapped to activity events (sessions aside)
 ACTIVITY_EVENTS = {RESOURCE_VIEWED, FOLDER_DOWNLOADED, SCO_LAUNCHED, ENROLMENT_CREATED, COMPLETION_UPDATED,
                    COURSE_COMPLETED, QUIZ_SUBMITTED, SCORM_SCORE, ASSIGN_SUBMITTED}
-RESULT_EVENTS = {COMPLETION_UPDATED, COURSE_COMPLETED, QUIZ_SUBMITTED, SCORM_SCORE, ASSIGN_SUBMITTED}
+#: completions: read from the log in both modes, under the ids web services give them, because the
+#: log has every learner's, a teacher's override included, as soon as it is made
+COMPLETION_EVENTS = {COMPLETION_UPDATED, COURSE_COMPLETED}
+#: results left to web services when they are configured (the log lacks the scores they give)
+RESULT_EVENTS = {QUIZ_SUBMITTED, SCORM_SCORE, ASSIGN_SUBMITTED}
 _VIEWED = re.compile(r"^\\mod_([a-z0-9_]+)\\event\\course_module_viewed$")
 
 COMPLETION_STATES = {1: "complete", 2: "pass", 3: "fail"}
+
+
+def completion_id(cmid: int, user: int, state: int, done: int | None = None, legacy_until: int | None = None) -> str:
+    """The source id of an activity completion: the activity, the learner and the state reached.
+
+    Both paths see the same fact (web services: the completion record, ``timecompleted`` = its
+    ``timemodified``; the log: the ``course_module_completion_updated`` row, logged a moment after
+    the record was written, often a second later), so no time is in the id. A completion sent
+    before the upgrade to these ids, at or before ``legacy_until``, keeps its former id
+    ``completion:<cmid>:<user>:<timecompleted>`` so that it is not sent again under a new one.
+    """
+    if done is not None and legacy_until is not None and done <= legacy_until:
+        return f"completion:{cmid}:{user}:{done}"
+    return f"completion:{cmid}:{user}:{COMPLETION_STATES[state]}"
 
 
 class MappingError(ValueError):
@@ -225,8 +243,9 @@ class Mapper:
 
     def __init__(self, *, action_from: str = "shortname", timezone: dt.tzinfo = UTC,
                  attendance_modality: str = "presentiel", attendance_excused: Iterable[str] = ("E",),
-                 log_results: bool = True, emit_views: bool = True):
+                 log_results: bool = True, emit_views: bool = True, user_id_namespace: str = "moodle_user"):
         self.action_from = action_from
+        self.user_id_namespace = user_id_namespace
         self.emit_views = emit_views
         self.tz = timezone
         self.modality = attendance_modality
@@ -255,9 +274,8 @@ class Mapper:
             found = self._learners[key] = self._learner(user)
         return found
 
-    @staticmethod
-    def _learner(user: dict[str, Any]) -> dict[str, Any]:
-        ids = {"moodle_user": str(user["id"])}
+    def _learner(self, user: dict[str, Any]) -> dict[str, Any]:
+        ids = {self.user_id_namespace: str(user["id"])}
         if user.get("idnumber"):
             ids["idnumber"] = str(user["idnumber"])[:200]
         out: dict[str, Any] = {"ref": str(user["id"]), "ids": ids}
@@ -315,7 +333,8 @@ class Mapper:
             details["tracking"] = "manual"
         if details:
             data["details"] = details
-        return [self._event("lms.activity_completed", done, f"completion:{cmid}:{user['id']}:{done}", r, data)]
+        return [self._event("lms.activity_completed", done,
+                            completion_id(cmid, user["id"], state, done, r.get("legacy_until")), r, data)]
 
     def map_course_completion(self, r: dict[str, Any]) -> list[dict[str, Any]]:
         user = r["user"]
@@ -579,7 +598,7 @@ class Mapper:
             data = {"activity": f"cm:{cmid}", "state": COMPLETION_STATES[state]}
             if other.get("overrideby"):
                 data["details"] = {"overridden_by": other["overrideby"]}
-            return [self._event("lms.activity_completed", at, f"completion:{cmid}:{learner_id}:{at}", r, data,
+            return [self._event("lms.activity_completed", at, completion_id(cmid, learner_id, state), r, data,
                                 user=r.get("related") or {"id": learner_id})]
         if name == COURSE_COMPLETED:
             learner_id = _int(row.get("relateduserid"), where=where, field="relateduserid", positive=True)

@@ -9,22 +9,32 @@ of courses (quizzes). Then one page per course:
   (``gradereport_user_get_grade_items`` without ``userid``), the submissions of every
   assignment of the course in one call, each attendance instance's sessions with their
   statuses, each SCORM package's SCOs;
-* per learner, only for learners whose last access to the course is newer than what the cursor
-  saw (minus ``recheck``), because Moodle offers these functions for one user at a time:
-  activity completion, course completion, the attempts of each quiz, the SCORM attempts.
+* per learner, because Moodle offers these functions for one user at a time (it has no
+  per-course call for completion): activity completion, course completion, the attempts of each
+  quiz, the SCORM attempts. A learner is polled when their last access to the course is newer
+  than what the cursor saw (minus ``recheck``), when the grade report shows a new grade of theirs
+  (a teacher graded their essay), and in any case once per
+  ``learner_poll_interval``, at a moment of the interval drawn from the course and user ids, so
+  that a teacher's override for a learner who never comes back arrives and the polls of a
+  course are spread evenly over the interval (:func:`due`).
 
-Facts are filtered by time, one stream per kind of record (activity completion, course
-completion, grades, quiz attempts, SCORM tracks, submissions, attendance, progress — roughly one
-per web-service function): a fact is sent when its time is after the stream's high-water mark
-minus ``recheck`` and its source id is not among those already sent in that overlap. The
-cursor keeps, per course, the last course access seen and, per stream, the mark and the ids of
-the overlap only, so it stays small.
+Course-wide records are filtered by time, one stream per kind of record (grades, submissions,
+attendance): a fact is sent when its time is after the stream's high-water mark minus
+``recheck`` and its source id is not among those already sent in that overlap. Per-learner
+records are filtered by the *learner's* mark (the newest fact of that learner seen by their last
+full poll), not the course's: another learner's newer facts never hide a fact of a learner
+polled later. Course completions, whose time is that of the latest criterion (cron may mark the
+course complete after the poll that saw that criterion), are sent once per learner. The cursor
+keeps, per course, the last course access seen, the time of the course's last round, one mark
+per learner, the learners whose course completion was sent and, per stream, the mark and the ids
+of the overlap only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from hub.connector import Reject
@@ -60,6 +70,26 @@ OPTIONAL_FUNCTIONS = {
                                                            "is configured for live presence)",
 }
 SITE_COURSE_FORMAT = "site"
+#: records read one learner at a time: filtered by that learner's own mark
+PER_LEARNER = frozenset({"activity_completion", "course_completion", "progress", "quiz_attempt", "scorm_attempt"})
+#: the version of a course's cursor state; states without it were written before completion ids
+#: became ``completion:<cmid>:<user>:<state>`` (see :attr:`CourseSync.legacy_until`)
+STATE_VERSION = 2
+
+
+def due(course_id: int, user_id: int, last: float, now: float, interval: float) -> bool:
+    """Is this learner's periodic poll due in a round at ``now``, the course's previous round at ``last``?
+
+    Each learner has a fixed moment in every interval (an offset drawn from the course and user
+    ids); the poll is due when that moment passed since the previous round. So each learner is
+    polled once per interval, whatever the schedule, and a course's learners are spread over it.
+    """
+    offset = zlib.crc32(f"{course_id}:{user_id}".encode()) % max(1, int(interval))
+    return (now - offset) // interval > (last - offset) // interval
+
+
+def _crc(source_id: str) -> int:
+    return zlib.crc32(source_id.encode())
 
 
 def course_ref(course: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +126,26 @@ class CourseSync:
         #: one mark per stream (kind of record ~ web-service function): its newest fact, and the
         #: source ids already sent within the overlap below it
         self.streams: dict[str, dict[str, Any]] = {k: {"t": v.get("t"), "recent": dict(v.get("recent") or {})}
-                                                   for k, v in (state.get("streams") or {}).items()}
+                                                   for k, v in (state.get("streams") or {}).items()
+                                                   if k not in PER_LEARNER}
         self.overlap = int(connector.config.recheck.total_seconds())
+        #: per learner, the newest per-learner fact seen by their last full poll, and the ids (CRC-32)
+        #: of the facts within ``recheck`` below it
+        self.marks: dict[int, tuple[int, list[int]]] = {int(k): (v[0], v[1])
+                                                        for k, v in (state.get("learners") or {}).items()}
+        #: what each learner polled in this pass answered: (source id, time, event), settled at the end
+        self.answers: dict[int, list[tuple[str, int, dict[str, Any]]]] = {}
+        #: learners whose course completion was sent
+        self.completed: set[int] = set(state.get("completed") or [])
+        #: the hub's clock at the course's previous round (None: first round)
+        self.last_round: float | None = state.get("round_at")
+        self.now = connector.clock()
+        #: activity completions up to this time keep the id they were sent with before the upgrade
+        #: (``completion:<cmid>:<user>:<time>``): the newest one the former cursor had seen
+        if state.get("v") == STATE_VERSION:
+            self.legacy_until: int | None = state.get("legacy_until")
+        else:
+            self.legacy_until = (state.get("streams") or {}).get("activity_completion", {}).get("t")
         self.seen_by: dict[str, dict[str, int]] = {}
         self.high_by: dict[str, int] = {}
         self.events: list[dict[str, Any]] = []
@@ -107,7 +155,7 @@ class CourseSync:
         self.polled: list[int] = []
         self.quiz_items: set[int] = set()                 # quizzes with a grade item
         self.quiz_graded: set[tuple[int, int]] = set()    # (quiz, learner) with a grade
-        self.new_quiz_grades: set[tuple[int, int]] = set()  # (quiz, learner) whose grade is new in this pass
+        self.regraded: set[int] = set()                   # learners with a grade new in this pass
         self.rejects: list[Reject] = []
         self.high_access = self.access or 0
 
@@ -122,17 +170,48 @@ class CourseSync:
             self.rejects.append(Reject("map", str(exc), record))
             return []
         kind = record["kind"]
-        stream = self.streams.get(kind) or {"t": None, "recent": {}}
-        since, recent = stream["t"], stream["recent"]
-        seen = self.seen_by.setdefault(kind, {})
+        uid = (record.get("user") or {}).get("id")
+        if kind == "course_completion":  # its time is the latest criterion's: sent once per learner
+            for event in events:
+                if uid not in self.completed:
+                    self.completed.add(uid)
+                    self.events.append(event)
+            return events
         for event in events:
             at = fact_time or int(dt.datetime.fromisoformat(event["occurred_at"]).timestamp())
-            sid = event["source_id"]
-            seen[sid] = at
-            self.high_by[kind] = max(self.high_by.get(kind, 0), at)
-            if since is None or (at > since - self.overlap and sid not in recent):
-                self.events.append(event)
+            if kind in PER_LEARNER:  # read by the learner's poll: settled when it ends
+                self.answers.setdefault(uid, []).append((event["source_id"], at, event))
+            else:
+                self._course_wide(kind, event, at)
         return events
+
+    def _course_wide(self, kind: str, event: dict[str, Any], at: int) -> None:
+        stream = self.streams.get(kind) or {"t": None, "recent": {}}
+        since, recent = stream["t"], stream["recent"]
+        sid = event["source_id"]
+        self.seen_by.setdefault(kind, {})[sid] = at
+        self.high_by[kind] = max(self.high_by.get(kind, 0), at)
+        if since is None or (at > since - self.overlap and sid not in recent):
+            self.events.append(event)
+
+    def _settle(self, uid: int) -> None:
+        """Send what a learner's full poll found that is new, and move the learner's mark.
+
+        New: facts after the mark, and facts within ``recheck`` below it whose id is not among
+        those that window held at the previous poll (a write committed late with an earlier
+        time). The cursor keeps those ids as CRC-32 numbers, so each learner costs a few numbers."""
+        found = self.answers.pop(uid, [])
+        old = self.marks.get(uid)
+        if old is None:
+            self.events.extend(event for _, _, event in found)
+        else:
+            mark, known = old[0], set(old[1])
+            self.events.extend(event for sid, at, event in found
+                               if at > mark or (at > mark - self.overlap and _crc(sid) not in known))
+        if not found and old is None:
+            return
+        high = max([at for _, at, _ in found] + ([old[0]] if old else []))
+        self.marks[uid] = (high, sorted({_crc(sid) for sid, at, _ in found if at > high - self.overlap}))
 
     def next_state(self) -> dict[str, Any]:
         streams: dict[str, Any] = {}
@@ -142,7 +221,10 @@ class CourseSync:
             floor = high - self.overlap
             recent = {sid: t for sid, t in {**old["recent"], **self.seen_by.get(kind, {})}.items() if t > floor}
             streams[kind] = {"t": high or None, "recent": recent}
-        return {"access": self.high_access or None, "streams": streams}
+        return {"v": STATE_VERSION, "access": self.high_access or None, "round_at": self.now, "streams": streams,
+                "learners": {str(uid): [t, crcs] for uid, (t, crcs) in sorted(self.marks.items()) if uid in self.learners},
+                "completed": sorted(uid for uid in self.completed if uid in self.learners),
+                "legacy_until": self.legacy_until}
 
     # ------------------------------------------------------------------ the course
     async def run(self) -> None:
@@ -175,21 +257,25 @@ class CourseSync:
         quizzes = self.rnd.quizzes.get(cid, []) if self.has("mod_quiz_get_user_attempts") else []
         await self._quiz_pass_marks(quizzes)
 
+        self.polled = polled = self._due_learners(learners)
+        await asyncio.gather(*(self._learner(uid, quizzes, scorms) for uid in polled))
+
+    def _due_learners(self, learners: dict[int, dict[str, Any]]) -> list[int]:
+        """The learners to poll: those whose course access is new (minus the overlap), those with a
+        new grade (a teacher graded an essay: the attempt waiting for it, and the completion the
+        grade may set, "complete on pass"), and those whose periodic poll is due (every learner
+        once per ``learner_poll_interval``)."""
+        interval = self.c.config.learner_poll_interval.total_seconds()
         polled = []
         for uid, user in learners.items():
             access = user.get("lastcourseaccess") or 0
-            if not isinstance(access, int) or access <= 0:
-                continue
-            self.high_access = max(self.high_access, access)
-            if self.access is None or access >= self.access - self.overlap:
+            came = isinstance(access, int) and access > 0
+            if came:
+                self.high_access = max(self.high_access, access)
+            if (came and (self.access is None or access >= self.access - self.overlap)) or uid in self.regraded or (
+                    self.last_round is not None and due(self.course["id"], uid, self.last_round, self.now, interval)):
                 polled.append(uid)
-        self.polled = polled
-        await asyncio.gather(*(self._learner(uid, quizzes, scorms) for uid in polled))
-        # a learner who did not come back but whose quiz grade changed (a teacher graded an essay):
-        # their attempts of that quiz, to send the attempt that was waiting for its grade
-        waiting = sorted((q, u) for q, u in self.new_quiz_grades if u not in set(polled) and u in self.learners)
-        by_id = {quiz["id"]: quiz for quiz in quizzes}
-        await asyncio.gather(*(self._quiz_attempts(self.learners[u], by_id[q]) for q, u in waiting if q in by_id))
+        return polled
 
     # ------------------------------------------------------------------ course-wide
     async def _grades(self) -> None:
@@ -204,12 +290,12 @@ class CourseSync:
                 quiz = item.get("iteminstance") if isinstance(item, dict) and item.get("itemmodule") == "quiz" else None
                 before = len(self.events)
                 self.add({"kind": "grade", "course": self.cref, "user": user, "item": item})
+                if len(self.events) > before:
+                    self.regraded.add(user["id"])
                 if quiz is not None:
                     self.quiz_items.add(quiz)
                     if item.get("graderaw") is not None:
                         self.quiz_graded.add((quiz, user["id"]))
-                    if len(self.events) > before:
-                        self.new_quiz_grades.add((quiz, user["id"]))
         self.grades = answer
 
     async def _submissions(self, assigns: list[dict[str, Any]]) -> None:
@@ -332,6 +418,7 @@ class CourseSync:
                 for number in range(1, int(count) + 1):
                     later.append(self._scorm_tracks(user, cm, sco, number))
         await asyncio.gather(*later)
+        self._settle(uid)
 
     def _quiz_touched(self, quiz: dict[str, Any], uid: int, states: dict[int, int]) -> bool:
         """Could this learner have a finished attempt? Not if the quiz has a grade item, no grade of theirs,
@@ -367,7 +454,7 @@ class CourseSync:
         for status in statuses:
             cm = self.cms.get(status.get("cmid")) if isinstance(status, dict) else None
             events = self.add({"kind": "activity_completion", "course": self.cref, "user": user, "status": status,
-                               "cm": cm})
+                               "cm": cm, **({"legacy_until": self.legacy_until} if self.legacy_until else {})})
             if isinstance(status, dict) and status.get("hascompletion", True) and status.get("tracking", 1):
                 if isinstance(status.get("cmid"), int) and isinstance(status.get("state"), int):
                     states[status["cmid"]] = status["state"]

@@ -1,4 +1,4 @@
-"""``stripe``: payments and refunds from Stripe, as ``payment.*`` events.
+"""``stripe``: payments and refunds from Stripe, as ``payment.*`` events; invoices, as ``invoice.*``.
 
 Two doors, one mapping:
 
@@ -22,6 +22,7 @@ import functools
 import hashlib
 import hmac
 import time
+import zoneinfo
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -51,8 +52,9 @@ from hub.connector import (
 )
 from hub.durations import Duration
 from hub.errors import PermanentError, WebhookRejected
-from hub.events import EventData
+from hub.events import EventData, FunderKind
 from hub.hookspecs import hookimpl
+from hub.timefmt import check_timezone
 
 from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 
@@ -63,6 +65,7 @@ SUPPORTED_TYPES = (
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "payment_intent.succeeded",
+    "invoice.finalized",
     "invoice.paid",
     "charge.refunded",
     "charge.refund.updated",
@@ -149,6 +152,10 @@ class MetadataKeys(BaseModel):
     learner: str = Field(default="learner_ref", description="Key holding the learner's id (LearnerRef.ref)")
     action: str = Field(default="action", description="Key holding the training action (session) id")
     enrolment: str = Field(default="enrolment", description="Key holding the enrolment reference")
+    payer_kind: str = Field(default="payer_kind", description="Invoice key holding who pays, as a funder kind "
+                                                              "(opco, employer, self…)")
+    payer_siret: str = Field(default="payer_siret", description="Invoice key holding the payer's SIRET")
+    funder: str = Field(default="funder", description="Invoice key holding the funder name of the funding it bills")
 
 
 class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
@@ -167,6 +174,10 @@ class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
     types: list[str] = Field(default_factory=lambda: list(DEFAULT_TYPES),
                              description="Stripe event types to map (and to list in the catch-up pull)")
     metadata_keys: MetadataKeys = Field(default_factory=MetadataKeys, description="Stripe metadata keys read")
+    default_payer_kind: FunderKind = Field(
+        default="self", description="Who pays an invoice whose metadata does not say (payer_kind): individuals by default")
+    invoice_timezone: str = Field(default="Europe/Paris", description="Time zone of the invoice dates (the Stripe "
+                                                                      "account's): a date is the local day of the time")
     tolerance: Duration = Field(default=dt.timedelta(minutes=5),
                                 description="Largest accepted age of a webhook signature timestamp")
     lookback: Duration = Field(default=dt.timedelta(days=30),
@@ -186,6 +197,11 @@ class StripeConfig(ConnectorConfig, HttpSettings.with_defaults(
         if len(value) > 20:
             raise ValueError("Stripe filters on at most 20 event types")
         return list(dict.fromkeys(value))
+
+    @field_validator("invoice_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
 
     @field_validator("tolerance")
     @classmethod
@@ -216,7 +232,7 @@ class Stripe(Connector, WebhookSource, PullSource):
 
     kind = "stripe"
     Config = StripeConfig
-    emits = ("payment.succeeded", "payment.refunded", "payment.refund_failed")
+    emits = ("payment.succeeded", "payment.refunded", "payment.refund_failed", "invoice.issued", "invoice.paid")
 
     config: StripeConfig
 
@@ -339,8 +355,8 @@ class Stripe(Connector, WebhookSource, PullSource):
         if event["type"] not in self.config.types:
             return []
         mapper = _MAPPERS[event["type"]]
-        item = mapper(self, event, event["data"]["object"])
-        return [item] if item is not None else []
+        items = mapper(self, event, event["data"]["object"])
+        return [items] if isinstance(items, dict) else list(items or [])
 
     def _envelope(self, event: Mapping[str, Any], type_: str, obj: Mapping[str, Any], data: dict[str, Any], *,
                   email: Any = None, name: Any = None, extra_metadata: Mapping[str, Any] | None = None,
@@ -415,10 +431,12 @@ class Stripe(Connector, WebhookSource, PullSource):
                 "details": {"latest_charge": _id_of(obj.get("latest_charge"))}}
         return self._envelope(event, "payment.succeeded", obj, data, email=email)
 
-    def _invoice(self, event, obj) -> dict | None:
+    def _invoice(self, event, obj) -> list[dict]:
+        """``invoice.paid``: the payment (``payment.succeeded``, as before) and the invoice paid
+        (``invoice.paid``, its id the Stripe event's with ``:invoice.paid``)."""
         currency = _currency(obj)
         if _minor(obj.get("amount_paid"), "amount_paid") == 0:
-            return None  # nothing was paid (a free trial, a 100 % coupon)
+            return []  # nothing was paid (a free trial, a 100 % coupon)
         paid = _amount(obj.get("amount_paid"), currency, "amount_paid")
         payment_intent = _id_of(obj.get("payment_intent")) or _invoice_payment_intent(obj)
         email = obj.get("customer_email")
@@ -426,8 +444,43 @@ class Stripe(Connector, WebhookSource, PullSource):
                 "reference": payment_intent or obj["id"], "method": "stripe_invoice",
                 "details": {"invoice_number": obj.get("number"), "payment_intent": payment_intent,
                             "subscription": _id_of(obj.get("subscription"))}}
-        return self._envelope(event, "payment.succeeded", obj, data, email=email, name=obj.get("customer_name"),
+        items = [self._envelope(event, "payment.succeeded", obj, data, email=email, name=obj.get("customer_name"),
+                                extra_metadata=_subscription_metadata(obj))]
+        transitions = obj.get("status_transitions") if isinstance(obj.get("status_transitions"), dict) else {}
+        paid_at = _unix(transitions.get("paid_at"), "status_transitions.paid_at") or event["created"]
+        settled = {"number": _invoice_number(obj), "paid_at": dt.datetime.fromtimestamp(paid_at, dt.timezone.utc).isoformat(),
+                   "amount": paid, "currency": currency, "method": "stripe_invoice", "reference": payment_intent}
+        item = self._envelope(event, "invoice.paid", obj, settled, email=email, name=obj.get("customer_name"),
                               extra_metadata=_subscription_metadata(obj))
+        item["source_id"] = f"{event['id']}:invoice.paid"
+        return [*items, item]
+
+    def _invoice_finalized(self, event, obj) -> dict:
+        """``invoice.finalized``: the invoice as issued (``invoice.issued``): its number, its date (the
+        local day of ``effective_at``, else of its finalisation), who pays (metadata ``payer_kind``,
+        ``payer_siret``, ``funder``), ``total_excluding_tax`` and ``total``."""
+        currency = _currency(obj)
+        metadata = {**_subscription_metadata(obj), **_metadata(obj)}
+        keys = self.config.metadata_keys
+        transitions = obj.get("status_transitions") if isinstance(obj.get("status_transitions"), dict) else {}
+        issued = (_unix(obj.get("effective_at"), "effective_at")
+                  or _unix(transitions.get("finalized_at"), "status_transitions.finalized_at") or event["created"])
+        total = _amount(obj.get("total"), currency, "total")
+        excluding = obj.get("total_excluding_tax")
+        zone = zoneinfo.ZoneInfo(self.config.invoice_timezone)
+        due = _unix(obj.get("due_date"), "due_date")
+        data = {"number": _invoice_number(obj),
+                "date": dt.datetime.fromtimestamp(issued, zone).date().isoformat(),
+                "payer_kind": metadata.get(keys.payer_kind) or self.config.default_payer_kind,
+                "payer_name": obj.get("customer_name") or None, "payer_siret": metadata.get(keys.payer_siret),
+                "funder": metadata.get(keys.funder),
+                "amount_ht": total if excluding is None else _amount(excluding, currency, "total_excluding_tax"),
+                "amount_ttc": total, "currency": currency,
+                "due_date": dt.datetime.fromtimestamp(due, zone).date().isoformat() if due else None,
+                "details": {"hosted_invoice_url": obj.get("hosted_invoice_url"),
+                            "subscription": _id_of(obj.get("subscription"))}}
+        return self._envelope(event, "invoice.issued", obj, data, email=obj.get("customer_email"),
+                              name=obj.get("customer_name"), extra_metadata=_subscription_metadata(obj))
 
     def _charge_refunded(self, event, obj) -> dict | None:
         currency = _currency(obj)
@@ -463,10 +516,11 @@ class Stripe(Connector, WebhookSource, PullSource):
         return self._envelope(event, "payment.refund_failed", obj, data)
 
 
-_MAPPERS: dict[str, Callable[[Stripe, dict, dict], dict | None]] = {
+_MAPPERS: dict[str, Callable[[Stripe, dict, dict], dict | list[dict] | None]] = {
     "checkout.session.completed": Stripe._checkout_session,
     "checkout.session.async_payment_succeeded": Stripe._checkout_session,
     "payment_intent.succeeded": Stripe._payment_intent,
+    "invoice.finalized": Stripe._invoice_finalized,
     "invoice.paid": Stripe._invoice,
     "charge.refunded": Stripe._charge_refunded,
     "charge.refund.updated": Stripe._refund_updated,
@@ -532,6 +586,21 @@ def _invoice_payment_intent(invoice: Mapping[str, Any]) -> str | None:
         if isinstance(payment, dict) and payment.get("payment_intent"):
             return _id_of(payment["payment_intent"])
     return None
+
+
+def _invoice_number(invoice: Mapping[str, Any]) -> str:
+    number = invoice.get("number")
+    if not isinstance(number, str) or not number:
+        raise ValueError("the invoice has no number (a finalized invoice has one)")
+    return number
+
+
+def _unix(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{field} must be a unix time, got {value!r}")
+    return value
 
 
 def _id_of(value: Any) -> str | None:

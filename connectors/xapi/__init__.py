@@ -33,6 +33,7 @@ import orjson
 import yarl
 from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_validator, model_validator
 
+from connectors.xapi.clock import CursorClock
 from connectors.xapi.iso8601 import UTC, format_timestamp, parse_timestamp
 from connectors.xapi.mapping import (
     ACTIVITY_LISTS,
@@ -43,7 +44,9 @@ from connectors.xapi.mapping import (
     Pairing,
     StatementError,
     StatementMapper,
+    VERB_MEANINGS,
     in_time_order,
+    statement_uuid,
 )
 from hub.connector import (
     Connector,
@@ -98,6 +101,11 @@ class XapiConfig(ConnectorConfig, HttpSettings.with_defaults(retry_max_wait=dt.t
     id_namespaces: dict[str, str] = Field(
         default_factory=dict,
         description="account.homePage -> learner id namespace, e.g. {'https://moodle.example.fr': 'moodle_user'}")
+    verbs: dict[str, Literal[VERB_MEANINGS]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="Verb IRI -> what it means here, for verbs the mapping does not know (listed as not mapped "
+        "by `parcours sync` and `connectors list`) or to change a known one: " + ", ".join(VERB_MEANINGS)
+        + " (ignore: skip it without listing it)")
     languages: list[str] = Field(default_factory=lambda: ["fr-FR", "fr", "en-US", "en", "und"], min_length=1,
                                  description="Preferred languages for activity names")
     pair_window: Duration = Field(default=dt.timedelta(hours=12),
@@ -106,6 +114,11 @@ class XapiConfig(ConnectorConfig, HttpSettings.with_defaults(retry_max_wait=dt.t
     push_username: SecretStr | None = Field(default=None, description="HTTP Basic user expected on POST /webhooks/<name>")
     push_password: SecretStr | None = Field(default=None, description="HTTP Basic password expected on POST /webhooks/<name>")
     push_token: SecretStr | None = Field(default=None, description="Bearer token accepted on POST /webhooks/<name>")
+    push_batches: Literal["keep_valid", "all_or_nothing"] = Field(
+        default="keep_valid",
+        description="A pushed batch with malformed statements: keep_valid stores the valid ones and dead-letters "
+        "the others (for forwarders such as Ralph, which drop a refused batch); all_or_nothing refuses the "
+        "whole request with 400, as an LRS does for POST statements")
 
     @field_validator("endpoint")
     @classmethod
@@ -130,6 +143,14 @@ class XapiConfig(ConnectorConfig, HttpSettings.with_defaults(retry_max_wait=dt.t
             raise ValueError(f"unknown action_from rule {rule!r}: use registration, object, extension:<IRI>, "
                              f"{', '.join(ACTIVITY_LISTS)} or <list>:<activity type IRI>")
         return rules
+
+    @field_validator("verbs")
+    @classmethod
+    def _check_verbs(cls, value: dict[str, str]) -> dict[str, str]:
+        for iri in value:
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", iri):
+                raise ValueError(f"{iri!r} is not a verb IRI (e.g. http://adlnet.gov/expapi/verbs/experienced)")
+        return value
 
     @field_validator("id_namespaces")
     @classmethod
@@ -162,6 +183,8 @@ class _Cursor:
     high_ids: list[str] = field(default_factory=list)
     ordered: bool = True
     open: dict[str, Any] = field(default_factory=dict)
+    closed: dict[str, Any] = field(default_factory=dict)  # openings consumed and intervals closed (see Pairing)
+    counted: dict[str, str] = field(default_factory=dict)  # statement id -> cursor time: gave no event, counted
     restarted: str | None = None  # `since` when a refused `more` link made the traversal start again
 
     @classmethod
@@ -179,6 +202,7 @@ class _Cursor:
             since=when("since"), seen=[str(i) for i in cursor.get("seen") or []], more=cursor.get("more") or None,
             high=when("high"), high_ids=[str(i) for i in cursor.get("high_ids") or []],
             ordered=bool(cursor.get("ordered", True)), open=dict(cursor.get("open") or {}),
+            closed=dict(cursor.get("closed") or {}), counted=dict(cursor.get("counted") or {}),
             restarted=cursor.get("restarted") or None,
         )
 
@@ -194,7 +218,27 @@ class _Cursor:
                 out["restarted"] = self.restarted
         if self.open:
             out["open"] = self.open
+        if self.closed:
+            out["closed"] = self.closed
+        if self.counted:
+            out["counted"] = dict(sorted(self.counted.items()))
         return out
+
+    def forget_counted(self, overlap: dt.timedelta, keep: int = 20_000) -> None:
+        """Drop the statements no re-read can bring back (before ``since`` − ``overlap``)."""
+        if self.since is None:
+            return
+        horizon = format_timestamp(self.since - overlap - MARGIN)
+        kept = sorted(((t, i) for i, t in self.counted.items() if t >= horizon), reverse=True)[:keep]
+        self.counted = {i: t for t, i in kept}
+
+
+@dataclass
+class _Tally:
+    """Statements of one page or request that gave no event, by reason, and their unknown verbs."""
+
+    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
+    unmapped: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 def _advance(since: dt.datetime | None, seen: list[str], high: dt.datetime | None,
@@ -220,12 +264,13 @@ class Xapi(Connector, PullSource, WebhookSource):
         self.mapper = StatementMapper(MappingOptions(
             learner_from=tuple(config.learner_from), action_from=tuple(config.action_from), actions=dict(config.actions),
             id_namespaces=dict(config.id_namespaces), languages=tuple(config.languages), timezone=context.timezone,
-            pair_window=config.pair_window,
+            pair_window=config.pair_window, verbs=dict(config.verbs),
         ))
         self._sleep = asyncio.sleep  # tests replace it to record the waits
         self.counters: collections.Counter[str] = collections.Counter()
         self.skipped: collections.Counter[str] = collections.Counter()
         self.unmapped_verbs: collections.Counter[str] = collections.Counter()
+        self.cursor_warnings: dict[str, str] = {}  # kind -> the latest warning about statement times
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -264,6 +309,8 @@ class Xapi(Connector, PullSource, WebhookSource):
         }
         if self.unmapped_verbs:
             out["unmapped_verbs"] = dict(self.unmapped_verbs.most_common(10))
+        if self.cursor_warnings:
+            out["cursor_warnings"] = dict(sorted(self.cursor_warnings.items()))
         return out
 
     async def check(self) -> Health:
@@ -276,13 +323,15 @@ class Xapi(Connector, PullSource, WebhookSource):
             return Health(False, str(exc), self.health_details())
         return Health(True, "ok", self.health_details())
 
-    def _count(self, mapped: Mapped) -> None:
+    def _count(self, mapped: Mapped, tally: "_Tally") -> None:
         self.counters["statements"] += 1
         self.counters["events"] += len(mapped.events)
         if mapped.skipped:
             self.skipped[mapped.skipped] += 1
+            tally.skipped[mapped.skipped] += 1
             if mapped.skipped == "unmapped_verb":
                 self.unmapped_verbs[mapped.verb] += 1
+                tally.unmapped[mapped.verb] += 1
             level = self.context.log.warning if mapped.skipped == "voided" else self.context.log.debug
             level("statement skipped", statement=mapped.statement_id, verb=mapped.verb, reason=mapped.skipped,
                   note=mapped.note)
@@ -306,7 +355,9 @@ class Xapi(Connector, PullSource, WebhookSource):
         lower = state.since - self.overlap if state.since is not None else None
         seen = set(state.seen)
         high, high_ids = state.high, list(state.high_ids)
-        pairing = Pairing(state.open, self.config.pair_window)
+        pairing = Pairing(state.open, self.config.pair_window, closed=state.closed, memory=self.overlap)
+        tally = _Tally()
+        clock = CursorClock(field_name, self.overlap)
         events: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
@@ -320,19 +371,34 @@ class Xapi(Connector, PullSource, WebhookSource):
                     high_ids.append(str(sid))
                 if state.since is not None:
                     if lower is not None and value < lower:
-                        continue  # before the window: only the query's margin brings these
+                        if value >= lower - MARGIN:
+                            continue  # the query's margin: read by an earlier pull
+                        clock.returned_older(statement, lower, value)  # the LRS filters on another field
                     if value == state.since and str(sid) in seen:
                         continue  # returned by the previous page already
+                if state.since is None or value > state.since:
+                    clock.read(statement)
+            if isinstance(sid, str) and pairing.paired(sid.lower()):
+                continue  # an opening or closing read again by the overlap: it was paired already
+            # read again by the overlap after giving no event: counted (or dead-lettered) once
+            again = isinstance(sid, str) and sid in state.counted
             try:
                 mapped = self.mapper.map(statement, pairing, require_id=True)
             except StatementError as exc:
+                if again:
+                    continue
                 self.counters["statements"] += 1
                 self.counters["rejected"] += 1
                 label = sid if isinstance(sid, str) else f"#{index} of the page"
                 rejects.append(Reject("map", f"statement {label}: {exc}", statement,
                                       source_id=sid if isinstance(sid, str) else None))
+                self._remember(state, sid, value)
                 continue
-            self._count(mapped)
+            if not mapped.events:
+                if again:
+                    continue
+                self._remember(state, sid, value)
+            self._count(mapped, tally)
             events.extend(mapped.events)
             if self.config.keep_statements and mapped.events:
                 kept.append((statement, mapped.events))
@@ -346,11 +412,22 @@ class Xapi(Connector, PullSource, WebhookSource):
         else:
             state.since, state.seen = _advance(state.since, state.seen, high, high_ids)
             state.restart()
-        state.open = pairing.dump()
+        state.open, state.closed = pairing.dump(), pairing.dump_closed()
+        state.forget_counted(self.overlap)
         if statements:
             self.context.log.debug("xAPI page read", statements=len(statements), events=len(events),
                                   rejected=len(rejects), more=more is not None)
-        return PullResult(events, state.dump(), has_more=more is not None, rejects=rejects)
+        warnings = clock.warnings()
+        for kind, message in warnings.items():
+            self.cursor_warnings[kind] = message
+            self.context.log.warning("the cursor may miss statements", kind=kind, detail=message)
+        return PullResult(events, state.dump(), has_more=more is not None, rejects=rejects,
+                          skipped=dict(tally.skipped), unmapped=dict(tally.unmapped), warnings=list(warnings.values()))
+
+    def _remember(self, state: "_Cursor", sid: Any, value: dt.datetime | None) -> None:
+        """Note a statement that gave no event, for the overlap's re-reads (only they need it)."""
+        if self.overlap and isinstance(sid, str) and value is not None:
+            state.counted[sid] = format_timestamp(value)
 
     def map_record(self, record: Any) -> list[dict[str, Any]]:
         """Map one statement again (replay of a ``map`` dead letter). No pairing state: a closing
@@ -481,23 +558,52 @@ class Xapi(Connector, PullSource, WebhookSource):
         received = dt.datetime.now(UTC)
         pairing = Pairing(None, self.config.pair_window)
         results: dict[int, Mapped] = {}
+        refused: dict[int, Reject] = {}
         for index, statement in in_time_order(statements, self.context.timezone):
             try:
                 results[index] = self.mapper.map(statement, pairing, require_id=False, received_at=received)
             except StatementError as exc:
-                self.context.log.warning("pushed statements refused", statement=index, error=str(exc))
-                raise WebhookRejected(400, f"statement {index}: {exc}; nothing was stored") from None
+                if self.config.push_batches == "all_or_nothing":
+                    self.context.log.warning("pushed statements refused", statement=index, error=str(exc))
+                    raise WebhookRejected(400, f"statement {index}: {exc}; nothing was stored") from None
+                refused[index] = self._pushed_reject(index, statement, exc, received)
         events: list[dict[str, Any]] = []
         kept: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        for index in range(len(statements)):
+        tally = _Tally()
+        for index in sorted(results):
             mapped = results[index]
-            self._count(mapped)
+            self._count(mapped, tally)
             events.extend(mapped.events)
             if self.config.keep_statements and mapped.events:
                 kept.append((statements[index], mapped.events))
         if kept:
             await asyncio.to_thread(self._keep, kept)
-        return WebhookResult(events, response=[results[i].statement_id for i in range(len(statements))])
+        ids = [results[i].statement_id if i in results else refused[i].source_id for i in range(len(statements))]
+        counts = {"skipped": dict(tally.skipped), "unmapped": dict(tally.unmapped)}
+        if not refused:
+            return WebhookResult(events, response=ids, **counts)  # what an LRS answers
+        answer = {"ids": ids, "stored": sorted(results),
+                  "dead_lettered": [{"index": i, "id": refused[i].source_id, "error": refused[i].error}
+                                    for i in sorted(refused)]}
+        return WebhookResult(events, response=answer, rejects=[refused[i] for i in sorted(refused)], **counts)
+
+    def _pushed_reject(self, index: int, statement: Any, error: StatementError, received: dt.datetime) -> Reject:
+        """A malformed pushed statement as a dead letter: completed as an LRS stores it (its
+        deterministic ``id`` when it has none, ``stored`` = when it arrived) so that a replay maps
+        it to the events it would have given."""
+        self.counters["statements"] += 1
+        self.counters["rejected"] += 1
+        payload, sid = statement, None
+        if isinstance(statement, dict):
+            payload = dict(statement)
+            if payload.get("id") is None:
+                payload["id"] = statement_uuid(statement)
+            if payload.get("timestamp") is None and payload.get("stored") is None:
+                payload["stored"] = format_timestamp(received)
+            sid = payload["id"] if isinstance(payload["id"], str) else None
+        label = sid or "without a usable id"
+        self.context.log.warning("pushed statement dead-lettered", statement=index, error=str(error))
+        return Reject("map", f"statement {index} ({label}): {error}", payload, source_id=sid)
 
 
 @hookimpl

@@ -57,6 +57,9 @@ VERBS: dict[str, str] = {
     "https://w3id.org/xapi/video/verbs/played": "played",
     "http://id.tincanapi.com/verb/downloaded": "downloaded",
     ADL + "registered": "registered",
+    ADL + "asked": "tutor",
+    ADL + "commented": "tutor",
+    ADL + "responded": "tutor",
 }
 
 #: activity types (``object.definition.type``) and profile categories that make an object a
@@ -81,6 +84,10 @@ VIDEO_PROGRESS = "https://w3id.org/xapi/video/extensions/progress"
 VIDEO_SEGMENTS = "https://w3id.org/xapi/video/extensions/played-segments"
 VIDEO_SESSION = "https://w3id.org/xapi/video/extensions/session-id"
 
+#: what a verb map (the connector's ``verbs``) may give a verb: a meaning of :data:`VERBS`, or
+#: ``ignore`` (the verb carries nothing to keep: skipped as ``ignored_verb``, not as unknown)
+VERB_MEANINGS = (*sorted(set(VERBS.values())), "ignore")
+
 #: every event type the mapping may produce
 EMITS = (
     "lms.session",
@@ -92,11 +99,13 @@ EMITS = (
     "lms.media_played",
     "lms.resource_downloaded",
     "enrolment.registered",
+    "lms.tutor_interaction",
 )
 
 #: reasons a well-formed statement yields no event (counted in the connector's health details)
 SKIP_REASONS = {
-    "unmapped_verb": "its verb has no counterpart in the vocabulary",
+    "unmapped_verb": "its verb has no counterpart in the vocabulary (map it with `verbs`)",
+    "ignored_verb": "its verb is mapped to `ignore` in the connector's `verbs`",
     "voided": "it voids another statement (see 'Voided statements')",
     "opening": "it opens a session or a class; the event is made from the closing statement",
     "unpaired_close": "it closes a session or class but has no result.duration and no opening statement was seen",
@@ -104,6 +113,7 @@ SKIP_REASONS = {
     "no_score": "'scored' or 'attempted' without result.score",
     "no_progress": "'progressed' without a progress extension or result.score.scaled",
     "not_an_activity": "its object is an Agent, a Group or a statement, not an Activity",
+    "no_instructor": "'asked', 'commented' or 'responded' without context.instructor: not an exchange with a tutor",
 }
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -128,6 +138,7 @@ class MappingOptions:
     languages: Sequence[str] = ("fr-FR", "fr", "en-US", "en", "und")
     timezone: dt.tzinfo = UTC
     pair_window: dt.timedelta = dt.timedelta(hours=12)
+    verbs: Mapping[str, str] = field(default_factory=dict)  # the admin's verb map: IRI -> VERB_MEANINGS
 
 
 @dataclass
@@ -153,14 +164,22 @@ def statement_uuid(statement: Mapping[str, Any]) -> str:
 class Pairing:
     """Opening statements waiting for their closing one, by pairing key.
 
-    The state is a plain dict (``{key: [[iso time, statement id], ...]}``) so that a pull
-    source can keep it in its cursor, committed with the events. Entries older than
-    ``window`` before the latest statement time seen are dropped; at most ``max_keys`` keys
-    are kept (the oldest go first).
+    The state is plain JSON so that a pull source can keep it in its cursor, committed with the
+    events: ``open`` (``{key: [[iso time, statement id], ...]}``) and ``closed``
+    (``{"consumed": {statement id: iso time}, "ends": {key: iso time}}``). Each opening is
+    consumed once: an opening read again (an overlapping re-read of the LRS) after its closing was
+    paired is recognised by its id and ignored, and an opening older than the last interval closed
+    on its key cannot start a new one, so two intervals of one key never overlap. A closing pairs
+    only with openings at most ``window`` before it. Openings older than ``window`` before the
+    latest statement time seen are dropped; what was closed is remembered for ``window`` or
+    ``memory`` (the connector's overlap) when longer; at most ``max_keys`` keys are kept (the
+    oldest go first).
     """
 
-    def __init__(self, state: Mapping[str, Any] | None, window: dt.timedelta, max_keys: int = 5000):
+    def __init__(self, state: Mapping[str, Any] | None, window: dt.timedelta, max_keys: int = 5000, *,
+                 closed: Mapping[str, Any] | None = None, memory: dt.timedelta = dt.timedelta(0)):
         self.window = window
+        self.memory = max(window, memory)
         self.max_keys = max_keys
         self.open: dict[str, list[list[str]]] = {}
         for key, items in (state or {}).items():
@@ -168,43 +187,59 @@ class Pairing:
                 kept = [[str(i[0]), str(i[1])] for i in items if isinstance(i, (list, tuple)) and len(i) == 2]
                 if kept:
                     self.open[key] = kept
+        closed = closed if isinstance(closed, Mapping) else {}
+        self.consumed: dict[str, str] = {str(k): str(v) for k, v in (closed.get("consumed") or {}).items()}
+        self.ends: dict[str, str] = {str(k): str(v) for k, v in (closed.get("ends") or {}).items()}
         self.latest: dt.datetime | None = None
 
     def opening(self, key: str, at: dt.datetime, statement_id: str) -> None:
+        self._seen(at)
+        stamp = format_timestamp(at)
+        if statement_id in self.consumed or stamp < self.ends.get(key, ""):
+            return  # read again after its closing, or older than the interval already closed on this key
         items = self.open.setdefault(key, [])
-        entry = [format_timestamp(at), statement_id]
+        entry = [stamp, statement_id]
         if entry not in items:
             items.append(entry)
             items.sort()
         del items[:-20]  # a learner reconnecting 20 times without closing: keep the latest
-        self._seen(at)
 
-    def closing(self, key: str, at: dt.datetime) -> dt.datetime | None:
-        """The earliest opening at or before ``at`` (all such openings are consumed)."""
+    def closing(self, key: str, at: dt.datetime, statement_id: str | None = None) -> dt.datetime | None:
+        """The earliest opening at or before ``at`` and at most ``window`` before it (all openings
+        up to ``at`` are consumed, and so is the closing statement itself)."""
         self._seen(at)
-        items = self.open.get(key)
-        if not items:
-            return None
         stamp = format_timestamp(at)
+        if statement_id is not None:
+            self.consumed[statement_id] = stamp
+        items = self.open.get(key) or []
         before = [i for i in items if i[0] <= stamp]
-        if not before:
-            return None
         rest = [i for i in items if i[0] > stamp]
         if rest:
             self.open[key] = rest
         else:
-            del self.open[key]
-        return parse_timestamp(before[0][0])
+            self.open.pop(key, None)
+        for when, statement_id in before:
+            self.consumed[statement_id] = when
+        if stamp > self.ends.get(key, ""):
+            self.ends[key] = stamp
+        horizon = format_timestamp(at - self.window)
+        usable = [i for i in before if i[0] >= horizon]
+        return parse_timestamp(usable[0][0]) if usable else None
 
-    def discard(self, key: str, at: dt.datetime) -> None:
+    def discard(self, key: str, at: dt.datetime, statement_id: str | None = None) -> None:
         """A closing statement that carried its own duration: forget the openings it closes."""
-        self.closing(key, at)
+        self.closing(key, at, statement_id)
+
+    def paired(self, statement_id: str) -> bool:
+        """Whether this statement already opened or closed an interval (a re-read of it changes nothing)."""
+        return statement_id in self.consumed
 
     def _seen(self, at: dt.datetime) -> None:
         if self.latest is None or at > self.latest:
             self.latest = at
 
     def dump(self) -> dict[str, list[list[str]]]:
+        """The openings still waiting (the ``open`` part of the state)."""
         if self.latest is not None:
             horizon = format_timestamp(self.latest - self.window)
             for key in list(self.open):
@@ -217,6 +252,20 @@ class Pairing:
             newest = sorted(self.open, key=lambda k: self.open[k][-1][0], reverse=True)[: self.max_keys]
             self.open = {k: self.open[k] for k in sorted(newest)}
         return {k: self.open[k] for k in sorted(self.open)}
+
+    def dump_closed(self) -> dict[str, dict[str, str]]:
+        """What was closed, remembered for ``memory`` (the ``closed`` part of the state)."""
+        if self.latest is not None:
+            horizon = format_timestamp(self.latest - self.memory)
+            self.consumed = {k: v for k, v in self.consumed.items() if v >= horizon}
+            self.ends = {k: v for k, v in self.ends.items() if v >= horizon}
+        if len(self.ends) > self.max_keys:
+            self.ends = dict(sorted(self.ends.items(), key=lambda kv: kv[1])[-self.max_keys:])
+        if len(self.consumed) > 20 * self.max_keys:
+            self.consumed = dict(sorted(self.consumed.items(), key=lambda kv: kv[1])[-20 * self.max_keys:])
+        if not self.consumed and not self.ends:
+            return {}
+        return {"consumed": dict(sorted(self.consumed.items())), "ends": dict(sorted(self.ends.items()))}
 
 
 # --------------------------------------------------------------------------- reading helpers
@@ -357,9 +406,11 @@ class StatementMapper:
         context = {} if context is None else context
         if not isinstance(context, dict):
             raise StatementError("context: expected an object")
-        kind = VERBS.get(verb_id)
+        kind = self.options.verbs.get(verb_id) or VERBS.get(verb_id)
         if kind is None:
             return Mapped(statement_id, verb_id, [], "unmapped_verb")
+        if kind == "ignore":
+            return Mapped(statement_id, verb_id, [], "ignored_verb")
         if object_type != "Activity":
             return Mapped(statement_id, verb_id, [], "not_an_activity")
         s = _Statement(self, statement, statement_id, verb_id, learner, occurred, obj, result, duration, score,
@@ -427,6 +478,11 @@ class StatementMapper:
         if len(ref) > MAX_REF:
             raise StatementError(f"actor: identifier longer than {MAX_REF} characters")
         learner: dict[str, Any] = {"ref": ref}
+        home = account.get("homePage") if account is not None else None
+        if ref is found.get("account") and isinstance(home, str) and home.strip():
+            if len(home.strip()) > MAX_REF:
+                raise StatementError(f"actor.account.homePage: longer than {MAX_REF} characters")
+            learner["site"] = home.strip()  # an account name is unique only on its homePage
         if email:
             learner["email"] = email[:320]
         name = actor.get("name")
@@ -563,7 +619,10 @@ class _Statement:
         return item
 
     def pair_key(self, family: str) -> str:
-        return "|".join((family, self.learner["ref"], self.activity, self.session_id or self.registration or ""))
+        parts = [family, self.learner["ref"], self.activity, self.session_id or self.registration or ""]
+        if self.learner.get("site"):
+            parts.append(self.learner["site"])
+        return "|".join(parts)
 
     # ------------------------------------------------------------------ by verb
     def events(self, kind: str, pairing: Pairing | None) -> Mapped:
@@ -623,6 +682,15 @@ class _Statement:
             if self.activity_name:
                 data["resource_name"] = self.activity_name[:300]
             return done([self.event("lms.resource_downloaded", data)])
+        if kind == "tutor":
+            tutor = self.instructor()
+            if tutor is None:
+                return done([], "no_instructor")
+            data = {"kind": "message", "tutor": tutor,
+                    "details": self.details(activity=self.activity, activity_type=self.activity_type)}
+            if self.activity_name:
+                data["summary"] = self.activity_name[:300]
+            return done([self.event("lms.tutor_interaction", data)])
         if kind == "registered":
             data = {"program": self.activity, "details": self.details(program_name=self.activity_name)}
             if self.registration:
@@ -643,15 +711,28 @@ class _Statement:
             if self.duration is not None:
                 start = self.occurred - self.duration
                 if pairing is not None:
-                    pairing.discard(key, self.occurred)
+                    pairing.discard(key, self.occurred, self.id)
             else:
-                start = pairing.closing(key, self.occurred) if pairing is not None else None
+                start = pairing.closing(key, self.occurred, self.id) if pairing is not None else None
                 if start is None:
                     return done([], "unpaired_close")
             if family == "class":
                 return done([self.attended(start, self.occurred)])
             return done([self.session(start, self.occurred)])
         raise AssertionError(f"unhandled verb kind {kind}")  # pragma: no cover
+
+    def instructor(self) -> str | None:
+        """The tutor a statement is addressed to (``context.instructor``): its name, else its e-mail
+        address or account name; None when there is none."""
+        agent = self.context.get("instructor")
+        if not isinstance(agent, dict):
+            return None
+        account = agent.get("account") if isinstance(agent.get("account"), dict) else {}
+        mbox = agent.get("mbox") if isinstance(agent.get("mbox"), str) else ""
+        for value in (agent.get("name"), mbox.removeprefix("mailto:"), account.get("name")):
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:300]
+        return None
 
     # ------------------------------------------------------------------ builders
     def graded(self, passed: bool | None) -> dict[str, Any]:

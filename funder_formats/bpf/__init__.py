@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.formats import ExportRequest, ExportResult, FunderFormat, FunderFormatConfig
 from hub.hookspecs import hookimpl
 from hub.journeys.proofs import Gap, ProofRule
+from hub.journeys.rate import RateConfig
 
 from .compute import ALL_LINES, C_LINES, F1, F3, Bpf, compute, money_by_enrolment, _aim, _trainee_type
 from hub.profiles import FileProfile, ProfileOption, check_file_name, column_model
@@ -33,10 +34,14 @@ TEMPLATES = HERE / "templates"
 CLine = Literal[C_LINES]  # type: ignore[valid-type]
 F1Letter = Literal[F1]  # type: ignore[valid-type]
 FIELDS = ("cadre", "line", "label", "code", "trainees", "hours", "amount", "headcount", "value")
-DETAIL_FIELDS = ("line", "label", "code", "learner_id", "learner_name", "action", "hours", "amount", "events", "note")
+DETAIL_FIELDS = ("line", "label", "code", "learner_id", "learner_name", "action", "hours", "amount", "events", "note",
+                 "basis")
+#: the source of a cadre C amount, as the detail file says it
+BASIS_LABELS = {"invoice": "facture", "funding": "décision de financement", "payment": "paiement",
+                "refund": "remboursement"}
 BpfColumn = column_model("BpfColumn", FIELDS)
 BpfDetailColumn = column_model("BpfDetailColumn", DETAIL_FIELDS)
-MONEY_EVENTS = ["payment.succeeded", "payment.refunded", "funding.approved"]
+MONEY_EVENTS = ["payment.succeeded", "payment.refunded", "funding.approved", "invoice.issued"]
 
 
 class BpfProfile(FileProfile):
@@ -119,6 +124,20 @@ class BpfConfig(ProfileOption, FunderFormatConfig):
     profiles_dir = PROFILES
 
 
+def cpf_rates(hub_config) -> tuple[RateConfig | None, list[str]]:
+    """The settings of the CPF taux de réalisation: those of the hub's enabled export that declares
+    CPF rates (the ``cpf`` export), so that the BPF counts the CPF products at the rate EDOF states."""
+    found = sorted((name, cfg) for name, cfg in (getattr(hub_config, "exports", None) or {}).items()
+                   if isinstance(cfg, RateConfig) and getattr(cfg, "enabled", True))
+    if not found:
+        return None, []
+    notes = []
+    if len(found) > 1:
+        notes.append(f"CPF products at the taux de réalisation of the export {found[0][0]} (the first of "
+                     f"{', '.join(n for n, _ in found)})")
+    return found[0][1], notes
+
+
 def _cadre(line: str) -> str:
     return {"C": "C", "D": "D", "E": "E", "G": "G"}.get(line[0]) or line.split("-")[0].replace("F", "F-")
 
@@ -135,8 +154,10 @@ class BpfFormat(FunderFormat):
         cfg: BpfConfig = self.config  # type: ignore[assignment]
         tz = request.hub_config.timezone
         money = money_by_enrolment(request.events(types=MONEY_EVENTS))
+        rates, rate_notes = cpf_rates(request.hub_config)
         bpf = compute(cfg, period=request.period, journeys=request.journeys, money=money,
-                      organisation=request.hub_config.hub.organisation, tz=tz)
+                      organisation=request.hub_config.hub.organisation, tz=tz, rates=rates)
+        bpf.notes.extend(rate_notes)
         # the form is due every year, activity or not: it is never an empty period
         result = ExportResult(missing=bpf.missing, notes=list(bpf.notes), records=1)
         if bpf.missing and not request.allow_incomplete:
@@ -159,7 +180,8 @@ class BpfFormat(FunderFormat):
         result.notes.extend(profile.write(csv_path, rows))
         detail_path = out / profile.name_for(label, request.name, profile.detail_file_name)
         detail = [{"line": f.line, "label": labels.get(f.line, f.line), "code": f.code, **e.as_dict(),
-                   "hours": e.hours, "amount": e.amount, "events": " ".join(e.events)}
+                   "hours": e.hours, "amount": e.amount, "events": " ".join(e.events),
+                   "basis": BASIS_LABELS.get(e.basis or "")}
                   for f in figures if not f.line.endswith("-total") for e in f.entries]
         result.notes.extend(profile.write(detail_path, detail, profile.detail_columns))
         html_path = out / profile.name_for(label, request.name, profile.html_file_name)
@@ -198,7 +220,7 @@ class BpfFormat(FunderFormat):
             if not (settings and settings.entrusted_by_of) and _trainee_type(cfg, settings, report, None) is None \
                     and report.funders:
                 gaps.append(Gap("bpf_no_trainee_type", "the type of trainee (BPF F-1) is unknown",
-                                "set catalogue.<action>.trainee_type or funding.approved data.details.trainee_type"))
+                                "set catalogue.<action>.trainee_type or funding.approved data.trainee_type"))
             return gaps
 
         return [ProofRule(f"{self.name}:bpf_attributes", attributes,

@@ -4,11 +4,15 @@ Every figure keeps the list of the enrolments (learner × training action) behin
 each number of the form can be explained. Sources of each cadre (details and sources in
 docs/formats/bpf.md):
 
-* C (products excl. VAT, by payer): ``payment.succeeded`` / ``payment.refunded`` at their date,
-  on the line of their payer; ``funding.approved`` amounts on the line of the funder, recognised
-  in the year the training is realised (amount × realised hours ÷ planned hours, cumulated, so
-  an action across two years is split by its attendance and a dropout yields only what was
-  realised), or in the year of approval (``revenue: approval``);
+* C (products excl. VAT, by payer): from the invoices when the enrolment (or its action) has
+  ``invoice.issued`` events — each amount excl. VAT on the line of its payer, in the year of its
+  date, credit notes deducted; otherwise ``payment.succeeded`` / ``payment.refunded`` at their
+  date, on the line of their payer, and ``funding.approved`` amounts on the line of the funder,
+  recognised in the year the training is realised (amount × realised hours ÷ planned hours,
+  cumulated, so an action across two years is split by its attendance and a dropout yields only
+  what was realised; a CPF funding: amount × the taux de réalisation the ``cpf`` export declares,
+  spread the same way), or in the year of approval (``revenue: approval``). Each entry of the
+  drill-down says its ``basis``: invoice, funding, payment or refund;
 * D (costs): from the export's configuration (the ledger holds no costs);
 * E (trainers): the action's trainer, internal or external (configuration), and the scheduled
   hours of the in-person and synchronous half-days held in the year (one learner present);
@@ -16,9 +20,10 @@ docs/formats/bpf.md):
   its type, aim and NSF speciality from the export's per-action configuration and the
   ``funding.approved`` ``funder_kind``.
 
-Amounts are rounded to the euro and hours to the hour, half-up (BPF notice). Each total is its
-exact sum rounded once, and the lines of a cadre are rounded so that they add up to it (largest
-remainder): the printed form adds up, and F-1, F-3 and F-4 show the same total hours.
+Amounts are rounded to the euro and hours to the hour, half-up (BPF notice). The hours of F and G:
+each line its exact hours rounded, each total the sum of its lines (a note says when that is not the
+exact total rounded). C and E: each total its exact sum rounded once, the lines rounded so that they
+add up to it (largest remainder). docs/formats/bpf.md says why.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
+from hub.journeys.dossier import dossier_from
 from hub.journeys.projection import add_funding
+from hub.journeys.rate import RateConfig, RateProblem
 
 ZERO = Decimal(0)
 C_LINES = ("C-1", "C-2a", "C-2b", "C-2c", "C-2d", "C-2e", "C-2f", "C-2g", "C-2h", "C-3", "C-4", "C-5", "C-6",
@@ -81,12 +88,13 @@ class Entry:
     amount: Decimal | None = None
     events: list[str] = field(default_factory=list)
     note: str = ""
+    basis: str | None = None  # cadre C: invoice, funding, payment or refund
 
     def as_dict(self) -> dict[str, Any]:
         return {"learner_id": self.learner_id, "learner_name": self.learner_name, "action": self.action,
                 "hours": None if self.hours is None else str(self.hours.quantize(Decimal("0.01"), ROUND_HALF_UP)),
                 "amount": None if self.amount is None else str(self.amount.quantize(Decimal("0.01"), ROUND_HALF_UP)),
-                "events": self.events, "note": self.note}
+                "events": self.events, "note": self.note, **({"basis": self.basis} if self.basis else {})}
 
 
 @dataclass
@@ -115,6 +123,7 @@ class Money:
     payments: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
     fundings: dict[str, dict[str, Any]] = field(default_factory=dict)  # funder -> last approval
+    invoices: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (number, kind) -> last stated
     learner_name: str | None = None
 
 
@@ -139,6 +148,8 @@ def money_by_enrolment(events: Iterable[dict[str, Any]]) -> dict[tuple[str | Non
             money.refunds.append(item)
         elif e["type"] == "funding.approved":
             add_funding(money.fundings, e["data"]["funder"], item)
+        elif e["type"] == "invoice.issued":  # an invoice sent again under another id is the same invoice
+            money.invoices[(item["number"], item.get("kind", "invoice"))] = item
     return out
 
 
@@ -208,6 +219,7 @@ class YearJourney:
     funders: dict[str, dict[str, Any]]
     before: Decimal  # realised hours before the year
     through: Decimal  # realised hours through the end of the year
+    journey: Any = None  # the JourneyReport, for the CPF taux de réalisation (None when there is no CPF funding)
 
 
 @dataclass
@@ -219,19 +231,21 @@ class Bpf:
     f4: list[Figure]
 
 
-def compute(cfg, *, period, journeys, money: dict, organisation, tz) -> Bpf:
-    """The form for ``period``: each cadre from the journeys, the ledger's ``money`` and ``cfg``."""
+def compute(cfg, *, period, journeys, money: dict, organisation, tz, rates: RateConfig | None = None) -> Bpf:
+    """The form for ``period``: each cadre from the journeys, the ledger's ``money`` and ``cfg``;
+    ``rates``: the settings of the CPF taux de réalisation (the hub's ``cpf`` export), if any."""
     figures: dict[str, Figure] = {line: Figure(line) for line in ALL_LINES
                                   if not (line.startswith("F4-") and line != "F4-total")}
     missing: list[MissingField] = []
     reports, held_by_action = _year_journeys(journeys, period)
-    _products(cfg, figures, missing, money, reports, period, tz)
+    _products(cfg, figures, missing, money, reports, period, tz, rates)
     _costs(cfg, figures, missing)
     year = list(reports.values())
     _trainers(cfg, figures, missing, year, held_by_action)
-    f4 = _trainees(cfg, figures, missing, year, money)
+    notes: list[str] = []
+    f4 = _trainees(cfg, figures, missing, year, money, notes)
     header = _header(organisation, period, year, missing)  # A, B, H
-    return Bpf(figures, header, missing, [], f4)
+    return Bpf(figures, header, missing, notes, f4)
 
 
 def _year_journeys(journeys, period) -> tuple[dict[tuple[str, str], YearJourney], dict[str, dict[Any, Decimal]]]:
@@ -242,8 +256,9 @@ def _year_journeys(journeys, period) -> tuple[dict[tuple[str, str], YearJourney]
     held_by_action: dict[str, dict[Any, Decimal]] = defaultdict(dict)
     for r in journeys:
         before, through = realised_until(r, [period.start - dt.timedelta(days=1), period.end])
+        cpf = any(f.get("funder_kind") == "cpf" for f in r.funders.values())
         reports[(r.learner_id, r.action_id)] = YearJourney(r.learner_id, r.action_id, r.learner_name, r.action,
-                                                           r.funders, before, through)
+                                                           r.funders, before, through, r if cpf else None)
         held = held_by_action[r.action_id]
         for hd in r.half_days:
             if hd.hours > 0 and hd.half_day.modality != "foad_asynchrone" and period.start <= hd.half_day.date <= period.end:
@@ -255,9 +270,11 @@ def _year_journeys(journeys, period) -> tuple[dict[tuple[str, str], YearJourney]
 
 
 def _products(cfg, figures: dict[str, Figure], missing: list[MissingField], money: dict,
-              reports: dict[tuple[str, str], YearJourney], period, tz) -> None:
-    """Cadre C: payments and refunds of the year, fundings as realised (or approved) in it."""
+              reports: dict[tuple[str, str], YearJourney], period, tz, rates: RateConfig | None = None) -> None:
+    """Cadre C: the invoices of the year of each enrolment that has some (or whose action has); for
+    the others, payments and refunds of the year and fundings as realised (or approved) in it."""
     planned_of: dict[str, Decimal] = {}  # TrainingAction.schedule() is costly: once per action
+    invoiced_actions = {action for (learner, action), m in money.items() if learner is None and m.invoices}
 
     def add(line: str, amount: Decimal, entry: Entry) -> None:
         fig = figures[line]
@@ -268,17 +285,41 @@ def _products(cfg, figures: dict[str, Figure], missing: list[MissingField], mone
     for (learner_id, action_id), m in sorted(money.items(), key=lambda kv: (str(kv[0][1]), str(kv[0][0]))):
         report = reports.get((learner_id, action_id))
         name = (report.learner_name if report else None) or m.learner_name
-        _payments(cfg, m, period, tz, add, lambda **kw: Entry(learner_id, name, action_id, **kw))
+
+        def entry(**kw) -> Entry:
+            return Entry(learner_id, name, action_id, **kw)
+
+        if m.invoices or (learner_id is not None and action_id in invoiced_actions):
+            _invoices(cfg, m, period, add, entry)
+            continue
+        _payments(cfg, m, period, tz, add, entry)
         for funder, f in sorted(m.fundings.items()):
             line = _glob(cfg.funder_lines, funder) or KIND_LINES.get(f.get("funder_kind", "other"), "C-11")
-            found = _funding_amount(cfg, funder, f, report, period, tz, planned_of,
+            found = _funding_amount(cfg, funder, f, report, period, tz, planned_of, rates,
                                     who=name or str(learner_id), action_id=action_id)
             if isinstance(found, MissingField):
                 missing.append(found)
             elif found is not None:
                 amount, note = found
-                add(line, amount, Entry(learner_id, name, action_id, events=[f["event"]], note=note))
+                add(line, amount, entry(events=[f["event"]], note=note, basis="funding"))
     _products_total(cfg, figures, missing)
+
+
+def _invoices(cfg, m: Money, period, add, entry) -> None:
+    """The invoices dated in the year on the line of their payer (its funder's line when the invoice
+    names the funding it bills); credit notes deducted."""
+    for (number, kind), inv in sorted(m.invoices.items()):
+        day = dt.date.fromisoformat(str(inv["date"]))
+        if not period.start <= day <= period.end:
+            continue
+        line = (_glob(cfg.funder_lines, inv.get("funder")) or _glob(cfg.payer_lines, inv.get("payer_name"))
+                or KIND_LINES.get(inv["payer_kind"], "C-11"))
+        amount = Decimal(str(inv["amount_ht"]))
+        what = "credit note" if kind == "credit_note" else "invoice"
+        payer = inv.get("payer_name") or inv.get("funder") or inv["payer_kind"]
+        add(line, -amount if kind == "credit_note" else amount,
+            entry(events=[inv["event"]], basis="invoice",
+                  note=f"{what} {number} of {day.isoformat()} to {payer} ({inv['payer_kind']}): {amount} excl. VAT"))
 
 
 def _payments(cfg, m: Money, period, tz, add, entry) -> None:
@@ -289,15 +330,15 @@ def _payments(cfg, m: Money, period, tz, add, entry) -> None:
         refs[p.get("reference")] = line
         if period.start <= _date(p["at"], tz) <= period.end:
             add(line, Decimal(str(p["amount"])),
-                entry(events=[p["event"]], note=f"payment by {p.get('payer') or 'unknown payer'}"))
+                entry(events=[p["event"]], note=f"payment by {p.get('payer') or 'unknown payer'}", basis="payment"))
     for r in m.refunds:
         if period.start <= _date(r["at"], tz) <= period.end:
             line = refs.get(r.get("reference")) or cfg.payment_line
-            add(line, -Decimal(str(r["amount"])), entry(events=[r["event"]], note="refund"))
+            add(line, -Decimal(str(r["amount"])), entry(events=[r["event"]], note="refund", basis="refund"))
 
 
 def _funding_amount(cfg, funder: str, f: dict[str, Any], report: YearJourney | None, period, tz,
-                    planned_of: dict[str, Decimal], *, who: str, action_id: str
+                    planned_of: dict[str, Decimal], rates: RateConfig | None = None, *, who: str, action_id: str
                     ) -> tuple[Decimal, str] | MissingField | None:
     """The part of a funding that is a product of the year, with its note; what is missing to compute
     it; or None when none of it is."""
@@ -321,7 +362,25 @@ def _funding_amount(cfg, funder: str, f: dict[str, Any], report: YearJourney | N
     share = (min(report.through, planned) - min(report.before, planned)) / planned
     if not share:
         return None
+    if f.get("funder_kind") == "cpf" and rates is not None and report.journey is not None:
+        return _cpf_amount(funder, amount, report, rates, planned, period, tz, who)
     return amount * share, f"{funder}: {amount} × {share.quantize(Decimal('0.0001'))} realised in {period.label}"
+
+
+def _cpf_amount(funder: str, amount: Decimal, report: YearJourney, rates: RateConfig, planned: Decimal, period, tz,
+                who: str) -> tuple[Decimal, str] | MissingField:
+    """A CPF funding: the CDC pays the price × the declared taux de réalisation (CP-OF art. 5.1), the
+    rate the hub's EDOF declaration states (:mod:`hub.journeys.rate`); spread over the years by the
+    realised hours, like the other fundings."""
+    rate = rates.rate_of(report.journey, tz, report.journey.exit_date)
+    if isinstance(rate, RateProblem):
+        return MissingField(who, rate.field, f"CPF product of {funder}: {rate.message}")
+    realised = min(report.through, planned)
+    year = realised - min(report.before, planned)
+    spread = year / realised if realised else ZERO
+    value = amount * Decimal(rate.value) / 100 * spread
+    return value, (f"{funder}: {amount} × taux de réalisation {rate.value} % ({rate.basis}, as declared on EDOF) × "
+                   f"{spread.quantize(Decimal('0.0001'))} of the realised hours in {period.label}")
 
 
 def _products_total(cfg, figures: dict[str, Figure], missing: list[MissingField]) -> None:
@@ -397,7 +456,7 @@ _ACTION_GAPS = {"aim": "F-3: the general aim of the action is unknown (set catal
 
 
 def _trainees(cfg, figures: dict[str, Figure], missing: list[MissingField], journeys: list[YearJourney],
-              money: dict) -> list[Figure]:
+              money: dict, notes: list[str]) -> list[Figure]:
     """Cadres F-1 to F-4 and G: each enrolment with realised hours in the year; the F-4 lines."""
     nsf: dict[str, Figure] = {}
     action_missing: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -409,7 +468,7 @@ def _trainees(cfg, figures: dict[str, Figure], missing: list[MissingField], jour
         missing.append(MissingField(f"(action {action_id})", what, f"{_ACTION_GAPS[what]}; {len(names)} trainee(s): "
                                     f"{', '.join(names[:5])}" + ("…" if len(names) > 5 else "")))
     f4 = _specialities(nsf)
-    _round_trainees(figures, f4)
+    notes.extend(_round_trainees(figures, f4))
     return f4
 
 
@@ -433,7 +492,7 @@ def _count_trainee(cfg, figures: dict[str, Figure], missing: list[MissingField],
     ttype = _trainee_type(cfg, settings, r, money)
     if ttype is None:
         missing.append(MissingField(name, "trainee_type", f"F-1: the type of trainee is unknown for {r.action_id} "
-                                    "(set catalogue.<action>.trainee_type, funding.approved data.details.trainee_type, "
+                                    "(set catalogue.<action>.trainee_type, funding.approved data.trainee_type, "
                                     "or map its funder_kind in funder_kind_types)"))
     else:
         add(f"F1-{ttype}")
@@ -472,29 +531,46 @@ def _specialities(nsf: dict[str, Figure]) -> list[Figure]:
     return f4
 
 
-def _round_trainees(figures: dict[str, Figure], f4: list[Figure]) -> None:
-    """Whole hours per line, the lines of F-1, F-3 and F-4 adding up to their totals."""
+def _round_trainees(figures: dict[str, Figure], f4: list[Figure]) -> list[str]:
+    """Whole hours per line, each line its exact hours rounded half-up (the notice: to the nearest
+    whole number); each total of F-1, F-3 and F-4 the sum of its printed lines. Returns a note for
+    each total that is not its exact sum rounded, or that differs from F-1's."""
     for fig in [*(figures[k] for k in figures if k[0] in "FG"), *f4]:
         if fig.line.endswith("-total"):
             continue
         fig.hours = whole_hours(fig.exact_hours)
         fig.trainees = fig.trainees or 0
-    for group in ([figures[f"F1-{x}"] for x in F1], [figures[f"F3-{x}"] for x in F3], f4):
-        for fig, hours in zip(group, apportion([fig.exact_hours for fig in group])):
-            fig.hours = hours
-    for total_line, parts in (("F1-total", [f"F1-{x}" for x in F1]), ("F3-total", [f"F3-{x}" for x in F3])):
-        figures[total_line].hours = sum(figures[p].hours for p in parts)
-        figures[total_line].trainees = sum(figures[p].trainees for p in parts)
-    figures["F4-total"].hours = sum(f.hours for f in f4)
-    figures["F4-total"].trainees = sum(f.trainees for f in f4)
+    notes = []
+    groups = (("F-1", "F1-total", [figures[f"F1-{x}"] for x in F1]), ("F-3", "F3-total", [figures[f"F3-{x}"] for x in F3]),
+              ("F-4", "F4-total", f4))
+    for cadre, total_line, parts in groups:
+        total = figures[total_line]
+        total.hours = sum(p.hours for p in parts)
+        total.trainees = sum(p.trainees for p in parts)
+        total.exact_hours = sum((p.exact_hours for p in parts), ZERO)
+        if total.hours != whole_hours(total.exact_hours):
+            notes.append(f"{cadre}: its lines, each rounded to the nearest hour, add up to {total.hours} h, the "
+                         f"total printed; the exact hours ({_hours_text(total.exact_hours)} h) round to "
+                         f"{whole_hours(total.exact_hours)} h")
+    f1 = figures["F1-total"].hours
+    for cadre, total_line, _ in groups[1:]:
+        if figures[total_line].hours != f1:
+            notes.append(f"{cadre} totals {figures[total_line].hours} h and F-1 {f1} h: the same hours, rounded line by "
+                         "line over other lines")
+    return notes
+
+
+def _hours_text(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize(), "f")
 
 
 def _trainee_type(cfg, settings, report, money: Money | None) -> str | None:
     if settings is not None and settings.trainee_type:
         return settings.trainee_type
     found = set()
-    for fact in report.funders.values():
-        explicit = (fact.get("details") or {}).get("trainee_type")
+    for name in sorted(report.funders):
+        fact = report.funders[name]
+        explicit = dossier_from([fact]).trainee_type
         if explicit in F1:
             return explicit
         mapped = cfg.funder_kind_types.get(fact.get("funder_kind", "other"))

@@ -15,9 +15,9 @@ import asyncio
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from hub.connector import Schedule
 from hub.durations import Duration
@@ -29,7 +29,9 @@ from hub.formats import (
     MissingField,
 )
 from hub.hookspecs import hookimpl
+from hub.journeys.calendar import REGIONS, WorkingCalendar, calendar_name
 from hub.journeys.proofs import Gap, ProofRule
+from hub.journeys.rate import RateConfig
 from hub.plugin_runtime import JobSpec, PluginRuntime
 from hub.profiles import FileProfile, ProfileOption, column_model, dedupe
 
@@ -42,8 +44,6 @@ from .declarations import (
     declared_keys,
     dossier_number,
 )
-from .holidays import REGIONS, WorkingCalendar
-from .rate import Milestone, is_distance_or_mixed
 from .wedof import WedofClient, WedofPush
 
 PROFILES = Path(__file__).parent / "profiles"
@@ -61,23 +61,11 @@ class CpfProfile(FileProfile):
     columns: list[CpfColumn] = Field(min_length=1)  # type: ignore[valid-type]
 
 
-class ActionSettings(BaseModel):
-    """How the taux de réalisation of one training action is computed."""
-
-    model_config = ConfigDict(extra="forbid")
-    rate_basis: Literal["auto", "hours", "half_days", "days", "milestones"] = Field(
-        default="auto", description="auto: milestones for distance or mixed actions, else the export's unit")
-    milestones: list[Milestone] = Field(default_factory=list, description="The jalons of a distance or mixed path")
-
-
-class CpfConfig(ProfileOption, FunderFormatConfig):
-    """Keys of a ``cpf`` export."""
+class CpfConfig(ProfileOption, FunderFormatConfig, RateConfig):
+    """Keys of a ``cpf`` export (``unit`` and ``action_settings``: the taux de réalisation, which the
+    BPF reads too)."""
 
     profile: str = Field(default="edof", description="Built-in profile name (edof, edof-iso) or path to a profile YAML")
-    unit: Literal["hours", "half_days", "days"] = Field(
-        default="hours", description="Unit of work of in-person actions (heure, demi-journée, journée)")
-    action_settings: dict[str, ActionSettings] = Field(
-        default_factory=dict, description="Per training action id: rate basis and milestones (jalons)")
     regions: list[str] = Field(default_factory=list, description=f"Local public holidays to add: {', '.join(REGIONS)}")
     closed_dates: list[dt.date] = Field(default_factory=list, description="Other days not counted as working days")
     details_file: bool = Field(default=True, description="Also write <file>-details.json (rules, milestones, events)")
@@ -94,13 +82,8 @@ class CpfConfig(ProfileOption, FunderFormatConfig):
     @classmethod
     def _regions(cls, value: list[str]) -> list[str]:
         for region in value:
-            if region not in REGIONS:
-                raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
+            calendar_name(region)
         return value
-
-
-    def settings_for(self, action_id: str) -> ActionSettings:
-        return self.action_settings.get(action_id) or ActionSettings()
 
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar(self.regions, self.closed_dates)
@@ -211,7 +194,7 @@ class CpfFormat(FunderFormat):
             if fact is None or dossier_number(fact):
                 return []
             return [Gap("cpf_no_dossier", "CPF funding without a dossier number",
-                        "record the EDOF dossier number in funding.approved data.reference (or data.details.dossier)")]
+                        "record the EDOF dossier number in funding.approved data.dossier (or data.reference)")]
 
         def entry(report, today):
             if cpf_funding(report) is None or "started" in report.timeline:
@@ -226,15 +209,12 @@ class CpfFormat(FunderFormat):
             if cpf_funding(report) is None or report.action is None or report.status != "completed":
                 return []
             settings = cfg.settings_for(report.action_id)
-            basis = settings.rate_basis
-            if basis == "auto":
-                basis = "milestones" if is_distance_or_mixed(report.action) else cfg.unit
-            if basis != "milestones":
+            if cfg.basis_for(report.action_id, report.action) != "milestones":
                 return []
             if not settings.milestones:
                 return [Gap("cpf_no_milestones", f"action {report.action_id} is at a distance or mixed but has no "
                             "milestones (jalons) configured", "configure its milestones in the cpf export")]
-            from .rate import milestones_rate
+            from hub.journeys.rate import milestones_rate
 
             rate = milestones_rate(report, settings.milestones, dt.timezone.utc, None)
             return [Gap("cpf_milestone_not_traced", f"milestone {m['id']} ({m['label'] or m['id']}) has no trace",

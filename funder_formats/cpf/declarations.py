@@ -1,14 +1,15 @@
 """CPF dossiers from journeys: the EDOF declarations (entry; exit and service fait) and their deadlines.
 
 The CPF dossier number comes from the ``funding.approved`` event whose ``funder_kind`` is
-``cpf``: ``data.details.dossier`` when given, else ``data.reference``. Entry date: the
+``cpf``: ``data.dossier`` when given (``data.details.dossier`` on events recorded before the
+vocabulary had it), else ``data.reference``. Entry date: the
 ``enrolment.started`` date (its ``data.date``, else the day it occurred). Exit date: the
 ``enrolment.abandoned`` date, or the ``enrolment.completed`` date. Force majeure and the exit
 reason come from ``enrolment.abandoned`` ``data.details``: ``force_majeure`` (true/false) and
 ``exit_reason`` (``learner``, ``of_postponed``, ``of_cancelled``; default ``learner``).
 
 Each declaration is due within 3 working days (jours ouvrés: Monday–Friday minus French
-public holidays, see :mod:`funder_formats.cpf.holidays`) of the date it declares, counted from
+public holidays, see :mod:`hub.journeys.calendar`) of the date it declares, counted from
 the next day, by the end of the third working day in the hub's time zone. A declaration is
 known as made when the ledger holds an ``admin.action`` with ``command`` ``cpf.declare_entry``
 or ``cpf.declare_exit`` and ``target`` the dossier number (the Wedof push records one; an
@@ -23,9 +24,9 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from hub.formats import MissingField
-
-from .holidays import WorkingCalendar
-from .rate import Rate, absence_hours, compute_rate, is_distance_or_mixed
+from hub.journeys.calendar import WorkingCalendar
+from hub.journeys.dossier import dossier_from
+from hub.journeys.rate import Rate, RateProblem, absence_hours
 
 DELAY_WORKING_DAYS = 3
 OBLIGATIONS = {"entree": "cpf.entry_declaration", "sortie": "cpf.exit_declaration"}
@@ -91,7 +92,7 @@ class Declaration:
 
 
 def _dec(value) -> Decimal:
-    from .rate import _dec as to_dec
+    from hub.journeys.rate import _dec as to_dec
 
     return to_dec(value)
 
@@ -104,9 +105,8 @@ def cpf_funding(report) -> dict[str, Any] | None:
 
 
 def dossier_number(fact: dict[str, Any]) -> str | None:
-    details = fact.get("details") or {}
-    value = details.get("dossier") or fact.get("reference")
-    return str(value).strip() if value else None
+    """The EDOF dossier number of a CPF funding fact (:mod:`hub.journeys.dossier`)."""
+    return dossier_from([fact]).file_number
 
 
 def _local_date(at: str, tz) -> dt.date:
@@ -162,8 +162,8 @@ def declarations_of(report, *, cfg, tz, calendar: WorkingCalendar, declared: set
     today = now.astimezone(tz).date()
     base: list[MissingField] = []
     if not dossier:
-        base.append(MissingField(who, "dossier", "no CPF dossier number: give funding.approved data.reference "
-                                 "or data.details.dossier (funder_kind cpf)"))
+        base.append(MissingField(who, "dossier", "no CPF dossier number: give funding.approved data.dossier "
+                                 "or data.reference (funder_kind cpf)"))
     if not report.learner_name:
         base.append(MissingField(who, "learner_name", "the learner's name is unknown"))
     if action is None:
@@ -207,21 +207,11 @@ def declarations_of(report, *, cfg, tz, calendar: WorkingCalendar, declared: set
 
 
 def _service_fait(d: Declaration, report, cfg, tz, exit_: dt.date, exit_fact, who: str) -> None:
-    action = report.action
-    settings = cfg.settings_for(report.action_id)
-    basis = settings.rate_basis
-    if basis == "auto":
-        basis = "milestones" if is_distance_or_mixed(action) else cfg.unit
-    if basis == "milestones" and not settings.milestones:
-        d.missing.append(MissingField(who, "milestones", f"action {report.action_id} is at a distance or mixed: the "
-                                      "CDC computes its rate from milestones (jalons); configure "
-                                      f"exports.<name>.action_settings.{report.action_id}.milestones"))
+    rate = cfg.rate_of(report, tz, exit_)
+    if isinstance(rate, RateProblem):
+        d.missing.append(MissingField(who, rate.field, rate.message))
         return
-    planned = action.total_planned_hours()
-    if planned <= 0:
-        d.missing.append(MissingField(who, "planned_hours", f"action {report.action_id} has no planned hours"))
-        return
-    rate = compute_rate(report, basis=basis, milestones=settings.milestones, tz=tz, exit_date=exit_)
+    planned = report.action.total_planned_hours()
     d.rate = rate
     d.planned_hours = planned
     d.realised_hours = report.realised_hours

@@ -6,7 +6,7 @@ with ``funder_kind: france_travail``, or the funders listed under ``funders``):
 * **AIS** — attestations d'inscription à un stage: enrolments registered in the period;
 * **AES** — attestations d'entrée en stage: enrolments that entered the training in the period;
 * **état de présence** — the monthly attendance statement of paid trainees (a remuneration scheme
-  in ``details.remuneration`` of the funding, or the export's ``default_remuneration``), hours
+  in ``data.remuneration`` of the funding, or the export's ``default_remuneration``), hours
   attended, at a distance, absent with and without justification, unjustified absences flagged
   (pay is reduced in proportion to them, article R6341-45 of the Code du travail), and a detail
   file with one row per absent or unsigned half-day;
@@ -107,7 +107,7 @@ class FranceTravailConfig(ProfileOption, FunderFormatConfig):
     documents: list[Literal[DOCUMENTS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(DOCUMENTS), min_length=1, description="Files to produce")
     default_remuneration: str | None = Field(
-        default=None, description="Remuneration scheme of trainees whose funding gives none in details.remuneration "
+        default=None, description="Remuneration scheme of trainees whose funding gives no remuneration (data.remuneration) "
         "(e.g. AREF, RFPE); trainees with none are left out of the attendance statement")
     missing_counts_as_unjustified: bool = Field(
         default=True, description="Count a half-day with neither signature nor recorded absence as an unjustified "
@@ -282,7 +282,7 @@ class FranceTravailFormat(FunderFormat):
                          "(pay is reduced in proportion, R6341-45)")
         if unpaid and "attendance" in wanted:
             notes.append(f"not in the attendance statement, no remuneration scheme: {', '.join(sorted(set(unpaid)))} "
-                         "(set details.remuneration on the funding, or default_remuneration)")
+                         "(set data.remuneration on the funding, or default_remuneration)")
         return notes
 
 

@@ -15,12 +15,20 @@ Output = Literal["attendance_csv", "attendance_xlsx", "subrogation_bundle", "api
 
 class DetailsFields(BaseModel):
     """Keys read from the ``details`` of the learner's ``funding.approved`` event (then of the
-    ``enrolment.agreement_signed`` event) for what the OPCO asks and the core vocabulary lacks."""
+    ``enrolment.agreement_signed`` event) for what the OPCO asks and the core vocabulary lacks.
+
+    The employer's SIRET and name, the file number and the subrogation are typed fields of the
+    vocabulary (``data.employer_siret``…, read through :mod:`hub.journeys.dossier`); their keys
+    here only name where events recorded before that hold them, and a typed field wins."""
 
     model_config = ConfigDict(extra="forbid")
-    employer_siret: str = Field(default="employer_siret", description="Employer's SIRET (14 digits)")
-    employer_name: str = Field(default="employer_name", description="Employer's name (falls back to `employer`)")
-    dossier: str = Field(default="dossier", description="The OPCO's file number (falls back to the funding's `reference`)")
+    employer_siret: str = Field(default="employer_siret",
+                                description="Older events: the details key of the employer's SIRET (now data.employer_siret)")
+    employer_name: str = Field(default="employer_name",
+                               description="Older events: the details key of the employer's name (now data.employer_name; "
+                                           "`employer` is read too)")
+    dossier: str = Field(default="dossier", description="Older events: the details key of the OPCO's file number (now "
+                                                        "data.dossier; else the funding's `reference`)")
     learner_last_name: str = Field(default="learner_last_name", description="Last name, when the full name cannot be split")
     learner_first_name: str = Field(default="learner_first_name", description="First name")
     learner_usage_name: str = Field(default="learner_usage_name", description="Nom d'usage (API CFA `apprenti.nomUsage`)")
@@ -28,7 +36,9 @@ class DetailsFields(BaseModel):
     echeances: str = Field(default="echeances",
                            description="The OPCO's payment schedule of an apprenticeship contract: a list of "
                                        "{numero, codification, dateDebut, dateFin}")
-    subrogation: str = Field(default="subrogation", description="false: the OPCO reimburses the employer (no subrogation bundle)")
+    subrogation: str = Field(default="subrogation", description="Older events: the details key of the subrogation (now "
+                                                                "data.subrogation; false: the OPCO reimburses the employer, "
+                                                                "no subrogation bundle)")
 
 
 class ApiCfaOptions(BaseModel):
@@ -62,7 +72,8 @@ class OpcoConfig(ProfileOption, FunderFormatConfig):
     opco_kinds: list[str] = Field(default_factory=lambda: ["opco"],
                                   description="Without `funders`: the funder kinds (funding_kind) this export covers")
     fields: DetailsFields = Field(default_factory=DetailsFields,
-                                  description="Keys of the funding's details that hold what the OPCO asks")
+                                  description="Keys of the funding's details that hold what the OPCO asks (for the "
+                                              "dossier fields: on events recorded before the vocabulary had them)")
     api_cfa: ApiCfaOptions = Field(default_factory=ApiCfaOptions, description="Options of the api_cfa output")
 
     @field_validator("outputs")

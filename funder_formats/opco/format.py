@@ -43,11 +43,11 @@ from funder_formats.opco.statement import (
     foad_event_ids,
     opco_fundings,
     read_foad_traces,
-    siret_valid,
 )
 from funder_formats.opco.writers import CsvTable, XlsxBook, csv_bytes
 from hub.blobs import BlobStore
 from hub.documents.fr import slug
+from hub.siret import siret_valid
 from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField
 from hub.journeys.proofs import DEFAULT_RULES, check
 
@@ -217,14 +217,13 @@ class OpcoFormat(FunderFormat):
                              f"ending in {request.period.label}: no certificate this period")
         not_subrogated = sum(1 for e in chosen.items if "subrogation_bundle" in outputs and not self._subrogated(e))
         if not_subrogated:
-            notes.append(f"{not_subrogated} enrolment(s) without subrogation (details."
-                         f"{config.fields.subrogation}: false): no bundle")
+            notes.append(f"{not_subrogated} enrolment(s) without subrogation (funding.approved subrogation: false): "
+                     "no bundle")
         return notes
 
     # ------------------------------------------------------------------ checks
     def _subrogated(self, enr: Enrolment) -> bool:
-        value = enr.details.get(self.config.fields.subrogation)
-        return not (value is False or str(value).strip().lower() in ("false", "non", "no", "0"))
+        return enr.dossier.subrogation is not False
 
     def _missing(self, items, profile: Profile, organisation, certs, blobs, bundled, apprentices,
                  request: ExportRequest, day: dt.date) -> list[MissingField]:
@@ -250,7 +249,8 @@ class OpcoFormat(FunderFormat):
             if siret and "employer_siret" in used and not siret_valid(siret):
                 missing.append(MissingField(enr.label, "employer_siret",
                                             f"{siret!r} is not a valid SIRET (14 digits with a valid check digit): "
-                                            f"correct details.{f.employer_siret} of the {enr.funder} funding"))
+                                            f"correct {enr.dossier.origins.get('employer_siret', 'data.employer_siret')} "
+                                            f"of the {enr.funder} funding"))
             if id(enr) in bundled_ids:
                 problem = certificate_problem(certs.get(enr.key), enr, blobs)
                 if problem:
@@ -277,8 +277,8 @@ class OpcoFormat(FunderFormat):
 
 def _how(column: str, f, enr: Enrolment) -> str:
     where = {
-        "employer_siret": f"details.{f.employer_siret}", "employer_name": f"details.{f.employer_name}",
-        "dossier": f"details.{f.dossier} (or the funding's reference)", "funding_reference": "reference",
+        "employer_siret": "data.employer_siret", "employer_name": "data.employer_name",
+        "dossier": "data.dossier (or the funding's reference)", "funding_reference": "reference",
         "funding_hours": "hours", "funding_amount": "amount",
         "learner_last_name": f"details.{f.learner_last_name}", "learner_first_name": f"details.{f.learner_first_name}",
     }.get(column)

@@ -53,12 +53,12 @@ COLUMNS: dict[str, Column] = {
     "of_nda": Column("learner", "text", "N° de déclaration d'activité", "NDA of the training organisation (`hub.organisation.nda`)"),
     # the OPCO funding (funding.approved) and the employer
     "funder": Column("learner", "text", "Financeur", "funder name of the `funding.approved` event (e.g. `opco-atlas`)"),
-    "dossier": Column("learner", "text", "N° de dossier", "the OPCO's file number: `details.dossier` of the funding, else its `reference`"),
+    "dossier": Column("learner", "text", "N° de dossier", "the OPCO's file number: `data.dossier` of the funding, else its `reference`"),
     "funding_reference": Column("learner", "text", "Référence de prise en charge", "`reference` of the `funding.approved` event"),
     "funding_hours": Column("learner", "hours", "Heures accordées", "hours the OPCO agreed to fund (`hours` of the funding)"),
     "funding_amount": Column("learner", "amount", "Montant accordé", "amount the OPCO agreed to fund (`amount` of the funding)"),
-    "employer_siret": Column("learner", "text", "SIRET employeur", "employer's SIRET (`details.employer_siret` of the funding or the agreement)"),
-    "employer_name": Column("learner", "text", "Employeur", "employer's name (`details.employer_name`, or `details.employer`)"),
+    "employer_siret": Column("learner", "text", "SIRET employeur", "employer's SIRET (`data.employer_siret` of the funding, else of the agreement)"),
+    "employer_name": Column("learner", "text", "Employeur", "employer's name (`data.employer_name` of the funding, else of the agreement)"),
     # the learner
     "learner_id": Column("learner", "text", "Identifiant apprenant", "the hub's learner id"),
     "learner_last_name": Column("learner", "text", "Nom", "last name (`details.learner_last_name`, else the name after its first word)"),

@@ -23,9 +23,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from funder_formats.opco.statement import merged_details, opco_fundings, siret_valid
+from funder_formats.opco.statement import opco_dossier, opco_fundings
 from hub.journeys.compute import JourneyReport
 from hub.journeys.proofs import Gap, ProofRule
+from hub.siret import siret_valid
 
 if TYPE_CHECKING:
     from funder_formats.opco.format import OpcoFormat
@@ -82,19 +83,19 @@ def make_rules(fmt: OpcoFormat) -> list[ProofRule]:
 
     def funding_fields(report: JourneyReport, today: dt.date) -> list[Gap]:
         gaps = []
-        f = config.fields
         for name, fact in opco_fundings(report, config):
-            details = merged_details(report, fact)
-            siret = str(details.get(f.employer_siret) or "").replace(" ", "")
+            dossier = opco_dossier(report, fact, config)
+            siret = dossier.employer_siret
             if not siret:
                 gaps.append(Gap("opco_employer_siret_missing", f"{name}: the employer's SIRET is not recorded",
-                                f"give details.{f.employer_siret} on the funding.approved event"))
+                                "give data.employer_siret on the funding.approved event"))
             elif not siret_valid(siret):
                 gaps.append(Gap("opco_employer_siret_invalid", f"{name}: the employer's SIRET {siret!r} is not valid "
-                                "(14 digits with a valid check digit)", f"correct details.{f.employer_siret}"))
-            if not (details.get(f.dossier) or fact.get("reference")):
+                                "(14 digits with a valid check digit)",
+                                f"record the corrected data.employer_siret (read from {dossier.origins['employer_siret']})"))
+            if not dossier.file_number:
                 gaps.append(Gap("opco_dossier_missing", f"{name}: no OPCO file number",
-                                f"give details.{f.dossier} (or the reference) on the funding.approved event"))
+                                "give data.dossier (or the reference) on the funding.approved event"))
         return gaps
 
     prefix = f"{fmt.name}."

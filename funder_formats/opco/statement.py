@@ -27,6 +27,7 @@ from typing import Any
 from funder_formats.opco.config import OpcoConfig
 from hub.formats import Period
 from hub.journeys.compute import JourneyReport, hours
+from hub.journeys.dossier import Dossier, dossier_of
 
 ZERO = Decimal(0)
 SIGNED = ("signed", "signed_without_trainer")
@@ -48,6 +49,7 @@ class Enrolment:
     end: dt.date
     ended: bool
     cofunded: bool
+    dossier: Dossier = field(default_factory=Dossier)
     values: dict[str, Any] = field(default_factory=dict)
     rows: list[dict[str, Any]] | None = None
     skipped_upcoming: int = 0
@@ -98,8 +100,17 @@ def opco_fundings(report: JourneyReport, config: OpcoConfig, funder: str | None 
     return out
 
 
+def opco_dossier(report: JourneyReport, funding: dict[str, Any], config: OpcoConfig) -> Dossier:
+    """The dossier of one OPCO funding (:mod:`hub.journeys.dossier`); for events recorded before the
+    vocabulary had its fields, the export's ``fields`` name the ``details`` keys that hold them."""
+    f = config.fields
+    return dossier_of(report, funding, {"employer_siret": f.employer_siret, "employer_name": (f.employer_name, "employer"),
+                                        "dossier": f.dossier, "subrogation": f.subrogation})
+
+
 def merged_details(report: JourneyReport, funding: dict[str, Any]) -> dict[str, Any]:
-    """``details`` of the agreement, overridden by those of the funding."""
+    """``details`` of the agreement, overridden by those of the funding (the learner's names and
+    the API CFA's keys, which are not dossier fields of the vocabulary)."""
     out: dict[str, Any] = {}
     for fact in (report.timeline.get("agreement_signed") or {}, funding):
         details = fact.get("details")
@@ -149,30 +160,31 @@ def enrolments(report: JourneyReport, config: OpcoConfig, period: Period, organi
     out = []
     for name, fact in fundings:
         details = merged_details(report, fact)
-        enr = Enrolment(report, name, fact, details, window, end, ended, cofunded=len(report.funders) > 1)
+        enr = Enrolment(report, name, fact, details, window, end, ended, cofunded=len(report.funders) > 1,
+                        dossier=opco_dossier(report, fact, config))
         enr.values = learner_values(enr, config, organisation)
         out.append(enr)
     return out
 
 
 def learner_values(enr: Enrolment, config: OpcoConfig, organisation: Any) -> dict[str, Any]:
-    report, action, details, f = enr.report, enr.report.action, enr.details, config.fields
+    report, action, details = enr.report, enr.report.action, enr.details
     profile = config.loaded_profile
     first, last = split_name(report.learner_name, details, config)
     started = report.timeline.get("started") or {}
     abandoned = report.timeline.get("abandoned") or {}
-    employer_name = details.get(f.employer_name) or details.get("employer")
+    dossier = enr.dossier
     return {
         "of_name": getattr(organisation, "name", None),
         "of_siret": getattr(organisation, "siret", None),
         "of_nda": getattr(organisation, "nda", None),
         "funder": enr.funder,
-        "dossier": _text(details.get(f.dossier) or enr.funding.get("reference")),
+        "dossier": _text(dossier.file_number),
         "funding_reference": _text(enr.funding.get("reference")),
         "funding_hours": Decimal(str(enr.funding["hours"])) if enr.funding.get("hours") not in (None, "") else None,
         "funding_amount": Decimal(str(enr.funding["amount"])) if enr.funding.get("amount") not in (None, "") else None,
-        "employer_siret": _siret_text(details.get(f.employer_siret)),
-        "employer_name": _text(employer_name),
+        "employer_siret": _text(dossier.employer_siret),
+        "employer_name": _text(dossier.employer_name),
         "learner_id": report.learner_id,
         "learner_last_name": last,
         "learner_first_name": first,
@@ -198,24 +210,6 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value).strip() or None
-
-
-def _siret_text(value: Any) -> str | None:
-    text = _text(value)
-    return text.replace(" ", "").replace("\u00a0", "") if text else None
-
-
-def siret_valid(value: str) -> bool:
-    """14 digits and a Luhn check digit (La Poste's establishments: digit sum divisible by 5)."""
-    if len(value) != 14 or not value.isdigit():
-        return False
-    if value.startswith("356000000"):
-        return sum(int(c) for c in value) % 5 == 0
-    total = 0
-    for i, ch in enumerate(reversed(value)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
 
 
 # --------------------------------------------------------------------------- FOAD per day

@@ -9,7 +9,7 @@ when the generic CSV template does not fit, a template), not code. Two profiles 
 examples: ``hauts-de-france`` and ``centre-val-de-loire``. See ``docs/formats/region.md``.
 
 Enrolments: those funded by a Région (``funding.approved`` with ``funder_kind: region``, or the
-funders listed under ``funders``), paid (``details.remuneration`` of the funding, or the export's
+funders listed under ``funders``), paid (``data.remuneration`` of the funding, or the export's
 ``default_remuneration``), with scheduled half-days in the period or an exit in it.
 """
 
@@ -121,7 +121,7 @@ class RegionConfig(ProfileOption, FunderFormatConfig):
     funder_kinds: list[str] = Field(default_factory=lambda: ["region"],
                                     description="Funder kinds of the fundings declared (when 'funders' is not set)")
     default_remuneration: str | None = Field(
-        default=None, description="Remuneration scheme of trainees whose funding gives none in details.remuneration; "
+        default=None, description="Remuneration scheme of trainees whose funding gives no remuneration (data.remuneration); "
         "trainees with none are not declared")
     missing_counts_as_unjustified: bool = Field(
         default=True, description="Count a half-day with neither signature nor recorded absence as an unjustified absence")
@@ -217,7 +217,7 @@ class RegionFormat(FunderFormat):
                                 f"{len(unjustified)} trainee(s) with unjustified absences")
         if unpaid:
             result.notes.append(f"not declared, no remuneration scheme: {', '.join(sorted(set(unpaid)))} "
-                                "(set details.remuneration on the funding, or default_remuneration)")
+                                "(set data.remuneration on the funding, or default_remuneration)")
         return result
 
     @staticmethod

@@ -61,7 +61,9 @@ def connectors_list(config_path: str, as_json: bool) -> None:
             if state is not None and not state.healthy:
                 health_info = {"ok": False, "message": state.last_error}
             configured.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled, **health_info,
-                               "last_success_at": state.last_success_at if state else None})
+                               "last_success_at": state.last_success_at if state else None,
+                               "skipped": (state.skipped or {}).get("reasons", {}) if state else {},
+                               "unmapped": (state.skipped or {}).get("unmapped", {}) if state else {}})
     unhealthy = any(c["enabled"] and c["ok"] is False for c in configured)
     if as_json:
         print_json({"kinds": kinds, "blocked_plugins": blocked, "configured": configured})
@@ -77,6 +79,10 @@ def connectors_list(config_path: str, as_json: bool) -> None:
         for c in configured:
             status = "disabled" if not c["enabled"] else ("ok" if c["ok"] else f"UNHEALTHY: {c['message']}")
             click.echo(f"  {c['name']:<20} {c['kind']:<14} {status}")
+            if c["skipped"]:
+                click.echo(f"  {'':<20} skipped (no event): {', '.join(f'{r} {n}' for r, n in c['skipped'].items())}")
+            for value, n in c["unmapped"].items():
+                click.echo(f"  {'':<20} not mapped: {value}  ×{n}")
     if unhealthy:
         sys.exit(1)
 

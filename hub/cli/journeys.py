@@ -18,6 +18,7 @@ from hub.cli.common import (
 from hub.cli.progress import progress_bar
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS
+from hub.journeys.foad import hours
 from hub.learners import reference_key
 
 
@@ -107,7 +108,8 @@ def _print_journey(report, explain: bool) -> None:
         click.echo(f"  progress: {report.progress.value} %")
     marks = {"signed": "✓", "signed_without_trainer": "✓ (no trainer signature)", "absent": "absent",
              "absent_justified": "absent (justified)", "missing": "MISSING", "upcoming": "upcoming",
-             "after_exit": "after exit", "remote": "remote", "foad": "FOAD"}
+             "after_exit": "after exit", "remote": "remote", "foad": "FOAD",
+             "public_holiday": "PUBLIC HOLIDAY (not counted)"}
     click.echo("  half-days:")
     for r in report.half_days:
         line = f"    {r.half_day.date} {r.half_day.half_day} {r.half_day.start}-{r.half_day.end} " \
@@ -115,10 +117,45 @@ def _print_journey(report, explain: bool) -> None:
         click.echo(line)
         if explain and r.events:
             click.echo(f"      {r.rule}: {', '.join(r.events)}")
+        elif explain and r.status == "foad":
+            click.echo(f"      {r.rule}")
+    for entry in report.off_schedule:
+        why = f"public holiday ({entry['holiday']})" if entry["holiday"] else "no session scheduled"
+        click.echo(f"    {entry['date']} {entry['half_day']} signed on a day off the schedule: {why}, not counted"
+                   + (f": {', '.join(entry['events'])}" if explain else ""))
+    if report.foad_modules:
+        _print_foad_modules(report.foad_modules, explain)
     for a in report.assessments:
         score = f"{a.get('score')}/{a.get('max_score')}" if a.get("score") is not None else ""
         click.echo(f"  assessment: {a.get('assessment') or a.get('activity_name') or a.get('activity')} {score}"
                    + (" passed" if a.get("passed") else " not passed" if a.get("passed") is False else ""))
+
+
+def _print_foad_modules(modules, explain: bool) -> None:
+    """Where the FOAD hours come from: per day the connection time and what the daily cap kept, per
+    module the activity estimates, and their sum (the module's hours, capped at the planned ones)."""
+    click.echo("  FOAD modules:")
+    for m in modules:
+        planned = f", {m.scheduled_hours.normalize():f} h planned" if m.scheduled_hours is not None else ""
+        click.echo(f"    {m.name}{planned}: {m.value} h")
+        evidence = m.as_dict()["evidence"]
+        click.echo("      evidence: " + ", ".join(f"{kind} {count}" for kind, count in evidence.items()))
+        if not explain:
+            continue
+        connection, estimates = hours(m.connection_seconds), hours(m.estimate_seconds)
+        click.echo(f"      connection time, capped at {hours(m.daily_cap_seconds)} h a day: {connection} h")
+        for d in m.days:
+            click.echo(f"        {d.date}  {hours(d.seconds)} h connected, {hours(d.counted_seconds)} h counted  "
+                       f"[{', '.join(d.events)}]")
+        if m.counts_estimates:
+            click.echo(f"      activity estimates: {estimates} h")
+            for a in m.estimates:
+                click.echo(f"        {a.activity}  {a.minutes} min" + (f" ({a.name})" if a.name else "") + f"  [{a.event}]")
+        total = hours(m.connection_seconds + m.estimate_seconds)
+        line = f"      sum: {connection} h" + (f" + {estimates} h" if m.counts_estimates else "") + f" = {total} h"
+        if m.capped:
+            line += f", capped at the {m.scheduled_hours.normalize():f} planned hours: {m.value} h"
+        click.echo(line)
 
 
 @journey.command("list")

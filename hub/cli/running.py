@@ -89,12 +89,30 @@ def _totals(store) -> dict[str, Any]:
     return {"events": store.count_events(), "outbox": store.outbox_counts(), "dead_letters": store.dead_letter_counts()}
 
 
+def _pull_line(p) -> str:
+    """What one pull did, in words (its skipped records by reason, when there are)."""
+    skipped = sum(p.skipped.values())
+    reasons = f": {', '.join(f'{r} {n}' for r, n in p.skipped.items())}" if skipped else ""
+    return (f"{p.appended} new, {p.duplicates} already known, {p.rejected} dead-lettered, "
+            f"{skipped} skipped{reasons} ({p.pages} page(s))")
+
+
+def _unmapped_lines(p, indent: str) -> list[str]:
+    """The values the mapping does not know, and the connector's warnings."""
+    lines = [f"{indent}warning: {w}" for w in p.warnings]
+    if not p.unmapped:
+        return lines
+    return [*lines, f"{indent}not mapped ({len(p.unmapped)}; map them in the connector's configuration):",
+            *(f"{indent}  {value}  ×{n}" for value, n in p.unmapped.items())]
+
+
 def _print_run_summary(hub, summary) -> None:
     click.echo(f"{hub.config.hub.name}: one pass over {len(summary.pulls)} source(s) and {len(summary.delivery)} sink(s)")
     for p in summary.pulls:
         if p.ok:
-            click.echo(f"  pull {p.source:<18} {p.appended} new, {p.duplicates} already known, "
-                       f"{p.rejected} dead-lettered ({p.pages} page(s))")
+            click.echo(f"  pull {p.source:<18} {_pull_line(p)}")
+            for line in _unmapped_lines(p, " " * 25):
+                click.echo(line)
         else:
             click.echo(f"  pull {p.source:<18} FAILED: {p.error}")
     for sink, s in summary.delivery.items():
@@ -136,8 +154,9 @@ def sync(config_path: str, connector: str, as_json: bool) -> None:
     if as_json:
         print_json({"pull": result.__dict__, "delivery": {k: v.__dict__ for k, v in delivered.items()}})
     elif result.ok:
-        click.echo(f"{connector}: {result.appended} new, {result.duplicates} already known, "
-                   f"{result.rejected} dead-lettered ({result.pages} page(s))")
+        click.echo(f"{connector}: {_pull_line(result)}")
+        for line in _unmapped_lines(result, "  "):
+            click.echo(line)
     else:
         click.echo(f"{connector}: FAILED: {result.error}", err=True)
     sys.exit(0 if result.ok else 1)

@@ -21,7 +21,7 @@ from hub.cli.common import (
     print_json,
     write_or_echo,
 )
-from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings
+from hub.config import DEFAULT_CONFIG, json_schema, load_config, route_warnings, schedule_warnings
 from hub.errors import ConfigError
 from hub.redaction import redact_url
 
@@ -84,7 +84,7 @@ def check(config_path: str, as_json: bool) -> None:
     except ConfigError as exc:
         fail_config(exc)
     event_types = plugins.event_types().names()
-    warnings = route_warnings(loaded, event_types)
+    warnings = route_warnings(loaded, event_types) + schedule_warnings(loaded)
 
     def when(schedule) -> str | None:
         if schedule is None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from hub.journeys.compute import JourneyReport
+from hub.journeys.dossier import dossier_of
 
 MODALITIES = ("presentiel", "distanciel_synchrone", "foad_asynchrone")
 
@@ -46,22 +47,22 @@ def period(report: JourneyReport, today: dt.date) -> tuple[dt.date | None, dt.da
     return start, end
 
 
-def employer(report: JourneyReport) -> str | None:
-    """The beneficiary's employer when a source stated it (``details.employer`` of the agreement
-    or of a funding approval)."""
-    facts = [report.timeline.get("agreement_signed", {}), *report.funders.values()]
-    for fact in facts:
-        details = fact.get("details") or {}
-        if isinstance(details, dict) and details.get("employer"):
-            return str(details["employer"])
-    return None
-
-
-def has_distance(report: JourneyReport) -> bool:
-    action = report.action
-    if action is not None and action.modality in ("distanciel_synchrone", "foad_asynchrone", "mixte"):
-        return True
-    return any(m in report.realised for m in ("distanciel_synchrone", "foad_asynchrone"))
+def distance(report: JourneyReport) -> dict[str, Any] | None:
+    """How the distance hours were counted, from the modules and figures that counted them (the
+    certificat's note states it): FOAD connection time capped per day, activity estimates, the cap
+    at the planned hours; virtual-class presence. None: no distance figure, no note."""
+    out: dict[str, Any] = {}
+    if "foad_asynchrone" in report.realised and report.foad_modules:
+        modules = report.foad_modules
+        caps = sorted({m.daily_cap_seconds for m in modules})
+        out["foad"] = {
+            "connection_daily_cap": _num(Decimal(caps[0]) / Decimal(3600)),
+            "activity_estimates": "oui" if any(m.counts_estimates for m in modules) else None,
+            "capped_at_planned": "oui" if all(m.scheduled_hours is not None for m in modules) else None,
+        }
+    if "distanciel_synchrone" in report.realised:
+        out["synchrone"] = "oui"
+    return _clean(out) or None
 
 
 def results(report: JourneyReport, *, quizzes: bool) -> list[dict[str, str]]:
@@ -122,8 +123,8 @@ def build(doc_type: str, report: JourneyReport, *, doc_id: str, organisation: An
     }
     nature = action.nature if action else "formation"
     if doc_type == "certificat_realisation":
-        fields.update(nature=nature, hours=_num(report.realised_hours), employer=employer(report),
-                      distance="oui" if has_distance(report) else None)
+        fields.update(nature=nature, hours=_num(report.realised_hours), employer=dossier_of(report).employer_name,
+                      distance=distance(report))
     elif doc_type == "attestation_assiduite":
         due = [r for r in report.half_days if r.status not in ("upcoming", "after_exit", "foad")]
         fields.update(

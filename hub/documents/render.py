@@ -39,6 +39,7 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr, hours_fr, percent_fr, score_fr
 from hub.documents.payload import ATTACHMENT, embedded_json, make_qr
+from hub.documents.templates import distance_rule
 from hub.errors import ConfigError
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
@@ -241,7 +242,8 @@ def _certificat_body(story: _Story) -> None:
     story.para("dates", styles.indent)
     story.para("duration", styles.indent)
     if fields.get("distance"):
-        story.para("distance_note", styles.small)
+        story.para("distance_note", styles.small,
+                   distance_rule=distance_rule(fields["distance"], template["distance_rules"]))
         story.flowables.append(Spacer(1, 4))
     story.para("retention", styles.small)
 

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from hub.documents import DOCUMENT_TYPES
+from hub.documents.fr import hours_fr
 from hub.errors import ConfigError
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 
@@ -62,8 +63,17 @@ TYPES: dict[str, dict[str, Any]] = {
         "nature_heading": "Nature de l'action concourant au développement des compétences :",
         "dates": "qui s'est déroulée du <b>{start}</b> au <b>{end}</b>",
         "duration": "pour une durée de <b>{hours}</b>.",
-        "distance_note": "Lorsque l'action est réalisée en tout ou partie à distance, la durée indiquée tient compte "
-                         "de la réalisation des activités pédagogiques et du temps estimé pour les réaliser.",
+        # printed when the enrolment has distance hours: {distance_rule} is the rule that counted them
+        "distance_note": "Action réalisée en tout ou partie à distance : la durée indiquée compte {distance_rule}.",
+        "distance_rules": {
+            "connection": "le temps de connexion de l'apprenant, dans la limite de {daily_cap} par jour",
+            "estimates": "le temps estimé pour réaliser chaque activité pédagogique achevée",
+            "capped_at_planned": "dans la limite de la durée prévue à distance",
+            "synchrone": "pour les classes virtuelles, le temps de présence, dans la limite de la durée de chaque "
+                         "demi-journée",
+            "foad_and": ", plus ",
+            "separator": " ; ",
+        },
         "retention": "Sans préjudice des délais imposés par les règles fiscales, comptables ou commerciales, je "
                      "m'engage à conserver l'ensemble des pièces justificatives qui ont permis d'établir le présent "
                      "certificat pendant une durée de 3 ans à compter de la fin de l'année du dernier paiement. En "
@@ -137,7 +147,7 @@ def _placeholders(value: Any) -> set[str]:
     return names
 
 
-LOCAL_PLACEHOLDERS = {"modality", "signed", "scheduled"}
+LOCAL_PLACEHOLDERS = {"modality", "signed", "scheduled", "distance_rule", "daily_cap"}
 # What verification compares with the PDF's text: every type's texts must print these.
 REQUIRED = {
     "certificat_realisation": {"learner", "action", "start", "end", "hours"},
@@ -204,6 +214,28 @@ def load_templates(folder: str | Path | None = None) -> dict[str, dict[str, Any]
         if lacking:
             problems.append(f"{folder}: {doc_type}: the texts must print {', '.join('{' + n + '}' for n in sorted(lacking))} "
                             "(verification compares them with the PDF's text)")
+    note = merged["certificat_realisation"].get("distance_note")
+    if note and "distance_rule" not in _placeholders(note):
+        problems.append(f"{folder}: certificat_realisation: distance_note must print {{distance_rule}} (the rule that "
+                        "counted the distance hours: a certificat must not describe another computation)")
     if problems:
         raise ConfigError(problems)
     return merged
+
+
+def distance_rule(distance: dict[str, Any], texts: dict[str, str]) -> str:
+    """The rule that counted an enrolment's distance hours (the certificat's ``distance`` field), in
+    the words of ``texts`` (a template's ``distance_rules``); values are plain text, unescaped."""
+    parts = []
+    foad = distance.get("foad")
+    if foad:
+        counted = [texts["connection"].format(daily_cap=hours_fr(foad["connection_daily_cap"]))]
+        if foad.get("activity_estimates"):
+            counted.append(texts["estimates"])
+        text = texts["foad_and"].join(counted)
+        if foad.get("capped_at_planned"):
+            text += ", " + texts["capped_at_planned"]
+        parts.append(text)
+    if distance.get("synchrone"):
+        parts.append(texts["synchrone"])
+    return texts["separator"].join(parts)

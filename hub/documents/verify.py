@@ -35,6 +35,7 @@ from hub.documents.keys import PublicKey, parse_keys_document
 from hub.documents.pades import check as pades_check
 from hub.documents.payload import ATTACHMENT
 from hub.documents.scan import decode_qr_image, decode_qr_pdf
+from hub.documents.templates import TYPES, distance_rule
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 from hub.store.base import UnreadableEvent
 
@@ -286,6 +287,8 @@ def display_fields(fields: dict[str, Any]) -> list[tuple[str, str]]:
         ("Durée réalisée" if fields.get("type") != "attestation_fin_formation" else "Durée suivie",
          hours_fr(fields["hours"]) if fields.get("hours") is not None else None),
         ("Taux d'assiduité", percent_fr(fields["attendance_rate"]) if fields.get("attendance_rate") is not None else None),
+        ("Décompte à distance", distance_rule(fields["distance"], TYPES["certificat_realisation"]["distance_rules"])
+         if isinstance(fields.get("distance"), dict) else None),
     ]
     for modality, value in (fields.get("by_modality") or {}).items():
         rows.append((f"dont {MODALITY_LABELS.get(modality, modality)}", hours_fr(value)))

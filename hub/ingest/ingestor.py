@@ -20,7 +20,7 @@ from hub.connector import Reject
 from hub.events import UTC, EventTypeRegistry, EventValidationError
 from hub.gcpause import no_gc
 from hub.ingest.router import Router
-from hub.learners import LearnerResolver
+from hub.learners import LearnerResolver, source_key
 from hub.redaction import redact_text
 from hub.store.base import EventRow, IngestResult, RejectRow, Store
 from hub.timefmt import format_utc
@@ -73,7 +73,7 @@ def learner_key(source: str, learner: dict | None) -> str | None:
     email = learner.get("email")
     if email:
         return "email:" + email.strip().lower()
-    return f"{source}:{learner['ref']}"
+    return source_key(source, learner).removeprefix("src:")  # the site too, when ids are per site
 
 
 class Ingestor:

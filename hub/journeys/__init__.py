@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from hub.journeys.projection import project
+from hub.journeys.projection import ActionWide, project
 
 BATCH = 20_000
 LEARNERS_PER_BATCH = 200
@@ -26,7 +26,8 @@ def catch_up(store, *, batch: int = BATCH, max_batches: int | None = None) -> in
         events = list(store.iter_events(after_seq=after, batch=batch, limit=batch, unreadable=True))
         if not events:
             return total
-        states, last = project(events, store.load_journeys, canonical)
+        last = events[-1]["seq"]
+        states, last = project(events, store.load_journeys, canonical, ActionWide.of(store, last))
         store.save_journeys(states, last)
         total += len(events)
     return total
@@ -47,7 +48,7 @@ def rebuild(store, progress: Callable[[int], None] | None = None) -> int:
     learners = store.event_learner_ids()
     for start in range(0, len(learners), LEARNERS_PER_BATCH):
         events = store.events_of_learners(learners[start : start + LEARNERS_PER_BATCH], until_seq=end)
-        states, _ = project(events, store.load_journeys, canonical)
+        states, _ = project(events, store.load_journeys, canonical, ActionWide.of(store, end))
         store.save_journeys(states, 0, name="journeys-rebuild")
         total += len(events)
         if progress is not None:
@@ -61,9 +62,10 @@ def reproject_learner(store, learner_id: str) -> None:
     canonical = store.canonical_learner(learner_id)
     ids = [canonical, *store.learner_aliases(canonical)]
     store.reset_journeys(ids)
-    events = store.events_of_learners(ids, until_seq=store.projection_cursor())
+    cursor = store.projection_cursor()
+    events = store.events_of_learners(ids, until_seq=cursor)
     if events:
-        states, _ = project(events, lambda keys: {}, lambda _id: canonical)
+        states, _ = project(events, lambda keys: {}, lambda _id: canonical, ActionWide.of(store, cursor))
         store.save_journeys(states, store.projection_cursor())
 
 

@@ -4,16 +4,24 @@ Realised hours (heures réalisées), by modality of the scheduled half-day:
 
 * présentiel: the scheduled hours of each half-day the learner signed (and, when
   ``presentiel_requires_trainer_cosignature``, that the trainer co-signed) — décret 2017-382:
-  a signature per half-day, trainer included;
+  a signature per half-day, trainer included. The trainer co-signed when a learner signature
+  says so (``trainer_cosigned``) or when the trainer's own signature of the half-day is in the
+  ledger, whenever it arrived (see :mod:`hub.journeys.projection`);
 * distanciel synchrone: a signed half-day counts like présentiel; otherwise the virtual-class
   presence inside the half-day, capped at its scheduled hours;
-* FOAD asynchrone: connection time (``lms.session``) per day, capped at ``foad_daily_cap``, plus,
-  when ``foad_count_activity_estimates``, the estimated time of each completed activity —
-  capped overall at the scheduled FOAD hours. Connection logs alone are not proof of FOAD
-  (TA Toulouse, 2 Nov. 2023): the journey also lists, per activity, the traces, the tutor
-  interactions and the assessment results.
+* FOAD asynchrone: per module (:mod:`hub.journeys.foad`), connection time (``lms.session``) per
+  day, capped at ``foad_daily_cap``, plus, when ``foad_count_activity_estimates``, the estimated
+  time of each completed activity — capped at the module's scheduled hours. Connection logs alone
+  are not proof of FOAD (TA Toulouse, 2 Nov. 2023): each module also holds its work done, tutor
+  interactions and connection times, which the proof rules check.
 
 Nothing after the abandonment date counts. Superseded events are ignored.
+
+Calendar: a signature dated on a public holiday of the action's calendar, or on a day the
+schedule holds no session for, credits no hours and is listed (``off_schedule``, and the
+``public_holiday`` status of an explicitly scheduled half-day on a public holiday that the
+schedule does not confirm): :mod:`hub.journeys.proofs` turns each into a gap an admin resolves
+(CAA Nantes, 20 April 2021: attendance sheets, one dated on a public holiday, rejected as proof).
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hub.journeys.actions import HalfDay, RealisationRules, TrainingAction
-
-TWO = Decimal("0.01")
+from hub.journeys.foad import FoadModule, hours, modules_of
+from hub.journeys.foad import evaluate as evaluate_foad
+from hub.journeys.foad import events_of as foad_events
 STATUS_ORDER = ["registered", "terms_accepted", "agreement_signed", "funding_approved", "started", "completed", "abandoned"]
 
 
@@ -34,10 +43,6 @@ def _dt(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def hours(seconds: float | Decimal) -> Decimal:
-    return (Decimal(seconds) / Decimal(3600)).quantize(TWO, ROUND_HALF_UP)
 
 
 @dataclass
@@ -61,6 +66,7 @@ class HalfDayResult:
     rule: str
     events: list[str]
     proof: str | None = None
+    holiday: str | None = None  # the public holiday the half-day falls on (an explicit half-day, unconfirmed)
 
 
 @dataclass
@@ -85,6 +91,10 @@ class JourneyReport:
     exit_date: dt.date | None
     last_activity_at: dt.datetime | None = None
     learner_ids: dict[str, str] = field(default_factory=dict)  # identifiers the sources reported (nir, …)
+    foad_modules: list[FoadModule] = field(default_factory=list)
+    rules: RealisationRules | None = None  # the rules that computed these figures
+    #: learner signatures dated on a day without a scheduled half-day (public holiday or no session)
+    off_schedule: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def realised_hours(self) -> Decimal:
@@ -109,13 +119,15 @@ class JourneyReport:
             "half_days": [
                 {"date": r.half_day.date.isoformat(), "half_day": r.half_day.half_day, "modality": r.half_day.modality,
                  "status": r.status, "hours": str(r.hours), **({"rule": r.rule, "events": r.events} if explain else {}),
-                 **({"proof": r.proof} if r.proof else {})}
+                 **({"proof": r.proof} if r.proof else {}), **({"holiday": r.holiday} if r.holiday else {})}
                 for r in self.half_days
             ],
+            "off_schedule": self.off_schedule,
             "assessments": self.assessments,
             "certifications": self.certifications,
             "foad_activities": self.foad_activities,
             "tutor_interactions": self.tutor_interactions,
+            "foad_modules": [m.as_dict(explain) for m in self.foad_modules],
         }
 
 
@@ -146,7 +158,8 @@ def status_of(state: dict[str, Any]) -> str:
 def compute(state: dict[str, Any], action: TrainingAction | None, rules: RealisationRules, tz: dt.tzinfo,
             today: dt.date | None = None) -> JourneyReport:
     today = today or dt.datetime.now(tz).date()
-    superseded = set(state.get("superseded", []))
+    superseded = set(state.get("superseded", [])) | {
+        f["supersedes"] for f in state.get("trainer_signatures", []) if f.get("supersedes")}
     timeline = _timeline(state)
     status = _status(timeline)
     exit_date = None
@@ -157,7 +170,9 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
     abandoned_on = exit_date if status == "abandoned" else None
 
     schedule = action.schedule() if action else []
-    results = [_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today, abandoned_on)
+    cosignatures = _trainer_signatures(state, superseded)
+    results = [_on_holiday(_half_day(hd, state["half_days"].get(hd.key), state, superseded, rules, tz, today,
+                                     abandoned_on, cosignatures.get(hd.key, [])), action)
                for hd in schedule]
     realised: dict[str, Figure] = {}
     for modality in ("presentiel", "distanciel_synchrone"):
@@ -166,9 +181,11 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
             realised[modality] = Figure(sum((r.hours for r in rows), Decimal(0)),
                                         f"scheduled hours of the half-days that count ({modality})",
                                         [e for r in rows if r.hours for e in r.events])
-    foad_days = [hd for hd in schedule if hd.modality == "foad_asynchrone"]
-    if foad_days or (action and action.modality == "foad_asynchrone"):
-        realised["foad_asynchrone"] = _foad(state, superseded, rules, tz, action, foad_days, abandoned_on)
+    modules = _foad(state, superseded, rules, tz, action, schedule, abandoned_on)
+    if modules:
+        realised["foad_asynchrone"] = Figure(
+            sum((m.value for m in modules), Decimal(0)), "; ".join(m.rule() for m in modules),
+            [e for m in modules for e in foad_events(m)])
     total = sum((f.value for f in realised.values()), Decimal(0))
     realised["total"] = Figure(total, "sum of the modalities", sorted({e for f in realised.values() for e in f.events}))
     planned = action.total_planned_hours() if action else Decimal(0)
@@ -193,7 +210,38 @@ def compute(state: dict[str, Any], action: TrainingAction | None, rules: Realisa
         exit_date=exit_date,
         last_activity_at=_last_trace(state, superseded),
         learner_ids=dict(state["learner"].get("ids") or {}),
+        foad_modules=modules,
+        rules=rules,
+        off_schedule=_off_schedule(state, schedule, superseded, action),
     )
+
+
+def _on_holiday(result: HalfDayResult, action: TrainingAction | None) -> HalfDayResult:
+    """An explicit half-day on a public holiday that the schedule does not confirm credits no hours."""
+    hd = result.half_day
+    name = action.unconfirmed_holidays.get(hd.key) if action else None
+    if name is None or result.status in ("after_exit", "absent", "absent_justified"):
+        return result
+    return HalfDayResult(hd, "public_holiday", Decimal(0),
+                         f"scheduled on a public holiday ({name}): no hours until the session is confirmed "
+                         "(holiday_confirmed) or the signature corrected", result.events, result.proof, name)
+
+
+def _off_schedule(state, schedule: list[HalfDay], superseded, action: TrainingAction | None) -> list[dict[str, Any]]:
+    """The learner's signatures of half-days the schedule does not hold: a public holiday or no session."""
+    scheduled = {hd.key for hd in schedule}
+    found = []
+    for key in sorted(state["half_days"]):
+        if key in scheduled:
+            continue
+        signatures = [s for s in _live(state["half_days"][key].get("signatures", []), superseded)
+                      if s.get("signer", "learner") == "learner"]
+        if signatures:
+            day, half_day = key.split("/")
+            name = action.holiday(dt.date.fromisoformat(day)) if action else None
+            found.append({"date": day, "half_day": half_day, "holiday": name,
+                          "events": [s["event"] for s in signatures]})
+    return found
 
 
 def _last_trace(state, superseded) -> dt.datetime | None:
@@ -205,21 +253,35 @@ def _last_trace(state, superseded) -> dt.datetime | None:
     return max(times) if times else None
 
 
-def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on) -> HalfDayResult:
-    signatures = [s for s in _live((slot or {}).get("signatures", []), superseded) if s.get("signer", "learner") == "learner"]
+def _trainer_signatures(state: dict[str, Any], superseded: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The live trainer signatures of the whole action (no learner), by half-day key."""
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for fact in _live(state.get("trainer_signatures", []), superseded):
+        by_key[f"{fact['date']}/{fact['half_day']}"].append(fact)
+    return by_key
+
+
+def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: RealisationRules, tz, today, abandoned_on,
+              action_cosignatures: list[dict[str, Any]]) -> HalfDayResult:
+    facts = _live((slot or {}).get("signatures", []), superseded)
+    signatures = [s for s in facts if s.get("signer", "learner") == "learner"]
+    trainers = [s for s in facts if s.get("signer") == "trainer"] + action_cosignatures
     absences = _live((slot or {}).get("absences", []), superseded)
     if abandoned_on and hd.date > abandoned_on:
         return HalfDayResult(hd, "after_exit", Decimal(0), f"after the abandonment on {abandoned_on}", [])
     if signatures:
         signed = signatures[-1]
-        cosigned = any(s.get("trainer_cosigned") for s in signatures)
+        cosigned = bool(trainers) or any(s.get("trainer_cosigned") for s in signatures)
+        events = [s["event"] for s in signatures] + [t["event"] for t in trainers]
         if rules.presentiel_requires_trainer_cosignature and not cosigned:
             return HalfDayResult(hd, "signed_without_trainer", Decimal(0),
                                  "signed by the learner, not co-signed by the trainer (required by the rules)",
-                                 [s["event"] for s in signatures], signed.get("proof"))
+                                 events, signed.get("proof"))
         status = "signed" if cosigned else "signed_without_trainer"
-        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours",
-                             [s["event"] for s in signatures], signed.get("proof"))
+        by = (", co-signed by the trainer's own signature of the half-day" if trainers
+              else ", co-signed by the trainer" if cosigned else "")
+        return HalfDayResult(hd, status, hd.hours, f"signed half-day: {hd.hours} scheduled hours{by}",
+                             events, signed.get("proof"))
     if hd.modality == "distanciel_synchrone":
         window = (hd.starts_at(tz), hd.ends_at(tz))
         seconds, events = 0.0, []
@@ -244,36 +306,19 @@ def _half_day(hd: HalfDay, slot: dict | None, state, superseded, rules: Realisat
     if hd.date >= today:
         return HalfDayResult(hd, "upcoming", Decimal(0), "not yet held", [])
     if hd.modality == "foad_asynchrone":
-        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day from connection time, below", [])
+        return HalfDayResult(hd, "foad", Decimal(0), "FOAD: counted per day and per module (FOAD modules below), "
+                             "not per half-day", [])
     return HalfDayResult(hd, "missing", Decimal(0), "no signature and no recorded absence", [])
 
 
-def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction | None, foad_days, abandoned_on) -> Figure:
-    cap = rules.foad_daily_cap.total_seconds()
-    per_day: dict[dt.date, float] = defaultdict(float)
-    events: list[str] = []
-    start = action.start if action else None
-    end = abandoned_on or (action.end if action else None)
-    for s in _live(state.get("sessions", []), superseded):
-        day = _dt(s["start"]).astimezone(tz).date()
-        if (start and day < start) or (end and day > end):
-            continue
-        per_day[day] += s["duration_seconds"]
-        events.append(s["event"])
-    seconds = sum(min(v, cap) for v in per_day.values())
-    rule = f"connection time per day, capped at {hours(cap)} h a day"
-    if rules.foad_count_activity_estimates:
-        for a in _live(state.get("activities", []), superseded):
-            if a.get("estimated_minutes"):
-                seconds += a["estimated_minutes"] * 60
-                events.append(a["event"])
-        rule += ", plus the estimated time of completed activities"
-    value = hours(seconds)
-    scheduled = sum((hd.hours for hd in foad_days), Decimal(0))
-    if scheduled and value > scheduled:
-        value = scheduled
-        rule += f", capped at the {scheduled} scheduled FOAD hours"
-    return Figure(value, rule, events)
+def _foad(state, superseded, rules: RealisationRules, tz, action: TrainingAction | None, schedule,
+          abandoned_on) -> list[FoadModule]:
+    """The action's FOAD modules, each with its hours and evidence from the enrolment's live facts."""
+    def facts(name: str) -> list[dict[str, Any]]:
+        return _live(state.get(name, []), superseded)
+
+    return [evaluate_foad(m, facts, tz)
+            for m in modules_of(action, schedule, rules, abandoned_on)]
 
 
 def _activities(state, superseded) -> list[dict[str, Any]]:

@@ -5,11 +5,19 @@ states it, so every figure computed from it can be explained event by event. The
 incremental (events are applied in ledger order from a stored cursor) and can be rebuilt from
 scratch; both give the same states. Corrections (``supersedes``) are kept and honoured when
 figures are computed.
+
+Most events are about one learner. A trainer's signature without a learner (Edusign, Yousign:
+the trainer signs the sheet of a half-day, often at the end of the day) is about the whole
+action: it is added, as a co-signature of its half-day, to every journey of the action — those
+already projected when it arrives (read and written a chunk at a time, so that memory is bounded
+by the chunk, not by the action), and those created later (a learner who signs afterwards),
+which are seeded with the action's trainer signatures from the ledger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from hub.logs import get_logger
@@ -45,6 +53,12 @@ LISTS = {
 }
 
 
+Key = tuple[str, str]  # (learner_id, action)
+FAN_OUT_CHUNK = 100  # stored journeys updated at a time by an event about a whole action
+#: the types an event about a whole action (no learner) may have; see :func:`is_action_wide`
+ACTION_WIDE_TYPES = ["attendance.signed"]
+
+
 def new_state(learner_id: str, action: str) -> dict[str, Any]:
     return {
         "learner_id": learner_id,
@@ -54,6 +68,7 @@ def new_state(learner_id: str, action: str) -> dict[str, Any]:
         "funders": {},
         "half_days": {},
         "superseded": [],
+        "trainer_signatures": [],
         **{name: [] for name in set(LISTS.values())},
     }
 
@@ -113,6 +128,54 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
         state[LISTS[kind]].append(fact)
 
 
+def is_action_wide(event: dict[str, Any]) -> bool:
+    """A trainer's signature of a half-day that names no learner: it co-signs the whole action's half-day."""
+    return (not event.get("learner_id") and bool(event.get("action")) and "unreadable" not in event
+            and event["type"] in ACTION_WIDE_TYPES and (event.get("data") or {}).get("signer") == "trainer")
+
+
+def apply_action_wide(state: dict[str, Any], event: dict[str, Any]) -> None:
+    """Add a trainer's signature of the action (and the event it corrects, if any) to a journey, once.
+
+    Not bound to the state's ``seq``: a journey created after the signature is seeded with it."""
+    facts = state.setdefault("trainer_signatures", [])
+    if any(f["event"] == event["id"] for f in facts):
+        return
+    fact = _fact(event)
+    if event.get("supersedes"):
+        fact["supersedes"] = event["supersedes"]
+    facts.append(fact)
+
+
+@dataclass
+class ActionWide:
+    """What the projection does beyond its batch for events about a whole action:
+    ``fan_out(action, events, skip)`` applies them to the action's stored journeys but those of
+    ``skip`` (the batch holds them), a chunk at a time; ``events(action)``, the action's trainer
+    signatures in the ledger (up to where the projection goes), seeds a new journey."""
+
+    fan_out: Callable[[str, list[dict[str, Any]], set[Key]], None]
+    events: Callable[[str], list[dict[str, Any]]]
+
+    @classmethod
+    def of(cls, store, until_seq: int) -> "ActionWide":
+        def fan_out(action: str, events: list[dict[str, Any]], skip: set[Key]) -> None:
+            keys = [(learner, action) for learner in store.journey_learners(action) if (learner, action) not in skip]
+            for start in range(0, len(keys), FAN_OUT_CHUNK):
+                states = store.load_journeys(keys[start:start + FAN_OUT_CHUNK])
+                for state in states.values():
+                    for event in events:
+                        apply_action_wide(state, event)
+                # saved before the batch and its cursor: a crash in between applies them again, once
+                store.save_journeys(states, 0)
+
+        def events(action: str) -> list[dict[str, Any]]:
+            found = store.action_events(action, types=ACTION_WIDE_TYPES, until_seq=until_seq)
+            return [e for e in found if is_action_wide(e)]
+
+        return cls(fan_out, events)
+
+
 def skip_unreadable(state: dict[str, Any], event: dict[str, Any]) -> None:
     """Name an event that cannot be read in its journey (once), and log it, instead of applying it."""
     if event["seq"] <= state.get("seq", 0):
@@ -129,31 +192,51 @@ def _log_skipped(event: dict[str, Any]) -> None:
 
 def project(
     events: Iterable[dict[str, Any]],
-    load: Callable[[list[tuple[str, str]]], dict[tuple[str, str], dict[str, Any]]],
+    load: Callable[[list[Key]], dict[Key, dict[str, Any]]],
     canonical: Callable[[str], str],
-) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
+    wide: ActionWide | None = None,
+) -> tuple[dict[Key, dict[str, Any]], int]:
     """Apply ``events`` to the journeys they concern; returns the changed states and the last seq.
 
-    An event row that cannot be decoded (``unreadable``, see hub.store.base.event_dict) adds no
-    fact: it is logged, named in its journey's ``unreadable`` list, and the projection goes on."""
+    A trainer's signature about a whole action (:func:`is_action_wide`) goes to every journey of
+    the action, read through ``wide``, which also seeds each new journey with the action's
+    earlier ones. An event row that cannot be decoded (``unreadable``, see
+    hub.store.base.event_dict) adds no fact: it is logged, named in its journey's ``unreadable``
+    list, and the projection goes on."""
     events = list(events)
     keys = []
+    wide_events: dict[str, list[dict[str, Any]]] = {}  # action -> its trainer signatures in the batch
     for event in events:
         if event.get("learner_id") and event.get("action"):
             event["learner_id"] = canonical(event["learner_id"])
             keys.append((event["learner_id"], event["action"]))
+        elif is_action_wide(event):
+            wide_events.setdefault(event["action"], []).append(event)
     states = load(sorted(set(keys)))
+    if wide is not None:
+        for action, found in wide_events.items():  # the journeys the batch does not touch otherwise
+            wide.fan_out(action, found, set(keys))
+    seeds: dict[str, list[dict[str, Any]]] = {}  # action -> its trainer signatures, read once per batch
     last = 0
     for event in events:
         last = max(last, event["seq"])
         if not (event.get("learner_id") and event.get("action")):
-            if "unreadable" in event:
+            if is_action_wide(event):
+                for key, state in states.items():
+                    if key[1] == event["action"]:
+                        apply_action_wide(state, event)
+            elif "unreadable" in event:
                 _log_skipped(event)
             continue
         key = (event["learner_id"], event["action"])
         state = states.get(key)
         if state is None:
             state = states[key] = new_state(*key)
+            if wide is not None:
+                if key[1] not in seeds:
+                    seeds[key[1]] = wide.events(key[1])
+                for signature in seeds[key[1]]:
+                    apply_action_wide(state, signature)
         if "unreadable" in event:
             skip_unreadable(state, event)
         else:

@@ -40,12 +40,17 @@ class ProofRule:
         return any(fnmatch.fnmatchcase(f, pattern) for f in report.funders for pattern in self.funders)
 
 
+def _label(date: str, half_day: str) -> str:
+    """``2026-10-07 matin``: a half-day as the gap messages name it."""
+    return f"{date} {'matin' if half_day == 'am' else 'après-midi'}"
+
+
 def _half_days(report: JourneyReport, today: dt.date) -> list[Gap]:
     gaps = []
     for r in report.half_days:
-        if r.half_day.date >= today or r.half_day.modality == "foad_asynchrone":
+        if r.half_day.date >= today or r.half_day.modality == "foad_asynchrone" or r.status == "public_holiday":
             continue
-        label = f"{r.half_day.date.isoformat()} {'matin' if r.half_day.half_day == 'am' else 'après-midi'}"
+        label = _label(r.half_day.date.isoformat(), r.half_day.half_day)
         if r.status == "missing":
             gaps.append(Gap("half_day_unsigned", f"{label}: no learner signature and no recorded absence",
                             "collect the learner's signature for this half-day, or record the absence",
@@ -56,19 +61,69 @@ def _half_days(report: JourneyReport, today: dt.date) -> list[Gap]:
     return gaps
 
 
+#: per kind of FOAD evidence: gap code, what is missing, what would close it
+FOAD_GAPS = {
+    "work": ("foad_no_work_trace",
+             "no work done recorded: no completed activity, quiz attempt or assessment (connection logs, downloads "
+             "and media views are traces, not work done)",
+             "import the activities completed (lms.activity_completed), quiz results (lms.quiz_attempted) or "
+             "assessments (assessment.graded) of this module"),
+    "assistance": ("foad_no_tutor_interaction",
+                   "no tutor interaction recorded: the technical and pedagogical assistance of the learner is not proven",
+                   "import the tutor's messages, feedback or live help (lms.tutor_interaction) for this learner"),
+    "connection": ("foad_no_connection_trace", "no connection time recorded",
+                   "import the LMS connection logs (lms.session) for this learner"),
+}
+
+
 def _foad_traces(report: JourneyReport, today: dt.date) -> list[Gap]:
-    foad = [r for r in report.half_days if r.half_day.modality == "foad_asynchrone" and r.half_day.date < today]
-    if report.exit_date:
-        foad = [r for r in foad if r.half_day.date <= report.exit_date]
-    figure = report.realised.get("foad_asynchrone")
-    if foad and (figure is None or not figure.events):
-        return [Gap("foad_no_connection_trace", "distance learning scheduled but no connection trace recorded",
-                    "import the LMS connection logs (lms.session) for this learner")]
-    if foad and not (report.foad_activities or report.assessments):
-        return [Gap("foad_no_activity_trace", "connection logs only: no activity, assessment or tutor trace",
-                    "import activity completions, quiz results or tutor interactions: connection logs alone "
-                    "do not prove distance learning")]
-    return []
+    """Each due FOAD module shows the evidence its funders require (D6313-3-1: work done, assistance,
+    connection times); a gap per kind that is missing, saying which."""
+    if not report.foad_modules:
+        return []
+    rules = report.rules.foad_proof if report.rules is not None else None
+    required, sources = rules.required_for(report.funders) if rules is not None else (list(FOAD_GAPS), [])
+    gaps = []
+    for module in report.foad_modules:
+        if not module.due(today, report.exit_date):
+            continue
+        for kind in module.missing(required):
+            code, missing, to_close = FOAD_GAPS[kind]
+            rule = f" (funder rule: {'; '.join(sources)})" if sources else ""
+            gaps.append(Gap(code, f"{module.name}: {missing}{rule}", to_close))
+    return gaps
+
+
+def _on_public_holiday(date: str, half_day: str, holiday: str) -> Gap:
+    return Gap("attendance_on_public_holiday",
+               f"{_label(date, half_day)} : émargement daté d'un jour férié ({holiday}), aucune heure n'est comptée",
+               "corriger la date de l'émargement (un événement correctif, supersedes) ou, si la séance a bien eu "
+               "lieu ce jour férié, la déclarer dans le planning de l'action (half_days, holiday_confirmed: true)",
+               date, half_day)
+
+
+def _calendar(report: JourneyReport, today: dt.date) -> list[Gap]:
+    """Signatures dated on a public holiday or on a day without a session: no hours, a gap to resolve."""
+    gaps = []
+    for r in report.half_days:
+        if r.status == "public_holiday":
+            date, half_day = r.half_day.date.isoformat(), r.half_day.half_day
+            if r.events:
+                gaps.append(_on_public_holiday(date, half_day, r.holiday or ""))
+            elif r.half_day.date < today:
+                gaps.append(Gap("session_on_public_holiday", f"{_label(date, half_day)} : demi-journée prévue un jour "
+                                f"férié ({r.holiday})", "retirer la demi-journée du planning, ou confirmer la séance "
+                                "(holiday_confirmed: true) et recueillir les émargements", date, half_day))
+    for entry in report.off_schedule:
+        date, half_day = entry["date"], entry["half_day"]
+        if entry["holiday"]:
+            gaps.append(_on_public_holiday(date, half_day, entry["holiday"]))
+        else:
+            gaps.append(Gap("attendance_without_session", f"{_label(date, half_day)} : émargement sans séance prévue "
+                            "au planning, aucune heure n'est comptée",
+                            "corriger la date de l'émargement (un événement correctif, supersedes) ou ajouter la "
+                            "demi-journée au planning de l'action (half_days)", date, half_day))
+    return gaps
 
 
 def _agreement(report: JourneyReport, today: dt.date) -> list[Gap]:
@@ -90,7 +145,9 @@ def _exit(report: JourneyReport, today: dt.date) -> list[Gap]:
 
 DEFAULT_RULES = [
     ProofRule("half_days", _half_days, description="each past half-day signed by the learner and the trainer"),
-    ProofRule("foad_traces", _foad_traces, description="distance learning proven by connection and activity traces"),
+    ProofRule("foad_traces", _foad_traces,
+              description="each distance module proven by work done, tutor assistance and connection times"),
+    ProofRule("calendar", _calendar, description="no signature dated on a public holiday or on a day without a session"),
     ProofRule("agreement", _agreement, description="a signed agreement before the start"),
     ProofRule("exit", _exit, description="an exit (completion or abandonment with its date) once the action ended"),
 ]
@@ -132,8 +189,8 @@ def check(reports: Iterable[JourneyReport], rules: list[ProofRule], *, funder: s
     for report in reports:
         if funder and funder not in report.funders:
             continue
-        if report.status in ("unknown", "registered", "terms_accepted") and not report.half_days:
-            continue
+        if report.status in ("unknown", "registered", "terms_accepted") and not (report.half_days or report.foad_modules):
+            continue  # nothing scheduled (no half-day, no distance module): nothing to prove yet
         found = EnrolmentGaps(report.learner_id, report.learner_name, report.action_id, sorted(report.funders),
                               report.status)
         found.gaps = _once(((rule.name, gap) for rule in rules if rule.applies(report) for gap in rule.check(report, today)))

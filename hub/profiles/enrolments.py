@@ -15,6 +15,7 @@ from typing import Any
 from hub.formats import Period
 from hub.journeys.actions import MODALITY_LABELS, NATURE_LABELS
 from hub.journeys.compute import Figure, HalfDayResult, JourneyReport
+from hub.journeys.dossier import dossier_of
 from hub.profiles.vocabulary import PRESENT, OutputFormat
 
 # --------------------------------------------------------------------------- the ledger: identifiers, names, FOAD time
@@ -216,6 +217,7 @@ def enrolment_values(report: JourneyReport, *, funding: tuple[str, dict] | None,
     split_first, split_last = split_name(report.learner_name)
     funder, fact = funding if funding else (None, {})
     details = fact.get("details") or {}
+    dossier = dossier_of(report, fact)  # no funding: the agreement's employer, no file number
     timeline = report.timeline
     registered = timeline.get("registered") or timeline.get("funding_approved") or {}
     started = timeline.get("started") or {}
@@ -247,10 +249,13 @@ def enrolment_values(report: JourneyReport, *, funding: tuple[str, dict] | None,
         "organisation.city": getattr(organisation, "city", None),
         "funding.funder": funder,
         "funding.reference": fact.get("reference"),
+        "funding.dossier": dossier.file_number,
+        "funding.employer_name": dossier.employer_name,
+        "funding.employer_siret": dossier.employer_siret,
         "funding.hours": _decimal(fact.get("hours")),
         "funding.amount": _decimal(fact.get("amount")),
         "funding.approved_on": local_date(fact.get("at"), tz),
-        "funding.remuneration": details.get("remuneration") or default_remuneration,
+        "funding.remuneration": dossier.remuneration or default_remuneration,
         "enrolment.status": report.status,
         "enrolment.registered_on": local_date(registered.get("at"), tz),
         "enrolment.entry_date": entry,

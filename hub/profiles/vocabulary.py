@@ -49,10 +49,14 @@ ENROLMENT_FIELDS: dict[str, str] = {
     "organisation.city": "place of signature",
     "funding.funder": "funder name of the funding used",
     "funding.reference": "reference of the funding (funding.approved data.reference)",
+    "funding.dossier": "the funder's file number: funding.approved data.dossier, else its reference",
+    "funding.employer_name": "the employer: funding.approved data.employer_name, else the agreement's",
+    "funding.employer_siret": "the employer's SIRET: funding.approved data.employer_siret, else the agreement's",
     "funding.hours": "hours funded",
     "funding.amount": "amount funded",
     "funding.approved_on": "date of the funding.approved event",
-    "funding.remuneration": "remuneration scheme (details.remuneration, else the export's default_remuneration)",
+    "funding.remuneration": "remuneration scheme (funding.approved data.remuneration — details.remuneration on older "
+                            "events —, else the export's default_remuneration)",
     "enrolment.status": "journey status (registered … completed, abandoned)",
     "enrolment.registered_on": "registration date (enrolment.registered, else funding.approved)",
     "enrolment.entry_date": "entry date (enrolment.started, else the first attended half-day)",
@@ -96,11 +100,12 @@ DYNAMIC_FIELDS = {
 _DYNAMIC = re.compile(r"^(ids\.[a-z][a-z0-9_]*|funding\.details\.[A-Za-z0-9_]+)$")
 
 STATUSES = ("signed", "signed_without_trainer", "remote", "absent", "absent_justified", "missing", "foad",
-            "after_exit", "upcoming")
+            "after_exit", "upcoming", "public_holiday")
 DEFAULT_STATUS_LABELS = {
     "signed": "présent", "signed_without_trainer": "présent (émargement formateur manquant)",
     "remote": "présent à distance", "absent": "absence injustifiée", "absent_justified": "absence justifiée",
     "missing": "non émargé", "foad": "formation à distance", "after_exit": "après la sortie", "upcoming": "à venir",
+    "public_holiday": "jour férié (non compté)",
 }
 PRESENT = {"signed", "signed_without_trainer", "remote"}
 

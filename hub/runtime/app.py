@@ -15,7 +15,7 @@ from pydantic import BaseModel, SecretStr
 from hub import logs
 from hub.blobs import BlobStore
 from hub.config import LoadedConfig, load_config
-from hub.connector import Connector, ConnectorContext, PullSource, Schedule
+from hub.connector import Connector, ConnectorContext, PullSource, Schedule, add_skips
 from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
@@ -55,6 +55,13 @@ class PullSummary:
     rejected: int = 0
     ok: bool = True
     error: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # records that gave no event, by reason
+    unmapped: dict[str, int] = field(default_factory=dict)  # values the mapping does not know (bounded)
+    warnings: list[str] = field(default_factory=list)  # what the connector says the admin should know
+
+    def add_skips(self, skipped: dict[str, int], unmapped: dict[str, int]) -> None:
+        tally = add_skips({"reasons": self.skipped, "unmapped": self.unmapped}, skipped, unmapped)
+        self.skipped, self.unmapped = tally["reasons"], tally["unmapped"]
 
 
 @dataclass
@@ -247,6 +254,9 @@ class Hub:
                 summary.appended += outcome.appended
                 summary.duplicates += outcome.duplicates
                 summary.rejected += outcome.rejects
+                await self.count_skipped(name, result.skipped, result.unmapped)
+                summary.add_skips(result.skipped, result.unmapped)
+                summary.warnings.extend(w for w in result.warnings if w not in summary.warnings)
                 if progress is not None:
                     progress(outcome.appended + outcome.duplicates + outcome.rejects)
                 cursor = result.cursor
@@ -266,10 +276,17 @@ class Hub:
         self.health[name] = {"ok": summary.ok, "message": "ok" if summary.ok else summary.error + hint}
         if summary.ok:
             log.info("pulled", pages=summary.pages, appended=summary.appended, duplicates=summary.duplicates,
-                     rejected=summary.rejected)
+                     rejected=summary.rejected, skipped=sum(summary.skipped.values()))
         else:
             log.error("pull failed", error=summary.error)
         return summary
+
+    async def count_skipped(self, name: str, skipped: dict[str, int], unmapped: dict[str, int]) -> None:
+        """Records of source ``name`` that gave no event: in the metrics and the source's tally."""
+        if not skipped and not unmapped:
+            return
+        self.metrics.count_skipped(name, skipped)
+        await self.store.call(self.store.add_skipped, name, skipped, unmapped)
 
     # ------------------------------------------------------------------ run once
     async def run_once(self) -> RunSummary:

@@ -43,6 +43,8 @@ class Metrics:
         Info("parcours_build", "The running version", registry=r).info({"version": hub.__version__})
         self.events = Counter("parcours_events_ingested", "Events appended to the ledger", ["type", "source"], registry=r)
         self.duplicates = Counter("parcours_events_duplicate", "Events received again and not appended", ["source"], registry=r)
+        self.skipped = Counter("parcours_records_skipped", "Well-formed source records that gave no event, by reason",
+                               ["source", "reason"], registry=r)
         self.rejects = Counter("parcours_events_rejected", "Source records dead-lettered at map/validate", ["source", "stage"], registry=r)
         self.deliveries = Gauge("parcours_outbox_rows", "Outbox rows by sink and state", ["sink", "state"], registry=r)
         self.dead_letters = Gauge("parcours_dead_letters", "Dead letters waiting for replay", ["stage"], registry=r)
@@ -88,6 +90,10 @@ class Metrics:
             self.duplicates.labels(source).inc(n)
         for (source, stage), n in Tally((r.source, r.stage) for r in rejects).items():
             self.rejects.labels(source, stage).inc(n)
+
+    def count_skipped(self, source: str, reasons: dict[str, int]) -> None:
+        for reason, n in reasons.items():
+            self.skipped.labels(source, reason).inc(n)
 
     def count_seal(self, blocks: list) -> None:
         """A sealing run completed (``blocks`` may be empty: nothing new to seal)."""

@@ -26,6 +26,7 @@ from hub.connector import WebhookRequest, WebhookSource
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
+from hub.ingest.ingestor import reject_rows
 from hub.redaction import redact_all
 from hub.runtime.apidoc import add_routes as add_apidoc_routes
 from hub.store.base import UnreadableEvent
@@ -213,7 +214,8 @@ async def post_webhook(request: web.Request) -> web.Response:
         result = await connector.handle_webhook(hook)
         if result.events and connector.keep_webhook_body:
             await _attach_body(hub, name, request.content_type, body, result.events)
-        result_ingest = await hub.append(result.events, source=name)
+        result_ingest = await hub.append(result.events, source=name, rejects=reject_rows(name, result.rejects))
+        await hub.count_skipped(name, result.skipped, result.unmapped)
     except WebhookRejected as exc:
         log.warning("webhook rejected", status=exc.status, reason=str(exc))
         return _error(exc.status, str(exc))

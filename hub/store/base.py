@@ -104,6 +104,7 @@ class SourceState:
     last_success_at: float | None = None
     last_error: str | None = None
     healthy: bool = True
+    skipped: dict[str, Any] | None = None  # {"reasons": {reason: n}, "unmapped": {value: n}} since the store began
 
 
 @dataclass
@@ -375,6 +376,10 @@ class JourneyStore(StoreThread, Protocol):
     def journeys(self, *, action: str | None = None, learner_id: str | None = None) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
+    def journey_learners(self, action: str) -> list[str]:
+        """The learners with a projected journey in ``action``, sorted (their states are read in chunks)."""
+
+    @abc.abstractmethod
     def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         """At most ``limit`` journey states following the key ``(learner_id, action)`` ``after``,
         in key order: the journeys of a large organisation, read chunk by chunk."""
@@ -385,6 +390,11 @@ class JourneyStore(StoreThread, Protocol):
     @abc.abstractmethod
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
+
+    @abc.abstractmethod
+    def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
+        """The events of ``types`` about ``action`` as a whole (no learner), up to ``until_seq``,
+        in ledger order: a trainer's signature co-signs the half-day of every learner of the action."""
 
     @abc.abstractmethod
     def event_learner_ids(self) -> list[str]:
@@ -402,6 +412,11 @@ class SourceSinkStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None: ...
+
+    @abc.abstractmethod
+    def add_skipped(self, name: str, reasons: dict[str, int], unmapped: dict[str, int]) -> None:
+        """Add to source ``name``'s tally of records that gave no event (by reason) and of the
+        values its mapping does not know (see :func:`hub.connector.add_skips`)."""
 
     @abc.abstractmethod
     def sink_state(self, name: str) -> SinkState: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
 from hub.store.sql_accounts import SqlAccounts
 from hub.store.sql_learners import SqlLearnerRegistry
@@ -111,6 +112,10 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts):
                + f" ORDER BY action{self.binary_order}, learner_id{self.binary_order}")
         return [json.loads(r["state"]) for r in self._execute(sql, params)]
 
+    def journey_learners(self, action: str) -> list[str]:
+        return [r["learner_id"] for r in self._execute(
+            f"SELECT learner_id{self.binary_order} AS learner_id FROM journeys WHERE action = ? ORDER BY 1", (action,))]
+
     def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         where = "WHERE (learner_id, action) > (?, ?) " if after else ""
         rows = self._execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT ?",
@@ -134,6 +139,12 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
+    def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
+        condition, params = self._in("type", types)
+        return [event_dict(r) for r in self._execute(
+            f"SELECT * FROM events WHERE learner_id IS NULL AND action = ? AND {condition} AND seq <= ? ORDER BY seq",
+            [action, *params, until_seq])]
+
     def event_learner_ids(self) -> list[str]:
         return [r["learner_id"] for r in self._execute(
             f"SELECT DISTINCT learner_id{self.binary_order} AS learner_id FROM events WHERE learner_id IS NOT NULL "
@@ -156,12 +167,23 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts):
             row["last_success_at"],
             row["last_error"],
             bool(row["healthy"]),
+            json.loads(row["skipped"]) if row["skipped"] else None,
         )
 
     def _save_cursor(self, name: str, cursor: Any) -> None:
         """Store source ``name``'s cursor (JSON): part of the ingest transaction that read up to it."""
         self._execute("INSERT INTO sources (name, cursor) VALUES (?, ?) "
                       "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor", (name, json.dumps(cursor)))
+
+    def add_skipped(self, name: str, reasons: dict[str, int], unmapped: dict[str, int]) -> None:
+        if not reasons and not unmapped:
+            return
+        with self._transaction():
+            self._execute("INSERT INTO sources (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+            self._execute("UPDATE sources SET skipped = skipped WHERE name = ?", (name,))  # locks the row first
+            row = self._execute("SELECT skipped FROM sources WHERE name = ?", (name,)).fetchone()
+            tally = add_skips(json.loads(row["skipped"]) if row["skipped"] else None, reasons, unmapped)
+            self._execute("UPDATE sources SET skipped = ? WHERE name = ?", (json.dumps(tally), name))
 
     def record_pull(self, name: str, *, ok: bool, error: str | None, at: float) -> None:
         with self._write():

@@ -138,6 +138,11 @@ async def test_csv_columns(tmp_path):
         "data": {"date": "2026-03-02", "half_day": "am", "trainer_cosigned": True, "details": {"room": "B2"}},
     }
     assert events[1]["learner"] == {"ref": "u2"}, "empty cells are left out"
+    write(tmp_path / "drop", "two-lms.csv", ["type,occurred_at,source_id,learner_ref,learner_site,data.percent",
+                                            "lms.progress,2026-03-02T09:00:00+01:00,p1,42,https://autre-lms.example.com,50"])
+    pages, _ = await sync(connector(tmp_path))
+    (event,) = [e for p in pages for e in p.events if e["source_id"] == "p1"]
+    assert event["learner"] == {"ref": "42", "site": "https://autre-lms.example.com"}  # ids unique per LMS only
     assert events[1]["data"] == {"date": "2026-03-02", "half_day": "pm", "trainer_cosigned": False}
     EventTypeRegistry().validate_batch(events)
 

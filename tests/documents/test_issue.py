@@ -208,9 +208,11 @@ async def test_apostrophes_accents_and_a_very_long_name_render(demo_hub, tmp_pat
                           data={"date": day, "half_day": "am", "trainer_cosigned": True}))
         items.append(dict(base, type="lms.session", occurred_at=f"{day}T17:00:00+02:00", source_id=f"sess-long-{day}",
                           data={"start": f"{day}T14:00:00+02:00", "end": f"{day}T17:00:00+02:00", "duration_seconds": 10800}))
-    # connection logs alone do not prove distance learning: one completed activity beside them
+    # connection logs alone do not prove distance learning: the work done and the tutor's assistance beside them
     items.append(dict(base, type="lms.activity_completed", occurred_at="2026-10-16T16:30:00+02:00",
                       source_id="act-long", data={"activity": "mod-react", "activity_name": "Composants React"}))
+    items.append(dict(base, type="lms.tutor_interaction", occurred_at="2026-10-14T15:00:00+02:00",
+                      source_id="tutor-long", data={"kind": "feedback", "tutor": "Sophie Lambert"}))
     items.append(dict(base, type="enrolment.completed", occurred_at="2026-10-16T17:30:00+02:00",
                       source_id="done-long", data={"date": "2026-10-16"}))
     await hub.append(items, source=None)

@@ -103,6 +103,27 @@ def invoice(in_id: str, *, amount_paid: int = 90000, metadata: dict | None = Non
     }
 
 
+def finalized_invoice(in_id: str, *, total: int = 108000, total_excluding_tax: int | None = 90000,
+                      metadata: dict | None = None, finalized_at: int = 1790000000) -> dict[str, Any]:
+    """An invoice as ``invoice.finalized`` carries it (API reference, the Invoice object): open, not
+    paid yet, numbered, with its totals with and without tax and its status transitions."""
+    return {
+        **invoice(in_id, amount_paid=0, metadata=metadata),
+        "amount_due": total, "amount_remaining": total, "paid": False, "payments": {"object": "list", "data": [],
+                                                                                  "has_more": False,
+                                                                                  "url": f"/v1/invoice_payments?invoice={in_id}"},
+        "status": "open", "status_transitions": {"finalized_at": finalized_at, "marked_uncollectible_at": None,
+                                                 "paid_at": None, "voided_at": None},
+        "effective_at": finalized_at, "due_date": finalized_at + 30 * 86400,
+        "subtotal": total_excluding_tax if total_excluding_tax is not None else total,
+        "subtotal_excluding_tax": total_excluding_tax, "total": total, "total_excluding_tax": total_excluding_tax,
+        "total_taxes": [] if total_excluding_tax is None else [
+            {"amount": total - total_excluding_tax, "tax_behavior": "exclusive", "taxability_reason": "standard_rated",
+             "taxable_amount": total_excluding_tax, "type": "tax_rate_details"}],
+        "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_fake/{in_id}", "customer_tax_ids": [],
+    }
+
+
 def charge(ch_id: str, *, amount: int = 150000, amount_refunded: int = 50000) -> dict[str, Any]:
     return {
         "id": ch_id,

@@ -263,3 +263,25 @@ def cmi5_session(learner: int, start: dt.datetime, *, course: str = "geologie", 
         "timestamp": _ts(klass + dt.timedelta(hours=1, minutes=30, seconds=15.5)),
     })
     return statements
+
+
+# ----------------------------------------------------------------------------- closings without duration
+def moodle_visit(verb: str, statement_id: str, timestamp: str, actor: dict[str, Any] = MOODLE_ACTOR) -> dict[str, Any]:
+    """A Moodle log-in or log-out (no ``result.duration``: paired with its opening)."""
+    return {"id": statement_id, "actor": copy.deepcopy(actor), "verb": {"id": f"https://w3id.org/xapi/adl/verbs/{verb}"},
+            "object": {"objectType": "Activity", "id": MOODLE, "definition": {"type": "http://id.tincanapi.com/activitytype/lms"}},
+            "timestamp": timestamp}
+
+
+def overlap_scenario(day: str = "2026-10-05") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The two syncs of issue 10's pairing report (UTC times): join 08:00 / leave 09:00 and log-in
+    08:15 / log-out 09:00; then join 13:00 / leave 14:00 and log-in 13:00 / log-out 13:20.
+    Expected: classes of 3,600 s and sessions of 2,700 s then 1,200 s."""
+    def sid(n: int) -> str:
+        return f"e1a1e2f0-2222-4c1e-9d2a-{n:012d}"
+
+    first = [bbb("join", sid(1), f"{day}T08:00:00Z"), moodle_visit("logged-in", sid(2), f"{day}T08:15:00Z"),
+             bbb("leave", sid(3), f"{day}T09:00:00Z"), moodle_visit("logged-out", sid(4), f"{day}T09:00:00Z")]
+    second = [bbb("join", sid(5), f"{day}T13:00:00Z"), moodle_visit("logged-in", sid(6), f"{day}T13:00:00Z"),
+              moodle_visit("logged-out", sid(7), f"{day}T13:20:00Z"), bbb("leave", sid(8), f"{day}T14:00:00Z")]
+    return first, second

@@ -292,6 +292,22 @@ def test_record_pull_and_source_states(store):
     assert store.source_state("moodle") == SourceState("moodle", 5, 300.0, 300.0, None, True)
 
 
+def test_skipped_records_add_up_per_source_with_bounded_unmapped_values(store):
+    from hub.connector import MAX_UNMAPPED
+
+    store.add_skipped("lrs", {"opening": 2, "unmapped_verb": 1}, {"http://x/verb/a": 1})
+    store.add_skipped("lrs", {"unmapped_verb": 2}, {"http://x/verb/a": 1, "http://x/verb/b": 1})
+    store.add_skipped("lrs", {}, {})  # nothing to add
+    assert store.source_state("lrs").skipped == {"reasons": {"opening": 2, "unmapped_verb": 3},
+                                                 "unmapped": {"http://x/verb/a": 2, "http://x/verb/b": 1}}
+    store.add_skipped("lrs", {"unmapped_verb": MAX_UNMAPPED}, {f"http://x/verb/{i:03d}": 1 for i in range(MAX_UNMAPPED)})
+    unmapped = store.source_state("lrs").skipped["unmapped"]
+    assert len(unmapped) == MAX_UNMAPPED + 1 and unmapped["http://x/verb/a"] == 2 and unmapped["(others)"] == 2  # b and 049: the rarest, then by name
+    store.record_pull("lrs", ok=True, error=None, at=1.0)  # the pull's own record keeps the tally
+    assert store.source_state("lrs").skipped["reasons"]["unmapped_verb"] == 3 + MAX_UNMAPPED
+    assert store.source_state("crm").skipped is None
+
+
 def test_rejects_are_dead_letters(store):
     rejects = [
         RejectRow("moodle", "map", "no user", json.dumps({"raw": 1}), "m-1"),
@@ -909,6 +925,7 @@ def test_journeys_projection_state(store):
     assert store.journeys() == [states[("L1", "ACT-A")], states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(action="ACT-B") == [states[("L1", "ACT-B")], states[("L2", "ACT-B")]]
     assert store.journeys(learner_id="L1", action="ACT-A") == [states[("L1", "ACT-A")]]
+    assert store.journey_learners("ACT-B") == ["L1", "L2"] and store.journey_learners("ACT-Z") == []
     # chunk by chunk, in (learner, action) order
     assert store.journeys_page(None, 2) == [states[("L1", "ACT-A")], states[("L1", "ACT-B")]]
     assert store.journeys_page(("L1", "ACT-B"), 2) == [states[("L2", "ACT-B")]]
@@ -944,6 +961,25 @@ def test_events_of_learners_and_aliases(store):
     assert changes == [f"L: merged {b} into {a}"]
     assert store.learner_aliases(a) == [b] and store.learner_alias_map() == {b: a}
     assert store.journeys(learner_id=b) == []  # follows the alias without error
+
+
+def test_action_events_are_the_learnerless_events_of_an_action(store):
+    """A trainer's signature without learner: read by action, type and sequence number."""
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    signed = {"date": "2026-11-23", "half_day": "am", "signer": "trainer"}
+    rows = [row(type="attendance.signed", action="A-1", data=signed),
+            row(type="attendance.signed", action="A-2", data=signed),
+            learner_row("moodle", person("1", "a@x.fr"), type="attendance.signed", action="A-1"),
+            row(type="lms.session", action="A-1"),
+            row(type="attendance.signed", action="A-1", data={**signed, "half_day": "pm"})]
+    store.ingest(rows, None, learners=resolver)
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    found = store.action_events("A-1", types=["attendance.signed"], until_seq=seqs[-1])
+    assert [e["id"] for e in found] == [rows[0].id, rows[4].id] and found[0]["data"] == signed
+    assert [e["id"] for e in store.action_events("A-1", types=["attendance.signed"], until_seq=seqs[3])] == [rows[0].id]
+    assert store.action_events("A-3", types=["attendance.signed"], until_seq=seqs[-1]) == []
 
 
 def test_every_store_method_is_in_the_contract():

@@ -32,7 +32,9 @@ def iso(text: str) -> str:
 
 
 class PinnedMoodle(Moodle):
-    """The Moodle connector with its wall clock pinned to :data:`NOW` (log-store tests)."""
+    """The Moodle connector with its wall clock pinned to :data:`NOW`: log-store tests close idle
+    sessions by it, and with time standing still no learner's periodic poll falls due between two
+    syncs (``learner_poll_interval``), so the learners polled are exactly those who came back."""
 
     clock = staticmethod(lambda: NOW)
 
@@ -83,7 +85,7 @@ async def sync(connector: Moodle, cursor: Any = None, *, max_pages: int = 200) -
 
 
 @contextlib.asynccontextmanager
-async def connector(tmp_path: Any, cls: type[Moodle] = Moodle, **config: Any) -> AsyncIterator[Moodle]:
+async def connector(tmp_path: Any, cls: type[Moodle] = PinnedMoodle, **config: Any) -> AsyncIterator[Moodle]:
     """An opened connector on a test context; closed (HTTP session, database) on exit."""
     cfg = cls.Config.model_validate({"kind": "moodle", **config})
     context = make_context(tmp_path / f"ctx-{id(cfg)}", "moodle")

@@ -7,7 +7,6 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from connectors.moodle import Moodle
 from connectors.moodle.mapping import EVENT_TYPES
 from hub.testing import get_connector_test_class
 from tests.connectors.moodle.conftest import PinnedMoodle
@@ -20,7 +19,7 @@ WS_CONFIG = {"url": "http://127.0.0.1:9", "token": "contract-token-0123456789", 
 
 # Web services, against the fake Moodle replaying the recordings of a real Moodle 4.4.
 TestMoodleWebServicesContract = get_connector_test_class(
-    Moodle, WS_CONFIG, name="moodle", pull_peer=lambda folder: recorded_peer(folder),
+    PinnedMoodle, WS_CONFIG, name="moodle", pull_peer=lambda folder: recorded_peer(folder),
     failing_peer=failing_peer, extra_event_types=EVENT_TYPES,
 )
 
@@ -33,7 +32,7 @@ async def generated_peer(folder: Any = None) -> AsyncIterator[dict[str, Any]]:
 
 # Web services, against the generated second data set (another course, attendance, BigBlueButton).
 TestMoodleGeneratedDataContract = get_connector_test_class(
-    Moodle, WS_CONFIG, name="moodle", pull_peer=generated_peer, extra_event_types=EVENT_TYPES,
+    PinnedMoodle, WS_CONFIG, name="moodle", pull_peer=generated_peer, extra_event_types=EVENT_TYPES,
 )
 
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from connectors.moodle import Moodle
+from tests.connectors.moodle.conftest import NOW
 from tests.fakes.moodle import TOKEN, FakeMoodle, RecordedMoodle, running
 from tests.fakes.moodle_dataset import GeneratedMoodle, generate
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(monkeypatch):
+    """Time stands still: the learners polled are those who came back, none falls due meanwhile."""
+    monkeypatch.setattr(Moodle, "clock", staticmethod(lambda: NOW))
 
 
 def hub_config(url: str, courses: str = "[3]") -> str:
@@ -99,3 +109,56 @@ async def test_malformed_record_is_dead_lettered_with_its_payload(make_hub, work
     replayed, replay_errors = await hub.dead_letters.replay_rejects(source="moodle")
     assert replayed == 0 and len(replay_errors) == 2 and "timecompleted" in replay_errors[0]
 
+
+
+async def test_one_override_read_by_web_services_and_the_log_is_one_event(make_hub, workdir):
+    from tests.connectors.moodle.conftest import ts
+    from tests.connectors.moodle.test_logstore import _override_row, override_francoise
+    from tests.fakes.moodle_db import LOGSTORE_TABLES, add_log_rows, postgres_schema
+
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    written = ts("2026-03-10 19:05:31")
+    with postgres_schema(LOGSTORE_TABLES) as dsn:
+        add_log_rows(dsn, [_override_row(1001, 6, 7, 1, written + 1, teacher=8)])
+        (workdir / "secrets" / "moodle-db").write_text(dsn)
+        async with running(FakeMoodle(RecordedMoodle())) as fake:
+            override_francoise(fake, written)
+            hub = await make_hub(hub_config(fake.url) + """
+    logstore:
+      dsn: "${file:secrets/moodle-db}"
+      ignore_users: [2]
+""")
+            summary = await hub.pull("moodle")
+        events = await hub.store.call(lambda: list(hub.store.iter_events(types=["lms.activity_completed"])))
+    assert summary.ok and summary.pages == 2
+    ids = [e["source_id"] for e in events]
+    assert ids.count("completion:7:6:complete") == 1
+    assert len(ids) == len(set(ids)), "every completion once, though both paths read them"
+    # the log read the 15 completions web services sent (and Jérôme's failed quiz they no longer show),
+    # the 2 course completions and the override: the hub kept the first of each
+    assert summary.duplicates == 18
+
+
+@pytest.mark.parametrize("namespaces, learners", [(("moodle_user", "moodle_user"), 3),
+                                                  (("moodle_user", "moodle_user_campus2"), 6)])
+async def test_two_moodle_sites_keep_their_user_ids_apart_with_a_namespace_each(make_hub, workdir, namespaces, learners):
+    """User 6 of one site and user 6 of another are two people. Linking learners on the Moodle user
+    id (match_on) merges them when both sites share the default namespace; one namespace per site
+    (user_id_namespace) keeps them apart."""
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    async with running(FakeMoodle(RecordedMoodle())) as first, running(FakeMoodle(RecordedMoodle())) as second:
+        sites = "".join(f"""
+  {name}:
+    kind: moodle
+    url: {fake.url}
+    token: "${{file:secrets/moodle-token}}"
+    courses: [3]
+    retries: 0
+    timeout: 5s
+    user_id_namespace: {namespace}
+""" for name, fake, namespace in zip(("campus1", "campus2"), (first, second), namespaces))
+        match_on = f"  learners: {{match_on: [{', '.join(sorted(set(namespaces)))}]}}\n"  # the same e-mails: not on them
+        hub = await make_hub(f"connectors:{sites}", hub_extra=match_on)
+        assert (await hub.pull("campus1")).ok and (await hub.pull("campus2")).ok
+        ids = await hub.store.call(hub.store.event_learner_ids)
+        assert len(ids) == learners  # the 3 learners with events at each site: merged, or apart

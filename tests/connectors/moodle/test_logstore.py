@@ -112,8 +112,8 @@ async def test_activity_events_and_results_from_the_log(moodle_db, tmp_path):
     assert run.by_id("course_completed:3:5")["occurred_at"] == iso("2026-03-05 13:41:09")  # row 222
     assert run.by_id("course_completed:3:4")["occurred_at"] == iso("2026-03-05 14:22:44")  # row 242
     # the log keeps what web services cannot: Jérôme's quiz first failed (row 185), then passed (row 209)
-    assert run.by_id("completion:7:5:1772532376")["data"]["state"] == "fail"
-    assert run.by_id("completion:7:5:1772717726")["data"]["state"] == "pass"
+    assert run.by_id("completion:7:5:fail")["data"]["state"] == "fail"
+    assert run.by_id("completion:7:5:pass")["data"]["state"] == "pass"
     assert run.by_id("log:226")["type"] == "moodle.work_submitted"  # Jérôme's assignment, 13:41:09
     jerome_quiz = run.by_id("quiz_attempt:2")["data"]  # row 188, attempt row 2 of mdl_quiz_attempts
     assert jerome_quiz["attempt"] == 1 and jerome_quiz["started_at"] == iso("2026-03-03 10:06:12")
@@ -138,7 +138,7 @@ async def test_same_facts_under_the_same_ids_as_web_services(pg_moodle, tmp_path
     log_ids = {e["source_id"]: e for e in log.events}
     shared = set(ws_ids) & set(log_ids)
     assert {"course_completed:3:4", "course_completed:3:5", "quiz_attempt:1", "quiz_attempt:2", "quiz_attempt:3",
-            "completion:3:4:1772439127", "completion:8:5:1772718069"} <= shared
+            "completion:3:4:complete", "completion:8:5:complete"} <= shared
     for sid in ("quiz_attempt:2", "quiz_attempt:3"):
         assert ws_ids[sid]["data"] == log_ids[sid]["data"], sid
     # completions seen by web services (current state) are all in the log too
@@ -151,10 +151,17 @@ async def test_with_web_services_the_log_adds_only_what_they_cannot_see(pg_moodl
                              logstore={"dsn": pg_moodle, "ignore_users": [2]}) as moodle:
             run = await sync(moodle)
     assert len(run.pages) == 2  # the course, then the log
-    log_page = run.pages[1].events
-    # course 3 only (`courses`): its 5 enrolments; the sessions of Zoé (4), Jérôme (3), Françoise (2), Hélène (1)
+    ws_page, log_page = run.pages[0].events, run.pages[1].events
+    # course 3 only (`courses`): its 5 enrolments; the sessions of Zoé (4), Jérôme (3), Françoise (2), Hélène (1);
+    # the completions too (every learner's, as soon as they are logged), no scores (web services give them)
     assert Counter(e["type"] for e in log_page) == {"moodle.activity_viewed": 31, "lms.session": 10,
-                                                     "enrolment.registered": 5, "lms.resource_downloaded": 3}
+                                                     "enrolment.registered": 5, "lms.resource_downloaded": 3,
+                                                     "lms.activity_completed": 16, "enrolment.completed": 2}
+    # the same completions as web services, under the same ids, plus Jérôme's failed quiz (row 185) that
+    # web services no longer show (he passed it since)
+    ws_done = {e["source_id"] for e in ws_page if e["type"] in ("lms.activity_completed", "enrolment.completed")}
+    log_done = {e["source_id"] for e in log_page if e["type"] in ("lms.activity_completed", "enrolment.completed")}
+    assert log_done - ws_done == {"completion:7:5:fail"} and ws_done <= log_done
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -309,3 +316,104 @@ async def test_the_newest_rows_wait_for_the_next_pull(pg_moodle, tmp_path):
             rest = await sync(moodle, first.cursor)
     assert rest.by_id("log:1005")["type"] == "lms.resource_downloaded"
     assert rest.cursor["log"]["last_id"] == 1013
+
+
+def _override_row(log_id: int, learner: int, cmid: int, state: int, at: int, teacher: int = HELENE) -> dict:
+    """``course_module_completion_updated`` as Moodle logs a teacher's override: userid is the teacher,
+    relateduserid the learner (rows 111–257 of the recording have the same shape)."""
+    import json
+
+    return {"id": log_id, "eventname": "\\core\\event\\course_module_completion_updated", "component": "core",
+            "action": "updated", "target": "course_module_completion", "objecttable": "course_modules_completion",
+            "objectid": 900 + log_id, "crud": "u", "contextid": 20, "contextlevel": 70, "contextinstanceid": cmid,
+            "userid": teacher, "courseid": 3, "relateduserid": learner,
+            "other": json.dumps({"relateduserid": learner, "overrideby": teacher, "completionstate": state}),
+            "timecreated": at}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_teacher_override_arrives_from_the_log_next_to_web_services(dialect, tmp_path):
+    """Maëlle never opened the course, Françoise never came back: web services do not poll them on
+    this round, the log has the teacher's overrides at once, under the learner (relateduserid)."""
+    at = ts("2026-11-28 07:40:00")
+    with fresh(dialect) as dsn:
+        add_log_rows(dsn, [_override_row(1001, MAELLE, 3, 1, at), _override_row(1002, FRANCOISE, 7, 1, at + 5)])
+        async with running(FakeMoodle(RecordedMoodle())) as fake:
+            async with connector(tmp_path, PinnedMoodle, url=fake.url, token=TOKEN, courses=[3],
+                                 logstore={"dsn": dsn, "ignore_users": [2]}) as moodle:
+                run = await sync(moodle)
+    maelle = run.by_id(f"completion:3:{MAELLE}:complete")
+    assert maelle["learner"]["ref"] == str(MAELLE) and maelle["learner"]["name"] == "Maëlle Brûlé"
+    assert maelle["data"] == {"activity": "cm:3", "state": "complete", "details": {"overridden_by": HELENE}}
+    assert maelle["occurred_at"] == iso("2026-11-28 07:40:00") and maelle["action"] == "SST-2026-03"
+    assert run.by_id(f"completion:7:{FRANCOISE}:complete")["learner"]["ref"] == str(FRANCOISE)
+    assert not [e for e in run.events if e["type"] == "lms.activity_completed" and e["learner"]["ref"] == str(HELENE)]
+
+
+def override_francoise(fake: FakeMoodle, at: int) -> None:
+    """Hélène marks Françoise's quiz (cm 7) complete: Moodle writes the completion record at ``at``."""
+    for key, value in fake.backend.answers.items():
+        if key[0] == "core_completion_get_activities_completion_status" and ("userid", "6") in key[1]:
+            next(s for s in value["statuses"] if s["cmid"] == 7).update(state=1, timecompleted=at, overrideby=HELENE)
+
+
+async def test_an_override_has_one_id_from_web_services_and_from_the_log(pg_moodle, tmp_path):
+    """Moodle writes the completion record, then logs the event: here one second later (…:1991 and
+    …:1992 in the field). The fact is the same, so is its id."""
+    written = ts("2026-03-10 19:05:31")
+    async with running(FakeMoodle(RecordedMoodle())) as fake:
+        override_francoise(fake, written)
+        async with connector(tmp_path, url=fake.url, token=TOKEN, courses=[3]) as moodle:
+            ws = await sync(moodle)
+    with fresh("postgresql") as dsn:
+        add_log_rows(dsn, [_override_row(1001, FRANCOISE, 7, 1, written + 1)])
+        async with connector(tmp_path, PinnedMoodle, logstore={"dsn": dsn}) as moodle:
+            log = await sync(moodle)
+    [from_ws] = [e for e in ws.of("lms.activity_completed", learner=FRANCOISE) if e["data"]["activity"] == "cm:7"]
+    [from_log] = [e for e in log.of("lms.activity_completed", learner=FRANCOISE) if e["data"]["activity"] == "cm:7"]
+    assert from_ws["occurred_at"] != from_log["occurred_at"]
+    assert from_ws["source_id"] == from_log["source_id"] == f"completion:7:{FRANCOISE}:complete"
+
+
+#: the cursor the former version (ids ``completion:<cmid>:<user>:<time>``) left after a full sync of course 3
+#: with the log read up to row 200: its marks, as that version wrote them
+FORMER_CURSOR = {"v": 1, "ws": {"todo": None, "courses": {"3": {"access": 1773166803, "streams": {
+    "activity_completion": {"t": 1772722953, "recent": {"completion:5:6:1772722953": 1772722953}},
+    "course_completion": {"t": 1772720564, "recent": {"course_completed:3:4": 1772720564}},
+    "progress": {"t": 1772722953, "recent": {"progress:3:6:50": 1772722953}},
+    "quiz_attempt": {"t": 1772717726, "recent": {}}, "scorm_attempt": {"t": 1772722954, "recent": {}},
+    "grade": {"t": 1773042730, "recent": {"grade:4:4:1773042730": 1773042730, "grade:4:5:1773042730": 1773042730,
+                                          "grade:1:4:1773042730": 1773042730, "grade:1:5:1773042730": 1773042730}},
+    "submission": {"t": 1772720564, "recent": {"submission:2:1772720564": 1772720564}}}}}},
+    "log": {"last_id": 200, "state": {"open": {}, "vc": {}}}}
+
+
+async def test_an_upgraded_cursor_sends_no_fact_again_under_a_new_id(pg_moodle, tmp_path):
+    """Facts sent before the upgrade keep their former ids (the hub drops them as duplicates); the
+    log, which did not emit completions next to web services, starts after the rows already written."""
+    with fresh("postgresql") as dsn:
+        async with running(FakeMoodle(RecordedMoodle())) as fake:
+            async with connector(tmp_path, PinnedMoodle, url=fake.url, token=TOKEN, courses=[3],
+                                 logstore={"dsn": dsn, "ignore_users": [2]}) as moodle:
+                run = await sync(moodle, FORMER_CURSOR)
+                # Zoé (within recheck of the last access) is polled: her completions under the ids sent before
+                zoe = sorted(e["source_id"] for e in run.of("lms.activity_completed", learner=ZOE))
+                assert zoe == ["completion:3:4:1772439127", "completion:4:4:1772439134", "completion:5:4:1772439136",
+                               "completion:6:4:1772529603", "completion:7:4:1772529611", "completion:8:4:1772720564"]
+                # rows 201–383 were written before the upgrade: their completions (rows 201, 209, 224…) are
+                # those web services sent; the log does not send them again under the new ids
+                assert not [e for e in run.pages[-1].events if e["type"] == "lms.activity_completed"]
+                assert run.cursor["log"]["completions_after"] == 383
+                # after the upgrade: the new ids, from both paths
+                override_francoise(fake, ts("2026-11-28 07:41:00"))
+                add_log_rows(dsn, [_override_row(1001, FRANCOISE, 7, 1, ts("2026-11-28 07:41:01"))])
+                for key, value in fake.backend.answers.items():
+                    if key[0] == "core_enrol_get_enrolled_users":
+                        next(u for u in value if u["id"] == FRANCOISE)["lastcourseaccess"] = ts("2026-11-28 07:41:00")
+                after = await sync(moodle, run.cursor)
+    new = [e["source_id"] for e in after.events if e["type"] == "lms.activity_completed"]
+    assert new.count(f"completion:7:{FRANCOISE}:complete") == 2, "once from each path; the hub keeps one"
+    # Françoise's first poll since the upgrade sends her earlier completions once more, under the ids the
+    # former version sent them with: duplicates the hub drops, never a second event
+    assert set(new) - {f"completion:7:{FRANCOISE}:complete"} == {
+        "completion:3:6:1772456720", "completion:4:6:1772456728", "completion:5:6:1772722953"}

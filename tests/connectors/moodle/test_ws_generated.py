@@ -71,7 +71,7 @@ async def test_results_of_the_second_data_set(tmp_path):
         async with connector(tmp_path, **config(fake, action_from="idnumber")) as moodle:
             run = await sync(moodle)
     assert {e["action"] for e in run.events} == {"ACT-0012"}
-    assert run.by_id(f"completion:100:{HUGO}:1791271348")["data"]["activity_name"] == "Fiche 1 — CACES-R489-2026-10"
+    assert run.by_id(f"completion:100:{HUGO}:complete")["data"]["activity_name"] == "Fiche 1 — CACES-R489-2026-10"
     done = {e["learner"]["ref"] for e in run.of("enrolment.completed")}
     assert done == {str(HUGO), str(JULIEN), str(KENZA), str(LEO)}  # Inès is in progress, Manon never came
     # quizzes are graded out of 100 from 20 marks, pass mark 70
@@ -109,7 +109,7 @@ async def test_a_malformed_record_is_dead_lettered_and_the_rest_ingested(tmp_pat
                 moodle.map_record(completion.payload)
             fixed = dict(completion.payload, status=dict(completion.payload["status"], timecompleted=1791271348))
             [event] = moodle.map_record(fixed)
-    assert event["source_id"] == f"completion:100:{HUGO}:1791271348"
+    assert event["source_id"] == f"completion:100:{HUGO}:complete"
 
 
 async def test_calls_grow_with_learners_not_with_activities(tmp_path):
@@ -160,7 +160,8 @@ async def test_bigbluebutton_without_log_store_is_reported(tmp_path):
 
 async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
     """Léo's quiz attempt needs manual grading: no grade, quiz not complete. Not asked about until a
-    teacher grades it; then his attempts are fetched although he did not come back to the course."""
+    teacher grades it; then he is polled although he did not come back to the course: the attempt,
+    and the completion the grade set (the quiz completes on a pass grade)."""
     course = generate(learners=6, activities=10)
     quiz_item = next(gi for gi in course.grade_items if gi["cm"]["modname"] == "quiz")
     graded = course.grades[LEO].pop(quiz_item["id"])
@@ -177,6 +178,7 @@ async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
             graded_at = graded[1] + 86400 * 30
             attempt.update(sumgrades=17, timemodified=graded_at)
             course.grades[LEO][quiz_item["id"]] = (85.0, graded_at)
+            next(s for s in course.completions[LEO] if s["cmid"] == 102).update(state=2, timecompleted=graded_at)
             fake.reset_counts()
             second = await sync(moodle, first.cursor)
     # graded after it was finished: the attempt's id carries the grading time (a correction is a new fact)
@@ -185,5 +187,95 @@ async def test_an_attempt_waiting_for_its_grade_is_sent_once_graded(tmp_path):
     assert sent["data"]["finished_at"] == iso_ts(attempt["timefinish"])
     asked = [p for _, f, p in fake.log if f == "mod_quiz_get_user_attempts" and ("userid", str(LEO)) in p]
     assert len(asked) == 1
-    polled = [p for _, f, p in fake.log if f == "core_completion_get_activities_completion_status"]
-    assert ("userid", str(LEO)) not in {kv for p in polled for kv in p}, "Léo is not polled again"
+    passed = second.by_id(f"completion:102:{LEO}:pass")
+    assert passed["occurred_at"] == iso_ts(graded_at)
+    polled = [dict(p)["userid"] for _, f, p in fake.log if f == "core_completion_get_activities_completion_status"]
+    # Léo, whose grade is new, and Julien, whose access is the newest seen (recheck); nobody else
+    assert sorted(polled) == [str(JULIEN), str(LEO)]
+
+
+DAY = 86400
+
+
+def clocked(start: float) -> type:
+    """The connector with a hand-moved wall clock (``moodle.now``): it decides which learners are due."""
+    from connectors.moodle import Moodle
+
+    class Clocked(Moodle):
+        now = start
+
+        def clock(self) -> float:  # type: ignore[override]
+            return self.now
+
+    return Clocked
+
+
+def completion_of(run, learner: int, cmid: int) -> list[dict[str, Any]]:
+    return [e for e in run.of("lms.activity_completed", learner=learner) if e["data"]["activity"] == f"cm:{cmid}"]
+
+
+async def test_a_teacher_override_arrives_for_a_learner_who_never_comes_back(tmp_path):
+    """Inès stopped coming (last access 2026-10-04), Manon never opened the course. A teacher marks
+    an activity complete for each; meanwhile Julien comes back and the course's completions move on
+    past the overrides. Both overrides must reach the hub, within ``learner_poll_interval``."""
+    course = generate(learners=6, activities=10)
+    julien_last = next(s for s in course.completions[JULIEN] if s["cmid"] == 109)
+    julien_last.update(state=0, timecompleted=0)
+    start = 1_800_000_000.0
+    async with served(course) as fake:
+        async with connector(tmp_path, clocked(start), **config(fake)) as moodle:
+            first = await sync(moodle)
+            assert not completion_of(first, INES, 105) and not completion_of(first, MANON, 100)
+            override = 1791400000
+            next(s for s in course.completions[INES] if s["cmid"] == 105).update(
+                state=1, timecompleted=override, overrideby=TEACHER)
+            next(s for s in course.completions[MANON] if s["cmid"] == 100).update(
+                state=1, timecompleted=override + 60, overrideby=TEACHER)
+            # five hours later Julien comes back and completes the attendance activity
+            julien_last.update(state=1, timecompleted=override + 5 * 3600)
+            next(u for u in course.learners if u["id"] == JULIEN).update(
+                lastaccess=override + 5 * 3600 + 30, lastcourseaccess=override + 5 * 3600 + 30)
+            moodle.now = start + 3600
+            second = await sync(moodle, first.cursor)
+            assert completion_of(second, JULIEN, 109)
+            moodle.now = start + DAY + 3600  # a whole poll interval later: every enrolled learner was due
+            fake.reset_counts()
+            third = await sync(moodle, second.cursor)
+            later = await sync(moodle, third.cursor)
+    found = completion_of(second, INES, 105) + completion_of(third, INES, 105)
+    assert len(found) == 1, "the override of a learner who did not come back"
+    assert found[0]["data"]["state"] == "complete" and found[0]["data"]["details"]["overridden_by"] == TEACHER
+    manon = completion_of(second, MANON, 100) + completion_of(third, MANON, 100)
+    assert len(manon) == 1, "the override of a learner who never opened the course"
+    polled = {dict(p)["userid"] for _, f, p in fake.log if f == "core_completion_get_activities_completion_status"}
+    assert polled >= {str(INES), str(MANON)}
+    assert later.events == [], "polled again, nothing new: nothing sent twice"
+
+
+async def test_every_learner_is_polled_once_per_interval_spread_over_the_rounds(tmp_path):
+    course = generate(learners=24, activities=4, with_bbb=False)
+    start = 1_800_000_000.0
+    async with served(course) as fake:
+        async with connector(tmp_path, clocked(start), **config(fake, learner_poll_interval="6h")) as moodle:
+            run = await sync(moodle)
+            came = {u["id"] for u in course.learners if u["lastcourseaccess"]}
+            per_round = []
+            for hour in range(1, 7):
+                fake.reset_counts()
+                moodle.now = start + hour * 3600
+                run = await sync(moodle, run.cursor)
+                per_round.append({int(dict(p)["userid"]) for _, f, p in fake.log
+                                  if f == "core_completion_get_activities_completion_status"})
+            fake.reset_counts()
+            moodle.now = start + 2 * DAY  # the hub was stopped for longer than the interval
+            await sync(moodle, run.cursor)
+            after_pause = {int(dict(p)["userid"]) for _, f, p in fake.log
+                           if f == "core_completion_get_activities_completion_status"}
+    assert after_pause == {u["id"] for u in course.learners}, "a pause longer than the interval: everyone once"
+    latest = max(u["lastcourseaccess"] for u in course.learners)
+    recheck = {u["id"] for u in course.learners if u["lastcourseaccess"] >= latest - 600}
+    rotated = [polled - recheck for polled in per_round]
+    assert set().union(*rotated) | recheck == {u["id"] for u in course.learners}, "everyone within 6 hours"
+    assert all(len(r) <= 24 // 6 + 3 for r in rotated), f"spread over the rounds: {[len(r) for r in rotated]}"
+    assert sum(len(r) for r in rotated) <= 24, "each learner once per interval"
+    assert came != {u["id"] for u in course.learners}, "the data set has learners who never came"

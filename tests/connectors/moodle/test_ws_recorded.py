@@ -26,7 +26,7 @@ async def test_full_sync_collects_the_scenario(recorded_fake: FakeMoodle, tmp_pa
     assert {e["action"] for e in run.events} == {"SST-2026-03"}
 
     # learner references carry what the hub needs to resolve a learner across sources
-    zoe = run.by_id("completion:3:4:1772439127")
+    zoe = run.by_id("completion:3:4:complete")
     assert zoe["learner"] == {"ref": "4", "email": "zoe.lhermite@example.org", "name": "Zoé L'Hermite",
                               "ids": {"moodle_user": "4", "idnumber": "MAT-10482"}}
     # Zoé viewed the page at 2026-03-02 08:12:07 UTC (row 112 of the log: completion state 1)
@@ -37,7 +37,7 @@ async def test_full_sync_collects_the_scenario(recorded_fake: FakeMoodle, tmp_pa
     # activity completion: 6 for Zoé and Jérôme, 3 for Françoise (page, PDF, URL)
     completions = Counter(e["learner"]["ref"] for e in run.of("lms.activity_completed"))
     assert completions == {"4": 6, "5": 6, "6": 3}
-    assert run.by_id("completion:7:5:1772717726")["data"]["state"] == "pass"  # Jérôme's quiz, now passed
+    assert run.by_id("completion:7:5:pass")["data"]["state"] == "pass"  # Jérôme's quiz, now passed
 
     # course completion: Zoé 2026-03-05 14:22:44, Jérôme 13:41:09 (the scenario's times)
     done = {e["learner"]["ref"]: e for e in run.of("enrolment.completed")}
@@ -165,7 +165,7 @@ async def test_rerun_fetches_only_what_changed(recorded_fake: FakeMoodle, tmp_pa
         assert recorded_fake.calls["core_completion_get_activities_completion_status"] == 2
         recorded_fake.reset_counts()
         fourth = await sync(moodle, third.cursor)
-    assert sorted(e["source_id"] for e in third.events) == ["completion:6:6:1773399990", "progress:3:6:67"]
+    assert sorted(e["source_id"] for e in third.events) == ["completion:6:6:complete", "progress:3:6:67"]
     assert fourth.events == []
     assert recorded_fake.calls["core_completion_get_activities_completion_status"] == 1  # Françoise only now
 
@@ -181,9 +181,11 @@ async def test_cursor_is_small_json(recorded_fake: FakeMoodle, tmp_path):
     assert course["access"] == 1773166803  # Zoé's last access to the course
     # a mark per stream: its newest fact (e.g. Hélène's grading, 2026-03-09 07:52:10)
     assert course["streams"]["grade"]["t"] == 1773042730
-    assert course["streams"]["quiz_attempt"]["t"] == 1772717726  # Jérôme's second attempt
-    assert set(course["streams"]) == {"activity_completion", "course_completion", "grade", "progress",
-                                      "quiz_attempt", "scorm_attempt", "submission"}
+    assert set(course["streams"]) == {"grade", "submission"}  # the course-wide ones
+    # the per-learner ones: a mark per learner polled (Maëlle never came) and the ids (CRC-32) just below it
+    assert set(course["learners"]) == {"4", "5", "6"}
+    assert course["learners"]["5"][0] == 1772718069  # Jérôme's last fact: his assignment, course complete
+    assert course["completed"] == [4, 5]
     # the grades of that second are kept: a late one of the same second would still be sent
     assert set(course["streams"]["grade"]["recent"]) == {"grade:4:4:1773042730", "grade:4:5:1773042730",
                                                          "grade:1:4:1773042730", "grade:1:5:1773042730"}

@@ -31,7 +31,17 @@ from hub.errors import AuthError, RateLimitedError, RetryableError, WebhookRejec
 from hub.runtime.server import build_app
 from hub.testing import close_context, get_connector_test_class, make_context
 from tests.conftest import TOKEN
-from tests.fakes.stripe_peer import API_KEY, StripePeer, _event, charge, checkout_session, invoice, running, sample_events
+from tests.fakes.stripe_peer import (
+    API_KEY,
+    StripePeer,
+    _event,
+    charge,
+    checkout_session,
+    finalized_invoice,
+    invoice,
+    running,
+    sample_events,
+)
 
 SECRET = "whsec_test_0123456789abcdefPARCOURS"
 OLD_SECRET = "whsec_test_old_9876543210fedcbaPARCOURS"
@@ -240,8 +250,9 @@ def test_invoice_uses_subscription_metadata_and_invoice_payment(tmp_path):
     inv["parent"] = {"type": "subscription_details",
                      "subscription_details": {"metadata": {"action": "ACT-SUB", "learner_ref": "apprenant-33"},
                                               "subscription": "sub_1"}}
-    (item,) = make(tmp_path).map_record(_event("evt_inv", "invoice.paid", 1790000000, inv))
+    item, settled = make(tmp_path).map_record(_event("evt_inv", "invoice.paid", 1790000000, inv))
     assert item["action"] == "ACT-SUB" and item["learner"]["ref"] == "apprenant-33"
+    assert (settled["action"], settled["learner"]["ref"]) == ("ACT-SUB", "apprenant-33")
     assert item["data"]["reference"] == "pi_3Qx7Ab2Lkdq0Qs0G0aBcDeF1"
     assert item["data"]["details"]["invoice_number"] == "F-2026-0042"
 
@@ -359,10 +370,10 @@ async def test_pull_lists_events_pages_and_rejects_malformed_records(tmp_path):
     rejects = [r for p in pages for r in p.rejects]
     assert [e["source_id"] for e in events] == [
         "evt_1PbX06Lkdq0Qs0GFreFail01", "evt_1PbX05Lkdq0Qs0GFchRefnd1", "evt_1PbX04Lkdq0Qs0GFcs2Async",
-        "evt_1PbX02Lkdq0Qs0GFinv1Paid", "evt_1PbWz5Lkdq0Qs0GFcs1Paid0"]
+        "evt_1PbX02Lkdq0Qs0GFinv1Paid", "evt_1PbX02Lkdq0Qs0GFinv1Paid:invoice.paid", "evt_1PbWz5Lkdq0Qs0GFcs1Paid0"]
     assert [e["type"] for e in events] == ["payment.refund_failed", "payment.refunded", "payment.succeeded",
-                                           "payment.succeeded", "payment.succeeded"]
-    assert [e["data"]["amount"] for e in events] == ["500.00", "500.00", "1200.00", "900.00", "1500.00"]
+                                           "payment.succeeded", "invoice.paid", "payment.succeeded"]
+    assert [e["data"]["amount"] for e in events] == ["500.00", "500.00", "1200.00", "900.00", "900.00", "1500.00"]
     (reject,) = rejects
     assert reject.stage == "map" and reject.source_id == "evt_1PbX03Lkdq0Qs0GFbadAmt00"
     assert reject.payload["data"]["object"]["amount_total"] == "150000"  # the original record, for replay
@@ -391,7 +402,8 @@ async def test_pull_resumes_after_downtime_without_repeats(tmp_path):
             again, _ = await sync(connector, cursor2)
         finally:
             await close_context(connector.context)
-    assert sorted(e["source_id"] for p in pages for e in p.events) == ["evt_late_after", "evt_late_same_second"]
+    assert sorted(e["source_id"] for p in pages for e in p.events) == [
+        "evt_late_after", "evt_late_after:invoice.paid", "evt_late_same_second"]
     assert [e for p in again for e in p.events] == []
     assert cursor2["since"] == since + 100
 
@@ -404,7 +416,7 @@ async def test_pull_restarts_a_pass_whose_paging_event_is_gone(tmp_path):
             page = await connector.pull(stale_cursor)
         finally:
             await close_context(connector.context)
-    assert len(page.events) == 5 and not page.has_more
+    assert len(page.events) == 6 and not page.has_more  # the paid invoice is a payment and an invoice.paid
     assert dict(peer.requests[0])["starting_after"] == "evt_expired_long_ago"
     assert "starting_after" not in dict(peer.requests[1])
 
@@ -420,7 +432,7 @@ async def test_pull_retries_429_and_5xx_honouring_retry_after(tmp_path):
             elapsed = time.monotonic() - started
         finally:
             await close_context(connector.context)
-    assert len(page.events) == 5 and len(peer.requests) == 3
+    assert len(page.events) == 6 and len(peer.requests) == 3
     assert elapsed >= 1.0, "the 429's Retry-After: 1 was not waited for"
 
 
@@ -540,8 +552,8 @@ async def test_hub_ingests_signed_webhook_once_and_the_pull_dedupes_it(served):
     peer.events.append(WEBHOOK_EVENT)
     summary = await hub.pull("stripe-main")
     assert summary.ok, summary.error
-    assert (summary.appended, summary.duplicates, summary.rejected) == (5, 1, 1)
-    assert await stored(hub) == 6
+    assert (summary.appended, summary.duplicates, summary.rejected) == (6, 1, 1)
+    assert await stored(hub) == 7
     again = await hub.pull("stripe-main")
     assert (again.appended, again.duplicates) == (0, 0)
 
@@ -555,3 +567,67 @@ async def test_hub_readiness_reports_a_revoked_key(served):
         ready = await response.json()
     assert ready["status"] == "degraded"
     assert "Stripe refused the API key" in ready["connectors"]["stripe-main"]["message"]
+
+
+# ---------------------------------------------------------------------------- invoices
+
+
+def test_a_finalized_invoice_is_an_invoice_issued(tmp_path):
+    from hub.events import EventTypeRegistry
+
+    metadata = {"learner_ref": "apprenant-05", "action": "ACT-2026-REACT-01", "payer_kind": "employer",
+                "payer_siret": "81204567800016"}
+    # 23:30 UTC on 31 October is 1 November in Paris (CET): the invoice is dated in the account's time zone
+    at = int(dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.timezone.utc).timestamp())
+    event = _event("evt_1PbX07Lkdq0Qs0GFinvFinal", "invoice.finalized", at,
+                   finalized_invoice("in_1Qx8", metadata=metadata, finalized_at=at))
+    (item,) = make(tmp_path).map_record(event)
+    assert item["type"] == "invoice.issued" and item["source_id"] == "evt_1PbX07Lkdq0Qs0GFinvFinal"
+    assert (item["learner"]["ref"], item["action"]) == ("apprenant-05", "ACT-2026-REACT-01")
+    data = item["data"]
+    assert {k: data[k] for k in ("number", "date", "payer_kind", "payer_name", "payer_siret", "amount_ht", "amount_ttc",
+                                 "currency", "due_date")} == {
+        "number": "F-2026-0042", "date": "2026-11-01", "payer_kind": "employer", "payer_name": "Jean Martin",
+        "payer_siret": "81204567800016", "amount_ht": "900.00", "amount_ttc": "1080.00", "currency": "EUR",
+        "due_date": "2026-12-01"}
+    (valid,) = EventTypeRegistry().validate_batch([item])
+    assert valid["data"].amount_ht == 900
+    # no metadata: an individual pays; no tax computed: HT is the total
+    (plain,) = make(tmp_path).map_record(_event("evt_p", "invoice.finalized", at,
+                                                finalized_invoice("in_p", total_excluding_tax=None)))
+    assert (plain["data"]["payer_kind"], plain["data"]["amount_ht"], plain["data"]["amount_ttc"]) == ("self", "1080.00",
+                                                                                                       "1080.00")
+    unnumbered = {**finalized_invoice("in_n"), "number": None}
+    with pytest.raises(ValueError, match="no number"):
+        make(tmp_path).map_record(_event("evt_n", "invoice.finalized", at, unnumbered))
+
+
+def test_a_paid_invoice_is_a_payment_and_an_invoice_paid(tmp_path):
+    from hub.events import EventTypeRegistry
+
+    payment, settled = make(tmp_path).map_record(_event("evt_paid", "invoice.paid", 1790003700, invoice("in_1Qx7")))
+    assert payment["type"] == "payment.succeeded" and payment["source_id"] == "evt_paid"
+    assert settled["type"] == "invoice.paid" and settled["source_id"] == "evt_paid:invoice.paid"
+    assert {k: settled["data"][k] for k in ("number", "paid_at", "amount", "reference")} == {
+        "number": "F-2026-0042", "paid_at": "2026-09-21T15:13:20+00:00", "amount": "900.00",
+        "reference": "pi_3Qx7Ab2Lkdq0Qs0G0aBcDeF1"}
+    EventTypeRegistry().validate_batch([payment, settled])
+
+
+async def test_hub_stores_a_signed_invoice_finalized_as_invoice_issued(served):
+    hub, client, _ = served
+    metadata = {"learner_ref": "apprenant-05", "action": "ACT-2026-REACT-01", "payer_kind": "opco",
+                "funder": "opco-atlas", "payer_siret": "44101234500018"}  # a wrong check digit
+    bad = json.dumps(_event("evt_inv_bad", "invoice.finalized", int(time.time()) - 30,
+                            finalized_invoice("in_bad", metadata=metadata))).encode()
+    status, answer = await post(client, bad, rotation_header(bad, int(time.time())))
+    assert status == 400 and "data.payer_siret" in json.dumps(answer)
+    metadata["payer_siret"] = "44101234500019"
+    body = json.dumps(_event("evt_inv_ok", "invoice.finalized", int(time.time()) - 30,
+                             finalized_invoice("in_ok", metadata=metadata))).encode()
+    status, answer = await post(client, body, rotation_header(body, int(time.time())))
+    assert status == 200, answer
+    row = await hub.store.call(hub.store.get_event, answer["ids"][0])
+    assert row["type"] == "invoice.issued" and row["data"]["payer_kind"] == "opco"
+    assert (row["data"]["number"], row["data"]["amount_ht"], row["data"]["funder"]) == ("F-2026-0042", "900.00",
+                                                                                        "opco-atlas")

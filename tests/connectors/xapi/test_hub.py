@@ -122,6 +122,11 @@ connectors:
   tokened:
     kind: xapi
     push_token: "${file:secrets/push-token}"
+  strict:
+    kind: xapi
+    push_username: "${file:secrets/push-user}"
+    push_password: "${file:secrets/push-password}"
+    push_batches: all_or_nothing
 """
 
 
@@ -190,10 +195,63 @@ async def test_push_with_a_bearer_token(served):
 async def test_malformed_push_is_refused_with_400_and_stores_nothing(served, body, message):
     hub, client = served
     headers = {**basic(PUSH_USER, PUSH_PASSWORD), "Content-Type": "application/json"}
-    async with client.post("/webhooks/pushed", data=body, headers=headers) as answer:
+    async with client.post("/webhooks/strict", data=body, headers=headers) as answer:
         assert answer.status == 400
         assert (await answer.json())["error"] == message
     assert await events(hub) == []
+
+
+async def test_a_malformed_statement_in_a_pushed_batch_is_dead_lettered_and_the_others_stored(served):
+    hub, client = served
+    bad, nameless = malformed(), {**S.CMI5_PASSED, "actor": {"name": "nobody"}}
+    del nameless["id"]
+    body = [S.CMI5_COMPLETED, bad, S.BBB_JOINED, nameless, S.BBB_LEFT]
+    async with client.post("/webhooks/pushed", json=body, headers=basic(PUSH_USER, PUSH_PASSWORD)) as answer:
+        assert answer.status == 200  # a forwarder drops a batch answered 4xx: the valid statements must arrive
+        result = await answer.json()
+    assert result["stored"] == [0, 2, 4]
+    (first, second) = result["dead_lettered"]
+    assert (first["index"], first["id"]) == (1, bad["id"]) and "result.duration: 'soon'" in first["error"]
+    assert second["index"] == 3 and "actor: no identifier" in second["error"]
+    assert result["ids"] == [S.CMI5_COMPLETED["id"], bad["id"], S.BBB_JOINED["id"], second["id"], S.BBB_LEFT["id"]]
+    assert sorted(r["source_id"] for r in await events(hub, "pushed")) == sorted([S.CMI5_COMPLETED["id"], S.BBB_LEFT["id"]])
+    letters = {d.payload["id"]: d for d in await hub.store.call(hub.store.dead_letters, source="pushed")}
+    assert set(letters) == {bad["id"], second["id"]}
+    assert letters[bad["id"]].stage == "map" and letters[bad["id"]].payload == bad  # the raw statement, for replay
+    assert letters[second["id"]].payload == {**nameless, "id": second["id"]}  # given its id, as the answer said
+
+    summary = await hub.dead_letters.replay(source="pushed", actor="test")
+    assert summary["replayed"] == 0 and len(summary["errors"]) == 2  # still malformed: kept, with the reason
+    assert len(await events(hub, "pushed")) == 2
+
+
+async def test_a_pushed_statement_dead_lettered_by_the_mapping_is_replayed_once_the_mapping_is_fixed(
+        make_hub, workdir, aiohttp_server_factory):
+    (workdir / "secrets" / "push-user").write_text(PUSH_USER)
+    (workdir / "secrets" / "push-password").write_text(PUSH_PASSWORD)
+    config = """
+connectors:
+  pushed:
+    kind: xapi
+    push_username: "${file:secrets/push-user}"
+    push_password: "${file:secrets/push-password}"
+    learner_from: [%s]
+"""
+    hub = await make_hub(config % "mbox")
+    server = await aiohttp_server_factory(build_app(hub))
+    by_mail = {**S.CMI5_COMPLETED, "actor": {"mbox": "mailto:camille@example.fr"}}
+    body = [by_mail, S.DOWNLOADED]  # the download's actor is a Moodle account only
+    async with aiohttp.ClientSession() as client:
+        async with client.post(f"http://127.0.0.1:{server.port}/webhooks/pushed", json=body,
+                               headers=basic(PUSH_USER, PUSH_PASSWORD)) as answer:
+            assert answer.status == 200 and (await answer.json())["stored"] == [0]
+    (letter,) = await hub.store.call(hub.store.dead_letters, source="pushed")
+    assert "none of the identifiers of learner_from (mbox)" in letter.error
+    await hub.stop()
+    hub = await make_hub(config % "mbox, account")  # the admin fixes the configuration and restarts
+    summary = await hub.dead_letters.replay(source="pushed", actor="test")
+    assert summary["replayed"] == 1 and summary["errors"] == []
+    assert sorted(r["source_id"] for r in await events(hub, "pushed")) == sorted([by_mail["id"], S.DOWNLOADED["id"]])
 
 
 async def test_push_refusals_for_version_attachments_and_disabled_push(served, make_hub, workdir, lrs):

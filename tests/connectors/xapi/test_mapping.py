@@ -44,7 +44,7 @@ def test_cmi5_completed():
     assert event["type"] == "lms.activity_completed"
     assert event["source_id"] == "b24bd0e0-965e-4e18-8e61-cdc2d1bb2ab5"
     assert at(event["occurred_at"]) == at("2016-06-09T18:53:23.726+00:00")
-    assert event["learner"] == {"ref": "Learner", "name": "Learner's Name", "ids": {"xapi_account": "Learner"}}
+    assert event["learner"] == {"ref": "Learner", "site": "http://example.org/", "name": "Learner's Name", "ids": {"xapi_account": "Learner"}}
     assert event["action"] == "http://course-repository.example.edu/identifiers/courses/02baafcf/aus/4c07"
     data = event["data"]
     assert data["activity"] == S.AU["id"] and data["activity_name"] == "Introduction to Geology" and data["state"] == "complete"
@@ -111,7 +111,7 @@ def test_cmi5_session_volume_helper_languages_and_actions():
     assert [e["type"] for e in events] == ["lms.progress", "lms.activity_completed", "assessment.graded",
                                          "lms.activity_completed", "lms.session", "lms.virtual_class_attended"]
     assert {e["action"] for e in events} == {"ACT-2026-GEO-01"}
-    assert events[0]["learner"] == {"ref": "u007", "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
+    assert events[0]["learner"] == {"ref": "u007", "site": S.MOODLE, "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
     assert events[1]["data"]["activity_name"] == "Géologie — module 1"  # fr-FR preferred over en-US
     assert events[4]["data"]["duration_seconds"] == 45 * 60
     assert events[5]["data"]["duration_seconds"] == 5416  # PT1H30M15.5S
@@ -179,7 +179,7 @@ def test_pairing_state_survives_json_and_expires():
     pairing = Pairing(None, dt.timedelta(hours=2))
     mapper().map(S.BBB_JOINED, pairing)
     state = pairing.dump()
-    assert list(state) == [f"class|17|{S.BBB_MEETING['id']}|"]
+    assert list(state) == [f"class|17|{S.BBB_MEETING['id']}||{S.MOODLE}"]
     restored = Pairing(state, dt.timedelta(hours=2))
     assert mapper().map(S.BBB_LEFT, restored).events[0]["data"]["duration_seconds"] == 5415
     late = Pairing(state, dt.timedelta(hours=2))
@@ -187,7 +187,7 @@ def test_pairing_state_survives_json_and_expires():
     other = copy.deepcopy(late_join)
     other["object"]["id"] += "-other"
     mapper().map(other, late)
-    assert list(late.dump()) == [f"class|17|{other['object']['id']}|"]  # the 14:00 join is older than 2 h: dropped
+    assert list(late.dump()) == [f"class|17|{other['object']['id']}||{S.MOODLE}"]  # the 14:00 join is older than 2 h: dropped
 
 
 def test_logged_in_out_session_without_duration():

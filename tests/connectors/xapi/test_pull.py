@@ -75,7 +75,10 @@ async def test_pages_follow_more_links_with_auth_and_version(lrs, make_connector
     assert first["headers"]["X-Experience-API-Version"] == "1.0.3"
     assert first["headers"]["Authorization"].startswith("Basic ")
     assert [r["path"].rsplit("/", 1)[0] for r in rest] == ["/xAPI/statements/more"] * 3  # relative links, resolved
+    closed = cursor.pop("closed")  # the class closed by BBB_LEFT: its join and its leave are consumed
     assert cursor == {"since": lrs.statements[-1]["stored"].replace("Z", "000Z"), "seen": [lrs.statements[-1]["id"]]}
+    assert closed["consumed"] == {S.BBB_JOINED["id"]: "2026-10-05T12:00:00.000000Z",
+                                  S.BBB_LEFT["id"]: "2026-10-05T13:30:15.000000Z"}
     assert sorted(ids(events)) == sorted([
         S.CMI5_COMPLETED["id"], S.CMI5_PASSED["id"], S.CMI5_PASSED["id"] + "#score", S.CMI5_SATISFIED["id"],
         S.CMI5_TERMINATED["id"], S.CMI5_FAILED["id"], S.CMI5_FAILED["id"] + "#score", S.CMI5_PROGRESSED["id"],
@@ -250,3 +253,58 @@ def test_config_validation():
     assert connector.statements_url == "https://lrs.example.fr/data/xAPI/statements"
     assert connector.overlap == dt.timedelta(0)
     assert Xapi("lrs", config.model_copy(update={"cursor_field": "timestamp"}), connector.context).overlap == dt.timedelta(hours=1)
+
+
+def intervals(events) -> dict[tuple[str, str], list[tuple[str, str, int]]]:
+    """What the hub keeps (the first event of each source_id): (start, end, seconds) by learner and type."""
+    kept: dict[str, dict] = {}
+    for event in events:
+        kept.setdefault(event["source_id"], event)
+    out: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    for event in kept.values():
+        data = event["data"]
+        if event["type"] == "lms.session":
+            span = (data["start"], data["end"], data["duration_seconds"])
+        elif event["type"] == "lms.virtual_class_attended":
+            span = (data["joined_at"], data["left_at"], data["duration_seconds"])
+        else:
+            continue
+        out.setdefault((event["learner"]["ref"], event["type"]), []).append(span)
+    for spans in out.values():
+        spans.sort()
+        for (_, end, _), (start, _, _) in zip(spans, spans[1:]):
+            assert dt.datetime.fromisoformat(start) >= dt.datetime.fromisoformat(end), spans  # never overlapping
+    return out
+
+
+@pytest.mark.parametrize("quirks", [True, False], ids=["timestamp-cursor", "stored-cursor-1h-overlap"])
+async def test_an_overlapping_re_read_pairs_each_opening_once(lrs, make_connector, quirks):
+    """Issue 10: with the 1 h overlap, the second sync re-reads the morning's join and log-in; they
+    were consumed by the morning's closings and must not open the afternoon's class and session."""
+    lrs.ralph_quirks = quirks
+    first, second = S.overlap_scenario()
+    lrs.add(first)
+    options = {"cursor_field": "timestamp"} if quirks else {"overlap": "1h"}
+    events, rejects, cursor, _ = await sync(make_connector(lrs, **options))
+    lrs.add(second)
+    more, rejects2, cursor, _ = await sync(make_connector(lrs, **options), cursor)  # a restart between the syncs
+    assert not rejects and not rejects2
+    assert {k: [s for *_, s in v] for k, v in intervals(events + more).items()} == {
+        ("17", "lms.virtual_class_attended"): [3600, 3600], ("17", "lms.session"): [2700, 1200]}
+    third = make_connector(lrs, **options)
+    again, _, cursor, _ = await sync(third, cursor)  # and a third, re-reading the afternoon
+    assert again == [] and dict(third.skipped) == {}  # what was paired is recognised, not "unpaired" again
+    assert {k: [s for *_, s in v] for k, v in intervals(events + more + again).items()} == {
+        ("17", "lms.virtual_class_attended"): [3600, 3600], ("17", "lms.session"): [2700, 1200]}
+
+
+async def test_a_restart_between_the_opening_and_the_closing_still_pairs(lrs, make_connector):
+    lrs.ralph_quirks = True
+    first, second = S.overlap_scenario()
+    lrs.add(first[:2])  # the join and the log-in only
+    events, _, cursor, _ = await sync(make_connector(lrs, cursor_field="timestamp"))
+    assert events == [] and cursor["open"]
+    lrs.add(first[2:])
+    events, _, cursor, _ = await sync(make_connector(lrs, cursor_field="timestamp"), cursor)
+    assert {k: [s for *_, s in v] for k, v in intervals(events).items()} == {
+        ("17", "lms.virtual_class_attended"): [3600], ("17", "lms.session"): [2700]}

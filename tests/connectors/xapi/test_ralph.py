@@ -45,7 +45,8 @@ def malformed() -> dict:
     return statement
 
 
-def config(ralph: RalphServer) -> str:
+def pull_config(ralph: RalphServer, extra: str = "") -> str:
+    """A connector `ralph` pulling from ``ralph`` on `timestamp` (credentials in the secrets folder)."""
     return f"""
 connectors:
   ralph:
@@ -54,10 +55,15 @@ connectors:
     username: "${{file:secrets/ralph-user}}"
     password: "${{file:secrets/ralph-password}}"
     cursor_field: timestamp
+{extra}"""
+
+
+def config(ralph: RalphServer) -> str:
+    return pull_config(ralph, f"""\
     page_limit: 100
     actions: {{"{COURSE}": ACT-2026-GEO-01}}
     id_namespaces: {{"{S.MOODLE}": moodle_user}}
-"""
+""")
 
 
 async def by_type(hub, source: str) -> dict[str, list[dict]]:
@@ -87,7 +93,7 @@ async def test_pull_cmi5_sessions_from_ralph_through_the_hub(ralph, make_hub, wo
         "lms.virtual_class_attended": 41}
     session = next(r for r in events["lms.session"] if r["learner"]["ref"] == "u007")
     assert session["action"] == "ACT-2026-GEO-01"
-    assert session["learner"] == {"ref": "u007", "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
+    assert session["learner"] == {"ref": "u007", "site": S.MOODLE, "name": "Apprenant 007", "ids": {"xapi_account": "u007", "moodle_user": "u007"}}
     start, end = (dt.datetime.fromisoformat(session["data"][k]) for k in ("start", "end"))
     assert end == BASE + dt.timedelta(minutes=7 + 45) and end - start == dt.timedelta(minutes=45)
     assert session["data"]["duration_seconds"] == 2700
@@ -130,21 +136,18 @@ async def test_wrong_password_against_ralph_is_an_auth_error(ralph, make_hub, wo
     assert hub.health["ralph"]["ok"] is False
 
 
-async def test_ralph_forwards_statements_to_the_hub_webhook(ralph_app_dir, tmp_path, make_hub, workdir,
-                                                            aiohttp_server_factory):
+def push_connectors(workdir, *names: str) -> str:
+    """Push-only xapi connectors ``names`` sharing the push credentials (written to the secrets)."""
     (workdir / "secrets" / "push-user").write_text(PUSH_USER)
     (workdir / "secrets" / "push-password").write_text(PUSH_PASSWORD)
-    hub = await make_hub("""
-connectors:
-  forwarded:
-    kind: xapi
-    push_username: "${file:secrets/push-user}"
-    push_password: "${file:secrets/push-password}"
-  refused:
-    kind: xapi
-    push_username: "${file:secrets/push-user}"
-    push_password: "${file:secrets/push-password}"
-""")
+    return "\nconnectors:\n" + "".join(
+        f'  {name}:\n    kind: xapi\n    push_username: "${{file:secrets/push-user}}"\n'
+        f'    push_password: "${{file:secrets/push-password}}"\n' for name in names)
+
+
+async def test_ralph_forwards_statements_to_the_hub_webhook(ralph_app_dir, tmp_path, make_hub, workdir,
+                                                            aiohttp_server_factory):
+    hub = await make_hub(push_connectors(workdir, "forwarded", "refused"))
     server = await aiohttp_server_factory(build_app(hub))
     hooks = f"http://127.0.0.1:{server.port}/webhooks"
     forwardings = [  # Ralph forwards in this order: the refused one is answered before the good one arrives
@@ -174,3 +177,33 @@ connectors:
     session = events["lms.session"][0]
     assert session["data"]["duration_seconds"] == 2700 and session["evidence"]  # the forwarded body is kept
     assert await by_type(hub, "refused") == {}  # wrong credentials: 401, nothing stored
+
+
+async def test_ralph_forwards_a_batch_with_one_malformed_statement_and_the_valid_ones_arrive(
+        ralph_app_dir, tmp_path, make_hub, workdir, aiohttp_server_factory):
+    """Ralph sends a forwarded batch once and drops it on a 4xx: the hub keeps the valid statements
+    and dead-letters the one it cannot read (Ralph itself accepts a duration of 'soon')."""
+    hub = await make_hub(push_connectors(workdir, "forwarded"))
+    server = await aiohttp_server_factory(build_app(hub))
+    forwardings = [{"url": f"http://127.0.0.1:{server.port}/webhooks/forwarded", "is_active": True,
+                    "basic_username": PUSH_USER, "basic_password": PUSH_PASSWORD, "max_retries": 0, "timeout": 5}]
+    ralph = RalphServer(tmp_path / "forwarding-ralph", ralph_app_dir, forwardings=forwardings)
+    await asyncio.to_thread(ralph.start)
+    bad = malformed()
+    try:
+        await post(ralph, [*S.cmi5_session(1, BASE)[:3], bad, *S.cmi5_session(1, BASE)[3:]])
+        deadline = asyncio.get_running_loop().time() + 20
+        letters: list = []
+        while asyncio.get_running_loop().time() < deadline:
+            letters = await hub.store.call(hub.store.dead_letters, source="forwarded")
+            if letters:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(ralph.stop)
+    events = await by_type(hub, "forwarded")
+    assert {t: len(rows) for t, rows in events.items()} == {
+        "lms.progress": 1, "lms.activity_completed": 2, "assessment.graded": 1, "lms.session": 1,
+        "lms.virtual_class_attended": 1}
+    (letter,) = letters
+    assert letter.stage == "map" and letter.payload["id"] == bad["id"] and "result.duration: 'soon'" in letter.error

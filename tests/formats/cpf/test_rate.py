@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 from pydantic import ValidationError
 
-from funder_formats.cpf.rate import Milestone, round_rate
+from hub.journeys.rate import Milestone, round_rate
 
 
 @pytest.mark.parametrize("done,total,expected", [

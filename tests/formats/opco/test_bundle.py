@@ -150,7 +150,7 @@ async def test_no_bundle_without_subrogation(make_hub, workdir):
     out = await hub.export("subrogation", Period.parse("2026-10"))
     assert out.written and not out.missing  # Théo's bundle (and certificate) are not asked for any more
     assert len([f for f in out.files if f.endswith(".zip")]) == 5
-    assert "1 enrolment(s) without subrogation (details.subrogation: false): no bundle" in out.notes
+    assert "1 enrolment(s) without subrogation (funding.approved subrogation: false): no bundle" in out.notes
 
 
 async def test_bundle_csv_follows_the_profile(make_hub, workdir):

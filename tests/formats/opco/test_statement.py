@@ -126,7 +126,7 @@ async def test_missing_employer_siret_is_listed_per_learner_and_nothing_is_writt
     assert sorted((m.learner, m.field) for m in refused.missing) == sorted(
         (name, "employer_siret") for name in ["Camille Dubois", "Chloé N'Diaye", "Éloïse Martin-Durand", "Théo Garnier",
                                              "Inès Haddad", "Maximilien-Alexandre de La Tour d'Auvergne"])
-    assert "details.employer_siret" in refused.missing[0].message
+    assert "data.employer_siret" in refused.missing[0].message
     assert not (workdir / "var" / "exports" / "atlas" / "2026-10" / "v1").exists()
     forced = await hub.export("atlas", Period.parse("2026-10"), allow_incomplete=True)
     assert forced.written and "missing" in forced.notes[-1]

@@ -1,4 +1,6 @@
-"""The CPF *taux de réalisation*, as the Caisse des Dépôts' rules say.
+"""The CPF *taux de réalisation*, as the Caisse des Dépôts' rules say — computed here once, for the
+EDOF declarations of the ``cpf`` export and for the CPF products of the BPF (the CDC pays the price
+times the declared rate), from the settings of the ``cpf`` export (:class:`RateConfig`).
 
 Source: Conditions particulières des organismes de formation (CP-OF), article 5.1, as
 explained by the Caisse des Dépôts on its help page "Comment calculer le taux de réalisation"
@@ -15,7 +17,7 @@ explained by the Caisse des Dépôts on its help page "Comment calculer le taux 
 * a learner who followed the whole training is at 100 % ("réalisation totale"): no rate and
   no exit reason are asked for then.
 
-How the hub applies them (see docs/formats/cpf.md):
+How the hub applies them (see docs/formats/cpf.md and docs/formats/bpf.md):
 
 * ``hours``: realised hours of the journey (signed half-days, virtual-class presence — see
   :mod:`hub.journeys.compute`) over the action's planned hours;
@@ -202,3 +204,58 @@ def absence_hours(rate: Rate, planned: Decimal, realised: Decimal) -> Decimal:
     if rate.basis == "hours":
         return max(planned - realised, Decimal(0)).quantize(CENT, ROUND_HALF_UP)
     return (planned * (100 - rate.value) / 100).quantize(CENT, ROUND_HALF_UP)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class ActionSettings(BaseModel):
+    """How the taux de réalisation of one training action is computed."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_basis: Literal["auto", "hours", "half_days", "days", "milestones"] = Field(
+        default="auto", description="auto: milestones for distance or mixed actions, else the export's unit")
+    milestones: list[Milestone] = Field(default_factory=list, description="The jalons of a distance or mixed path")
+
+
+@dataclass
+class RateProblem:
+    """Why a rate cannot be computed: the missing field and what to do."""
+
+    field: str
+    message: str
+
+
+class RateConfig(BaseModel):
+    """The keys of an export that declares CPF rates (the ``cpf`` export): the unit of in-person
+    actions and, per action, the basis and milestones. The BPF reads the same object."""
+
+    unit: Literal["hours", "half_days", "days"] = Field(
+        default="hours", description="Unit of work of in-person actions (heure, demi-journée, journée)")
+    action_settings: dict[str, ActionSettings] = Field(
+        default_factory=dict, description="Per training action id: rate basis and milestones (jalons)")
+
+    def settings_for(self, action_id: str) -> ActionSettings:
+        return self.action_settings.get(action_id) or ActionSettings()
+
+    def basis_for(self, action_id: str, action) -> Basis:
+        """The basis of the rate of ``action`` (a TrainingAction): its setting, or milestones when it is
+        not wholly in person, else the unit."""
+        basis = self.settings_for(action_id).rate_basis
+        if basis == "auto":
+            return "milestones" if is_distance_or_mixed(action) else self.unit
+        return basis
+
+    def rate_of(self, report, tz, exit_date: dt.date | None) -> Rate | RateProblem:
+        """The taux de réalisation of ``report``'s enrolment as of ``exit_date``, or why it cannot be
+        computed (milestones not configured, no planned hours)."""
+        action, action_id = report.action, report.action_id
+        basis = self.basis_for(action_id, action)
+        settings = self.settings_for(action_id)
+        if basis == "milestones" and not settings.milestones:
+            return RateProblem("milestones", f"action {action_id} is at a distance or mixed: the CDC computes its "
+                               "rate from milestones (jalons); configure "
+                               f"exports.<name>.action_settings.{action_id}.milestones")
+        if action.total_planned_hours() <= 0:
+            return RateProblem("planned_hours", f"action {action_id} has no planned hours")
+        return compute_rate(report, basis=basis, milestones=settings.milestones, tz=tz, exit_date=exit_date)

@@ -1,4 +1,5 @@
-"""French public holidays (Code du travail L3133-1, from the ``holidays`` package) and working days."""
+"""French public holidays (Code du travail L3133-1, from the ``holidays`` package), the local calendars
+and working days (hub/journeys/calendar.py; the CPF deadlines count them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 import pytest
 
 from funder_formats.cpf import CpfConfig
-from funder_formats.cpf.holidays import WorkingCalendar, public_holidays
+from hub.journeys.calendar import WorkingCalendar, calendar_name, holiday, public_holidays
 
 D = dt.date
 
@@ -62,7 +63,7 @@ def test_local_holidays():
     alsace = public_holidays(2026, ["alsace_moselle"])
     assert alsace[D(2026, 4, 3)] == "Vendredi saint" and D(2026, 12, 26) in alsace and len(alsace) == 13
     assert D(2026, 5, 22) in public_holidays(2026, ["martinique"])
-    with pytest.raises(ValueError, match="unknown region"):
+    with pytest.raises(ValueError, match="unknown calendar 'bretagne'"):
         WorkingCalendar(["bretagne"])
 
 
@@ -95,7 +96,7 @@ def test_overseas_regions_from_the_export_configuration():
     assert reunion.add_working_days(friday, 3) == D(2027, 12, 23)
     # Martinique and Guadeloupe also keep Victor Schœlcher's day (21 July)
     assert public_holidays(2027, ["martinique"])[D(2027, 7, 21)] == "Fête de Victor Schoelcher"
-    with pytest.raises(ValueError, match="unknown region 'bretagne'"):
+    with pytest.raises(ValueError, match="unknown calendar 'bretagne'"):
         CpfConfig.model_validate({"kind": "cpf", "regions": ["bretagne"]})
 
 
@@ -119,3 +120,24 @@ def test_closed_dates_and_counting():
     assert WorkingCalendar().working_days_between(D(2026, 12, 23), D(2026, 12, 29)) == 3
     assert WorkingCalendar().add_working_days(D(2025, 12, 24), 3) == D(2025, 12, 30)
     assert WorkingCalendar(["alsace_moselle"]).add_working_days(D(2025, 12, 24), 3) == D(2025, 12, 31)
+
+
+@pytest.mark.parametrize("value,name", [
+    ("metropole", "metropole"), ("69", "metropole"), ("2A", "metropole"), ("01", "metropole"),
+    ("57", "alsace_moselle"), ("67", "alsace_moselle"), ("68", "alsace_moselle"), ("alsace_moselle", "alsace_moselle"),
+    ("971", "guadeloupe"), ("972", "martinique"), ("973", "guyane"), ("974", "reunion"), ("976", "mayotte"),
+])
+def test_a_calendar_by_name_or_department(value, name):
+    assert calendar_name(value) == name
+
+
+@pytest.mark.parametrize("value", ["bretagne", "96", "975", "987", "20", ""])
+def test_an_unknown_calendar_is_an_error_that_lists_the_known_ones(value):
+    with pytest.raises(ValueError, match="unknown calendar .*metropole, alsace_moselle.*department number"):
+        calendar_name(value)
+
+
+def test_the_holiday_of_a_day_in_a_calendar():
+    assert holiday(D(2027, 1, 1)) == "Jour de l'an" and holiday(D(2027, 1, 4)) is None
+    assert holiday(D(2026, 4, 3)) is None and holiday(D(2026, 4, 3), "67") == "Vendredi saint"
+    assert holiday(D(2026, 5, 27), "guadeloupe") == "Abolition de l'esclavage"
