@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.access import SECOND_FACTOR_REQUIRED, Role, Scopes, check_scopes
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
@@ -178,6 +179,54 @@ class Organisation(BaseModel):
         return value
 
 
+class DeclaredAccount(BaseModel):
+    """A web app account declared in the configuration (docs/web-app.md): created or brought in
+    line when the daemon starts; secrets only through ${env:…} or ${file:…}."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320, description="The account's e-mail address (its sign-in name)")
+    role: Role = Field(description="What the account may open")
+    name: str | None = Field(default=None, description="The person's name, shown in the pages")
+    actions: list[str] = Field(default_factory=list, description="Training actions in its scope (trainer, manager, auditor)")
+    funders: list[str] = Field(default_factory=list, description="Funders in its scope (funder)")
+    learner: str | None = Field(default=None, description="The learner whose journey it is: hub id or key (learner)")
+    password_hash: SecretStr = Field(description="An Argon2id hash from `parcours accounts hash-password` "
+                                     "(use ${env:…} or ${file:…})")
+    totp_secret: SecretStr | None = Field(default=None, description="Base32 TOTP secret, required for every role "
+                                          "but learner (use ${env:…} or ${file:…})")
+
+    @model_validator(mode="after")
+    def _fits_its_role(self) -> "DeclaredAccount":
+        check_scopes(self.role, Scopes(tuple(self.actions), tuple(self.funders), self.learner))
+        if self.role in SECOND_FACTOR_REQUIRED and self.totp_secret is None:
+            raise ValueError(f"a {self.role} account needs its totp_secret (every role but learner signs in with one)")
+        if not self.password_hash.get_secret_value().startswith("$argon2id$"):
+            raise ValueError("password_hash is not an Argon2id hash (make one with `parcours accounts hash-password`)")
+        return self
+
+
+class WebConfig(BaseModel):
+    """The web app served under /app/ (hub.web): sessions, sign-in limits, declared accounts.
+    Accounts are also created with `parcours accounts add` (docs/web-app.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Key that signs the session cookies, at least 32 characters (use ${env:…} or "
+        "${file:…}); default: one generated once in <data_dir>/web/session-secret")
+    session_lifetime: Duration = Field(default=dt.timedelta(hours=12),
+                                       description="A session ends this long after sign-in, used or not")
+    session_idle: Duration = Field(default=dt.timedelta(hours=2),
+                                   description="A session ends after this long without a request")
+    login_max_failures: int = Field(default=5, ge=1, le=100,
+                                    description="Failed sign-ins (per e-mail address, and per client address "
+                                    "times four) within login_failure_window that lock sign-in out")
+    login_failure_window: Duration = Field(default=dt.timedelta(minutes=15),
+                                           description="Failures older than this are forgotten")
+    lockout: Duration = Field(default=dt.timedelta(minutes=15), description="How long a lockout lasts")
+    accounts: list[DeclaredAccount] = Field(
+        default_factory=list, description="Accounts kept as declared here when the daemon starts (docs/web-app.md)")
+
+
 class HubSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="Parcours Hub", description="The training organisation's name")
@@ -196,6 +245,8 @@ class HubSection(BaseModel):
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
+    web: WebConfig = Field(default_factory=WebConfig,
+                           description="The web app (/app/): sessions, sign-in limits, declared accounts")
     calendar: str = Field(
         default="metropole", description="Public holidays where the organisation trains (actions may override): "
         "metropole, alsace_moselle, guadeloupe, martinique, guyane, reunion, mayotte, saint_barthelemy, "
@@ -593,6 +644,20 @@ def parse_config(
             f"{filename}:{_line_for(lines, ('hub', 'http', 'admin_token'))}: hub.http.admin_token: "
             "too short (use at least 16 random characters)"
         )
+
+    secret = model.hub.web.session_secret
+    where = f"{filename}:{_line_for(lines, ('hub', 'web', 'session_secret'))}: hub.web.session_secret: "
+    if secret is not None and ("hub", "web", "session_secret") not in reader.interpolated:
+        problems.append(where + "secrets must come from ${env:VAR} or ${file:PATH}, not be written in the file")
+    elif secret is not None and len(secret.get_secret_value()) < 32 and ("hub", "web", "session_secret") not in reader.failed:
+        problems.append(where + "too short (use at least 32 random characters)")
+
+    for index, account in enumerate(model.hub.web.accounts):
+        for secret_field in ("password_hash", "totp_secret"):
+            full = ("hub", "web", "accounts", index, secret_field)
+            if getattr(account, secret_field) is not None and full not in reader.interpolated:
+                problems.append(f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
+                                "${env:VAR} or ${file:PATH}, not be written in the file")
 
     exports = _validate_exports(model, format_classes or {}, lines, filename, reader, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))

@@ -431,6 +431,26 @@ class AdminAction(EventData):
     target: str | None = None
 
 
+class SignIn(EventData):
+    """A sign-in to the web app, successful or not (never with the password or the code typed)."""
+
+    email: str = Field(min_length=1, max_length=320, description="The e-mail address typed (lowercased)")
+    account: str | None = Field(default=None, description="The account's id; None when no account has that address")
+    role: str | None = None
+    outcome: Literal["success", "failure"]
+    step: Literal["password", "totp", "recovery_code"] = Field(description="The step that succeeded or failed")
+    reason: str | None = Field(default=None, description="Why it failed: bad_credentials, bad_code, locked, disabled")
+    remote: str | None = Field(default=None, max_length=100, description="The client's address")
+
+
+class SignOut(EventData):
+    """A web app session ended by its user."""
+
+    email: str = Field(min_length=1, max_length=320)
+    account: str = Field(min_length=1)
+    remote: str | None = Field(default=None, max_length=100)
+
+
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # funnel
     "prospect.program_viewed": ProgramViewed,
@@ -468,6 +488,9 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "compliance.deadline_due": DeadlineDue,
     "compliance.deadline_missed": DeadlineMissed,
     "admin.action": AdminAction,
+    # the web app
+    "access.sign_in": SignIn,
+    "access.sign_out": SignOut,
 }
 
 

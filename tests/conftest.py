@@ -103,8 +103,10 @@ def each_store_url(request) -> str:
 async def make_hub(workdir, plugins):
     hubs = []
 
-    async def factory(extra: str, *, start: bool = True, store_url: str | None = None) -> Hub:
+    async def factory(extra: str, *, start: bool = True, store_url: str | None = None, hub_extra: str = "") -> Hub:
+        """A hub on BASE_HUB plus ``extra`` (top-level YAML) and ``hub_extra`` (lines under ``hub:``)."""
         base = BASE_HUB if store_url is None else BASE_HUB.replace('url: "sqlite:///var/hub.db"', f'url: "{store_url}"')
+        base += hub_extra
         path = write_config(workdir, base + textwrap.dedent(extra))
         hub = Hub.open(path, env={}, plugins=plugins)
         if start:

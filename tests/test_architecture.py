@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("hub", "hub.errors", "hub.events", "hub.durations", "hub.logs", "hub.ulid", "hub.timefmt",
                     "hub.gcpause", "hub.redaction", "hub.siret", "hub.learners", "hub.leases", "hub.blobs", "hub.http", "hub.connector",
-                    "hub.hookspecs", "hub.plugin_runtime")),
+                    "hub.hookspecs", "hub.plugin_runtime", "hub.access")),
     ("store", ("hub.store",)),
     ("journeys, ledger and config sections", ("hub.journeys", "hub.ledger", "hub.documents.settings")),
     ("configuration and plugin contracts", ("hub.config", "hub.formats", "hub.profiles", "hub.scaffold")),
@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("documents", ("hub.documents",)),
     ("audit pack (reads the store, ledger proofs, blobs and documents)", ("hub.audit",)),
     ("plugin manager", ("hub.plugins",)),
+    ("web app (pages on the runtime's server)", ("hub.web",)),
     ("runtime", ("hub.runtime",)),
     ("contract test kit (drives a runtime)", ("hub.testing", "hub.pytest_plugin")),
     ("command line", ("hub.cli",)),

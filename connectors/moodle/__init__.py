@@ -55,7 +55,8 @@ class Moodle(Connector, PullSource):
         self.mapper = Mapper(action_from=config.action_from, timezone=context.timezone,
                              attendance_modality=config.attendance_modality,
                              attendance_excused=config.attendance_excused,
-                             log_results=not config.ws_enabled, emit_views=config.logstore.emit_views)
+                             log_results=not config.ws_enabled, emit_views=config.logstore.emit_views,
+                             user_id_namespace=config.user_id_namespace)
         self.ws: MoodleWS | None = None
         if config.ws_enabled:
             http = config.client(lambda: self.context.http, base_url=config.base_url, log=context.log)

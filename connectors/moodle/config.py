@@ -154,6 +154,12 @@ class MoodleConfig(ConnectorConfig, HttpSettings.with_defaults(retry_backoff=dt.
         "learner who did not come back or never opened the course (a teacher's override); the polls are spread "
         "evenly over the interval",
     )
+    user_id_namespace: str = Field(
+        default="moodle_user", pattern=r"^[a-z][a-z0-9_]{0,49}$",
+        description="The namespace of the Moodle user id among the learner's identifiers (`ids.<namespace>`); "
+        "give each Moodle site its own (e.g. moodle_user_campus2) when several are configured, since user ids are "
+        "unique within one site only",
+    )
     concurrency: int = Field(default=4, ge=1, le=32, description="Web-service calls in flight at once")
     attendance_modality: Literal["presentiel", "distanciel_synchrone", "foad_asynchrone"] = Field(
         default="presentiel", description="Modality of the sessions of the attendance plugin (mod_attendance)",

@@ -243,8 +243,9 @@ class Mapper:
 
     def __init__(self, *, action_from: str = "shortname", timezone: dt.tzinfo = UTC,
                  attendance_modality: str = "presentiel", attendance_excused: Iterable[str] = ("E",),
-                 log_results: bool = True, emit_views: bool = True):
+                 log_results: bool = True, emit_views: bool = True, user_id_namespace: str = "moodle_user"):
         self.action_from = action_from
+        self.user_id_namespace = user_id_namespace
         self.emit_views = emit_views
         self.tz = timezone
         self.modality = attendance_modality
@@ -273,9 +274,8 @@ class Mapper:
             found = self._learners[key] = self._learner(user)
         return found
 
-    @staticmethod
-    def _learner(user: dict[str, Any]) -> dict[str, Any]:
-        ids = {"moodle_user": str(user["id"])}
+    def _learner(self, user: dict[str, Any]) -> dict[str, Any]:
+        ids = {self.user_id_namespace: str(user["id"])}
         if user.get("idnumber"):
             ids["idnumber"] = str(user["idnumber"])[:200]
         out: dict[str, Any] = {"ref": str(user["id"]), "ids": ids}

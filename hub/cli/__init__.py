@@ -23,7 +23,7 @@ COMMANDS = {
     "dlq": "dead_letters:dlq", "verify": "integrity:verify", "prove": "integrity:prove",
     "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
     "proofs": "proofs:proofs", "learners": "learners:learners",
-    "documents": "documents:documents", "keys": "documents:keys", "verify-document": "documents:verify_document",
+    "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
     "audit-pack": "audit:audit_pack",
 }
 

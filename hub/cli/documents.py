@@ -109,7 +109,7 @@ def issue(config_path: str, action: str | None, doc_type: str, learner: str | No
         for refused in run.refused:
             click.echo(f"refused {refused.learner_name or refused.learner_id}: {refused.reason}", err=True)
             for gap in refused.gaps:
-                click.echo(f"    {gap['code']}: {gap['message']} — needs {gap['what_would_close_it']}", err=True)
+                click.echo(f"    {gap['code']}: {gap['message']} — to close it: {gap['what_would_close_it']}", err=True)
         unchanged = (f", {len(run.unchanged)} unchanged (their current document already says the same; "
                      "--force re-issues)") if run.unchanged else ""
         click.echo(f"{label}: {len(run.issued)} issued{unchanged}, {len(run.refused)} refused ({run.seconds:.1f} s)")

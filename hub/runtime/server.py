@@ -4,6 +4,7 @@ Public: ``POST /webhooks/{connector}``, ``GET /healthz``, ``GET /readyz``, ``GET
 API description ``GET /openapi.json`` / ``GET /api/docs`` (hub.runtime.apidoc, from openapi.yaml beside this).
 Admin (bearer token from ``hub.http.admin_token``): ``POST /api/events`` and ``/api/…`` (``POST /api/audit-packs``:
 hub.runtime.audit_api).
+The web app (hub.web, its own sessions and guard) under ``/app/``.
 A 2xx on an ingest means the events are committed; anything else means nothing was stored.
 """
 
@@ -32,6 +33,7 @@ from hub.runtime.apidoc import add_routes as add_apidoc_routes
 from hub.runtime.audit_api import add_routes as add_audit_routes
 from hub.store.base import UnreadableEvent
 from hub.store.outage import describe, store_unavailable
+from hub.web.app import mount as mount_web_app
 
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
@@ -394,4 +396,5 @@ def build_app(hub: "Hub") -> web.Application:
     add_document_routes(app, hub)
     add_audit_routes(app, admin_only)
     add_apidoc_routes(app)
+    mount_web_app(app, hub)  # the web pages under /app/ (hub.web, docs/web-app.md)
     return app

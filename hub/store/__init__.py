@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hub.errors import ConfigError
 from hub.store.base import (
+    AccountStore,
     BlockStore,
     Claimed,
     DeadLetter,
@@ -27,7 +28,7 @@ from hub.store.base import (
 from hub.store.sqlite import SQLiteStore
 
 __all__ = [
-    "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
+    "AccountStore", "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
     "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "RejectRow", "SinkState", "SourceSinkStore",
     "SourceState", "UnreadableEvent", "Store", "open_store",
 ]

@@ -556,8 +556,76 @@ class JobStore(StoreThread, Protocol):
         """The owner of a live lease ``name``, or None."""
 
 
+class DuplicateAccount(HubError):
+    """An account with this e-mail address exists already."""
+
+    def __init__(self, email: str):
+        self.email = email
+        super().__init__(f"an account with the e-mail address {email} exists already")
+
+
+class AccountStore(StoreThread, Protocol):
+    """The web app's accounts (hub.web.accounts), their server-side sessions and sign-in failures."""
+
+    @abc.abstractmethod
+    def add_account(self, account: dict[str, Any], *, at: float) -> None:
+        """Store a new account (``id``, ``email``, ``role``, ``scopes``, ``origin``, optional ``name``,
+        ``password_hash``, ``totp_secret``, ``recovery_codes``); :class:`DuplicateAccount` when its
+        e-mail address is taken."""
+
+    @abc.abstractmethod
+    def account(self, account_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def account_by_email(self, email: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account, by e-mail address."""
+
+    @abc.abstractmethod
+    def update_account(self, account_id: str, *, at: float, **fields: Any) -> bool:
+        """Change fields of an account; False when there is no such account."""
+
+    @abc.abstractmethod
+    def use_recovery_code(self, account_id: str, code_hash: str, *, at: float) -> bool:
+        """Remove ``code_hash`` from the account's recovery codes: True when it was there (used once)."""
+
+    @abc.abstractmethod
+    def use_totp_step(self, account_id: str, step: int, *, at: float) -> bool:
+        """Record that the TOTP code of time step ``step`` was used: False when that step or a
+        later one was used already (a code works once)."""
+
+    @abc.abstractmethod
+    def add_web_session(self, session: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def web_session(self, session_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def update_web_session(self, session_id: str, **fields: Any) -> bool:
+        """Change a session that is not revoked; False otherwise."""
+
+    @abc.abstractmethod
+    def revoke_web_sessions(self, account_id: str, *, at: float) -> int:
+        """Revoke every live session of an account; how many."""
+
+    @abc.abstractmethod
+    def login_lock(self, keys: list[str], *, now: float) -> float | None:
+        """Until when one of ``keys`` (``email:…``, ``ip:…``) is locked out, or None."""
+
+    @abc.abstractmethod
+    def record_login_failure(self, keys: list[str], *, now: float, window: float, limit: int,
+                             lockout: float) -> float | None:
+        """Count a failed sign-in against each key; a key that reaches ``limit`` failures within
+        ``window`` seconds is locked for ``lockout`` seconds. Until when, if this locked one."""
+
+    @abc.abstractmethod
+    def clear_login_failures(self, keys: list[str]) -> None: ...
+
+
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
-            LearnerStore, JobStore):
+            LearnerStore, JobStore, AccountStore):
     """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
     part above, plus the schema's lifecycle and the worker thread the store runs on."""
 

@@ -2,8 +2,8 @@
 
 Written once with ``?`` placeholders over the hooks of :class:`hub.store.dialect.SqlDialect`, by
 concern: the learner registry (:mod:`hub.store.sql_learners`), the outbox and dead letters
-(:mod:`hub.store.sql_outbox`), and here the ledger reads, blocks, journeys, sources and sinks, job
-runs and leases. ``SQLiteStore`` and ``PostgresStore`` keep only what really differs: the schema
+(:mod:`hub.store.sql_outbox`), the web app's accounts (:mod:`hub.store.sql_accounts`), and here
+the ledger reads, blocks, journeys, sources and sinks, job runs and leases. ``SQLiteStore`` and ``PostgresStore`` keep only what really differs: the schema
 and migrations, ingest, claiming deliveries, bulk journey writes and snapshots.
 """
 
@@ -14,11 +14,12 @@ from typing import Any, Iterator
 
 from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
+from hub.store.sql_accounts import SqlAccounts
 from hub.store.sql_learners import SqlLearnerRegistry
 from hub.store.sql_outbox import SqlOutbox
 
 
-class SqlStore(SqlLearnerRegistry, SqlOutbox):
+class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts):
     """The shared methods of the SQL stores; a dialect subclass completes it."""
 
     # ------------------------------------------------------------------ reading the ledger

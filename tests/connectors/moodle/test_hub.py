@@ -137,3 +137,28 @@ async def test_one_override_read_by_web_services_and_the_log_is_one_event(make_h
     # the log read the 15 completions web services sent (and Jérôme's failed quiz they no longer show),
     # the 2 course completions and the override: the hub kept the first of each
     assert summary.duplicates == 18
+
+
+@pytest.mark.parametrize("namespaces, learners", [(("moodle_user", "moodle_user"), 3),
+                                                  (("moodle_user", "moodle_user_campus2"), 6)])
+async def test_two_moodle_sites_keep_their_user_ids_apart_with_a_namespace_each(make_hub, workdir, namespaces, learners):
+    """User 6 of one site and user 6 of another are two people. Linking learners on the Moodle user
+    id (match_on) merges them when both sites share the default namespace; one namespace per site
+    (user_id_namespace) keeps them apart."""
+    (workdir / "secrets" / "moodle-token").write_text(TOKEN)
+    async with running(FakeMoodle(RecordedMoodle())) as first, running(FakeMoodle(RecordedMoodle())) as second:
+        sites = "".join(f"""
+  {name}:
+    kind: moodle
+    url: {fake.url}
+    token: "${{file:secrets/moodle-token}}"
+    courses: [3]
+    retries: 0
+    timeout: 5s
+    user_id_namespace: {namespace}
+""" for name, fake, namespace in zip(("campus1", "campus2"), (first, second), namespaces))
+        match_on = f"  learners: {{match_on: [{', '.join(sorted(set(namespaces)))}]}}\n"  # the same e-mails: not on them
+        hub = await make_hub(f"connectors:{sites}", hub_extra=match_on)
+        assert (await hub.pull("campus1")).ok and (await hub.pull("campus2")).ok
+        ids = await hub.store.call(hub.store.event_learner_ids)
+        assert len(ids) == learners  # the 3 learners with events at each site: merged, or apart

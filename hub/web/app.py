@@ -1,0 +1,43 @@
+"""The web app as an aiohttp sub-application, mounted by hub.runtime.server under ``/app/``.
+
+Its middlewares, outermost first: security headers on every response (hub.web.headers), then
+the session and the CSRF check of every unsafe method (hub.web.context). Each route declares who
+may reach it (hub.web.guard).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub.web import PREFIX, headers, routes_auth, routes_home, routes_learner, routes_trainer, static
+from hub.web.context import CONTEXT, WebContext, session_and_csrf
+from hub.web.declared import apply_declared
+
+
+def build_web_app(hub: Any) -> web.Application:
+    """The sub-application of every web page (see hub.runtime.server.build_app)."""
+    app = web.Application(middlewares=[headers.security_headers, session_and_csrf])
+    app[CONTEXT] = WebContext(hub)
+    for module in (routes_auth, routes_home, routes_trainer, routes_learner, static):
+        app.add_routes(module.ROUTES)
+
+    async def stop_watcher(_app: web.Application) -> None:
+        if "watcher" in vars(app[CONTEXT]):
+            await app[CONTEXT].watcher.stop()
+
+    async def apply_declared_accounts(_app: web.Application) -> None:
+        """When the daemon starts: the accounts hub.web.accounts declares (hub.web.declared)."""
+        changes = await apply_declared(hub.store, hub.append, hub.config.hub.web.accounts, hub.log)
+        if changes:
+            hub.log.info("declared accounts applied", changes=changes)
+
+    app.on_startup.append(apply_declared_accounts)
+    app.on_cleanup.append(stop_watcher)
+    return app
+
+
+def mount(app: web.Application, hub: Any) -> None:
+    """Mount the web app under ``/app/`` on the daemon's application."""
+    app.add_subapp(PREFIX, build_web_app(hub))

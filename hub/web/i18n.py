@@ -1,0 +1,55 @@
+"""The interface's languages: French (default) and English, from a small message catalogue.
+
+``messages/fr.json`` and ``messages/en.json`` map a key to its text (``{name}`` placeholders
+filled with str.format); both have the same keys (tests/web/test_i18n.py). The language is the
+user's choice (the ``parcours_lang`` cookie, set by the language switch), else the browser's
+Accept-Language, else French. A catalogue of a few dozen strings needs no Babel: no plural forms
+or number formats beyond what the templates do.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+from aiohttp import web
+
+LANGUAGES = ("fr", "en")
+DEFAULT = "fr"
+COOKIE = "parcours_lang"
+
+
+@functools.cache
+def catalogue(language: str) -> dict[str, str]:
+    return json.loads((resources.files("hub.web") / "messages" / f"{language}.json").read_text(encoding="utf-8"))
+
+
+def language_of(request: web.Request) -> str:
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    ranked = []
+    for part in request.headers.get("Accept-Language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((weight, tag.strip().lower().split("-")[0]))
+    for _, tag in sorted(ranked, key=lambda r: -r[0]):
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT
+
+
+def translator(language: str):
+    messages, fallback = catalogue(language), catalogue(DEFAULT)
+
+    def translate(key: str, **values) -> str:
+        text = messages.get(key) or fallback.get(key)
+        if text is None:
+            raise KeyError(f"no message {key!r} in hub/web/messages/{language}.json")
+        return text.format(**values) if values else text
+
+    return translate

@@ -1,0 +1,29 @@
+"""The home page of every signed-in account: who is signed in, with which role and scopes, and
+the pages that role opens today."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.web.context import render
+from hub.web.guard import PRINCIPAL, requires
+from hub.web.roles import ROLES
+
+#: the pages built so far, per role: (route, message key of its title)
+PAGES = {
+    "admin": [("/app/trainer/today", "nav.today")],
+    "manager": [("/app/trainer/today", "nav.today")],
+    "trainer": [("/app/trainer/today", "nav.today")],
+    "learner": [("/app/learner/journey", "nav.journey")],
+    "funder": [],
+    "auditor": [],
+}
+
+
+@requires(*ROLES)
+async def home(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    return render(request, "home.html", pages=PAGES[principal.role])
+
+
+ROUTES = [web.get("/", home)]

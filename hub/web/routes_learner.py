@@ -1,0 +1,57 @@
+"""The learner's own journey: per enrolment, realised against planned hours, the half-days signed,
+the activities done, and what is still needed (the proof gaps that concern the learner), read
+from the computed journeys of the account's own learner id only: no identifier in the address,
+nothing to guess."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from hub.journeys.proofs import check
+from hub.web.context import context, render
+from hub.web.guard import PRINCIPAL, requires
+from hub.web.today import SIGNED
+
+#: the proof gaps a learner can act on (the others are the organisation's paperwork)
+LEARNER_GAPS = ("half_day_unsigned", "half_day_no_trainer_signature", "foad_no_connection_trace",
+                "foad_no_activity_trace")
+
+
+@dataclass
+class Enrolment:
+    report: object
+    title: str
+    signed: int
+    due: int  # scheduled half-days to date that expect a signature
+    activities_done: list[str]
+    needed: list[object] = field(default_factory=list)  # Gap, the learner's
+    paperwork: int = 0  # gaps the organisation closes
+
+
+@requires("learner")
+async def journey(request: web.Request) -> web.Response:
+    ctx = context(request)
+    principal = request[PRINCIPAL]
+    today = dt.datetime.now(ctx.hub.config.timezone).date()
+    reports = await ctx.hub.journey_reports(learner_id=principal.scopes.learner, today=today)
+    gaps = {(g.learner_id, g.action): g.gaps for g in check(reports, ctx.hub.proof_rules(), today=today)}
+    enrolments = []
+    for report in reports:
+        expected = [r for r in report.half_days
+                    if r.half_day.date < today and r.half_day.modality != "foad_asynchrone" and r.status != "after_exit"]
+        found = [gap for _rule, gap in gaps.get((report.learner_id, report.action_id), [])]
+        enrolments.append(Enrolment(
+            report, report.action.title if report.action else report.action_id,
+            signed=sum(1 for r in expected if r.status in SIGNED or r.status == "signed_without_trainer"),
+            due=len(expected),
+            activities_done=[a.get("name") or a["activity"] for a in report.foad_activities
+                             if a.get("state") in ("complete", "pass")],
+            needed=[g for g in found if g.code in LEARNER_GAPS],
+            paperwork=sum(1 for g in found if g.code not in LEARNER_GAPS)))
+    return render(request, "learner.html", enrolments=enrolments, today=today)
+
+
+ROUTES = [web.get("/learner/journey", journey)]

@@ -1,0 +1,80 @@
+"""The authorisation matrix: every route of the web app, for every role and for no session, answers
+the status written here. A route added without its line here fails this test, and so does a route
+without a guard (hub.web.guard)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.runtime.server import build_app
+from hub.web import PREFIX
+from hub.web.guard import access_of
+from hub.web.roles import ROLES
+
+ANONYMOUS = "no session"
+WHO = (ANONYMOUS, *ROLES)
+STAFF_PAGES = {"trainer", "manager", "admin"}
+
+
+def everyone(status: int) -> dict[str, int]:
+    return {who: status for who in WHO}
+
+
+def page_for(roles: set[str], *, anonymous: int = 303) -> dict[str, int]:
+    return {ANONYMOUS: anonymous, **{r: 200 if r in roles else 403 for r in ROLES}}
+
+
+#: (method, route) -> (the path requested, {who: expected status}). POSTs send a valid CSRF token.
+MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
+    ("GET", "/app/"): ("/app/", page_for(set(ROLES))),
+    ("GET", "/app/login"): ("/app/login", {ANONYMOUS: 200, **{r: 303 for r in ROLES}}),  # signed in: sent on
+    ("POST", "/app/login"): ("/app/login", everyone(401)),  # with a wrong password
+    ("GET", "/app/login/code"): ("/app/login/code", everyone(303)),  # no password typed: back to sign-in
+    ("POST", "/app/login/code"): ("/app/login/code", everyone(303)),
+    ("POST", "/app/logout"): ("/app/logout", everyone(303)),
+    ("POST", "/app/language"): ("/app/language", everyone(303)),
+    ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
+    ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
+    ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
+    ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
+    ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
+}
+STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on
+
+
+def web_routes(app) -> dict[tuple[str, str], object]:
+    return {(r.method, r.resource.canonical): r.handler for r in app.router.routes()
+            if r.method != "HEAD" and r.resource.canonical.startswith(PREFIX + "/")}
+
+
+async def test_every_web_route_has_a_guard_and_a_line_in_the_matrix(site):
+    routes = web_routes(build_app(site.hub))
+    assert routes, "no web route found"
+    unguarded = sorted(k for k, handler in routes.items() if access_of(handler) is None)
+    assert not unguarded, f"web routes without @public or @requires (hub.web.guard): {unguarded}"
+    missing = sorted(set(routes) - set(MATRIX))
+    assert not missing, f"web routes missing from the authorisation matrix of {__file__}: {missing}"
+    extra = sorted(set(MATRIX) - set(routes))
+    assert not extra, f"the matrix lists routes the web app does not have: {extra}"
+
+
+@pytest.mark.parametrize("who", WHO)
+async def test_each_route_answers_each_role_as_the_matrix_says(site, people, who):
+    person = people()
+    if who != ANONYMOUS:
+        assert (await person.sign_in(who)).status == 303
+    wrong = []
+    # signing out last: signing in again would need a new TOTP code, and a code works once
+    for (method, _route), (path, expected) in sorted(MATRIX.items(), key=lambda item: item[1][0] == "/app/logout"):
+        if method == "GET" and (method, _route) in STREAMS:
+            async with person.http.get(path, allow_redirects=False, headers={"Accept": "text/event-stream"}) as r:
+                status = r.status
+        elif method == "GET":
+            status = (await person.get(path)).status
+        else:
+            token_page = "/app/login" if who == ANONYMOUS else "/app/"
+            form = {"email": site.emails.get(who, "nobody@demo.example"), "password": "not the password"}
+            status = (await person.post(path, form, token_from=token_page)).status
+        if status != expected[who]:
+            wrong.append(f"{method} {path}: {status}, expected {expected[who]}")
+    assert not wrong, f"as {who}:\n" + "\n".join(wrong)

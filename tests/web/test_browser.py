@@ -1,0 +1,168 @@
+"""The web app in a real browser: Debian's chromium, headless, driven by Selenium through
+chromium-driver (.ci/run installs both). A trainer signs in with the second factor, sees the day's
+attendance, watches a co-signature arrive live (htmx over server-sent events), signs out; each
+page is checked with axe-core (no serious or critical violation) and screenshotted in the test's
+folder. Skipped, with the reason, only where /usr/bin/chromium is absent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from tests.web.conftest import ACTION, PASSWORD
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not (CHROMIUM.exists() and DRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs them)")]
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,900", "--lang=fr-FR"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+class Page:
+    """The browser, each call run in a thread: the daemon under test serves on this test's event loop."""
+
+    def __init__(self, driver, base: str, shots: Path):
+        self.driver, self.base, self.shots = driver, base, shots
+
+    async def __call__(self, fn, *args):
+        return await asyncio.to_thread(fn, *args)
+
+    async def open(self, path: str) -> None:
+        await self(self.driver.get, self.base + path)
+
+    async def fill(self, field_id: str, text: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        element = await self(self.driver.find_element, By.ID, field_id)
+        await self(element.clear)
+        await self(element.send_keys, text)
+
+    async def click(self, element_id: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        await self((await self(self.driver.find_element, By.ID, element_id)).click)
+
+    async def text(self, css: str) -> str:
+        from selenium.webdriver.common.by import By
+
+        return await self(lambda: self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+    async def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+        def holds() -> bool:
+            try:
+                return predicate()
+            except (StaleElementReferenceException, NoSuchElementException):  # htmx swapped it meanwhile
+                return False
+
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + timeout
+        while not await self(holds):
+            assert loop.time() < ends, f"timed out on {self.driver.current_url}"
+            await asyncio.sleep(0.1)
+
+    async def screenshot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        assert await self(self.driver.save_screenshot, str(path))
+        assert path.stat().st_size > 1000
+        return path
+
+    async def accessibility_problems(self) -> list[str]:
+        """axe-core's serious and critical violations of the page (WCAG 2.x A and AA rules)."""
+        await self(self.driver.execute_script, AXE.read_text(encoding="utf-8"))
+        result = await self(self.driver.execute_async_script, """
+            const done = arguments[arguments.length - 1];
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(JSON.stringify(r.violations)), e => done(JSON.stringify([{id: 'axe', impact: 'critical', help: String(e), nodes: []}])));
+        """)
+        return [f"{v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} element(s): "
+                f"{[n.get('target') for n in v['nodes'][:3]]})"
+                for v in json.loads(result) if v["impact"] in ("serious", "critical")]
+
+
+async def test_a_trainer_signs_in_sees_the_day_live_and_signs_out(site, browser, tmp_path):
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+
+    await page.open("/app/trainer/today?date=2026-10-07")
+    assert "/app/login" in browser.current_url  # not signed in: the sign-in page, then back here
+    assert await page.accessibility_problems() == []
+    await page.screenshot("1-sign-in")
+    await page.fill("email", site.emails["trainer"])
+    await page.fill("password", PASSWORD)
+    await page.click("sign-in")
+    await page.wait_for(lambda: "/app/login/code" in browser.current_url)
+    assert await page.accessibility_problems() == []
+    await page.fill("code", pyotp.TOTP(site.secrets["trainer"]).now())
+    await page.click("verify-code")
+    await page.wait_for(lambda: "/app/trainer/today" in browser.current_url)
+
+    morning = '[data-half-day="2026-10-07/am"]'
+    assert "Théo Garnier" in await page.text(f"{morning} .partial")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("2-today")
+
+    await asyncio.sleep(1.5)  # the page's event stream is open
+    await site.hub.append([{
+        "type": "attendance.signed", "occurred_at": "2026-10-07T12:35:00+02:00", "source_id": "cosign-theo",
+        "learner": {"ref": "apprenant-04", "email": "theo.garnier@example.fr"}, "action": ACTION,
+        "data": {"date": "2026-10-07", "half_day": "am", "signer": "learner", "trainer_cosigned": True}}],
+        source="back-office")
+    await page.wait_for(lambda: "Théo Garnier" in browser.find_element("css selector", f"{morning} .signed").text,
+                        timeout=15)  # no reload: htmx fetched the weeks again when the event arrived
+    assert "co-signature" not in await page.text(morning)
+    await page.screenshot("3-today-after-co-signature")
+
+    await page.click("sign-out")
+    await page.wait_for(lambda: browser.current_url.endswith("/app/login"))
+    await page.open("/app/trainer/today")
+    assert "/app/login" in browser.current_url
+    assert [e["data"]["outcome"] for e in await site.hub.store.call(
+        lambda: list(site.hub.store.iter_events(types=["access.sign_in"])))] == ["success"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["1-sign-in.png", "2-today.png",
+                                                             "3-today-after-co-signature.png"]
+
+
+async def test_a_learner_signs_in_and_reads_its_journey(site, browser, tmp_path):
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/")
+    await page.fill("email", site.emails["learner"])
+    await page.fill("password", PASSWORD)
+    await page.click("sign-in")
+    await page.wait_for(lambda: "/app/login/code" in browser.current_url)
+    await page.fill("code", pyotp.TOTP(site.secrets["learner"]).now())
+    await page.click("verify-code")
+    await page.wait_for(lambda: browser.current_url.endswith("/app/"))
+    assert await page.accessibility_problems() == []
+    from selenium.webdriver.common.by import By
+
+    await page((await page(browser.find_element, By.LINK_TEXT, "Mon parcours")).click)
+    await page.wait_for(lambda: "/app/learner/journey" in browser.current_url)
+    assert "celle du formateur manque" in await page.text(".needed")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("learner-journey")
+    await page.open("/app/trainer/today")
+    assert "403" in browser.title or "not open to your role" in browser.page_source
