@@ -71,6 +71,8 @@ async def test_the_funder_lists_only_its_enrolments_with_hours_rate_and_document
     assert listed == {learner for learner, _, _ in funded["opco-atlas"]}
     theo = next(r for r in await site.hub.journey_reports(action=ACTION) if r.learner_name == "Théo Garnier")
     assert f"{theo.realised_hours} h / {theo.planned_hours} h" in body
+    english = text((await funder.get("/app/funder/enrolments", headers={"Accept-Language": "en"})).body)
+    assert "Funded enrolments" in english and "Documents issued" in english
 
 
 async def test_one_enrolment_shows_its_half_days_and_its_documents_with_their_verify_page(make_site):
