@@ -15,7 +15,7 @@ PAGES = {
     "manager": [("/app/trainer/today", "nav.today")],
     "trainer": [("/app/trainer/today", "nav.today")],
     "learner": [("/app/learner/journey", "nav.journey")],
-    "funder": [],
+    "funder": [("/app/funder/enrolments", "nav.funded"), ("/app/funder/exports", "nav.exports")],
     "auditor": [],
 }
 

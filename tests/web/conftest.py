@@ -52,8 +52,19 @@ class Site:
 
 
 @pytest.fixture
-async def site(make_hub, workdir, aiohttp_server_factory) -> Site:
-    hub = await make_hub(demo_config(workdir))
+async def site(make_site) -> Site:
+    return await make_site()
+
+
+@pytest.fixture
+def make_site(make_hub, workdir, aiohttp_server_factory):
+    """``await make_site(extra, hub_extra)``: the site on the demo data, ``extra`` (top-level YAML) and
+    ``hub_extra`` (lines under ``hub:``) added to its configuration."""
+    return lambda extra="", hub_extra="": _site(make_hub, workdir, aiohttp_server_factory, extra, hub_extra)
+
+
+async def _site(make_hub, workdir, aiohttp_server_factory, extra: str, hub_extra: str) -> Site:
+    hub = await make_hub(demo_config(workdir, extra), hub_extra=hub_extra)
     await hub.pull("demo")
     theo = await hub.store.call(hub.store.learner_by_key, f"email:{THEO}")
     accounts = Accounts(hub.store, hub.append)

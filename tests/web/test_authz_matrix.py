@@ -37,6 +37,12 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
+    ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
+    # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
+    # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
+    ("GET", "/app/funder/enrolments/{learner}/{action}"): ("/app/funder/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
+                                                          {**page_for({"funder"}), "funder": 404}),
+    ("GET", "/app/funder/exports"): ("/app/funder/exports", page_for({"funder"})),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
 STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on

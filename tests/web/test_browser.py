@@ -1,6 +1,7 @@
 """The web app in a real browser: Debian's chromium, headless, driven by Selenium through
 chromium-driver (.ci/run installs both). A trainer signs in with the second factor, sees the day's
-attendance, watches a co-signature arrive live (htmx over server-sent events), signs out; each
+attendance, watches a co-signature arrive live (htmx over server-sent events), signs out; a
+learner reads its journey; a funder lists the enrolments it funds and opens one; each
 page is checked with axe-core (no serious or critical violation) and screenshotted in the test's
 folder. Skipped, with the reason, only where /usr/bin/chromium is absent."""
 
@@ -83,6 +84,17 @@ class Page:
             assert loop.time() < ends, f"timed out on {self.driver.current_url}"
             await asyncio.sleep(0.1)
 
+    async def sign_in(self, site, role: str, lands_on: str) -> None:
+        """Sign in as ``role`` on the sign-in page the browser shows: password, then the TOTP code,
+        and wait for the page it lands on (a part of its address)."""
+        await self.fill("email", site.emails[role])
+        await self.fill("password", PASSWORD)
+        await self.click("sign-in")
+        await self.wait_for(lambda: "/app/login/code" in self.driver.current_url)
+        await self.fill("code", pyotp.TOTP(site.secrets[role]).now())
+        await self.click("verify-code")
+        await self.wait_for(lambda: "/app/login" not in self.driver.current_url and lands_on in self.driver.current_url)
+
     async def screenshot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
         assert await self(self.driver.save_screenshot, str(path))
@@ -149,13 +161,8 @@ async def test_a_learner_signs_in_and_reads_its_journey(site, browser, tmp_path)
     page = Page(browser, site.url, tmp_path)
     browser.set_script_timeout(30)
     await page.open("/app/")
-    await page.fill("email", site.emails["learner"])
-    await page.fill("password", PASSWORD)
-    await page.click("sign-in")
-    await page.wait_for(lambda: "/app/login/code" in browser.current_url)
-    await page.fill("code", pyotp.TOTP(site.secrets["learner"]).now())
-    await page.click("verify-code")
-    await page.wait_for(lambda: browser.current_url.endswith("/app/"))
+    await page.sign_in(site, "learner", "/app/")
+    assert browser.current_url.endswith("/app/")
     assert await page.accessibility_problems() == []
     from selenium.webdriver.common.by import By
 
@@ -164,5 +171,28 @@ async def test_a_learner_signs_in_and_reads_its_journey(site, browser, tmp_path)
     assert "celle du formateur manque" in await page.text(".needed")
     assert await page.accessibility_problems() == []
     await page.screenshot("learner-journey")
+    await page.open("/app/trainer/today")
+    assert "403" in browser.title or "not open to your role" in browser.page_source
+
+
+async def test_a_funder_signs_in_lists_its_enrolments_and_opens_one(site, browser, tmp_path):
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/funder/enrolments")
+    assert "/app/login" in browser.current_url  # not signed in: the sign-in page, then back here
+    await page.sign_in(site, "funder", "/app/funder/enrolments")
+
+    listed = await page.text("#funded tbody")
+    assert "Théo Garnier" in listed and "Hugo Lefèvre" not in listed  # OPCO Atlas's, not France Travail's
+    assert await page.accessibility_problems() == []
+    await page.screenshot("funder-enrolments")
+    from selenium.webdriver.common.by import By
+
+    await page((await page(browser.find_element, By.LINK_TEXT, "Théo Garnier")).click)
+    await page.wait_for(lambda: "/app/funder/enrolments/" in browser.current_url and ACTION in browser.current_url)
+    assert "Théo Garnier" in await page.text("h1")
+    assert "sans co-signature" in await page.text("table")  # 7 October, morning
+    assert await page.accessibility_problems() == []
+    await page.screenshot("funder-enrolment")
     await page.open("/app/trainer/today")
     assert "403" in browser.title or "not open to your role" in browser.page_source

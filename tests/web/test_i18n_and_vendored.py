@@ -30,10 +30,12 @@ def test_every_message_a_template_names_is_in_the_catalogue():
     from hub.web.roles import ROLES
     from hub.web.today import NOT_SIGNED, SIGNED
     statuses = SIGNED | NOT_SIGNED | {"signed_without_trainer", "foad", "after_exit", "none", "abandoned"}
+    from hub.documents import DOCUMENT_TYPES
     from hub.journeys.compute import STATUS_ORDER
     from hub.web.routes_learner import LEARNER_GAPS
     needed = ({f"role.{r}" for r in ROLES} | {f"status.{s}" for s in statuses} | {f"weekday.{d}" for d in range(7)}
-              | {f"enrolment.{s}" for s in [*STATUS_ORDER, "unknown"]} | {f"gap.{g}" for g in LEARNER_GAPS})
+              | {f"enrolment.{s}" for s in [*STATUS_ORDER, "unknown"]} | {f"gap.{g}" for g in LEARNER_GAPS}
+              | {f"document.{t}" for t in DOCUMENT_TYPES})
     assert not needed - fr.keys()
 
 

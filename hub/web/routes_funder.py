@@ -1,0 +1,48 @@
+"""The funder's pages, read-only and strictly the enrolments it funds (hub.web.funded): the list
+of its enrolments, one enrolment half-day by half-day with its documents, and its exports. An
+enrolment outside the account's funders answers 404, exactly as one that does not exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from hub.documents import DOCUMENT_TYPES
+from hub.web.context import context, render
+from hub.web.funded import exports_for, funded_enrolment, funded_enrolments
+from hub.web.guard import PRINCIPAL, requires
+
+
+def _today(request: web.Request) -> dt.date:
+    return dt.datetime.now(context(request).hub.config.timezone).date()
+
+
+@requires("funder")
+async def enrolments(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    found = await funded_enrolments(context(request).hub, principal.scopes.funders, _today(request))
+    return render(request, "funder_enrolments.html", enrolments=found)
+
+
+@requires("funder")
+async def enrolment(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    found = await funded_enrolment(context(request).hub, principal.scopes.funders, request.match_info["learner"],
+                                   request.match_info["action"], _today(request))
+    if found is None:  # unknown, or funded by someone else: the same answer
+        raise web.HTTPNotFound(text="no such enrolment", content_type="text/plain")
+    return render(request, "funder_enrolment.html", e=found, document_types=DOCUMENT_TYPES)
+
+
+@requires("funder")
+async def exports(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    return render(request, "funder_exports.html", exports=exports_for(context(request).hub.config, principal.scopes.funders))
+
+
+ROUTES = [
+    web.get("/funder/enrolments", enrolments),
+    web.get("/funder/enrolments/{learner}/{action}", enrolment),
+    web.get("/funder/exports", exports),
+]
