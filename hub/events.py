@@ -451,6 +451,17 @@ class SignOut(EventData):
     remote: str | None = Field(default=None, max_length=100)
 
 
+class AuditViewed(EventData):
+    """An auditor's link was used (hub.audit.links): a page read or the audit pack downloaded. Never
+    with the token: the link's id names it."""
+
+    link: str = Field(min_length=1, description="The audit link's id (parcours audit-link list)")
+    action: str = Field(min_length=1, description="The training action of the link's scope")
+    what: Literal["index", "learner", "pack"] = Field(description="The page read, or the pack downloaded")
+    learner: str | None = Field(default=None, description="The learner whose page was read")
+    remote: str | None = Field(default=None, max_length=100, description="The client's address")
+
+
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # funnel
     "prospect.program_viewed": ProgramViewed,
@@ -491,6 +502,7 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # the web app
     "access.sign_in": SignIn,
     "access.sign_out": SignOut,
+    "access.audit_viewed": AuditViewed,
 }
 
 

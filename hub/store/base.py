@@ -624,8 +624,31 @@ class AccountStore(StoreThread, Protocol):
     def clear_login_failures(self, keys: list[str]) -> None: ...
 
 
+class AuditLinkStore(StoreThread, Protocol):
+    """The auditors' links (hub.audit.links): each kept under the SHA-256 of its token, with its scope
+    (``action``, ``learners``, ``selection``), ``label``, ``created_by``, ``created_at``, ``expires_at``
+    and ``revoked_at`` (epoch seconds)."""
+
+    @abc.abstractmethod
+    def add_audit_link(self, link: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def audit_link(self, link_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def audit_link_by_token_hash(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def audit_links(self) -> list[dict[str, Any]]:
+        """Every link, oldest first (revoked and expired ones too)."""
+
+    @abc.abstractmethod
+    def revoke_audit_link(self, link_id: str, *, at: float) -> bool:
+        """Revoke a link; False when there is no such link or it was revoked already."""
+
+
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
-            LearnerStore, JobStore, AccountStore):
+            LearnerStore, JobStore, AccountStore, AuditLinkStore):
     """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
     part above, plus the schema's lifecycle and the worker thread the store runs on."""
 

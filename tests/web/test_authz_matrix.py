@@ -43,6 +43,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/funder/enrolments/{learner}/{action}"): ("/app/funder/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                           {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/funder/exports"): ("/app/funder/exports", page_for({"funder"})),
+    # the auditor's link: the token is the credential (no session needed, a session grants nothing);
+    # an unknown token answers 404 to everyone (its own scope: tests/web/test_audit_link.py)
+    ("GET", "/app/audit/{token}"): ("/app/audit/" + "A" * 43, everyone(404)),
+    ("GET", "/app/audit/{token}/learners/{learner}"): ("/app/audit/" + "A" * 43 + "/learners/01NOSUCHLEARNER", everyone(404)),
+    ("GET", "/app/audit/{token}/pack"): ("/app/audit/" + "A" * 43 + "/pack", everyone(404)),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
 STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on

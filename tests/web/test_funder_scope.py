@@ -6,6 +6,7 @@ CPF two."""
 from __future__ import annotations
 
 import html
+import posixpath
 import re
 import secrets
 from urllib.parse import quote
@@ -137,7 +138,9 @@ async def test_a_funder_never_reaches_another_funders_learner_by_any_route(site,
                 # path parameters filled, and the same ids offered as query parameters to every route
                 path = fill(route, learner, action) + f"?learner={quote(learner)}&action={quote(action)}&date=2026-10-07"
                 page = await france_travail.get(path)
-                if "{" in route and page.status not in (403, 404):
+                # ("..": the client resolves /app/audit/.. to /app/, another page: only the name check applies)
+                if "{" in route and page.status not in (403, 404) and \
+                        posixpath.normpath(path.split("?")[0]).startswith(route.split("{")[0]):
                     wrong.append(f"{path}: {page.status}")
                 if page.status >= 500:
                     wrong.append(f"{path}: {page.status} (a server error)")
