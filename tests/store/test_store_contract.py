@@ -1120,3 +1120,21 @@ def test_a_totp_time_step_is_used_once(store):
     assert store.use_totp_step(ACCOUNT["id"], 1001, at=4.0)
     assert store.update_account(ACCOUNT["id"], at=5.0, totp_last_step=None)  # a new secret starts afresh
     assert store.use_totp_step(ACCOUNT["id"], 5, at=6.0)
+
+
+# --------------------------------------------------------------------------- auditors' links (AuditLinkStore)
+
+
+def test_an_audit_link_is_found_by_its_token_hash_listed_and_revoked_once(store):
+    link = {"id": "01LINK", "token_hash": "ab" * 32, "action": "A1", "learners": ["L2", "L1"],
+            "selection": {"mode": "sample", "size": 2, "seed": 7}, "label": "Qualiopi", "created_by": "admin",
+            "created_at": 1000.0, "expires_at": 2000.0}
+    store.add_audit_link(link)
+    found = store.audit_link_by_token_hash("ab" * 32)
+    assert found == {**link, "revoked_at": None}
+    assert store.audit_link("01LINK") == found and store.audit_link_by_token_hash("cd" * 32) is None
+    store.add_audit_link({**link, "id": "01LINK2", "token_hash": "ef" * 32, "created_at": 1500.0, "label": None})
+    assert [x["id"] for x in store.audit_links()] == ["01LINK", "01LINK2"]
+    assert store.revoke_audit_link("01LINK", at=1200.0) is True
+    assert store.revoke_audit_link("01LINK", at=1300.0) is False, "revoked once: the first time stays"
+    assert store.audit_link("01LINK")["revoked_at"] == 1200.0 and store.revoke_audit_link("nope", at=1.0) is False
