@@ -1,7 +1,8 @@
 """The web app in a real browser: Debian's chromium, headless, driven by Selenium through
 chromium-driver (.ci/run installs both). A trainer signs in with the second factor, sees the day's
 attendance, watches a co-signature arrive live (htmx over server-sent events), signs out; a
-learner reads its journey; a funder lists the enrolments it funds and opens one; each
+learner reads its journey; a funder lists the enrolments it funds and opens one; an auditor opens
+a link, sees the sample, downloads its audit pack, and is refused once the link is revoked; each
 page is checked with axe-core (no serious or critical violation) and screenshotted in the test's
 folder. Skipped, with the reason, only where /usr/bin/chromium is absent."""
 
@@ -196,3 +197,51 @@ async def test_a_funder_signs_in_lists_its_enrolments_and_opens_one(site, browse
     await page.screenshot("funder-enrolment")
     await page.open("/app/trainer/today")
     assert "403" in browser.title or "not open to your role" in browser.page_source
+
+
+async def test_an_auditor_opens_the_link_sees_the_sample_and_downloads_the_pack(site, browser, tmp_path):
+    import datetime as dt
+    import zipfile
+
+    from selenium.webdriver.common.by import By
+
+    from hub.audit.links import create_link, revoke_link
+    from hub.audit.selection import Selection
+
+    link, token = await create_link(site.hub, Selection(ACTION, sample=4, seed=3), dt.timedelta(days=7), actor="test")
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    await page(browser.execute_cdp_cmd, "Browser.setDownloadBehavior",
+               {"behavior": "allow", "downloadPath": str(downloads)})
+
+    await page.open(f"/app/audit/{token}")  # no account: the link is the credential
+    rows = await page(lambda: browser.find_elements(By.CSS_SELECTOR, "#sample tbody tr"))
+    shown = await page(lambda: [r.get_attribute("data-learner") for r in rows])
+    assert shown == list(link.learners)
+    assert await page.accessibility_problems() == []
+    await page.screenshot("audit-sample")
+
+    first = await page(lambda: browser.find_element(By.CSS_SELECTOR, "#sample tbody tr th a"))
+    name = await page(lambda: first.text)
+    await page(first.click)
+    await page.wait_for(lambda: f"/learners/{link.learners[0]}" in browser.current_url)
+    assert name in await page.text("h1") and await page.text("#events tbody")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("audit-learner")
+
+    await page.open(f"/app/audit/{token}")
+    await page.click("download-pack")
+    await page.wait_for(lambda: [p for p in downloads.glob("*.zip")], timeout=60)
+    (zipped,) = downloads.glob("*.zip")
+    with zipfile.ZipFile(zipped) as z:
+        assert [x["id"] for x in json.loads(z.read("manifest.json"))["learners"]] == list(link.learners)
+    viewed = await site.hub.store.call(lambda: list(site.hub.store.iter_events(types=["access.audit_viewed"])))
+    assert [e["data"]["what"] for e in viewed] == ["index", "learner", "index", "pack"]
+
+    await revoke_link(site.hub.store, site.hub.append, link.id, actor="test")
+    await page.open(f"/app/audit/{token}")
+    assert "Lien révoqué" in await page.text("h1") and not browser.find_elements(By.ID, "sample")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("audit-revoked")
