@@ -48,6 +48,14 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/audit/{token}"): ("/app/audit/" + "A" * 43, everyone(404)),
     ("GET", "/app/audit/{token}/learners/{learner}"): ("/app/audit/" + "A" * 43 + "/learners/01NOSUCHLEARNER", everyone(404)),
     ("GET", "/app/audit/{token}/pack"): ("/app/audit/" + "A" * 43 + "/pack", everyone(404)),
+    # the admin's and manager's page of audit links: the POST sends no field (400, the form again);
+    # revoking a link that does not exist: 404
+    ("GET", "/app/audit-links"): ("/app/audit-links", page_for({"admin", "manager"})),
+    ("POST", "/app/audit-links"): ("/app/audit-links", {**page_for({"admin", "manager"}, anonymous=401),
+                                                        "admin": 400, "manager": 400}),
+    ("POST", "/app/audit-links/{link}/revoke"): ("/app/audit-links/01NOSUCHLINK/revoke",
+                                                 {**page_for({"admin", "manager"}, anonymous=401),
+                                                  "admin": 404, "manager": 404}),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
 STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on

@@ -245,3 +245,23 @@ async def test_an_auditor_opens_the_link_sees_the_sample_and_downloads_the_pack(
     assert "Lien révoqué" in await page.text("h1") and not browser.find_elements(By.ID, "sample")
     assert await page.accessibility_problems() == []
     await page.screenshot("audit-revoked")
+
+
+async def test_an_admin_makes_an_audit_link_with_the_form(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/audit-links")
+    await page.sign_in(site, "admin", "/app/audit-links")
+    assert await page.accessibility_problems() == []
+    await page.fill("sample", "3")
+    await page.fill("label", "Certificateur Qualiopi")
+    await page.click("make-link")
+    await page.wait_for(lambda: browser.find_elements(By.ID, "made-url"))
+    url = await page(lambda: browser.find_element(By.ID, "made-url").get_attribute("value"))
+    assert "/app/audit/" in url and "Certificateur Qualiopi" in await page.text("#links")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("audit-links")
+    await page.open(url.split(site.url, 1)[1])
+    assert len(await page(lambda: browser.find_elements(By.CSS_SELECTOR, "#sample tbody tr"))) == 3

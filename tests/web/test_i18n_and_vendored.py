@@ -34,10 +34,13 @@ def test_every_message_a_template_names_is_in_the_catalogue():
     from hub.journeys.compute import STATUS_ORDER
     from hub.web.routes_learner import LEARNER_GAPS
     from hub.web.routes_audit import REFUSALS
+    from hub.web.routes_audit_links import LIFETIMES
     needed = ({f"role.{r}" for r in ROLES} | {f"status.{s}" for s in statuses} | {f"weekday.{d}" for d in range(7)}
               | {f"enrolment.{s}" for s in [*STATUS_ORDER, "unknown"]} | {f"gap.{g}" for g in LEARNER_GAPS}
               | {f"document.{t}" for t in DOCUMENT_TYPES}
-              | {f"audit.{k}.{r}" for k in ("gone", "gone_title") for r in REFUSALS})
+              | {f"audit.{k}.{r}" for k in ("gone", "gone_title") for r in REFUSALS}
+              | {f"audit_links.lifetime.{x}" for x in LIFETIMES}
+              | {f"audit_links.state.{x}" for x in ("active", "expired", "revoked")})
     assert not needed - fr.keys()
 
 
