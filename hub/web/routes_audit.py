@@ -84,7 +84,8 @@ async def pack(request: web.Request) -> web.StreamResponse:
     link = await _link(request)
     hub = context(request).hub
     selection = Selection(link.action, learners=link.learners)
-    with tempfile.TemporaryDirectory(prefix="audit-link-", dir=_scratch(hub)) as folder:
+    # cut by hub.http.request_timeout, the builder stops and removes its file (hub.audit.build), then the folder goes
+    with tempfile.TemporaryDirectory(prefix="audit-link-", dir=_scratch(hub), ignore_cleanup_errors=True) as folder:
         out = Path(folder) / "pack.zip"
         try:
             await build_audit_pack(services_of(hub), hub.head_file(), selection, out)
