@@ -39,7 +39,9 @@ def _refused(request: web.Request, status: int, reason: str) -> web.HTTPExceptio
     """A French (or English) page saying why, and nothing of the scope."""
     assert reason in REFUSALS, reason
     page = render(request, "audit_gone.html", status=status, reason=reason)
-    return _ERRORS[status](text=page.text, content_type="text/html")
+    refused = _ERRORS[status](text=page.text, content_type="text/html")
+    refused.cookies.update(page.cookies)  # the language switch's form token, for a first visit
+    return refused
 
 
 async def _link(request: web.Request) -> AuditLink:

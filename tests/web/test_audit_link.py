@@ -129,6 +129,11 @@ async def test_expired_revoked_and_unknown_links_answer_with_a_french_page_and_n
             assert 'lang="fr"' in page.body and "data-learner" not in page.body and 'id="events"' not in page.body
             assert page.headers["Content-Type"].startswith("text/html")
     assert await events_of(site.hub, "access.audit_viewed") == [], "a refused link reads nothing"
+    english = people()  # a first visit can switch the page to English (the form's token comes with it)
+    switched = await english.post("/app/language", {"lang": "en", "next": f"/app/audit/{gone}"},
+                                  token_from=f"/app/audit/{gone}")
+    assert switched.status == 303
+    assert "Link revoked" in (await english.get(f"/app/audit/{gone}")).body
     revokes = [e["data"] for e in await events_of(site.hub, "admin.action") if e["data"]["command"] == "audit-link revoke"]
     assert [r["target"] for r in revokes] == [revoked.id]
 
