@@ -1023,7 +1023,7 @@ def test_the_store_interface_is_the_union_of_its_concerns():
     from hub.store import Store, base
 
     concerns = [base.LedgerStore, base.BlockStore, base.JourneyStore, base.SourceSinkStore, base.DeliveryStore,
-                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore]
+                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore]
     owners: dict[str, list[str]] = {}
     for concern in concerns:
         assert concern in Store.__mro__
