@@ -11,8 +11,8 @@ from hub.web.roles import ROLES
 
 #: the pages built so far, per role: (route, message key of its title)
 PAGES = {
-    "admin": [("/app/trainer/today", "nav.today")],
-    "manager": [("/app/trainer/today", "nav.today")],
+    "admin": [("/app/trainer/today", "nav.today"), ("/app/manager/actions", "nav.manager")],
+    "manager": [("/app/trainer/today", "nav.today"), ("/app/manager/actions", "nav.manager")],
     "trainer": [("/app/trainer/today", "nav.today")],
     "learner": [("/app/learner/journey", "nav.journey")],
     "funder": [("/app/funder/enrolments", "nav.funded"), ("/app/funder/exports", "nav.exports")],
