@@ -15,6 +15,7 @@ import pytest
 
 from hub.journeys.alerts import Alert, alert_items, alerts_of
 from hub.web.accounts import Accounts
+from hub.web.i18n import number
 from hub.web.roles import Scopes
 from tests.web import conftest as web_conftest
 from tests.web.conftest import ACTION, PASSWORD
@@ -50,11 +51,11 @@ async def test_the_actions_list_shows_each_actions_figures(site, people):
     assert cells[1] == str(len(reports))
     assert cells[2] == f"{completed} / {abandoned} / {len(reports) - completed - abandoned}"
     assert abandoned >= 1  # the demo has a dropout
-    assert cells[3] == f"{realised} h / {planned} h"
+    assert cells[3] == f"{number(realised, 'fr')} h / {number(planned, 'fr')} h"  # 729,58 h / 840,0 h
     assert cells[5] == str(sum(len(g.gaps) for g in gaps)) != "0"
     assert cells[6] == str(open_alerts) == "1"
     english = text((await manager.get("/app/manager/actions", headers={"Accept-Language": "en"})).body)
-    assert "Training actions" in english and "Proof gaps" in english
+    assert "Training actions" in english and "Proof gaps" in english and f"{realised} h / {planned} h" in english
 
 
 async def test_an_action_lists_its_enrolments_and_every_gap_with_what_closes_it(site, people):
