@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import click
 
@@ -16,18 +15,13 @@ from hub.cli.common import (
     run_hub,
 )
 from hub.ingest.audit import whoami
+from hub.journeys.alerts import alerts_of
 from hub.store.base import UnreadableEvent
 
 
 @click.group()
 def alerts() -> None:
     """Dropout-prevention alerts (Qualiopi indicator 12) and their follow-up."""
-
-
-def _alerts_of(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raised alerts of one journey, each with its latest follow-up (or None)."""
-    follow = {f["alert"]: f for f in facts if f.get("type") == "alert.followed_up"}
-    return [{**f, "followed_up": follow.get(f["event"])} for f in facts if f.get("type") == "alert.raised"]
 
 
 @alerts.command("list")
@@ -42,7 +36,7 @@ def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: 
     async def work():
         await hub.project()
         states = await hub.store.call(hub.store.journeys, action=action)
-        return [(s, _alerts_of(s["alerts"])) for s in states]
+        return [(s, alerts_of(s["alerts"])) for s in states]
 
     rows = [(s, a) for s, alerts_ in run_hub(hub, work) for a in alerts_ if not (only_open and a["followed_up"])]
     if as_json:

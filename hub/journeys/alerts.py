@@ -96,3 +96,10 @@ def alert_items(alerts: list[Alert], learners: dict[str, dict[str, Any]], now: d
         "learner": {"ref": a.learner_id, **({"name": learners[a.learner_id]["name"]} if learners.get(a.learner_id, {}).get("name") else {})},
         "data": {"rule": a.rule, "message": a.message, "severity": a.severity, "details": {"learner_id": a.learner_id}},
     } for a in alerts]
+
+
+def alerts_of(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Raised alerts of one journey (its projected ``alerts`` facts), each with its latest
+    follow-up (or None)."""
+    follow = {f["alert"]: f for f in facts if f.get("type") == "alert.followed_up"}
+    return [{**f, "followed_up": follow.get(f["event"])} for f in facts if f.get("type") == "alert.raised"]

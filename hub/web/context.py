@@ -77,7 +77,7 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
     principal = request.get(PRINCIPAL)
     token = principal.csrf if principal else (request.get(PENDING) or {}).get("csrf") or request.get(ANON_CSRF, "")
     body = ctx.templates.get_template(template).render(
-        _=i18n.translator(language), lang=language, principal=principal, csrf_token=token,
+        _=i18n.translator(language), num=functools.partial(i18n.number, language=language), lang=language, principal=principal, csrf_token=token,
         csrf_field=csrf.FIELD, organisation=ctx.hub.config.hub.name, path=request.path_qs, **values)
     response = web.Response(text=body, status=status, content_type="text/html")
     if not principal and not request.get(PENDING) and request.get(ANON_CSRF) \

@@ -14,6 +14,7 @@ from hub.web.roles import ROLES
 ANONYMOUS = "no session"
 WHO = (ANONYMOUS, *ROLES)
 STAFF_PAGES = {"trainer", "manager", "admin"}
+MANAGERS = {"manager", "admin"}
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -43,6 +44,12 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/funder/enrolments/{learner}/{action}"): ("/app/funder/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                           {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/funder/exports"): ("/app/funder/exports", page_for({"funder"})),
+    ("GET", "/app/manager/actions"): ("/app/manager/actions", page_for(MANAGERS)),
+    ("GET", "/app/manager/actions/{action}"): ("/app/manager/actions/ACT-2026-REACT-01", page_for(MANAGERS)),
+    # unknown ids: 404 for the managers (scope: tests/web/test_manager_scope.py), 403 for the others before any lookup
+    ("GET", "/app/manager/enrolments/{learner}/{action}"): ("/app/manager/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
+                                                           {**page_for(MANAGERS), "manager": 404, "admin": 404}),
+    ("GET", "/app/manager/events/{id}"): ("/app/manager/events/01NOSUCHEVENT", {**page_for(MANAGERS), "manager": 404, "admin": 404}),
     # the auditor's link: the token is the credential (no session needed, a session grants nothing);
     # an unknown token answers 404 to everyone (its own scope: tests/web/test_audit_link.py)
     ("GET", "/app/audit/{token}"): ("/app/audit/" + "A" * 43, everyone(404)),

@@ -199,6 +199,40 @@ async def test_a_funder_signs_in_lists_its_enrolments_and_opens_one(site, browse
     assert "403" in browser.title or "not open to your role" in browser.page_source
 
 
+async def test_a_manager_signs_in_opens_an_action_and_an_enrolments_explain_trail(site, browser, tmp_path):
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/manager/actions")
+    assert "/app/login" in browser.current_url  # not signed in: the sign-in page, then back here
+    await page.sign_in(site, "manager", "/app/manager/actions")
+    assert ACTION in await page.text("#actions tbody")
+    assert await page.accessibility_problems() == []
+    await page.screenshot("manager-actions")
+    from selenium.webdriver.common.by import By
+
+    title = site.hub.config.model.actions[ACTION].title
+    await page((await page(browser.find_element, By.LINK_TEXT, title)).click)
+    await page.wait_for(lambda: browser.current_url.endswith(f"/app/manager/actions/{ACTION}"))
+    assert "Théo Garnier" in await page.text("#enrolments tbody")
+    assert "→" in await page.text(".gaps")  # each gap says what closes it
+    assert await page.accessibility_problems() == []
+    await page.screenshot("manager-action")
+
+    await page((await page(browser.find_element, By.LINK_TEXT, "Théo Garnier")).click)
+    await page.wait_for(lambda: "/app/manager/enrolments/" in browser.current_url)
+    morning = await page.text('#explain [data-half-day="2026-10-07/am"]')
+    assert "sans co-signature" in morning
+    assert await page.accessibility_problems() == []
+    await page.screenshot("manager-enrolment")
+    link = await page(browser.find_element, By.CSS_SELECTOR, '#explain [data-half-day="2026-10-07/am"] a.event')
+    await page(link.click)
+    await page.wait_for(lambda: "/app/manager/events/" in browser.current_url)
+    assert "attendance.signed" in await page.text("#event")
+    assert await page.accessibility_problems() == []
+    await page.open("/app/funder/enrolments")
+    assert "403" in browser.title or "not open to your role" in browser.page_source
+
+
 async def test_an_auditor_opens_the_link_sees_the_sample_and_downloads_the_pack(site, browser, tmp_path):
     import datetime as dt
     import zipfile

@@ -15,6 +15,7 @@ import pyotp
 
 from hub.runtime.server import build_app
 from hub.web.accounts import Accounts
+from hub.web.i18n import number
 from hub.web.roles import Scopes
 from tests.documents.conftest import HUB_EXTRA
 from tests.web.conftest import ACTION, PASSWORD, Person
@@ -71,7 +72,7 @@ async def test_the_funder_lists_only_its_enrolments_with_hours_rate_and_document
     listed = set(re.findall(r'data-learner="([^"]+)"', page.body))
     assert listed == {learner for learner, _, _ in funded["opco-atlas"]}
     theo = next(r for r in await site.hub.journey_reports(action=ACTION) if r.learner_name == "Théo Garnier")
-    assert f"{theo.realised_hours} h / {theo.planned_hours} h" in body
+    assert f"{number(theo.realised_hours, 'fr')} h / {number(theo.planned_hours, 'fr')} h" in body  # 64,53 h
     english = text((await funder.get("/app/funder/enrolments", headers={"Accept-Language": "en"})).body)
     assert "Funded enrolments" in english and "Documents issued" in english
 

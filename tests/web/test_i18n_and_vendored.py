@@ -68,3 +68,14 @@ def test_vendored_files_are_the_ones_their_provenance_note_names():
         for name, digest in listed.items():
             assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
     assert set(_hashes(WEB / "static" / "VENDORED.md")) == {p.name for p in (WEB / "static").glob("*.min.js")}
+
+
+def test_decimals_are_written_as_the_language_writes_them():
+    """« 64,53 h » in French, "64.53 h" in English, in messages and in what templates print with num."""
+    from decimal import Decimal
+
+    from hub.web.i18n import number, translator
+
+    assert number(Decimal("64.53"), "fr") == "64,53" and number(Decimal("64.53"), "en") == "64.53"
+    assert number(3, "fr") == 3 and number("v1.2", "fr") == "v1.2"  # integers and texts as they are
+    assert translator("fr")("manager.planned", h=Decimal("12.5")) == "12,5 h prévues"

@@ -7,6 +7,7 @@ import html
 import re
 
 from hub.web.accounts import Accounts
+from hub.web.i18n import number
 from hub.web.roles import Scopes
 from tests.web.conftest import ACTION, PASSWORD
 
@@ -23,7 +24,7 @@ async def test_the_learner_sees_its_hours_half_days_and_the_missing_co_signature
     body = text(page.body)
     report = (await site.hub.journey_reports(learner_id=(await site.hub.store.call(
         site.hub.store.learner_by_key, "email:theo.garnier@example.fr"))))[0]
-    assert f"{report.realised_hours} h sur {report.planned_hours} h prévues" in body
+    assert f"{number(report.realised_hours, 'fr')} h sur {number(report.planned_hours, 'fr')} h prévues" in body
     assert "Le 2026-10-07 (matin) : votre signature est là, celle du formateur manque" in body
     signed = re.search(r"Demi-journées signées (\d+) sur (\d+) à ce jour", body)
     assert signed and signed[1] == signed[2] == "10"  # ten mornings, all signed by Théo (one not co-signed)

@@ -1,0 +1,65 @@
+"""The manager's pages: the training actions of its scope with their figures, one action's
+enrolments and proof gaps (with what closes each), one enrolment's ``--explain`` trail, and the
+events behind it, read-only. An admin sees every action. Whatever is outside the scope — an
+action, an enrolment, an event — answers 404, exactly as one that does not exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from hub.documents import DOCUMENT_TYPES
+from hub.journeys.foad import hours
+from hub.web.context import context, render
+from hub.web.guard import PRINCIPAL, requires
+from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
+
+ROLES = ("manager", "admin")
+
+
+def _today(request: web.Request) -> dt.date:
+    return dt.datetime.now(context(request).hub.config.timezone).date()
+
+
+def _not_found(what: str) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=f"no such {what}", content_type="text/plain")
+
+
+@requires(*ROLES)
+async def actions(request: web.Request) -> web.Response:
+    found = await managed_actions(context(request).hub, request[PRINCIPAL], _today(request))
+    return render(request, "manager_actions.html", actions=found)
+
+
+@requires(*ROLES)
+async def action(request: web.Request) -> web.Response:
+    found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request))
+    if found is None:
+        raise _not_found("training action")
+    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES)
+
+
+@requires(*ROLES)
+async def enrolment(request: web.Request) -> web.Response:
+    found = await managed_enrolment(context(request).hub, request[PRINCIPAL], request.match_info["learner"],
+                                    request.match_info["action"], _today(request))
+    if found is None:
+        raise _not_found("enrolment")
+    return render(request, "manager_enrolment.html", e=found, r=found.report, hours=hours, document_types=DOCUMENT_TYPES)
+
+
+@requires(*ROLES)
+async def event(request: web.Request) -> web.Response:
+    found = await event_in_scope(context(request).hub, request[PRINCIPAL], request.match_info["id"])
+    if found is None:
+        raise _not_found("event")
+    return render(request, "manager_event.html", ev=found)
+
+
+ROUTES = [
+    web.get("/manager/actions", actions),
+    web.get("/manager/actions/{action}", action),
+    web.get("/manager/enrolments/{learner}/{action}", enrolment),
+    web.get("/manager/events/{id}", event),
+]
