@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.connector import Schedule
 from hub.journeys.stream import JourneyStream
 
+#: the file that describes an export version, written beside its files (hashes, ledger range, notes)
+MANIFEST = "manifest.json"
+
 @dataclass(frozen=True)
 class Period:
     """A reporting period: a month (``2026-10``), a year (``2026``) or any date range."""

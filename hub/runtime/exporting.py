@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from hub.formats import ExportRequest, ExportResult, FunderFormat, MissingField, Period
+from hub.formats import MANIFEST, ExportRequest, ExportResult, FunderFormat, MissingField, Period
 from hub.journeys.stream import JourneyStream
 from hub.leases import owner_is_dead
 from hub.store import open_store
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from hub.ingest.audit import Append
     from hub.store.base import JobStore
 
-MANIFEST = "manifest.json"
 STAGING_PREFIX = ".staging-"  # scratch folders of runs in progress, beside the period folders
 
 
@@ -239,7 +238,7 @@ class Exporter:
             raise
         (folder / ".ledger-event").write_text(outcome.event_id)
         outcome.version, outcome.folder, outcome.written = version, folder, True
-        outcome.files.append("manifest.json")
+        outcome.files.append(MANIFEST)
         return outcome
 
     @staticmethod

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.formats import MANIFEST
 from hub.journeys.stream import compute_states
 
 PAGE = 500  # journey states read per store call while listing
-#: the file hub.runtime.exporting writes beside each export version (the web app sits below the runtime)
-MANIFEST = "manifest.json"
 
 
 def funds(funders: tuple[str, ...], report_funders) -> bool:

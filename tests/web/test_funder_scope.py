@@ -170,7 +170,7 @@ exports:
   france-travail:
     kind: france_travail
     funders: [france-travail]
-  shared:
+  atlas-and-cpf:
     kind: opco
     profile: atlas
     funders: [opco-atlas, cpf]
@@ -184,7 +184,7 @@ async def test_the_funder_sees_the_versions_of_its_own_exports_only(make_site):
     first = await site.hub.export("opco-atlas", october, allow_incomplete=True)  # the demo data lacks the dossiers
     second = await site.hub.export("opco-atlas", october, allow_incomplete=True, force=True)
     assert (first.version, second.version) == (1, 2) and first.missing
-    assert (await site.hub.export("shared", october, allow_incomplete=True)).version == 1
+    assert (await site.hub.export("atlas-and-cpf", october, allow_incomplete=True)).version == 1
     funder = Person(site)
     try:
         await funder.sign_in("funder")
