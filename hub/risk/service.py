@@ -213,3 +213,16 @@ async def follow_up_outcomes(hub) -> dict[str, Any]:
 def default_as_of(day: dt.date | None, tz) -> dt.datetime | None:
     """``--as-of DAY``: the snapshot instant of that day (18:00 local); None: now."""
     return as_of_instant(day, tz) if day else None
+
+
+async def risk_of(hub, states: list[dict[str, Any]]) -> dict[tuple[str, str], Score]:
+    """The current dropout risk of those of ``states`` (projected journeys) still in progress today."""
+    config = hub.config
+    now = dt.datetime.now(dt.timezone.utc)
+    day = now.astimezone(config.timezone).date()
+    live = [s for s in states if running_at(s, config, day) and status_of(s) not in FINISHED]
+    if not live:
+        return {}
+    model = current_model(hub)
+    snaps = [snapshot(s, config, now) for s in live]
+    return {(s.learner_id, s.action_id): s for s in score_snapshots(snaps, model, config)}
