@@ -48,6 +48,7 @@ GROUPS: dict[str, list[int]] = {
 }
 RECENT = 4  # half-days that make "recent" attendance
 DAYS_CAP = 60  # longer silences say nothing more
+DAY_OVER = dt.time(18, 0)  # a day's sessions are over: its snapshot is taken then
 
 
 def instant(value: str) -> dt.datetime:
@@ -99,7 +100,7 @@ class Snapshot:
 
 def as_of_instant(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
     """The instant a day's snapshot is taken: 18:00 local, after the day's sessions."""
-    return dt.datetime.combine(day, dt.time(18, 0), tzinfo=tz)
+    return dt.datetime.combine(day, DAY_OVER, tzinfo=tz)
 
 
 def snapshot(state: dict[str, Any], config, as_of: dt.datetime) -> Snapshot:
@@ -107,8 +108,15 @@ def snapshot(state: dict[str, Any], config, as_of: dt.datetime) -> Snapshot:
     tz = config.timezone
     action = config.model.actions.get(state["action"])
     seen = state_as_of(state, as_of)
-    report = compute(seen, action, config.rules_for(state["action"]), tz, today=as_of.astimezone(tz).date())
+    report = compute(seen, action, config.rules_for(state["action"]), tz, today=held_until(as_of, tz))
     return features_of(report, seen, as_of, tz)
+
+
+def held_until(as_of: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    """The first day whose half-days are not yet held at ``as_of``: from 18:00 (:data:`DAY_OVER`),
+    the day's own half-days are over and count (signed or not); before, they are still to come."""
+    local = as_of.astimezone(tz)
+    return local.date() + dt.timedelta(days=1) if local.time() >= DAY_OVER else local.date()
 
 
 def features_of(report: JourneyReport, seen: dict[str, Any], as_of: dt.datetime, tz: dt.tzinfo) -> Snapshot:
@@ -152,7 +160,8 @@ def features_of(report: JourneyReport, seen: dict[str, Any], as_of: dt.datetime,
     # progress against the schedule
     schedule = report.half_days
     if schedule and begun:
-        elapsed = sum(1 for r in schedule if r.half_day.date < today) / len(schedule)
+        held = held_until(as_of, tz)
+        elapsed = sum(1 for r in schedule if r.half_day.date < held) / len(schedule)
         facts["elapsed"] = elapsed
         if report.progress is not None:
             progress = float(report.progress.value) / 100
