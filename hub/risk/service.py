@@ -113,14 +113,15 @@ def running_at(state: dict[str, Any], config, day: dt.date) -> bool:
 
 
 async def scores(hub, *, as_of: dt.datetime | None = None, action: str | None = None,
-                 model: RiskModel | None = None) -> list[Score]:
-    """The dropout risk of every enrolment in progress at ``as_of`` (default: now), highest first."""
+                 model: RiskModel | None = None, rules_only: bool = False) -> list[Score]:
+    """The dropout risk of every enrolment in progress at ``as_of`` (default: now), highest first:
+    with ``model``, else the current model when it is used, else (or with ``rules_only``) the rules."""
     config = hub.config
     tz = config.timezone
     now = as_of is None  # then the enrolment's status today says whether it is still in progress
     as_of = as_of or dt.datetime.now(dt.timezone.utc)
     day = as_of.astimezone(tz).date()
-    if model is None:
+    if model is None and not rules_only:
         model = current_model(hub)
     found: list[Score] = []
 
