@@ -185,3 +185,29 @@ def test_on_the_synthetic_history_the_model_beats_the_rules_and_flags_explain_th
     assert parcours(tmp_path, "risk", "follow-up", "01NOTAFLAG0000000000000000", "--note", "x").returncode == 2
     follow = json.loads(parcours(tmp_path, "risk", "evaluate", "--json").stdout)["follow_up"]
     assert follow["flagged"] == len(flagged) and follow["followed_up"] == 1
+
+
+async def test_without_a_model_the_rules_flag_once_and_the_flag_joins_the_journey(make_hub):
+    from hub.risk.service import flag, flags_of
+
+    hub, _ = await paie_hub(make_hub)
+    as_of = as_of_instant(dt.date(2026, 11, 12), PARIS)
+    assert await flag(hub, as_of=as_of) == (1, 1)
+    assert await flag(hub, as_of=as_of) == (0, 1)  # the same situation: no second flag
+    await hub.project()
+    (state,) = await hub.store.call(hub.store.journeys, action="PAIE-1")
+    (flagged,) = flags_of(state)
+    assert flagged["model"] == "rules" and flagged["score"] == 1.0 and flagged["followed_up"] is None
+    assert [r["feature"] for r in flagged["reasons"]] == ["unsigned_half_day", "inactive", "attendance_below"]
+    assert "aucune activité à distance depuis 7 jours" in flagged["reasons"][1]["text"]
+    # after the learner came back on the 17th, nothing to flag
+    assert await flag(hub, as_of=as_of_instant(dt.date(2026, 11, 17), PARIS)) == (0, 1)
+
+
+async def test_the_daemon_flags_on_its_schedule_unless_disabled(make_hub):
+    hub = await make_hub("", hub_extra="  risk: {flag_every: 10m}\n")
+    (job,) = [j for j in hub.scheduled_jobs() if j.name == "risk"]
+    assert job.schedule.every == dt.timedelta(minutes=10)
+    assert await hub.flag_risks() == 0  # no enrolment in progress
+    off = await make_hub("", hub_extra="  risk: {enabled: false}\n")
+    assert "risk" not in [j.name for j in off.scheduled_jobs()]
