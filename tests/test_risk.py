@@ -151,6 +151,7 @@ def test_on_the_synthetic_history_the_model_beats_the_rules_and_flags_explain_th
     assert parcours(tmp_path, "sync", "history").returncode == 0
     evaluated = parcours(tmp_path, "risk", "evaluate", "--json")
     result = json.loads(evaluated.stdout)
+    assert result["stored"] is None  # nothing trained yet
     assert result["used"] is True and result["model"]["auc"] > result["rules"]["auc"]
     assert result["model"]["precision_at_k"] > result["rules"]["precision_at_k"]
     assert result["model"]["brier"] < result["rules"]["brier"]
@@ -183,8 +184,9 @@ def test_on_the_synthetic_history_the_model_beats_the_rules_and_flags_explain_th
     done = parcours(tmp_path, "risk", "follow-up", flag["event"], "--note", "appel, reprise lundi", "--by", "Claire")
     assert "follow-up recorded" in done.stdout, done.stderr
     assert parcours(tmp_path, "risk", "follow-up", "01NOTAFLAG0000000000000000", "--note", "x").returncode == 2
-    follow = json.loads(parcours(tmp_path, "risk", "evaluate", "--json").stdout)["follow_up"]
-    assert follow["flagged"] == len(flagged) and follow["followed_up"] == 1
+    last = json.loads(parcours(tmp_path, "risk", "evaluate", "--json").stdout)
+    assert last["follow_up"]["flagged"] == len(flagged) and last["follow_up"]["followed_up"] == 1
+    assert last["stored"] == {"version": meta["version"], "used": True}
 
 
 async def test_without_a_model_the_rules_flag_once_and_the_flag_joins_the_journey(make_hub):

@@ -68,14 +68,25 @@ def print_evaluation(result: dict[str, Any]) -> None:
 def risk_evaluate(config_path: str, kind: str | None, as_json: bool) -> None:
     """Compare the model with the rules on later cohorts held out: AUC, precision at k, calibration,
     per funder and modality; say whether the model is used."""
+    from hub.risk.model import load_current
     from hub.risk.service import evaluation
 
     hub = open_hub(config_path)
     result = run_hub(hub, lambda: evaluation(hub, kind))
+    try:
+        stored = load_current(hub.config.data_dir)
+    except HubError as exc:
+        fail(str(exc), 2)
+    result["stored"] = None if stored is None else {"version": stored.version, "used": stored.used}
     if as_json:
         print_json(result)
         return
     print_evaluation(result)
+    if stored is None:
+        click.echo("no model stored yet (`parcours risk train`): the hub scores with the rules")
+    else:
+        click.echo(f"stored model {stored.version}: " + ("the hub scores with it" if stored.used
+                                                          else "not used, the hub scores with the rules"))
 
 
 @risk.command("train")

@@ -13,6 +13,7 @@ start last; the model learns only from actions that had ended before the first o
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -65,14 +66,14 @@ def split_by_time(examples: list[Example], test_share: float = 0.3) -> tuple[lis
     ``test_share`` of the examples); train the cohorts that ended before it."""
     if not examples:
         return [], [], None
-    starts = sorted({e.start for e in examples})
+    per_start = Counter(e.start for e in examples)
     wanted = (1 - test_share) * len(examples)
-    seen, cutoff = 0, starts[-1]
-    for start in starts:
+    seen, cutoff = 0, max(per_start)
+    for start in sorted(per_start):
         if seen >= wanted:
             cutoff = start
             break
-        seen += sum(1 for e in examples if e.start == start)
+        seen += per_start[start]
     test = [e for e in examples if e.start >= cutoff]
     train = [e for e in examples if e.end < cutoff]
     return train, test, cutoff

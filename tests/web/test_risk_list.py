@@ -41,7 +41,7 @@ async def test_the_manager_sees_the_flag_with_its_reasons_then_its_follow_up(sit
     page = await manager.get(f"/app/manager/actions/{ACTION}")
     assert page.status == 200 and "Risque de décrochage" in page.body
     (row,) = risk_rows(page.body)  # the demo's own enrolments have all ended: only Nina is in progress
-    assert "Nina Rolland" in row and "87.5 %" in row and REASON in row and "pas encore de suivi" in row
+    assert "Nina Rolland" in row and "87,5 %" in row and REASON in row and "pas encore de suivi" in row
     assert "3 des 4 dernières demi-journées non signées" in row and "2026-10-09" in row
     assert re.search(r'href="/app/manager/enrolments/[^"]+/ACT-2026-REACT-01">Nina Rolland</a>', page.body)
     follow = await site.hub.store.call(site.hub.store.get_event, flag)
@@ -51,7 +51,7 @@ async def test_the_manager_sees_the_flag_with_its_reasons_then_its_follow_up(sit
     (row,) = risk_rows((await manager.get(f"/app/manager/actions/{ACTION}")).body)
     assert "appel, reprise lundi" in row and "pas encore de suivi" not in row
     english = (await manager.get(f"/app/manager/actions/{ACTION}", headers={"Accept-Language": "en"})).body
-    assert "Dropout risk" in english
+    assert "Dropout risk" in english and "87.5 %" in english
 
 
 async def test_no_flag_says_so(site, people):
