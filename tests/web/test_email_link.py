@@ -230,3 +230,18 @@ def test_the_configuration_says_what_is_missing_or_written_in_clear(workdir):
         load_config_text(plain, "hub.yaml", env={})
     with pytest.raises(ConfigError, match="public_url must be an https:// URL"):
         load_config_text(base.replace("enabled: true", "public_url: http://hub.example.fr"), "hub.yaml", env={})
+
+
+async def test_a_link_is_never_a_session_even_in_a_well_signed_cookie(linked, smtp, persons):
+    """Defence in depth: a link's token signed with the session secret, put in the session
+    cookie, opens nothing (hub.web.sessions keeps links and sessions apart by their stage)."""
+    from hub.web.sessions import COOKIE, _sign, load_secret
+
+    person = persons()
+    await ask_link(person, "theo@demo.example")
+    (_, message), = await smtp.wait_for(1)
+    token = link_in(message).rsplit("/", 1)[1]
+    secret = load_secret(None, linked.hub.config.data_dir)
+    person.http.cookie_jar.update_cookies({COOKIE: f"{token}.{_sign(secret, token)}"})
+    assert (await person.get("/app/learner/journey")).status == 303
+    assert (await person.get(link_in(message))).status == 200  # and the link still works
