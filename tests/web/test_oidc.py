@@ -42,9 +42,9 @@ async def provider(aiohttp_server_factory):
 
 @pytest.fixture
 def make_oidc_site(make_site, provider, workdir):
-    async def make(extra: str = ""):
+    async def make(extra: str = "", *, secret: str = CLIENT_SECRET):
         (workdir / "secrets").mkdir(exist_ok=True)
-        (workdir / "secrets" / "oidc-client-secret").write_text(CLIENT_SECRET)
+        (workdir / "secrets" / "oidc-client-secret").write_text(secret)
         return await make_site(hub_extra=oidc_config(provider.issuer, extra=extra))
     return make
 
@@ -198,3 +198,28 @@ def test_the_configuration_keeps_the_secret_out_and_the_issuer_on_https():
                      env={"S": "x"})
     loaded = parse_config(base + "      client_secret: ${env:S}\n", {}, filename="hub.yaml", env={"S": "x"})
     assert loaded.model.hub.web.oidc.redirect_uri == f"{PUBLIC}/app/login/oidc/callback"
+
+
+async def test_a_provider_that_refuses_the_client_is_refused_without_the_secret_in_words(make_oidc_site, provider):
+    site = await make_oidc_site(secret="not-what-the-provider-issued")
+    person = Person(site)
+    try:
+        back = await through_provider(person, provider)
+        assert back.status == 401 and "n'a pas confirmé votre identité" in html.unescape(back.body)
+        assert (await person.get("/app/")).status == 303
+    finally:
+        await person.close()
+    events = await events_of(site.hub, "access.sign_in")
+    assert [(e["data"]["outcome"], e["data"]["reason"]) for e in events] == [("failure", "provider_error")]
+    assert "HTTP 401" in events[0]["data"]["detail"] and "not-what-the-provider-issued" not in str(events[0]["data"])
+
+
+async def test_a_sign_in_cancelled_at_the_provider_is_refused(oidc_site, provider, persons):
+    person = persons()
+    start = await person.get("/app/login/oidc")
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    back = await person.get(f"/app/login/oidc/callback?error=access_denied&state={state}")
+    assert back.status == 401 and "n'a pas confirmé votre identité" in html.unescape(back.body)
+    events = await events_of(oidc_site.hub, "access.sign_in")
+    assert [(e["data"]["reason"], e["data"]["detail"]) for e in events] == [
+        ("provider_error", "the provider answered access_denied")]
