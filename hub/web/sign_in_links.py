@@ -21,6 +21,9 @@ from hub.web.sessions import Sessions
 from hub.web.settings import EmailLinkConfig
 
 
+SENDING_AT_ONCE = 4  # SMTP exchanges under way at once; the other requests wait their turn
+
+
 def link_path(token: str) -> str:
     return f"{PREFIX}/login/link/{token}"
 
@@ -32,6 +35,7 @@ class SignInLinks:
         self.organisation = organisation
         self.mailer = Mailer(settings.smtp) if settings.smtp is not None else None
         self._tasks: set[asyncio.Task] = set()
+        self._sending = asyncio.Semaphore(SENDING_AT_ONCE)
 
     @property
     def minutes(self) -> int:
@@ -39,7 +43,7 @@ class SignInLinks:
 
     def send_later(self, email: str, language: str, remote: str | None) -> None:
         """Find the account of ``email`` and send it a link, in a task of its own (see the module)."""
-        task = asyncio.get_running_loop().create_task(self._send(email, language, remote))
+        task = asyncio.get_running_loop().create_task(self._send_guarded(email, language, remote))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -47,6 +51,13 @@ class SignInLinks:
         """Let the links being sent go (the daemon stopping)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _send_guarded(self, email: str, language: str, remote: str | None) -> None:
+        async with self._sending:  # a few at a time, whatever the number of requests
+            try:
+                await self._send(email, language, remote)
+            except Exception as exc:  # a task of its own: nobody else would hear of it
+                self.log.error("sign-in link not sent", error=f"{type(exc).__name__}: {exc}")
 
     async def _send(self, email: str, language: str, remote: str | None) -> None:
         try:
