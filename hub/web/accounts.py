@@ -4,7 +4,9 @@ Every change an administrator makes is an ``admin.action`` event (without the se
 every sign-in, successful or not, is an ``access.sign_in`` event and every sign-out an
 ``access.sign_out`` event, through the one door to the ledger (``append``: ``Hub.append``).
 Failures are counted per e-mail address and per client address (hub.store AccountStore); past
-the limit, sign-in is locked out for a while whatever is typed.
+the limit, sign-in is locked out for a while whatever is typed. The other ways in use the same
+counters and events: a link asked for by e-mail (step ``email_link``, hub.web.sign_in_links) and
+the organisation's OpenID Connect provider (step ``oidc``, hub.web.oidc).
 """
 
 from __future__ import annotations
