@@ -41,6 +41,7 @@ from hub.journeys.alerts import AlertsConfig
 from hub.risk.settings import RiskConfig
 from hub.siret import siret_valid
 from hub.timefmt import check_timezone
+from hub.web.settings import EmailLinkConfig, OidcConfig
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -226,6 +227,10 @@ class WebConfig(BaseModel):
     lockout: Duration = Field(default=dt.timedelta(minutes=15), description="How long a lockout lasts")
     accounts: list[DeclaredAccount] = Field(
         default_factory=list, description="Accounts kept as declared here when the daemon starts (docs/web-app.md)")
+    email_link: EmailLinkConfig = Field(default_factory=EmailLinkConfig,
+                                        description="Sign-in by a link sent by e-mail, for learners")
+    oidc: OidcConfig | None = Field(default=None, description="Sign-in of staff through the organisation's "
+                                    "OpenID Connect provider (Google, Microsoft Entra ID…)")
 
 
 class HubSection(BaseModel):
@@ -661,6 +666,11 @@ def parse_config(
             if getattr(account, secret_field) is not None and full not in reader.interpolated:
                 problems.append(f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
                                 "${env:VAR} or ${file:PATH}, not be written in the file")
+
+    web_block = _dig(raw, ("hub", "web")) or {}
+    for name, block_model in (("email_link", EmailLinkConfig), ("oidc", OidcConfig)):
+        if isinstance(web_block.get(name), dict):
+            problems.extend(_literal_secrets(block_model, web_block[name], ("hub", "web", name), reader, lines, filename))
 
     exports = _validate_exports(model, format_classes or {}, lines, filename, reader, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))

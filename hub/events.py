@@ -458,8 +458,14 @@ class SignIn(EventData):
     account: str | None = Field(default=None, description="The account's id; None when no account has that address")
     role: str | None = None
     outcome: Literal["success", "failure"]
-    step: Literal["password", "totp", "recovery_code"] = Field(description="The step that succeeded or failed")
-    reason: str | None = Field(default=None, description="Why it failed: bad_credentials, bad_code, locked, disabled")
+    step: Literal["password", "totp", "recovery_code", "email_link", "oidc"] = Field(
+        description="The step that succeeded or failed (email_link: a link sent by e-mail; oidc: the "
+        "organisation's OpenID Connect provider)")
+    reason: str | None = Field(default=None, description="Why it failed: bad_credentials, bad_code, locked, disabled, "
+                               "bad_link, not_learner, unknown_email, email_not_verified, role_not_allowed, "
+                               "bad_state, bad_token, provider_error")
+    detail: str | None = Field(default=None, max_length=200,
+                               description="What was wrong, in words (an ID token's check that failed…)")
     remote: str | None = Field(default=None, max_length=100, description="The client's address")
 
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                     "hub.gcpause", "hub.redaction", "hub.siret", "hub.learners", "hub.leases", "hub.blobs", "hub.http", "hub.connector",
                     "hub.hookspecs", "hub.plugin_runtime", "hub.access")),
     ("store", ("hub.store",)),
-    ("journeys, ledger and config sections", ("hub.journeys", "hub.ledger", "hub.documents.settings")),
+    ("journeys, ledger and config sections", ("hub.journeys", "hub.ledger", "hub.documents.settings", "hub.web.settings")),
     ("dropout risk (features, model and flags read from the journeys)", ("hub.risk",)),
     ("configuration and plugin contracts", ("hub.config", "hub.formats", "hub.profiles", "hub.scaffold")),
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),

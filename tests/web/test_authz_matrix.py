@@ -33,6 +33,12 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/login/code"): ("/app/login/code", everyone(303)),  # no password typed: back to sign-in
     ("POST", "/app/login/code"): ("/app/login/code", everyone(303)),
     ("POST", "/app/logout"): ("/app/logout", everyone(303)),
+    # the other ways in are off in this site (404): on, tests/web/test_email_link.py and test_oidc.py
+    ("POST", "/app/login/link"): ("/app/login/link", everyone(404)),
+    ("GET", "/app/login/link/{token}"): ("/app/login/link/" + "A" * 43, everyone(404)),
+    ("POST", "/app/login/link/{token}"): ("/app/login/link/" + "A" * 43, everyone(404)),
+    ("GET", "/app/login/oidc"): ("/app/login/oidc", everyone(404)),
+    ("GET", "/app/login/oidc/callback"): ("/app/login/oidc/callback?state=x&code=y", everyone(404)),
     ("POST", "/app/language"): ("/app/language", everyone(303)),
     ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
