@@ -141,13 +141,15 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
-    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+    def learner_events_page(self, learner_ids: list[str], *, action: str | None, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
         if not learner_ids:
             return []
         condition, params = self._in("learner_id", learner_ids)
-        rows = self._execute(f"SELECT * FROM events WHERE {condition} AND (action = ? OR action IS NULL) AND seq > ? "
-                             "ORDER BY seq LIMIT ?", [*params, action, after_seq, limit]).fetchall()
+        if action is not None:
+            condition, params = f"{condition} AND (action = ? OR action IS NULL)", [*params, action]
+        rows = self._execute(f"SELECT * FROM events WHERE {condition} AND seq > ? ORDER BY seq LIMIT ?",
+                             [*params, after_seq, limit]).fetchall()
         return [{**event_dict(r), "learner_key": r["learner_key"]} for r in rows]
 
     def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
