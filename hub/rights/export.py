@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -81,9 +82,14 @@ async def export_learner(services, reference: str, out: str | Path, *, fmt: str 
         return asyncio.run_coroutine_threadsafe(store.call(fn, *args, **kwargs), loop).result()
 
     by = by or whoami()
+    cancelled = threading.Event()
     try:
         count, files = await asyncio.to_thread(write_export, services.config, store, services.blobs, read, learner_id,
-                                               states, out, fmt=fmt, by=by, channel=channel, now=now)
+                                               states, out, fmt=fmt, by=by, channel=channel, now=now,
+                                               cancelled=cancelled)
+    except asyncio.CancelledError:
+        cancelled.set()  # a download abandoned: the worker gives up at its next write and removes its file
+        raise
     except OSError as exc:
         raise ExportError(f"cannot write the export {out}: {exc.strerror or exc}; nothing was kept") from None
     try:
@@ -107,7 +113,8 @@ def _sha256(path: Path) -> str:
 
 
 def write_export(config, store, blobs, read: Read, learner_id: str, states: list[dict[str, Any]], out: Path, *,
-                 fmt: str, by: str, channel: str, now: dt.datetime | None = None) -> tuple[int, int]:
+                 fmt: str, by: str, channel: str, now: dt.datetime | None = None,
+                 cancelled: threading.Event | None = None) -> tuple[int, int]:
     """The builder (a worker thread; store reads through ``read``): (events written, files in the zip)."""
     generated_at = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
     identity = read(store.learner, learner_id) or {"id": learner_id, "name": None, "email": None, "keys": [],
@@ -117,7 +124,7 @@ def write_export(config, store, blobs, read: Read, learner_id: str, states: list
     accounts = [_account(a) for a in read(store.accounts) if (a.get("scopes") or {}).get("learner") in ids]
     found = PackedLearner(learner_id, "", ids, Path())
     tracked = _Tracked()
-    with PackFile(out) as pack:
+    with PackFile(out, cancelled) as pack:
         events_entry = "events.ndjson" if fmt != "pdf" else None
         lines = _events(store, read, ids, found, tracked)
         if events_entry:
@@ -208,20 +215,16 @@ def _events(store, read: Read, ids: list[str], found: PackedLearner, tracked: _T
 
 
 def _accesses(store, read: Read, ids: list[str], accounts: set[str]) -> list[dict[str, Any]]:
-    """Sign-ins of the person's web accounts and auditors' readings of their page: events about a
-    person but not attributed to one (read by type, a page at a time)."""
+    """Sign-ins and sign-outs of the person's web accounts, auditors' readings of their page: events
+    about a person that name them in their data, not as their learner (a page at a time)."""
     out = []
-    after = 0
-    wanted = set(ids)
-    while page := read(lambda a: list(store.iter_events(after_seq=a, types=ACCESS_TYPES, limit=PAGE)), after):
-        after = page[-1]["seq"]
-        for event in page:
-            data = event.get("data") or {}
-            if data.get("account") in accounts or (event["type"] == "access.audit_viewed"
-                                                   and data.get("learner") in wanted):
-                out.append({"event": event["id"], "type": event["type"], "occurred_at": event["occurred_at"],
-                            "data": data})
-    return out
+    for types, key, values in ((ACCESS_TYPES[:2], "account", sorted(accounts)), (ACCESS_TYPES[2:], "learner", ids)):
+        after = 0
+        while page := read(store.events_naming, types, key, values, after_seq=after, limit=PAGE):
+            after = page[-1]["seq"]
+            out += [(e["seq"], {"event": e["id"], "type": e["type"], "occurred_at": e["occurred_at"],
+                                "data": e.get("data") or {}}) for e in page]
+    return [item for _seq, item in sorted(out, key=lambda found: found[0])]  # in ledger order
 
 
 def _needles(identity: dict[str, Any]) -> list[str]:

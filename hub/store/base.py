@@ -302,6 +302,13 @@ class LedgerStore(StoreThread, Protocol):
         that cannot be decoded are skipped, or come marked with ``unreadable`` (see :func:`event_dict`)."""
 
     @abc.abstractmethod
+    def events_naming(self, types: list[str], key: str, values: list[str], *, after_seq: int = 0,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+        """At most ``limit`` events of ``types`` whose ``data.<key>`` is one of ``values``, with ``seq`` >
+        ``after_seq``, by seq: the events about a person that name them in their data rather than as
+        their learner (a web account's sign-ins, an auditor's reading of a learner's page)."""
+
+    @abc.abstractmethod
     def count_events(self) -> int: ...
 
     @abc.abstractmethod

@@ -1003,6 +1003,25 @@ def test_a_learner_rectified_in_the_registry(store):
         store.rectify_learner(a, "id", "other")
 
 
+def test_events_naming_a_value_in_their_data(store):
+    rows = [row("web", type="access.sign_in", data={"account": "A1", "outcome": "success"}),
+            row("web", type="access.sign_in", data={"account": "A2", "outcome": "success"}),
+            row("web", type="access.sign_out", data={"account": "A1"}),
+            row("web", type="access.audit_viewed", data={"link": "L", "learner": "A1"}),  # another type
+            row("web", type="access.sign_in", data={"account": "A1", "outcome": "failure"})]
+    store.ingest(rows, None)
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    found = store.events_naming(["access.sign_in", "access.sign_out"], "account", ["A1"])
+    assert [e["id"] for e in found] == [rows[0].id, rows[2].id, rows[4].id]
+    assert found[0] == store.get_event(rows[0].id)
+    assert [e["id"] for e in store.events_naming(["access.sign_in"], "account", ["A1", "A2"], after_seq=seqs[0],
+                                                 limit=1)] == [rows[1].id]
+    assert store.events_naming(["access.sign_in"], "account", []) == []
+    assert store.events_naming(["access.sign_in"], "outcome", ["nothing"]) == []
+    with pytest.raises(ValueError, match="not a data field name"):
+        store.events_naming(["access.sign_in"], "account') OR ('1", ["A1"])
+
+
 def test_dead_letters_about_a_person(store):
     from hub.learners import LearnerResolver
 
