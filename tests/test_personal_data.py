@@ -220,3 +220,40 @@ def test_the_schema_documents_every_field_of_the_export():
         assert f"`{name}`" in text, f"docs/personal-data.md does not describe {name}"
     assert os.path.basename("docs/learner-export.schema.json") in text
     assert Path(ROOT / "docs" / "README.md").read_text(encoding="utf-8").count("personal-data.md") >= 1
+
+
+def test_consent_events_of_any_consent_type_are_listed_as_consents():
+    """The consent types come with the consent feature (consent.given, consent.withdrawn): the export
+    lists every consent.* event of the person, whichever the hub knows."""
+    from hub.rights.export import _Tracked
+
+    tracked = _Tracked()
+    for n, kind in enumerate(["consent.given", "lms.session", "consent.withdrawn", "privacy.rectified"]):
+        tracked.note({"id": f"E{n}", "type": kind, "occurred_at": "2026-10-05T09:00:00+00:00", "action": None,
+                      "data": {"purpose": "employer_progress"} if kind.startswith("consent.") else
+                      {"field": "name", "value": "X", "reason": "r", "by": "dpo"}})
+    assert [c["type"] for c in tracked.consents] == ["consent.given", "consent.withdrawn"]
+    assert [r["event"] for r in tracked.rectifications] == ["E3"]
+    assert tracked.by_type == {"consent.given": 1, "lms.session": 1, "consent.withdrawn": 1, "privacy.rectified": 1}
+
+
+async def test_a_person_without_enrolment_is_rectified_and_exported(demo_hub, workdir):
+    hub = demo_hub
+    await hub.append([{"type": "prospect.contact_created", "occurred_at": "2026-09-01T10:00:00+02:00",
+                       "source_id": "contact-77", "learner": {"ref": "c-77", "email": "ines.roux@example.fr",
+                                                              "name": "Inès Rou"},
+                       "data": {"email": "ines.roux@example.fr", "first_name": "Inès", "last_name": "Rou"}}],
+                     source="crm")
+    result = await rectify_learner(services_of(hub), "email:ines.roux@example.fr", "name", "Inès Roux",
+                                   "faute de frappe", actor="dpo")
+    (event_id,) = result["events"]
+    assert result["reissued"] == []
+    recorded = await hub.store.call(hub.store.get_event, event_id)
+    assert recorded["action"] is None and recorded["data"]["previous"] == "Inès Rou"
+    out = workdir / "ines.zip"
+    await export_learner(services_of(hub), "email:ines.roux@example.fr", out, fmt="json")
+    with zipfile.ZipFile(out) as z:
+        data = json.loads(z.read("data.json"))
+    assert data["learner"]["name"] == "Inès Roux" and data["journeys"] == []
+    assert [r["event"] for r in data["rectifications"]] == [event_id]
+    assert data["events"]["by_type"] == {"privacy.rectified": 1, "prospect.contact_created": 1}
