@@ -16,6 +16,7 @@ import jsonschema_rs  # schemathesis's validator, in the test dependencies
 import pytest
 
 from hub.documents.issue import issue_documents
+from hub.documents.fr import date_fr
 from hub.documents.services import services_of
 from hub.documents.verify import load_record, verify_bytes
 from hub.documents.keys import KeyRing
@@ -26,7 +27,7 @@ from hub.rights.learners import UnknownLearner
 from hub.rights.rectify import RectificationError, rectify_learner
 from hub.runtime.app import Hub
 from tests.conftest import BASE_HUB
-from tests.documents.conftest import HUB_EXTRA, TODAY, learner_id, open_demo_hub, pdftotext
+from tests.documents.conftest import HUB_EXTRA, TODAY, flat, learner_id, open_demo_hub, pdftotext
 from tests.documents.test_cli import invoke
 from tests.test_journeys import DEMO_ACTION, ROOT, demo_config
 
@@ -93,6 +94,9 @@ async def test_the_export_holds_everything_about_the_person_and_matches_its_sche
     assert lucas not in json.dumps(data) and lucas not in json.dumps(events), "nobody else's data"
     text = pdftotext(pdf, workdir)
     assert "Vos données personnelles" in text and "Camille Dubois" in text and "Certificat de réalisation" in text
+    with zipfile.ZipFile(out) as z:
+        summary = flat(pdftotext(z.read(f"parcours/{DEMO_ACTION}.pdf"), workdir))
+    assert f"certificat_realisation {certificate['id']} {date_fr(certificate['issued_at'][:10])}" in summary
     # recorded: who asked, the digest of what was handed over, and no personal data beyond the id
     recorded = await hub.store.call(hub.store.get_event, result.event_id)
     assert recorded["type"] == "privacy.data_exported" and recorded["learner_id"] == camille

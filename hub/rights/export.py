@@ -158,7 +158,7 @@ def write_export(config, store, blobs, read: Read, learner_id: str, states: list
             organisation = config.hub.organisation.name if config.hub.organisation else "l'organisme de formation"
             pack.write("donnees-personnelles.pdf", render_overview(data, organisation=organisation))
             for report in reports:
-                documents = [d for d in data["documents"] if d["action"] == report.action_id]
+                documents = [d for d in found.documents if d.get("action") == report.action_id]
                 pack.write(f"parcours/{_safe(report.action_id)}.pdf",
                            render_summary(report, documents, organisation=organisation, generated_at=generated_at))
         pack.write("LISEZMOI.txt", README.read_text(encoding="utf-8"))
