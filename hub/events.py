@@ -488,6 +488,35 @@ class AuditViewed(EventData):
     remote: str | None = Field(default=None, max_length=100, description="The client's address")
 
 
+class DataExported(EventData):
+    """A person's data handed over (RGPD art. 15 access, art. 20 portability: see docs/personal-data.md):
+    who asked, how, and the SHA-256 of the file given. Never what the file holds: the envelope names
+    the learner by hub id only."""
+
+    learner: str = Field(min_length=1, max_length=100, description="The hub learner id exported")
+    by: str = Field(min_length=1, max_length=320, description="Who asked: the system user of the command line, "
+                                                              "or the web account id of the learner")
+    channel: Literal["cli", "web"] = Field(description="The command line, or the learner's own download")
+    format: Literal["json", "pdf", "both"] = Field(description="What the zip holds")
+    sha256: str = Field(pattern=SHA256_HEX, description="SHA-256 of the zip handed over")
+
+
+#: the identity fields a rectification corrects (what the projections and documents print of a person)
+RECTIFIABLE_FIELDS = ("name", "email")
+
+
+class Rectified(EventData):
+    """A correction of a learner's identity (RGPD art. 16). One event per enrolment of the learner
+    (one without an action when there is none), each superseding the enrolment's previous correction
+    of the same field; the source events keep what they said, the projections read the correction."""
+
+    field: Literal["name", "email"] = Field(description="The identity field corrected")
+    value: str = Field(min_length=1, max_length=320, description="The correct value")
+    previous: str | None = Field(default=None, max_length=320, description="The value the hub held before")
+    reason: str = Field(min_length=1, max_length=500, description="Why (the person's request, a typing error…)")
+    by: str = Field(min_length=1, max_length=320, description="Who recorded the correction")
+
+
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # funnel
     "prospect.program_viewed": ProgramViewed,
@@ -530,6 +559,9 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "access.sign_in": SignIn,
     "access.sign_out": SignOut,
     "access.audit_viewed": AuditViewed,
+    # a person's rights over their data
+    "privacy.data_exported": DataExported,
+    "privacy.rectified": Rectified,
 }
 
 

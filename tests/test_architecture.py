@@ -26,6 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),
     ("documents", ("hub.documents",)),
     ("audit pack (reads the store, ledger proofs, blobs and documents)", ("hub.audit",)),
+    ("a person's rights: data export, rectification (reuse the audit pack's and the documents' machinery)",
+     ("hub.rights",)),
     ("plugin manager", ("hub.plugins",)),
     ("web app (pages on the runtime's server)", ("hub.web",)),
     ("runtime", ("hub.runtime",)),

@@ -23,7 +23,7 @@ from hub.documents.fr import date_fr
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
-from hub.documents.verify import Verdict, display_fields, load_record, verify_payload
+from hub.documents.verify import SUPERSEDED_REASONS_FR, Verdict, display_fields, load_record, verify_payload
 from hub.store.base import UnreadableEvent
 
 if TYPE_CHECKING:
@@ -52,7 +52,9 @@ def _html(verdict: Verdict, organisation: str | None) -> str:
     rows = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in display_fields(verdict.fields or {}))
     notes = []
     if verdict.status == "superseded":
-        notes.append("Un document plus récent remplace celui-ci" + (f" (n° {e(verdict.superseded_by)})" if verdict.superseded_by else "") + ".")
+        notes.append("Un document plus récent remplace celui-ci" + (f" (n° {e(verdict.superseded_by)})" if verdict.superseded_by else "")
+                     + (f", émis pour motif de {e(SUPERSEDED_REASONS_FR[verdict.superseded_reason])}"
+                        if verdict.superseded_reason in SUPERSEDED_REASONS_FR else "") + ".")
     if verdict.status == "altered":
         notes.append("Les informations ci-dessous sont celles du document émis : comparez-les avec le document présenté.")
     if verdict.status in ("valid", "superseded", "revoked") and verdict.issued_at:

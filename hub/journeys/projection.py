@@ -4,7 +4,8 @@ A journey state accumulates the facts of one enrolment, each with the id of the 
 states it, so every figure computed from it can be explained event by event. The projection is
 incremental (events are applied in ledger order from a stored cursor) and can be rebuilt from
 scratch; both give the same states. Corrections (``supersedes``) are kept and honoured when
-figures are computed.
+figures are computed. A ``privacy.rectified`` event corrects the learner's name or e-mail in the
+journey it names: the sources' later events do not override it (the first value seen is kept).
 
 Most events are about one learner. A trainer's signature without a learner (Edusign, Yousign:
 the trainer signs the sheet of a half-day, often at the end of the day) is about the whole
@@ -115,6 +116,11 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     for namespace, value in (learner.get("ids") or {}).items():
         known.setdefault("ids", {}).setdefault(namespace, value)
     kind = event["type"]
+    if kind == "privacy.rectified":  # the person's identity as corrected (RGPD art. 16) wins over the sources'
+        data = event["data"]
+        known[data["field"]] = data["value"]
+        known.setdefault("rectified", {})[data["field"]] = event["id"]
+        return
     fact = _fact(event)
     if kind in STEPS:
         state["timeline"].setdefault(STEPS[kind], []).append(fact)

@@ -302,6 +302,13 @@ class LedgerStore(StoreThread, Protocol):
         that cannot be decoded are skipped, or come marked with ``unreadable`` (see :func:`event_dict`)."""
 
     @abc.abstractmethod
+    def events_naming(self, types: list[str], key: str, values: list[str], *, after_seq: int = 0,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+        """At most ``limit`` events of ``types`` whose ``data.<key>`` is one of ``values``, with ``seq`` >
+        ``after_seq``, by seq: the events about a person that name them in their data rather than as
+        their learner (a web account's sign-ins, an auditor's reading of a learner's page)."""
+
+    @abc.abstractmethod
     def count_events(self) -> int: ...
 
     @abc.abstractmethod
@@ -392,11 +399,12 @@ class JourneyStore(StoreThread, Protocol):
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
-    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+    def learner_events_page(self, learner_ids: list[str], *, action: str | None, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
-        """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action), with
-        ``seq`` > ``after_seq``, by seq, each with its ``learner_key``: one learner's events read a
-        page at a time (the audit pack). Rows that cannot be decoded come marked."""
+        """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action; every
+        action when ``action`` is None), with ``seq`` > ``after_seq``, by seq, each with its
+        ``learner_key``: one learner's events read a page at a time (the audit pack, a person's data
+        export). Rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
     def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
@@ -473,6 +481,12 @@ class DeadLetterStore(StoreThread, Protocol):
     def dead_letters(self, *, sink: str | None = None, source: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
 
     @abc.abstractmethod
+    def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:
+        """Dead letters about a person: dead deliveries of events attributed to ``learner_ids`` and
+        rejects not replayed whose payload contains one of ``needles`` (an e-mail, a source's id),
+        at most ``limit`` of each (a person's data export)."""
+
+    @abc.abstractmethod
     def dead_letter_counts(self) -> dict[str, int]:
         """Dead letters waiting, by stage (map, validate, deliver)."""
 
@@ -505,6 +519,11 @@ class LearnerStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def learner_aliases(self, learner_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def rectify_learner(self, learner_id: str, field: str, value: str) -> bool:
+        """Set a learner's ``name`` or ``email`` in the registry (a rectification, recorded in the
+        ledger by its caller); False when there is no such learner."""
 
     @abc.abstractmethod
     def learner_alias_map(self) -> dict[str, str]:

@@ -94,6 +94,9 @@ class PostgresStore(SqlStore):
             self._lock_append()
             yield
 
+    def _json_text(self, column: str, key: str) -> str:
+        return f"({column}::jsonb ->> '{key}')"
+
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} = ANY(?::{sql_type}[])", [list(values)]
 

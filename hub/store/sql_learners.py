@@ -74,6 +74,14 @@ class SqlLearnerRegistry(SqlDialect):
         return {"id": learner_id, "name": row["name"], "email": row["email"], "keys": keys,
                 "merged": self.learner_aliases(learner_id)}
 
+    def rectify_learner(self, learner_id: str, field: str, value: str) -> bool:
+        if field not in ("name", "email"):
+            raise ValueError(f"cannot rectify {field!r}: only name and email are held in the learner registry")
+        with self._registry_transaction():
+            cursor = self._execute(f"UPDATE learners SET {field} = ? WHERE id = ?",
+                                   (value, self.canonical_learner(learner_id)))
+        return cursor.rowcount > 0
+
     def learner_aliases(self, learner_id: str) -> list[str]:
         return [r["alias"] for r in self._execute(
             f"SELECT alias FROM learner_aliases WHERE learner_id = ? ORDER BY alias{self.binary_order}", (learner_id,))]

@@ -82,6 +82,25 @@ class SqlOutbox(SqlDialect):
                                       r["created_at"], r["created_at"], json.loads(r["payload"])))
         return out
 
+    def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:
+        out: list[DeadLetter] = []
+        if learner_ids:
+            condition, params = self._in("e.learner_id", learner_ids)
+            for r in self._execute(
+                f"SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                f"WHERE o.state = 'dead' AND {condition} ORDER BY o.id LIMIT ?", [*params, limit],
+            ):
+                out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
+                                      r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
+        patterns = [_like(n) for n in dict.fromkeys(needles) if n]
+        if patterns:
+            where = " OR ".join("payload LIKE ? ESCAPE '!'" for _ in patterns)
+            for r in self._execute(f"SELECT * FROM rejects WHERE replayed_at IS NULL AND ({where}) ORDER BY id LIMIT ?",
+                                   [*patterns, limit]):
+                out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
+                                      r["created_at"], r["created_at"], json.loads(r["payload"])))
+        return out
+
     def _where(self, where: str, column: str, value: Any, ids: list[int] | None = None) -> tuple[str, list[Any]]:
         """``where``, narrowed to ``column = value`` when ``value`` is given and to the rows ``ids``
         when they are given; with its parameters."""
@@ -130,3 +149,8 @@ class SqlOutbox(SqlDialect):
                 self._execute(f"UPDATE rejects SET replayed_at = ?, replay_error = NULL WHERE {condition}", [at, *params])
             else:
                 self._execute(f"UPDATE rejects SET replay_error = ? WHERE {condition}", [error, *params])
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (its own ``%``, ``_`` and ``!`` escaped with ``!``)."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"

@@ -72,6 +72,9 @@ class SQLiteStore(SqlStore):
     _write = _tx
     _registry_transaction = _tx
 
+    def _json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
 

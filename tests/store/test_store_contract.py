@@ -984,6 +984,64 @@ def test_a_learners_events_page_by_page(store):
     assert [e["id"] for e in store.learner_events_page([a], action="ACT-A", after_seq=seqs[2], limit=2)] == [rows[4].id]
     assert store.learner_events_page([a], action="ACT-A", after_seq=seqs[4], limit=2) == []
     assert store.learner_events_page([], action="ACT-A", after_seq=0, limit=2) == []
+    # every action (a person's data export): all of the learner's events, by seq
+    every = store.learner_events_page([a], action=None, after_seq=0, limit=10)
+    assert [e["id"] for e in every] == [rows[0].id, rows[2].id, rows[3].id, rows[4].id]
+
+
+def test_a_learner_rectified_in_the_registry(store):
+    from hub.learners import LearnerResolver
+
+    store.ingest([learner_row("moodle", person("1", "a@x.fr", "Camile Dubois"))], None,
+                 learners=LearnerResolver(["email"]))
+    a = store.learner_by_key("src:moodle:1")
+    assert store.rectify_learner(a, "name", "Camille Dubois") is True
+    assert store.rectify_learner(a, "email", "camille@x.fr") is True
+    assert {k: store.learner(a)[k] for k in ("name", "email")} == {"name": "Camille Dubois", "email": "camille@x.fr"}
+    assert store.rectify_learner("01NOSUCHLEARNER", "name", "X") is False
+    with pytest.raises(ValueError, match="only name and email"):
+        store.rectify_learner(a, "id", "other")
+
+
+def test_events_naming_a_value_in_their_data(store):
+    rows = [row("web", type="access.sign_in", data={"account": "A1", "outcome": "success"}),
+            row("web", type="access.sign_in", data={"account": "A2", "outcome": "success"}),
+            row("web", type="access.sign_out", data={"account": "A1"}),
+            row("web", type="access.audit_viewed", data={"link": "L", "learner": "A1"}),  # another type
+            row("web", type="access.sign_in", data={"account": "A1", "outcome": "failure"})]
+    store.ingest(rows, None)
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    found = store.events_naming(["access.sign_in", "access.sign_out"], "account", ["A1"])
+    assert [e["id"] for e in found] == [rows[0].id, rows[2].id, rows[4].id]
+    assert found[0] == store.get_event(rows[0].id)
+    assert [e["id"] for e in store.events_naming(["access.sign_in"], "account", ["A1", "A2"], after_seq=seqs[0],
+                                                 limit=1)] == [rows[1].id]
+    assert store.events_naming(["access.sign_in"], "account", []) == []
+    assert store.events_naming(["access.sign_in"], "outcome", ["nothing"]) == []
+    with pytest.raises(ValueError, match="not a data field name"):
+        store.events_naming(["access.sign_in"], "account') OR ('1", ["A1"])
+
+
+def test_dead_letters_about_a_person(store):
+    from hub.learners import LearnerResolver
+
+    rows = [learner_row("moodle", person("1", "a@x.fr"), action="ACT-A"),
+            learner_row("moodle", person("2", "b@x.fr"), action="ACT-A")]
+    rejects = [RejectRow("crm", "map", "no deal", json.dumps({"email": "a@x.fr", "note": "100%_sure"})),
+               RejectRow("crm", "validate", "bad", json.dumps({"email": "ba@x.fr"})),  # another person's address
+               RejectRow("crm", "validate", "bad", json.dumps({"id": "1"}))]
+    store.ingest(rows, to_sink("lrs"), learners=LearnerResolver(["email"]), rejects=rejects)
+    a = store.learner_by_key("src:moodle:1")
+    now = time.time() + 1
+    claimed = store.claim("lrs", limit=10, now=now, owner="w", lease_seconds=60)
+    store.mark_failed([c.outbox_id for c in claimed], error="gone", at=now, retry_at=None)
+    found = store.dead_letters_about([a], ['"a@x.fr"', '"1"'], limit=10)
+    assert [(d.stage, d.event_id or d.payload) for d in found] == [
+        ("deliver", rows[0].id), ("map", {"email": "a@x.fr", "note": "100%_sure"}), ("validate", {"id": "1"})]
+    assert [d.stage for d in store.dead_letters_about([a], ['"100%_sure"'], limit=10)] == ["deliver", "map"]
+    assert store.dead_letters_about([a], ['"%"'], limit=10)[1:] == [], "LIKE wildcards are matched as text"
+    assert len(store.dead_letters_about([a], ['"a@x.fr"', '"1"'], limit=1)) == 2  # at most ``limit`` of each
+    assert store.dead_letters_about([], [], limit=10) == []
 
 
 def test_action_events_are_the_learnerless_events_of_an_action(store):

@@ -44,6 +44,8 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
+    # the learner's own data (the account's learner: no identifier in the address), a zip
+    ("POST", "/app/learner/data-export"): ("/app/learner/data-export", page_for({"learner"}, anonymous=401)),
     ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
     # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
     # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
