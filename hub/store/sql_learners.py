@@ -26,16 +26,20 @@ class SqlLearnerRegistry(SqlDialect):
         others linked again without them, so that a withheld event creates no learner, key nor
         conflict; the refused rows' ids with their reasons."""
         resolution = self._resolution(rows, resolver)
+        learner_ids = resolution.learner_ids
         refused: dict[str, str] = {}
         if withhold is not None:
-            for row, learner_id in zip(rows, resolution.learner_ids):
+            for row, learner_id in zip(rows, learner_ids):
                 row.learner_id = learner_id
             refused = withhold(rows, self._consent_decisions)
             if refused:
-                rows = [r for r in rows if r.id not in refused]
-                resolution = self._resolution(rows, resolver)
+                kept = [(r, i) for r, i in zip(rows, learner_ids) if r.id not in refused]
+                rows, learner_ids = [r for r, _ in kept], [i for _, i in kept]
+                if resolution.new_learners or resolution.new_keys or resolution.conflicts:
+                    resolution = self._resolution(rows, resolver)  # what the withheld rows brought goes
+                    learner_ids = resolution.learner_ids
         self._store_resolution(resolution)
-        for row, learner_id in zip(rows, resolution.learner_ids):
+        for row, learner_id in zip(rows, learner_ids):
             row.learner_id = learner_id
             if learner_id is not None:
                 row.learner_key = learner_id
