@@ -218,3 +218,5 @@ async def test_the_cli_lists_gives_and_withdraws(make_hub, workdir):
     assert unknown.returncode == 1 and "no learner 'email:nobody@example.fr'" in unknown.stderr
     bad = parcours("consent", "give", u1, "--purpose", "newsletter", cwd=workdir)
     assert bad.returncode == 1 and "unknown consent purpose 'newsletter'" in bad.stderr
+    check = parcours("check", cwd=workdir)
+    assert "employer-progress    * -> employer when lms.progress; consent employer_progress" in check.stdout, check.stdout

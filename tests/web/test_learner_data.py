@@ -90,7 +90,7 @@ async def test_the_learner_withdraws_and_gives_the_funnel_consent_and_collection
     theo = people()
     await theo.sign_in("learner")
     body = (await theo.get("/app/learner/data")).body
-    assert 'id="withdraw-funnel_tracking"' in body  # in force by default
+    assert 'id="withdraw-funnel_tracking"' in body and "Refuser ce traitement" in body  # in force by default
     withdrawn = await theo.post("/app/learner/data/consents/funnel_tracking", {"choice": "withdraw"},
                                 token_from="/app/learner/data")
     assert withdrawn.status == 303
@@ -105,6 +105,8 @@ async def test_the_learner_withdraws_and_gives_the_funnel_consent_and_collection
     assert (await theo.post("/app/learner/data/consents/funnel_tracking", {"choice": "give"},
                             token_from="/app/learner/data")).status == 303
     assert (await site.hub.append([view], source=None)).appended == 1
+    assert "Consentement donné le" in (page := text((await theo.get("/app/learner/data")).body))
+    assert "Retirer mon consentement : Suivi du parcours commercial" in page
 
 
 async def test_a_bad_choice_an_unknown_or_disallowed_purpose_and_a_missing_token_record_nothing(make_site, persons):
