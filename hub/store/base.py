@@ -685,7 +685,8 @@ class ConsentStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def withdrawn_consents(self, purpose: str) -> list[Any]:
-        """Every person whose latest decision for ``purpose`` is a withdrawal, oldest withdrawal first."""
+        """Every person (their current learner id, merges applied) whose latest decision for
+        ``purpose`` is a withdrawal, oldest withdrawal first."""
 
 
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,

@@ -3,6 +3,7 @@ replaced by a decision that occurred at the same time or later."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from hub.consents.decisions import CONSENT_TYPES, Decision
@@ -46,8 +47,16 @@ class SqlConsents(SqlDialect):
                       key=lambda d: (d.purpose, d.occurred_us))
 
     def withdrawn_consents(self, purpose: str) -> list[Decision]:
-        return [Decision.from_row(r) for r in self._execute(
-            f"SELECT {_COLUMNS} FROM consents WHERE purpose = ? AND state = 'withdrawn' ORDER BY occurred_us, learner_id",
-            (purpose,))]
+        """Each person whose latest decision for ``purpose`` is a withdrawal, under their current id:
+        a decision recorded under an id since merged into another counts for that other."""
+        canonical = {r["alias"]: r["learner_id"] for r in self._execute("SELECT alias, learner_id FROM learner_aliases")}
+        latest: dict[str, Decision] = {}
+        for r in self._execute(f"SELECT {_COLUMNS} FROM consents WHERE purpose = ?", (purpose,)):
+            decision = Decision.from_row(r)
+            person = canonical.get(decision.learner_id, decision.learner_id)
+            if decision.supersedes(latest.get(person)):
+                latest[person] = decision
+        withdrawn = [replace(d, learner_id=person) for person, d in latest.items() if d.state == "withdrawn"]
+        return sorted(withdrawn, key=lambda d: (d.occurred_us, d.learner_id))
 
 

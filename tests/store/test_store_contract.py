@@ -1179,3 +1179,21 @@ def test_the_latest_consent_decision_by_occurrence_is_kept_and_a_gate_withholds_
     assert seen[0][(person, "funnel_tracking")].state == "withdrawn"
     assert store.get_event(kept.id) is not None and store.get_event(dropped.id) is None
     assert store.learner_by_key("email:new@example.fr") is None, "a withheld event links no learner"
+
+
+def test_consent_decisions_follow_a_learner_merge(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    store.ingest([learner_row("crm", person("c1", "a@example.fr"))], None, learners=resolver)
+    store.ingest([learner_row("moodle", person("42", "b@example.fr"))], None, learners=resolver)
+    crm, lms = store.learner_by_key("src:crm:c1"), store.learner_by_key("src:moodle:42")
+    withdrawn = consent(lms, "funnel_tracking", "withdrawn", at=30)
+    store.ingest([consent(crm, "funnel_tracking", "given", at=10), withdrawn], None, learners=resolver)
+    store.ingest([learner_row("crm", person("c1", "b@example.fr"))], None, learners=resolver)
+    (conflict,) = store.learner_conflicts()
+    store.resolve_learner_conflict(conflict["id"], merge_into=crm, at=5.0)
+    (decision,) = store.consent_decisions(crm)  # the merged id's later withdrawal wins
+    assert decision.event_id == withdrawn.id and decision.state == "withdrawn"
+    (gone,) = store.withdrawn_consents("funnel_tracking")
+    assert gone.learner_id == crm and gone.event_id == withdrawn.id
