@@ -32,6 +32,7 @@ from pydantic import (
 
 from hub.access import SECOND_FACTOR_REQUIRED, Role, Scopes, check_scopes
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
+from hub.consents.settings import ConsentsConfig
 from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
@@ -250,6 +251,8 @@ class HubSection(BaseModel):
                              "and the `risk.flagged` events (docs/risk.md)")
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
+    consents: ConsentsConfig = Field(default_factory=ConsentsConfig,
+                                     description="Purposes that need the person's consent (docs/consents.md)")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
@@ -280,8 +283,12 @@ class RouteWhen(BaseModel):
     types: list[str] = Field(default_factory=lambda: ["*"], description="Event-type globs, e.g. lms.*")
     actions: list[str] | None = Field(default=None, description="Training-action ids or globs")
     funders: list[str] | None = Field(default=None, description="Funders of the learner's enrolment")
+    consent: list[str] | None = Field(
+        default=None, description="Consent purposes (hub.consents) that must be in force for the event's learner, "
+                                  "e.g. employer_progress: events without a learner or without that consent are "
+                                  "not routed")
 
-    _lists = field_validator("types", "actions", "funders", mode="before")(_as_list)
+    _lists = field_validator("types", "actions", "funders", "consent", mode="before")(_as_list)
 
 
 class Route(BaseModel):
@@ -309,6 +316,16 @@ class HubConfig(BaseModel):
     def _action_calendars(self) -> "HubConfig":
         for action in self.actions.values():
             action.use_hub_calendar(self.hub.calendar)
+        return self
+
+    @model_validator(mode="after")
+    def _route_consents(self) -> "HubConfig":
+        known = self.hub.consents.purposes
+        for route in self.routes:
+            unknown = [p for p in route.when.consent or [] if p not in known]
+            if unknown:
+                raise ValueError(f"route {route.name!r}: when.consent names unknown purposes {unknown} "
+                                 f"(hub.consents.purposes: {', '.join(sorted(known)) or 'none'})")
         return self
 
     @field_validator("exports")

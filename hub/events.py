@@ -515,6 +515,39 @@ class Rectified(EventData):
     previous: str | None = Field(default=None, max_length=320, description="The value the hub held before")
     reason: str = Field(min_length=1, max_length=500, description="Why (the person's request, a typing error…)")
     by: str = Field(min_length=1, max_length=320, description="Who recorded the correction")
+#: a consent purpose's id as the organisation configures it (hub.consents.purposes)
+PurposeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+
+class ConsentChange(EventData):
+    """A person's consent to one purpose of processing, given or withdrawn (RGPD art. 7): which
+    purpose, which version of the text they read, for whom when the purpose names a recipient."""
+
+    purpose: PurposeId = Field(description="The purpose's id (hub.consents.purposes), e.g. funnel_tracking")
+    version: str = Field(min_length=1, max_length=40, description="The version of the purpose's text shown")
+    scope: str | None = Field(default=None, min_length=1, max_length=300,
+                              description="Whom it concerns, when the purpose names a recipient: the employer's "
+                                          "SIRET or name for employer_progress")
+    channel: Literal["web", "cli", "connector"] = Field(description="Where it was given or withdrawn")
+    by: str | None = Field(default=None, max_length=320, description="Who recorded it: the web account or the "
+                                                                      "operating-system user of the CLI")
+
+
+class ConsentGiven(ConsentChange):
+    """The person gave their consent to ``purpose`` (the text of ``version``)."""
+
+
+class ConsentWithdrawn(ConsentChange):
+    """The person withdrew their consent to ``purpose``: what it covers stops from then on."""
+
+
+class DocumentDownloaded(EventData):
+    """A learner downloaded one of their documents from the web app (never with the file itself)."""
+
+    document: str = Field(min_length=1, description="The document's id (its document.issued event)")
+    document_type: str = Field(min_length=1)
+    account: str = Field(min_length=1, description="The web account that downloaded it")
+    remote: str | None = Field(default=None, max_length=100, description="The client's address")
 
 
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
@@ -562,6 +595,10 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # a person's rights over their data
     "privacy.data_exported": DataExported,
     "privacy.rectified": Rectified,
+    "access.document_downloaded": DocumentDownloaded,
+    # personal data
+    "consent.given": ConsentGiven,
+    "consent.withdrawn": ConsentWithdrawn,
 }
 
 

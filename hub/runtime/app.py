@@ -21,6 +21,7 @@ from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.documents.keys import KeyRing
 from hub.documents.settings import keys_dir
+from hub.consents.gate import ConsentGate
 from hub.ingest.audit import record_admin_action
 from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
 from hub.ingest.router import Router
@@ -115,9 +116,10 @@ class Hub:
         self.types = plugins.event_types()
         self.metrics = Metrics()
         self.blobs = BlobStore(config.blobs_dir)
-        self.router = Router(config.model.routes, config.connectors, config.sinks())
+        self.router = Router(config.model.routes, config.connectors, config.sinks(), consents=config.hub.consents)
         self.ingestor = Ingestor(store, self.types, self.router, learners=LearnerResolver(config.hub.learners.match_on),
-                                 metrics=self.metrics, log=self.log, wake=self._wake_sinks)
+                                 metrics=self.metrics, log=self.log, wake=self._wake_sinks,
+                                 consents=ConsentGate(config.hub.consents))
         self._session: aiohttp.ClientSession | None = None
         self.connectors: dict[str, Connector] = {}
         for name, cfg in config.enabled_connectors().items():

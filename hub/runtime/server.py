@@ -199,7 +199,8 @@ async def post_events(request: web.Request, hub: "Hub") -> web.Response:
         problems = [{unit: positions[i] if i < len(positions) else i, "field": path, "error": msg}
                     for i, path, msg in exc.problems]
         return _error(400, "the batch was rejected, nothing was stored", problems=problems)
-    return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates}, 202)
+    return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates,
+                  "withheld": len(result.withheld)}, 202)
 
 
 async def post_webhook(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ import abc
 import asyncio
 import concurrent.futures
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
@@ -54,12 +54,16 @@ class RejectRow:
 
 @dataclass
 class IngestResult:
-    """Ids of a batch in input order; ``new`` tells which were appended by this call."""
+    """Ids of a batch in input order; ``new`` tells which were appended by this call.
 
-    ids: list[str]
+    ``withheld`` maps the input index of each event the consent gate did not append to its reason
+    (``<purpose>:<status>``, see hub.consents.gate); its id in ``ids`` is None."""
+
+    ids: list[str | None]
     new: list[bool]
     outbox_rows: int = 0
     rejects: int = 0
+    withheld: dict[int, str] = field(default_factory=dict)
 
     @property
     def appended(self) -> int:
@@ -67,7 +71,22 @@ class IngestResult:
 
     @property
     def duplicates(self) -> int:
-        return len(self.new) - self.appended
+        return len(self.new) - self.appended - len(self.withheld)
+
+
+def withhold_rows(ids: list[str | None], new: list[bool], fresh: list[EventRow],
+                  refused: dict[str, str]) -> tuple[list[EventRow], dict[int, str]]:
+    """Part of ingest: ``fresh`` without the rows the consent gate ``refused`` (id → reason), and
+    their reasons by input index (their ``ids`` set to None, ``new`` to False)."""
+    if not refused:
+        return fresh, {}
+    reasons: dict[int, str] = {}
+    for index, event_id in enumerate(ids):
+        if event_id in refused:  # the row itself, or a repeat of it within the batch
+            if new[index]:
+                reasons[index] = refused[event_id]
+            ids[index], new[index] = None, False
+    return [r for r in fresh if r.id not in refused], reasons
 
 
 @dataclass
@@ -258,8 +277,15 @@ def paged_events(fetch: Callable[[int, int], list], *, after_seq: int, batch: in
 
 
 class RouteFn(Protocol):
-    def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict]) -> list[list[tuple[str, str]]]:
-        """For each new row, the (sink, route name) pairs it must be delivered to."""
+    def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict],
+                 consents: Callable[[Iterable[str]], dict]) -> list[list[tuple[str, str]]]:
+        """For each new row, the (sink, route name) pairs it must be delivered to (``consents``:
+        the learners' latest consent decisions by (learner id, purpose))."""
+
+
+class WithholdFn(Protocol):
+    def __call__(self, rows: list[EventRow], decisions: Callable[[Iterable[str]], dict]) -> dict[str, str]:
+        """The ids of the new rows not to append (hub.consents.gate), each with its reason."""
 
 
 # The store interface, by concern: a caller types itself against the part it uses
@@ -285,9 +311,11 @@ class LedgerStore(StoreThread, Protocol):
         source_cursor: tuple[str, Any] | None = None,
         rejects: list[RejectRow] = (),
         learners: Any = None,
+        withhold: WithholdFn | None = None,
     ) -> IngestResult:
         """Append ``rows`` (skipping (source, source_id) already stored), link their learners
-        (``learners``: a :class:`hub.learners.LearnerResolver`), queue their deliveries, store the
+        (``learners``: a :class:`hub.learners.LearnerResolver`), leave out the rows ``withhold``
+        refuses (a person's consent), keep the consent decisions, queue their deliveries, store the
         source cursor and the rejects: all in one transaction."""
 
     @abc.abstractmethod
@@ -666,8 +694,22 @@ class AuditLinkStore(StoreThread, Protocol):
         """Revoke a link; False when there is no such link or it was revoked already."""
 
 
+class ConsentStore(StoreThread, Protocol):
+    """The latest consent decision (hub.consents.decisions.Decision) of each person for each purpose,
+    kept at ingest from the consent.given / consent.withdrawn events."""
+
+    @abc.abstractmethod
+    def consent_decisions(self, learner_id: str) -> list[Any]:
+        """The latest decision of this learner for each purpose (counting the ids merged into it)."""
+
+    @abc.abstractmethod
+    def withdrawn_consents(self, purpose: str) -> list[Any]:
+        """Every person (their current learner id, merges applied) whose latest decision for
+        ``purpose`` is a withdrawal, oldest withdrawal first."""
+
+
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
-            LearnerStore, JobStore, AccountStore, AuditLinkStore):
+            LearnerStore, JobStore, AccountStore, AuditLinkStore, ConsentStore):
     """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
     part above, plus the schema's lifecycle and the worker thread the store runs on."""
 

@@ -16,7 +16,7 @@ PAGES = {
     "manager": [("/app/trainer/today", "nav.today"), ("/app/manager/actions", "nav.manager"),
                 ("/app/audit-links", "nav.audit_links")],
     "trainer": [("/app/trainer/today", "nav.today")],
-    "learner": [("/app/learner/journey", "nav.journey")],
+    "learner": [("/app/learner/journey", "nav.journey"), ("/app/learner/data", "nav.my_data")],
     "funder": [("/app/funder/enrolments", "nav.funded"), ("/app/funder/exports", "nav.exports")],
     "auditor": [],
 }

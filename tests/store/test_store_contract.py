@@ -50,7 +50,7 @@ def funding(learner_key: str, action: str, funder: str, **kw) -> EventRow:
 
 def to_sink(*sinks: str, route_name: str = "r1"):
     """A route callback sending every row to ``sinks``."""
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         return [[(s, route_name) for s in sinks] for _ in rows]
     return route
 
@@ -151,7 +151,7 @@ def test_seqs_are_gap_free(store):
     """Blocks of the ledger cover contiguous seq ranges: no seq is burnt by duplicates or rollbacks."""
     store.ingest([row(source_id="a"), row(source_id="a"), row(source_id="b")], to_sink("crm"))
 
-    def broken(rows, funders):
+    def broken(rows, funders, consents=None):
         raise RuntimeError("no")
 
     with pytest.raises(RuntimeError):
@@ -195,7 +195,7 @@ def test_dedupe_across_batches(store):
 
 
 def test_route_callback_creates_outbox_rows(store):
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         out = []
         for r in rows:
             if r.type == "lms.session":
@@ -219,7 +219,7 @@ def test_route_callback_creates_outbox_rows(store):
 def test_route_sees_funders_from_the_funding_index(store):
     seen: list[dict] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
         found = funders(pairs) if pairs else {}
         seen.append(found)
@@ -249,7 +249,7 @@ def test_route_sees_funders_from_the_funding_index(store):
 def test_failed_route_stores_nothing(store):
     store.ingest([row(source_id="old")], None, source_cursor=("moodle", {"since": 1}))
 
-    def broken(rows, funders):
+    def broken(rows, funders, consents=None):
         funders({("email:x", "A")})
         raise RuntimeError("route exploded")
 
@@ -264,7 +264,7 @@ def test_failed_route_stores_nothing(store):
     # the funding row was rolled back too: a later route does not see it
     seen = []
     store.ingest([row(learner_key="email:x", action="A")],
-                 lambda rows, funders: (seen.append(funders({("email:x", "A")})), [[] for _ in rows])[1])
+                 lambda rows, funders, consents=None: (seen.append(funders({("email:x", "A")})), [[] for _ in rows])[1])
     assert seen == [{}]
     # and the store is usable afterwards: the same keys go in
     result = store.ingest([row(source_id="new")], None, source_cursor=("moodle", {"since": 2}))
@@ -597,7 +597,7 @@ def test_concurrent_ingest_of_the_same_keys(store_factory):
     batches = [[row(source_id=k) for k in keys], [row(source_id=k) for k in reversed(keys)]]
 
     def ingest(i: int):
-        def slow_route(rows, funders):
+        def slow_route(rows, funders, consents=None):
             time.sleep(0.05)  # keep the transaction open while the other one starts
             return [[("crm", "r1")] for _ in rows]
         return stores[i].ingest(batches[i], slow_route)
@@ -692,7 +692,7 @@ def test_pg_sequence_order_is_commit_order(pg_store_factory):
     entered = threading.Event()
     release = threading.Event()
 
-    def slow_route(rows, funders):
+    def slow_route(rows, funders, consents=None):
         entered.set()
         release.wait(timeout=10)
         return [[] for _ in rows]
@@ -787,7 +787,7 @@ def test_learners_linked_across_sources(store):
     resolver = LearnerResolver(["email"])
     seen_keys: list[str | None] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         seen_keys.extend(r.learner_key for r in rows)
         return [[] for _ in rows]
 
@@ -849,7 +849,7 @@ def test_learner_merge_moves_keys_and_funding(store):
     resolver = LearnerResolver(["email"])
     seen: list[dict] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
         found = funders(pairs) if pairs else {}
         seen.append(found)
@@ -1081,7 +1081,8 @@ def test_the_store_interface_is_the_union_of_its_concerns():
     from hub.store import Store, base
 
     concerns = [base.LedgerStore, base.BlockStore, base.JourneyStore, base.SourceSinkStore, base.DeliveryStore,
-                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore]
+                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore,
+                base.ConsentStore]
     owners: dict[str, list[str]] = {}
     for concern in concerns:
         assert concern in Store.__mro__
@@ -1196,3 +1197,61 @@ def test_an_audit_link_is_found_by_its_token_hash_listed_and_revoked_once(store)
     assert store.revoke_audit_link("01LINK", at=1200.0) is True
     assert store.revoke_audit_link("01LINK", at=1300.0) is False, "revoked once: the first time stays"
     assert store.audit_link("01LINK")["revoked_at"] == 1200.0 and store.revoke_audit_link("nope", at=1.0) is False
+
+
+# --------------------------------------------------------------------------- consent decisions (ConsentStore)
+
+
+def consent(learner: str, purpose: str, state: str, *, at: int, version: str = "1") -> EventRow:
+    r = row("hub", type=f"consent.{state}", learner={"ref": learner}, data={"purpose": purpose, "version": version,
+                                                                           "channel": "cli"})
+    r.occurred_us = T0 + at
+    return r
+
+
+def test_the_latest_consent_decision_by_occurrence_is_kept_and_a_gate_withholds_rows(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    first = row("crm", type="prospect.contact_created", learner={"ref": "c1", "email": "a@example.fr"})
+    store.ingest([first], None, learners=resolver)
+    person = store.learner_by_key("email:a@example.fr")
+    later, earlier = consent(person, "funnel_tracking", "withdrawn", at=20), consent(person, "funnel_tracking", "given", at=10)
+    store.ingest([later, earlier], None, learners=resolver)  # the earlier decision arrives last: it does not win
+    (decision,) = store.consent_decisions(person)
+    assert (decision.state, decision.event_id, decision.occurred_us) == ("withdrawn", later.id, T0 + 20)
+    assert [d.learner_id for d in store.withdrawn_consents("funnel_tracking")] == [person]
+    assert store.withdrawn_consents("employer_progress") == []
+
+    seen: list[dict] = []
+
+    def gate(rows, decisions):
+        seen.append(decisions([r.learner_id for r in rows]))
+        return {r.id: "funnel_tracking:withdrawn" for r in rows if r.type.startswith("prospect.")}
+
+    kept, dropped = row(type="lms.session", learner={"ref": "c1", "email": "a@example.fr"}), \
+        row("crm", type="prospect.contact_created", learner={"ref": "c2", "email": "new@example.fr"})
+    result = store.ingest([dropped, kept, dropped], None, learners=resolver, withhold=gate)
+    assert result.ids == [None, kept.id, None] and result.new == [False, True, False]
+    assert result.withheld == {0: "funnel_tracking:withdrawn"} and result.duplicates == 1
+    assert seen[0][(person, "funnel_tracking")].state == "withdrawn"
+    assert store.get_event(kept.id) is not None and store.get_event(dropped.id) is None
+    assert store.learner_by_key("email:new@example.fr") is None, "a withheld event links no learner"
+
+
+def test_consent_decisions_follow_a_learner_merge(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    store.ingest([learner_row("crm", person("c1", "a@example.fr"))], None, learners=resolver)
+    store.ingest([learner_row("moodle", person("42", "b@example.fr"))], None, learners=resolver)
+    crm, lms = store.learner_by_key("src:crm:c1"), store.learner_by_key("src:moodle:42")
+    withdrawn = consent(lms, "funnel_tracking", "withdrawn", at=30)
+    store.ingest([consent(crm, "funnel_tracking", "given", at=10), withdrawn], None, learners=resolver)
+    store.ingest([learner_row("crm", person("c1", "b@example.fr"))], None, learners=resolver)
+    (conflict,) = store.learner_conflicts()
+    store.resolve_learner_conflict(conflict["id"], merge_into=crm, at=5.0)
+    (decision,) = store.consent_decisions(crm)  # the merged id's later withdrawal wins
+    assert decision.event_id == withdrawn.id and decision.state == "withdrawn"
+    (gone,) = store.withdrawn_consents("funnel_tracking")
+    assert gone.learner_id == crm and gone.event_id == withdrawn.id

@@ -46,6 +46,13 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
     # the learner's own data (the account's learner: no identifier in the address), a zip
     ("POST", "/app/learner/data-export"): ("/app/learner/data-export", page_for({"learner"}, anonymous=401)),
+    ("GET", "/app/learner/data"): ("/app/learner/data", page_for({"learner"})),
+    # the matrix's form sends no choice: 400 for the learner, nothing recorded (tests/web/test_learner_data.py)
+    ("POST", "/app/learner/data/consents/{purpose}"): ("/app/learner/data/consents/funnel_tracking",
+                                                       {**page_for({"learner"}, anonymous=401), "learner": 400}),
+    # a document that does not exist: 404 for the learner, as another learner's (tests/web/test_learner_data.py)
+    ("GET", "/app/learner/documents/{document}"): ("/app/learner/documents/01NOSUCHDOCUMENT0000000000",
+                                                   {**page_for({"learner"}), "learner": 404}),
     ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
     # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
     # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
