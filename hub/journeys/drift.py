@@ -10,6 +10,11 @@ show the trend behind them (Qualiopi indicator 12, see docs/web-app.md):
   scheduled hours. Dropping when below the rate to date;
 * the last trace of the learner (LMS activity or a signed half-day, as the inactivity alert
   reads it) and the whole days since.
+
+And, for a whole training action, its attendance rate week by week (:func:`weekly_attendance`):
+the same rule over the half-days of each week held so far that expect a signature, all its
+enrolments together. FOAD asynchrone is left out of both: its hours are counted per module and
+per day of connection (hub.journeys.foad), not per half-day.
 """
 
 from __future__ import annotations
@@ -56,3 +61,35 @@ def drift(report: JourneyReport, cfg: AlertsConfig, now: dt.datetime, tz: dt.tzi
     last = last_activity(report, tz)
     return Drift(report.attendance_rate.value, held[-RECENT_HALF_DAYS:], last,
                  (now - last).days if last is not None else None, evaluate(report, cfg, now, tz))
+
+
+@dataclass(frozen=True)
+class Week:
+    monday: dt.date
+    credited: Decimal  # hours the half-days held credit, all enrolments together
+    due: Decimal  # their scheduled hours
+
+    @property
+    def rate(self) -> Decimal | None:
+        return (self.credited / self.due * 100).quantize(Decimal("0.1"), ROUND_HALF_UP) if self.due else None
+
+
+def weekly_attendance(reports: list[JourneyReport], now: dt.datetime, tz: dt.tzinfo) -> list[Week]:
+    """The attendance of an action's enrolments (``reports``), week by week, from the first week
+    with a half-day held that expects a signature to the last one (weeks without any: no rate)."""
+    credited: dict[dt.date, Decimal] = {}
+    due: dict[dt.date, Decimal] = {}
+    for report in reports:
+        for r in report.half_days:
+            if r.half_day.modality == "foad_asynchrone" or r.status in NOT_DUE or r.half_day.starts_at(tz) > now:
+                continue
+            monday = r.half_day.date - dt.timedelta(days=r.half_day.date.weekday())
+            credited[monday] = credited.get(monday, Decimal(0)) + r.hours
+            due[monday] = due.get(monday, Decimal(0)) + r.half_day.hours
+    if not due:
+        return []
+    weeks, monday = [], min(due)
+    while monday <= max(due):
+        weeks.append(Week(monday, credited.get(monday, Decimal(0)), due.get(monday, Decimal(0))))
+        monday += dt.timedelta(days=7)
+    return weeks

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
 from hub.journeys.foad import hours
-from hub.journeys.drift import RECENT_HALF_DAYS
+from hub.journeys.drift import RECENT_HALF_DAYS, weekly_attendance
+from hub.web.charted import attendance_chart, hours_chart
 from hub.web.context import context, render
 from hub.web.followup import NOTE_MAX, FollowedAction, followed, local_time
 from hub.web.guard import PRINCIPAL, requires
@@ -33,7 +34,7 @@ def _not_found(what: str) -> web.HTTPNotFound:
 @requires(*ROLES)
 async def actions(request: web.Request) -> web.Response:
     found = await managed_actions(context(request).hub, request[PRINCIPAL], _today(request))
-    return render(request, "manager_actions.html", actions=found)
+    return render(request, "manager_actions.html", actions=found, hours_chart=hours_chart)
 
 
 @requires(*ROLES)
@@ -42,9 +43,12 @@ async def action(request: web.Request) -> web.Response:
     if found is None:
         raise _not_found("training action")
     hub = context(request).hub
+    now = dt.datetime.now(dt.timezone.utc)
     pairs = [(e.report, e.alerts) for e in found.enrolments]
-    follow = FollowedAction(found.action_id, found.title, followed(pairs, hub.config, dt.datetime.now(dt.timezone.utc)))
+    follow = FollowedAction(found.action_id, found.title, followed(pairs, hub.config, now))
+    weeks = weekly_attendance([e.report for e in found.enrolments], now, hub.config.timezone)
     return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, f=follow, level=3,
+                  weeks=weeks, attendance_chart=attendance_chart,
                   back=request.path, note_max=NOTE_MAX, recent_half_days=RECENT_HALF_DAYS,
                   when=functools.partial(local_time, tz=hub.config.timezone),
                   error=None, failed=None, typed="")
