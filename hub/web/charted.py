@@ -27,8 +27,9 @@ def week_chart(week, chart_id: str, _, num) -> Markup:
     counts = week.counts()
     labels = [f"{_('weekday.' + str(c.date.weekday()))} {c.date.strftime('%d/%m')} {_('half.' + c.half_day)}"
               for c, *_counts in counts]
-    series = [(_("chart.signed"), [n[1] for n in counts]), (_("chart.cosignature_missing"), [n[2] for n in counts]),
-              (_("chart.not_signed"), [n[3] for n in counts])]
+    # in this order, the palette gives signed blue, not signed orange, no co-signature green
+    series = [(_("chart.signed"), [n[1] for n in counts]), (_("chart.not_signed"), [n[3] for n in counts]),
+              (_("chart.cosignature_missing"), [n[2] for n in counts])]
     return Markup(grouped_bar_chart(_("chart.week_title", action=week.title), labels, series, chart_id=chart_id,
                                     fmt=_count, maximum=max(1, len(week.rows))))
 
@@ -43,7 +44,7 @@ def hours_chart(actions, chart_id: str, _, num) -> Markup:
 
 def attendance_chart(title: str, weeks, chart_id: str, _, num) -> Markup:
     """An action's attendance rate week by week (hub.journeys.drift.weekly_attendance)."""
-    labels = [_("chart.week_of", monday=w.monday.strftime("%d/%m")) for w in weeks]
+    labels = [w.monday.strftime("%d/%m") for w in weeks]  # the weeks' Mondays: short enough to stay whole
     rates = [None if w.rate is None else float(w.rate) for w in weeks]
     return Markup(line_chart(_("chart.attendance_title", action=title), labels, [(_("chart.rate"), rates)],
                              chart_id=chart_id, unit=" %", fmt=_decimal(num), maximum=100))
