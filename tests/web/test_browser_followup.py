@@ -62,10 +62,10 @@ async def test_a_manager_reads_the_charts_and_the_follow_ups_of_an_action(site, 
     assert await page.accessibility_problems() == []
     await shoot(page, "figure.chart", "manager-hours-chart")
     await page.open("/app/trainer/today?date=2026-10-07")  # the trainer's week, as a manager opens it too
-    await page.click("week-chart-1-figures")
-    assert "Sans co-signature" in await page.text("figure.chart table")
     assert await page.accessibility_problems() == []
     await shoot(page, "figure.chart", "trainer-week-chart")
+    await page.click("week-chart-1-figures")  # the chart's figures, in a table
+    assert "Sans co-signature" in await page.text("figure.chart table")
     await page.open(f"/app/manager/actions/{ACTION}")
     assert "sans suivi" in await page.text(f"#alert-{alert_id}")
     assert await page.accessibility_problems() == []
