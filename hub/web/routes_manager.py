@@ -12,8 +12,9 @@ import functools
 from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
-from hub.journeys.foad import hours
 from hub.journeys.drift import RECENT_HALF_DAYS, weekly_attendance
+from hub.journeys.foad import hours
+from hub.risk.listing import flagged
 from hub.web.charted import attendance_chart, hours_chart
 from hub.web.context import context, render
 from hub.web.followup import NOTE_MAX, FollowedAction, followed, local_time
@@ -47,7 +48,9 @@ async def action(request: web.Request) -> web.Response:
     pairs = [(e.report, e.alerts) for e in found.enrolments]
     follow = FollowedAction(found.action_id, found.title, followed(pairs, hub.config, now))
     weeks = weekly_attendance([e.report for e in found.enrolments], now, hub.config.timezone)
+    risk = await flagged(hub, [found.action_id])
     return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, f=follow, level=3,
+                  risk=risk, risk_links=True,
                   weeks=weeks, attendance_chart=attendance_chart,
                   back=request.path, note_max=NOTE_MAX, recent_half_days=RECENT_HALF_DAYS,
                   when=functools.partial(local_time, tz=hub.config.timezone),
