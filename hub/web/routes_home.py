@@ -11,11 +11,11 @@ from hub.web.roles import ROLES
 
 #: the pages built so far, per role: (route, message key of its title)
 PAGES = {
-    "admin": [("/app/trainer/today", "nav.today"), ("/app/manager/actions", "nav.manager"),
+    "admin": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup"), ("/app/manager/actions", "nav.manager"),
               ("/app/audit-links", "nav.audit_links")],
-    "manager": [("/app/trainer/today", "nav.today"), ("/app/manager/actions", "nav.manager"),
+    "manager": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup"), ("/app/manager/actions", "nav.manager"),
                 ("/app/audit-links", "nav.audit_links")],
-    "trainer": [("/app/trainer/today", "nav.today")],
+    "trainer": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup")],
     "learner": [("/app/learner/journey", "nav.journey"), ("/app/learner/data", "nav.my_data")],
     "funder": [("/app/funder/enrolments", "nav.funded"), ("/app/funder/exports", "nav.exports")],
     "auditor": [],

@@ -43,6 +43,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
+    ("GET", "/app/trainer/alerts"): ("/app/trainer/alerts", page_for(STAFF_PAGES)),
+    # following up an alert that does not exist: 404 for the staff (scope: tests/web/test_trainer_alerts.py)
+    ("POST", "/app/trainer/alerts/{alert}/follow-up"): ("/app/trainer/alerts/01NOSUCHALERT/follow-up",
+                                                       {**page_for(STAFF_PAGES, anonymous=401),
+                                                        **{r: 404 for r in STAFF_PAGES}}),
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
     # the learner's own data (the account's learner: no identifier in the address), a zip
     ("POST", "/app/learner/data-export"): ("/app/learner/data-export", page_for({"learner"}, anonymous=401)),
