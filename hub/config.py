@@ -32,6 +32,7 @@ from pydantic import (
 
 from hub.access import SECOND_FACTOR_REQUIRED, Role, Scopes, check_scopes
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
+from hub.badges.settings import BadgesConfig
 from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
@@ -243,6 +244,8 @@ class HubSection(BaseModel):
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
+    badges: BadgesConfig = Field(default_factory=BadgesConfig, description="Open Badges 3.0 for milestones (opt-in; "
+                                 "docs/badges.md)")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
     web: WebConfig = Field(default_factory=WebConfig,
