@@ -38,6 +38,8 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
+    # a badge that is not the learner's (here: none at all) answers 404 like a missing one (tests/web/test_learner_badges.py)
+    ("GET", "/app/learner/badges/{id}"): ("/app/learner/badges/01NOSUCHBADGE0000000000000", {**page_for({"learner"}), "learner": 404}),
     ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
     # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
     # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
