@@ -44,6 +44,7 @@ def demo_completions(activity: str) -> set[str]:
 
 
 async def awards_by_name(hub) -> dict[tuple[str, str], str]:
+    await hub.project()
     states = await hub.store.call(hub.store.journeys, action="ACT-2026-REACT-01")
     return {(s["learner"]["name"], f["badge"]): f["event"] for s in states for f in s.get("badges", [])
             if f["type"] == "badge.awarded"}
