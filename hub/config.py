@@ -265,6 +265,13 @@ class HubSection(BaseModel):
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
 
+    @model_validator(mode="after")
+    def _badges_have_an_issuer(self) -> "HubSection":
+        if self.badges.enabled and self.organisation is None:
+            raise ValueError("badges.enabled: badges are issued by the organisation: hub.organisation is required "
+                             "(name, siret, nda, representative, city)")
+        return self
+
 
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value

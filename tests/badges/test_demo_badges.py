@@ -16,7 +16,8 @@ from jwcrypto import jwk, jws
 from hub.badges.award import revoke_badge
 from hub.badges.issue import signed_credential
 from hub.badges.records import load_award
-from hub.documents.keys import b64u
+from hub.documents.keys import KeyRing, b64u
+from hub.documents.settings import keys_dir
 from hub.documents.services import services_of
 from hub.runtime.server import build_app
 from hub.ulid import new_ulid
@@ -114,6 +115,19 @@ async def test_demo_badges_are_awarded_once_and_verify_anywhere(served):
     async with client.get(f"/verify/{award_id}", headers={"Accept": "text/html"}) as r:
         page = await r.text()
     assert "Badge authentique" in page and "Camille Dubois" in page and "9 octobre 2026" in page
+
+    # after a key rotation, the file downloaded before still verifies (its key is retired, still
+    # published), and a new download is signed with the new key
+    KeyRing(keys_dir(hub.config)).rotate()
+    async with client.get(header["kid"][len(str(client._base_url)):]) as r:
+        assert r.status == 200 and await r.json() == public
+    async with client.get(f"/verify/{award_id}", params={"credential": token, "format": "json"}) as r:
+        assert (await r.json())["status"] == "valid"
+    renewed = signed_credential(hub.config, record)
+    new_kid = json.loads(base64.urlsafe_b64decode(renewed.split(".")[0] + "=="))["kid"]
+    assert new_kid != header["kid"]
+    async with client.get(new_kid[len(str(client._base_url)):]) as r:
+        assert independent_check(renewed, await r.json())["vc"] == credential
 
     # tampered: another learner's name in the credential, the signature kept
     head, payload, signature = token.split(".")
