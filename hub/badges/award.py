@@ -55,9 +55,18 @@ def award_item(found: Earned, report: JourneyReport) -> dict[str, Any]:
             "learner": learner, "action": found.action, "data": data}
 
 
+def awarded_in(state: dict[str, Any]) -> set[tuple[str, str]]:
+    """(badge, occurrence) of every award a projected journey state already holds."""
+    return {(f["badge"], f["occurrence"]) for f in state.get("badges", []) if f.get("type") == "badge.awarded"}
+
+
 async def award_badges(services: "DocumentServices", pages: AsyncIterator[list[JourneyReport]],
-                       settings: BadgesConfig | None = None) -> AwardRun:
-    """Award the badges earned in the journeys of ``pages`` (lists of reports)."""
+                       settings: BadgesConfig | None = None,
+                       known: dict[tuple[str, str], set[tuple[str, str]]] | None = None) -> AwardRun:
+    """Award the badges earned in the journeys of ``pages`` (lists of reports). ``known``, filled by
+    whoever reads the pages' states, maps (learner, action) to the awards the journey already
+    holds: those are counted as ``already`` without being appended again (the ledger would
+    refuse them anyway); entries are removed as they are used, so it holds one page at most."""
     settings = settings or services.config.hub.badges
     if not settings.enabled:
         raise HubError("badges are not enabled (hub.badges.enabled: true in the configuration)")
@@ -76,8 +85,17 @@ async def award_badges(services: "DocumentServices", pages: AsyncIterator[list[J
                 run.already += 1
 
     tz = services.config.timezone
+    known = known if known is not None else {}
     async for reports in pages:
-        await flush([award_item(found, report) for report in reports for found in earned(report, settings.badges, tz)])
+        items = []
+        for report in reports:
+            held = known.pop((report.learner_id, report.action_id), set())
+            for found in earned(report, settings.badges, tz):
+                if (found.badge.id, found.occurrence) in held:
+                    run.already += 1
+                else:
+                    items.append(award_item(found, report))
+        await flush(items)
     return run
 
 

@@ -20,6 +20,7 @@ from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
 from hub.badges.award import award_badges as award_earned_badges
+from hub.badges.award import awarded_in
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
@@ -333,13 +334,21 @@ class Hub:
     async def award_badges(self, action: str | None = None):
         """Award the badges earned since the last run (hub.badges; see hub.badges.award): every
         journey a page at a time, or one action's."""
+        known: dict = {}  # (learner, action) -> awards the journey holds, read with the page's states
+
+        def keep(state) -> bool:
+            known[(state["learner_id"], state["action"])] = awarded_in(state)
+            return True
+
         if action is None:
-            pages = self.journey_pages()
+            pages = self.journey_pages(keep=keep)
         else:
             async def one_action():
-                yield await self.journey_reports(action=action)
+                await self.project()
+                states = await self.store.call(self.store.journeys, action=action)
+                yield stream.compute_states([s for s in states if keep(s)], self.config)
             pages = one_action()
-        return await award_earned_badges(services_of(self), pages)
+        return await award_earned_badges(services_of(self), pages, known=known)
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
