@@ -33,6 +33,7 @@ from pydantic import (
 from hub.access import SECOND_FACTOR_REQUIRED, Role, Scopes, check_scopes
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.consents.settings import ConsentsConfig
+from hub.badges.settings import BadgesConfig
 from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
@@ -254,6 +255,8 @@ class HubSection(BaseModel):
     consents: ConsentsConfig = Field(default_factory=ConsentsConfig,
                                      description="Purposes that need the person's consent (docs/consents.md)")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
+    badges: BadgesConfig = Field(default_factory=BadgesConfig, description="Open Badges 3.0 for milestones (opt-in; "
+                                 "docs/badges.md)")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
     web: WebConfig = Field(default_factory=WebConfig,
@@ -272,6 +275,13 @@ class HubSection(BaseModel):
     @classmethod
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
+
+    @model_validator(mode="after")
+    def _badges_have_an_issuer(self) -> "HubSection":
+        if self.badges.enabled and self.organisation is None:
+            raise ValueError("badges.enabled: badges are issued by the organisation: hub.organisation is required "
+                             "(name, siret, nda, representative, city)")
+        return self
 
 
 def _as_list(value: Any) -> Any:

@@ -403,6 +403,32 @@ class DocumentRevoked(EventData):
     reason: str | None = None
 
 
+class BadgeAwarded(EventData):
+    """A milestone reached, recognised by a badge (hub.badges): what the Open Badges 3.0 credential
+    states, as awarded (later changes of the badge's configuration do not change it)."""
+
+    badge: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$", description="The badge's id (hub.badges.badges)")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    criteria: str = Field(min_length=1, max_length=2000, description="How it is earned (criteria narrative)")
+    image: str | None = Field(default=None, max_length=100_000)
+    milestone: Literal["module_completed", "attendance_streak", "certification"]
+    occurrence: str = Field(min_length=1, max_length=300, description="What makes this award unique for the "
+                            "learner and badge (the action, and the certification)")
+    evidence_events: list[Annotated[str, Field(min_length=26, max_length=26)]] = Field(
+        default_factory=list, max_length=1000, description="The events that prove the milestone")
+    recipient_name: str | None = Field(default=None, max_length=300)
+    identity_hash: str | None = Field(default=None, pattern=r"^sha256\$[0-9a-f]{64}$",
+                                      description="sha256$ of the learner's e-mail address and the salt")
+    identity_salt: str | None = Field(default=None, max_length=64)
+
+
+class BadgeRevoked(EventData):
+    credential: str = Field(min_length=26, max_length=26, description="Id of the badge.awarded event")
+    status_index: int = Field(ge=0, description="The credential's index in the revocation status list")
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class AlertRaised(EventData):
     rule: str = Field(min_length=1)
     message: str = Field(min_length=1)
@@ -581,6 +607,8 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "enrolment.abandoned": Abandoned,
     "document.issued": DocumentIssued,
     "document.revoked": DocumentRevoked,
+    "badge.awarded": BadgeAwarded,
+    "badge.revoked": BadgeRevoked,
     # follow-up
     "alert.raised": AlertRaised,
     "alert.followed_up": AlertFollowedUp,

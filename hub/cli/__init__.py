@@ -24,6 +24,7 @@ COMMANDS = {
     "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
     "proofs": "proofs:proofs", "learners": "learners:learners", "learner": "rights:learner",
     "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
+    "badges": "badges:badges",
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
     "consent": "consents:consent",
 }

@@ -7,6 +7,9 @@
   404 for an unknown document; ``Cache-Control: no-store`` (a revocation shows at once).
 * ``GET /.well-known/parcours-keys.json`` — the public keys (JWKS-like), for offline verifiers.
 
+A badge award's id (``badge.awarded``) at ``/verify/{id}`` gets the badge's page instead
+(:func:`hub.badges.http.badge_page`).
+
 ``add_routes(app, hub)`` registers both on an aiohttp application.
 """
 
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
+from hub.badges.http import badge_page
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr
 from hub.documents.keys import KeyRing
@@ -99,6 +103,9 @@ def add_routes(app: web.Application, hub: "Hub") -> None:
     async def verify(request: web.Request) -> web.Response:
         services = services_of(hub)
         doc_id = request.match_info["id"].upper()
+        badge = await badge_page(request, hub, doc_id, _wants_json(request))  # a badge award's id: its own page
+        if badge is not None:
+            return badge
         keys = KeyRing(keys_dir(services.config)).lookup()
         # without ?p= (a typed-in URL), the payload recorded in the ledger is verified
         verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys,

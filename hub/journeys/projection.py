@@ -49,6 +49,8 @@ LISTS = {
     "payment.refunded": "payments",
     "document.issued": "documents",
     "document.revoked": "documents",
+    "badge.awarded": "badges",
+    "badge.revoked": "badges",
     "alert.raised": "alerts",
     "alert.followed_up": "alerts",
     "risk.flagged": "risk",
@@ -132,7 +134,7 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
         slot["signatures" if kind == "attendance.signed" else "absences"].append(fact)
     elif kind in LISTS:
         fact["type"] = kind
-        state[LISTS[kind]].append(fact)
+        state.setdefault(LISTS[kind], []).append(fact)  # a list added since the state was stored
 
 
 def is_action_wide(event: dict[str, Any]) -> bool:

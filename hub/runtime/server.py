@@ -24,6 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
+from hub.badges.http import add_routes as add_badge_routes
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
@@ -395,6 +396,7 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/metrics", metrics),
     ])
     add_document_routes(app, hub)
+    add_badge_routes(app, hub)
     add_audit_routes(app, admin_only)
     add_apidoc_routes(app)
     mount_web_app(app, hub)  # the web pages under /app/ (hub.web, docs/web-app.md)

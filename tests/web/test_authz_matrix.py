@@ -58,6 +58,8 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     # a document that does not exist: 404 for the learner, as another learner's (tests/web/test_learner_data.py)
     ("GET", "/app/learner/documents/{document}"): ("/app/learner/documents/01NOSUCHDOCUMENT0000000000",
                                                    {**page_for({"learner"}), "learner": 404}),
+    # a badge that is not the learner's (here: none at all) answers 404 like a missing one (tests/web/test_learner_badges.py)
+    ("GET", "/app/learner/badges/{id}"): ("/app/learner/badges/01NOSUCHBADGE0000000000000", {**page_for({"learner"}), "learner": 404}),
     ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
     # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
     # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
