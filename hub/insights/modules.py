@@ -31,6 +31,7 @@ from hub.insights.tables import Column, Table, rate
 
 COMPLETE = ("complete", "pass")
 AFTER_LAST = "(after the last module)"
+NO_ACTIVITY = "(no LMS activity)"
 
 
 def engaged(report, state: dict[str, Any]) -> bool:
@@ -133,7 +134,7 @@ class ModuleTally:
             if tally.stopped_without_activity:
                 count = tally.stopped_without_activity
                 table.rows.append({"action": action, "action_title": titles.get(action, action),
-                                   "activity": "(no LMS activity)", "activity_name": None, "kind": None,
+                                   "activity": NO_ACTIVITY, "activity_name": None, "kind": None,
                                    "abandoned": tally.abandoned, "stopped_after": count,
                                    "share_pct": rate(count, tally.abandoned)})
         return table

@@ -4,10 +4,11 @@ their CSV file (one file per table, the columns documented in docs/insights.md).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ONE = Decimal("0.1")
 TWO = Decimal("0.01")
@@ -53,6 +54,20 @@ def minutes(seconds: float | int) -> Decimal:
     return (Decimal(seconds) / 60).quantize(ONE, ROUND_HALF_UP)
 
 
+def csv_rows(table: Table) -> Iterator[list[Any]]:
+    """The CSV lines of ``table``: a header of the column names, then each row (an empty cell where
+    a figure cannot be computed)."""
+    yield table.column_names
+    for row in table.rows:
+        yield ["" if row.get(c) is None else _plain(row.get(c)) for c in table.column_names]
+
+
+def csv_text(table: Table) -> str:
+    out = io.StringIO(newline="")
+    csv.writer(out).writerows(csv_rows(table))
+    return out.getvalue()
+
+
 def write_csv(table: Table, folder: Path) -> Path:
     """Write ``<folder>/<name>.csv`` (UTF-8, comma-separated, a header line of the column names;
     an empty cell where a figure cannot be computed) through a temporary file, so that a failure
@@ -61,9 +76,6 @@ def write_csv(table: Table, folder: Path) -> Path:
     path = folder / f"{table.name}.csv"
     part = path.with_suffix(".csv.part")
     with open(part, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(table.column_names)
-        for row in table.rows:
-            writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in table.column_names])
+        csv.writer(fh).writerows(csv_rows(table))
     part.replace(path)
     return path
