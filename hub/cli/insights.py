@@ -10,7 +10,7 @@ import click
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
 from hub.cli.progress import progress_bar
 from hub.insights import Insights, compute_insights
-from hub.insights.export import write_tables
+from hub.insights.export import write_charts, write_tables
 from hub.insights.scope import Scope
 from hub.insights.tables import Table
 
@@ -30,9 +30,10 @@ def _day(option: str, value: str | None) -> dt.date | None:
 @click.option("--from", "start", help="Only enrolments registered on or after this day (YYYY-MM-DD).")
 @click.option("--to", "end", help="Only enrolments registered on or before this day (YYYY-MM-DD).")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), help="Write one CSV file per table in this folder.")
+@click.option("--charts", "charts_dir", type=click.Path(file_okay=False), help="Write the charts (SVG) in this folder.")
 @JSON_OPTION
 def insights(config_path: str, actions: tuple[str, ...], start: str | None, end: str | None, csv_dir: str | None,
-             as_json: bool) -> None:
+             charts_dir: str | None, as_json: bool) -> None:
     """Completion and dropout by module, where learners stop, time spent vs estimated, realised vs
     planned hours, and the sales funnel per channel: for a quality review (Qualiopi indicator 32)."""
     hub = open_hub(config_path)
@@ -54,6 +55,8 @@ def insights(config_path: str, actions: tuple[str, ...], start: str | None, end:
     written = []
     if csv_dir:
         written += write_tables(found, Path(csv_dir))
+    if charts_dir:
+        written += write_charts(found, Path(charts_dir))
     if as_json:
         print_json({**found.as_dict(), "written": [str(p) for p in written]})
         return

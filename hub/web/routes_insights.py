@@ -6,16 +6,19 @@ that does not exist; a date that cannot be read, 400 with the page saying which.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from hub.insights import TABLE_NAMES, compute_insights
+from hub.insights.charts import TEXTS, charts
 from hub.insights.funnel import UNKNOWN
 from hub.insights.modules import AFTER_LAST, NO_ACTIVITY
 from hub.insights.scope import Scope
 from hub.insights.tables import csv_text
-from hub.web.context import context, render
+from hub.web import i18n
+from hub.web.context import LANGUAGE, context, render
 from hub.web.guard import PRINCIPAL, requires
 
 ROLES = ("manager", "admin")
@@ -79,10 +82,22 @@ async def page(request: web.Request) -> web.Response:
         scope = _scope(request)
     except BadFilter as bad:
         return render(request, "manager_insights.html", status=400, found=None, error=bad.key, bad=bad.value,
-                      choices=choices, titles=titles, query=request.query, markers=MARKERS, filters="")
+                      choices=choices, titles=titles, query=request.query, markers=MARKERS, filters="", charts={})
     found = await _insights(request, scope)
     return render(request, "manager_insights.html", found=found, error=None, bad=None, choices=choices, titles=titles,
-                  query=request.query, markers=MARKERS, filters=_filters(request))
+                  query=request.query, markers=MARKERS, filters=_filters(request), charts=_charts(request, found))
+
+
+def _charts(request: web.Request, found) -> dict[str, list]:
+    """The charts of each table, in the page's language (figures written as it writes them)."""
+    language = request.get(LANGUAGE) or i18n.language_of(request)
+    say = i18n.translator(language)
+    texts = {key: say(f"insights.chart.{key}") for key in TEXTS}
+    drawn: dict[str, list] = {}
+    for chart in charts(found, texts, fmt=lambda v: str(i18n.number(Decimal(f"{v:g}"), language)),
+                        label=lambda value: say(MARKERS[value]) if value in MARKERS else value):
+        drawn.setdefault(chart.table, []).append(chart)
+    return drawn
 
 
 @requires(*ROLES)

@@ -18,7 +18,7 @@ def setup(tmp_path):
 
 def test_the_demo_teaches(tmp_path):
     setup(tmp_path)
-    run = parcours("insights", "--config", "hub.yaml", "--json", "--csv", "out", cwd=tmp_path)
+    run = parcours("insights", "--config", "hub.yaml", "--json", "--csv", "out", "--charts", "charts", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["enrolments"] == 12
@@ -33,6 +33,10 @@ def test_the_demo_teaches(tmp_path):
     assert total["planned_hours"] == "840.00" and total["realised_pct"] == "86.9"
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == sorted(f"{name}.csv" for name in tables)
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
+        [f"modules-{ACTION}.svg", f"stops-{ACTION}.svg", f"activity_time-{ACTION}.svg", "hours.svg",
+         "funnel_actions.svg", "funnel_channels.svg"])
+    assert len(data["written"]) == 12
     with open(tmp_path / "out" / "hours.csv", encoding="utf-8", newline="") as fh:
         assert [r["modality"] for r in csv.DictReader(fh)] == ["presentiel", "foad_asynchrone", "total"]
 

@@ -126,3 +126,26 @@ async def test_one_csv_file_per_table(hub, tmp_path):
     assert [r["module"] for r in read] == ["m1", "m2", "m3"] and read[1]["completion_pct"] == "66.7"
     assert read[0]["abandoned_here"] == "0"
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+async def test_each_chart_draws_its_tables_figures(hub, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from hub.insights.charts import charts
+    from hub.insights.export import write_charts
+
+    found = await insights(hub)
+    drawn = {c.name: c for c in charts(found)}
+    assert set(drawn) == {f"modules-{ACTION}", f"stops-{ACTION}", f"activity_time-{ACTION}", "hours",
+                          "funnel_actions", "funnel_channels"}
+    ns = "{http://www.w3.org/2000/svg}"
+    modules = ET.fromstring(drawn[f"modules-{ACTION}"].svg).find(f"{ns}desc").text
+    assert modules == ("Module 1: completion 100 %, dropout 0 %; Module 2: completion 66.7 %, dropout 33.3 %; "
+                       "m3: completion 33.3 %, dropout 33.3 %")
+    funnel = ET.fromstring(drawn["funnel_channels"].svg).find(f"{ns}desc").text
+    assert "(unknown): contacts 0, registered 1" in funnel
+    timing = ET.fromstring(drawn[f"activity_time-{ACTION}"].svg).find(f"{ns}desc").text
+    assert "Quiz 2" not in timing and "Module 2: time spent (mean) 120 min, estimate (mean) 60 min" in timing
+    paths = write_charts(found, tmp_path / "charts")
+    assert sorted(p.name for p in paths) == sorted(f"{name}.svg" for name in drawn)
+    assert all(ET.parse(p).getroot().tag == f"{ns}svg" for p in paths)

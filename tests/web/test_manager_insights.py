@@ -84,3 +84,24 @@ async def test_a_manager_never_reads_another_actions_insights(two_actions):  # n
             await admin.close()
     finally:
         await other.close()
+
+
+async def test_the_charts_stand_beside_their_tables_in_the_pages_language(site, people):
+    import xml.etree.ElementTree as ET
+
+    manager = people()
+    await manager.sign_in("manager")
+    page = (await manager.get("/app/manager/insights")).body
+    section = re.search(r'<section id="insights-modules".*?</section>', page, re.S)[0]
+    svg = re.search(r"<svg.*?</svg>", section, re.S)[0]
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.get("role") == "img" and "style" not in svg
+    assert root.find(f"{ns}title").text == "Achèvement et abandon par module — Développeur·se web — React et API"
+    desc = root.find(f"{ns}desc").text
+    assert "État et hooks: achèvement 91,7 %, abandon 8,3 %" in desc  # the figures the table prints, in words
+    assert '<table data-table="modules">' in section  # and the table stays
+    for table in ("stops", "activity_time", "hours", "funnel_actions", "funnel_channels"):
+        assert re.search(rf'<section id="insights-{table}".*?<svg.*?</section>', page, re.S), table
+    english = (await manager.get("/app/manager/insights", headers={"Accept-Language": "en"})).body
+    assert "Completion and dropout by module — " in english and "completion 91.7 %" in english
