@@ -12,11 +12,14 @@ so that its peak memory is its own:
 1. ``baseline`` — the same data read bare: every projected journey decoded page by page
    (``journeys_page``, the pages the insights read) and the views and contacts streamed through
    the type index, nothing computed;
-2. ``insights`` — ``hub.insights.compute_insights`` for every action: the journeys computed
-   (realised hours, FOAD modules) and the six tables.
+2. ``journeys`` — the journeys computed alone (``hub.journeys.stream.JourneyStream``, what
+   ``parcours journey list`` reads): realised hours, FOAD modules, statuses;
+3. ``insights`` — ``hub.insights.compute_insights`` for every action: the journeys computed and
+   the six tables.
 
-It reports the wall time of each, the ratio insights / baseline, and each step's peak RSS; the
-insights' peak must not grow with ``--learners`` (run ``--learners 2000`` to compare).
+It reports the wall time of each, the ratios insights / baseline and insights / journeys, and
+each step's peak RSS; the insights' peak must not grow with ``--learners`` (run ``--learners
+2000`` to compare).
 
     .venv/bin/python bench/insights.py                          # 10,000 learners, 40 events each
     .venv/bin/python bench/insights.py --learners 2000
@@ -133,6 +136,27 @@ def phase_baseline(folder: Path) -> dict[str, Any]:
             "peak_rss_mb": rss_mb(), "rss_before_mb": floor}
 
 
+def phase_journeys(folder: Path) -> dict[str, Any]:
+    """The journeys computed alone (hub.journeys.stream, as ``parcours journey list`` reads them):
+    what the insights cost beyond it is their tallies."""
+    from hub.journeys.stream import JourneyStream
+    from hub.runtime.app import Hub
+
+    async def run() -> dict[str, Any]:
+        hub = Hub.open(folder / "hub.yaml", env={})
+        floor = rss_mb()
+        try:
+            started = time.perf_counter()
+            count = await hub.store.call(lambda: sum(1 for _ in JourneyStream(hub.store, hub.config,
+                                                                              today=documents_bench.TODAY)))
+            seconds = time.perf_counter() - started
+        finally:
+            await hub.stop()
+        return {"journeys": count, "seconds": round(seconds, 2), "peak_rss_mb": rss_mb(), "rss_before_mb": floor}
+
+    return asyncio.run(run())
+
+
 def phase_insights(folder: Path) -> dict[str, Any]:
     from hub.insights import compute_insights
     from hub.insights.scope import Scope
@@ -170,13 +194,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--output", help="also write the result (with the machine's description) to this JSON file")
     parser.add_argument("--keep", help="build the ledger in this folder and keep it (reused when it holds one)")
-    parser.add_argument("--phase", choices=["load", "baseline", "insights"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["load", "baseline", "journeys", "insights"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         folder = Path(args.folder)
         out = {"load": lambda: phase_load(folder, args.learners, args.events_per_learner),
-               "baseline": lambda: phase_baseline(folder), "insights": lambda: phase_insights(folder)}[args.phase]()
+               "baseline": lambda: phase_baseline(folder), "journeys": lambda: phase_journeys(folder),
+               "insights": lambda: phase_insights(folder)}[args.phase]()
         print(json.dumps(out))
         return
     with tempfile.TemporaryDirectory(prefix="parcours-insightsbench-") as tmp:
@@ -191,12 +216,16 @@ def main() -> None:
         print(f"load: {load}", file=sys.stderr)
         baseline = subprocess_phase("baseline", folder)
         print(f"baseline: {baseline}", file=sys.stderr)
+        journeys = subprocess_phase("journeys", folder)
+        print(f"journeys: {journeys}", file=sys.stderr)
         insights = subprocess_phase("insights", folder)
         print(f"insights: {insights}", file=sys.stderr)
     result = {"parameters": {"learners": args.learners, "events_per_learner": args.events_per_learner},
-              "load": load, "baseline": baseline, "insights": insights,
+              "load": load, "baseline": baseline, "journeys": journeys, "insights": insights,
               "ratio_time_insights_over_baseline": round(insights["seconds"] / baseline["seconds"], 1)
               if baseline["seconds"] else None,
+              "ratio_time_insights_over_journeys": round(insights["seconds"] / journeys["seconds"], 2)
+              if journeys["seconds"] else None,
               "ratio_rss_insights_over_baseline": round(insights["peak_rss_mb"] / baseline["peak_rss_mb"], 2)}
     if args.output:
         data = {"benchmark": "insights", "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -208,7 +237,8 @@ def main() -> None:
         print(f"{insights['enrolments']} enrolments: insights {insights['seconds']} s "
               f"({insights['peak_rss_mb']} MB peak), bare read {baseline['seconds']} s "
               f"({baseline['peak_rss_mb']} MB peak): ×{result['ratio_time_insights_over_baseline']} time, "
-              f"×{result['ratio_rss_insights_over_baseline']} memory")
+              f"×{result['ratio_rss_insights_over_baseline']} memory; the journeys computed alone "
+              f"{journeys['seconds']} s ({journeys['peak_rss_mb']} MB peak)")
 
 
 if __name__ == "__main__":
