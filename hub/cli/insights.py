@@ -9,7 +9,7 @@ import click
 
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
 from hub.cli.progress import progress_bar
-from hub.insights import Insights, compute_insights
+from hub.insights import Insights, hub_insights
 from hub.insights.export import write_charts, write_tables
 from hub.insights.scope import Scope
 from hub.insights.tables import Table
@@ -47,9 +47,8 @@ def insights(config_path: str, actions: tuple[str, ...], start: str | None, end:
         fail(f"--from/--to: {exc}")
 
     async def work() -> Insights:
-        await hub.project()
         with progress_bar("insights", unit="journeys", as_json=as_json) as advance:
-            return await hub.store.call(compute_insights, hub.store, hub.config, scope, progress=advance)
+            return await hub_insights(hub, scope, progress=advance)
 
     found = run_hub(hub, work)
     written = []

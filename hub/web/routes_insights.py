@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from hub.insights import TABLE_NAMES, compute_insights
+from hub.insights import TABLE_NAMES, hub_insights
 from hub.insights.charts import TEXTS, charts
 from hub.insights.funnel import UNKNOWN
 from hub.insights.modules import AFTER_LAST, NO_ACTIVITY
@@ -68,9 +68,7 @@ def _filters(request: web.Request) -> str:
 
 
 async def _insights(request: web.Request, scope: Scope):
-    hub = context(request).hub
-    await hub.project()
-    return await hub.store.call(compute_insights, hub.store, hub.config, scope)
+    return await hub_insights(context(request).hub, scope)
 
 
 @requires(*ROLES)

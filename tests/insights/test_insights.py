@@ -149,3 +149,19 @@ async def test_each_chart_draws_its_tables_figures(hub, tmp_path):
     paths = write_charts(found, tmp_path / "charts")
     assert sorted(p.name for p in paths) == sorted(f"{name}.svg" for name in drawn)
     assert all(ET.parse(p).getroot().tag == f"{ns}svg" for p in paths)
+
+
+async def test_pages_of_any_size_give_the_same_tables(hub, monkeypatch):
+    import hub.insights as insights_module
+    from hub.insights import hub_insights
+
+    whole = await insights(hub)
+    scoped = await insights(hub, Scope(actions=(OTHER, ACTION)))
+    monkeypatch.setattr(insights_module, "CHUNK", 1)  # a page per journey: every page boundary crossed
+    assert [t.as_dict() for t in (await insights(hub)).tables] == [t.as_dict() for t in whole.tables]
+    assert [t.as_dict() for t in (await insights(hub, Scope(actions=(OTHER, ACTION)))).tables] == \
+        [t.as_dict() for t in scoped.tables]
+    seen = []
+    threaded = await hub_insights(hub, Scope(), TODAY, progress=seen.append)  # pages computed off the store thread
+    assert [t.as_dict() for t in threaded.tables] == [t.as_dict() for t in whole.tables]
+    assert seen == [1, 1, 1, 1]  # four journeys, one page each
