@@ -6,7 +6,10 @@ that does not exist; a date that cannot be read, 400 with the page saying which.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
+from collections import OrderedDict
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -67,8 +70,25 @@ def _filters(request: web.Request) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
+#: hub -> the last insights computed, by (scope, day, projection cursor, configuration): a CSV link followed from
+#: the page, or the page reloaded, reads them again without a new pass while the ledger is unchanged
+_COMPUTED: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
+KEPT = 8
+
+
 async def _insights(request: web.Request, scope: Scope):
-    return await hub_insights(context(request).hub, scope)
+    hub = context(request).hub
+    await hub.project()
+    key = (scope, dt.datetime.now(hub.config.timezone).date(), await hub.store.call(hub.store.projection_cursor),
+           id(hub.config.model))
+    kept = _COMPUTED.setdefault(hub, OrderedDict())
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    found = kept[key] = await hub_insights(hub, scope, key[1])
+    while len(kept) > KEPT:
+        kept.popitem(last=False)
+    return found
 
 
 @requires(*ROLES)

@@ -105,3 +105,25 @@ async def test_the_charts_stand_beside_their_tables_in_the_pages_language(site, 
         assert re.search(rf'<section id="insights-{table}".*?<svg.*?</section>', page, re.S), table
     english = (await manager.get("/app/manager/insights", headers={"Accept-Language": "en"})).body
     assert "Completion and dropout by module — " in english and "completion 91.7 %" in english
+
+
+async def test_a_new_event_is_in_the_next_page(site, people, monkeypatch):
+    from hub.web import routes_insights
+
+    manager = people()
+    await manager.sign_in("manager")
+    passes = []
+    real = routes_insights.hub_insights
+    monkeypatch.setattr(routes_insights, "hub_insights", lambda *a, **k: passes.append(1) or real(*a, **k))
+    first = await manager.get("/app/manager/insights")
+    await manager.get("/app/manager/insights/modules.csv")  # the page's figures: no second pass
+    assert len(passes) == 1
+    assert [r["certified"] for r in cells(first.body, "funnel_actions")] == ["0"]
+    events = await site.hub.store.call(lambda: list(site.hub.store.iter_events(types=["enrolment.completed"])))
+    done = events[0]
+    await site.hub.append([{"type": "certification.awarded", "occurred_at": "2026-10-30T10:00:00+01:00",
+                            "source_id": "cert-new", "learner": done["learner"], "action": ACTION,
+                            "data": {"certification": "Développeur web"}}], source="test")
+    again = await manager.get("/app/manager/insights")
+    assert len(passes) == 2
+    assert [r["certified"] for r in cells(again.body, "funnel_actions")] == ["1"]
