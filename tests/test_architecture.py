@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),
     ("documents", ("hub.documents",)),
     ("audit pack (reads the store, ledger proofs, blobs and documents)", ("hub.audit",)),
+    ("insights (read the journeys for a quality review)", ("hub.insights",)),
     ("plugin manager", ("hub.plugins",)),
     ("web app (pages on the runtime's server)", ("hub.web",)),
     ("runtime", ("hub.runtime",)),
