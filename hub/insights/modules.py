@@ -34,7 +34,7 @@ AFTER_LAST = "(after the last module)"
 NO_ACTIVITY = "(no LMS activity)"
 
 
-def engaged(report, state: dict[str, Any]) -> bool:
+def engaged(report) -> bool:
     """Started, ended, or with a live LMS activity: the enrolments a module's rates are out of."""
     return (any(step in report.timeline for step in ("started", "completed", "abandoned"))
             or bool(report.foad_activities))
@@ -64,7 +64,7 @@ class ModuleTally:
         self.actions: dict[str, _Action] = defaultdict(_Action)
 
     def add(self, state: dict[str, Any], report) -> None:
-        if not engaged(report, state):
+        if not engaged(report):
             return
         tally = self.actions[report.action_id]
         tally.engaged += 1
