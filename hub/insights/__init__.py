@@ -2,9 +2,9 @@
 improvement) computed from the journeys projection and the ledger's prospect events.
 
 One pass over the projected journeys (a page of :data:`CHUNK` states at a time, read by
-:class:`Pages`, computed with hub.journeys.stream.compute_states, then dropped) feeds small tallies, one per figure, whose
-memory grows with the catalogue (actions, modules, activities, channels), not with the number of
-enrolments; the funnel's views and contacts are read with the ledger's type index. Each table is
+:class:`Pages`, computed with hub.journeys.stream.compute_states, then dropped) feeds small
+tallies, one per figure, whose memory grows with the catalogue (actions, modules, activities,
+channels), not with the number of enrolments; the funnel's views and contacts are read with the ledger's type index. Each table is
 documented in docs/insights.md (definition, source events, how to read it).
 """
 

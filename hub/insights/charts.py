@@ -49,6 +49,11 @@ class Chart:
     svg: str
 
 
+def plain(value: float) -> str:
+    """A chart's figure: one decimal at most, no exponent (1234567, 91.7, 100)."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
 def _n(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -64,7 +69,7 @@ def _by_action(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def charts(insights, texts: dict[str, str] | None = None, fmt: Callable[[float], str] = lambda v: f"{v:g}",
+def charts(insights, texts: dict[str, str] | None = None, fmt: Callable[[float], str] = plain,
            label: Callable[[str], str] = lambda value: value) -> list[Chart]:
     """Every chart of ``insights`` (``label`` turns a table's marker, say "(unknown)", into the
     reader's words)."""

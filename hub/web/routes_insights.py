@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from hub.insights import TABLE_NAMES, hub_insights
-from hub.insights.charts import TEXTS, charts
+from hub.insights.charts import TEXTS, charts, plain
 from hub.insights.funnel import UNKNOWN
 from hub.insights.modules import AFTER_LAST, NO_ACTIVITY
 from hub.insights.scope import Scope
@@ -112,7 +112,7 @@ def _charts(request: web.Request, found) -> dict[str, list]:
     say = i18n.translator(language)
     texts = {key: say(f"insights.chart.{key}") for key in TEXTS}
     drawn: dict[str, list] = {}
-    for chart in charts(found, texts, fmt=lambda v: str(i18n.number(Decimal(f"{v:g}"), language)),
+    for chart in charts(found, texts, fmt=lambda v: str(i18n.number(Decimal(plain(v)), language)),
                         label=lambda value: say(MARKERS[value]) if value in MARKERS else value):
         drawn.setdefault(chart.table, []).append(chart)
     return drawn

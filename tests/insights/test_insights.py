@@ -165,3 +165,9 @@ async def test_pages_of_any_size_give_the_same_tables(hub, monkeypatch):
     threaded = await hub_insights(hub, Scope(), TODAY, progress=seen.append)  # pages computed off the store thread
     assert [t.as_dict() for t in threaded.tables] == [t.as_dict() for t in whole.tables]
     assert seen == [1, 1, 1, 1]  # four journeys, one page each
+
+
+def test_chart_figures_are_written_plainly():
+    from hub.insights.charts import plain
+
+    assert [plain(v) for v in (100.0, 91.666, 0.0, 1234567.0, 729.58)] == ["100", "91.7", "0", "1234567", "729.6"]
