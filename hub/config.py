@@ -38,6 +38,7 @@ from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.risk.settings import RiskConfig
 from hub.siret import siret_valid
 from hub.timefmt import check_timezone
 
@@ -240,6 +241,8 @@ class HubSection(BaseModel):
     learners: LearnersConfig = Field(default_factory=LearnersConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Dropout-prevention alerts (Qualiopi indicator 12)")
+    risk: RiskConfig = Field(default_factory=RiskConfig, description="Dropout risk: the model, its threshold "
+                             "and the `risk.flagged` events (docs/risk.md)")
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")

@@ -409,8 +409,28 @@ class AlertRaised(EventData):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
+class RiskReason(BaseModel):
+    """One feature's part in a dropout-risk score, in words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    feature: str = Field(min_length=1, max_length=60, description="The feature (docs/risk.md), or the alert rule")
+    contribution: float = Field(description="How much it raises the risk (log-odds; the rules: 1 per rule)")
+    text: str = Field(min_length=1, max_length=300, description="The reason in words, e.g. 'aucune activité "
+                      "depuis 12 jours'")
+
+
+class RiskFlagged(EventData):
+    """An enrolment whose dropout risk reached the threshold (hub.risk), with its reasons."""
+
+    score: float = Field(ge=0, le=1, description="The dropout risk, 0-1")
+    threshold: float = Field(gt=0, lt=1, description="The threshold it reached")
+    model: str = Field(min_length=1, max_length=100, description="The model version, or 'rules'")
+    as_of: Timestamp = Field(description="The instant the features were read at")
+    reasons: list[RiskReason] = Field(min_length=1, max_length=20, description="The features that raise the risk most")
+
+
 class AlertFollowedUp(EventData):
-    alert: str = Field(min_length=1, description="Id of the alert.raised event")
+    alert: str = Field(min_length=1, description="Id of the alert.raised (or risk.flagged) event")
     action_taken: str = Field(min_length=1)
     by: str | None = None
 
@@ -496,6 +516,7 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     # follow-up
     "alert.raised": AlertRaised,
     "alert.followed_up": AlertFollowedUp,
+    "risk.flagged": RiskFlagged,
     "compliance.deadline_due": DeadlineDue,
     "compliance.deadline_missed": DeadlineMissed,
     "admin.action": AdminAction,

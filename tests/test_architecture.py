@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                     "hub.hookspecs", "hub.plugin_runtime", "hub.access")),
     ("store", ("hub.store",)),
     ("journeys, ledger and config sections", ("hub.journeys", "hub.ledger", "hub.documents.settings")),
+    ("dropout risk (features, model and flags read from the journeys)", ("hub.risk",)),
     ("configuration and plugin contracts", ("hub.config", "hub.formats", "hub.profiles", "hub.scaffold")),
     ("ingest and delivery", ("hub.ingest", "hub.delivery")),
     ("documents", ("hub.documents",)),

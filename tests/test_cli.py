@@ -104,6 +104,11 @@ def test_demo_runs_once_and_again_without_duplicates(tmp_path):
     assert ledger_count(cwd) == count and demo_files(cwd) == files
     assert "0 issued, 11 unchanged" in again[-2].stdout, again[-2].stdout
     assert "nothing new since version 1" in again[-1].stdout and again[-1].returncode == 0, again[-1].stdout
+    # dropout risk: Lucas Bernard flagged once as of 9 October, routed to the demo's risk feed by the next run
+    assert "1 new risk flag(s)" in then[0].stdout and "0 new risk flag(s)" in again[0].stdout, then[0].stdout
+    (flag,) = [json.loads(l) for l in (cwd / "var/demo/out/risk-flags.ndjson").read_text().splitlines()]
+    assert flag["type"] == "risk.flagged" and flag["learner"]["name"] == "Lucas Bernard"
+    assert "assiduité de 64.5 %" in flag["data"]["reasons"][0]["text"] and flag["data"]["model"] == "rules"
 
 
 def test_sync_dlq_list_and_replay(tmp_path):

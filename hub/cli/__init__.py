@@ -24,7 +24,7 @@ COMMANDS = {
     "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
     "proofs": "proofs:proofs", "learners": "learners:learners",
     "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
-    "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link",
+    "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
     "insights": "insights:insights",
 }
 

@@ -11,15 +11,19 @@ from hub.cli.common import (
     CONFIG_OPTION,
     ERROR,
     JSON_OPTION,
+    fail,
     open_hub,
     print_json,
     run_hub,
 )
 from hub.cli.progress import progress_bar
+from hub.errors import HubError
 from hub.journeys import rebuild
 from hub.journeys.actions import MODALITY_LABELS
 from hub.journeys.foad import hours
 from hub.learners import reference_key
+from hub.risk.reasons import sentence
+from hub.risk.service import flags_of, risk_of
 
 
 @click.group()
@@ -71,21 +75,47 @@ def journey_show(config_path: str, learner: str, action: str | None, explain: bo
     hub = open_hub(config_path)
 
     async def work():
-        reports = []
+        reports, states = [], []
         for learner_id in await _resolve_learners(hub, learner):
             reports.extend(await hub.journey_reports(action=action, learner_id=learner_id))
-        return reports
+            states.extend(await hub.store.call(hub.store.journeys, action=action, learner_id=learner_id))
+        return reports, states, await risk_of(hub, states)
 
-    reports = run_hub(hub, work)
+    try:
+        reports, states, scores = run_hub(hub, work)
+    except HubError as exc:  # a stored risk model that cannot be read
+        fail(str(exc), 2)
+    flags = {(s["learner_id"], s["action"]): flags_of(s) for s in states}
     if not reports:
         click.echo(ERROR + f"no enrolment for {learner!r}" + (f" in {action}" if action else "")
                    + f"; name a learner by {KEY_FORMS}", err=True)
         sys.exit(1)
     if as_json:
-        print_json([r.as_dict(explain=explain) for r in reports])
+        print_json([{**r.as_dict(explain=explain), "risk": _risk_dict(scores.get((r.learner_id, r.action_id)),
+                                                                       flags.get((r.learner_id, r.action_id), []))}
+                    for r in reports])
         return
     for report in reports:
         _print_journey(report, explain)
+        key = (report.learner_id, report.action_id)
+        _print_risk(scores.get(key), flags.get(key, []))
+
+
+def _risk_dict(score, flags: list[dict]) -> dict:
+    now = None if score is None else {"score": score.score, "model": score.model, "reasons": score.reasons}
+    return {"now": now, "flags": [{"event": f["event"], "at": f["at"], "score": f["score"], "model": f["model"],
+                                   "reasons": f["reasons"], "followed_up": bool(f["followed_up"])} for f in flags]}
+
+
+def _print_risk(score, flags: list[dict]) -> None:
+    """The dropout risk today (an enrolment in progress) and the flags raised, with their reasons."""
+    if score is not None:
+        click.echo(f"  dropout risk: {score.score * 100:.1f} % ({'rules' if score.model == 'rules' else 'model ' + score.model})"
+                   f" — {sentence(score.reasons) or 'rien de notable'}")
+    for f in flags:
+        follow = f"followed up: {f['followed_up']['action_taken']}" if f["followed_up"] else "not followed up"
+        click.echo(f"  risk flagged {f['at'][:10]} ({f['event']}): {f['score'] * 100:.1f} % — "
+                   f"{sentence(f['reasons'])} — {follow}")
 
 
 def _print_journey(report, explain: bool) -> None:

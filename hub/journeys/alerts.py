@@ -65,7 +65,7 @@ def evaluate(report: JourneyReport, cfg: AlertsConfig, now: dt.datetime, tz: dt.
                                  "warning", f"alert:unsigned:{base}:{r.half_day.key}", report.learner_id, report.action_id))
     has_distance = any(r.half_day.modality != "presentiel" for r in report.half_days) or report.action.modality != "presentiel"
     if cfg.inactive_after is not None and has_distance and report.action.start <= now.astimezone(tz).date() <= report.action.end:
-        last = _last_activity(report)
+        last = last_activity(report)
         since = last or dt.datetime.combine(report.action.start, dt.time(0), tzinfo=tz)
         if now - since >= cfg.inactive_after:
             days = (now - since).days
@@ -80,7 +80,7 @@ def evaluate(report: JourneyReport, cfg: AlertsConfig, now: dt.datetime, tz: dt.
     return out
 
 
-def _last_activity(report: JourneyReport) -> dt.datetime | None:
+def last_activity(report: JourneyReport) -> dt.datetime | None:
     """The last trace of the learner: LMS activity or a signed half-day."""
     times = [report.last_activity_at] if report.last_activity_at else []
     for r in report.half_days:

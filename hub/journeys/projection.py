@@ -50,6 +50,7 @@ LISTS = {
     "document.revoked": "documents",
     "alert.raised": "alerts",
     "alert.followed_up": "alerts",
+    "risk.flagged": "risk",
 }
 
 

@@ -350,6 +350,16 @@ class Hub:
                                  action=item.get("action"), rule=item["data"]["rule"])
         return result.appended
 
+    async def flag_risks(self) -> int:
+        """Score the enrolments in progress and flag those whose dropout risk reaches the threshold
+        (``risk.flagged`` events, see hub.risk); returns how many new flags."""
+        from hub.risk.service import flag  # numpy and scikit-learn: imported when the job first runs
+
+        appended, _ = await flag(self)
+        if appended:
+            self.log.warning("dropout risk flagged", flags=appended)
+        return appended
+
     async def proof_gaps(self, *, action: str | None = None, funder: str | None = None):
         """Enrolments with missing proof, per rule (default rules and the plugins')."""
         today, rules = dt.datetime.now(self.config.timezone).date(), self.proof_rules()
@@ -418,6 +428,8 @@ class Hub:
         jobs.append(Job("seal", Schedule(every=config.hub.ledger.seal_every), self.seal))
         jobs.append(Job("journeys", Schedule(every="15s"), self.project))
         jobs.append(Job("alerts", Schedule(every=config.hub.alerts.check_every), self.raise_alerts))
+        if config.hub.risk.enabled:
+            jobs.append(Job("risk", Schedule(every=config.hub.risk.flag_every), self.flag_risks))
         jobs.extend(Job(f"export:{name}", cfg.schedule, lambda n=name: self.exporter.scheduled(n))
                     for name, cfg in config.exports.items() if cfg.enabled and cfg.schedule is not None)
         jobs.extend(Job(spec.name, spec.schedule, lambda s=spec: s.run(self.runtime))

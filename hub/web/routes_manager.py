@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
 from hub.journeys.foad import hours
+from hub.risk.listing import flagged
 from hub.web.context import context, render
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
@@ -37,7 +38,8 @@ async def action(request: web.Request) -> web.Response:
     found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request))
     if found is None:
         raise _not_found("training action")
-    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES)
+    risk = await flagged(context(request).hub, [found.action_id])
+    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, risk=risk, risk_links=True)
 
 
 @requires(*ROLES)

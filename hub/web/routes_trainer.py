@@ -10,6 +10,7 @@ import datetime as dt
 import orjson
 from aiohttp import web
 
+from hub.risk.listing import flagged
 from hub.web import headers
 from hub.web.context import context, render
 from hub.web.guard import PRINCIPAL, requires
@@ -47,7 +48,9 @@ async def _view(request: web.Request) -> dict:
 
 @requires(*ROLES)
 async def today_page(request: web.Request) -> web.Response:
-    return render(request, "today.html", **await _view(request))
+    view = await _view(request)
+    risk = await flagged(context(request).hub, [view["action"]] if view["action"] else view["all_actions"])
+    return render(request, "today.html", **view, risk=risk, risk_links=False)
 
 
 @requires(*ROLES)
