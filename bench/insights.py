@@ -23,6 +23,7 @@ each step's peak RSS; the insights' peak must not grow with ``--learners`` (run 
 
     .venv/bin/python bench/insights.py                          # 10,000 learners, 40 events each
     .venv/bin/python bench/insights.py --learners 2000
+    .venv/bin/python bench/insights.py --history synthetic    # bench/synthetic_history.py's cohorts and stories
 
 ``--json`` prints the result; ``--output FILE`` also writes it with the machine's description.
 """
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 import documents_bench  # noqa: E402
+import orjson  # noqa: E402
 
 SEED = 2026
 CHANNELS = ["site web", "salon", "recommandation", "France Travail", "campagne e-mail"]
@@ -58,22 +60,33 @@ def rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def with_funnel_and_dropouts(items: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
-    """An action's events with views, contacts, and the dropouts' later events replaced by their abandonment."""
+def _by_learner(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     by_learner: dict[str, list[dict[str, Any]]] = {}
     for event in items:
-        by_learner.setdefault(event["learner"]["ref"], []).append(event)
+        if event.get("learner"):
+            by_learner.setdefault(event["learner"]["ref"], []).append(event)
+    return by_learner
+
+
+def funnel_events(events: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """One learner's program views (anonymous) and contact (from a channel), at their registration."""
+    action, learner = events[0]["action"], events[0]["learner"]
+    ref = learner["ref"]
+    registered = next(e for e in events if e["type"] == "enrolment.registered")
+    out = [{"type": "prospect.program_viewed", "occurred_at": registered["occurred_at"], "source_id": f"view-{ref}-{v}",
+            "action": action, "data": {"program": action, "consent": True}} for v in range(VIEWS_PER_ENROLMENT)]
+    out.append({"type": "prospect.contact_created", "occurred_at": registered["occurred_at"],
+                "source_id": f"contact-{ref}", "learner": learner,
+                "data": {"email": learner.get("email"), "origin": CHANNELS[rng.randrange(len(CHANNELS))]}})
+    return out
+
+
+def with_funnel_and_dropouts(items: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """An action's events with views, contacts, and the dropouts' later events replaced by their abandonment."""
     out: list[dict[str, Any]] = []
-    for ref, events in by_learner.items():
+    for ref, events in _by_learner(items).items():
         action, learner = events[0]["action"], events[0]["learner"]
-        registered = next(e for e in events if e["type"] == "enrolment.registered")
-        for v in range(VIEWS_PER_ENROLMENT):
-            out.append({"type": "prospect.program_viewed", "occurred_at": registered["occurred_at"],
-                        "source_id": f"view-{ref}-{v}", "action": action,
-                        "data": {"program": action, "consent": True}})
-        out.append({"type": "prospect.contact_created", "occurred_at": registered["occurred_at"],
-                    "source_id": f"contact-{ref}", "learner": learner,
-                    "data": {"email": learner["email"], "origin": CHANNELS[rng.randrange(len(CHANNELS))]}})
+        out.extend(funnel_events(events, rng))
         if rng.random() >= DROPOUT:
             out.extend(events)
             continue
@@ -85,6 +98,42 @@ def with_funnel_and_dropouts(items: list[dict[str, Any]], rng: random.Random) ->
         out.extend(kept)
     out.sort(key=lambda e: e["occurred_at"])
     return out
+
+
+def phase_load_synthetic(folder: Path, learners: int) -> dict[str, Any]:
+    """bench/synthetic_history.py's history (cohorts of présentiel, FOAD and mixed actions, learners
+    who complete, disengage, fail then drop, never start), ``learners`` enrolments over 24 cohorts,
+    with this bench's views and contacts added."""
+    import synthetic_history
+
+    from hub.config import LearnersConfig
+    from hub.events import EventTypeRegistry
+    from hub.ingest.ingestor import Ingestor
+    from hub.journeys import rebuild
+    from hub.learners import LearnerResolver
+    from hub.store.sqlite import SQLiteStore
+
+    cohorts = 24
+    made = synthetic_history.generate(folder, seed=SEED, cohorts=cohorts, learners=max(1, learners // cohorts))
+    (folder / "var").mkdir(exist_ok=True)
+    store = SQLiteStore(folder / "var" / "hub.db", synchronous="normal")
+    store.migrate()
+    ingestor = Ingestor(store, EventTypeRegistry(), None, learners=LearnerResolver(LearnersConfig().match_on))
+    rng = random.Random(SEED)
+    total, started = 0, time.perf_counter()
+    for path in sorted((folder / "data").glob("*.ndjson")):
+        items = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        items += [e for events in _by_learner(items).values() for e in funnel_events(events, rng)]
+        for i in range(0, len(items), BATCH):
+            ingestor.commit(ingestor.prepare(items[i:i + BATCH], source="history"))
+        total += len(items)
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    rebuild(store)
+    projected = time.perf_counter() - started
+    store.close()
+    return {"events": total, "actions": made["actions"], "enrolments": made["enrolments"], "stories": made["stories"],
+            "load_seconds": round(loaded, 1), "rebuild_seconds": round(projected, 1)}
 
 
 def phase_load(folder: Path, learners: int, per_learner: int) -> dict[str, Any]:
@@ -121,7 +170,8 @@ def phase_baseline(folder: Path) -> dict[str, Any]:
     from hub.insights import CHUNK
     from hub.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(folder / "hub.db", synchronous="normal")
+    db = folder / "hub.db" if (folder / "hub.db").exists() else folder / "var" / "hub.db"  # synthetic: under var/
+    store = SQLiteStore(db, synchronous="normal")
     floor = rss_mb()
     started = time.perf_counter()
     journeys, facts, after = 0, 0, None
@@ -191,6 +241,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=10_000, help="enrolments (500 per action)")
     parser.add_argument("--events-per-learner", type=int, default=40)
+    parser.add_argument("--history", choices=["bench", "synthetic"], default="bench",
+                        help="bench: documents_bench's actions with dropouts added; synthetic: "
+                             "bench/synthetic_history.py's cohorts and dropout stories")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--output", help="also write the result (with the machine's description) to this JSON file")
     parser.add_argument("--keep", help="build the ledger in this folder and keep it (reused when it holds one)")
@@ -199,7 +252,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         folder = Path(args.folder)
-        out = {"load": lambda: phase_load(folder, args.learners, args.events_per_learner),
+        out = {"load": lambda: (phase_load_synthetic(folder, args.learners) if args.history == "synthetic"
+                                else phase_load(folder, args.learners, args.events_per_learner)),
                "baseline": lambda: phase_baseline(folder), "journeys": lambda: phase_journeys(folder),
                "insights": lambda: phase_insights(folder)}[args.phase]()
         print(json.dumps(out))
@@ -212,7 +266,7 @@ def main() -> None:
         else:
             print(f"building a history of {args.learners} learners in {folder}", file=sys.stderr)
             load = subprocess_phase("load", folder, "--learners", str(args.learners),
-                                    "--events-per-learner", str(args.events_per_learner))
+                                    "--events-per-learner", str(args.events_per_learner), "--history", args.history)
         print(f"load: {load}", file=sys.stderr)
         baseline = subprocess_phase("baseline", folder)
         print(f"baseline: {baseline}", file=sys.stderr)
@@ -220,7 +274,8 @@ def main() -> None:
         print(f"journeys: {journeys}", file=sys.stderr)
         insights = subprocess_phase("insights", folder)
         print(f"insights: {insights}", file=sys.stderr)
-    result = {"parameters": {"learners": args.learners, "events_per_learner": args.events_per_learner},
+    result = {"parameters": {"learners": args.learners, "events_per_learner": args.events_per_learner,
+                             "history": args.history},
               "load": load, "baseline": baseline, "journeys": journeys, "insights": insights,
               "ratio_time_insights_over_baseline": round(insights["seconds"] / baseline["seconds"], 1)
               if baseline["seconds"] else None,
