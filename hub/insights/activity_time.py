@@ -62,17 +62,19 @@ class ActivityTime:
     def add(self, state: dict[str, Any], report) -> None:
         superseded = superseded_of(state)
         action = report.action_id
-        sessions = sorted((_instant(s["start"]), _instant(s["end"])) for s in live(state, "sessions", superseded))
-        begin = (dt.datetime.combine(report.action.start, dt.time(0), tzinfo=self.tz)
+        sessions = sorted((_instant(s["start"]).timestamp(), _instant(s["end"]).timestamp())
+                          for s in live(state, "sessions", superseded))
+        begin = (dt.datetime.combine(report.action.start, dt.time(0), tzinfo=self.tz).timestamp()
                  if report.action is not None else None)
-        completions = sorted(live(state, "activities", superseded), key=lambda f: f["at"])
-        for fact in completions:
+        first = 0  # the sessions before it ended before the current interval: never looked at again
+        for fact in sorted(live(state, "activities", superseded), key=lambda f: f["at"]):
             line = self._line(action, fact["activity"], "lms.activity_completed", fact.get("activity_name"))
-            until = _instant(fact["at"])
+            until = _instant(fact["at"]).timestamp()
             since = begin if begin is not None and begin < until else None
             if sessions:  # no connection at all in the LMS: nothing to measure
+                seconds, first = _overlap(sessions, first, since, until)
                 line.measured += 1
-                line.spent_seconds += _overlap(sessions, since, until)
+                line.spent_seconds += seconds
             if fact.get("estimated_minutes") is not None:
                 line.estimated += 1
                 line.estimated_minutes += int(fact["estimated_minutes"])
@@ -108,17 +110,24 @@ class ActivityTime:
         return table
 
 
-def _overlap(sessions: list[tuple[dt.datetime, dt.datetime]], since: dt.datetime | None, until: dt.datetime) -> float:
-    """Seconds of ``sessions`` (sorted by start) inside (``since``, ``until``]."""
+def _overlap(sessions: list[tuple[float, float]], first: int, since: float | None,
+             until: float) -> tuple[float, int]:
+    """Seconds of ``sessions`` (``(start, end)`` instants, sorted by start) inside (``since``,
+    ``until``], looked at from index ``first``; and the index the next, later interval starts from
+    (the leading sessions that end by ``since`` cannot reach it). One sweep over an enrolment's
+    completions visits each session once per interval it overlaps, not once per completion."""
+    while since is not None and first < len(sessions) and sessions[first][1] <= since:
+        first += 1
     total = 0.0
-    for start, end in sessions:
+    for index in range(first, len(sessions)):
+        start, end = sessions[index]
         if start >= until:
             break
-        low = max(start, since) if since is not None else start
+        low = start if since is None else max(start, since)
         high = min(end, until)
         if high > low:
-            total += (high - low).total_seconds()
-    return total
+            total += high - low
+    return total, first
 
 
 COLUMNS = [

@@ -171,3 +171,15 @@ def test_chart_figures_are_written_plainly():
     from hub.insights.charts import plain
 
     assert [plain(v) for v in (100.0, 91.666, 0.0, 1234567.0, 729.58)] == ["100", "91.7", "0", "1234567", "729.6"]
+
+
+def test_connection_time_is_swept_interval_by_interval():
+    from hub.insights.activity_time import _overlap
+
+    sessions = [(0.0, 100.0), (50.0, 400.0), (150.0, 160.0), (500.0, 600.0)]
+    first_part, first = _overlap(sessions, 0, None, 120.0)
+    assert first_part == 100 + 70 and first == 0
+    second_part, first = _overlap(sessions, first, 120.0, 550.0)
+    assert second_part == 280 + 10 + 50 and first == 1  # the first session ended by 120: skipped from now on
+    third_part, first = _overlap(sessions, first, 550.0, 1000.0)
+    assert third_part == 50 and first == 3
