@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("audit pack (reads the store, ledger proofs, blobs and documents)", ("hub.audit",)),
     ("a person's rights: data export, rectification (reuse the audit pack's and the documents' machinery)",
      ("hub.rights",)),
+    ("insights (read the journeys for a quality review)", ("hub.insights",)),
     ("plugin manager", ("hub.plugins",)),
     ("web app (pages on the runtime's server)", ("hub.web",)),
     ("runtime", ("hub.runtime",)),

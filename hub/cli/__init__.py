@@ -27,6 +27,7 @@ COMMANDS = {
     "badges": "badges:badges",
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
     "consent": "consents:consent",
+    "insights": "insights:insights",
 }
 
 

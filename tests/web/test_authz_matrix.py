@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     # unknown ids: 404 for the managers (scope: tests/web/test_manager_scope.py), 403 for the others before any lookup
     ("GET", "/app/manager/enrolments/{learner}/{action}"): ("/app/manager/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                            {**page_for(MANAGERS), "manager": 404, "admin": 404}),
+    ("GET", "/app/manager/insights"): ("/app/manager/insights", page_for(MANAGERS)),
+    # a table as CSV (an unknown table, an action outside the scope: 404, tests/web/test_manager_insights.py)
+    ("GET", "/app/manager/insights/{table}.csv"): ("/app/manager/insights/modules.csv", page_for(MANAGERS)),
     ("GET", "/app/manager/events/{id}"): ("/app/manager/events/01NOSUCHEVENT", {**page_for(MANAGERS), "manager": 404, "admin": 404}),
     # the auditor's link: the token is the credential (no session needed, a session grants nothing);
     # an unknown token answers 404 to everyone (its own scope: tests/web/test_audit_link.py)
