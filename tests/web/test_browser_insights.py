@@ -17,7 +17,7 @@ async def test_a_manager_reads_what_the_journeys_teach(site, browser, tmp_path):
     await page.sign_in(site, "manager", "/app/manager/insights")
     assert "mod-state" in await page.text('table[data-table="modules"]')
     assert "quiz-mod-react" in await page.text('table[data-table="stops"]')
-    charts = await page(browser.find_elements, By.CSS_SELECTOR, "figure.chart-figure svg[role=img]")
+    charts = await page(browser.find_elements, By.CSS_SELECTOR, "figure.chart svg[role=img]")
     assert len(charts) == 6
     assert await page.accessibility_problems() == []
     await page.screenshot("manager-insights")
