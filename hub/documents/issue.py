@@ -27,6 +27,7 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,13 @@ def _render_job(args: tuple) -> bytes:
 
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
+
+
+def render_workers(jobs: int) -> int:
+    """The number of render processes for ``jobs``: itself, or with 0 one per core this process may use."""
+    if jobs < 0:
+        raise HubError(f"jobs must be 0 (one per core) or more, not {jobs}")
+    return jobs or len(os.sched_getaffinity(0))
 
 
 def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
@@ -284,6 +292,7 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
     if action and not states and action not in services.config.model.actions:
         raise HubError(f"unknown training action {action!r}")
     run = IssueRun(doc_type)
+    jobs = render_workers(jobs)
     pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
                                          else concurrent.futures.ThreadPoolExecutor(1))
     loop = asyncio.get_running_loop()
