@@ -38,6 +38,7 @@ from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.privacy.settings import RetentionConfig
 from hub.siret import siret_valid
 from hub.timefmt import check_timezone
 
@@ -242,6 +243,8 @@ class HubSection(BaseModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Dropout-prevention alerts (Qualiopi indicator 12)")
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="How long personal data is kept, by kind (docs/retention.md)")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")

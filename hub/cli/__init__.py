@@ -25,6 +25,7 @@ COMMANDS = {
     "proofs": "proofs:proofs", "learners": "learners:learners",
     "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link",
+    "retention": "retention:retention", "learner": "learner:learner",
 }
 
 

@@ -325,6 +325,14 @@ class Hub:
             total += chunk
         return total
 
+    async def retention(self) -> dict[str, Any]:
+        """Erase what is past its retention (hub.privacy.job); resumes a run that was stopped."""
+        from hub.privacy.job import run_retention
+
+        report = await run_retention(self)
+        self.log.info("retention run", **{k: v for k, v in report.items() if k != "dry_run"})
+        return report
+
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
         now = now or dt.datetime.now(dt.timezone.utc)
@@ -418,6 +426,8 @@ class Hub:
         jobs.append(Job("seal", Schedule(every=config.hub.ledger.seal_every), self.seal))
         jobs.append(Job("journeys", Schedule(every="15s"), self.project))
         jobs.append(Job("alerts", Schedule(every=config.hub.alerts.check_every), self.raise_alerts))
+        if config.hub.retention.enabled:
+            jobs.append(Job("retention", Schedule(every=config.hub.retention.run_every), self.retention))
         jobs.extend(Job(f"export:{name}", cfg.schedule, lambda n=name: self.exporter.scheduled(n))
                     for name, cfg in config.exports.items() if cfg.enabled and cfg.schedule is not None)
         jobs.extend(Job(spec.name, spec.schedule, lambda s=spec: s.run(self.runtime))
