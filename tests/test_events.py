@@ -15,7 +15,7 @@ def test_core_vocabulary_covers_design():
         "lms.progress", "lms.tutor_interaction", "assessment.graded", "certification.awarded",
         "enrolment.completed", "enrolment.abandoned", "document.issued", "document.revoked", "alert.raised",
         "alert.followed_up", "compliance.deadline_due", "compliance.deadline_missed", "admin.action",
-        "access.sign_in", "access.sign_out", "access.audit_viewed",
+        "access.sign_in", "access.sign_out", "access.audit_viewed", "privacy.erased", "privacy.erasure_refused",
     }
     assert set(CORE_EVENT_TYPES) == expected
 

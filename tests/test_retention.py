@@ -156,18 +156,19 @@ async def test_retention_erases_what_is_past_and_verify_and_proofs_still_check(m
 
 async def test_a_run_killed_mid_way_leaves_no_person_half_erased_and_resumes(make_hub, monkeypatch):
     hub = await make_hub("", start=False)
+    hub.config.hub.retention.batch = 1  # one person per transaction: killed between the two
     ids, _ = await ledger(hub)
     store = hub.store
     applied = []
-    real = type(store).apply_erasure
+    real = type(store).apply_erasures
 
-    def crash_on_second(self, record, **kw):
+    def crash_on_second(self, erasures, **kw):
         if len(applied) == 1:
             raise RuntimeError("killed")
-        applied.append(record)
-        return real(self, record, **kw)
+        applied.append(erasures)
+        return real(self, erasures, **kw)
 
-    monkeypatch.setattr(type(store), "apply_erasure", crash_on_second)
+    monkeypatch.setattr(type(store), "apply_erasures", crash_on_second)
     with pytest.raises(RuntimeError, match="killed"):
         await run_retention(hub, today=TODAY)
     monkeypatch.undo()

@@ -6,9 +6,10 @@ An erasure goes in four steps, each safe to repeat:
    and the hash of the row as erasure will leave it (:mod:`hub.privacy.pseudonymise`).
 2. **Record** them in a ``privacy.erased`` event (no personal data: hub learner id, kind, rule,
    hashes) and **seal** it. Nothing has changed yet: the record vouches for rows still intact.
-3. **Apply**, one transaction per record: the rows rewritten and listed under the record, and for
-   a whole person the learner registry, funding index, conflicts, journeys and web account
-   pseudonymised. A run killed before the commit left nothing changed; after it, everything.
+3. **Apply**, one transaction per batch of records (``hub.retention.batch`` persons): the rows
+   rewritten and listed under their record, and for a whole person the learner registry, funding
+   index, conflicts, journeys and web account pseudonymised. A run killed before the commit left
+   none of them changed; after it, all of them, whole.
    Kept files (funder export versions, issued PDFs) covering the person are withdrawn just before.
 4. **Finish**: the person's blobs no other event names are deleted, journeys re-projected.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.journeys import reproject_learner
+from hub.journeys import reproject_learners
 from hub.ledger.merkle import leaf_hash
 from hub.ledger.tombstones import ERASED_TYPE, kept_hash
 from hub.privacy.pseudonymise import blobs_of, document_ids, erased_event, erased_row
@@ -63,73 +64,86 @@ class Eraser:
         self.hub = hub
         self.store = hub.store
         self.log = hub.log.bind(component="retention")
+        self._block: dict[str, Any] | None = None  # the block of the last event hashed
 
     async def _read(self, fn, *args, **kwargs):
         return await self.store.call(fn, *args, **kwargs)
 
     async def erase(self, plans: list[Plan]) -> list[dict[str, Any]]:
-        """Erase what ``plans`` name (steps 1–4 of the module); one result per plan that had something
-        to erase: ``record``, ``kind``, ``learner``, ``events``."""
+        """Erase what ``plans`` name (steps 1–4 of the module; one transaction for their rows); one
+        result per plan that had something to erase: ``record``, ``kind``, ``learner``, ``events``."""
         await self.hub.seal()
         last = await self._read(self.store.last_block)
         sealed_until = last["last_seq"] if last else 0
+        wanted = [i for plan in plans if plan.events is None for i in plan.ids]
+        found = await self._read(self.store.erasable_events, wanted, until_seq=sealed_until) if wanted else []
+        by_learner: dict[str, list[dict[str, Any]]] = {}
+        for event in found:
+            by_learner.setdefault(event["learner_id"], []).append(event)
         items, staged = [], []
         for plan in plans:
             events = plan.events if plan.events is not None else _of_kind(
-                plan.kind, await self._read(self.store.erasable_events, plan.ids, until_seq=sealed_until))
+                plan.kind, sorted((e for i in plan.ids for e in by_learner.get(i, [])), key=lambda e: e["seq"]))
             events = [e for e in events if "unreadable" not in e]
             if not events:
                 continue
-            entries = await self._entries(events)
             items.append({
                 "type": ERASED_TYPE, "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                 "source_id": new_ulid(),
                 "data": {"learner": plan.learner_id, "kind": plan.kind, "rule": plan.rule,
-                         **({"reason": plan.reason} if plan.reason else {}), "events": entries},
+                         **({"reason": plan.reason} if plan.reason else {}), "events": await self._entries(events)},
             })
             staged.append((plan, events))
         if not items:
             return []
         ids = (await self.hub.append(items, source="hub")).ids
         await self.hub.seal()  # the records are sealed before any row changes
-        results = []
-        for record, (plan, events) in zip(ids, staged):
-            await self._apply(record, plan.kind, plan.learner_id, plan.ids, events)
-            results.append({"record": record, "kind": plan.kind, "learner": plan.learner_id, "events": len(events)})
+        await self._apply([(record, plan.kind, plan.learner_id, plan.ids, events)
+                           for record, (plan, events) in zip(ids, staged)])
         await self._finish_all()
-        return results
+        return [{"record": record, "kind": plan.kind, "learner": plan.learner_id, "events": len(events)}
+                for record, (plan, events) in zip(ids, staged)]
 
     async def _entries(self, events: list[dict[str, Any]]) -> list[dict[str, str]]:
         """``{id, leaf, kept}`` of each event, with the leaf format of its block."""
-        entries, block = [], None
+        entries = []
         for event in events:
+            block = self._block
             if block is None or not block["first_seq"] <= event["seq"] <= block["last_seq"]:
-                block = await self._read(self.store.block_for_seq, event["seq"])
+                block = self._block = await self._read(self.store.block_for_seq, event["seq"])
             fmt = block.get("leaf_format") or 1
             entries.append({"id": event["id"], "leaf": leaf_hash(event, fmt).hex(),
                             "kept": kept_hash(erased_event(event), fmt)})
         return entries
 
-    async def _apply(self, record: str, kind: str, learner_id: str | None, ids: list[str],
-                     events: list[dict[str, Any]]) -> None:
-        if kind == PERSON:
-            withdraw_kept_files(self.hub.config, record, events)
-        applied = await self._read(self.store.apply_erasure, record, learner_id=learner_id, kind=kind,
-                                   rows=[erased_row(e) for e in events], blobs=blobs_of(events),
-                                   person=ids if kind == PERSON else None, at=time.time())
+    async def _apply(self, erasures: list[tuple[str, str, str | None, list[str], list[dict[str, Any]]]]) -> None:
+        """Step 3 for sealed records ``(record, kind, learner, learner ids, events)``, in one transaction;
+        the kept files of the persons among them are withdrawn just before."""
+        for record, kind, _, _, events in erasures:
+            if kind == PERSON:
+                withdraw_kept_files(self.hub.config, record, events)
+        applied = await self._read(self.store.apply_erasures, [
+            {"record": record, "learner_id": learner_id, "kind": kind, "rows": [erased_row(e) for e in events],
+             "blobs": blobs_of(events), "person": ids if kind == PERSON else None}
+            for record, kind, learner_id, ids, events in erasures], at=time.time())
         if applied:
-            self.log.info("erased", record=record, kind=kind, learner=learner_id, events=len(events))
+            self.log.info("erased", records=len(applied), events=sum(len(e[4]) for e in erasures if e[0] in applied))
 
     async def _finish_all(self) -> None:
-        for erasure in await self._read(self.store.unfinished_erasures):
-            removed = 0
+        """Step 4 for every erasure applied and not finished: blobs, journeys, then marked finished."""
+        unfinished = await self._read(self.store.unfinished_erasures)
+        if not unfinished:
+            return
+        removed = 0
+        for erasure in unfinished:
             for sha in erasure["blobs"]:
                 if not await self._read(self.store.blob_referenced, sha) and self.hub.blobs.remove(sha):
                     removed += 1
-            if erasure["learner_id"] is not None:
-                await self._read(reproject_learner, self.store, erasure["learner_id"])
-            await self._read(self.store.finish_erasure, erasure["record"], at=time.time())
-            self.log.info("erasure finished", record=erasure["record"], blobs_removed=removed)
+        learners = [e["learner_id"] for e in unfinished if e["learner_id"] is not None]
+        if learners:
+            await self._read(reproject_learners, self.store, learners)
+        await self._read(self.store.finish_erasures, [e["record"] for e in unfinished], at=time.time())
+        self.log.info("erasures finished", records=len(unfinished), blobs_removed=removed)
 
     async def resume(self) -> int:
         """Apply the sealed records a stopped run did not apply, and finish what it did not finish.
@@ -137,6 +151,7 @@ class Eraser:
         pending = await self._read(self.store.unapplied_erasure_records)
         if pending:
             await self.hub.seal()
+        erasures = []
         for record in pending:
             data = record["data"]
             events = []
@@ -148,7 +163,9 @@ class Eraser:
                 events.append({**event, "learner_key": keys.get(event["seq"])})
             learner_id = data.get("learner")
             ids = [] if learner_id is None else [learner_id, *await self._read(self.store.learner_aliases, learner_id)]
-            await self._apply(record["id"], data["kind"], learner_id, ids, events)
+            erasures.append((record["id"], data["kind"], learner_id, ids, events))
+        if erasures:
+            await self._apply(erasures)
         await self._finish_all()
         return len(pending)
 

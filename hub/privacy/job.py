@@ -137,8 +137,9 @@ async def erase_learner(hub, learner_id: str, *, reason: str, actor: str | None 
         records = await Eraser(hub).erase([Plan(PERSON, canonical, f"erasure on request after retention: "
                                                 f"{person.evidence_rule or funnel_rule_text(config)}", person.ids, reason)])
         if not records:  # no event to erase: the registry and account alone
-            await store.call(store.apply_erasure, f"registry:{canonical}", learner_id=canonical, kind=PERSON, rows=[],
-                             blobs=[], person=person.ids, at=dt.datetime.now().timestamp())
+            await store.call(store.apply_erasures, [{"record": f"registry:{canonical}", "learner_id": canonical,
+                                                     "kind": PERSON, "rows": [], "person": person.ids}],
+                             at=dt.datetime.now().timestamp())
         return ErasureOutcome(canonical, True, records)
     rule, until = keeping
     funnel = await Eraser(hub).erase([Plan(FUNNEL, canonical, "funnel traces erased on the person's request "

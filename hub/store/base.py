@@ -694,16 +694,16 @@ class PrivacyStore(StoreThread, Protocol):
         """Whether an event row still names blob ``sha256``."""
 
     @abc.abstractmethod
-    def apply_erasure(self, record: str, *, learner_id: str | None, kind: str, rows: list[tuple], blobs: list[str],
-                      person: list[str] | None, at: float) -> bool:
-        """In one transaction: rewrite ``rows`` (``(seq, learner, data, evidence, learner_key)``), list them
-        as erased by ``record``, and when ``person`` (learner ids) is given pseudonymise them in the
-        registry, funding index, conflicts, journeys and web accounts. False when ``record`` was applied already."""
+    def apply_erasures(self, erasures: list[dict[str, Any]], *, at: float) -> list[str]:
+        """In one transaction, for each erasure (``record``, ``learner_id``, ``kind``, ``rows``, ``blobs``,
+        ``person``): rewrite its ``rows`` (``(seq, learner, data, evidence, learner_key)``), list them as
+        erased by its record, and when ``person`` (learner ids) is given pseudonymise them in the registry,
+        funding index, conflicts, journeys and web accounts. Records applied already are skipped; returns
+        the records this call applied."""
 
     @abc.abstractmethod
-    def finish_erasure(self, record: str, *, at: float) -> None:
-        """Mark an erasure finished (its blobs removed and journeys re-projected)."""
-
+    def finish_erasures(self, records: list[str], *, at: float) -> None:
+        """Mark erasures finished (their blobs removed and journeys re-projected)."""
 
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
             LearnerStore, JobStore, AccountStore, AuditLinkStore, PrivacyStore):

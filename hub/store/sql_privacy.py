@@ -33,11 +33,9 @@ class SqlPrivacy(SqlDialect):
         return {r["learner_key"] for r in self._rows_in("SELECT learner_key FROM funding WHERE {}", "funder", funders)}
 
     def erasable_events(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
-        condition, params = self._in("e.learner_id", learner_ids)
-        rows = self._execute(
-            "SELECT e.* FROM events e LEFT JOIN erased_events x ON x.seq = e.seq "
-            f"WHERE {condition} AND e.seq <= ? AND x.seq IS NULL ORDER BY e.seq", [*params, until_seq]).fetchall()
-        return [{**event_dict(r), "learner_key": r["learner_key"]} for r in rows]
+        rows = self._rows_in("SELECT e.* FROM events e LEFT JOIN erased_events x ON x.seq = e.seq "
+                             f"WHERE {{}} AND e.seq <= {int(until_seq):d} AND x.seq IS NULL", "e.learner_id", learner_ids)
+        return sorted(({**event_dict(r), "learner_key": r["learner_key"]} for r in rows), key=lambda e: e["seq"])
 
     def erasable_access_events(self, *, before_us: int, until_seq: int, limit: int) -> list[dict[str, Any]]:
         rows = self._execute(
@@ -73,23 +71,29 @@ class SqlPrivacy(SqlDialect):
         """Whether an event row still names blob ``sha256`` (erased rows name none)."""
         return self._execute("SELECT 1 AS x FROM events WHERE evidence LIKE ? LIMIT 1", (f"%{sha256}%",)).fetchone() is not None
 
-    def apply_erasure(self, record: str, *, learner_id: str | None, kind: str, rows: list[tuple], blobs: list[str],
-                      person: list[str] | None, at: float) -> bool:
+    def apply_erasures(self, erasures: list[dict[str, Any]], *, at: float) -> list[str]:
+        applied = []
         with self._registry_transaction():
-            if self._execute("SELECT 1 AS x FROM erasures WHERE record = ?", (record,)).fetchone():
-                return False  # applied already (a resumed run)
-            self._executemany("UPDATE events SET learner = ?, data = ?, evidence = ?, learner_key = ? WHERE seq = ?",
-                              [(learner, data, evidence, key, seq) for seq, learner, data, evidence, key in rows])
-            self._executemany("INSERT INTO erased_events (seq, record) VALUES (?, ?) ON CONFLICT (seq) DO NOTHING", [(r[0], record) for r in rows])
-            if person:
-                self._pseudonymise_person(person, at)
-            self._execute("INSERT INTO erasures (record, learner_id, kind, applied_at, blobs) VALUES (?,?,?,?,?)",
-                          (record, learner_id, kind, at, json.dumps(sorted(set(blobs)))))
-        return True
+            for erasure in erasures:
+                record = erasure["record"]
+                if self._execute("SELECT 1 AS x FROM erasures WHERE record = ?", (record,)).fetchone():
+                    continue  # applied already (a resumed run)
+                rows = erasure["rows"]
+                self._executemany("UPDATE events SET learner = ?, data = ?, evidence = ?, learner_key = ? WHERE seq = ?",
+                                  [(learner, data, evidence, key, seq) for seq, learner, data, evidence, key in rows])
+                self._executemany("INSERT INTO erased_events (seq, record) VALUES (?, ?) ON CONFLICT (seq) DO NOTHING",
+                                  [(r[0], record) for r in rows])
+                if erasure.get("person"):
+                    self._pseudonymise_person(erasure["person"], at)
+                self._execute("INSERT INTO erasures (record, learner_id, kind, applied_at, blobs) VALUES (?,?,?,?,?)",
+                              (record, erasure.get("learner_id"), erasure["kind"], at,
+                               json.dumps(sorted(set(erasure.get("blobs") or [])))))
+                applied.append(record)
+        return applied
 
     def _pseudonymise_person(self, ids: list[str], at: float) -> None:
         """The learner registry, funding index, conflicts, journeys and web account of the learners ``ids``
-        (one person with the learners merged into it), inside :meth:`apply_erasure`'s transaction."""
+        (one person with the learners merged into it), inside :meth:`apply_erasures`'s transaction."""
         keys = [r["key"] for r in self._rows_in("SELECT key FROM learner_keys WHERE {}", "learner_id", ids)]
         for column, table in (("id", "learners"), ("learner_id", "learner_keys"), ("learner_id", "journeys")):
             condition, params = self._in(column, ids)
@@ -112,6 +116,7 @@ class SqlPrivacy(SqlDialect):
                 self._execute("UPDATE web_sessions SET revoked_at = ?, remote = NULL WHERE account_id = ? "
                               "AND revoked_at IS NULL", (at, row["id"]))
 
-    def finish_erasure(self, record: str, *, at: float) -> None:
-        with self._write():
-            self._execute("UPDATE erasures SET finished_at = ?, blobs = '[]' WHERE record = ?", (at, record))
+    def finish_erasures(self, records: list[str], *, at: float) -> None:
+        with self._transaction():
+            self._executemany("UPDATE erasures SET finished_at = ?, blobs = '[]' WHERE record = ?",
+                              [(at, record) for record in records])

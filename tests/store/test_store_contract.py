@@ -1165,9 +1165,10 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     access = store.erasable_access_events(before_us=rows[2].occurred_us + 1, until_seq=10, limit=10)
     assert [e["id"] for e in access] == [rows[2].id]
     assert store.blob_referenced(sha)
-    erased = [(e["seq"], None, '{"x":1}', None, a) for e in events]
-    assert store.apply_erasure("REC1", learner_id=a, kind="person", rows=erased, blobs=[sha], person=[a], at=5.0)
-    assert not store.apply_erasure("REC1", learner_id=a, kind="person", rows=erased, blobs=[sha], person=[a], at=6.0)
+    erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
+              "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.apply_erasures([erased], at=6.0) == []
     assert store.erased_seqs(1, 10) == {events[0]["seq"]: "REC1", events[1]["seq"]: "REC1"}
     assert store.get_event(rows[1].id)["learner"] is None and store.get_event(rows[1].id)["data"] == {"x": 1}
     assert not store.blob_referenced(sha) and store.erasable_events([a], until_seq=10) == []
@@ -1177,6 +1178,6 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.erased_persons() == {a}
     assert store.unfinished_erasures() == [{"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha]}]
     assert store.erasure_totals() == {"records": {"person": 1}, "events": 2, "unfinished": 1}
-    store.finish_erasure("REC1", at=7.0)
+    store.finish_erasures(["REC1"], at=7.0)
     assert store.unfinished_erasures() == [] and store.erasure_totals()["unfinished"] == 0
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
