@@ -24,6 +24,8 @@ def item(i, when, who, type_="attendance.signed", **over):
     learner = who
     data = {"lms.progress": {"percent": 50}, "prospect.contact_created": {"email": learner.get("email"), "phone": "0600000000"},
             "attendance.signed": {"date": when[:10], "half_day": "am", "signer_name": learner.get("name")},
+            "document.issued": {"document_type": "certificat_realisation", "document": "DOC-ALICE",
+                                "sha256": "cd" * 32, "details": {"fields": {"learner": "Alice Martin"}}},
             "access.sign_in": {"email": learner.get("email") or "x@example.fr", "outcome": "success", "step": "password",
                                "remote": "192.0.2.7"}}[type_]
     return {"type": type_, "occurred_at": when, "source_id": f"e-{i}", "learner": who, "action": "ACT-1",
@@ -49,7 +51,8 @@ async def ledger(hub, *, anchor=None):
              item(7, "2024-01-02T09:00:00Z", {"ref": "x"}, "access.sign_in", learner=None),
              item(8, "2026-11-02T09:00:00Z", {"ref": "x"}, "access.sign_in", learner=None),
              item(9, "2021-01-04T09:00:00Z", DORA, "prospect.contact_created"),
-             item(10, "2022-06-01T09:00:00Z", DORA)]
+             item(10, "2022-06-01T09:00:00Z", DORA),
+             item(11, "2018-03-07T09:00:00Z", ALICE, "document.issued")]
     ids = (await hub.append(items, source="crm")).ids
     hub.config.hub.ledger.max_block_events = 3
     await hub.seal()
@@ -92,12 +95,16 @@ async def test_retention_erases_what_is_past_and_verify_and_proofs_still_check(m
         folder.mkdir(parents=True)
         (folder / "statement.csv").write_text("Martin;Alice;3,50\n")
         (folder / "manifest.json").write_text(json.dumps({"period": {"label": "x", "start": start, "end": end}}))
+    documents = workdir / "var" / "documents"
+    documents.mkdir(parents=True)
+    (documents / "certificat_realisation-alice-martin-DOC-ALICE.pdf").write_bytes(b"%PDF Alice Martin")
+    (documents / "certificat_realisation-bruno-petit-DOC-BRUNO.pdf").write_bytes(b"%PDF Bruno Petit")
     checker = anchor_checker([tsa_peer.pki.ca])
     assert (await hub.store.call(verify, hub.store, check_anchor=checker)).ok
 
     report = await run_retention(hub, today=TODAY)
     assert report["erased"] == {"person": 2, "funnel": 1, "access": 1}  # Alice, Chloé; Dora's funnel trace; 2024 log
-    assert report["events_erased"] == 6
+    assert report["events_erased"] == 7
 
     result = await hub.store.call(verify, hub.store, check_anchor=checker)
     assert result.ok, result.problem
@@ -124,6 +131,9 @@ async def test_retention_erases_what_is_past_and_verify_and_proofs_still_check(m
     assert not hub.blobs.exists(sheet.sha256)
     assert not (kept_export / "statement.csv").exists() and "withdrawn" in json.loads((kept_export / "manifest.json").read_text())
     assert (recent_export / "statement.csv").exists()
+    assert sorted(p.name for p in documents.iterdir()) == ["certificat_realisation-bruno-petit-DOC-BRUNO.pdf"]
+    document = json.loads(row(hub, ids[10])[1])
+    assert document == {"document_type": "certificat_realisation", "document": "DOC-ALICE", "sha256": "cd" * 32}
     journeys = await hub.store.call(hub.store.journeys, learner_id=alice)
     assert journeys == [] or all("alice" not in json.dumps(j).lower() for j in journeys)
 
@@ -206,7 +216,7 @@ async def test_a_request_before_the_end_of_retention_is_refused_and_recorded(mak
 
     alice = await learner_of(hub, ids[1])
     outcome = await erase_learner(hub, alice, reason="request", today=TODAY)
-    assert outcome.erased and sum(r["events"] for r in outcome.records) == 3
+    assert outcome.erased and sum(r["events"] for r in outcome.records) == 4
     assert (await erase_learner(hub, alice, reason="request", today=TODAY)).already
     assert (await hub.store.call(verify, hub.store)).ok
 
@@ -247,3 +257,12 @@ def test_cli_erase_unknown_refused_and_erased(tmp_path):
     assert dry["dry_run"] and dry["persons_due"] == 0 and dry["persons_erased_before"] == 1
     ok = parcours("verify")
     assert ok.returncode == 0, ok.stderr
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "var" / "hub.db")
+    erased_id, kept_id = (db.execute("SELECT id FROM events WHERE source_id = ?", (f"e-{i}",)).fetchone()[0] for i in (1, 2))
+    db.close()
+    gone = parcours("prove", erased_id)
+    assert gone.returncode == 1 and f"event {erased_id} was erased" in gone.stderr
+    assert parcours("prove", kept_id, "-o", "proof.json").returncode == 0
+    assert parcours("prove", "--check", "proof.json").returncode == 0

@@ -100,7 +100,7 @@ class Eraser:
         await self.hub.seal()  # the records are sealed before any row changes
         await self._apply([(record, plan.kind, plan.learner_id, plan.ids, events)
                            for record, (plan, events) in zip(ids, staged)])
-        await self._finish_all()
+        await self.finish()
         return [{"record": record, "kind": plan.kind, "learner": plan.learner_id, "events": len(events)}
                 for record, (plan, events) in zip(ids, staged)]
 
@@ -129,7 +129,7 @@ class Eraser:
         if applied:
             self.log.info("erased", records=len(applied), events=sum(len(e[4]) for e in erasures if e[0] in applied))
 
-    async def _finish_all(self) -> None:
+    async def finish(self) -> None:
         """Step 4 for every erasure applied and not finished: blobs, journeys, then marked finished."""
         unfinished = await self._read(self.store.unfinished_erasures)
         if not unfinished:
@@ -166,7 +166,7 @@ class Eraser:
             erasures.append((record["id"], data["kind"], learner_id, ids, events))
         if erasures:
             await self._apply(erasures)
-        await self._finish_all()
+        await self.finish()
         return len(pending)
 
 

@@ -134,12 +134,14 @@ async def erase_learner(hub, learner_id: str, *, reason: str, actor: str | None 
         person.funnel_until = today
     keeping = person.keeping_rule(today)
     if keeping is None:
-        records = await Eraser(hub).erase([Plan(PERSON, canonical, f"erasure on request after retention: "
+        eraser = Eraser(hub)
+        records = await eraser.erase([Plan(PERSON, canonical, f"erasure on request after retention: "
                                                 f"{person.evidence_rule or funnel_rule_text(config)}", person.ids, reason)])
         if not records:  # no event to erase: the registry and account alone
             await store.call(store.apply_erasures, [{"record": f"registry:{canonical}", "learner_id": canonical,
                                                      "kind": PERSON, "rows": [], "person": person.ids}],
                              at=dt.datetime.now().timestamp())
+            await eraser.finish()
         return ErasureOutcome(canonical, True, records)
     rule, until = keeping
     funnel = await Eraser(hub).erase([Plan(FUNNEL, canonical, "funnel traces erased on the person's request "
