@@ -266,3 +266,13 @@ def test_cli_erase_unknown_refused_and_erased(tmp_path):
     assert gone.returncode == 1 and f"event {erased_id} was erased" in gone.stderr
     assert parcours("prove", kept_id, "-o", "proof.json").returncode == 0
     assert parcours("prove", "--check", "proof.json").returncode == 0
+
+
+async def test_the_daemon_runs_the_retention_job_unless_disabled(make_hub):
+    hub = await make_hub("", start=False)
+    (job,) = [j for j in hub.scheduled_jobs() if j.name == "retention"]
+    assert job.schedule.every == dt.timedelta(days=1)
+    report = await job.run()  # what the scheduler awaits: an empty ledger erases nothing
+    assert report["events_erased"] == 0
+    off = await make_hub("", start=False, hub_extra="  retention: {enabled: false, run_every: 12h}\n")
+    assert "retention" not in [j.name for j in off.scheduled_jobs()]

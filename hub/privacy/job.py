@@ -57,12 +57,13 @@ async def plan_retention(hub, today: dt.date | None = None) -> RetentionPlan:
 
 async def run_retention(hub, *, today: dt.date | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Erase what is past retention on ``today``; with ``dry_run`` only say what would be."""
+    eraser = Eraser(hub)
+    resumed = 0 if dry_run else await eraser.resume()  # first: what it applies is no longer due
     plan = await plan_retention(hub, today)
     report: dict[str, Any] = {**plan.summary(), "dry_run": dry_run}
     if dry_run:
         return report
-    eraser = Eraser(hub)
-    report["resumed"] = await eraser.resume()
+    report["resumed"] = resumed
     config = hub.config.hub.retention
     results: list[dict[str, Any]] = []
     plans = ([Plan(PERSON, p.learner_id, p.evidence_rule or funnel_rule_text(config), p.ids, "retention")
@@ -132,7 +133,7 @@ async def erase_learner(hub, learner_id: str, *, reason: str, actor: str | None 
     if person is None:  # a learner with no event: nothing in the ledger; the registry entry alone
         person = PersonRetention(canonical, ids=[canonical, *await store.call(store.learner_aliases, canonical)])
         person.funnel_until = today
-    keeping = person.keeping_rule(today)
+    keeping = person.keeping_rule(today, config)
     if keeping is None:
         eraser = Eraser(hub)
         records = await eraser.erase([Plan(PERSON, canonical, f"erasure on request after retention: "

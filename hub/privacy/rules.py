@@ -59,17 +59,17 @@ class PersonRetention:
         """The first day everything about the person may be erased."""
         return max(d for d in (self.evidence_until, self.funnel_until) if d is not None)
 
-    def keeping_rule(self, today: dt.date) -> tuple[str, dt.date] | None:
+    def keeping_rule(self, today: dt.date, config: RetentionConfig) -> tuple[str, dt.date] | None:
         """The rule that still keeps the person's data on ``today`` and until when, or None."""
         if self.evidence_until is not None and today < self.evidence_until:
             return self.evidence_rule or "", self.evidence_until
         if self.funnel_until is not None and today < self.funnel_until:
-            return funnel_rule_text(None), self.funnel_until
+            return funnel_rule_text(config), self.funnel_until
         return None
 
 
-def funnel_rule_text(config: RetentionConfig | None) -> str:
-    return FUNNEL_RULE.format(years=(config or RetentionConfig()).funnel_years)
+def funnel_rule_text(config: RetentionConfig) -> str:
+    return FUNNEL_RULE.format(years=config.funnel_years)
 
 
 def persons(rows: list[dict[str, Any]], aliases: dict[str, str], eu_funded: set[str],
