@@ -178,10 +178,10 @@ async def test_a_run_killed_mid_way_leaves_no_person_half_erased_and_resumes(mak
         applied.append(erasures)
         return real(self, erasures, **kw)
 
-    monkeypatch.setattr(type(store), "apply_erasures", crash_on_second)
-    with pytest.raises(RuntimeError, match="killed"):
-        await run_retention(hub, today=TODAY)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # (undo() would also undo the fixture's chdir)
+        patch.setattr(type(store), "apply_erasures", crash_on_second)
+        with pytest.raises(RuntimeError, match="killed"):
+            await run_retention(hub, today=TODAY)
     rows = {i: row(hub, ids[i]) for i in (1, 3)}
     erased = [i for i, r in rows.items() if r[0] is None]
     intact = [i for i, r in rows.items() if r[0] is not None]
