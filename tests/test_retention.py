@@ -244,6 +244,8 @@ def test_cli_erase_unknown_refused_and_erased(tmp_path):
         "hub: {data_dir: var, store: {url: 'sqlite:///var/hub.db'}}\n"
         "connectors:\n  inbox: {kind: file_drop, path: inbox, settle_seconds: 0, schedule: {every: 1h}}\n")
     assert parcours("run", "--once").returncode == 0
+    long = parcours("learner", "erase", "email:alice@example.fr", "--reason", "x" * 301)
+    assert long.returncode == 2 and "--reason must have 1 to 300 characters" in long.stderr
     unknown = parcours("learner", "erase", "email:nobody@example.fr", "--reason", "x")
     assert unknown.returncode == 2 and "no learner 'email:nobody@example.fr'" in unknown.stderr
     refused = parcours("learner", "erase", "email:bruno@example.fr", "--reason", "courriel")

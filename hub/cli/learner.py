@@ -7,6 +7,8 @@ import click
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
 from hub.learners import reference_key
 
+MAX_REASON = 300  # the ledger records keep at most 500 characters of reason, with who handled it
+
 
 @click.group()
 def learner() -> None:
@@ -27,6 +29,8 @@ def learner_erase(config_path: str, learner_ref: str, reason: str, actor: str | 
     it, the person is pseudonymised everywhere and `parcours verify` still passes (exit 0)."""
     from hub.privacy.job import erase_learner
 
+    if not 1 <= len(reason) <= MAX_REASON:
+        fail(f"--reason must have 1 to {MAX_REASON} characters (it is kept in the ledger)", 2)
     hub = open_hub(config_path)
 
     async def work():

@@ -129,7 +129,7 @@ async def erase_learner(hub, learner_id: str, *, reason: str, actor: str | None 
     if canonical in await store.call(store.erased_persons):
         return ErasureOutcome(canonical, True, already=True)
     person = (await retention_of(hub)).get(canonical)
-    reason = f"request by the person ({reason})" if reason else "request by the person"
+    reason = (f"request by the person ({reason})" if reason else "request by the person") + f"; handled by {actor or whoami()}"
     if person is None:  # a learner with no event: nothing in the ledger; the registry entry alone
         person = PersonRetention(canonical, ids=[canonical, *await store.call(store.learner_aliases, canonical)])
         person.funnel_until = today
