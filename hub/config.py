@@ -40,6 +40,7 @@ from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.privacy.settings import RetentionConfig
 from hub.risk.settings import RiskConfig
 from hub.siret import siret_valid
 from hub.timefmt import check_timezone
@@ -254,6 +255,8 @@ class HubSection(BaseModel):
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
     consents: ConsentsConfig = Field(default_factory=ConsentsConfig,
                                      description="Purposes that need the person's consent (docs/consents.md)")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="How long personal data is kept, by kind (docs/retention.md)")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
     badges: BadgesConfig = Field(default_factory=BadgesConfig, description="Open Badges 3.0 for milestones (opt-in; "
                                  "docs/badges.md)")

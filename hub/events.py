@@ -574,6 +574,31 @@ class DocumentDownloaded(EventData):
     document_type: str = Field(min_length=1)
     account: str = Field(min_length=1, description="The web account that downloaded it")
     remote: str | None = Field(default=None, max_length=100, description="The client's address")
+class ErasedLeaf(TypedDict):
+    id: Annotated[str, Field(min_length=26, max_length=26)]
+    leaf: Annotated[str, Field(pattern=SHA256_HEX)]
+    kept: Annotated[str, Field(pattern=SHA256_HEX)]
+
+
+class PrivacyErased(EventData):
+    """Sealed events whose personal content the hub erased (hub.privacy), each with the leaf hash it
+    was sealed with and the hash of what the erasure keeps: what ``verify`` checks erased rows against.
+    Never with personal data: the learner is named by its hub id."""
+
+    learner: str | None = Field(default=None, description="The hub learner id (a pseudonym), or None for access logs")
+    kind: str = Field(min_length=1, description="What was erased: person, funnel, access")
+    rule: str = Field(min_length=1, description="The retention rule or request it applies, with its legal source")
+    reason: str | None = Field(default=None, max_length=500)
+    events: list[ErasedLeaf] = Field(min_length=1)
+
+
+class ErasureRefused(EventData):
+    """A request to erase a learner refused because the law requires keeping the data until a date."""
+
+    learner: str = Field(min_length=1, description="The hub learner id")
+    rule: str = Field(min_length=1, description="The retention rule that keeps the data, with its legal source")
+    until: dt.date = Field(description="The day the data may be erased")
+    reason: str | None = Field(default=None, max_length=500)
 
 
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
@@ -616,6 +641,9 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "compliance.deadline_due": DeadlineDue,
     "compliance.deadline_missed": DeadlineMissed,
     "admin.action": AdminAction,
+    # retention and erasure (hub.privacy)
+    "privacy.erased": PrivacyErased,
+    "privacy.erasure_refused": ErasureRefused,
     # the web app
     "access.sign_in": SignIn,
     "access.sign_out": SignOut,

@@ -16,9 +16,8 @@ def test_core_vocabulary_covers_design():
         "enrolment.completed", "enrolment.abandoned", "document.issued", "document.revoked", "badge.awarded", "badge.revoked", "alert.raised",
         "alert.followed_up", "compliance.deadline_due", "compliance.deadline_missed", "admin.action",
         "access.sign_in", "access.sign_out", "access.audit_viewed", "risk.flagged", "privacy.data_exported",
-        "privacy.rectified",
-        "access.sign_in", "access.sign_out", "access.audit_viewed", "access.document_downloaded",
-        "consent.given", "consent.withdrawn",
+        "privacy.rectified", "access.document_downloaded", "consent.given", "consent.withdrawn",
+        "privacy.erased", "privacy.erasure_refused",
     }
     assert set(CORE_EVENT_TYPES) == expected
 

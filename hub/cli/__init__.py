@@ -28,6 +28,7 @@ COMMANDS = {
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
     "consent": "consents:consent",
     "insights": "insights:insights",
+    "retention": "retention:retention",
 }
 
 

@@ -351,6 +351,13 @@ class Hub:
                 yield stream.compute_states([s for s in states if keep(s)], self.config)
             pages = one_action()
         return await award_earned_badges(services_of(self), pages, known=known)
+    async def retention(self) -> dict[str, Any]:
+        """Erase what is past its retention (hub.privacy.job); resumes a run that was stopped."""
+        from hub.privacy.job import run_retention
+
+        report = await run_retention(self)
+        self.log.info("retention run", **{k: v for k, v in report.items() if k != "dry_run"})
+        return report
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
@@ -459,6 +466,8 @@ class Hub:
             jobs.append(Job("risk", Schedule(every=config.hub.risk.flag_every), self.flag_risks))
         if config.hub.badges.enabled:
             jobs.append(Job("badges", Schedule(every=config.hub.badges.check_every), self.award_badges))
+        if config.hub.retention.enabled:
+            jobs.append(Job("retention", Schedule(every=config.hub.retention.run_every), self.retention))
         jobs.extend(Job(f"export:{name}", cfg.schedule, lambda n=name: self.exporter.scheduled(n))
                     for name, cfg in config.exports.items() if cfg.enabled and cfg.schedule is not None)
         jobs.extend(Job(spec.name, spec.schedule, lambda s=spec: s.run(self.runtime))

@@ -708,8 +708,66 @@ class ConsentStore(StoreThread, Protocol):
         ``purpose`` is a withdrawal, oldest withdrawal first."""
 
 
+class PrivacyStore(StoreThread, Protocol):
+    """Retention and erasure (hub.privacy): pseudonymised event rows, each listed in ``erased_events``
+    under the ``privacy.erased`` record of the ledger that erased it, and each erasure's progress."""
+
+    @abc.abstractmethod
+    def learner_last_events(self) -> list[dict[str, Any]]:
+        """For each learner id events were linked to: ``learner_id``, ``last_us`` (its last event),
+        ``funnel_us`` (its last ``prospect.*`` event) and ``evidence_us`` (its last event that is neither
+        a funnel trace nor an access log), in microseconds since the epoch (None: none)."""
+
+    @abc.abstractmethod
+    def learners_funded_by(self, funders: list[str]) -> set[str]:
+        """The learner keys with a funding decision from one of ``funders``."""
+
+    @abc.abstractmethod
+    def erasable_events(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        """The events of ``learner_ids`` up to ``until_seq`` not erased yet, each with its ``learner_key``."""
+
+    @abc.abstractmethod
+    def erasable_access_events(self, *, before_us: int, until_seq: int, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` ``access.*`` events older than ``before_us``, up to ``until_seq``, not erased yet."""
+
+    @abc.abstractmethod
+    def erased_seqs(self, first_seq: int, last_seq: int) -> dict[int, str]:
+        """The erased events from ``first_seq`` to ``last_seq``: seq -> id of the erasing record."""
+
+    @abc.abstractmethod
+    def unapplied_erasure_records(self) -> list[dict[str, Any]]:
+        """The hub's ``privacy.erased`` events whose erasure was not applied (a run stopped in between)."""
+
+    @abc.abstractmethod
+    def unfinished_erasures(self) -> list[dict[str, Any]]:
+        """Erasures applied whose blobs and journeys are not done yet: ``record``, ``learner_id``, ``kind``, ``blobs``."""
+
+    @abc.abstractmethod
+    def erased_persons(self) -> set[str]:
+        """The learner ids pseudonymised as a whole."""
+
+    @abc.abstractmethod
+    def erasure_totals(self) -> dict[str, Any]:
+        """``records`` by kind, erased ``events``, ``unfinished`` erasures."""
+
+    @abc.abstractmethod
+    def blob_referenced(self, sha256: str) -> bool:
+        """Whether an event row still names blob ``sha256``."""
+
+    @abc.abstractmethod
+    def apply_erasures(self, erasures: list[dict[str, Any]], *, at: float) -> list[str]:
+        """In one transaction, for each erasure (``record``, ``learner_id``, ``kind``, ``rows``, ``blobs``,
+        ``person``): rewrite its ``rows`` (``(seq, learner, data, evidence, learner_key)``), list them as
+        erased by its record, and when ``person`` (learner ids) is given pseudonymise them in the registry,
+        funding index, conflicts, journeys and web accounts. Records applied already are skipped; returns
+        the records this call applied."""
+
+    @abc.abstractmethod
+    def finish_erasures(self, records: list[str], *, at: float) -> None:
+        """Mark erasures finished (their blobs removed and journeys re-projected)."""
+
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
-            LearnerStore, JobStore, AccountStore, AuditLinkStore, ConsentStore):
+            LearnerStore, JobStore, AccountStore, AuditLinkStore, ConsentStore, PrivacyStore):
     """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
     part above, plus the schema's lifecycle and the worker thread the store runs on."""
 

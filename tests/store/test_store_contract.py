@@ -1082,7 +1082,7 @@ def test_the_store_interface_is_the_union_of_its_concerns():
 
     concerns = [base.LedgerStore, base.BlockStore, base.JourneyStore, base.SourceSinkStore, base.DeliveryStore,
                 base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore,
-                base.ConsentStore]
+                base.ConsentStore, base.PrivacyStore]
     owners: dict[str, list[str]] = {}
     for concern in concerns:
         assert concern in Store.__mro__
@@ -1255,3 +1255,43 @@ def test_consent_decisions_follow_a_learner_merge(store):
     assert decision.event_id == withdrawn.id and decision.state == "withdrawn"
     (gone,) = store.withdrawn_consents("funnel_tracking")
     assert gone.learner_id == crm and gone.event_id == withdrawn.id
+# --------------------------------------------------------------------------- retention and erasure (PrivacyStore)
+
+
+def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
+    from hub.learners import LearnerResolver
+
+    sha = "ab" * 32
+    rows = [row(type="prospect.contact_created", learner={"ref": "1", "email": "a@example.org", "name": "A"}),
+            row(learner={"ref": "1", "email": "a@example.org"}, evidence=[{"sha256": sha, "size": 3}]),
+            row(type="access.sign_in", learner=None, data={"email": "a@example.org"}),
+            row(learner={"ref": "2", "email": "b@example.org"})]
+    for r in rows:
+        r.learner_ref = json.loads(r.learner) if r.learner else None
+    store.ingest(rows, None, learners=LearnerResolver(["email"]))
+    a = store.get_event(rows[0].id)["learner_id"]
+    lasts = {r["learner_id"]: r for r in store.learner_last_events()}
+    assert lasts[a]["funnel_us"] == rows[0].occurred_us and lasts[a]["evidence_us"] == rows[1].occurred_us
+    assert lasts[a]["last_us"] == rows[1].occurred_us and store.learners_funded_by([]) == set()
+    assert store.learners_funded_by(["opco-x"]) == set()
+    events = store.erasable_events([a], until_seq=10)
+    assert [e["id"] for e in events] == [rows[0].id, rows[1].id] and events[0]["learner_key"] == a
+    access = store.erasable_access_events(before_us=rows[2].occurred_us + 1, until_seq=10, limit=10)
+    assert [e["id"] for e in access] == [rows[2].id]
+    assert store.blob_referenced(sha)
+    erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
+              "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.apply_erasures([erased], at=6.0) == []
+    assert store.erased_seqs(1, 10) == {events[0]["seq"]: "REC1", events[1]["seq"]: "REC1"}
+    assert store.get_event(rows[1].id)["learner"] is None and store.get_event(rows[1].id)["data"] == {"x": 1}
+    assert not store.blob_referenced(sha) and store.erasable_events([a], until_seq=10) == []
+    learner = store.learner(a)
+    assert learner["name"] is None and learner["email"] is None and learner["keys"] == []
+    assert store.learner(store.get_event(rows[3].id)["learner_id"])["email"] == "b@example.org"
+    assert store.erased_persons() == {a}
+    assert store.unfinished_erasures() == [{"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha]}]
+    assert store.erasure_totals() == {"records": {"person": 1}, "events": 2, "unfinished": 1}
+    store.finish_erasures(["REC1"], at=7.0)
+    assert store.unfinished_erasures() == [] and store.erasure_totals()["unfinished"] == 0
+    assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
