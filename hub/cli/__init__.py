@@ -25,7 +25,7 @@ COMMANDS = {
     "proofs": "proofs:proofs", "learners": "learners:learners", "learner": "rights:learner",
     "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
-    "consent": "consents:consent",
+    "consent": "consents:consent", "migrate-store": "migrate_store:migrate_store",
 }
 
 
