@@ -40,7 +40,9 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 
 import common  # noqa: E402
-from http_ingest import HOST, REQUEST_TIMEOUT, RETRIES, START_TIMEOUT, STOP_TIMEOUT, cpu_seconds, free_port  # noqa: E402
+from http_ingest import (  # noqa: E402
+    HOST, REQUEST_TIMEOUT, RETRIES, START_TIMEOUT, STOP_TIMEOUT, cpu_seconds, daemon_log_summary, free_port,
+)
 
 from hub.store import open_store  # noqa: E402
 from hub.store.postgres import EVENT_COLUMNS  # noqa: E402
@@ -67,7 +69,7 @@ class Daemon:
             "hub:", "  name: Parcours bench", f"  data_dir: {folder / 'data'}",
             f"  store: {{url: {orjson.dumps(store_url).decode()}}}",
             f"  http: {{host: {HOST}, port: {self.port}, admin_token: '${{env:{TOKEN_ENV}}}'}}",
-            "  logging: {level: warning, format: json}",
+            "  logging: {level: info, format: json}",
         ]) + "\n", encoding="utf-8")
         self.log_path = folder / f"daemon-{index}.log"
         self.log = open(self.log_path, "wb")
@@ -170,6 +172,7 @@ async def daemons_run(dsn: str, count: int, batches: list[bytes], events: int, c
                 cpu = sum(cpu_seconds(d.proc.pid) - c for d, c in zip(daemons, cpu0))
             finally:
                 codes = [d.stop() for d in daemons]
+            logs = [daemon_log_summary(d.log_path) for d in daemons]
         with psycopg.connect(url) as conn:
             stored, distinct = conn.execute("SELECT count(*), count(DISTINCT (source, source_id)) FROM events").fetchone()
             rows = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE source_id NOT LIKE 'bench-warm-up-%' "
@@ -184,7 +187,7 @@ async def daemons_run(dsn: str, count: int, batches: list[bytes], events: int, c
         problems.append(f"stored {stored} events ({distinct} distinct), expected {events} + {count} warm-up")
     return {"daemons": count, "events": events, "seconds": round(sent["seconds"], 3),
             "events_per_s": round(common.rate(events, sent["seconds"])), "daemon_cpu_seconds": round(cpu, 3),
-            "retried_503": sent["retried_503"], "ok": not problems, "problems": problems, "_rows": rows}
+            "retried_503": sent["retried_503"], "daemon_logs": logs, "ok": not problems, "problems": problems, "_rows": rows}
 
 
 def bare_copy(dsn: str, rows: list[tuple], batch: int) -> dict[str, Any]:
