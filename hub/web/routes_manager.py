@@ -17,6 +17,7 @@ from hub.web.guard import PRINCIPAL, requires
 from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
 
 ROLES = ("manager", "admin")
+ENROLMENTS_PAGE = 50  # enrolments per page of an action: the journeys read and computed per request
 
 
 def _today(request: web.Request) -> dt.date:
@@ -35,11 +36,14 @@ async def actions(request: web.Request) -> web.Response:
 
 @requires(*ROLES)
 async def action(request: web.Request) -> web.Response:
-    found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request))
+    after = request.query.get("after") or None
+    found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request),
+                                 limit=ENROLMENTS_PAGE, after=after)
     if found is None:
         raise _not_found("training action")
     risk = await flagged(context(request).hub, [found.action_id])
-    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, risk=risk, risk_links=True)
+    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, risk=risk, risk_links=True,
+                  after=after, page_size=ENROLMENTS_PAGE)
 
 
 @requires(*ROLES)
