@@ -55,6 +55,7 @@ def funder_of(k: int) -> tuple[str, str]:
 def phase_load(folder: Path, events: int, learners: int) -> dict[str, Any]:
     """The ledger: documents_bench's actions, each with its funder; journeys projected."""
     from hub.journeys import rebuild
+    from hub.ledger.integrity import seal
     from hub.store.sqlite import SQLiteStore
 
     generate = documents_bench.action_events
@@ -70,6 +71,9 @@ def phase_load(folder: Path, events: int, learners: int) -> dict[str, Any]:
     documents_bench.action_events = funded
     load = documents_bench.phase_load(folder, events, learners)
     store = SQLiteStore(folder / "hub.db", synchronous="normal")
+    started = time.perf_counter()
+    seal(store, max_events=10_000)  # as a running hub keeps it: the daemon's seal job finds nothing to do
+    print(f"  sealed in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     started = time.perf_counter()
     rebuild(store)
     projected = time.perf_counter() - started
@@ -267,7 +271,9 @@ def pages(actions: list[str], ids: dict[str, str], token: str, day: str) -> list
     ]
 
 
-async def measure_pages(url: str, listed, requests: int) -> dict[str, dict[str, Any]]:
+async def measure_pages(url: str, listed, requests: int, budget: float) -> dict[str, dict[str, Any]]:
+    """Each page ``requests`` times after a warm-up, or fewer (three at least) when they take more
+    than ``budget`` seconds in all; a page that does not answer 200 is reported with its status."""
     import aiohttp
 
     sessions = {role: await sign_in(url, role) for role in ROLES}
@@ -276,19 +282,27 @@ async def measure_pages(url: str, listed, requests: int) -> dict[str, dict[str, 
     try:
         for name, role, path in listed:
             session = sessions[role]
-            times, size = [], 0
+            times, size, status = [], 0, 200
+            shown = re.sub(r"/audit/[^/]+", "/audit/<token>", path)
             for i in range(requests + 1):  # the first one warms up (template, caches)
                 started = time.perf_counter()
                 async with session.get(path, allow_redirects=False) as resp:
                     body = await resp.read()
                     status = resp.status
                 if status != 200:
-                    raise SystemExit(f"{name}: HTTP {status} for {path}: {body[:300]!r}")
+                    print(f"  {name}: HTTP {status} after {time.perf_counter() - started:.1f} s: {body[:200]!r}",
+                          file=sys.stderr, flush=True)
+                    break
                 if i:
                     times.append(time.perf_counter() - started)
                 size = len(body)
-            out[name] = {"path": re.sub(r"/audit/[^/]+", "/audit/<token>", path), "bytes": size, **figures(times)}
-            print(f"  {name}: p95 {out[name]['p95']} ms", file=sys.stderr, flush=True)
+                if len(times) >= 3 and sum(times) > budget:
+                    break
+            if status != 200:
+                out[name] = {"path": shown, "status": status}
+                continue
+            out[name] = {"path": shown, "bytes": size, "requests": len(times), **figures(times)}
+            print(f"  {name}: p95 {out[name]['p95']} ms ({len(times)} requests)", file=sys.stderr, flush=True)
     finally:
         for session in sessions.values():
             await session.close()
@@ -298,15 +312,17 @@ async def measure_pages(url: str, listed, requests: int) -> dict[str, dict[str, 
 def store_calls(store, config, actions: list[str], ids: dict[str, str], token: str) -> dict[str, Any]:
     """Per page, the store (and file) reads its route makes, as one function: the baseline."""
     from hub.audit.links import AuditLink, hash_token
-    from hub.web.funded import PAGE, exports_for
+    from hub.web.funded import PAGE, exports_for, funds
+    from hub.web.routes_manager import ENROLMENTS_PAGE as LIST_PAGE
 
     first = actions[0]
     funders = (funder_of(0)[0],)
 
-    def every_journey():
-        after = None
-        while states := store.journeys_page(after, PAGE):
+    def funded_page():  # chunks of the projection until a page (and one more) of funded enrolments is read
+        after, kept = None, 0
+        while kept <= LIST_PAGE and (states := store.journeys_page(after, min(PAGE, 2 * (LIST_PAGE + 1)))):
             after = (states[-1]["learner_id"], states[-1]["action"])
+            kept += sum(1 for s in states if funds(funders, s.get("funders") or {}))
 
     def audit_link():
         link = AuditLink.of(store.audit_link_by_token_hash(hash_token(token)))
@@ -322,12 +338,13 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
         "trainer today": lambda: store.journeys(action=first),
         "trainer weeks (live refresh)": lambda: store.journeys(action=first),
         "manager actions": lambda: [store.journeys(action=a) for a in actions],
-        "manager action": lambda: store.journeys(action=first),
+        "manager action": lambda: (store.journeys_page(None, LIST_PAGE + 1, action=first),  # the page
+                                   store.journeys(action=first)),  # the risk list
         "manager enrolment": lambda: store.journeys(action=first, learner_id=ids["learner"]),
         "manager event": lambda: (store.get_event(ids["event"], unreadable=True),
                                   store.journeys(learner_id=ids["learner"])),
         "learner journey": lambda: store.journeys(learner_id=ids["learner"]),
-        "funder enrolments": every_journey,
+        "funder enrolments": funded_page,
         "funder enrolment": lambda: store.journeys(action=first, learner_id=ids["learner"]),
         "funder exports": lambda: exports_for(config, funders),
         "audit link": audit_link,
@@ -335,7 +352,8 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
     }
 
 
-def measure_store(folder: Path, config_path: Path, actions, ids, token: str, requests: int) -> dict[str, Any]:
+def measure_store(folder: Path, config_path: Path, actions, ids, token: str, requests: dict[str, int]) -> dict[str, Any]:
+    """Each page's reads, as many times as the page was timed (after one warm-up)."""
     from hub.config import load_config
     from hub.plugins import load_plugins
     from hub.store.sqlite import SQLiteStore
@@ -348,7 +366,7 @@ def measure_store(folder: Path, config_path: Path, actions, ids, token: str, req
     try:
         for name, call in store_calls(store, config, actions, ids, token).items():
             times = []
-            for i in range(requests + 1):
+            for i in range(requests[name] + 1):
                 started = time.perf_counter()
                 call()
                 if i:
@@ -377,7 +395,7 @@ def ledger_actions(folder: Path) -> list[str]:
         conn.close()
 
 
-def serve_and_measure(folder: Path, requests: int) -> dict[str, Any]:
+def serve_and_measure(folder: Path, requests: int, budget: float) -> dict[str, Any]:
     import aiohttp
 
     port = free_port()
@@ -394,7 +412,7 @@ def serve_and_measure(folder: Path, requests: int) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
             await daemon.wait_ready(session)
-        return await measure_pages(daemon.url, listed, requests)
+        return await measure_pages(daemon.url, listed, requests, budget)
 
     try:
         measured = asyncio.run(run())
@@ -403,10 +421,11 @@ def serve_and_measure(folder: Path, requests: int) -> dict[str, Any]:
     if code != 0:
         raise SystemExit(f"daemon exited with {code} after SIGTERM: {daemon.tail()}")
     print("  the same reads on the store …", file=sys.stderr, flush=True)
-    baseline = measure_store(folder, config, actions, ids, token, requests)
+    baseline = measure_store(folder, config, actions, ids, token, {n: p.get("requests", 3) for n, p in measured.items()})
     for name, page in measured.items():
         page["store"] = baseline[name]
-        page["ratio_p95"] = round(page["p95"] / baseline[name]["p95"], 1) if baseline[name]["p95"] else None
+        if "p95" in page:
+            page["ratio_p95"] = round(page["p95"] / baseline[name]["p95"], 1) if baseline[name]["p95"] else None
     return {"actions": len(actions), "pages": measured}
 
 
@@ -415,6 +434,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000, help="ledger size (the issue's: 2000000)")
     parser.add_argument("--learners", type=int, default=10_000, help="enrolments, a multiple of 500 (the issue's: 10000)")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page (after one warm-up)")
+    parser.add_argument("--budget", type=float, default=60.0,
+                        help="seconds of timed requests per page, after which a page stops (3 requests at least)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--output", help="also write the result (with the machine's description) to this JSON file")
     parser.add_argument("--keep", help="build the ledger in this folder and keep it (reused when it holds one)")
@@ -434,7 +455,7 @@ def main() -> None:
             load = subprocess_phase("load", folder, "--events", str(args.events), "--learners", str(args.learners))
         print(f"load: {load}", file=sys.stderr)
         result = {"parameters": {"events": args.events, "learners": args.learners, "requests": args.requests},
-                  "load": load, **serve_and_measure(folder, args.requests)}
+                  "load": load, **serve_and_measure(folder, args.requests, args.budget)}
     if args.output:
         data = {"benchmark": "web_pages", "command": " ".join([Path(sys.executable).name, *sys.argv]),
                 "machine": common.machine(), "loadavg_at_end": os.getloadavg(), **result}
@@ -446,6 +467,9 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'page':<30}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'store p95':>11}{'ratio':>8}  < 300 ms")
     for name, page in result["pages"].items():
+        if "p95" not in page:
+            print(f"{name:<30}  HTTP {page['status']} (hub.http.request_timeout: 503)")
+            continue
         ok = "yes" if page["p95"] < 300 else "NO"
         print(f"{name:<30}{page['p50']:>9}{page['p95']:>9}{page['p99']:>9}{page['store']['p95']:>11}"
               f"{page['ratio_p95'] or 0:>8}  {ok}")

@@ -56,7 +56,8 @@ async def funded_enrolments(hub, funders: tuple[str, ...], today, *, limit: int,
     await hub.project()
     found: list[FundedEnrolment] = []
     key = after
-    while len(found) <= limit and (states := await hub.store.call(hub.store.journeys_page, key, PAGE)):
+    chunk_size = min(PAGE, 2 * (limit + 1))  # a funder's enrolments come in runs: read little more than a page
+    while len(found) <= limit and (states := await hub.store.call(hub.store.journeys_page, key, chunk_size)):
         key = (states[-1]["learner_id"], states[-1]["action"])
         kept = [s for s in states if funds(funders, s.get("funders") or {})]  # before computing
         while kept and len(found) <= limit:  # one more than the page: whether a next page exists
