@@ -212,20 +212,21 @@ def keys_rotate(config_path: str, as_json: bool) -> None:
 @CONFIG_OPTION
 @JSON_OPTION
 def keys_list(config_path: str, as_json: bool) -> None:
-    """The keys: id, status, creation and retirement."""
+    """The keys (the documents' Ed25519, then the badges' RSA): id, status, creation and retirement."""
     async def go(services: DocumentServices):
         ring = _keyring(services)
-        return ring, ring.public_keys()
+        return ring, ring.public_keys(), rsa_ring(services.config).public_keys()
 
-    ring, found = _with_services(config_path, go)
+    ring, found, badge_keys = _with_services(config_path, go)
     if as_json:
-        print_json(ring.document())
+        print_json({**ring.document(), "badge_keys": [k.jwk() for k in badge_keys]})
         return
-    if not found:
+    if not found and not badge_keys:
         click.echo("no key yet: run `parcours keys generate`")
         return
-    for key in found:
-        click.echo(f"{key.kid}  {key.status:<8} created {key.created_at}" + (f", retired {key.retired_at}" if key.retired_at else ""))
+    for key in found + badge_keys:
+        click.echo(f"{key.kid}  {key.alg:<6} {key.status:<8} created {key.created_at}"
+                   + (f", retired {key.retired_at}" if key.retired_at else ""))
 
 
 # ---------------------------------------------------------------------------- verify-document

@@ -103,3 +103,10 @@ def test_keys_generate_and_rotate_cover_the_badge_key(configured, workdir):
     rotated = json.loads(out)
     assert code == 0 and rotated["badges"]["retired"] == badge_kid and rotated["badges"]["active"]["kty"] == "RSA"
     assert stat.S_IMODE((rsa_folder / f"{rotated['badges']['active']['kid']}.pem").stat().st_mode) == 0o600
+    code, out = invoke("keys", "list", *cfg, "--json")
+    listed = json.loads(out)
+    assert code == 0 and [(k["kid"], k["status"]) for k in listed["badge_keys"]] == [
+        (badge_kid, "retired"), (rotated["badges"]["active"]["kid"], "active")]
+    assert {k["alg"] for k in listed["keys"]} == {"EdDSA"}  # the documents' keys document stays Ed25519
+    code, out = invoke("keys", "list", *cfg)
+    assert code == 0 and f"{badge_kid}  RS256  retired" in out
