@@ -5,9 +5,10 @@ The credential is an ``OpenBadgeCredential`` in the W3C Verifiable Credentials 2
 from the event alone (and the issuer's identity): the same award always gives the same credential.
 Its proof is external (Open Badges 3.0, section 8.2, "JSON Web Token Proof Format"): a compact
 JWS whose payload holds the credential in its ``vc`` claim, with ``iss`` = ``issuer.id``, ``jti``
-= ``id``, ``sub`` = ``credentialSubject.id`` and ``nbf`` = ``validFrom``, signed EdDSA (RFC 8037)
-with the organisation's document key (:mod:`hub.documents.keys`); the JOSE header's ``kid`` is a
-URL that answers the public key as a JWK (``GET /badges/keys/{kid}``). See docs/badges.md for why.
+= ``id``, ``sub`` = ``credentialSubject.id`` and ``nbf`` = ``validFrom``, signed RS256 (RFC 7518,
+the algorithm every verifier must support) with the badges' RSA key, or EdDSA (RFC 8037) with the
+document key (:mod:`hub.badges.keys`); the JOSE header's ``kid`` is a URL that answers the public
+key as a JWK (``GET /badges/keys/{kid}``). See docs/badges.md for why.
 
 Revocation: ``credentialStatus`` is a W3C Bitstring Status List entry (:mod:`hub.badges.status`)
 whose index is the award event's sequence number in the ledger (unique, never reused).
@@ -22,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hub.documents.keys import b64u, b64u_decode
+from hub.documents.keys import ALGORITHMS, b64u, b64u_decode, sign_with
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -32,7 +33,6 @@ ISSUANCE_DATE_CONTEXT = {"issuanceDate": {"@id": "https://www.w3.org/2018/creden
                                           "@type": "http://www.w3.org/2001/XMLSchema#dateTime"}}
 SCHEMA = {"id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json",
           "type": "1EdTechJsonSchemaValidator2019"}
-ALG = "EdDSA"
 MEDIA_TYPE = "application/vc+jwt"
 
 
@@ -151,11 +151,13 @@ def _segment(value: dict[str, Any]) -> str:
     return b64u(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def sign(credential: dict[str, Any], kid_url: str, private_key) -> str:
-    """The compact JWS (VC-JWT) of ``credential``, signed with an Ed25519 private key."""
-    header = {"alg": ALG, "kid": kid_url, "typ": "JWT"}
+def sign(credential: dict[str, Any], kid_url: str, private_key, alg: str) -> str:
+    """The compact JWS (VC-JWT) of ``credential``, signed ``alg`` (RS256 or EdDSA) with ``private_key``."""
+    if alg not in ALGORITHMS:
+        raise ValueError(f"unsupported algorithm {alg!r} (expected one of {', '.join(ALGORITHMS)})")
+    header = {"alg": alg, "kid": kid_url, "typ": "JWT"}
     signing_input = f"{_segment(header)}.{_segment(claims(credential))}"
-    return f"{signing_input}.{b64u(private_key.sign(signing_input.encode()))}"
+    return f"{signing_input}.{b64u(sign_with(private_key, alg, signing_input.encode()))}"
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,10 @@ class Parsed:
     @property
     def credential(self) -> dict[str, Any]:
         return self.claims["vc"]
+
+    @property
+    def alg(self) -> str:
+        return self.header["alg"]
 
     @property
     def kid(self) -> str:
@@ -188,8 +194,8 @@ def parse(token: str) -> Parsed:
         raise CredentialError(f"unreadable JWS: {exc}") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise CredentialError("the JWS header and payload must be JSON objects")
-    if header.get("alg") != ALG:
-        raise CredentialError(f"unsupported algorithm {header.get('alg')!r} (expected {ALG})")
+    if header.get("alg") not in ALGORITHMS:
+        raise CredentialError(f"unsupported algorithm {header.get('alg')!r} (expected one of {', '.join(ALGORITHMS)})")
     if not isinstance(payload.get("vc"), dict):
         raise CredentialError("the JWT has no `vc` claim holding the credential")
     return Parsed(header, payload, f"{parts[0]}.{parts[1]}".encode(), signature)

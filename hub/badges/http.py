@@ -1,8 +1,8 @@
 """Public HTTP surface of badges: what any Open Badges 3.0 verifier needs, without an account.
 
 * ``GET /badges/issuer`` — the issuer's Profile (JSON-LD);
-* ``GET /badges/keys/{kid}`` — one public key as a JWK (RFC 7517, OKP/Ed25519 of RFC 8037): the
-  ``kid`` URL of every credential's JOSE header dereferences here;
+* ``GET /badges/keys/{kid}`` — one public key as a JWK (RFC 7517: RSA of RFC 7518, or OKP/Ed25519
+  of RFC 8037): the ``kid`` URL of every credential's JOSE header dereferences here;
 * ``GET /badges/status/revocation`` — the revocation BitstringStatusListCredential (JSON; signed
   as a VC-JWT with ``?format=jwt`` or ``Accept: application/vc+jwt``);
 * ``GET /badges/achievements/{badge}`` — a badge's Achievement as configured;
@@ -23,13 +23,13 @@ from aiohttp import web
 
 from hub.badges import credential as C
 from hub.badges.issue import issuer_of
+from hub.badges.keys import signer, verifying_keys
 from hub.badges.records import revoked_indices
 from hub.badges.status import list_credential
 from hub.badges.verify import BadgeVerdict, verify_badge
 from hub.documents.fr import date_fr
-from hub.documents.keys import KeyRing, KeyRingError
+from hub.documents.keys import KeyRingError
 from hub.documents.services import services_of
-from hub.documents.settings import keys_dir
 from hub.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ async def badge_page(request: web.Request, hub: "Hub", award_id: str, wants_json
     (the documents' verification answers)."""
     services = services_of(hub)
     token = request.query.get("credential")
-    verdict = await verify_badge(services, award_id, token, KeyRing(keys_dir(services.config)).lookup())
+    verdict = await verify_badge(services, award_id, token, verifying_keys(services.config))
     if verdict.status == "unknown":
         return None
     org = services.config.hub.organisation
@@ -116,10 +116,10 @@ def add_routes(app: web.Application, hub: "Hub") -> None:
         return _json({"@context": [C.VC_CONTEXT, C.OB_CONTEXT], **found.profile()}, content_type=JSON_LD)
 
     async def key(request: web.Request) -> web.Response:
-        public = KeyRing(keys_dir(hub.config)).lookup().get(request.match_info["kid"])
+        public = verifying_keys(hub.config).get(request.match_info["kid"])
         if public is None:
             return _not_found("no such key")
-        jwk = {k: v for k, v in public.jwk().items() if k in ("kty", "crv", "x", "kid", "alg", "use")}
+        jwk = {k: v for k, v in public.jwk().items() if k in ("kty", "crv", "x", "n", "e", "kid", "alg", "use")}
         return _json(jwk, content_type="application/jwk+json")
 
     async def status_list(request: web.Request) -> web.Response:
@@ -133,10 +133,10 @@ def add_routes(app: web.Application, hub: "Hub") -> None:
         accept = request.headers.get("Accept", "")
         if request.query.get("format") == "jwt" or C.MEDIA_TYPE in accept:
             try:
-                kid, private = KeyRing(keys_dir(hub.config)).signer()
+                kid, private, alg = signer(hub.config)
             except KeyRingError:
                 return _not_found("no signing key")
-            return web.Response(text=C.sign(body, found.key_url(kid), private), content_type=C.MEDIA_TYPE,
+            return web.Response(text=C.sign(body, found.key_url(kid), private, alg), content_type=C.MEDIA_TYPE,
                                 headers=NO_STORE)
         return _json(body, headers=NO_STORE, content_type=JSON_LD)
 

@@ -1,8 +1,9 @@
 """Issuing a badge's credential: the issuer of a hub, and the signed VC-JWT of an award.
 
 The credential is built from the award event when it is asked for (download, export) and signed
-with the key ring's active key: Ed25519 signatures are deterministic, so until the key is rotated
-the same award always gives the same JWS; after a rotation a new download is signed with the new
+with the active key of the badges' key ring (:mod:`hub.badges.keys`): RS256 (PKCS#1 v1.5) and
+Ed25519 signatures are deterministic, so until the key is rotated the same award always gives the
+same JWS; after a rotation a new download is signed with the new
 key, and copies signed before still verify (retired keys stay published).
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.badges import credential as C
+from hub.badges.keys import signer
 from hub.badges.records import AwardRecord
 from hub.documents.keys import KeyRing
-from hub.documents.settings import keys_dir, organisation, public_url
+from hub.documents.settings import organisation, public_url
 
 if TYPE_CHECKING:
     from hub.config import LoadedConfig
@@ -30,11 +32,11 @@ def credential_of(config: "LoadedConfig", record: AwardRecord) -> dict:
 
 
 def signed_credential(config: "LoadedConfig", record: AwardRecord, keyring: KeyRing | None = None) -> str:
-    """The VC-JWT of ``record``, signed with the active document key (KeyRingError when none)."""
-    keyring = keyring or KeyRing(keys_dir(config))
-    kid, private = keyring.signer()
+    """The VC-JWT of ``record``, signed with the active badge key of ``hub.badges.algorithm``
+    (KeyRingError when none)."""
+    kid, private, alg = signer(config, keyring)
     issuer = issuer_of(config)
-    return C.sign(C.build(issuer, record.event, record.learner_id), issuer.key_url(kid), private)
+    return C.sign(C.build(issuer, record.event, record.learner_id), issuer.key_url(kid), private, alg)
 
 
 def file_name(record: AwardRecord) -> str:

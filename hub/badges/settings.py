@@ -65,6 +65,10 @@ class BadgesConfig(BaseModel):
     check_every: Duration = Field(default=dt.timedelta(minutes=15), description="How often the daemon awards "
                                   "the badges earned since")
     badges: list[BadgeConfig] = Field(default_factory=list, description="The badges and their milestones")
+    algorithm: Literal["RS256", "EdDSA"] = Field(default="RS256", description="JWS algorithm of the badge "
+                                                 "credentials: RS256 (RSA key ring, the one every Open Badges 3.0 "
+                                                 "verifier supports) or EdDSA (the Ed25519 document keys); "
+                                                 "credentials signed before a change still verify")
 
     @model_validator(mode="after")
     def _unique(self) -> "BadgesConfig":

@@ -4,9 +4,10 @@ credential is the one issued for it.
 Checks, in order (the first failure decides):
 
 1. the award exists (a ``badge.awarded`` event with this id) — else ``unknown``;
-2. a presented credential (a VC-JWT) is a compact JWS signed ``EdDSA`` — else ``altered``;
-3. its ``kid`` names a key of the organisation's key ring (active or retired) — else ``unknown_key``;
-4. the Ed25519 signature covers header and payload — else ``altered``;
+2. a presented credential (a VC-JWT) is a compact JWS signed ``RS256`` or ``EdDSA`` — else ``altered``;
+3. its ``kid`` names a badge key of the organisation (RSA or document key, active or retired) —
+   else ``unknown_key``;
+4. the key is of the header's algorithm and its signature covers header and payload — else ``altered``;
 5. the JWT claims agree with the credential (``iss``, ``jti``, ``sub``, ``nbf``) and the
    credential is the one this award gives — else ``altered``;
 6. a ``badge.revoked`` makes it ``revoked`` (with the date and reason).
@@ -90,10 +91,13 @@ def _check_presented(v: BadgeVerdict, token: str, expected: dict[str, Any], keys
         v.check("key", False, f"key {parsed.kid} is not among the organisation's keys")
         raise _Failed("unknown_key", f"key {parsed.kid} is unknown")
     v.check("key", True, f"{parsed.kid} ({key.status})")
+    if key.alg != parsed.alg:
+        v.check("signature", False, f"key {parsed.kid} is an {key.alg} key, the header says {parsed.alg}")
+        raise _Failed("altered", "the header's algorithm is not the key's")
     if not key.verify(parsed.signature, parsed.signing_input):
-        v.check("signature", False, "EdDSA (Ed25519) signature does not match")
+        v.check("signature", False, f"{parsed.alg} signature does not match")
         raise _Failed("altered", "the signature does not match the credential")
-    v.check("signature", True, "EdDSA (Ed25519)")
+    v.check("signature", True, parsed.alg)
     problem = C.claims_problem(parsed)
     if problem:
         v.check("claims", False, problem)

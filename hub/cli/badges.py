@@ -15,12 +15,11 @@ import click
 from hub.badges import credential as C
 from hub.badges.award import revoke_badge
 from hub.badges.issue import file_name, signed_credential
+from hub.badges.keys import signing_ring, verifying_keys
 from hub.badges.records import learner_badges, load_award
 from hub.badges.verify import verify_badge
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, fail_config, open_hub, print_json
-from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
-from hub.documents.settings import keys_dir
 from hub.errors import ConfigError, HubError
 from hub.learners import reference_key
 
@@ -114,7 +113,7 @@ def export(config_path: str, learner: str, out_dir: str, as_json: bool) -> None:
         learner_id = await _learner_id(hub, learner)
         await hub.project()
         states = await hub.store.call(hub.store.journeys, learner_id=learner_id)
-        keyring = KeyRing(keys_dir(hub.config))
+        keyring = signing_ring(hub.config)
         out = []
         services = services_of(hub)
         for fact in learner_badges(states):
@@ -169,7 +168,7 @@ def verify(config_path: str, file: str, as_json: bool) -> None:
         fail(f"{file}: {exc}", 1)
 
     async def go(hub):
-        return await verify_badge(services_of(hub), award_id, token, KeyRing(keys_dir(hub.config)).lookup())
+        return await verify_badge(services_of(hub), award_id, token, verifying_keys(hub.config))
 
     verdict = _with_hub(config_path, go)
     if as_json:

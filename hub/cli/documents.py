@@ -18,6 +18,7 @@ from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail_config, open_hub, pr
 from hub.cli.progress import progress_bar
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.issue import issue_documents, revoke_document
+from hub.badges.keys import RSA_FOLDER, rsa_ring
 from hub.documents.keys import KeyRing
 from hub.documents.services import DocumentServices, services_of
 from hub.documents.settings import keys_dir, output_dir
@@ -145,7 +146,7 @@ def revoke(config_path: str, doc_id: str, reason: str, as_json: bool) -> None:
 
 @click.group()
 def keys() -> None:
-    """Document-signing keys (Ed25519): generate, rotate, list."""
+    """Signing keys: the documents' (Ed25519) and the badges' (RSA, RS256): generate, rotate, list."""
 
 
 @keys.command("generate")
@@ -153,16 +154,23 @@ def keys() -> None:
 @click.option("--if-missing", is_flag=True, help="Do nothing (exit 0) when a key exists (for scripts and the demo).")
 @JSON_OPTION
 def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
-    """Create the first signing key (refused when keys exist: use rotate)."""
+    """Create the first signing keys (refused when keys exist: use rotate): the documents' Ed25519 key
+    and the badges' RSA key (one missing alone, as after an upgrade, is created by --if-missing)."""
     async def go(services: DocumentServices):
-        ring = _keyring(services)
+        ring, badge_ring = _keyring(services), rsa_ring(services.config)
+        badge_key = None
+        if badge_ring.active() is None and (if_missing or ring.active() is None):
+            badge_key = badge_ring.generate()
+            await record_admin_action(services.append, None, "keys generate", badge_key.kid, {"alg": "RS256"})
         if if_missing and ring.active() is not None:
-            return ring, None
+            return ring, None, badge_key
         key = ring.generate()
         await record_admin_action(services.append, None, "keys generate", key.kid)
-        return ring, key
+        return ring, key, badge_key
 
-    ring, key = _with_services(config_path, go)
+    ring, key, badge_key = _with_services(config_path, go)
+    if badge_key is not None and not as_json:
+        click.echo(f"generated badge key {badge_key.kid} (RSA, RS256) in {ring.folder / RSA_FOLDER}")
     if key is None:
         active = ring.active()
         if as_json:
@@ -180,37 +188,45 @@ def keys_generate(config_path: str, if_missing: bool, as_json: bool) -> None:
 @CONFIG_OPTION
 @JSON_OPTION
 def keys_rotate(config_path: str, as_json: bool) -> None:
-    """Create a new active key; the previous one is retired but still verifies what it signed."""
+    """Create new active keys (the documents' and the badges'); the previous ones are retired but
+    still verify what they signed."""
     async def go(services: DocumentServices):
         key, previous = _keyring(services).rotate()
         await record_admin_action(services.append, None, "keys rotate", key.kid, {"retired": previous.kid} if previous else None)
-        return key, previous
+        badge_key, badge_previous = rsa_ring(services.config).rotate()
+        await record_admin_action(services.append, None, "keys rotate", badge_key.kid,
+                                  {"alg": "RS256", **({"retired": badge_previous.kid} if badge_previous else {})})
+        return key, previous, badge_key, badge_previous
 
-    key, previous = _with_services(config_path, go)
+    key, previous, badge_key, badge_previous = _with_services(config_path, go)
     if as_json:
-        print_json({"active": key.jwk(), "retired": previous.kid if previous else None})
+        print_json({"active": key.jwk(), "retired": previous.kid if previous else None,
+                    "badges": {"active": badge_key.jwk(), "retired": badge_previous.kid if badge_previous else None}})
     else:
         click.echo(f"new active key {key.kid}" + (f"; {previous.kid} retired" if previous else ""))
+        click.echo(f"new active badge key {badge_key.kid} (RS256)"
+                   + (f"; {badge_previous.kid} retired" if badge_previous else ""))
 
 
 @keys.command("list")
 @CONFIG_OPTION
 @JSON_OPTION
 def keys_list(config_path: str, as_json: bool) -> None:
-    """The keys: id, status, creation and retirement."""
+    """The keys (the documents' Ed25519, then the badges' RSA): id, status, creation and retirement."""
     async def go(services: DocumentServices):
         ring = _keyring(services)
-        return ring, ring.public_keys()
+        return ring, ring.public_keys(), rsa_ring(services.config).public_keys()
 
-    ring, found = _with_services(config_path, go)
+    ring, found, badge_keys = _with_services(config_path, go)
     if as_json:
-        print_json(ring.document())
+        print_json({**ring.document(), "badge_keys": [k.jwk() for k in badge_keys]})
         return
-    if not found:
+    if not found and not badge_keys:
         click.echo("no key yet: run `parcours keys generate`")
         return
-    for key in found:
-        click.echo(f"{key.kid}  {key.status:<8} created {key.created_at}" + (f", retired {key.retired_at}" if key.retired_at else ""))
+    for key in found + badge_keys:
+        click.echo(f"{key.kid}  {key.alg:<6} {key.status:<8} created {key.created_at}"
+                   + (f", retired {key.retired_at}" if key.retired_at else ""))
 
 
 # ---------------------------------------------------------------------------- verify-document

@@ -1,5 +1,9 @@
 """The document-signing key ring: Ed25519 keys with key ids, rotation, and the public keys document.
 
+A ring holds keys of one algorithm: ``EdDSA`` (Ed25519, the documents' algorithm and the default) or ``RS256``
+(RSA 3072 bits, PKCS#1 v1.5 with SHA-256: the badges' default, see docs/badges.md), in the same
+layout, with the same file modes and the same rotation rules.
+
 Layout of the keys folder (``hub.documents.keys_dir``, default ``<data_dir>/keys``, mode 0700):
 
 * ``<kid>.pem`` — a private key (PKCS#8 PEM, file mode 0600), one per key ever generated;
@@ -34,6 +38,10 @@ CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 KID_BYTES = 5
 KEYRING = "keyring.json"
 FORMAT = "parcours-keys/1"
+ALGORITHMS = ("EdDSA", "RS256")
+#: RSA modulus size: RFC 7518 3.3 requires 2048 bits or more; ANSSI (RGS annexe B1) advises 3072
+#: for keys used beyond 2030
+RSA_BITS = 3072
 
 
 class KeyRingError(HubError):
@@ -72,18 +80,48 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def public_raw(public) -> bytes:
+    """The bytes a key id derives from: the raw 32 bytes of an Ed25519 public key, the DER
+    SubjectPublicKeyInfo of an RSA one."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if isinstance(public, Ed25519PublicKey):
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def sign_with(private, alg: str, message: bytes) -> bytes:
+    """The JWS signature of ``message`` with ``private`` (RFC 8037 EdDSA, or RFC 7518 RS256)."""
+    if alg == "RS256":
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        return private.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    return private.sign(message)
+
+
+def _uint(value: int) -> str:
+    return b64u(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
 @dataclass(frozen=True)
 class PublicKey:
     kid: str
-    raw: bytes  # 32 bytes
+    raw: bytes  # EdDSA: the 32 bytes of the key; RS256: its DER SubjectPublicKeyInfo
     created_at: str
     retired_at: str | None = None
+    alg: str = "EdDSA"
 
     @property
     def status(self) -> str:
         return "retired" if self.retired_at else "active"
 
     def verifier(self):
+        if self.alg == "RS256":
+            from cryptography.hazmat.primitives import serialization
+
+            return serialization.load_der_public_key(self.raw)
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         return Ed25519PublicKey.from_public_bytes(self.raw)
@@ -92,13 +130,24 @@ class PublicKey:
         from cryptography.exceptions import InvalidSignature
 
         try:
-            self.verifier().verify(signature, message)
+            if self.alg == "RS256":
+                from cryptography.hazmat.primitives import hashes
+                from cryptography.hazmat.primitives.asymmetric import padding
+
+                self.verifier().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            else:
+                self.verifier().verify(signature, message)
             return True
         except InvalidSignature:
             return False
 
     def jwk(self) -> dict[str, Any]:
-        out = {"kty": "OKP", "crv": "Ed25519", "x": b64u(self.raw), "kid": self.kid, "alg": "EdDSA", "use": "sig",
+        if self.alg == "RS256":
+            numbers = self.verifier().public_numbers()
+            key = {"kty": "RSA", "n": _uint(numbers.n), "e": _uint(numbers.e)}
+        else:
+            key = {"kty": "OKP", "crv": "Ed25519", "x": b64u(self.raw)}
+        out = {**key, "kid": self.kid, "alg": self.alg, "use": "sig",
                "status": self.status, "created_at": self.created_at}
         if self.retired_at:
             out["retired_at"] = self.retired_at
@@ -128,10 +177,14 @@ def parse_keys_document(doc: dict[str, Any]) -> dict[str, PublicKey]:
 
 
 class KeyRing:
-    """Ed25519 keys in a folder. Not safe against two processes rotating at once (an admin command)."""
+    """Keys of one algorithm (``EdDSA`` by default, or ``RS256``) in a folder. Not safe against two
+    processes rotating at once (an admin command)."""
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, alg: str = "EdDSA"):
+        if alg not in ALGORITHMS:
+            raise KeyRingError(f"unsupported key algorithm {alg!r} (expected one of {', '.join(ALGORITHMS)})")
         self.folder = Path(folder)
+        self.alg = alg
         self._signer_cache: tuple[str, Any] | None = None
 
     # ------------------------------------------------------------------ reading
@@ -146,7 +199,8 @@ class KeyRing:
         return data.get("keys", [])
 
     def public_keys(self) -> list[PublicKey]:
-        return [PublicKey(e["kid"], b64u_decode(e["x"]), e["created_at"], e.get("retired_at")) for e in self._index()]
+        return [PublicKey(e["kid"], b64u_decode(e["x"]), e["created_at"], e.get("retired_at"), e.get("alg", "EdDSA"))
+                for e in self._index()]
 
     def lookup(self) -> dict[str, PublicKey]:
         return {k.kid: k for k in self.public_keys()}
@@ -159,7 +213,7 @@ class KeyRing:
         return active[-1] if active else None
 
     def signer(self) -> tuple[str, Any]:
-        """(key id, Ed25519PrivateKey) of the active key. Raises KeyRingError when there is none."""
+        """(key id, private key) of the active key. Raises KeyRingError when there is none."""
         from cryptography.hazmat.primitives import serialization
 
         active = self.active()
@@ -172,8 +226,7 @@ class KeyRing:
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:
             raise KeyRingError(f"{path}: cannot read the private key of {active.kid}: {exc}") from None
-        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        if raw != active.raw:
+        if public_raw(private.public_key()) != active.raw:
             raise KeyRingError(f"{path}: this private key does not match public key {active.kid} of the key ring")
         self._signer_cache = (active.kid, private)
         return self._signer_cache
@@ -192,12 +245,16 @@ class KeyRing:
 
     def _add(self, *, retire_previous: bool) -> PublicKey:
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
-        private = Ed25519PrivateKey.generate()
-        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if self.alg == "RS256":
+            private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        else:
+            private = Ed25519PrivateKey.generate()
+        raw = public_raw(private.public_key())
         kid = kid_for(raw)
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
@@ -215,10 +272,13 @@ class KeyRing:
                 entry.setdefault("retired_at", None)
                 if entry["retired_at"] is None:
                     entry["retired_at"] = now
-        entries.append({"kid": kid, "x": b64u(raw), "created_at": now, "retired_at": None})
+        entry = {"kid": kid, "x": b64u(raw), "created_at": now, "retired_at": None}
+        if self.alg != "EdDSA":
+            entry["alg"] = self.alg
+        entries.append(entry)
         self._write_index(entries)
         self._signer_cache = None
-        return PublicKey(kid, raw, now)
+        return PublicKey(kid, raw, now, alg=self.alg)
 
     def _write_index(self, entries: list[dict[str, Any]]) -> None:
         text = json.dumps({"format": FORMAT, "keys": entries}, indent=2) + "\n"

@@ -1,5 +1,6 @@
 """Fixtures of the badges tests: the demo data with the demo's organisation and its badges
-(the ``badges:`` section of config/demo.yaml, as the demo ships it), and a signing key."""
+(the ``badges:`` section of config/demo.yaml, as the demo ships it), and the signing keys (the
+documents' Ed25519 key and the badges' RSA key, as ``parcours keys generate`` makes them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ BADGES = "  badges:\n" + DEMO.split("\n  badges:\n", 1)[1].split("\n\nconnectors
 
 
 async def open_badges_hub(make_hub, workdir, *, badges: str = BADGES, keys: bool = True):
+    from hub.badges.keys import rsa_ring
     from hub.documents.keys import KeyRing
     from hub.documents.settings import keys_dir
 
@@ -22,6 +24,7 @@ async def open_badges_hub(make_hub, workdir, *, badges: str = BADGES, keys: bool
     assert (await hub.pull("demo")).appended == 543
     if keys:
         KeyRing(keys_dir(hub.config)).generate()
+        rsa_ring(hub.config).generate()
     return hub
 
 

@@ -1,9 +1,11 @@
-"""``parcours badges award|list|export|verify|revoke`` on the demo data (exit codes, files)."""
+"""``parcours badges award|list|export|verify|revoke`` on the demo data (exit codes, files), and
+``parcours keys generate|rotate`` for the badges' RSA key."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import stat
 import textwrap
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from click.testing import CliRunner
 
 from hub.cli import main as cli
 from hub.runtime.app import Hub
+from hub.badges.keys import RSA_FOLDER
 from tests.badges.conftest import BADGES
 from tests.conftest import BASE_HUB
 from tests.documents.conftest import HUB_EXTRA
@@ -79,3 +82,31 @@ def test_award_list_export_verify_revoke(configured, workdir):
     assert code == 1 and json.loads(out)["status"] == "revoked" and json.loads(out)["revoked_reason"] == "erreur"
     code, out = invoke("badges", "revoke", *cfg, "01M994GQRKEKNTJS8PT1F61VDW", "--reason", "x")
     assert code == 2 and "no awarded badge" in out
+
+
+def test_keys_generate_and_rotate_cover_the_badge_key(configured, workdir):
+    cfg = ["--config", configured]
+    # a hub that only has its document key (as before RS256 badges): --if-missing adds the RSA key
+    code, out = invoke("keys", "generate", *cfg)
+    assert code == 0 and "generated badge key" in out
+    keys = next(p.parent for p in workdir.rglob("keyring.json") if p.parent.name != RSA_FOLDER)
+    rsa_folder = keys / RSA_FOLDER
+    for path in rsa_folder.iterdir():
+        path.unlink()
+    rsa_folder.rmdir()
+    code, out = invoke("keys", "generate", *cfg, "--if-missing")
+    assert code == 0 and "generated badge key" in out and "exists; nothing to do" in out
+    (badge_kid,) = [e["kid"] for e in json.loads((rsa_folder / "keyring.json").read_text())["keys"]]
+    code, out = invoke("keys", "generate", *cfg, "--if-missing")
+    assert code == 0 and "generated badge key" not in out  # again: nothing
+    code, out = invoke("keys", "rotate", *cfg, "--json")
+    rotated = json.loads(out)
+    assert code == 0 and rotated["badges"]["retired"] == badge_kid and rotated["badges"]["active"]["kty"] == "RSA"
+    assert stat.S_IMODE((rsa_folder / f"{rotated['badges']['active']['kid']}.pem").stat().st_mode) == 0o600
+    code, out = invoke("keys", "list", *cfg, "--json")
+    listed = json.loads(out)
+    assert code == 0 and [(k["kid"], k["status"]) for k in listed["badge_keys"]] == [
+        (badge_kid, "retired"), (rotated["badges"]["active"]["kid"], "active")]
+    assert {k["alg"] for k in listed["keys"]} == {"EdDSA"}  # the documents' keys document stays Ed25519
+    code, out = invoke("keys", "list", *cfg)
+    assert code == 0 and f"{badge_kid}  RS256  retired" in out

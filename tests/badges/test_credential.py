@@ -1,5 +1,6 @@
 """An award as an Open Badges 3.0 credential: the specification's JSON Schema, the VC-JWT proof
-checked by an independent JOSE implementation (jwcrypto), tampering, and the status list's bits."""
+checked by an independent JOSE implementation (jwcrypto) for RS256 (the default) and EdDSA,
+tampering, and the status list's bits."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwcrypto import jwk, jws
 
 from hub.badges import credential as C
 from hub.badges import status as S
-from hub.documents.keys import PublicKey, b64u, kid_for
+from hub.documents.keys import PublicKey, b64u, kid_for, public_raw
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "ob_v3p0_achievementcredential_schema.json")
                     .read_text(encoding="utf-8"))
@@ -38,10 +39,14 @@ def validator():
     return cls(SCHEMA, format_checker=cls.FORMAT_CHECKER)
 
 
-def keypair():
-    private = Ed25519PrivateKey.generate()
-    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return private, raw, kid_for(raw)
+def keypair(alg: str = "RS256"):
+    """(private key, public key as the hub holds it, its key id) for ``alg``."""
+    if alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        private = Ed25519PrivateKey.generate()
+    raw = public_raw(private.public_key())
+    return private, PublicKey(kid_for(raw), raw, "", alg=alg), kid_for(raw)
 
 
 def test_the_credential_validates_against_the_open_badges_schema():
@@ -62,18 +67,21 @@ def test_the_credential_validates_against_the_open_badges_schema():
         assert list(validator().iter_errors(broken))
 
 
-def test_the_jws_verifies_with_an_independent_implementation_and_tampering_breaks_it():
-    private, raw, kid = keypair()
+@pytest.mark.parametrize("alg", ["RS256", "EdDSA"])
+def test_the_jws_verifies_with_an_independent_implementation_and_tampering_breaks_it(alg):
+    private, public_key, kid = keypair(alg)
     credential = C.build(ISSUER, AWARD, "01M994GJK2F4F2GT7XQ2NJNM2F")
-    token = C.sign(credential, ISSUER.key_url(kid), private)
-    public = jwk.JWK(kty="OKP", crv="Ed25519", x=b64u(raw))
+    token = C.sign(credential, ISSUER.key_url(kid), private, alg)
+    published = {k: v for k, v in public_key.jwk().items() if k in ("kty", "crv", "x", "n", "e")}
+    assert published["kty"] == {"RS256": "RSA", "EdDSA": "OKP"}[alg]
+    public = jwk.JWK(**published)
 
     checked = jws.JWS()
-    checked.allowed_algs = ["EdDSA"]
+    checked.allowed_algs = [alg]
     checked.deserialize(token)
     checked.verify(public)  # raises when the signature does not verify
     header = checked.jose_header
-    assert header == {"alg": "EdDSA", "kid": f"https://of-demo.example.fr/badges/keys/{kid}", "typ": "JWT"}
+    assert header == {"alg": alg, "kid": f"https://of-demo.example.fr/badges/keys/{kid}", "typ": "JWT"}
     claims = json.loads(checked.payload)
     assert claims["vc"] == credential
     assert (claims["iss"], claims["jti"], claims["sub"]) == (credential["issuer"]["id"], credential["id"],
@@ -86,20 +94,46 @@ def test_the_jws_verifies_with_an_independent_implementation_and_tampering_break
     forged_claims["vc"]["credentialSubject"]["achievement"]["name"] = "Certification React"
     forged = ".".join((head, b64u(json.dumps(forged_claims).encode()), signature))
     tampered = jws.JWS()
-    tampered.allowed_algs = ["EdDSA"]
+    tampered.allowed_algs = [alg]
     tampered.deserialize(forged)
     with pytest.raises(jws.InvalidJWSSignature):
         tampered.verify(public)
     # the hub's own reading agrees
     parsed = C.parse(forged)
-    assert not PublicKey(kid, raw, "").verify(parsed.signature, parsed.signing_input)
-    assert PublicKey(kid, raw, "").verify(C.parse(token).signature, C.parse(token).signing_input)
+    assert parsed.alg == alg
+    assert not public_key.verify(parsed.signature, parsed.signing_input)
+    assert public_key.verify(C.parse(token).signature, C.parse(token).signing_input)
+
+
+def test_an_rs256_credential_is_what_an_rs256_only_verifier_accepts():
+    """Open Badges 3.0 (8.2.3) requires verifiers to support RS256, and only that: such a verifier
+    refuses EdDSA, and checks RS256 with the RSA key it is given."""
+    credential = C.build(ISSUER, AWARD, "01M994GJK2F4F2GT7XQ2NJNM2F")
+    for alg, accepted in (("RS256", True), ("EdDSA", False)):
+        private, public_key, kid = keypair(alg)
+        checked = jws.JWS()
+        checked.allowed_algs = ["RS256"]
+        checked.deserialize(C.sign(credential, ISSUER.key_url(kid), private, alg))
+        public = jwk.JWK(**{k: v for k, v in public_key.jwk().items() if k in ("kty", "crv", "x", "n", "e")})
+        if accepted:
+            checked.verify(public)
+            assert json.loads(checked.payload)["vc"] == credential
+        else:
+            with pytest.raises(jws.InvalidJWSSignature):
+                checked.verify(public)
+    # an RS256 header signed by an Ed25519 key (or the reverse) is refused by the hub's reading too
+    private, public_key, kid = keypair("EdDSA")
+    parsed = C.parse(C.sign(credential, ISSUER.key_url(kid), private, "EdDSA"))
+    rsa_key = keypair("RS256")[1]
+    assert not rsa_key.verify(parsed.signature, parsed.signing_input)
+    with pytest.raises(ValueError, match="unsupported algorithm 'HS256'"):
+        C.sign(credential, ISSUER.key_url(kid), private, "HS256")
 
 
 def test_claims_that_disagree_with_the_credential_are_named():
-    private, _raw, kid = keypair()
+    private, _public, kid = keypair()
     credential = C.build(ISSUER, AWARD, "01M994GJK2F4F2GT7XQ2NJNM2F")
-    parsed = C.parse(C.sign(credential, ISSUER.key_url(kid), private))
+    parsed = C.parse(C.sign(credential, ISSUER.key_url(kid), private, "RS256"))
     assert C.claims_problem(parsed) is None
     wrong = C.Parsed(parsed.header, {**parsed.claims, "sub": "urn:uuid:someone-else"}, parsed.signing_input,
                      parsed.signature)

@@ -1,6 +1,7 @@
 """Badges end to end on the demo data, as the demo configures them: awarded once, downloaded,
-verified by an independent verifier over HTTP (the key from the credential's ``kid`` URL, the
-schema, the status list), tampered with, revoked."""
+verified by an independent RS256-only verifier over HTTP (the key from the credential's ``kid`` URL,
+the schema, the status list), tampered with, revoked; and credentials signed EdDSA before a switch
+to RS256 still verify."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from jwcrypto import jwk, jws
 
 from hub.badges.award import revoke_badge
 from hub.badges.issue import signed_credential
+from hub.badges.keys import rsa_ring
 from hub.badges.records import load_award
-from hub.documents.keys import KeyRing, b64u
-from hub.documents.settings import keys_dir
+from hub.documents.keys import b64u, b64u_decode
 from hub.documents.services import services_of
 from hub.runtime.server import build_app
 from hub.ulid import new_ulid
@@ -51,10 +52,11 @@ async def awards_by_name(hub) -> dict[tuple[str, str], str]:
             if f["type"] == "badge.awarded"}
 
 
-def independent_check(token: str, public_jwk: dict) -> dict:
-    """Verify a VC-JWT with jwcrypto and the key as published; the claims."""
+def independent_check(token: str, public_jwk: dict, algs: tuple[str, ...] = ("RS256",)) -> dict:
+    """Verify a VC-JWT with jwcrypto and the key as published; the claims. By default as a verifier
+    that knows RS256 only, the one algorithm Open Badges 3.0 requires of every verifier."""
     checked = jws.JWS()
-    checked.allowed_algs = ["EdDSA"]
+    checked.allowed_algs = list(algs)
     checked.deserialize(token)
     checked.verify(jwk.JWK(**public_jwk))
     return json.loads(checked.payload)
@@ -88,7 +90,9 @@ async def test_demo_badges_are_awarded_once_and_verify_anywhere(served):
         async with outside.get(header["kid"]) as r:
             assert r.status == 200 and r.headers["Access-Control-Allow-Origin"] == "*"
             public = await r.json()
-        assert "d" not in public  # never the private part
+        assert "d" not in public and "p" not in public  # never the private part
+        assert public["kty"] == "RSA" and public["alg"] == "RS256" and header["alg"] == "RS256"
+        assert (len(b64u_decode(public["n"])) * 8) >= 2048
         claims = independent_check(token, public)
         credential = claims["vc"]
         cls = jsonschema.validators.validator_for(SCHEMA)
@@ -118,7 +122,7 @@ async def test_demo_badges_are_awarded_once_and_verify_anywhere(served):
 
     # after a key rotation, the file downloaded before still verifies (its key is retired, still
     # published), and a new download is signed with the new key
-    KeyRing(keys_dir(hub.config)).rotate()
+    rsa_ring(hub.config).rotate()
     async with client.get(header["kid"][len(str(client._base_url)):]) as r:
         assert r.status == 200 and await r.json() == public
     async with client.get(f"/verify/{award_id}", params={"credential": token, "format": "json"}) as r:
@@ -172,3 +176,32 @@ async def test_badges_off_by_default_and_config_errors_name_the_badge(make_hub, 
     broken = "  badges:\n    enabled: true\n    badges:\n      - {id: streak, name: S, description: D, criteria: C, kind: attendance_streak}\n"
     with pytest.raises(ConfigError, match="badge 'streak': kind attendance_streak needs `half_days`"):
         await make_hub("", hub_extra=broken)
+
+
+async def test_credentials_signed_eddsa_still_verify_after_the_switch_to_rs256(served):
+    hub, client = served
+    await hub.award_badges()
+    award_id = (await awards_by_name(hub))[("Camille Dubois", "react-composants")]
+    record = await load_award(services_of(hub), award_id)
+    hub.config.hub.badges.algorithm = "EdDSA"
+    old = signed_credential(hub.config, record)
+    old_header = json.loads(base64.urlsafe_b64decode(old.split(".")[0] + "=="))
+    assert old_header["alg"] == "EdDSA"
+    hub.config.hub.badges.algorithm = "RS256"
+    new = signed_credential(hub.config, record)
+    assert json.loads(base64.urlsafe_b64decode(new.split(".")[0] + "=="))["alg"] == "RS256"
+    for token in (old, new):
+        async with client.get(f"/verify/{award_id}", params={"credential": token, "format": "json"}) as r:
+            assert (await r.json())["status"] == "valid"
+    async with client.get(old_header["kid"][len(str(client._base_url)):]) as r:
+        eddsa_key = await r.json()
+    assert eddsa_key["kty"] == "OKP"
+    assert independent_check(old, eddsa_key, ("EdDSA",))["vc"] == independent_check(new, (await (
+        await client.get(json.loads(base64.urlsafe_b64decode(new.split(".")[0] + "=="))["kid"][len(str(client._base_url)):])
+    ).json()))["vc"]
+    # a header that names the RSA algorithm over the Ed25519 key's signature is altered, not accepted
+    head, payload, signature = old.split(".")
+    relabelled = ".".join((b64u(json.dumps({**old_header, "alg": "RS256"}).encode()), payload, signature))
+    async with client.get(f"/verify/{award_id}", params={"credential": relabelled, "format": "json"}) as r:
+        body = await r.json()
+    assert body["status"] == "altered" and body["reason"] == "the header's algorithm is not the key's"

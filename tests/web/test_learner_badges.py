@@ -7,10 +7,9 @@ import html
 import re
 
 from hub.badges.award import revoke_badge
+from hub.badges.keys import rsa_ring, verifying_keys
 from hub.badges.verify import verify_badge
-from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
-from hub.documents.settings import keys_dir
 from tests.badges.conftest import BADGES
 from tests.documents.conftest import HUB_EXTRA
 from tests.web.conftest import Person
@@ -21,7 +20,7 @@ LINK = re.compile(r'href="/app/learner/badges/([0-9A-Z]{26})" download')
 async def test_the_learner_downloads_its_own_badges_only(make_site):
     site = await make_site(hub_extra=HUB_EXTRA + BADGES)
     hub = site.hub
-    KeyRing(keys_dir(hub.config)).generate()
+    rsa_ring(hub.config).generate()
     awarded = await hub.award_badges()
     theo = await hub.store.call(hub.store.learner_by_key, "email:theo.garnier@example.fr")
     mine = {a["id"] for a in awarded.awarded if a["learner"] == theo}
@@ -39,7 +38,7 @@ async def test_the_learner_downloads_its_own_badges_only(make_site):
         assert response.status == 200 and response.content_type == "application/vc+jwt"
         assert response.headers["Content-Disposition"].startswith('attachment; filename="badge-')
         token = (await response.text()).strip()
-    verdict = await verify_badge(services_of(hub), award_id, token, KeyRing(keys_dir(hub.config)).lookup())
+    verdict = await verify_badge(services_of(hub), award_id, token, verifying_keys(hub.config))
     assert verdict.status == "valid" and verdict.recipient == "Théo Garnier"
 
     assert (await learner.get(f"/app/learner/badges/{sorted(others)[0]}")).status == 404  # not Théo's
