@@ -282,12 +282,17 @@ class PostgresStore(SqlStore):
     def claim(self, sink, *, limit, now, owner, lease_seconds) -> list[Claimed]:
         rows = self.conn.execute(
             """
-            WITH picked AS (
-                SELECT id FROM outbox
-                WHERE sink = %(sink)s AND ((state = 'pending' AND next_attempt_at <= %(now)s)
-                                        OR (state = 'inflight' AND lease_until < %(now)s))
-                ORDER BY id LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
+            WITH pending AS (
+                -- two walks of outbox_claim (sink, state, id) in id order, each skipping rows another
+                -- claimer holds: one OR walked the primary key past every delivered row, so each claim
+                -- slowed down as the drain went on (quadratic drain)
+                SELECT id FROM outbox WHERE sink = %(sink)s AND state = 'pending' AND next_attempt_at + 0 <= %(now)s
+                ORDER BY sink, state, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+            ), expired AS (
+                SELECT id FROM outbox WHERE sink = %(sink)s AND state = 'inflight' AND lease_until < %(now)s
+                ORDER BY sink, state, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+            ), picked AS (
+                SELECT id FROM (SELECT id FROM pending UNION ALL SELECT id FROM expired) c ORDER BY id LIMIT %(limit)s
             ), claimed AS (
                 UPDATE outbox o SET state = 'inflight', lease_owner = %(owner)s, lease_until = %(until)s
                 FROM picked WHERE o.id = picked.id
