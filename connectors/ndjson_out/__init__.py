@@ -7,7 +7,7 @@ renamed ``<prefix>-<UTC time>.ndjson`` and a new one starts. Each batch is writt
 Exactly once across crashes: the hub hands a batch over again when it could not record its
 delivery (the process was killed between the write and the record). The files themselves are
 the durable position: before its first write (and whenever another process wrote to the file
-since), the sink truncates a torn last line (a write cut short: that batch was never
+since; writers take turns under an exclusive ``flock`` of the file), the sink truncates a torn last line (a write cut short: that batch was never
 acknowledged) and reads back the ids of the last ``dedupe_window`` events from the tail of the
 current file and, if it holds fewer, of the newest rotated file. Events whose ``id`` is among
 them are skipped, so a replayed batch only adds what is missing.
@@ -16,7 +16,9 @@ them are skipped, so a replayed batch only adds what is missing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -152,24 +154,43 @@ class NdjsonOut(Connector, EventSink):
     def _append(self, lines: list[tuple[str, bytes]]) -> None:
         path = self.current
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self._recent is None or self._changed_by_another(path):
-            self._recent = self._recover(path)
-        fresh = [(event_id, line) for event_id, line in lines if event_id not in self._recent]
-        if not fresh:
-            return
-        with path.open("ab") as fh:
+        with self._locked(path) as fh:  # daemons sharing the folder take turns: check, write, rotate
+            if self._recent is None or self._changed_by_another(path):
+                self._recent = self._recover(path)
+            fresh = [(event_id, line) for event_id, line in lines if event_id not in self._recent]
+            if not fresh:
+                return
             fh.write(b"".join(line for _, line in fresh))
             fh.flush()
             if self.config.fsync:
                 os.fsync(fh.fileno())
             size = fh.tell()
             self._written = (os.fstat(fh.fileno()).st_ino, size)
-        for event_id, _ in fresh:
-            self._recent.add(event_id)
-        if size >= self.config.rotate_bytes:
-            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-            os.replace(path, path.with_name(f"{self.config.prefix}-{stamp}.ndjson"))
-            self._written = None
+            for event_id, _ in fresh:
+                self._recent.add(event_id)
+            if size >= self.config.rotate_bytes:
+                stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+                os.replace(path, path.with_name(f"{self.config.prefix}-{stamp}.ndjson"))
+                self._written = None
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _locked(path: Path):
+        """The current file open for appending, under an exclusive ``flock`` (the file itself, not
+        one another process renamed away while we waited for the lock)."""
+        while True:
+            fh = path.open("ab")
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    same = os.fstat(fh.fileno()).st_ino == path.stat().st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    yield fh
+                    return
+            finally:
+                fh.close()  # closing releases the lock
 
     def _changed_by_another(self, path: Path) -> bool:
         """Whether the current file is not as this sink left it (another process wrote or rotated it)."""

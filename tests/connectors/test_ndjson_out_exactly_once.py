@@ -79,6 +79,18 @@ async def test_ids_of_the_rotated_file_are_remembered_after_a_restart(make_hub, 
     assert ids_in(workdir / "out") == ids
 
 
+async def test_a_sink_reads_back_what_another_process_wrote_to_the_same_file(make_hub, workdir):
+    hub = await make_hub(SINK.format(fsync="false", rotate=1 << 30, batch=10))
+    ids = (await hub.append([event(i) for i in range(9)], source=None)).ids
+    sink = hub.connectors["archive"]
+    events = [e async for e in _events(hub)]
+    other = type(sink)(sink.name, sink.config, sink.context)  # a second daemon on the same folder
+    await sink.deliver(events[:3])
+    await other.deliver(events[3:6])  # the second daemon takes the next batch, then dies
+    await sink.deliver(events[3:9])  # its batch comes back to the first one, with the next events
+    assert ids_in(workdir / "out") == ids
+
+
 async def _events(hub):
     from hub.events import to_trace_event
 
