@@ -151,3 +151,31 @@ async def test_a_receiver_de_duplicates_a_retried_batch_on_its_idempotency_key(m
     assert keys[0].startswith("sha256:") and batch_key([ids[0]]) == ids[0]
     assert list(stored) == ids  # each event kept once
     assert await hub.store.call(hub.store.outbox_counts) == {("crm", "delivered"): 3}
+
+
+async def test_narrowing_a_refused_batch_stops_at_a_retry_and_keeps_the_order(make_hub, aiohttp_server_factory):
+    got, calls = [], []
+
+    async def handle(request):
+        events = orjson.loads(await request.read())["events"]
+        calls.append([e["source_id"] for e in events])
+        if len(events) > 1:
+            return web.Response(status=422)  # refuse the batch: the hub narrows it down one by one
+        if events[0]["source_id"] == "evt-1" and sum(c == ["evt-1"] for c in calls) == 1:
+            return web.Response(status=503)  # evt-1 fails once, transiently
+        got.append(events[0]["source_id"])
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    server = await aiohttp_server_factory(app)
+    hub = await make_hub(sink_config(f"http://127.0.0.1:{server.port}/hook"))
+    await hub.append([event(i) for i in range(4)], source=None)
+    first = await hub.dispatcher.deliver_due("crm")
+    assert first.delivered == 1 and first.retried == 1 and got == ["evt-0"]
+    for _ in range(100):
+        await hub.dispatcher.deliver_due("crm")
+        if len(got) == 4:
+            break
+        time.sleep(0.02)
+    assert got == ["evt-0", "evt-1", "evt-2", "evt-3"]

@@ -279,8 +279,12 @@ class Dispatcher:
         if isinstance(error, PermanentError) and len(claimed) > 1:
             # narrow the poison event(s) down: deliver one by one
             stats.batches = 0
-            for item in claimed:
-                stats.add(await self._deliver_batch(sink, [item], policy, await store.call(store.sink_state, sink)))
+            for index, item in enumerate(claimed):
+                one = await self._deliver_batch(sink, [item], policy, await store.call(store.sink_state, sink))
+                stats.add(one)
+                if one.retried:  # the rest waits behind it (in order): give it back untried
+                    await store.call(store.release, [c.outbox_id for c in claimed[index + 1:]])
+                    break
             return stats
         stats.add(await self._record_failure(sink, claimed, error, policy, state, now))
         return stats
