@@ -280,7 +280,17 @@ class PostgresStore(SqlStore):
 
     # ------------------------------------------------------------------ delivery
     def claim(self, sink, *, limit, now, owner, lease_seconds) -> list[Claimed]:
-        rows = self.conn.execute(
+        with self.conn.transaction():
+            # Walk the index in order and stop at ``limit``, whatever the statistics say: stale ones (a
+            # drain changes the table faster than autovacuum analyses it) made the planner read every
+            # waiting row through a bitmap and sort them, once per claim (quadratic drain again).
+            self.conn.execute("SET LOCAL enable_bitmapscan = off")
+            self.conn.execute("SET LOCAL enable_seqscan = off")
+            rows = self._claim_rows(sink, limit=limit, now=now, owner=owner, lease_seconds=lease_seconds)
+        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], event_dict(r)) for r in rows]
+
+    def _claim_rows(self, sink, *, limit, now, owner, lease_seconds) -> list[dict]:
+        return self.conn.execute(
             """
             WITH pending AS (
                 -- two walks of outbox_claim (sink, state, id) in id order, each skipping rows another
@@ -303,7 +313,6 @@ class PostgresStore(SqlStore):
             """,
             {"sink": sink, "now": now, "limit": limit, "owner": owner, "until": now + lease_seconds},
         ).fetchall()
-        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], event_dict(r)) for r in rows]
 
     # ------------------------------------------------------------------ journeys (projections)
     def load_journeys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -56,8 +56,9 @@ class SqlOutbox(SqlDialect):
         ).fetchone()["due"]
 
     def head_due(self, sink: str) -> float | None:
-        row = self._execute(  # walks outbox_claim (sink, state, id): one row, whatever the backlog
-            "SELECT next_attempt_at FROM outbox WHERE sink = ? AND state = 'pending' ORDER BY sink, state, id LIMIT 1", (sink,)
+        row = self._execute(  # min(id) reads one entry of outbox_claim (sink, state, id), whatever the backlog
+            "SELECT next_attempt_at FROM outbox WHERE id = "
+            "(SELECT min(id) FROM outbox WHERE sink = ? AND state = 'pending')", (sink,)
         ).fetchone()
         return None if row is None else row["next_attempt_at"]
 
