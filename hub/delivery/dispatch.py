@@ -4,8 +4,8 @@ At-least-once: an outbox row is marked delivered only after the sink returned; s
 (file sinks) skip what they already hold, webhook receivers de-duplicate on the idempotency key.
 A failed batch goes back to ``pending`` with one retry time computed by tenacity's random
 exponential wait (capped by ``backoff_max``), honouring ``Retry-After``, and nothing later is
-claimed for that sink until it is due, so a sink's events arrive in outbox order. After ``max_attempts`` or
-``max_age`` a delivery becomes a dead letter; a sink that cannot be reached at all
+claimed for that sink until it is due, so a sink's events arrive in outbox order. After
+``max_attempts`` or ``max_age`` a delivery becomes a dead letter; a sink that cannot be reached at all
 (:class:`~hub.errors.UnreachableError`) is not counted against ``max_attempts``: a sink down
 for hours keeps its backlog until ``max_age``. ``rate_limit`` paces the drain.
 A permanent error on a batch is narrowed down by delivering its events one by one, so a
@@ -25,10 +25,10 @@ from tenacity import wait_random_exponential
 
 from hub.config import DeliveryConfig
 from hub.connector import EventSink
-from hub.rates import Pacer
 from hub.errors import ConnectorError, PermanentError, RetryableError, UnreachableError
 from hub.events import TraceEvent, to_trace_event
 from hub.leases import owner_is_dead, process_owner
+from hub.rates import Pacer
 from hub.redaction import redact_text
 from hub.store.base import Claimed, SinkState
 from hub.store.outage import describe, store_unavailable
