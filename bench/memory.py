@@ -5,7 +5,7 @@ into a fresh folder with a fresh SQLite store, then runs ``parcours sync drop --
 child process and reads its peak resident set size (``ru_maxrss`` from ``wait4``). The sync
 pulls the file page by page (``batch_size`` records per transaction, each page committed with
 its cursor); with ``--sink`` it also routes every event to one ``ndjson_out`` sink and delivers
-them before exiting (slow on large outboxes: see bench/README.md). A run on an empty folder
+them before exiting (bench/outbox_drain.py times the drain alone). A run on an empty folder
 gives the floor (the process with its imports). Streaming means the 10×N peak stays close to
 the N peak.
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="N (the small run)")
     parser.add_argument("--factor", type=int, default=10, help="the large run has N × factor events")
     parser.add_argument("--sink", action="store_true",
-                        help="route everything to one ndjson_out sink: the sync also delivers (much slower)")
+                        help="route everything to one ndjson_out sink: the sync also delivers")
     parser.add_argument("--dir", help="parent folder of the temporary folders (default: system temp)")
     parser.add_argument("--json", action="store_true", help="write bench/results/memory.json")
     args = parser.parse_args(argv)

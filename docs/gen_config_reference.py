@@ -72,6 +72,10 @@ SUPPLEMENT: dict[str, str] = {
     "DeliveryConfig.backoff_max": "Longest wait between two attempts (a `Retry-After` from the peer can be longer)",
     "DeliveryConfig.pause_for": "How long a paused sink waits before it tries again (at least the peer's `Retry-After`)",
     "DeliveryConfig.poll_interval": "How often an idle sink loop looks for due deliveries (new events wake it at once)",
+    "DeliveryConfig.rate_limit": (
+        "Most events handed to a sink per second (`N/s`), minute (`N/min`) or hour (`N/h`), so that a backlog "
+        "drains without flooding the sink; a batch then holds at most one second's worth; unset: no limit"
+    ),
     "LoggingConfig.level": "Lowest level written",
     "Route.name": "Unique route name, recorded on every queued delivery",
     "Route.when": "Conditions on the event; all given conditions must hold",
@@ -83,6 +87,7 @@ SUPPLEMENT: dict[str, str] = {
     "DeliveryOverrides.batch_size": "Overrides `hub.delivery.batch_size` for this sink",
     "DeliveryOverrides.max_attempts": "Overrides `hub.delivery.max_attempts` for this sink",
     "DeliveryOverrides.max_age": "Overrides `hub.delivery.max_age` for this sink",
+    "DeliveryOverrides.rate_limit": "Overrides `hub.delivery.rate_limit` for this sink (e.g. `20/s`)",
     "FileDropConfig.csv_delimiter": "Field separator of CSV files (one character, e.g. `;`)",
     "FileDropConfig.encoding": "Text encoding of the files (`utf-8-sig` strips a spreadsheet's byte-order mark)",
     "NdjsonOutConfig.prefix": "File name prefix: the current file is `<prefix>.ndjson`",
@@ -302,8 +307,8 @@ def connector_classes(include_third_party: bool) -> dict[str, type]:
 
 INTROS: dict[str, str] = {
     "hub": "The organisation and the hub's own settings.",
-    "hub.delivery": "Defaults for every sink; `connectors.<name>.delivery` overrides `batch_size`, `max_attempts` "
-                    "and `max_age` per sink.",
+    "hub.delivery": "Defaults for every sink; `connectors.<name>.delivery` overrides `batch_size`, `max_attempts`, "
+                    "`max_age` and `rate_limit` per sink.",
     "connectors.<name>": "Keys every connector accepts, whatever its kind.",
     "connectors.<name>.schedule": "Pull sources only. Give exactly one of `every` or `cron`; without a schedule a "
                                   "source is pulled only by `parcours run --once` and `parcours sync`.",

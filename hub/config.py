@@ -35,6 +35,7 @@ from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
 from hub.consents.settings import ConsentsConfig
 from hub.badges.settings import BadgesConfig
 from hub.documents.settings import DocumentsConfig
+from hub.rates import RateLimit, rate_per_second
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
@@ -93,6 +94,12 @@ class DeliveryConfig(BaseModel):
     pause_after_failures: int = Field(default=5, ge=1, description="Consecutive failed batches before a sink pauses")
     pause_for: Duration = Field(default=dt.timedelta(minutes=2))
     poll_interval: Duration = Field(default=dt.timedelta(seconds=1))
+    rate_limit: RateLimit | None = None
+
+    @property
+    def events_per_second(self) -> float | None:
+        """``rate_limit`` in events per second (None: no limit)."""
+        return rate_per_second(self.rate_limit) if self.rate_limit else None
 
 
 class LoggingConfig(BaseModel):

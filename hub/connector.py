@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Awaitable, ClassVar, Literal, 
 import aiohttp
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, WithJsonSchema, model_validator
 
+from hub.rates import RateLimit
 from hub.durations import Duration
 from hub.errors import AuthError, ConnectorError
 
@@ -82,6 +83,7 @@ class DeliveryOverrides(BaseModel):
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
     max_attempts: int | None = Field(default=None, ge=1)
     max_age: Duration | None = None
+    rate_limit: RateLimit | None = None
 
 
 def _split_secrets(value: Any) -> Any:
@@ -301,5 +303,13 @@ class EventSink:
     """Capability: the dispatcher hands batches of routed events to ``deliver``."""
 
     async def deliver(self, events: list["TraceEvent"]) -> None:
-        """Send ``events``; return normally on success or raise a :mod:`hub.errors` error."""
+        """Send ``events``; return normally on success or raise a :mod:`hub.errors` error.
+
+        Events come in outbox order. Delivery is at least once: after a crash or a lost answer
+        the same events are handed over again, so a sink passes each event's ``id`` on as its
+        idempotency key (the peer de-duplicates on it) or, when it owns its storage (files),
+        skips the events it already holds. Raise :class:`~hub.errors.UnreachableError` when the
+        peer cannot be reached at all: such failures wait (up to ``delivery.max_age``) without
+        counting against ``max_attempts``.
+        """
         raise NotImplementedError

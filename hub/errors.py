@@ -39,6 +39,13 @@ class RetryableError(ConnectorError):
     retryable = True
 
 
+class UnreachableError(RetryableError):
+    """The peer could not be reached at all (connection refused, DNS, timeout, its disk unavailable):
+    it is down, not refusing this input. A delivery failing this way is retried until
+    ``delivery.max_age`` but never dead-lettered for ``max_attempts``: a sink down for hours keeps
+    its backlog."""
+
+
 class RateLimitedError(RetryableError):
     """The peer asked us to slow down (HTTP 429); ``retry_after`` says for how long, in seconds."""
 

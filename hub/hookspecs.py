@@ -40,7 +40,8 @@ def register_connectors() -> "list[type[Connector]]":
     of ``kind:`` in YAML) and a ``Config`` model (a subclass of
     :class:`hub.connector.ConnectorConfig`), and inherits the capabilities it offers:
     :class:`~hub.connector.PullSource`, :class:`~hub.connector.WebhookSource`,
-    :class:`~hub.connector.EventSink`. Called once when the plugin manager loads; two plugins
+    :class:`~hub.connector.EventSink` (whose ``deliver`` docstring is the delivery contract:
+    outbox order, at least once, each event's ``id`` as its idempotency key). Called once when the plugin manager loads; two plugins
     declaring the same ``kind`` is an error.
     """
 

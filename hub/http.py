@@ -44,7 +44,7 @@ from tenacity import (
 )
 
 from hub.durations import Duration
-from hub.errors import ConnectorError, PermanentError, RetryableError, error_for_status
+from hub.errors import ConnectorError, PermanentError, RetryableError, UnreachableError, error_for_status
 from hub.redaction import redact_url
 
 #: a callable mapping (status, headers) to a retry delay in seconds, or None
@@ -251,7 +251,9 @@ class HttpClient:
                     raise PermanentError(f"{what}: answer larger than {max_bytes} bytes")
                 body = await _read_at_most(response, max_bytes, what) if max_bytes is not None else await response.read()
                 answer = Response(response.status, response.headers, body)
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, asyncio.TimeoutError) as exc:
+            raise UnreachableError(f"{what}: {type(exc).__name__}") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise RetryableError(f"{what}: {type(exc).__name__}") from None
         except aiohttp.InvalidURL:
             raise PermanentError(f"{what}: invalid URL") from None

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: hub/ from the bottom up: a module may import its own layer and the layers below it, never above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("hub", "hub.errors", "hub.events", "hub.durations", "hub.logs", "hub.ulid", "hub.timefmt",
+    ("foundation", ("hub", "hub.errors", "hub.events", "hub.durations", "hub.rates", "hub.logs", "hub.ulid", "hub.timefmt",
                     "hub.gcpause", "hub.redaction", "hub.siret", "hub.learners", "hub.leases", "hub.blobs", "hub.http", "hub.connector",
                     "hub.hookspecs", "hub.plugin_runtime", "hub.access", "hub.consents.settings",
                     "hub.consents.decisions")),

@@ -40,7 +40,7 @@ def fail_once(store, *names: str) -> list[str]:
     return failed
 
 
-@pytest.mark.parametrize("method", ["claim", "mark_delivered", "sink_state", "next_due"])
+@pytest.mark.parametrize("method", ["claim", "mark_delivered", "sink_state", "head_due"])
 async def test_a_store_error_pauses_the_delivery_loop_and_it_resumes(make_hub, sink_peer, method):
     hub = await make_hub(sink_config(sink_peer.url))
     failed = fail_once(hub.store, method)

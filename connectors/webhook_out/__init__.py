@@ -4,9 +4,14 @@ Body: ``{"events": [TraceEvent, ...]}``. Headers:
 
 * ``Parcours-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``
   (the receiver recomputes it and refuses timestamps older than a few minutes);
-* ``Parcours-Delivery``: the id of the first event of the batch, for the receiver's logs.
+* ``Parcours-Delivery``: the id of the first event of the batch, for the receiver's logs;
+* ``Idempotency-Key``: the batch's key, the same every time the same events are sent again: the
+  event's ``id`` for a batch of one, else ``sha256:`` and the hex SHA-256 of the events' ids
+  joined by newlines, in order (see :func:`batch_key`).
 
-Delivery is at least once: a receiver must de-duplicate on the event ``id``. HTTP 2xx is
+Delivery is at least once: a retry after a lost answer sends the same events again. A receiver
+de-duplicates on each event's ``id`` (its per-event idempotency key, stable forever) or, if it
+takes a batch as a whole, on ``Idempotency-Key``. HTTP 2xx is
 success, 429 and 5xx are retried (``Retry-After`` honoured), other 4xx are dead-lettered. The
 hub's delivery schedule does the retrying; ``retries`` adds in-call retries (none by default).
 """
@@ -29,6 +34,14 @@ from hub.http import ANY_2XX, HttpClient, HttpSettings, Response
 from hub.redaction import redact_url
 
 SIGNATURE_HEADER = "Parcours-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def batch_key(event_ids: list[str]) -> str:
+    """The ``Idempotency-Key`` of a batch: the event id for one event, else a digest of the ids in order."""
+    if len(event_ids) == 1:
+        return event_ids[0]
+    return "sha256:" + hashlib.sha256("\n".join(event_ids).encode()).hexdigest()
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -84,6 +97,7 @@ class WebhookOut(Connector, EventSink):
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, body, int(time.time())),
             "Parcours-Delivery": events[0].id if events else "",
+            IDEMPOTENCY_HEADER: batch_key([e.id for e in events]),
         }
         url = str(self.config.url)
         await self.http.request("POST", url, data=body, headers=headers, ok=ANY_2XX, what=f"POST {redact_url(url)}")

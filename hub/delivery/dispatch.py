@@ -1,8 +1,13 @@
 """Delivery of routed events to sinks: batches, a durable retry schedule, dead letters, pauses.
 
-At-least-once: an outbox row is marked delivered only after the sink returned. A failed batch
-goes back to ``pending`` with a retry time computed by tenacity's random exponential wait,
-honouring ``Retry-After``; after ``max_attempts`` or ``max_age`` it becomes a dead letter.
+At-least-once: an outbox row is marked delivered only after the sink returned; sinks that can
+(file sinks) skip what they already hold, webhook receivers de-duplicate on the idempotency key.
+A failed batch goes back to ``pending`` with one retry time computed by tenacity's random
+exponential wait (capped by ``backoff_max``), honouring ``Retry-After``, and nothing later is
+claimed for that sink until it is due, so a sink's events arrive in outbox order. After
+``max_attempts`` or ``max_age`` a delivery becomes a dead letter; a sink that cannot be reached at all
+(:class:`~hub.errors.UnreachableError`) is not counted against ``max_attempts``: a sink down
+for hours keeps its backlog until ``max_age``. ``rate_limit`` paces the drain.
 A permanent error on a batch is narrowed down by delivering its events one by one, so a
 single poison event does not dead-letter its neighbours. After ``pause_after_failures``
 failed batches in a row the sink pauses for ``pause_for`` and resumes by itself.
@@ -20,9 +25,10 @@ from tenacity import wait_random_exponential
 
 from hub.config import DeliveryConfig
 from hub.connector import EventSink
-from hub.errors import ConnectorError, PermanentError, RetryableError
+from hub.errors import ConnectorError, PermanentError, RetryableError, UnreachableError
 from hub.events import TraceEvent, to_trace_event
 from hub.leases import owner_is_dead, process_owner
+from hub.rates import Pacer
 from hub.redaction import redact_text
 from hub.store.base import Claimed, SinkState
 from hub.store.outage import describe, store_unavailable
@@ -97,6 +103,7 @@ class Dispatcher:
         self._wake: dict[str, asyncio.Event] = {}
         self._held: dict[str, list[int]] = {}  # per sink: the claimed batch being delivered
         self._unrecorded: dict[str, list[int]] = {}  # per sink: delivered, but the store did not record it
+        self._pacers: dict[str, Pacer] = {}  # per rate-limited sink: when its next batch may start
         self._stopping = asyncio.Event()
         self.log = log.bind(component="dispatch")
 
@@ -169,7 +176,7 @@ class Dispatcher:
         state = await self.store.call(self.store.sink_state, sink)
         if state.paused_until and state.paused_until > time.time():
             return max(delay, state.paused_until - time.time())
-        due = await self.store.call(self.store.next_due, sink)
+        due = await self.store.call(self.store.head_due, sink)
         if due is not None:
             delay = min(max(due - time.time(), 0.05), max(delay, 30.0))
         return delay
@@ -205,18 +212,45 @@ class Dispatcher:
             state = await store.call(store.sink_state, sink)
             if not ignore_pause and state.paused_until and state.paused_until > time.time():
                 break
+            if not ignore_pause:  # a failed batch waits for its retry: nothing after it may overtake it
+                due = await store.call(store.head_due, sink)
+                if due is not None and due > time.time():
+                    break
+            pacer = self._pacer(sink, policy)
+            limit = policy.batch_size if pacer is None else pacer.batch_limit(policy.batch_size)
+            if pacer is not None and pacer.wait() > 0 and await self._sleep(pacer.wait()):
+                break
             claimed = await store.call(
-                store.claim, sink, limit=policy.batch_size, now=time.time(), owner=self.owner, lease_seconds=self.lease_seconds
+                store.claim, sink, limit=limit, now=time.time(), owner=self.owner, lease_seconds=self.lease_seconds
             )
             if not claimed:
                 break
             self._held[sink] = [c.outbox_id for c in claimed]
+            if pacer is not None:
+                pacer.sent(len(claimed))
             batch = await self._deliver_batch(sink, claimed, policy, state)
             self._held.pop(sink, None)
             stats.add(batch)
             if batch.retried:  # the sink is failing: come back when the retries are due
                 break
         return stats
+
+    def _pacer(self, sink: str, policy: DeliveryConfig) -> Pacer | None:
+        rate = policy.events_per_second
+        if rate is None:
+            return None
+        pacer = self._pacers.get(sink)
+        if pacer is None or pacer.rate != rate:
+            pacer = self._pacers[sink] = Pacer(rate)
+        return pacer
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless the dispatcher stops first (then True)."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _deliver_batch(self, sink: str, claimed: list[Claimed], policy: DeliveryConfig, state: SinkState) -> DeliveryStats:
         connector = self.sinks[sink]
@@ -245,8 +279,12 @@ class Dispatcher:
         if isinstance(error, PermanentError) and len(claimed) > 1:
             # narrow the poison event(s) down: deliver one by one
             stats.batches = 0
-            for item in claimed:
-                stats.add(await self._deliver_batch(sink, [item], policy, await store.call(store.sink_state, sink)))
+            for index, item in enumerate(claimed):
+                one = await self._deliver_batch(sink, [item], policy, await store.call(store.sink_state, sink))
+                stats.add(one)
+                if one.retried:  # the rest waits behind it (in order): give it back untried
+                    await store.call(store.release, [c.outbox_id for c in claimed[index + 1:]])
+                    break
             return stats
         stats.add(await self._record_failure(sink, claimed, error, policy, state, now))
         return stats
@@ -266,7 +304,7 @@ class Dispatcher:
         except ConnectorError as exc:
             return exc
         except asyncio.TimeoutError:
-            return RetryableError("delivery timed out")
+            return UnreachableError("delivery timed out")
         except Exception as exc:  # a bug in a sink must not lose events: retry, then dead-letter
             return RetryableError(f"unexpected {type(exc).__name__}: {exc}")
         return None
@@ -276,17 +314,21 @@ class Dispatcher:
         stats = DeliveryStats()
         message = redact_text(f"{type(error).__name__}: {error}")
         stats.errors.append(message)
-        dead, retry_groups = [], {}
+        dead, retry = [], []
         max_age = policy.max_age.total_seconds()
         for item in claimed:
-            attempt = item.attempts + 1
-            if not error.retryable or attempt >= policy.max_attempts or now - item.created_at >= max_age:
+            exhausted = item.attempts + 1 >= policy.max_attempts and not isinstance(error, UnreachableError)
+            if not error.retryable or exhausted or now - item.created_at >= max_age:
                 dead.append(item)
-                continue
-            wait = backoff_seconds(policy, attempt)
+            else:
+                retry.append(item)
+        # one retry time for the batch: it comes due whole, in order, before anything after it
+        retry_groups = {}
+        if retry:
+            wait = backoff_seconds(policy, max(item.attempts for item in retry) + 1)
             if error.retry_after:
                 wait = max(wait, error.retry_after)
-            retry_groups.setdefault(round(now + wait, 3), []).append(item)
+            retry_groups[round(now + wait, 3)] = retry
         if dead:
             await store.call(store.mark_failed, [c.outbox_id for c in dead], error=message, at=now, retry_at=None)
             stats.dead += len(dead)

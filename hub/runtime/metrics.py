@@ -49,6 +49,10 @@ class Metrics:
                                 "them (hub.consents), by reason (<purpose>:<status>)", ["source", "reason"], registry=r)
         self.rejects = Counter("parcours_events_rejected", "Source records dead-lettered at map/validate", ["source", "stage"], registry=r)
         self.deliveries = Gauge("parcours_outbox_rows", "Outbox rows by sink and state", ["sink", "state"], registry=r)
+        self.backlog = Gauge("parcours_outbox_backlog", "Events waiting for delivery (pending or in flight) by sink",
+                             ["sink"], registry=r)
+        self.backlog_age = Gauge("parcours_outbox_oldest_age_seconds",
+                                 "Age of the oldest event waiting for delivery by sink (0: none waiting)", ["sink"], registry=r)
         self.dead_letters = Gauge("parcours_dead_letters", "Dead letters waiting for replay", ["stage"], registry=r)
         self.delivery_attempts = Counter("parcours_delivery_attempts", "Delivery attempts by outcome", ["sink", "outcome"], registry=r)
         self.pulls = Counter("parcours_pulls", "Pull runs by outcome", ["source", "outcome"], registry=r)
@@ -117,9 +121,16 @@ class Metrics:
         self.deliveries.clear()
         for (sink, state), n in store.outbox_counts().items():
             self.deliveries.labels(sink, state).set(n)
+        now = time.time()
+        self.backlog.clear()
+        self.backlog_age.clear()
+        backlog = store.outbox_backlog()
+        for sink in {*sinks, *backlog}:
+            waiting, oldest = backlog.get(sink, (0, now))
+            self.backlog.labels(sink).set(waiting)
+            self.backlog_age.labels(sink).set(max(0.0, now - oldest))
         for stage, n in store.dead_letter_counts().items():
             self.dead_letters.labels(stage).set(n)
-        now = time.time()
         for sink in sinks:
             state = store.sink_state(sink)
             self.sink_paused.labels(sink).set(1 if state.paused_until and state.paused_until > now else 0)

@@ -500,7 +500,16 @@ class DeliveryStore(StoreThread, Protocol):
         """When the earliest pending row of ``sink`` becomes due (epoch seconds), or None."""
 
     @abc.abstractmethod
+    def head_due(self, sink: str) -> float | None:
+        """When the first pending row of ``sink`` in outbox order becomes due (epoch seconds), or None.
+        The dispatcher delivers a sink's rows in order: while this is in the future, the sink waits."""
+
+    @abc.abstractmethod
     def outbox_counts(self) -> dict[tuple[str, str], int]: ...
+
+    @abc.abstractmethod
+    def outbox_backlog(self) -> dict[str, tuple[int, float]]:
+        """Per sink with rows waiting (pending or in flight): how many, and when the oldest was queued."""
 
 
 class DeadLetterStore(StoreThread, Protocol):

@@ -280,14 +280,29 @@ class PostgresStore(SqlStore):
 
     # ------------------------------------------------------------------ delivery
     def claim(self, sink, *, limit, now, owner, lease_seconds) -> list[Claimed]:
-        rows = self.conn.execute(
+        with self.conn.transaction():
+            # Walk the index in order and stop at ``limit``, whatever the statistics say: stale ones (a
+            # drain changes the table faster than autovacuum analyses it) made the planner read every
+            # waiting row through a bitmap and sort them, once per claim (quadratic drain again).
+            self.conn.execute("SET LOCAL enable_bitmapscan = off")
+            self.conn.execute("SET LOCAL enable_seqscan = off")
+            rows = self._claim_rows(sink, limit=limit, now=now, owner=owner, lease_seconds=lease_seconds)
+        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], event_dict(r)) for r in rows]
+
+    def _claim_rows(self, sink, *, limit, now, owner, lease_seconds) -> list[dict]:
+        return self.conn.execute(
             """
-            WITH picked AS (
-                SELECT id FROM outbox
-                WHERE sink = %(sink)s AND ((state = 'pending' AND next_attempt_at <= %(now)s)
-                                        OR (state = 'inflight' AND lease_until < %(now)s))
-                ORDER BY id LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
+            WITH pending AS (
+                -- two walks of outbox_claim (sink, state, id) in id order, each skipping rows another
+                -- claimer holds: one OR walked the primary key past every delivered row, so each claim
+                -- slowed down as the drain went on (quadratic drain)
+                SELECT id FROM outbox WHERE sink = %(sink)s AND state = 'pending' AND next_attempt_at + 0 <= %(now)s
+                ORDER BY sink, state, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+            ), expired AS (
+                SELECT id FROM outbox WHERE sink = %(sink)s AND state = 'inflight' AND lease_until < %(now)s
+                ORDER BY sink, state, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+            ), picked AS (
+                SELECT id FROM (SELECT id FROM pending UNION ALL SELECT id FROM expired) c ORDER BY id LIMIT %(limit)s
             ), claimed AS (
                 UPDATE outbox o SET state = 'inflight', lease_owner = %(owner)s, lease_until = %(until)s
                 FROM picked WHERE o.id = picked.id
@@ -298,7 +313,6 @@ class PostgresStore(SqlStore):
             """,
             {"sink": sink, "now": now, "limit": limit, "owner": owner, "until": now + lease_seconds},
         ).fetchall()
-        return [Claimed(r["oid"], sink, r["route"], r["attempts"], r["ocreated"], event_dict(r)) for r in rows]
 
     # ------------------------------------------------------------------ journeys (projections)
     def load_journeys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -55,10 +55,24 @@ class SqlOutbox(SqlDialect):
             "SELECT min(next_attempt_at) AS due FROM outbox WHERE sink = ? AND state = 'pending'", (sink,)
         ).fetchone()["due"]
 
+    def head_due(self, sink: str) -> float | None:
+        row = self._execute(  # min(id) reads one entry of outbox_claim (sink, state, id), whatever the backlog
+            "SELECT next_attempt_at FROM outbox WHERE id = "
+            "(SELECT min(id) FROM outbox WHERE sink = ? AND state = 'pending')", (sink,)
+        ).fetchone()
+        return None if row is None else row["next_attempt_at"]
+
     def outbox_counts(self) -> dict[tuple[str, str], int]:
         return {
             (r["sink"], r["state"]): r["n"]
             for r in self._execute("SELECT sink, state, count(*) AS n FROM outbox GROUP BY sink, state")
+        }
+
+    def outbox_backlog(self) -> dict[str, tuple[int, float]]:
+        return {
+            r["sink"]: (r["n"], r["oldest"])
+            for r in self._execute("SELECT sink, count(*) AS n, min(created_at) AS oldest FROM outbox "
+                                   "WHERE state IN ('pending', 'inflight') GROUP BY sink")
         }
 
     # ------------------------------------------------------------------ dead letters and rejects

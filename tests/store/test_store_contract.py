@@ -368,6 +368,8 @@ def test_claim_deliver_fail_retry_dead(store):
     assert store.claim("crm", limit=10, now=now, owner="w3", lease_seconds=60) == []
     assert store.claim("other", limit=10, now=now, owner="w3", lease_seconds=60) == []
     assert store.outbox_counts() == {("crm", "inflight"): 5}
+    backlog = store.outbox_backlog()  # in flight counts as waiting until delivered
+    assert list(backlog) == ["crm"] and backlog["crm"][0] == 5 and backlog["crm"][1] <= now
 
     store.mark_delivered([ids[0]], at=now)
     store.mark_failed([ids[1]], error="503", at=now, retry_at=now + 30)
@@ -380,6 +382,10 @@ def test_claim_deliver_fail_retry_dead(store):
 
     # released rows are due at once; the failed one only at its retry time
     assert store.next_due("crm") is not None and store.next_due("crm") <= now
+    # ... and it is the sink's first pending row in outbox order: the sink's head waits for it
+    assert store.head_due("crm") == pytest.approx(now + 30)
+    assert store.head_due("other") is None
+    assert store.outbox_backlog()["crm"][0] == 3  # the dead one no longer waits
     again = store.claim("crm", limit=10, now=now, owner="w1", lease_seconds=60)
     assert [c.outbox_id for c in again] == [c.outbox_id for c in rest]
     store.mark_delivered([c.outbox_id for c in again], at=now)
@@ -389,7 +395,8 @@ def test_claim_deliver_fail_retry_dead(store):
     retried = store.claim("crm", limit=10, now=now + 30, owner="w1", lease_seconds=60)
     assert [(c.outbox_id, c.attempts) for c in retried] == [(ids[1], 1)]
     store.mark_failed([ids[1]], error="503 again", at=now + 31, retry_at=None, stage="deliver")
-    assert store.next_due("crm") is None
+    assert store.next_due("crm") is None and store.head_due("crm") is None
+    assert store.outbox_backlog() == {}
 
     letters = store.dead_letters()
     assert [(d.id, d.stage, d.sink, d.source, d.event_id, d.error, d.attempts, d.failed_at) for d in letters] == [
