@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.web import (PREFIX, headers, routes_audit, routes_audit_links, routes_auth, routes_funder, routes_home,
-                     routes_learner, routes_manager, routes_trainer, static)
+                     routes_learner, routes_manager, routes_operations, routes_trainer, static)
 from hub.web.context import CONTEXT, WebContext, session_and_csrf
 from hub.web.declared import apply_declared
 
@@ -21,8 +21,8 @@ def build_web_app(hub: Any) -> web.Application:
     """The sub-application of every web page (see hub.runtime.server.build_app)."""
     app = web.Application(middlewares=[headers.security_headers, session_and_csrf])
     app[CONTEXT] = WebContext(hub)
-    for module in (routes_auth, routes_home, routes_trainer, routes_learner, routes_funder, routes_manager, routes_audit,
-                   routes_audit_links, static):
+    for module in (routes_auth, routes_home, routes_trainer, routes_learner, routes_funder, routes_manager, routes_operations,
+                   routes_audit, routes_audit_links, static):
         app.add_routes(module.ROUTES)
 
     async def stop_watcher(_app: web.Application) -> None:
