@@ -155,4 +155,4 @@ async def test_the_connectors_page_shows_health_and_backlog(make_site, signed_in
     fragment = await manager.get("/app/manager/connectors", headers={"HX-Request": "true"})
     assert fragment.status == 200 and "<html" not in fragment.body
     assert 'data-backlog="0"' in re.search(r'<tr data-connector="crm">(.*?)</tr>', fragment.body, re.S)[1]
-    assert "0 en attente, 0 en échec, 2 envoyés" in text(fragment.body)
+    assert "0 en attente, 0 en échec, 2 envoyé(s)" in text(fragment.body)
