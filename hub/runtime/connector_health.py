@@ -9,6 +9,7 @@ counts, outbox backlog by source, one sink state per sink), never from the ledge
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +47,27 @@ def _store_view(store, sinks: list[str]) -> tuple[dict, dict, dict, dict]:
     return states, store.outbox_counts(), store.outbox_backlog(), {s: store.sink_state(s) for s in sinks}
 
 
-async def connectors_health(hub) -> list[ConnectorHealth]:
-    """Every configured connector's health, in the configuration's order."""
-    checks = await hub.check_connectors()
+class SharedChecks:
+    """The connectors' own health checks, asked at most once per ``ttl`` seconds whatever the number
+    of pages refreshing at once (each check may call the connector's remote system), and never
+    twice at the same time."""
+
+    def __init__(self, hub, ttl: float):
+        self.hub, self.ttl = hub, ttl
+        self._lock = asyncio.Lock()
+        self._at, self._checks = float("-inf"), {}
+
+    async def __call__(self) -> dict[str, dict[str, Any]]:
+        async with self._lock:
+            if time.monotonic() - self._at >= self.ttl:
+                self._checks, self._at = await self.hub.check_connectors(), time.monotonic()
+            return self._checks
+
+
+async def connectors_health(hub, checks: dict[str, dict[str, Any]] | None = None) -> list[ConnectorHealth]:
+    """Every configured connector's health, in the configuration's order; ``checks``: the
+    connectors' health checks when already asked (:class:`SharedChecks`), else asked now."""
+    checks = await hub.check_connectors() if checks is None else checks
     sinks = hub.config.sinks()
     states, counts, backlog, sink_states = await hub.store.call(_store_view, hub.store, sinks)
     now, found = time.time(), []

@@ -1,7 +1,7 @@
 """The operations pages of the managers and the admin: the funder exports with their versions
 (and their files to download), the dead letters with their replay, and the connectors' health.
 
-Who sees what (docs/web-app.md, "Operations"):
+Who sees what (docs/web-app.md, "The operations pages"):
 
 * exports: an admin every export; a manager an export whose learners are all in its actions —
   one restricted (``actions``) to actions of its scope, or, without that restriction (it holds
@@ -11,7 +11,8 @@ Who sees what (docs/web-app.md, "Operations"):
   whatever the action; a replay does what ``parcours dlq replay --id`` does and is recorded as an
   ``admin.action`` by the signed-in account;
 * connectors' health: managers and admin, read-only (no learner data: names, counts, redacted
-  errors); the page refreshes its figures every few seconds (htmx polling of the same route).
+  errors); the page refreshes its figures every few seconds (htmx polling of the same route); the
+  connectors' own checks are shared by the pages refreshing at once (hub.web.context).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from hub.web.roles import Principal
 
 MANAGERS = ("manager", "admin")
 LETTERS_SHOWN = 500  # dead letters listed at most (the count says when there are more)
-REFRESH_SECONDS = 5  # the connectors page's refresh
+REFRESH_SECONDS = 5  # the connectors page's refresh (the checks it shows: hub.web.context.CHECKS_TTL_SECONDS)
 
 
 def sees_export(principal: Principal, cfg) -> bool:
@@ -118,8 +119,8 @@ async def replay(request: web.Request) -> web.Response:
 
 @requires(*MANAGERS)
 async def connectors(request: web.Request) -> web.Response:
-    hub = context(request).hub
-    found = await connectors_health(hub)
+    ctx = context(request)
+    found = await connectors_health(ctx.hub, await ctx.connector_checks())
     language = request.get(LANGUAGE, "fr")
     _ = translator(language)
     backlog = [(c.name, float(c.backlog)) for c in found if c.enabled]

@@ -4,11 +4,13 @@ replay recorded by the signed-in account), and the connectors' health with its b
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
 from hub.formats import Period
+from hub.runtime.connector_health import SharedChecks
 from tests.conftest import event
 from tests.web.conftest import ACTION, Person
 from tests.web.test_funder_scope import text
@@ -156,3 +158,38 @@ async def test_the_connectors_page_shows_health_and_backlog(make_site, signed_in
     assert fragment.status == 200 and "<html" not in fragment.body
     assert 'data-backlog="0"' in re.search(r'<tr data-connector="crm">(.*?)</tr>', fragment.body, re.S)[1]
     assert "0 en attente, 0 en échec, 2 envoyé(s)" in text(fragment.body)
+
+
+async def test_the_connectors_checks_are_shared_by_the_pages_refreshing_at_once():
+    class Hub:
+        calls = 0
+
+        async def check_connectors(self):
+            Hub.calls += 1
+            await asyncio.sleep(0.05)  # a remote system answering
+            return {"demo": {"ok": True, "message": f"check {Hub.calls}"}}
+
+    checks = SharedChecks(Hub(), ttl=0.3)
+    first = await asyncio.gather(*(checks() for _ in range(5)))
+    assert Hub.calls == 1 and all(c == {"demo": {"ok": True, "message": "check 1"}} for c in first)
+    assert (await checks())["demo"]["message"] == "check 1"
+    await asyncio.sleep(0.3)
+    assert (await checks())["demo"]["message"] == "check 2" and Hub.calls == 2
+
+
+async def test_the_operations_pages_in_english(make_site, signed_in, sink_peer):
+    site = await make_site(sink(sink_peer.url) + "\n" + EXPORTS.strip("\n"))
+    sink_peer.statuses = [400]
+    await site.hub.append([event(1)], source=None)
+    await site.hub.dispatcher.deliver_due("crm")
+    (letter,) = await site.hub.store.call(site.hub.store.dead_letters)
+    admin = await signed_in(site, "admin")
+    english = {"Accept-Language": "en"}
+    connectors = text((await admin.get("/app/manager/connectors", headers=english)).body)
+    assert "Connectors' health" in connectors and "working" in connectors and "0 pending, 1 dead, 0 delivered" in connectors
+    letters = text((await admin.get("/app/manager/dead-letters", headers=english)).body)
+    assert "Dead letters" in letters and "to crm" in letters and "delivery" in letters
+    one = text((await admin.get(f"/app/manager/dead-letters/{letter.id}", headers=english)).body)
+    assert "Replay" in one and "queued again for this connector" in one
+    exports = text((await admin.get("/app/manager/exports", headers=english)).body)
+    assert "Funder exports" in exports and "Actions: all" in exports and "Actions: ACT-2026-REACT-01" in exports
