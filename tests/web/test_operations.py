@@ -193,3 +193,14 @@ async def test_the_operations_pages_in_english(make_site, signed_in, sink_peer):
     assert "Replay" in one and "queued again for this connector" in one
     exports = text((await admin.get("/app/manager/exports", headers=english)).body)
     assert "Funder exports" in exports and "Actions: all" in exports and "Actions: ACT-2026-REACT-01" in exports
+
+
+async def test_the_home_page_and_the_navigation_link_the_pages_the_role_opens(site, signed_in):
+    for role, shown, hidden in (("admin", {"/app/manager/exports", "/app/manager/connectors", "/app/manager/dead-letters"}, set()),
+                                ("manager", {"/app/manager/exports", "/app/manager/connectors"}, {"/app/manager/dead-letters"})):
+        person = await signed_in(site, role)
+        home = await person.get("/app/")
+        links = set(re.findall(r'href="(/app/manager/[a-z-]+)"', home.body))
+        assert shown <= links and not hidden & links, (role, links)
+        for link in links:
+            assert (await person.get(link)).status == 200, (role, link)
