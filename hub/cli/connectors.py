@@ -17,7 +17,7 @@ from hub.cli.common import (
     print_json,
 )
 from hub.errors import HubError
-from hub.runtime.connector_health import connectors_health
+from hub.delivery.connector_health import connectors_health
 from hub.scaffold import scaffold
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from hub.runtime.connector_health import SharedChecks
+from hub.delivery.connector_health import SharedChecks
 from hub.web import PREFIX, csrf, i18n
 from hub.web.accounts import Accounts, Limits
 from hub.web.guard import PRINCIPAL

@@ -27,7 +27,7 @@ from hub.charts import bar_chart
 from hub.delivery.dlq import replay_now
 from hub.errors import HubError
 from hub.ingest.audit import record_admin_action
-from hub.runtime.connector_health import connectors_health
+from hub.delivery.connector_health import connectors_health
 from hub.web.context import LANGUAGE, context, render
 from hub.web.exported import configured_exports, export_file
 from hub.web.guard import PRINCIPAL, requires

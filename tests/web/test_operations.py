@@ -10,7 +10,7 @@ import re
 import pytest
 
 from hub.formats import Period
-from hub.runtime.connector_health import SharedChecks
+from hub.delivery.connector_health import SharedChecks
 from tests.conftest import event
 from tests.web.conftest import ACTION, Person
 from tests.web.test_funder_scope import text
