@@ -2,7 +2,7 @@
 
 Builds a SQLite ledger of ``--events`` events for ``--enrolments`` enrolments (actions of 500
 learners, two weeks each, one after the other: mornings signed in the classroom, afternoons in
-FOAD; funnel, LMS sessions, activities, quizzes, downloads, media, progress, final assessment,
+FOAD; funnel, LMS sessions, a tutor's message a day, activities, quizzes, downloads, media, progress, final assessment,
 completion), time-ordered within each action. Then, each phase in a fresh process so that its
 peak memory is its own:
 
@@ -119,6 +119,8 @@ def action_events(k: int, per_learner: int, rng: random.Random) -> list[dict[str
             evs.append(dict(base, type="lms.session", occurred_at=_at(day, 17, 30), source_id=f"sess-{ref}-{day}",
                             data={"start": _at(day, 14), "end": _at(day, 14 + minutes // 60, minutes % 60),
                                   "duration_seconds": minutes * 60}))
+            evs.append(dict(base, type="lms.tutor_interaction", occurred_at=_at(day, 16, 10), source_id=f"tut-{ref}-{day}",
+                            data={"kind": "message", "tutor": "Sophie Lambert", "summary": "question sur l'exercice"}))
         evs.append(dict(base, type="assessment.graded", occurred_at=_at(days[-1], 12), source_id=f"eval-{ref}",
                         data={"assessment": "Projet final", "score": str(rng.randrange(10, 20)), "max_score": "20",
                               "passed": True}))

@@ -49,3 +49,11 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
+
+    def remove(self, sha256: str) -> bool:
+        """Delete a blob (its person's data was erased, see hub.privacy); False when it was not there."""
+        try:
+            self.path_for(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -32,15 +32,19 @@ from pydantic import (
 
 from hub.access import SECOND_FACTOR_REQUIRED, Role, Scopes, check_scopes
 from hub.connector import Connector, ConnectorConfig, EventSink, PullSource
+from hub.consents.settings import ConsentsConfig
+from hub.badges.settings import BadgesConfig
 from hub.documents.settings import DocumentsConfig
 from hub.durations import SCHEMA_PATTERN, Duration, iso_to_human
 from hub.errors import ConfigError
 from hub.journeys.actions import RealisationRules, TrainingAction
 from hub.journeys.calendar import calendar_name
 from hub.journeys.alerts import AlertsConfig
+from hub.privacy.settings import RetentionConfig
 from hub.risk.settings import RiskConfig
 from hub.siret import siret_valid
 from hub.timefmt import check_timezone
+from hub.web.settings import EmailLinkConfig, OidcConfig
 
 DEFAULT_CONFIG = "config/hub.yaml"
 _REF = re.compile(r"\$\{(env|file):([^}:]+)(?::-([^}]*))?\}")
@@ -226,6 +230,10 @@ class WebConfig(BaseModel):
     lockout: Duration = Field(default=dt.timedelta(minutes=15), description="How long a lockout lasts")
     accounts: list[DeclaredAccount] = Field(
         default_factory=list, description="Accounts kept as declared here when the daemon starts (docs/web-app.md)")
+    email_link: EmailLinkConfig = Field(default_factory=EmailLinkConfig,
+                                        description="Sign-in by a link sent by e-mail, for learners")
+    oidc: OidcConfig | None = Field(default=None, description="Sign-in of staff through the organisation's "
+                                    "OpenID Connect provider (Google, Microsoft Entra ID…)")
 
 
 class HubSection(BaseModel):
@@ -245,7 +253,13 @@ class HubSection(BaseModel):
                              "and the `risk.flagged` events (docs/risk.md)")
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig, description="Certificats and attestations: keys, templates, PAdES")
+    consents: ConsentsConfig = Field(default_factory=ConsentsConfig,
+                                     description="Purposes that need the person's consent (docs/consents.md)")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="How long personal data is kept, by kind (docs/retention.md)")
     organisation: Organisation | None = Field(default=None, description="Identity printed on documents and reports")
+    badges: BadgesConfig = Field(default_factory=BadgesConfig, description="Open Badges 3.0 for milestones (opt-in; "
+                                 "docs/badges.md)")
     realisation: RealisationRules = Field(
         default_factory=RealisationRules, description="How realised hours are counted (actions may override)")
     web: WebConfig = Field(default_factory=WebConfig,
@@ -265,6 +279,13 @@ class HubSection(BaseModel):
     def _tz(cls, value: str) -> str:
         return check_timezone(value)
 
+    @model_validator(mode="after")
+    def _badges_have_an_issuer(self) -> "HubSection":
+        if self.badges.enabled and self.organisation is None:
+            raise ValueError("badges.enabled: badges are issued by the organisation: hub.organisation is required "
+                             "(name, siret, nda, representative, city)")
+        return self
+
 
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
@@ -275,8 +296,12 @@ class RouteWhen(BaseModel):
     types: list[str] = Field(default_factory=lambda: ["*"], description="Event-type globs, e.g. lms.*")
     actions: list[str] | None = Field(default=None, description="Training-action ids or globs")
     funders: list[str] | None = Field(default=None, description="Funders of the learner's enrolment")
+    consent: list[str] | None = Field(
+        default=None, description="Consent purposes (hub.consents) that must be in force for the event's learner, "
+                                  "e.g. employer_progress: events without a learner or without that consent are "
+                                  "not routed")
 
-    _lists = field_validator("types", "actions", "funders", mode="before")(_as_list)
+    _lists = field_validator("types", "actions", "funders", "consent", mode="before")(_as_list)
 
 
 class Route(BaseModel):
@@ -304,6 +329,16 @@ class HubConfig(BaseModel):
     def _action_calendars(self) -> "HubConfig":
         for action in self.actions.values():
             action.use_hub_calendar(self.hub.calendar)
+        return self
+
+    @model_validator(mode="after")
+    def _route_consents(self) -> "HubConfig":
+        known = self.hub.consents.purposes
+        for route in self.routes:
+            unknown = [p for p in route.when.consent or [] if p not in known]
+            if unknown:
+                raise ValueError(f"route {route.name!r}: when.consent names unknown purposes {unknown} "
+                                 f"(hub.consents.purposes: {', '.join(sorted(known)) or 'none'})")
         return self
 
     @field_validator("exports")
@@ -661,6 +696,11 @@ def parse_config(
             if getattr(account, secret_field) is not None and full not in reader.interpolated:
                 problems.append(f"{filename}:{_line_for(lines, full)}: {format_path(full)}: secrets must come from "
                                 "${env:VAR} or ${file:PATH}, not be written in the file")
+
+    web_block = _dig(raw, ("hub", "web")) or {}
+    for name, block_model in (("email_link", EmailLinkConfig), ("oidc", OidcConfig)):
+        if isinstance(web_block.get(name), dict):
+            problems.extend(_literal_secrets(block_model, web_block[name], ("hub", "web", name), reader, lines, filename))
 
     exports = _validate_exports(model, format_classes or {}, lines, filename, reader, problems)
     problems.extend(_check_routes(model, validated, connector_classes, lines, filename))

@@ -403,6 +403,32 @@ class DocumentRevoked(EventData):
     reason: str | None = None
 
 
+class BadgeAwarded(EventData):
+    """A milestone reached, recognised by a badge (hub.badges): what the Open Badges 3.0 credential
+    states, as awarded (later changes of the badge's configuration do not change it)."""
+
+    badge: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$", description="The badge's id (hub.badges.badges)")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    criteria: str = Field(min_length=1, max_length=2000, description="How it is earned (criteria narrative)")
+    image: str | None = Field(default=None, max_length=100_000)
+    milestone: Literal["module_completed", "attendance_streak", "certification"]
+    occurrence: str = Field(min_length=1, max_length=300, description="What makes this award unique for the "
+                            "learner and badge (the action, and the certification)")
+    evidence_events: list[Annotated[str, Field(min_length=26, max_length=26)]] = Field(
+        default_factory=list, max_length=1000, description="The events that prove the milestone")
+    recipient_name: str | None = Field(default=None, max_length=300)
+    identity_hash: str | None = Field(default=None, pattern=r"^sha256\$[0-9a-f]{64}$",
+                                      description="sha256$ of the learner's e-mail address and the salt")
+    identity_salt: str | None = Field(default=None, max_length=64)
+
+
+class BadgeRevoked(EventData):
+    credential: str = Field(min_length=26, max_length=26, description="Id of the badge.awarded event")
+    status_index: int = Field(ge=0, description="The credential's index in the revocation status list")
+    reason: str | None = Field(default=None, max_length=500)
+
+
 class AlertRaised(EventData):
     rule: str = Field(min_length=1)
     message: str = Field(min_length=1)
@@ -458,8 +484,14 @@ class SignIn(EventData):
     account: str | None = Field(default=None, description="The account's id; None when no account has that address")
     role: str | None = None
     outcome: Literal["success", "failure"]
-    step: Literal["password", "totp", "recovery_code"] = Field(description="The step that succeeded or failed")
-    reason: str | None = Field(default=None, description="Why it failed: bad_credentials, bad_code, locked, disabled")
+    step: Literal["password", "totp", "recovery_code", "email_link", "oidc"] = Field(
+        description="The step that succeeded or failed (email_link: a link sent by e-mail; oidc: the "
+        "organisation's OpenID Connect provider)")
+    reason: str | None = Field(default=None, description="Why it failed: bad_credentials, bad_code, locked, disabled, "
+                               "bad_link, not_learner, unknown_email, email_not_verified, role_not_allowed, "
+                               "bad_state, bad_token, provider_error")
+    detail: str | None = Field(default=None, max_length=200,
+                               description="What was wrong, in words (an ID token's check that failed…)")
     remote: str | None = Field(default=None, max_length=100, description="The client's address")
 
 
@@ -480,6 +512,93 @@ class AuditViewed(EventData):
     what: Literal["index", "learner", "pack"] = Field(description="The page read, or the pack downloaded")
     learner: str | None = Field(default=None, description="The learner whose page was read")
     remote: str | None = Field(default=None, max_length=100, description="The client's address")
+
+
+class DataExported(EventData):
+    """A person's data handed over (RGPD art. 15 access, art. 20 portability: see docs/personal-data.md):
+    who asked, how, and the SHA-256 of the file given. Never what the file holds: the envelope names
+    the learner by hub id only."""
+
+    learner: str = Field(min_length=1, max_length=100, description="The hub learner id exported")
+    by: str = Field(min_length=1, max_length=320, description="Who asked: the system user of the command line, "
+                                                              "or the web account id of the learner")
+    channel: Literal["cli", "web"] = Field(description="The command line, or the learner's own download")
+    format: Literal["json", "pdf", "both"] = Field(description="What the zip holds")
+    sha256: str = Field(pattern=SHA256_HEX, description="SHA-256 of the zip handed over")
+
+
+#: the identity fields a rectification corrects (what the projections and documents print of a person)
+RECTIFIABLE_FIELDS = ("name", "email")
+
+
+class Rectified(EventData):
+    """A correction of a learner's identity (RGPD art. 16). One event per enrolment of the learner
+    (one without an action when there is none), each superseding the enrolment's previous correction
+    of the same field; the source events keep what they said, the projections read the correction."""
+
+    field: Literal["name", "email"] = Field(description="The identity field corrected")
+    value: str = Field(min_length=1, max_length=320, description="The correct value")
+    previous: str | None = Field(default=None, max_length=320, description="The value the hub held before")
+    reason: str = Field(min_length=1, max_length=500, description="Why (the person's request, a typing error…)")
+    by: str = Field(min_length=1, max_length=320, description="Who recorded the correction")
+#: a consent purpose's id as the organisation configures it (hub.consents.purposes)
+PurposeId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+
+class ConsentChange(EventData):
+    """A person's consent to one purpose of processing, given or withdrawn (RGPD art. 7): which
+    purpose, which version of the text they read, for whom when the purpose names a recipient."""
+
+    purpose: PurposeId = Field(description="The purpose's id (hub.consents.purposes), e.g. funnel_tracking")
+    version: str = Field(min_length=1, max_length=40, description="The version of the purpose's text shown")
+    scope: str | None = Field(default=None, min_length=1, max_length=300,
+                              description="Whom it concerns, when the purpose names a recipient: the employer's "
+                                          "SIRET or name for employer_progress")
+    channel: Literal["web", "cli", "connector"] = Field(description="Where it was given or withdrawn")
+    by: str | None = Field(default=None, max_length=320, description="Who recorded it: the web account or the "
+                                                                      "operating-system user of the CLI")
+
+
+class ConsentGiven(ConsentChange):
+    """The person gave their consent to ``purpose`` (the text of ``version``)."""
+
+
+class ConsentWithdrawn(ConsentChange):
+    """The person withdrew their consent to ``purpose``: what it covers stops from then on."""
+
+
+class DocumentDownloaded(EventData):
+    """A learner downloaded one of their documents from the web app (never with the file itself)."""
+
+    document: str = Field(min_length=1, description="The document's id (its document.issued event)")
+    document_type: str = Field(min_length=1)
+    account: str = Field(min_length=1, description="The web account that downloaded it")
+    remote: str | None = Field(default=None, max_length=100, description="The client's address")
+class ErasedLeaf(TypedDict):
+    id: Annotated[str, Field(min_length=26, max_length=26)]
+    leaf: Annotated[str, Field(pattern=SHA256_HEX)]
+    kept: Annotated[str, Field(pattern=SHA256_HEX)]
+
+
+class PrivacyErased(EventData):
+    """Sealed events whose personal content the hub erased (hub.privacy), each with the leaf hash it
+    was sealed with and the hash of what the erasure keeps: what ``verify`` checks erased rows against.
+    Never with personal data: the learner is named by its hub id."""
+
+    learner: str | None = Field(default=None, description="The hub learner id (a pseudonym), or None for access logs")
+    kind: str = Field(min_length=1, description="What was erased: person, funnel, access")
+    rule: str = Field(min_length=1, description="The retention rule or request it applies, with its legal source")
+    reason: str | None = Field(default=None, max_length=500)
+    events: list[ErasedLeaf] = Field(min_length=1)
+
+
+class ErasureRefused(EventData):
+    """A request to erase a learner refused because the law requires keeping the data until a date."""
+
+    learner: str = Field(min_length=1, description="The hub learner id")
+    rule: str = Field(min_length=1, description="The retention rule that keeps the data, with its legal source")
+    until: dt.date = Field(description="The day the data may be erased")
+    reason: str | None = Field(default=None, max_length=500)
 
 
 CORE_EVENT_TYPES: dict[str, type[EventData]] = {
@@ -513,6 +632,8 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "enrolment.abandoned": Abandoned,
     "document.issued": DocumentIssued,
     "document.revoked": DocumentRevoked,
+    "badge.awarded": BadgeAwarded,
+    "badge.revoked": BadgeRevoked,
     # follow-up
     "alert.raised": AlertRaised,
     "alert.followed_up": AlertFollowedUp,
@@ -520,10 +641,20 @@ CORE_EVENT_TYPES: dict[str, type[EventData]] = {
     "compliance.deadline_due": DeadlineDue,
     "compliance.deadline_missed": DeadlineMissed,
     "admin.action": AdminAction,
+    # retention and erasure (hub.privacy)
+    "privacy.erased": PrivacyErased,
+    "privacy.erasure_refused": ErasureRefused,
     # the web app
     "access.sign_in": SignIn,
     "access.sign_out": SignOut,
     "access.audit_viewed": AuditViewed,
+    # a person's rights over their data
+    "privacy.data_exported": DataExported,
+    "privacy.rectified": Rectified,
+    "access.document_downloaded": DocumentDownloaded,
+    # personal data
+    "consent.given": ConsentGiven,
+    "consent.withdrawn": ConsentWithdrawn,
 }
 
 

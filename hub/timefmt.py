@@ -6,16 +6,19 @@ import datetime as dt
 import zoneinfo
 
 UTC = dt.timezone.utc
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def format_utc(value: dt.datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def format_us(micros: int) -> str:
-    """ISO 8601 UTC text of a time stored as microseconds since the epoch."""
-    return format_utc(_EPOCH + dt.timedelta(microseconds=micros))
+    """ISO 8601 UTC text of a time stored as microseconds since the epoch (what :func:`format_utc`
+    writes, computed on a naive UTC time: every event read from the ledger goes through here)."""
+    return (_NAIVE_EPOCH + dt.timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"
 
 
 

@@ -13,9 +13,11 @@ def test_core_vocabulary_covers_design():
         "enrolment.started", "attendance.signed", "attendance.absent", "lms.session", "lms.activity_completed",
         "lms.quiz_attempted", "lms.resource_downloaded", "lms.media_played", "lms.virtual_class_attended",
         "lms.progress", "lms.tutor_interaction", "assessment.graded", "certification.awarded",
-        "enrolment.completed", "enrolment.abandoned", "document.issued", "document.revoked", "alert.raised",
+        "enrolment.completed", "enrolment.abandoned", "document.issued", "document.revoked", "badge.awarded", "badge.revoked", "alert.raised",
         "alert.followed_up", "compliance.deadline_due", "compliance.deadline_missed", "admin.action",
-        "access.sign_in", "access.sign_out", "access.audit_viewed", "risk.flagged",
+        "access.sign_in", "access.sign_out", "access.audit_viewed", "risk.flagged", "privacy.data_exported",
+        "privacy.rectified", "access.document_downloaded", "consent.given", "consent.withdrawn",
+        "privacy.erased", "privacy.erasure_refused",
     }
     assert set(CORE_EVENT_TYPES) == expected
 

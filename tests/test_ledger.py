@@ -85,3 +85,22 @@ def test_cli_verify_and_prove(tmp_path):
     (tmp_path / "proof.json").write_text(json.dumps(proof))
     forged = parcours("prove", "--check", "proof.json")
     assert forged.returncode == 1 and "INVALID" in forged.stderr
+
+
+def test_format_us_writes_what_format_utc_writes_and_refuses_years_outside_1_to_9999():
+    import datetime as dt
+    import random
+
+    import pytest
+
+    from hub.timefmt import format_us, format_utc
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    lowest, highest = -62_135_596_800_000_000, 253_402_300_799_999_999  # 0001-01-01, 9999-12-31T23:59:59.999999
+    rng = random.Random(16)
+    for micros in [0, -1, 1, lowest, highest, *(rng.randrange(lowest, highest) for _ in range(2000))]:
+        assert format_us(micros) == format_utc(epoch + dt.timedelta(microseconds=micros))
+    assert format_us(0) == "1970-01-01T00:00:00.000000Z"
+    for outside in (lowest - 1, highest + 1):
+        with pytest.raises(OverflowError):
+            format_us(outside)

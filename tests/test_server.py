@@ -45,7 +45,7 @@ async def test_post_json_array_returns_ids_after_commit(served):
     assert body["appended"] == 2 and len(body["ids"]) == 2
     assert (await hub.store.call(hub.store.get_event, body["ids"][0]))["source_id"] == "evt-1"
     async with client.post("/api/events", json=event(1), headers=AUTH) as r:  # a single object, again
-        assert (await r.json()) == {"ids": body["ids"][:1], "appended": 0, "duplicates": 1}
+        assert (await r.json()) == {"ids": body["ids"][:1], "appended": 0, "duplicates": 1, "withheld": 0}
 
 
 async def test_post_ndjson_with_bad_lines_stores_nothing(served):

@@ -69,7 +69,7 @@ class PackResult:
 
 
 @dataclass
-class _Learner:
+class PackedLearner:
     """One learner of the pack while it is written: scratch files, evidence found, totals."""
 
     id: str
@@ -128,7 +128,7 @@ def write_pack(config, store, blobs, read: Read, head_file, selection: Selection
             proofs = BlockProofs(store, read, last_block)
             summaries: list[dict[str, Any]] = []
             for start in range(0, len(learners), GROUP):
-                group = [_Learner(lid, f"learners/{start + i + 1:03d}", [lid, *read(store.learner_aliases, lid)],
+                group = [PackedLearner(lid, f"learners/{start + i + 1:03d}", [lid, *read(store.learner_aliases, lid)],
                                   Path(tmp) / f"{start + i}") for i, lid in enumerate(learners[start:start + GROUP])]
                 _read_events(store, read, group, selection.action, until_seq, proofs)
                 for learner in group:
@@ -154,7 +154,7 @@ def write_pack(config, store, blobs, read: Read, head_file, selection: Selection
     return result
 
 
-def _read_events(store, read: Read, group: list[_Learner], action: str, until_seq: int, proofs: BlockProofs) -> None:
+def _read_events(store, read: Read, group: list[PackedLearner], action: str, until_seq: int, proofs: BlockProofs) -> None:
     """Read the group's events once, in ledger order, into each learner's scratch files: events,
     proofs and the rows of the learner's page."""
     owner = {lid: learner for learner in group for lid in learner.ids}
@@ -175,7 +175,7 @@ def _read_events(store, read: Read, group: list[_Learner], action: str, until_se
                     learner.unsealed.append(event["id"])
                 else:
                     learner.out["proofs"].write(_line(proof))
-                files = _note_evidence(learner, event)
+                files = note_evidence(learner, event)
                 where = (proof["block"]["index"], proof["leaf_index"]) if proof else None
                 learner.out["rows"].write(event_row(learner.events, event, where, files).encode())
     finally:
@@ -191,7 +191,7 @@ def _line(value: dict[str, Any]) -> bytes:
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _note_evidence(learner: _Learner, event: dict[str, Any]) -> list[str]:
+def note_evidence(learner: PackedLearner, event: dict[str, Any]) -> list[str]:
     """Record the event's evidence blobs (and, for ``document.issued``, the document); their pack files,
     relative to the learner's folder."""
     files = []
@@ -199,6 +199,7 @@ def _note_evidence(learner: _Learner, event: dict[str, Any]) -> list[str]:
     if is_document:
         data = event.get("data") or {}
         learner.documents.append({"type": data.get("document_type"), "id": data.get("document"), "event": event["id"],
+                                  "action": event.get("action"),
                                   "occurred_at": event.get("occurred_at"), "sha256": data.get("sha256")})
     for ref in event.get("evidence") or []:
         sha = ref.get("sha256") if isinstance(ref, dict) else None
@@ -216,7 +217,7 @@ def _note_evidence(learner: _Learner, event: dict[str, Any]) -> list[str]:
     return files
 
 
-def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: _Learner, action: str,
+def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: PackedLearner, action: str,
                   generated_at: str) -> dict[str, Any]:
     """Copy the learner's scratch files, evidence and documents into the pack, with the summary PDF
     and the learner's page; the learner's line of the index."""
@@ -237,14 +238,14 @@ def _pack_learner(pack: PackFile, config, store, blobs, read: Read, learner: _Le
                                                            LEARNER_PAGE_END.encode()))
     for name in ("events", "proofs", "rows"):
         (learner.scratch / name).unlink()
-    _copy_evidence(pack, blobs, learner)
+    copy_evidence(pack, blobs, learner)
     organisation = config.hub.organisation.name if config.hub.organisation else "l'organisme de formation"
     pdf = render_summary(report, learner.documents, organisation=organisation, generated_at=generated_at)
     pack.write(f"{folder}/resume-parcours.pdf", pdf)
     return summary
 
 
-def _copy_evidence(pack: PackFile, blobs, learner: _Learner) -> None:
+def copy_evidence(pack: PackFile, blobs, learner: PackedLearner) -> None:
     """Copy the evidence blobs the learner's events name into the learner's folder, a chunk at a time;
     a blob missing or whose content no longer matches its SHA-256 stops the pack."""
     for sha, found in learner.evidence.items():
@@ -255,7 +256,7 @@ def _copy_evidence(pack: PackFile, blobs, learner: _Learner) -> None:
             raise AuditPackError(f"evidence {sha} of event {found['events'][0]} is missing from the blob store "
                                  f"({path})") from None
         with fh:
-            copied = pack.copy(f"{learner.folder}/{found['file']}", fh)
+            copied = pack.copy(f"{learner.folder}/{found['file']}" if learner.folder else found["file"], fh)
         if copied != sha:
             raise AuditPackError(f"evidence {sha} of event {found['events'][0]} is corrupted in the blob store "
                                  f"({path}: its content hashes to {copied})")
@@ -270,7 +271,7 @@ def _pack_action_wide(pack: PackFile, store, blobs, read: Read, action: str, unt
               if is_action_wide(e)]
     if not events:
         return None
-    entry = _Learner("", "action", [], Path())
+    entry = PackedLearner("", "action", [], Path())
     events_lines, proof_lines = [], []
     for event in events:
         event["learner_key"] = read(store.event_learner_keys, event["seq"], event["seq"]).get(event["seq"])
@@ -281,10 +282,10 @@ def _pack_action_wide(pack: PackFile, store, blobs, read: Read, action: str, unt
             entry.unsealed.append(event["id"])
         else:
             proof_lines.append(_line(proof))
-        _note_evidence(entry, event)
+        note_evidence(entry, event)
     pack.write("action/events.ndjson", b"".join(events_lines))
     pack.write("action/proofs.ndjson", b"".join(proof_lines))
-    _copy_evidence(pack, blobs, entry)
+    copy_evidence(pack, blobs, entry)
     return {"folder": "action", "events": entry.events, "unsealed_events": entry.unsealed,
             "files": {sha: f"action/{found['file']}" for sha, found in entry.evidence.items()}}
 

@@ -42,13 +42,15 @@ class BlockProofs:
 
     def prove(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """The inclusion proof of ``event`` (a stored event with its ``learner_key``); None when it is
-        not sealed yet."""
+        not sealed yet, or was erased (hub.privacy: the hub keeps its leaf hash, not what it hashed)."""
         if event["seq"] > self.last_seq:
             return None
         block = self._block_of(event["seq"])
         if block is None:
             return None
         index = self._positions.get(leaf_hash(event, self._header.get("leaf_format") or 1))
+        if index is None and self.read(self.store.erased_seqs, event["seq"], event["seq"]):
+            return None
         if index is None:
             raise LedgerAltered(f"event {event['id']} does not hash to any leaf of block {block['index']}: it was "
                                 "altered after sealing (run `parcours verify`)")

@@ -22,9 +22,13 @@ COMMANDS = {
     "connectors": "connectors:connectors", "new-connector": "connectors:new_connector",
     "dlq": "dead_letters:dlq", "verify": "integrity:verify", "prove": "integrity:prove",
     "journey": "journeys:journey", "export": "exports:export", "alerts": "alerts:alerts",
-    "proofs": "proofs:proofs", "learners": "learners:learners",
+    "proofs": "proofs:proofs", "learners": "learners:learners", "learner": "rights:learner",
     "documents": "documents:documents", "accounts": "accounts:accounts", "keys": "documents:keys", "verify-document": "documents:verify_document",
+    "badges": "badges:badges",
     "audit-pack": "audit:audit_pack", "audit-link": "audit_links:audit_link", "risk": "risk:risk",
+    "consent": "consents:consent",
+    "insights": "insights:insights",
+    "retention": "retention:retention",
 }
 
 

@@ -15,7 +15,7 @@ from hub.cli.common import (
     run_hub,
 )
 from hub.ingest.audit import whoami
-from hub.journeys.alerts import alerts_of
+from hub.journeys.alerts import alerts_of, follow_up_item
 from hub.store.base import UnreadableEvent
 
 
@@ -63,10 +63,7 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
         alert = await hub.store.call(hub.store.get_event, alert_id)
         if alert is None or alert["type"] != "alert.raised":
             return None
-        item = {"type": "alert.followed_up", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                "source_id": f"follow-up:{alert_id}:{dt.datetime.now(dt.timezone.utc).timestamp()}",
-                "learner": alert["learner"], "action": alert["action"],
-                "data": {"alert": alert_id, "action_taken": note, "by": by or whoami()}}
+        item = follow_up_item(alert, note, by or whoami(), dt.datetime.now(dt.timezone.utc))
         return (await hub.append([item], source="hub")).ids[0]
 
     try:

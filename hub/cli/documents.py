@@ -73,7 +73,8 @@ def documents() -> None:
               help="Issue certificats de réalisation despite missing proof; the gaps are recorded in the ledger.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Also write the PDFs here "
               "(default: hub.documents.output_dir, else <data_dir>/documents).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Render PDFs in this many processes.")
+@click.option("--jobs", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="Render PDFs in this many processes (0: one per core this process may use).")
 @click.option("--force", is_flag=True, help="Re-issue even when the current document already says the same "
               "(after a template change, say): the new one supersedes it.")
 @JSON_OPTION

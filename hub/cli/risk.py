@@ -10,6 +10,7 @@ import click
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
 from hub.errors import HubError
 from hub.ingest.audit import whoami
+from hub.journeys.alerts import follow_up_item
 from hub.store.base import UnreadableEvent
 
 KIND_OPTION = click.option("--model", "kind", type=click.Choice(["logistic_regression", "gradient_boosting"]),
@@ -178,9 +179,7 @@ def risk_follow_up(config_path: str, flag_id: str, note: str, by: str | None) ->
         if found is None or found["type"] != "risk.flagged":
             return None
         now = dt.datetime.now(dt.timezone.utc)
-        item = {"type": "alert.followed_up", "occurred_at": now.isoformat(),
-                "source_id": f"follow-up:{flag_id}:{now.timestamp()}", "learner": found["learner"],
-                "action": found["action"], "data": {"alert": flag_id, "action_taken": note, "by": by or whoami()}}
+        item = follow_up_item(found, note, by or whoami(), now)  # as for an alert (hub.journeys.alerts)
         return (await hub.append([item], source="hub")).ids[0]
 
     try:

@@ -26,6 +26,7 @@ def _summary_dict(summary) -> dict[str, Any]:
         "delivery": {sink: {k: v for k, v in s.__dict__.items()} for sink, s in summary.delivery.items()},
         "sealed": [{"block": b.index, "events": b.count, "root": b.root} for b in summary.sealed],
         "alerts": summary.alerts,
+        "badges": summary.badges,
         "exports": [{"export": e.name, "period": e.period, "error": e.error, "already_produced": e.outcome is None
                      and e.error is None, **({"outcome": e.outcome.as_dict()} if e.outcome else {})}
                     for e in summary.exports],
@@ -122,6 +123,8 @@ def _print_run_summary(hub, summary) -> None:
         click.echo(f"  export {e.name:<16} {e.period:<8} {_export_line(e)}")
     if summary.alerts:
         click.echo(f"  {summary.alerts} new dropout alert(s) (see `parcours alerts list`)")
+    if summary.badges:
+        click.echo(f"  {summary.badges} badge(s) awarded (see `parcours badges list`)")
     for block in summary.sealed:
         click.echo(f"  sealed block {block.index}: {block.count} events, Merkle root {block.root[:16]}…")
     totals = getattr(summary, "totals", None)

@@ -97,7 +97,8 @@ def check(config_path: str, as_json: bool) -> None:
         connectors.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled,
                            "capabilities": cls.capabilities(), "schedule": when(cfg.schedule)})
     routes = [{"name": r.name, "from": r.from_, "types": r.when.types, "actions": r.when.actions,
-               "funders": r.when.funders, "to": r.to, "enabled": r.enabled} for r in loaded.model.routes]
+               "funders": r.when.funders, "consent": r.when.consent, "to": r.to, "enabled": r.enabled}
+              for r in loaded.model.routes]
     exports = [{"name": name, "kind": cfg.kind, "enabled": cfg.enabled, "schedule": when(cfg.schedule),
                 "period": cfg.period, "funders": cfg.funders, "actions": cfg.actions}
                for name, cfg in loaded.exports.items()]
@@ -121,6 +122,8 @@ def check(config_path: str, as_json: bool) -> None:
             cond += f"; actions {', '.join(r['actions'])}"
         if r["funders"]:
             cond += f"; funders {', '.join(r['funders'])}"
+        if r["consent"]:
+            cond += f"; consent {', '.join(r['consent'])}"
         click.echo(f"  {r['name']:<20} {', '.join(r['from'])} -> {', '.join(r['to'])} when {cond}"
                    + ("" if r["enabled"] else " (disabled)"))
     if not routes:

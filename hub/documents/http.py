@@ -7,6 +7,9 @@
   404 for an unknown document; ``Cache-Control: no-store`` (a revocation shows at once).
 * ``GET /.well-known/parcours-keys.json`` — the public keys (JWKS-like), for offline verifiers.
 
+A badge award's id (``badge.awarded``) at ``/verify/{id}`` gets the badge's page instead
+(:func:`hub.badges.http.badge_page`).
+
 ``add_routes(app, hub)`` registers both on an aiohttp application.
 """
 
@@ -18,12 +21,13 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
+from hub.badges.http import badge_page
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.fr import date_fr
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
-from hub.documents.verify import Verdict, display_fields, load_record, verify_payload
+from hub.documents.verify import SUPERSEDED_REASONS_FR, Verdict, display_fields, load_record, verify_payload
 from hub.store.base import UnreadableEvent
 
 if TYPE_CHECKING:
@@ -52,7 +56,9 @@ def _html(verdict: Verdict, organisation: str | None) -> str:
     rows = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in display_fields(verdict.fields or {}))
     notes = []
     if verdict.status == "superseded":
-        notes.append("Un document plus récent remplace celui-ci" + (f" (n° {e(verdict.superseded_by)})" if verdict.superseded_by else "") + ".")
+        notes.append("Un document plus récent remplace celui-ci" + (f" (n° {e(verdict.superseded_by)})" if verdict.superseded_by else "")
+                     + (f", émis pour motif de {e(SUPERSEDED_REASONS_FR[verdict.superseded_reason])}"
+                        if verdict.superseded_reason in SUPERSEDED_REASONS_FR else "") + ".")
     if verdict.status == "altered":
         notes.append("Les informations ci-dessous sont celles du document émis : comparez-les avec le document présenté.")
     if verdict.status in ("valid", "superseded", "revoked") and verdict.issued_at:
@@ -97,6 +103,9 @@ def add_routes(app: web.Application, hub: "Hub") -> None:
     async def verify(request: web.Request) -> web.Response:
         services = services_of(hub)
         doc_id = request.match_info["id"].upper()
+        badge = await badge_page(request, hub, doc_id, _wants_json(request))  # a badge award's id: its own page
+        if badge is not None:
+            return badge
         keys = KeyRing(keys_dir(services.config)).lookup()
         # without ?p= (a typed-in URL), the payload recorded in the ledger is verified
         verdict = await verify_payload(doc_id, request.query.get("p"), keys=keys,

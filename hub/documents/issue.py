@@ -27,6 +27,7 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,13 @@ def _render_job(args: tuple) -> bytes:
 
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
+
+
+def render_workers(jobs: int) -> int:
+    """The number of render processes for ``jobs``: itself, or with 0 one per core this process may use."""
+    if jobs < 0:
+        raise HubError(f"jobs must be 0 (one per core) or more, not {jobs}")
+    return jobs or len(os.sched_getaffinity(0))
 
 
 def latest_document(state: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
@@ -228,7 +236,7 @@ def _drafts(states: list[dict[str, Any]], issuer: Issuer, config: "LoadedConfig"
 
 
 async def _store(services: "DocumentServices", issuer: Issuer, draft: Draft, pdf: bytes,
-                 out: Path | None) -> tuple[IssuedDocument, dict[str, Any]]:
+                 out: Path | None, reissued_for: dict[str, Any] | None = None) -> tuple[IssuedDocument, dict[str, Any]]:
     """PAdES-sign the PDF if configured, store it (blob store, and ``out``); the document and its
     ``document.issued`` item."""
     report = draft.report
@@ -248,6 +256,8 @@ async def _store(services: "DocumentServices", issuer: Issuer, draft: Draft, pdf
     if draft.gaps:
         details["proof_gaps"] = draft.gaps
         details["issued_incomplete"] = True
+    if reissued_for and previous:
+        details["reissued_for"] = reissued_for
     learner = {"ref": report.learner_id, **({"name": report.learner_name} if report.learner_name else {})}
     item = {
         "type": "document.issued", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -263,9 +273,12 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
                           learner_id: str | None = None, allow_incomplete: bool = False,
                           out_dir: str | Path | None = None, actor: str | None = None,
                           today: dt.date | None = None, settings: DocumentsConfig | None = None,
-                          jobs: int = 1, chunk: int = CHUNK, progress=None, force: bool = False) -> IssueRun:
+                          jobs: int = 1, chunk: int = CHUNK, progress=None, force: bool = False,
+                          reissued_for: dict[str, Any] | None = None) -> IssueRun:
     """Issue ``doc_type`` for every eligible enrolment of ``action`` (or of ``learner_id``) whose current
-    document would change (every one with ``force``)."""
+    document would change (every one with ``force``). ``reissued_for`` says why a document that
+    replaces another was issued (``{"rectification": event id, "field": …}``): it is kept in the new
+    document's ``details`` and the /verify page of the old one shows it."""
     if doc_type not in DOCUMENT_TYPES:
         raise HubError(f"unknown document type {doc_type!r} (known: {', '.join(DOCUMENT_TYPES)})")
     if action is None and learner_id is None:
@@ -279,6 +292,7 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
     if action and not states and action not in services.config.model.actions:
         raise HubError(f"unknown training action {action!r}")
     run = IssueRun(doc_type)
+    jobs = render_workers(jobs)
     pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
                                          else concurrent.futures.ThreadPoolExecutor(1))
     loop = asyncio.get_running_loop()
@@ -289,7 +303,7 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
             if not drafts:
                 continue
             pdfs = await asyncio.gather(*[loop.run_in_executor(pool, _render_job, issuer.render_args(d)) for d in drafts])
-            stored = [await _store(services, issuer, draft, pdf, out) for draft, pdf in zip(drafts, pdfs)]
+            stored = [await _store(services, issuer, draft, pdf, out, reissued_for) for draft, pdf in zip(drafts, pdfs)]
             documents = [doc for doc, _item in stored]
             await services.append([item for _doc, item in stored], source="hub",
                                   ids=[doc.id for doc in documents])  # a document's id is its event's

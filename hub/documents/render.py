@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import string
 import threading
 from dataclasses import dataclass, field
@@ -139,10 +140,13 @@ def _embed(canvas, data: bytes, description: str) -> None:
     canvas.setCatalogEntry("AF", PDFArray([ref]))
 
 
+_DARK_RUN = re.compile(b"\x01+")
+
+
 def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
     """Draw the QR code of ``url`` with its quiet zone in a ``size`` square at (x, y); returns its version."""
     qr = make_qr(url)
-    matrix = [list(row) for row in qr.matrix]
+    matrix = qr.matrix  # rows of 0/1 bytes
     n = len(matrix)
     border = 4
     module = size / (n + 2 * border)
@@ -154,15 +158,7 @@ def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
     ops = [f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
            f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g"]
     for r, row in enumerate(matrix):
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                ops.append(f"{start} {r} {c - start} 1 re")
-            else:
-                c += 1
+        ops.extend(f"{m.start()} {r} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(row))
     ops.append("f Q")
     canvas.addLiteral("\n".join(ops))
     return qr.version

@@ -52,6 +52,9 @@ MESSAGES_FR = {
     "unknown_document": "Document inconnu",
 }
 
+#: why a document was replaced, as the public page says it (never the free text of the request)
+SUPERSEDED_REASONS_FR = {"rectification": "rectification des données de l'apprenant"}
+
 
 # --------------------------------------------------------------------------- the ledger's view
 
@@ -63,7 +66,7 @@ class DocumentRecord:
     event: dict[str, Any]
     learner_id: str | None
     revoked: dict[str, Any] | None = None  # {"at", "reason", "event"}
-    superseded_by: dict[str, Any] | None = None  # {"document", "at"}
+    superseded_by: dict[str, Any] | None = None  # {"document", "at", "reason": "rectification" or None}
 
     @property
     def id(self) -> str:
@@ -118,7 +121,10 @@ async def load_record(services: "DocumentServices", doc_id: str) -> DocumentReco
     if doc_id in superseded:
         later = [f for f in facts if f.get("type") == "document.issued" and f.get("document_type") == record.doc_type
                  and f["event"] > doc_id and f["event"] not in superseded]
-        record.superseded_by = {"document": later[-1]["document"], "at": later[-1]["at"]} if later else {"document": None}
+        newer = later[-1] if later else None
+        why = ((newer.get("details") or {}).get("reissued_for") or {}) if newer else {}
+        record.superseded_by = {"document": newer["document"], "at": newer["at"],
+                                "reason": "rectification" if why.get("rectification") else None} if newer else {"document": None}
     return record
 
 
@@ -220,6 +226,7 @@ class Verdict:
     revoked_at: str | None = None
     revoked_reason: str | None = None
     superseded_by: str | None = None
+    superseded_reason: str | None = None  # "rectification": re-issued after a correction of the learner's data
     sha256: str | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)
     pades: dict[str, Any] | None = None
@@ -235,6 +242,10 @@ class Verdict:
             text += f" le {date_fr(self.revoked_at)}"
             if self.revoked_reason:
                 text += f" (motif : {self.revoked_reason})"
+        if self.status == "superseded" and self.superseded_by:
+            text = f"Document authentique mais remplacé par le document n° {self.superseded_by}"
+            if self.superseded_reason in SUPERSEDED_REASONS_FR:
+                text += f" (motif : {SUPERSEDED_REASONS_FR[self.superseded_reason]})"
         return text
 
     def check(self, name: str, ok: bool | None, detail: str = "") -> None:
@@ -245,7 +256,7 @@ class Verdict:
             "status": self.status, "message": self.message_fr, "reason": self.reason, "document": self.document,
             "type": self.doc_type, "key_id": self.key_id, "issued_at": self.issued_at,
             "revoked_at": self.revoked_at, "revoked_reason": self.revoked_reason, "superseded_by": self.superseded_by,
-            "sha256": self.sha256, "checks": self.checks,
+            "superseded_reason": self.superseded_reason, "sha256": self.sha256, "checks": self.checks,
         }
         if self.pades is not None:
             out["pades"] = self.pades
@@ -465,6 +476,7 @@ def _check_record(v: Verdict, record: DocumentRecord, file_sha256: str | None) -
         raise _Failed("revoked", f"revoked on {record.revoked['at'][:10]}")
     if record.superseded_by:
         v.superseded_by = record.superseded_by.get("document")
+        v.superseded_reason = record.superseded_by.get("reason")
         raise _Failed("superseded", "re-issued: a newer document replaces this one")
 
 

@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel
 
 from hub.connector import Reject
+from hub.consents.gate import ConsentGate
 from hub.events import UTC, EventTypeRegistry, EventValidationError
 from hub.gcpause import no_gc
 from hub.ingest.router import Router
@@ -82,8 +83,9 @@ class Ingestor:
 
     def __init__(self, store: Store, types: EventTypeRegistry, router: Router | None, *,
                  learners: LearnerResolver | None = None, metrics: Metrics | None = None,
-                 log: Any = None, wake: Callable[[], None] | None = None):
+                 log: Any = None, wake: Callable[[], None] | None = None, consents: ConsentGate | None = None):
         self.store = store
+        self.consents = consents  # withholds what a person's consent does not cover (hub.consents.gate)
         self.types = types
         self.router = router
         self.learners = learners
@@ -163,11 +165,18 @@ class Ingestor:
                rejects: Iterable[RejectRow] = ()) -> IngestResult:
         """Synchronous commit on the store's thread (use :meth:`append` from async code)."""
         rejects = list(rejects)
+        gate = self.consents.withhold if self.consents is not None and self.consents.active else None
         with no_gc():
             result = self.store.ingest(rows, self.router.route if self.router else None,
-                                       source_cursor=cursor, rejects=rejects, learners=self.learners)
+                                       source_cursor=cursor, rejects=rejects, learners=self.learners, withhold=gate)
         if self.metrics is not None:
             self.metrics.count_ingest(rows, result, rejects)
+        if result.withheld and self.log is not None:  # counts and reasons only: nothing about the person
+            reasons: dict[str, int] = {}
+            for index, reason in result.withheld.items():
+                key = f"{rows[index].source} {rows[index].type} {reason}"
+                reasons[key] = reasons.get(key, 0) + 1
+            self.log.info("events withheld: no consent in force", withheld=len(result.withheld), reasons=reasons)
         return result
 
     async def append(self, items: list[Any], *, source: str | None, default_source: str = "api",

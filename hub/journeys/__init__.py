@@ -59,14 +59,23 @@ def rebuild(store, progress: Callable[[int], None] | None = None) -> int:
 
 def reproject_learner(store, learner_id: str) -> None:
     """Re-project one learner's journeys (after a merge of learners), up to the projection cursor."""
-    canonical = store.canonical_learner(learner_id)
-    ids = [canonical, *store.learner_aliases(canonical)]
+    reproject_learners(store, [learner_id])
+
+
+def reproject_learners(store, learner_ids: list[str]) -> None:
+    """Re-project the journeys of ``learner_ids`` (each with the learners merged into it) at once, up to
+    the projection cursor: after a merge, or after their events were erased (hub.privacy)."""
+    canonical = functools.cache(store.canonical_learner)
+    people = list(dict.fromkeys(canonical(l) for l in learner_ids))
+    ids = [i for person in people for i in (person, *store.learner_aliases(person))]
+    if not ids:
+        return
     store.reset_journeys(ids)
     cursor = store.projection_cursor()
     events = store.events_of_learners(ids, until_seq=cursor)
     if events:
-        states, _ = project(events, lambda keys: {}, lambda _id: canonical, ActionWide.of(store, cursor))
+        states, _ = project(events, lambda keys: {}, canonical, ActionWide.of(store, cursor))
         store.save_journeys(states, store.projection_cursor())
 
 
-__all__ = ["catch_up", "rebuild", "reproject_learner", "Any"]
+__all__ = ["catch_up", "rebuild", "reproject_learner", "reproject_learners", "Any"]

@@ -65,7 +65,7 @@ def evaluate(report: JourneyReport, cfg: AlertsConfig, now: dt.datetime, tz: dt.
                                  "warning", f"alert:unsigned:{base}:{r.half_day.key}", report.learner_id, report.action_id))
     has_distance = any(r.half_day.modality != "presentiel" for r in report.half_days) or report.action.modality != "presentiel"
     if cfg.inactive_after is not None and has_distance and report.action.start <= now.astimezone(tz).date() <= report.action.end:
-        last = last_activity(report)
+        last = last_activity(report, tz)
         since = last or dt.datetime.combine(report.action.start, dt.time(0), tzinfo=tz)
         if now - since >= cfg.inactive_after:
             days = (now - since).days
@@ -80,12 +80,13 @@ def evaluate(report: JourneyReport, cfg: AlertsConfig, now: dt.datetime, tz: dt.
     return out
 
 
-def last_activity(report: JourneyReport) -> dt.datetime | None:
-    """The last trace of the learner: LMS activity or a signed half-day."""
+def last_activity(report: JourneyReport, tz: dt.tzinfo) -> dt.datetime | None:
+    """The last trace of the learner: LMS activity or the end of a signed half-day (its times are
+    the action's local times, in ``tz``)."""
     times = [report.last_activity_at] if report.last_activity_at else []
     for r in report.half_days:
         if r.status in ("signed", "signed_without_trainer", "remote"):
-            times.append(r.half_day.ends_at(dt.timezone.utc))
+            times.append(r.half_day.ends_at(tz))
     return max(times) if times else None
 
 
@@ -99,7 +100,22 @@ def alert_items(alerts: list[Alert], learners: dict[str, dict[str, Any]], now: d
 
 
 def alerts_of(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raised alerts of one journey (its projected ``alerts`` facts), each with its latest
-    follow-up (or None)."""
-    follow = {f["alert"]: f for f in facts if f.get("type") == "alert.followed_up"}
-    return [{**f, "followed_up": follow.get(f["event"])} for f in facts if f.get("type") == "alert.raised"]
+    """Raised alerts of one journey (its projected ``alerts`` facts), each with its follow-ups in
+    ledger order (``follow_ups``) and the latest of them (``followed_up``, None: still open)."""
+    follow: dict[str, list[dict[str, Any]]] = {}
+    for f in facts:
+        if f.get("type") == "alert.followed_up":
+            follow.setdefault(f["alert"], []).append(f)
+    return [{**f, "follow_ups": follow.get(f["event"], []), "followed_up": (follow.get(f["event"]) or [None])[-1]}
+            for f in facts if f.get("type") == "alert.raised"]
+
+
+def follow_up_item(alert: dict[str, Any], note: str, by: str, now: dt.datetime) -> dict[str, Any]:
+    """The event input recording the follow-up of ``alert`` (an ``alert.raised`` event, as the
+    store returns it): what was done (``note``) and by whom, about the alert's learner and action.
+    Each follow-up is a new event (its ``source_id`` names the alert and the instant): an alert may
+    be followed up several times."""
+    return {"type": "alert.followed_up", "occurred_at": now.isoformat(),
+            "source_id": f"follow-up:{alert['id']}:{now.timestamp()}",
+            "learner": alert["learner"], "action": alert["action"],
+            "data": {"alert": alert["id"], "action_taken": note, "by": by}}

@@ -4,7 +4,8 @@ A journey state accumulates the facts of one enrolment, each with the id of the 
 states it, so every figure computed from it can be explained event by event. The projection is
 incremental (events are applied in ledger order from a stored cursor) and can be rebuilt from
 scratch; both give the same states. Corrections (``supersedes``) are kept and honoured when
-figures are computed.
+figures are computed. A ``privacy.rectified`` event corrects the learner's name or e-mail in the
+journey it names: the sources' later events do not override it (the first value seen is kept).
 
 Most events are about one learner. A trainer's signature without a learner (Edusign, Yousign:
 the trainer signs the sheet of a half-day, often at the end of the day) is about the whole
@@ -48,6 +49,8 @@ LISTS = {
     "payment.refunded": "payments",
     "document.issued": "documents",
     "document.revoked": "documents",
+    "badge.awarded": "badges",
+    "badge.revoked": "badges",
     "alert.raised": "alerts",
     "alert.followed_up": "alerts",
     "risk.flagged": "risk",
@@ -115,6 +118,11 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
     for namespace, value in (learner.get("ids") or {}).items():
         known.setdefault("ids", {}).setdefault(namespace, value)
     kind = event["type"]
+    if kind == "privacy.rectified":  # the person's identity as corrected (RGPD art. 16) wins over the sources'
+        data = event["data"]
+        known[data["field"]] = data["value"]
+        known.setdefault("rectified", {})[data["field"]] = event["id"]
+        return
     fact = _fact(event)
     if kind in STEPS:
         state["timeline"].setdefault(STEPS[kind], []).append(fact)
@@ -126,7 +134,7 @@ def apply(state: dict[str, Any], event: dict[str, Any]) -> None:
         slot["signatures" if kind == "attendance.signed" else "absences"].append(fact)
     elif kind in LISTS:
         fact["type"] = kind
-        state[LISTS[kind]].append(fact)
+        state.setdefault(LISTS[kind], []).append(fact)  # a list added since the state was stored
 
 
 def is_action_wide(event: dict[str, Any]) -> bool:

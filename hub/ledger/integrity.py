@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 from hub.ledger.anchoring import anchor_record, check_chained_anchor, covering_anchor
 from hub.ledger.head import compare_head
 from hub.ledger.merges import check_merges
+from hub.ledger.tombstones import Tombstones
 from hub.ledger.merkle import (
     LEAF_FORMAT,
     BlockHeader,
@@ -117,6 +118,8 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
     prev_hash = GENESIS
     expected_first = None
     head_hash = None  # the store's hash of the block the head names
+    last = store.last_block()
+    tombstones = Tombstones(store, last["last_seq"] if last else 0)
     for block in store.iter_blocks():
         header = BlockHeader.of(block)
         if header.hash != block["hash"]:
@@ -132,7 +135,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
             return _fail(report, f"block {header.index}: sealed {header.count} events "
                                  f"(seq {header.first_seq}–{header.last_seq}), found {len(events)}: events were removed or inserted")
         with_links(store, events, header.leaf_format)
-        leaves = [leaf_hash(e, header.leaf_format) for e in events]
+        leaves, problem, _ = tombstones.leaves(header, events)
+        if problem is not None:
+            return _fail(report, problem)
         if merkle_root(leaves).hex() != header.root:
             first_bad = _first_altered(store, block, events, leaves)
             return _fail(report, f"block {header.index}: event {first_bad} was altered" if first_bad
@@ -235,7 +240,12 @@ def prove(store, event_id: str) -> dict[str, Any]:
     header = BlockHeader.of(block)
     events = with_links(store, list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"],
                                                       unreadable=True)), header.leaf_format)
-    leaves = [leaf_hash(e, header.leaf_format) for e in events]
+    leaves, problem, erased = Tombstones(store, store.last_block()["last_seq"]).leaves(header, events)
+    if event["seq"] in erased:
+        raise KeyError(f"event {event_id} was erased (record {erased[event['seq']]}): the hub keeps its leaf hash, "
+                       "not its content; proofs of the other events of its block still check")
+    if problem is not None:
+        raise KeyError(f"no proof of event {event_id}: {problem} (run `parcours verify`)")
     index = next(i for i, e in enumerate(events) if e["id"] == event_id)
     anchor, chain = covering_anchor(store, block)
     return inclusion_proof(events[index], {**header.fields(), "hash": block["hash"]}, index,

@@ -148,7 +148,7 @@ def features_of(report: JourneyReport, seen: dict[str, Any], as_of: dt.datetime,
         facts["attendance_rate"] = float(rate)
 
     # activity
-    last = last_activity(report)
+    last = last_activity(report, tz)
     if last is not None and last > as_of:
         last = as_of  # a session reported with an end after the snapshot (still connected)
     if begun:

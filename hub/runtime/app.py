@@ -19,8 +19,12 @@ from hub.connector import Connector, ConnectorContext, PullSource, Schedule, add
 from hub.delivery.dispatch import DeliveryStats, Dispatcher
 from hub.delivery.dlq import DeadLetters
 from hub.errors import AuthError, ConfigError, ConnectorError, HubError
+from hub.badges.award import award_badges as award_earned_badges
+from hub.badges.award import awarded_in
 from hub.documents.keys import KeyRing
+from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
+from hub.consents.gate import ConsentGate
 from hub.ingest.audit import record_admin_action
 from hub.ingest.ingestor import Ingestor, learner_key, reject_rows
 from hub.ingest.router import Router
@@ -70,6 +74,7 @@ class RunSummary:
     delivery: dict[str, DeliveryStats] = field(default_factory=dict)
     sealed: list = field(default_factory=list)
     alerts: int = 0
+    badges: int = 0  # badges awarded (hub.badges enabled)
     exports: list[ScheduledExportRun] = field(default_factory=list)
 
     @property
@@ -115,9 +120,10 @@ class Hub:
         self.types = plugins.event_types()
         self.metrics = Metrics()
         self.blobs = BlobStore(config.blobs_dir)
-        self.router = Router(config.model.routes, config.connectors, config.sinks())
+        self.router = Router(config.model.routes, config.connectors, config.sinks(), consents=config.hub.consents)
         self.ingestor = Ingestor(store, self.types, self.router, learners=LearnerResolver(config.hub.learners.match_on),
-                                 metrics=self.metrics, log=self.log, wake=self._wake_sinks)
+                                 metrics=self.metrics, log=self.log, wake=self._wake_sinks,
+                                 consents=ConsentGate(config.hub.consents))
         self._session: aiohttp.ClientSession | None = None
         self.connectors: dict[str, Connector] = {}
         for name, cfg in config.enabled_connectors().items():
@@ -291,7 +297,7 @@ class Hub:
     # ------------------------------------------------------------------ run once
     async def run_once(self) -> RunSummary:
         """Every scheduled pull once, every scheduled export whose period is not produced yet, then
-        every delivery that is due now (retries scheduled later wait)."""
+        the badges earned, then every delivery that is due now (retries scheduled later wait), then the alerts."""
         summary = RunSummary()
         await self.dispatcher.recover()
         for name in self.config.pull_sources():
@@ -301,6 +307,8 @@ class Hub:
         for name, cfg in self.config.exports.items():
             if cfg.enabled and cfg.schedule is not None:
                 summary.exports.append(await self._scheduled_export(name))
+        if self.config.hub.badges.enabled:  # before the deliveries: the awards route in this pass
+            summary.badges = len((await self.award_badges()).awarded)
         for sink in self.config.sinks():
             summary.delivery[sink] = await self.dispatcher.deliver_due(sink)
         summary.alerts = await self.raise_alerts()
@@ -324,6 +332,32 @@ class Hub:
         while chunk := await self.store.call(catch_up, self.store, batch=5000, max_batches=1):
             total += chunk
         return total
+
+    async def award_badges(self, action: str | None = None):
+        """Award the badges earned since the last run (hub.badges; see hub.badges.award): every
+        journey a page at a time, or one action's."""
+        known: dict = {}  # (learner, action) -> awards the journey holds, read with the page's states
+
+        def keep(state) -> bool:
+            known[(state["learner_id"], state["action"])] = awarded_in(state)
+            return True
+
+        if action is None:
+            pages = self.journey_pages(keep=keep)
+        else:
+            async def one_action():
+                await self.project()
+                states = await self.store.call(self.store.journeys, action=action)
+                yield stream.compute_states([s for s in states if keep(s)], self.config)
+            pages = one_action()
+        return await award_earned_badges(services_of(self), pages, known=known)
+    async def retention(self) -> dict[str, Any]:
+        """Erase what is past its retention (hub.privacy.job); resumes a run that was stopped."""
+        from hub.privacy.job import run_retention
+
+        report = await run_retention(self)
+        self.log.info("retention run", **{k: v for k, v in report.items() if k != "dry_run"})
+        return report
 
     async def raise_alerts(self, now: dt.datetime | None = None) -> int:
         """Evaluate the dropout alerts of enrolments in progress; returns how many new alerts were raised."""
@@ -430,6 +464,10 @@ class Hub:
         jobs.append(Job("alerts", Schedule(every=config.hub.alerts.check_every), self.raise_alerts))
         if config.hub.risk.enabled:
             jobs.append(Job("risk", Schedule(every=config.hub.risk.flag_every), self.flag_risks))
+        if config.hub.badges.enabled:
+            jobs.append(Job("badges", Schedule(every=config.hub.badges.check_every), self.award_badges))
+        if config.hub.retention.enabled:
+            jobs.append(Job("retention", Schedule(every=config.hub.retention.run_every), self.retention))
         jobs.extend(Job(f"export:{name}", cfg.schedule, lambda n=name: self.exporter.scheduled(n))
                     for name, cfg in config.exports.items() if cfg.enabled and cfg.schedule is not None)
         jobs.extend(Job(spec.name, spec.schedule, lambda s=spec: s.run(self.runtime))

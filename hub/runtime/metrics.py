@@ -45,6 +45,8 @@ class Metrics:
         self.duplicates = Counter("parcours_events_duplicate", "Events received again and not appended", ["source"], registry=r)
         self.skipped = Counter("parcours_records_skipped", "Well-formed source records that gave no event, by reason",
                                ["source", "reason"], registry=r)
+        self.withheld = Counter("parcours_events_withheld", "Events not appended: the person's consent does not cover "
+                                "them (hub.consents), by reason (<purpose>:<status>)", ["source", "reason"], registry=r)
         self.rejects = Counter("parcours_events_rejected", "Source records dead-lettered at map/validate", ["source", "stage"], registry=r)
         self.deliveries = Gauge("parcours_outbox_rows", "Outbox rows by sink and state", ["sink", "state"], registry=r)
         self.dead_letters = Gauge("parcours_dead_letters", "Dead letters waiting for replay", ["stage"], registry=r)
@@ -79,11 +81,13 @@ class Metrics:
     def count_ingest(self, rows, result, rejects=()) -> None:
         appended: Tally = Tally()
         duplicates: Tally = Tally()
-        for row, is_new in zip(rows, result.new):
+        for index, (row, is_new) in enumerate(zip(rows, result.new)):
             if is_new:
                 appended[(row.type, row.source)] += 1
-            else:
+            elif index not in result.withheld:
                 duplicates[row.source] += 1
+        for (source, reason), n in Tally((rows[i].source, reason) for i, reason in result.withheld.items()).items():
+            self.withheld.labels(source, reason).inc(n)
         for (type_, source), n in appended.items():
             self.events.labels(type_, source).inc(n)
         for source, n in duplicates.items():

@@ -24,6 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from hub.connector import WebhookRequest, WebhookSource
+from hub.badges.http import add_routes as add_badge_routes
 from hub.documents.http import add_routes as add_document_routes
 from hub.errors import ConnectorError, HubError, WebhookRejected
 from hub.events import EventValidationError
@@ -199,7 +200,8 @@ async def post_events(request: web.Request, hub: "Hub") -> web.Response:
         problems = [{unit: positions[i] if i < len(positions) else i, "field": path, "error": msg}
                     for i, path, msg in exc.problems]
         return _error(400, "the batch was rejected, nothing was stored", problems=problems)
-    return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates}, 202)
+    return _json({"ids": result.ids, "appended": result.appended, "duplicates": result.duplicates,
+                  "withheld": len(result.withheld)}, 202)
 
 
 async def post_webhook(request: web.Request) -> web.Response:
@@ -394,6 +396,7 @@ def build_app(hub: "Hub") -> web.Application:
         web.get("/metrics", metrics),
     ])
     add_document_routes(app, hub)
+    add_badge_routes(app, hub)
     add_audit_routes(app, admin_only)
     add_apidoc_routes(app)
     mount_web_app(app, hub)  # the web pages under /app/ (hub.web, docs/web-app.md)

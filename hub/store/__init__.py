@@ -18,6 +18,7 @@ from hub.store.base import (
     JourneyStore,
     LearnerStore,
     LedgerStore,
+    PrivacyStore,
     RejectRow,
     SinkState,
     SourceSinkStore,
@@ -29,7 +30,7 @@ from hub.store.sqlite import SQLiteStore
 
 __all__ = [
     "AccountStore", "BlockStore", "Claimed", "DeadLetter", "DeadLetterStore", "DeliveryStore", "EventRow", "IngestResult",
-    "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "RejectRow", "SinkState", "SourceSinkStore",
+    "JobStore", "JourneyStore", "LearnerStore", "LedgerStore", "PrivacyStore", "RejectRow", "SinkState", "SourceSinkStore",
     "SourceState", "UnreadableEvent", "Store", "open_store",
 ]
 

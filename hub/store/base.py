@@ -11,7 +11,7 @@ import abc
 import asyncio
 import concurrent.futures
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
 
@@ -54,12 +54,16 @@ class RejectRow:
 
 @dataclass
 class IngestResult:
-    """Ids of a batch in input order; ``new`` tells which were appended by this call."""
+    """Ids of a batch in input order; ``new`` tells which were appended by this call.
 
-    ids: list[str]
+    ``withheld`` maps the input index of each event the consent gate did not append to its reason
+    (``<purpose>:<status>``, see hub.consents.gate); its id in ``ids`` is None."""
+
+    ids: list[str | None]
     new: list[bool]
     outbox_rows: int = 0
     rejects: int = 0
+    withheld: dict[int, str] = field(default_factory=dict)
 
     @property
     def appended(self) -> int:
@@ -67,7 +71,22 @@ class IngestResult:
 
     @property
     def duplicates(self) -> int:
-        return len(self.new) - self.appended
+        return len(self.new) - self.appended - len(self.withheld)
+
+
+def withhold_rows(ids: list[str | None], new: list[bool], fresh: list[EventRow],
+                  refused: dict[str, str]) -> tuple[list[EventRow], dict[int, str]]:
+    """Part of ingest: ``fresh`` without the rows the consent gate ``refused`` (id → reason), and
+    their reasons by input index (their ``ids`` set to None, ``new`` to False)."""
+    if not refused:
+        return fresh, {}
+    reasons: dict[int, str] = {}
+    for index, event_id in enumerate(ids):
+        if event_id in refused:  # the row itself, or a repeat of it within the batch
+            if new[index]:
+                reasons[index] = refused[event_id]
+            ids[index], new[index] = None, False
+    return [r for r in fresh if r.id not in refused], reasons
 
 
 @dataclass
@@ -258,8 +277,15 @@ def paged_events(fetch: Callable[[int, int], list], *, after_seq: int, batch: in
 
 
 class RouteFn(Protocol):
-    def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict]) -> list[list[tuple[str, str]]]:
-        """For each new row, the (sink, route name) pairs it must be delivered to."""
+    def __call__(self, rows: list[EventRow], funders: Callable[[Iterable[tuple[str, str]]], dict],
+                 consents: Callable[[Iterable[str]], dict]) -> list[list[tuple[str, str]]]:
+        """For each new row, the (sink, route name) pairs it must be delivered to (``consents``:
+        the learners' latest consent decisions by (learner id, purpose))."""
+
+
+class WithholdFn(Protocol):
+    def __call__(self, rows: list[EventRow], decisions: Callable[[Iterable[str]], dict]) -> dict[str, str]:
+        """The ids of the new rows not to append (hub.consents.gate), each with its reason."""
 
 
 # The store interface, by concern: a caller types itself against the part it uses
@@ -285,9 +311,11 @@ class LedgerStore(StoreThread, Protocol):
         source_cursor: tuple[str, Any] | None = None,
         rejects: list[RejectRow] = (),
         learners: Any = None,
+        withhold: WithholdFn | None = None,
     ) -> IngestResult:
         """Append ``rows`` (skipping (source, source_id) already stored), link their learners
-        (``learners``: a :class:`hub.learners.LearnerResolver`), queue their deliveries, store the
+        (``learners``: a :class:`hub.learners.LearnerResolver`), leave out the rows ``withhold``
+        refuses (a person's consent), keep the consent decisions, queue their deliveries, store the
         source cursor and the rejects: all in one transaction."""
 
     @abc.abstractmethod
@@ -300,6 +328,13 @@ class LedgerStore(StoreThread, Protocol):
                     limit: int | None = None, unreadable: bool = False) -> Iterator[dict[str, Any]]:
         """Stream stored events in ledger order (``seq`` > ``after_seq``, at most ``limit``). Rows
         that cannot be decoded are skipped, or come marked with ``unreadable`` (see :func:`event_dict`)."""
+
+    @abc.abstractmethod
+    def events_naming(self, types: list[str], key: str, values: list[str], *, after_seq: int = 0,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+        """At most ``limit`` events of ``types`` whose ``data.<key>`` is one of ``values``, with ``seq`` >
+        ``after_seq``, by seq: the events about a person that name them in their data rather than as
+        their learner (a web account's sign-ins, an auditor's reading of a learner's page)."""
 
     @abc.abstractmethod
     def count_events(self) -> int: ...
@@ -392,11 +427,12 @@ class JourneyStore(StoreThread, Protocol):
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
-    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+    def learner_events_page(self, learner_ids: list[str], *, action: str | None, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
-        """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action), with
-        ``seq`` > ``after_seq``, by seq, each with its ``learner_key``: one learner's events read a
-        page at a time (the audit pack). Rows that cannot be decoded come marked."""
+        """At most ``limit`` events of ``learner_ids`` about ``action`` (or about no action; every
+        action when ``action`` is None), with ``seq`` > ``after_seq``, by seq, each with its
+        ``learner_key``: one learner's events read a page at a time (the audit pack, a person's data
+        export). Rows that cannot be decoded come marked."""
 
     @abc.abstractmethod
     def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
@@ -482,6 +518,12 @@ class DeadLetterStore(StoreThread, Protocol):
         None for an id that is not one (malformed, unknown, or replayed since)."""
 
     @abc.abstractmethod
+    def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:
+        """Dead letters about a person: dead deliveries of events attributed to ``learner_ids`` and
+        rejects not replayed whose payload contains one of ``needles`` (an e-mail, a source's id),
+        at most ``limit`` of each (a person's data export)."""
+
+    @abc.abstractmethod
     def dead_letter_counts(self) -> dict[str, int]:
         """Dead letters waiting, by stage (map, validate, deliver)."""
 
@@ -514,6 +556,11 @@ class LearnerStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def learner_aliases(self, learner_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def rectify_learner(self, learner_id: str, field: str, value: str) -> bool:
+        """Set a learner's ``name`` or ``email`` in the registry (a rectification, recorded in the
+        ledger by its caller); False when there is no such learner."""
 
     @abc.abstractmethod
     def learner_alias_map(self) -> dict[str, str]:
@@ -656,8 +703,80 @@ class AuditLinkStore(StoreThread, Protocol):
         """Revoke a link; False when there is no such link or it was revoked already."""
 
 
+class ConsentStore(StoreThread, Protocol):
+    """The latest consent decision (hub.consents.decisions.Decision) of each person for each purpose,
+    kept at ingest from the consent.given / consent.withdrawn events."""
+
+    @abc.abstractmethod
+    def consent_decisions(self, learner_id: str) -> list[Any]:
+        """The latest decision of this learner for each purpose (counting the ids merged into it)."""
+
+    @abc.abstractmethod
+    def withdrawn_consents(self, purpose: str) -> list[Any]:
+        """Every person (their current learner id, merges applied) whose latest decision for
+        ``purpose`` is a withdrawal, oldest withdrawal first."""
+
+
+class PrivacyStore(StoreThread, Protocol):
+    """Retention and erasure (hub.privacy): pseudonymised event rows, each listed in ``erased_events``
+    under the ``privacy.erased`` record of the ledger that erased it, and each erasure's progress."""
+
+    @abc.abstractmethod
+    def learner_last_events(self) -> list[dict[str, Any]]:
+        """For each learner id events were linked to: ``learner_id``, ``last_us`` (its last event),
+        ``funnel_us`` (its last ``prospect.*`` event) and ``evidence_us`` (its last event that is neither
+        a funnel trace nor an access log), in microseconds since the epoch (None: none)."""
+
+    @abc.abstractmethod
+    def learners_funded_by(self, funders: list[str]) -> set[str]:
+        """The learner keys with a funding decision from one of ``funders``."""
+
+    @abc.abstractmethod
+    def erasable_events(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
+        """The events of ``learner_ids`` up to ``until_seq`` not erased yet, each with its ``learner_key``."""
+
+    @abc.abstractmethod
+    def erasable_access_events(self, *, before_us: int, until_seq: int, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` ``access.*`` events older than ``before_us``, up to ``until_seq``, not erased yet."""
+
+    @abc.abstractmethod
+    def erased_seqs(self, first_seq: int, last_seq: int) -> dict[int, str]:
+        """The erased events from ``first_seq`` to ``last_seq``: seq -> id of the erasing record."""
+
+    @abc.abstractmethod
+    def unapplied_erasure_records(self) -> list[dict[str, Any]]:
+        """The hub's ``privacy.erased`` events whose erasure was not applied (a run stopped in between)."""
+
+    @abc.abstractmethod
+    def unfinished_erasures(self) -> list[dict[str, Any]]:
+        """Erasures applied whose blobs and journeys are not done yet: ``record``, ``learner_id``, ``kind``, ``blobs``."""
+
+    @abc.abstractmethod
+    def erased_persons(self) -> set[str]:
+        """The learner ids pseudonymised as a whole."""
+
+    @abc.abstractmethod
+    def erasure_totals(self) -> dict[str, Any]:
+        """``records`` by kind, erased ``events``, ``unfinished`` erasures."""
+
+    @abc.abstractmethod
+    def blob_referenced(self, sha256: str) -> bool:
+        """Whether an event row still names blob ``sha256``."""
+
+    @abc.abstractmethod
+    def apply_erasures(self, erasures: list[dict[str, Any]], *, at: float) -> list[str]:
+        """In one transaction, for each erasure (``record``, ``learner_id``, ``kind``, ``rows``, ``blobs``,
+        ``person``): rewrite its ``rows`` (``(seq, learner, data, evidence, learner_key)``), list them as
+        erased by its record, and when ``person`` (learner ids) is given pseudonymise them in the registry,
+        funding index, conflicts, journeys and web accounts. Records applied already are skipped; returns
+        the records this call applied."""
+
+    @abc.abstractmethod
+    def finish_erasures(self, records: list[str], *, at: float) -> None:
+        """Mark erasures finished (their blobs removed and journeys re-projected)."""
+
 class Store(LedgerStore, BlockStore, JourneyStore, SourceSinkStore, DeliveryStore, DeadLetterStore,
-            LearnerStore, JobStore, AccountStore, AuditLinkStore):
+            LearnerStore, JobStore, AccountStore, AuditLinkStore, ConsentStore, PrivacyStore):
     """Storage for the ledger, outbox, cursors, dead letters, sink states and job leases: every
     part above, plus the schema's lifecycle and the worker thread the store runs on."""
 

@@ -45,6 +45,11 @@ class SqlDialect(Store):
         """A transaction that changes the learner registry, serialised with ingest."""
 
     @abc.abstractmethod
+    def _json_text(self, column: str, key: str) -> str:
+        """The SQL expression of the text value of top-level ``key`` in the JSON text ``column``
+        (``key``: a checked identifier, never input)."""
+
+    @abc.abstractmethod
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         """The condition "``column`` is one of ``values``" and its parameters."""
 

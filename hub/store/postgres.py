@@ -39,7 +39,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import psycopg
 from psycopg.rows import dict_row
 
-from hub.store.base import event_dict, split_batch, Claimed, EventRow, IngestResult
+from hub.store.base import event_dict, split_batch, withhold_rows, Claimed, EventRow, IngestResult
 from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
 
@@ -94,6 +94,9 @@ class PostgresStore(SqlStore):
             self._lock_append()
             yield
 
+    def _json_text(self, column: str, key: str) -> str:
+        return f"({column}::jsonb ->> '{key}')"
+
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} = ANY(?::{sql_type}[])", [list(values)]
 
@@ -124,19 +127,19 @@ class PostgresStore(SqlStore):
 
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None) -> IngestResult:
+    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None, withhold=None) -> IngestResult:
         conn = self.conn
-        ids: list[str] = []
+        ids: list[str | None] = []
         new: list[bool] = []
-        outbox_rows = 0
+        outbox_rows, withheld = 0, {}
         with conn.transaction():
             if rows:
                 self._lock_append()
                 existing = self._existing_ids({(r.source, r.source_id) for r in rows})
                 ids, new, fresh = split_batch(rows, existing)
                 seqs: dict[str, int] = {}
-                if fresh and learners is not None:
-                    self._resolve_learners(fresh, learners)
+                fresh, withheld = withhold_rows(ids, new, fresh, self._link_and_gate(fresh, learners, withhold))
+                kept_out = {rows[index].id for index in withheld}
                 while fresh:
                     try:
                         with conn.transaction():  # a savepoint: undone if a key was taken meanwhile
@@ -148,10 +151,15 @@ class PostgresStore(SqlStore):
                         # Only a writer that bypasses the append lock gets here: its rows won.
                         existing.update(self._existing_ids({(r.source, r.source_id) for r in taken.rows}))
                         ids, new, fresh = split_batch(rows, existing)
+                        fresh = [r for r in fresh if r.id not in kept_out]
+                        for index, event_id in enumerate(ids):
+                            if event_id in kept_out:
+                                ids[index], new[index] = None, False
                 if fresh:
                     self._index_funding(fresh)
+                    self._index_consents(fresh)
                     if route is not None:
-                        targets = route(fresh, self._funders_for)
+                        targets = route(fresh, self._funders_for, self._consent_decisions)
                         outbox = [
                             (seqs[r.id], sink, route_name)
                             for r, pairs in zip(fresh, targets)
@@ -173,7 +181,7 @@ class PostgresStore(SqlStore):
                 self._insert_rows("rejects", ("source", "stage", "source_id", "error", "payload"),
                                   [(r.source, r.stage, r.source_id, r.error, r.payload) for r in rejects],
                                   created_at=time.time())
-        return IngestResult(ids, new, outbox_rows, len(rejects))
+        return IngestResult(ids, new, outbox_rows, len(rejects), withheld)
 
     def _store_resolution(self, resolution) -> None:
         now = time.time()

@@ -3,7 +3,8 @@
 Written once with ``?`` placeholders over the hooks of :class:`hub.store.dialect.SqlDialect`, by
 concern: the learner registry (:mod:`hub.store.sql_learners`), the outbox and dead letters
 (:mod:`hub.store.sql_outbox`), the web app's accounts (:mod:`hub.store.sql_accounts`), the auditors' links
-(:mod:`hub.store.sql_audit_links`), and here
+(:mod:`hub.store.sql_audit_links`), the consent decisions (:mod:`hub.store.sql_consents`), retention
+and erasure (:mod:`hub.store.sql_privacy`), and here
 the ledger reads, blocks, journeys, sources and sinks, job runs and leases. ``SQLiteStore`` and ``PostgresStore`` keep only what really differs: the schema
 and migrations, ingest, claiming deliveries, bulk journey writes and snapshots.
 """
@@ -11,17 +12,20 @@ and migrations, ingest, claiming deliveries, bulk journey writes and snapshots.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterator
 
 from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
 from hub.store.sql_accounts import SqlAccounts
 from hub.store.sql_audit_links import SqlAuditLinks
+from hub.store.sql_consents import SqlConsents
 from hub.store.sql_learners import SqlLearnerRegistry
 from hub.store.sql_outbox import SqlOutbox
+from hub.store.sql_privacy import SqlPrivacy
 
 
-class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks):
+class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlConsents, SqlPrivacy):
     """The shared methods of the SQL stores; a dialect subclass completes it."""
 
     # ------------------------------------------------------------------ reading the ledger
@@ -141,14 +145,28 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks):
         return [event_dict(r) for r in self._execute(
             f"SELECT * FROM events WHERE {condition} AND seq <= ? ORDER BY seq", [*params, until_seq])]
 
-    def learner_events_page(self, learner_ids: list[str], *, action: str, after_seq: int,
+    def learner_events_page(self, learner_ids: list[str], *, action: str | None, after_seq: int,
                             limit: int) -> list[dict[str, Any]]:
         if not learner_ids:
             return []
         condition, params = self._in("learner_id", learner_ids)
-        rows = self._execute(f"SELECT * FROM events WHERE {condition} AND (action = ? OR action IS NULL) AND seq > ? "
-                             "ORDER BY seq LIMIT ?", [*params, action, after_seq, limit]).fetchall()
+        if action is not None:
+            condition, params = f"{condition} AND (action = ? OR action IS NULL)", [*params, action]
+        rows = self._execute(f"SELECT * FROM events WHERE {condition} AND seq > ? ORDER BY seq LIMIT ?",
+                             [*params, after_seq, limit]).fetchall()
         return [{**event_dict(r), "learner_key": r["learner_key"]} for r in rows]
+
+    def events_naming(self, types: list[str], key: str, values: list[str], *, after_seq: int = 0,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+            raise ValueError(f"not a data field name: {key!r}")
+        if not types or not values:
+            return []
+        by_type, type_params = self._in("type", types)
+        by_value, value_params = self._in(self._json_text("data", key), values)
+        return [event_dict(r) for r in self._execute(
+            f"SELECT * FROM events WHERE {by_type} AND {by_value} AND seq > ? ORDER BY seq LIMIT ?",
+            [*type_params, *value_params, after_seq, limit])]
 
     def action_events(self, action: str, *, types: list[str], until_seq: int) -> list[dict[str, Any]]:
         condition, params = self._in("type", types)

@@ -19,18 +19,47 @@ class SqlLearnerRegistry(SqlDialect):
     def _store_resolution(self, resolution: Any) -> None:
         """Insert what the learner resolver created (learners, keys, conflicts): the dialect's bulk insert."""
 
-    def _resolve_learners(self, rows: list[EventRow], resolver) -> None:
-        """Link ``rows`` to learners (creating learners, keys and conflicts): part of ingest."""
-        resolution = resolver.resolve(
+    def _resolve_learners(self, rows: list[EventRow], resolver, withhold=None) -> dict[str, str]:
+        """Link ``rows`` to learners (creating learners, keys and conflicts): part of ingest.
+
+        With ``withhold`` (the consent gate), the rows it refuses once linked are left out and the
+        others linked again without them, so that a withheld event creates no learner, key nor
+        conflict; the refused rows' ids with their reasons."""
+        resolution = self._resolution(rows, resolver)
+        learner_ids = resolution.learner_ids
+        refused: dict[str, str] = {}
+        if withhold is not None:
+            for row, learner_id in zip(rows, learner_ids):
+                row.learner_id = learner_id
+            refused = withhold(rows, self._consent_decisions)
+            if refused:
+                kept = [(r, i) for r, i in zip(rows, learner_ids) if r.id not in refused]
+                rows, learner_ids = [r for r, _ in kept], [i for _, i in kept]
+                if resolution.new_learners or resolution.new_keys or resolution.conflicts:
+                    resolution = self._resolution(rows, resolver)  # what the withheld rows brought goes
+                    learner_ids = resolution.learner_ids
+        self._store_resolution(resolution)
+        for row, learner_id in zip(rows, learner_ids):
+            row.learner_id = learner_id
+            if learner_id is not None:
+                row.learner_key = learner_id
+        return refused
+
+    def _resolution(self, rows: list[EventRow], resolver):
+        return resolver.resolve(
             [(r.id, r.source, r.learner_ref if r.learner_ref is not None else (json.loads(r.learner) if r.learner else None))
              for r in rows],
             self._key_owners, self._learner_kinds, self._separations,
         )
-        self._store_resolution(resolution)
-        for row, learner_id in zip(rows, resolution.learner_ids):
-            row.learner_id = learner_id
-            if learner_id is not None:
-                row.learner_key = learner_id
+
+    def _link_and_gate(self, fresh: list[EventRow], learners, withhold) -> dict[str, str]:
+        """Part of ingest: link ``fresh`` to learners when a resolver is given, and the ids of the
+        rows the consent gate refuses (with their reasons)."""
+        if not fresh:
+            return {}
+        if learners is not None:
+            return self._resolve_learners(fresh, learners, withhold)
+        return withhold(fresh, self._consent_decisions) if withhold is not None else {}
 
     def _key_owners(self, keys: list[str]) -> dict[str, str]:
         return {r["key"]: r["learner_id"]
@@ -73,6 +102,14 @@ class SqlLearnerRegistry(SqlDialect):
             f"SELECT key FROM learner_keys WHERE learner_id = ? ORDER BY key{self.binary_order}", (learner_id,))]
         return {"id": learner_id, "name": row["name"], "email": row["email"], "keys": keys,
                 "merged": self.learner_aliases(learner_id)}
+
+    def rectify_learner(self, learner_id: str, field: str, value: str) -> bool:
+        if field not in ("name", "email"):
+            raise ValueError(f"cannot rectify {field!r}: only name and email are held in the learner registry")
+        with self._registry_transaction():
+            cursor = self._execute(f"UPDATE learners SET {field} = ? WHERE id = ?",
+                                   (value, self.canonical_learner(learner_id)))
+        return cursor.rowcount > 0
 
     def learner_aliases(self, learner_id: str) -> list[str]:
         return [r["alias"] for r in self._execute(

@@ -87,6 +87,23 @@ class SqlOutbox(SqlDialect):
                 out.append(self._reject(r))
         return out
 
+    def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:
+        out: list[DeadLetter] = []
+        if learner_ids:
+            condition, params = self._in("e.learner_id", learner_ids)
+            for r in self._execute(
+                f"SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                f"WHERE o.state = 'dead' AND {condition} ORDER BY o.id LIMIT ?", [*params, limit],
+            ):
+                out.append(self._dead_delivery(r))
+        patterns = [_like(n) for n in dict.fromkeys(needles) if n]
+        if patterns:
+            where = " OR ".join("payload LIKE ? ESCAPE '!'" for _ in patterns)
+            for r in self._execute(f"SELECT * FROM rejects WHERE replayed_at IS NULL AND ({where}) ORDER BY id LIMIT ?",
+                                   [*patterns, limit]):
+                out.append(self._reject(r))
+        return out
+
     def dead_letter(self, letter_id: str) -> DeadLetter | None:
         kind, _, number = letter_id.partition(":")
         if kind not in ("o", "r") or not (number.isascii() and number.isdigit() and len(number) <= 18):
@@ -158,3 +175,8 @@ class SqlOutbox(SqlDialect):
                 self._execute(f"UPDATE rejects SET replayed_at = ?, replay_error = NULL WHERE {condition}", [at, *params])
             else:
                 self._execute(f"UPDATE rejects SET replay_error = ? WHERE {condition}", [error, *params])
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (its own ``%``, ``_`` and ``!`` escaped with ``!``)."""
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"

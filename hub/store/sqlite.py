@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from hub.store.base import event_dict, split_batch, Claimed, EventRow, IngestResult
+from hub.store.base import event_dict, split_batch, withhold_rows, Claimed, EventRow, IngestResult
 from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
 
@@ -72,6 +72,9 @@ class SQLiteStore(SqlStore):
     _write = _tx
     _registry_transaction = _tx
 
+    def _json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
@@ -107,14 +110,13 @@ class SQLiteStore(SqlStore):
         return row[0] or 0
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None) -> IngestResult:
+    def ingest(self, rows, route, *, source_cursor=None, rejects=(), learners=None, withhold=None) -> IngestResult:
         conn = self.conn
         with self._tx():
             ids, new, fresh = split_batch(rows, self._existing_ids(rows))
-            outbox_rows = 0
+            outbox_rows, withheld = 0, {}
+            fresh, withheld = withhold_rows(ids, new, fresh, self._link_and_gate(fresh, learners, withhold))
             if fresh:
-                if learners is not None:
-                    self._resolve_learners(fresh, learners)
                 cur = conn.execute("SELECT coalesce(max(seq), 0) FROM events")
                 first_seq = cur.fetchone()[0] + 1
                 conn.executemany(
@@ -127,8 +129,9 @@ class SQLiteStore(SqlStore):
                     ],
                 )
                 self._index_funding(fresh)
+                self._index_consents(fresh)
                 if route is not None:
-                    targets = route(fresh, self._funders_for)
+                    targets = route(fresh, self._funders_for, self._consent_decisions)
                     now = time.time()
                     outbox = [
                         (first_seq + i, sink, route_name, now, now)
@@ -149,7 +152,7 @@ class SQLiteStore(SqlStore):
                     "INSERT INTO rejects (source, stage, source_id, error, payload, created_at) VALUES (?,?,?,?,?,?)",
                     [(r.source, r.stage, r.source_id, r.error, r.payload, now) for r in rejects],
                 )
-        return IngestResult(ids, new, outbox_rows, len(rejects))
+        return IngestResult(ids, new, outbox_rows, len(rejects), withheld)
 
     def _store_resolution(self, resolution) -> None:
         conn = self.conn

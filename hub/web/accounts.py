@@ -4,7 +4,9 @@ Every change an administrator makes is an ``admin.action`` event (without the se
 every sign-in, successful or not, is an ``access.sign_in`` event and every sign-out an
 ``access.sign_out`` event, through the one door to the ledger (``append``: ``Hub.append``).
 Failures are counted per e-mail address and per client address (hub.store AccountStore); past
-the limit, sign-in is locked out for a while whatever is typed.
+the limit, sign-in is locked out for a while whatever is typed. The other ways in use the same
+counters and events: a link asked for by e-mail (step ``email_link``, hub.web.sign_in_links) and
+the organisation's OpenID Connect provider (step ``oidc``, hub.web.oidc).
 """
 
 from __future__ import annotations
@@ -204,25 +206,103 @@ class Accounts:
         await self._record(account["email"], account, "success", step, None, remote)
         return SignInStep(True, account)
 
+    async def link_requested(self, email: str, remote: str | None) -> SignInStep:
+        """A sign-in link asked for ``email``: refused while the address or the client is locked out,
+        else counted like a failure (so that asking again and again locks out too); the same work
+        whether or not an account has the address. The link itself is sent by hub.web.sign_in_links."""
+        typed = email.strip().lower()[:320] or "(empty)"
+        keys = [f"email:{typed}", f"ip:{remote or 'unknown'}"]
+        locked = await self.store.call(self.store.login_lock, keys, now=time.time())
+        if locked:
+            await self._record(typed, None, "failure", "email_link", "locked", remote)
+            return SignInStep(False, reason="locked", locked_until=locked)
+        await self._count(keys)  # this one goes out; the next ones wait for the end of a lockout it starts
+        return SignInStep(True)
+
+    async def link_refused(self, email: str, account: dict[str, Any] | None, reason: str, remote: str | None) -> None:
+        """No link is sent for ``email`` (no account, not a learner, disabled): recorded."""
+        await self._record(email.strip().lower()[:320] or "(empty)", account, "failure", "email_link", reason, remote)
+
+    async def check_link(self, account_id: str | None, remote: str | None) -> SignInStep:
+        """A sign-in link taken (``account_id``), or one unknown, expired or used already (None)."""
+        account = await self.store.call(self.store.account, account_id) if account_id else None
+        keys = [f"email:{account['email'] if account else '(link)'}", f"ip:{remote or 'unknown'}"]
+        locked = await self.store.call(self.store.login_lock, keys[1:], now=time.time())
+        if locked:
+            await self._record(account["email"] if account else "(link)", account, "failure", "email_link", "locked", remote)
+            return SignInStep(False, reason="locked", locked_until=locked)
+        if account is None:
+            until = await self._count(keys[1:], per_address=True)
+            await self._record("(link)", None, "failure", "email_link", "bad_link", remote)
+            return SignInStep(False, reason="locked" if until else "bad_link", locked_until=until)
+        return await self._signed_in_by(account, "email_link", keys, remote, allowed_roles=("learner",))
+
+    async def check_oidc(self, email: str | None, remote: str | None, *, allowed_roles: tuple[str, ...],
+                         require_code: bool) -> SignInStep:
+        """The provider vouched for ``email`` (its ID token checked by hub.web.oidc): the account that
+        has this address, if it exists, is enabled and of an allowed role. The provider's own
+        multi-factor authentication stands in for the TOTP code unless ``require_code``."""
+        account = await self.store.call(self.store.account_by_email, email) if email else None
+        keys = [f"email:{email}", f"ip:{remote or 'unknown'}"]
+        locked = await self.store.call(self.store.login_lock, keys[1:], now=time.time())
+        if locked:
+            await self._record(email or "(unknown)", account, "failure", "oidc", "locked", remote)
+            return SignInStep(False, reason="locked", locked_until=locked)
+        if account is None:
+            await self._record(email or "(unknown)", None, "failure", "oidc", "unknown_email", remote)
+            return SignInStep(False, reason="unknown_email")
+        return await self._signed_in_by(account, "oidc", keys, remote, allowed_roles=allowed_roles,
+                                        require_code=require_code)
+
+    async def oidc_refused(self, email: str | None, reason: str, detail: str, remote: str | None) -> None:
+        """The provider's answer did not hold (state, ID token, unverified address): recorded, and
+        counted against the client's address."""
+        await self._count([f"ip:{remote or 'unknown'}"], per_address=True)
+        await self._record(email or "(unknown)", None, "failure", "oidc", reason, remote, detail=detail)
+
+    async def _signed_in_by(self, account: dict[str, Any], step: str, keys: list[str], remote: str | None, *,
+                            allowed_roles: tuple[str, ...], require_code: bool = True) -> SignInStep:
+        if account["disabled_at"] is not None:
+            await self._record(account["email"], account, "failure", step, "disabled", remote)
+            return SignInStep(False, account, reason="disabled")
+        if account["role"] not in allowed_roles:
+            reason = "not_learner" if step == "email_link" else "role_not_allowed"
+            await self._record(account["email"], account, "failure", step, reason, remote)
+            return SignInStep(False, account, reason=reason)
+        if account["totp_secret"] and require_code:
+            return SignInStep(True, account, needs_code=True)
+        await self.store.call(self.store.clear_login_failures, keys[:1])
+        await self._record(account["email"], account, "success", step, None, remote)
+        return SignInStep(True, account)
+
+    async def _count(self, keys: list[str], *, per_address: bool = False) -> float | None:
+        """Count a failure against ``keys`` (``email:…`` then ``ip:…``, or ``ip:…`` alone with
+        ``per_address``); until when one of them is locked, if this locked it."""
+        limits, now = self.limits, time.time()
+        email_keys, address_keys = ([], keys) if per_address else (keys[:1], keys[1:])
+        locked = by_address = None
+        if email_keys:
+            locked = await self.store.call(self.store.record_login_failure, email_keys, now=now, window=limits.window,
+                                           limit=limits.max_failures, lockout=limits.lockout)
+        if address_keys:
+            by_address = await self.store.call(self.store.record_login_failure, address_keys, now=now,
+                                               window=limits.window, limit=limits.max_failures * PER_ADDRESS_FACTOR,
+                                               lockout=limits.lockout)
+        return max(filter(None, (locked, by_address)), default=None)
+
     async def _failed(self, email, account, step, reason, remote, keys) -> SignInStep:
-        limits = self.limits
-        now = time.time()
-        locked = await self.store.call(self.store.record_login_failure, keys[:1], now=now, window=limits.window,
-                                       limit=limits.max_failures, lockout=limits.lockout)
-        by_address = await self.store.call(self.store.record_login_failure, keys[1:], now=now, window=limits.window,
-                                           limit=limits.max_failures * PER_ADDRESS_FACTOR, lockout=limits.lockout)
+        until = await self._count(keys)
         await self._record(email, account, "failure", step, reason, remote)
-        until = max(filter(None, (locked, by_address)), default=None)
         return SignInStep(False, account, reason="locked" if until else reason, locked_until=until)
 
     async def _record(self, email: str, account: dict[str, Any] | None, outcome: str, step: str,
-                      reason: str | None, remote: str | None) -> None:
+                      reason: str | None, remote: str | None, *, detail: str | None = None) -> None:
         await self.append([{
             "type": "access.sign_in", "occurred_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             "source_id": new_ulid(),
             "data": {"email": email, "account": account["id"] if account else None,
                      "role": account["role"] if account else None, "outcome": outcome, "step": step,
-                     "reason": reason, "remote": remote},
+                     "reason": reason, "remote": remote} | ({"detail": detail[:200]} if detail else {}),
         }], source="hub")
 
     async def record_sign_out(self, account: dict[str, Any] | Any, remote: str | None) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.web import (PREFIX, headers, routes_audit, routes_audit_links, routes_auth, routes_funder, routes_home,
-                     routes_learner, routes_manager, routes_operations, routes_trainer, static)
+from hub.web import (PREFIX, headers, routes_audit, routes_audit_links, routes_auth, routes_email_link, routes_followup,
+                     routes_funder, routes_home, routes_insights, routes_learner, routes_learner_data, routes_manager,
+                     routes_oidc, routes_operations, routes_trainer, static)
 from hub.web.context import CONTEXT, WebContext, session_and_csrf
 from hub.web.declared import apply_declared
 
@@ -21,13 +22,16 @@ def build_web_app(hub: Any) -> web.Application:
     """The sub-application of every web page (see hub.runtime.server.build_app)."""
     app = web.Application(middlewares=[headers.security_headers, session_and_csrf])
     app[CONTEXT] = WebContext(hub)
-    for module in (routes_auth, routes_home, routes_trainer, routes_learner, routes_funder, routes_manager, routes_operations,
+    for module in (routes_auth, routes_email_link, routes_oidc, routes_home, routes_trainer, routes_followup,
+                   routes_learner, routes_learner_data, routes_funder, routes_manager, routes_insights, routes_operations,
                    routes_audit, routes_audit_links, static):
         app.add_routes(module.ROUTES)
 
     async def stop_watcher(_app: web.Application) -> None:
         if "watcher" in vars(app[CONTEXT]):
             await app[CONTEXT].watcher.stop()
+        if vars(app[CONTEXT]).get("sign_in_links") is not None:
+            await app[CONTEXT].sign_in_links.wait()  # the links being sent go out before the store closes
 
     async def apply_declared_accounts(_app: web.Application) -> None:
         """When the daemon starts: the accounts hub.web.accounts declares (hub.web.declared)."""

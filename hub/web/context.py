@@ -19,8 +19,10 @@ from hub.web import PREFIX, csrf, i18n
 from hub.web.accounts import Accounts, Limits
 from hub.web.guard import PRINCIPAL
 from hub.web.live import LedgerWatcher
+from hub.web.oidc import OidcClient
 from hub.web.roles import Principal, Scopes
 from hub.web.sessions import Sessions, load_secret, set_cookie
+from hub.web.sign_in_links import SignInLinks
 
 PENDING = web.RequestKey("pending_session", dict)
 ANON_CSRF = web.RequestKey("anonymous_csrf", str)
@@ -51,6 +53,21 @@ class WebContext:
     def sessions(self) -> Sessions:
         return Sessions(self.hub.store, self.secret, lifetime=self.settings.session_lifetime.total_seconds(),
                         idle=self.settings.session_idle.total_seconds())
+
+    @functools.cached_property
+    def sign_in_links(self) -> SignInLinks | None:
+        """Sign-in links by e-mail, when hub.web.email_link is enabled."""
+        if not self.settings.email_link.enabled:
+            return None
+        return SignInLinks(self.settings.email_link, self.accounts, self.sessions,
+                           organisation=self.hub.config.hub.name, log=self.hub.log.bind(component="web"))
+
+    @functools.cached_property
+    def oidc(self) -> OidcClient | None:
+        """The organisation's OpenID Connect provider, when hub.web.oidc is enabled."""
+        if self.settings.oidc is None or not self.settings.oidc.enabled:
+            return None
+        return OidcClient(self.settings.oidc, self.hub._http_session, self.secret)
 
     @functools.cached_property
     def watcher(self) -> LedgerWatcher:

@@ -1,18 +1,23 @@
 """The manager's pages: the training actions of its scope with their figures, one action's
-enrolments and proof gaps (with what closes each), one enrolment's ``--explain`` trail, and the
-events behind it, read-only. An admin sees every action. Whatever is outside the scope — an
+enrolments and proof gaps (with what closes each) and its drifting learners and alerts with their
+follow-ups (hub.web.followup; its forms post to the trainer's follow-up route), one enrolment's
+``--explain`` trail, and the events behind it, read-only. An admin sees every action. Whatever is outside the scope — an
 action, an enrolment, an event — answers 404, exactly as one that does not exist."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
+from hub.journeys.drift import RECENT_HALF_DAYS, weekly_attendance
 from hub.journeys.foad import hours
 from hub.risk.listing import flagged
+from hub.web.charted import attendance_chart, hours_chart
 from hub.web.context import context, render
+from hub.web.followup import NOTE_MAX, FollowedAction, followed, local_time
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
 
@@ -30,7 +35,7 @@ def _not_found(what: str) -> web.HTTPNotFound:
 @requires(*ROLES)
 async def actions(request: web.Request) -> web.Response:
     found = await managed_actions(context(request).hub, request[PRINCIPAL], _today(request))
-    return render(request, "manager_actions.html", actions=found)
+    return render(request, "manager_actions.html", actions=found, hours_chart=hours_chart)
 
 
 @requires(*ROLES)
@@ -38,8 +43,18 @@ async def action(request: web.Request) -> web.Response:
     found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request))
     if found is None:
         raise _not_found("training action")
-    risk = await flagged(context(request).hub, [found.action_id])
-    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, risk=risk, risk_links=True)
+    hub = context(request).hub
+    now = dt.datetime.now(dt.timezone.utc)
+    pairs = [(e.report, e.alerts) for e in found.enrolments]
+    follow = FollowedAction(found.action_id, found.title, followed(pairs, hub.config, now))
+    weeks = weekly_attendance([e.report for e in found.enrolments], now, hub.config.timezone)
+    risk = await flagged(hub, [found.action_id])
+    return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, f=follow, level=3,
+                  risk=risk, risk_links=True,
+                  weeks=weeks, attendance_chart=attendance_chart,
+                  back=request.path, note_max=NOTE_MAX, recent_half_days=RECENT_HALF_DAYS,
+                  when=functools.partial(local_time, tz=hub.config.timezone),
+                  error=None, failed=None, typed="")
 
 
 @requires(*ROLES)

@@ -23,15 +23,14 @@ import time
 
 from aiohttp import web
 
-from hub.charts import bar_chart
 from hub.delivery.dlq import replay_now
 from hub.errors import HubError
 from hub.ingest.audit import record_admin_action
 from hub.delivery.connector_health import connectors_health
-from hub.web.context import LANGUAGE, context, render
+from hub.web.charted import backlog_chart
+from hub.web.context import context, render
 from hub.web.exported import configured_exports, export_file
 from hub.web.guard import PRINCIPAL, requires
-from hub.web.i18n import number, translator
 from hub.web.roles import Principal
 
 MANAGERS = ("manager", "admin")
@@ -121,13 +120,8 @@ async def replay(request: web.Request) -> web.Response:
 async def connectors(request: web.Request) -> web.Response:
     ctx = context(request)
     found = await connectors_health(ctx.hub, await ctx.connector_checks())
-    language = request.get(LANGUAGE, "fr")
-    _ = translator(language)
-    backlog = [(c.name, float(c.backlog)) for c in found if c.enabled]
-    chart = bar_chart(_("ops.backlog_chart"), backlog, chart_id="backlog-chart", unit="",
-                      fmt=lambda v: str(number(int(v), language))) if backlog else ""
     fragment = bool(request.headers.get("HX-Request"))
-    return render(request, "connectors_panel.html" if fragment else "connectors.html", connectors=found, chart=chart,
+    return render(request, "connectors_panel.html" if fragment else "connectors.html", connectors=found, backlog_chart=backlog_chart,
                   now=time.time(), when=_when(request), refresh=REFRESH_SECONDS)
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.risk.listing import flagged
 from hub.web import headers
+from hub.web.charted import week_chart
 from hub.web.context import context, render
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.today import action_week, week_of
@@ -43,7 +44,7 @@ async def _view(request: web.Request) -> dict:
     monday, sunday = week_of(day)
     return {"weeks": weeks, "day": day, "today": today, "monday": monday, "sunday": sunday, "action": only or "",
             "previous": (day - dt.timedelta(days=7)).isoformat(), "next_week": (day + dt.timedelta(days=7)).isoformat(),
-            "all_actions": principal.actions_in(list(config.model.actions))}
+            "all_actions": principal.actions_in(list(config.model.actions)), "week_chart": week_chart}
 
 
 @requires(*ROLES)

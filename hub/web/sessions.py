@@ -6,6 +6,11 @@ account, stage (``code``: the password was right, the second factor is awaited; 
 token, expiry and revocation. Revoking a session (sign-out, a new password, a disabled account)
 takes effect at the next request.
 
+A sign-in link sent by e-mail (hub.web.sign_in_links) is kept the same way, at stage ``link``: its
+256-bit token is in the link only, the store has its SHA-256; taking it revokes it (once: the
+store's conditional update), and it expires. A new password or a disabled account revokes the
+account's links with its sessions. A link is never a session: :meth:`Sessions.current` ignores it.
+
 The cookie is ``HttpOnly``, ``SameSite=Lax``, ``Path=/app/`` and ``Secure``, except on a plain
 ``http://127.0.0.1`` request from 127.0.0.1 (a developer's machine; a browser keeps no Secure
 cookie there): behind a TLS-terminating proxy on the same host, the Host header names the public
@@ -29,6 +34,8 @@ COOKIE = "parcours_session"
 CODE_STAGE_SECONDS = 300  # time allowed to type the second factor
 TOUCH_EVERY = 60  # last_seen_at is written at most once a minute per session
 LOOPBACK = "127.0.0.1"
+SESSION_STAGES = ("code", "full")
+LINK_STAGE = "link"
 
 
 def load_secret(configured: str | None, data_dir: Path) -> bytes:
@@ -93,7 +100,7 @@ class Sessions:
             return None
         row = await self.store.call(self.store.web_session, session_id(token))
         now = time.time()
-        if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
+        if row is None or row["revoked_at"] is not None or row["expires_at"] <= now or row["stage"] not in SESSION_STAGES:
             return None
         if row["stage"] == "full" and row["last_seen_at"] + self.idle <= now:
             await self.revoke(row["id"])
@@ -101,6 +108,32 @@ class Sessions:
         if row["last_seen_at"] + TOUCH_EVERY <= now:
             await self.store.call(self.store.update_web_session, row["id"], last_seen_at=now)
         return row
+
+    async def open_link(self, account_id: str, lifetime: float) -> str:
+        """A new sign-in link's token (256 bits) for the account, valid ``lifetime`` seconds."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        await self.store.call(self.store.add_web_session, {
+            "id": session_id(token), "account_id": account_id, "stage": LINK_STAGE, "csrf": "-", "created_at": now,
+            "last_seen_at": now, "expires_at": now + lifetime, "remote": None})
+        return token
+
+    async def link(self, token: str) -> dict[str, Any] | None:
+        """The live link of ``token`` (not taken, not expired), or None."""
+        if not token or len(token) > 100:
+            return None
+        row = await self.store.call(self.store.web_session, session_id(token))
+        if row is None or row["stage"] != LINK_STAGE or row["revoked_at"] is not None or row["expires_at"] <= time.time():
+            return None
+        return row
+
+    async def take_link(self, token: str) -> str | None:
+        """Use the link of ``token`` up: its account id, or None when it is unknown, expired or taken
+        already (of two requests at once, one only gets it)."""
+        row = await self.link(token)
+        if row is None or not await self.store.call(self.store.update_web_session, row["id"], revoked_at=time.time()):
+            return None
+        return row["account_id"]
 
     async def revoke(self, sid: str) -> None:
         await self.store.call(self.store.update_web_session, sid, revoked_at=time.time())

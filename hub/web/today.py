@@ -69,6 +69,13 @@ class ActionWeek:
     rows: list[Row]
     day: list[DaySummary]
 
+    def counts(self) -> list[tuple[Column, int, int, int]]:
+        """Each half-day of the week that expects a signature, with how many learners signed, lack
+        the trainer's co-signature, and have not signed (yet): the week's chart and its table."""
+        return [(c, *(sum(1 for row in self.rows if row.cells.get(c.key) in group)
+                      for group in (SIGNED, {"signed_without_trainer"}, NOT_SIGNED)))
+                for c in self.columns if c.modality != "foad_asynchrone"]
+
 
 def action_week(action_id: str, action, reports, day: dt.date) -> ActionWeek:
     """The week of ``day`` for one action (``action``: its TrainingAction; ``reports``: its

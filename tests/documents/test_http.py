@@ -89,3 +89,24 @@ async def test_public_keys_document(served):
     assert [k["status"] for k in document["keys"]] == ["retired", "active"]
     assert set(parse_keys_document(document)) == {k.kid for k in ring.public_keys()}
     assert "PRIVATE" not in (await r.text() if False else str(document))
+
+
+async def test_a_document_replaced_after_a_rectification_says_so_on_the_public_page(served):
+    from hub.rights.rectify import rectify_learner
+
+    hub, client = served
+    old = await issue(hub, "Chloé N'Diaye")
+    result = await rectify_learner(services_of(hub), old.learner_id, "name", "Chloé N'Diaye-Martin",
+                                   "nom d'usage (demande écrite du 2 décembre)", actor="dpo")
+    (new,) = [d for d in result["reissued"] if "id" in d]
+    async with client.get(path_of(old.url), headers={"Accept": "text/html"}) as r:
+        page = await r.text()
+    assert (f"Document authentique mais remplacé par le document n° {new['id']} "
+            "(motif : rectification des données de l&#x27;apprenant)") in page
+    assert "demande écrite" not in page, "the request's own words are not published"
+    async with client.get(path_of(old.url), params={"format": "json"}) as r:
+        body = await r.json()
+    assert body["status"] == "superseded" and body["superseded_by"] == new["id"]
+    assert body["superseded_reason"] == "rectification"
+    async with client.get(path_of(new["url"]), params={"format": "json"}) as r:
+        assert (await r.json())["status"] == "valid"

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import re
 
+import pytest
+
 from hub.documents import DOCUMENT_TYPES
 from hub.documents import payload as P
 from hub.documents.issue import issue_documents, revoke_document
@@ -231,3 +233,15 @@ async def test_apostrophes_accents_and_a_very_long_name_render(demo_hub, tmp_pat
     embedded, _ = read_embedded(pdf)
     assert embedded["fields"]["learner"] == LONG
     assert json.loads(P.canonical(embedded["fields"]))["learner"] == LONG
+
+
+def test_render_workers_zero_means_one_per_core():
+    import os
+
+    from hub.documents.issue import render_workers
+    from hub.errors import HubError
+
+    assert render_workers(0) == len(os.sched_getaffinity(0))
+    assert render_workers(3) == 3
+    with pytest.raises(HubError, match="jobs must be 0"):
+        render_workers(-1)

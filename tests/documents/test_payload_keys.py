@@ -104,6 +104,27 @@ def test_verification_url_round_trip_and_qr_version():
     assert P.make_qr(url).version <= P.QR_MAX_VERSION
 
 
+def test_qr_code_modules_read_back_as_the_url():
+    """make_qr's rows (1 dark) drawn with a quiet zone decode to the URL, at the version its size says."""
+    import zxingcpp
+    from PIL import Image
+
+    url = P.verification_url("https://of-demo.example.fr", new_ulid(), "PH1." + "A" * 31 + "." + "B" * 86)
+    qr = P.make_qr(url)
+    n = len(qr.matrix)
+    assert n == 17 + 4 * qr.version and all(len(row) == n and set(row) <= {0, 1} for row in qr.matrix)
+    assert qr.matrix[0][:8] == b"\x01" * 7 + b"\x00"  # a finder pattern's top edge, then its separator
+    scale, quiet = 4, 4
+    side = (n + 2 * quiet) * scale
+    image = Image.new("L", (side, side), 255)
+    for r, row in enumerate(qr.matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                image.paste(0, ((c + quiet) * scale, (r + quiet) * scale, (c + quiet + 1) * scale, (r + quiet + 1) * scale))
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [b.text for b in found] == [url]
+
+
 async def test_proof_gaps_of_the_demo_enrolments(make_hub, workdir):
     from tests.documents.conftest import open_demo_hub
 

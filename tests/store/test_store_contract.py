@@ -50,7 +50,7 @@ def funding(learner_key: str, action: str, funder: str, **kw) -> EventRow:
 
 def to_sink(*sinks: str, route_name: str = "r1"):
     """A route callback sending every row to ``sinks``."""
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         return [[(s, route_name) for s in sinks] for _ in rows]
     return route
 
@@ -151,7 +151,7 @@ def test_seqs_are_gap_free(store):
     """Blocks of the ledger cover contiguous seq ranges: no seq is burnt by duplicates or rollbacks."""
     store.ingest([row(source_id="a"), row(source_id="a"), row(source_id="b")], to_sink("crm"))
 
-    def broken(rows, funders):
+    def broken(rows, funders, consents=None):
         raise RuntimeError("no")
 
     with pytest.raises(RuntimeError):
@@ -195,7 +195,7 @@ def test_dedupe_across_batches(store):
 
 
 def test_route_callback_creates_outbox_rows(store):
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         out = []
         for r in rows:
             if r.type == "lms.session":
@@ -220,7 +220,7 @@ def test_route_callback_creates_outbox_rows(store):
 def test_route_sees_funders_from_the_funding_index(store):
     seen: list[dict] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
         found = funders(pairs) if pairs else {}
         seen.append(found)
@@ -250,7 +250,7 @@ def test_route_sees_funders_from_the_funding_index(store):
 def test_failed_route_stores_nothing(store):
     store.ingest([row(source_id="old")], None, source_cursor=("moodle", {"since": 1}))
 
-    def broken(rows, funders):
+    def broken(rows, funders, consents=None):
         funders({("email:x", "A")})
         raise RuntimeError("route exploded")
 
@@ -265,7 +265,7 @@ def test_failed_route_stores_nothing(store):
     # the funding row was rolled back too: a later route does not see it
     seen = []
     store.ingest([row(learner_key="email:x", action="A")],
-                 lambda rows, funders: (seen.append(funders({("email:x", "A")})), [[] for _ in rows])[1])
+                 lambda rows, funders, consents=None: (seen.append(funders({("email:x", "A")})), [[] for _ in rows])[1])
     assert seen == [{}]
     # and the store is usable afterwards: the same keys go in
     result = store.ingest([row(source_id="new")], None, source_cursor=("moodle", {"since": 2}))
@@ -604,7 +604,7 @@ def test_concurrent_ingest_of_the_same_keys(store_factory):
     batches = [[row(source_id=k) for k in keys], [row(source_id=k) for k in reversed(keys)]]
 
     def ingest(i: int):
-        def slow_route(rows, funders):
+        def slow_route(rows, funders, consents=None):
             time.sleep(0.05)  # keep the transaction open while the other one starts
             return [[("crm", "r1")] for _ in rows]
         return stores[i].ingest(batches[i], slow_route)
@@ -699,7 +699,7 @@ def test_pg_sequence_order_is_commit_order(pg_store_factory):
     entered = threading.Event()
     release = threading.Event()
 
-    def slow_route(rows, funders):
+    def slow_route(rows, funders, consents=None):
         entered.set()
         release.wait(timeout=10)
         return [[] for _ in rows]
@@ -794,7 +794,7 @@ def test_learners_linked_across_sources(store):
     resolver = LearnerResolver(["email"])
     seen_keys: list[str | None] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         seen_keys.extend(r.learner_key for r in rows)
         return [[] for _ in rows]
 
@@ -856,7 +856,7 @@ def test_learner_merge_moves_keys_and_funding(store):
     resolver = LearnerResolver(["email"])
     seen: list[dict] = []
 
-    def route(rows, funders):
+    def route(rows, funders, consents=None):
         pairs = {(r.learner_key, r.action) for r in rows if r.learner_key and r.action}
         found = funders(pairs) if pairs else {}
         seen.append(found)
@@ -991,6 +991,64 @@ def test_a_learners_events_page_by_page(store):
     assert [e["id"] for e in store.learner_events_page([a], action="ACT-A", after_seq=seqs[2], limit=2)] == [rows[4].id]
     assert store.learner_events_page([a], action="ACT-A", after_seq=seqs[4], limit=2) == []
     assert store.learner_events_page([], action="ACT-A", after_seq=0, limit=2) == []
+    # every action (a person's data export): all of the learner's events, by seq
+    every = store.learner_events_page([a], action=None, after_seq=0, limit=10)
+    assert [e["id"] for e in every] == [rows[0].id, rows[2].id, rows[3].id, rows[4].id]
+
+
+def test_a_learner_rectified_in_the_registry(store):
+    from hub.learners import LearnerResolver
+
+    store.ingest([learner_row("moodle", person("1", "a@x.fr", "Camile Dubois"))], None,
+                 learners=LearnerResolver(["email"]))
+    a = store.learner_by_key("src:moodle:1")
+    assert store.rectify_learner(a, "name", "Camille Dubois") is True
+    assert store.rectify_learner(a, "email", "camille@x.fr") is True
+    assert {k: store.learner(a)[k] for k in ("name", "email")} == {"name": "Camille Dubois", "email": "camille@x.fr"}
+    assert store.rectify_learner("01NOSUCHLEARNER", "name", "X") is False
+    with pytest.raises(ValueError, match="only name and email"):
+        store.rectify_learner(a, "id", "other")
+
+
+def test_events_naming_a_value_in_their_data(store):
+    rows = [row("web", type="access.sign_in", data={"account": "A1", "outcome": "success"}),
+            row("web", type="access.sign_in", data={"account": "A2", "outcome": "success"}),
+            row("web", type="access.sign_out", data={"account": "A1"}),
+            row("web", type="access.audit_viewed", data={"link": "L", "learner": "A1"}),  # another type
+            row("web", type="access.sign_in", data={"account": "A1", "outcome": "failure"})]
+    store.ingest(rows, None)
+    seqs = [store.get_event(r.id)["seq"] for r in rows]
+    found = store.events_naming(["access.sign_in", "access.sign_out"], "account", ["A1"])
+    assert [e["id"] for e in found] == [rows[0].id, rows[2].id, rows[4].id]
+    assert found[0] == store.get_event(rows[0].id)
+    assert [e["id"] for e in store.events_naming(["access.sign_in"], "account", ["A1", "A2"], after_seq=seqs[0],
+                                                 limit=1)] == [rows[1].id]
+    assert store.events_naming(["access.sign_in"], "account", []) == []
+    assert store.events_naming(["access.sign_in"], "outcome", ["nothing"]) == []
+    with pytest.raises(ValueError, match="not a data field name"):
+        store.events_naming(["access.sign_in"], "account') OR ('1", ["A1"])
+
+
+def test_dead_letters_about_a_person(store):
+    from hub.learners import LearnerResolver
+
+    rows = [learner_row("moodle", person("1", "a@x.fr"), action="ACT-A"),
+            learner_row("moodle", person("2", "b@x.fr"), action="ACT-A")]
+    rejects = [RejectRow("crm", "map", "no deal", json.dumps({"email": "a@x.fr", "note": "100%_sure"})),
+               RejectRow("crm", "validate", "bad", json.dumps({"email": "ba@x.fr"})),  # another person's address
+               RejectRow("crm", "validate", "bad", json.dumps({"id": "1"}))]
+    store.ingest(rows, to_sink("lrs"), learners=LearnerResolver(["email"]), rejects=rejects)
+    a = store.learner_by_key("src:moodle:1")
+    now = time.time() + 1
+    claimed = store.claim("lrs", limit=10, now=now, owner="w", lease_seconds=60)
+    store.mark_failed([c.outbox_id for c in claimed], error="gone", at=now, retry_at=None)
+    found = store.dead_letters_about([a], ['"a@x.fr"', '"1"'], limit=10)
+    assert [(d.stage, d.event_id or d.payload) for d in found] == [
+        ("deliver", rows[0].id), ("map", {"email": "a@x.fr", "note": "100%_sure"}), ("validate", {"id": "1"})]
+    assert [d.stage for d in store.dead_letters_about([a], ['"100%_sure"'], limit=10)] == ["deliver", "map"]
+    assert store.dead_letters_about([a], ['"%"'], limit=10)[1:] == [], "LIKE wildcards are matched as text"
+    assert len(store.dead_letters_about([a], ['"a@x.fr"', '"1"'], limit=1)) == 2  # at most ``limit`` of each
+    assert store.dead_letters_about([], [], limit=10) == []
 
 
 def test_action_events_are_the_learnerless_events_of_an_action(store):
@@ -1030,7 +1088,8 @@ def test_the_store_interface_is_the_union_of_its_concerns():
     from hub.store import Store, base
 
     concerns = [base.LedgerStore, base.BlockStore, base.JourneyStore, base.SourceSinkStore, base.DeliveryStore,
-                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore]
+                base.DeadLetterStore, base.LearnerStore, base.JobStore, base.AccountStore, base.AuditLinkStore,
+                base.ConsentStore, base.PrivacyStore]
     owners: dict[str, list[str]] = {}
     for concern in concerns:
         assert concern in Store.__mro__
@@ -1145,3 +1204,101 @@ def test_an_audit_link_is_found_by_its_token_hash_listed_and_revoked_once(store)
     assert store.revoke_audit_link("01LINK", at=1200.0) is True
     assert store.revoke_audit_link("01LINK", at=1300.0) is False, "revoked once: the first time stays"
     assert store.audit_link("01LINK")["revoked_at"] == 1200.0 and store.revoke_audit_link("nope", at=1.0) is False
+
+
+# --------------------------------------------------------------------------- consent decisions (ConsentStore)
+
+
+def consent(learner: str, purpose: str, state: str, *, at: int, version: str = "1") -> EventRow:
+    r = row("hub", type=f"consent.{state}", learner={"ref": learner}, data={"purpose": purpose, "version": version,
+                                                                           "channel": "cli"})
+    r.occurred_us = T0 + at
+    return r
+
+
+def test_the_latest_consent_decision_by_occurrence_is_kept_and_a_gate_withholds_rows(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    first = row("crm", type="prospect.contact_created", learner={"ref": "c1", "email": "a@example.fr"})
+    store.ingest([first], None, learners=resolver)
+    person = store.learner_by_key("email:a@example.fr")
+    later, earlier = consent(person, "funnel_tracking", "withdrawn", at=20), consent(person, "funnel_tracking", "given", at=10)
+    store.ingest([later, earlier], None, learners=resolver)  # the earlier decision arrives last: it does not win
+    (decision,) = store.consent_decisions(person)
+    assert (decision.state, decision.event_id, decision.occurred_us) == ("withdrawn", later.id, T0 + 20)
+    assert [d.learner_id for d in store.withdrawn_consents("funnel_tracking")] == [person]
+    assert store.withdrawn_consents("employer_progress") == []
+
+    seen: list[dict] = []
+
+    def gate(rows, decisions):
+        seen.append(decisions([r.learner_id for r in rows]))
+        return {r.id: "funnel_tracking:withdrawn" for r in rows if r.type.startswith("prospect.")}
+
+    kept, dropped = row(type="lms.session", learner={"ref": "c1", "email": "a@example.fr"}), \
+        row("crm", type="prospect.contact_created", learner={"ref": "c2", "email": "new@example.fr"})
+    result = store.ingest([dropped, kept, dropped], None, learners=resolver, withhold=gate)
+    assert result.ids == [None, kept.id, None] and result.new == [False, True, False]
+    assert result.withheld == {0: "funnel_tracking:withdrawn"} and result.duplicates == 1
+    assert seen[0][(person, "funnel_tracking")].state == "withdrawn"
+    assert store.get_event(kept.id) is not None and store.get_event(dropped.id) is None
+    assert store.learner_by_key("email:new@example.fr") is None, "a withheld event links no learner"
+
+
+def test_consent_decisions_follow_a_learner_merge(store):
+    from hub.learners import LearnerResolver
+
+    resolver = LearnerResolver(["email"])
+    store.ingest([learner_row("crm", person("c1", "a@example.fr"))], None, learners=resolver)
+    store.ingest([learner_row("moodle", person("42", "b@example.fr"))], None, learners=resolver)
+    crm, lms = store.learner_by_key("src:crm:c1"), store.learner_by_key("src:moodle:42")
+    withdrawn = consent(lms, "funnel_tracking", "withdrawn", at=30)
+    store.ingest([consent(crm, "funnel_tracking", "given", at=10), withdrawn], None, learners=resolver)
+    store.ingest([learner_row("crm", person("c1", "b@example.fr"))], None, learners=resolver)
+    (conflict,) = store.learner_conflicts()
+    store.resolve_learner_conflict(conflict["id"], merge_into=crm, at=5.0)
+    (decision,) = store.consent_decisions(crm)  # the merged id's later withdrawal wins
+    assert decision.event_id == withdrawn.id and decision.state == "withdrawn"
+    (gone,) = store.withdrawn_consents("funnel_tracking")
+    assert gone.learner_id == crm and gone.event_id == withdrawn.id
+# --------------------------------------------------------------------------- retention and erasure (PrivacyStore)
+
+
+def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
+    from hub.learners import LearnerResolver
+
+    sha = "ab" * 32
+    rows = [row(type="prospect.contact_created", learner={"ref": "1", "email": "a@example.org", "name": "A"}),
+            row(learner={"ref": "1", "email": "a@example.org"}, evidence=[{"sha256": sha, "size": 3}]),
+            row(type="access.sign_in", learner=None, data={"email": "a@example.org"}),
+            row(learner={"ref": "2", "email": "b@example.org"})]
+    for r in rows:
+        r.learner_ref = json.loads(r.learner) if r.learner else None
+    store.ingest(rows, None, learners=LearnerResolver(["email"]))
+    a = store.get_event(rows[0].id)["learner_id"]
+    lasts = {r["learner_id"]: r for r in store.learner_last_events()}
+    assert lasts[a]["funnel_us"] == rows[0].occurred_us and lasts[a]["evidence_us"] == rows[1].occurred_us
+    assert lasts[a]["last_us"] == rows[1].occurred_us and store.learners_funded_by([]) == set()
+    assert store.learners_funded_by(["opco-x"]) == set()
+    events = store.erasable_events([a], until_seq=10)
+    assert [e["id"] for e in events] == [rows[0].id, rows[1].id] and events[0]["learner_key"] == a
+    access = store.erasable_access_events(before_us=rows[2].occurred_us + 1, until_seq=10, limit=10)
+    assert [e["id"] for e in access] == [rows[2].id]
+    assert store.blob_referenced(sha)
+    erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
+              "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.apply_erasures([erased], at=6.0) == []
+    assert store.erased_seqs(1, 10) == {events[0]["seq"]: "REC1", events[1]["seq"]: "REC1"}
+    assert store.get_event(rows[1].id)["learner"] is None and store.get_event(rows[1].id)["data"] == {"x": 1}
+    assert not store.blob_referenced(sha) and store.erasable_events([a], until_seq=10) == []
+    learner = store.learner(a)
+    assert learner["name"] is None and learner["email"] is None and learner["keys"] == []
+    assert store.learner(store.get_event(rows[3].id)["learner_id"])["email"] == "b@example.org"
+    assert store.erased_persons() == {a}
+    assert store.unfinished_erasures() == [{"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha]}]
+    assert store.erasure_totals() == {"records": {"person": 1}, "events": 2, "unfinished": 1}
+    store.finish_erasures(["REC1"], at=7.0)
+    assert store.unfinished_erasures() == [] and store.erasure_totals()["unfinished"] == 0
+    assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger

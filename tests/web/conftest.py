@@ -104,7 +104,7 @@ class Person:
     async def post(self, path: str, data: dict, *, token_from: str | None = None, **kw) -> aiohttp.ClientResponse:
         token = await self.token(token_from or path)
         async with self.http.post(path, data={"csrf_token": token, **data}, allow_redirects=False, **kw) as r:
-            r.body = await r.text()
+            r.body = (await r.read()).decode("utf-8", "replace")  # a download (a zip) is read, not decoded
             return r
 
     async def sign_in(self, role: str, *, code: str | None = None) -> aiohttp.ClientResponse:

@@ -33,11 +33,33 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/login/code"): ("/app/login/code", everyone(303)),  # no password typed: back to sign-in
     ("POST", "/app/login/code"): ("/app/login/code", everyone(303)),
     ("POST", "/app/logout"): ("/app/logout", everyone(303)),
+    # the other ways in are off in this site (404): on, tests/web/test_email_link.py and test_oidc.py
+    ("POST", "/app/login/link"): ("/app/login/link", everyone(404)),
+    ("GET", "/app/login/link/{token}"): ("/app/login/link/" + "A" * 43, everyone(404)),
+    ("POST", "/app/login/link/{token}"): ("/app/login/link/" + "A" * 43, everyone(404)),
+    ("GET", "/app/login/oidc"): ("/app/login/oidc", everyone(404)),
+    ("GET", "/app/login/oidc/callback"): ("/app/login/oidc/callback?state=x&code=y", everyone(404)),
     ("POST", "/app/language"): ("/app/language", everyone(303)),
     ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
+    ("GET", "/app/trainer/alerts"): ("/app/trainer/alerts", page_for(STAFF_PAGES)),
+    # following up an alert that does not exist: 404 for the staff (scope: tests/web/test_trainer_alerts.py)
+    ("POST", "/app/trainer/alerts/{alert}/follow-up"): ("/app/trainer/alerts/01NOSUCHALERT/follow-up",
+                                                       {**page_for(STAFF_PAGES, anonymous=401),
+                                                        **{r: 404 for r in STAFF_PAGES}}),
     ("GET", "/app/learner/journey"): ("/app/learner/journey", page_for({"learner"})),
+    # the learner's own data (the account's learner: no identifier in the address), a zip
+    ("POST", "/app/learner/data-export"): ("/app/learner/data-export", page_for({"learner"}, anonymous=401)),
+    ("GET", "/app/learner/data"): ("/app/learner/data", page_for({"learner"})),
+    # the matrix's form sends no choice: 400 for the learner, nothing recorded (tests/web/test_learner_data.py)
+    ("POST", "/app/learner/data/consents/{purpose}"): ("/app/learner/data/consents/funnel_tracking",
+                                                       {**page_for({"learner"}, anonymous=401), "learner": 400}),
+    # a document that does not exist: 404 for the learner, as another learner's (tests/web/test_learner_data.py)
+    ("GET", "/app/learner/documents/{document}"): ("/app/learner/documents/01NOSUCHDOCUMENT0000000000",
+                                                   {**page_for({"learner"}), "learner": 404}),
+    # a badge that is not the learner's (here: none at all) answers 404 like a missing one (tests/web/test_learner_badges.py)
+    ("GET", "/app/learner/badges/{id}"): ("/app/learner/badges/01NOSUCHBADGE0000000000000", {**page_for({"learner"}), "learner": 404}),
     ("GET", "/app/funder/enrolments"): ("/app/funder/enrolments", page_for({"funder"})),
     # an enrolment that does not exist: the funder gets 404 (its own open with 200 and every other
     # one with 404: tests/web/test_funder_scope.py); every other role 403 before any lookup
@@ -49,6 +71,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     # unknown ids: 404 for the managers (scope: tests/web/test_manager_scope.py), 403 for the others before any lookup
     ("GET", "/app/manager/enrolments/{learner}/{action}"): ("/app/manager/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                            {**page_for(MANAGERS), "manager": 404, "admin": 404}),
+    ("GET", "/app/manager/insights"): ("/app/manager/insights", page_for(MANAGERS)),
+    # a table as CSV (an unknown table, an action outside the scope: 404, tests/web/test_manager_insights.py)
+    ("GET", "/app/manager/insights/{table}.csv"): ("/app/manager/insights/modules.csv", page_for(MANAGERS)),
     ("GET", "/app/manager/events/{id}"): ("/app/manager/events/01NOSUCHEVENT", {**page_for(MANAGERS), "manager": 404, "admin": 404}),
     # the auditor's link: the token is the credential (no session needed, a session grants nothing);
     # an unknown token answers 404 to everyone (its own scope: tests/web/test_audit_link.py)

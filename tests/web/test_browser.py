@@ -172,6 +172,14 @@ async def test_a_learner_signs_in_and_reads_its_journey(site, browser, tmp_path)
     assert "celle du formateur manque" in await page.text(".needed")
     assert await page.accessibility_problems() == []
     await page.screenshot("learner-journey")
+    # « Télécharger mes données »: the form posts with its CSRF token, the download is recorded
+    await page((await page(browser.find_element, By.ID, "data-export")).click)
+    for _ in range(200):
+        exported = await site.hub.store.call(lambda: list(site.hub.store.iter_events(types=["privacy.data_exported"])))
+        if exported:
+            break
+        await asyncio.sleep(0.05)
+    assert [e["data"]["channel"] for e in exported] == ["web"]
     await page.open("/app/trainer/today")
     assert "403" in browser.title or "not open to your role" in browser.page_source
 

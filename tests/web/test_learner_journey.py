@@ -3,13 +3,17 @@ for the signed-in learner only."""
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
+import json
 import re
+import zipfile
 
 from hub.web.accounts import Accounts
 from hub.web.i18n import number
 from hub.web.roles import Scopes
-from tests.web.conftest import ACTION, PASSWORD
+from tests.web.conftest import ACTION, PASSWORD, events_of
 
 
 def text(body: str) -> str:
@@ -44,3 +48,30 @@ async def test_each_learner_sees_only_its_own_journey(site, people):
     theo = people()
     await theo.sign_in("learner")
     assert "celle du formateur manque" in text((await theo.get("/app/learner/journey")).body)
+
+
+async def test_the_learner_downloads_its_own_data_and_the_download_is_recorded(site, people):
+    theo_id = await site.hub.store.call(site.hub.store.learner_by_key, "email:theo.garnier@example.fr")
+    theo = people()
+    await theo.sign_in("learner")
+    page = await theo.get("/app/learner/journey")
+    assert "Télécharger mes données" in page.body and 'action="/app/learner/data-export"' in page.body
+    token = await theo.token("/app/learner/journey")
+    async with theo.http.post("/app/learner/data-export", data={"csrf_token": "forged"}, allow_redirects=False) as r:
+        assert r.status == 403, "no download without the form's token"
+    async with theo.http.post("/app/learner/data-export", data={"csrf_token": token}, allow_redirects=False) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "application/zip"
+        assert r.headers["Content-Disposition"].startswith('attachment; filename="mes-donnees-')
+        body = await r.read()
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        data = json.loads(z.read("data.json"))
+        assert "donnees-personnelles.pdf" in z.namelist()
+    assert data["learner"]["id"] == theo_id and data["learner"]["name"] == "Théo Garnier"
+    assert [a["email"] for a in data["web_accounts"]] == [site.emails["learner"]]
+    assert not {"password_hash", "totp_secret", "recovery_codes"} & set(data["web_accounts"][0])
+    assert any(a["type"] == "access.sign_in" and a["data"]["outcome"] == "success" for a in data["access"])
+    (recorded,) = await events_of(site.hub, "privacy.data_exported")
+    assert recorded["learner_id"] == theo_id and recorded["data"]["channel"] == "web"
+    assert recorded["data"]["by"] == data["web_accounts"][0]["id"]
+    assert recorded["data"]["sha256"] == hashlib.sha256(body).hexdigest(), "the ledger names the very file handed over"
+    assert not list((site.hub.config.data_dir / "learner-exports").iterdir()), "no copy is left on the server"
