@@ -17,6 +17,7 @@ from hub.cli.common import (
     print_json,
 )
 from hub.errors import HubError
+from hub.delivery.connector_health import connectors_health
 from hub.scaffold import scaffold
 
 
@@ -48,22 +49,14 @@ def connectors_list(config_path: str, as_json: bool) -> None:
         async def health():
             await hub.start()
             try:
-                checks = await hub.check_connectors()
-                states = {s.name: s for s in await hub.store.call(hub.store.all_source_states)}
-                return checks, states
+                return await connectors_health(hub)
             finally:
                 await hub.stop()
 
-        checks, states = asyncio.run(health())
-        for name, cfg in hub.config.connectors.items():
-            state = states.get(name)
-            health_info = checks.get(name, {"ok": None, "message": "disabled"})
-            if state is not None and not state.healthy:
-                health_info = {"ok": False, "message": state.last_error}
-            configured.append({"name": name, "kind": cfg.kind, "enabled": cfg.enabled, **health_info,
-                               "last_success_at": state.last_success_at if state else None,
-                               "skipped": (state.skipped or {}).get("reasons", {}) if state else {},
-                               "unmapped": (state.skipped or {}).get("unmapped", {}) if state else {}})
+        for c in asyncio.run(health()):
+            configured.append({"name": c.name, "kind": c.kind, "enabled": c.enabled, "ok": c.ok, "message": c.message,
+                               **({"details": c.details} if c.details else {}), "last_success_at": c.last_success_at,
+                               "skipped": c.skipped, "unmapped": c.unmapped})
     unhealthy = any(c["enabled"] and c["ok"] is False for c in configured)
     if as_json:
         print_json({"kinds": kinds, "blocked_plugins": blocked, "configured": configured})

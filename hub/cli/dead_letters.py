@@ -15,6 +15,7 @@ from hub.cli.common import (
     print_json,
     run_hub,
 )
+from hub.delivery.dlq import replay_now
 from hub.errors import HubError
 
 
@@ -66,11 +67,7 @@ def dlq_replay(config_path: str, sink: str | None, source: str | None, ids: tupl
         fail("say what to replay: --sink S, --source S, --id ID or --all", 2)
     hub = open_hub(config_path)
     async def work():
-        summary = await hub.dead_letters.replay(sink=sink, source=source, ids=list(ids) or None)
-        if deliver:
-            sinks = [sink] if sink else hub.config.sinks()
-            summary["delivery"] = {s: (await hub.dispatcher.deliver_due(s, ignore_pause=True)).__dict__ for s in sinks}
-        return summary
+        return await replay_now(hub, sink=sink, source=source, ids=list(ids) or None, deliver=deliver)
 
     try:
         summary = run_hub(hub, work, start=True)

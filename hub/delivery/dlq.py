@@ -3,7 +3,9 @@
 Ids are ``o:<n>`` for deliveries that failed (replayed by queueing them again for the same
 sink, with the current sink configuration) and ``r:<n>`` for source records rejected at the
 map or validate stage (replayed by mapping / validating them again with the current code).
-Every replay is recorded in the ledger as an ``admin.action`` event.
+Every replay is recorded in the ledger as an ``admin.action`` event. :func:`replay_now` is what
+``parcours dlq replay`` and the web app's "Rejouer" button do: replay, then deliver what was
+requeued at once.
 """
 
 from __future__ import annotations
@@ -93,3 +95,15 @@ class DeadLetters:
             await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
             replayed += 1
         return replayed, errors
+
+
+async def replay_now(hub, *, sink: str | None = None, source: str | None = None, ids: list[str] | None = None,
+                     actor: str | None = None, deliver: bool = True) -> dict[str, Any]:
+    """Replay these dead letters (:meth:`DeadLetters.replay`), then, with ``deliver``, deliver the
+    due rows of ``sink`` (of every sink when none is named) now, paused or not; the summary, with
+    ``delivery``: sink -> DeliveryStats as a dict."""
+    summary = await hub.dead_letters.replay(sink=sink, source=source, ids=ids, actor=actor)
+    if deliver:
+        sinks = [sink] if sink else hub.config.sinks()
+        summary["delivery"] = {s: (await hub.dispatcher.deliver_due(s, ignore_pause=True)).__dict__ for s in sinks}
+    return summary

@@ -511,12 +511,21 @@ class DeliveryStore(StoreThread, Protocol):
     def outbox_backlog(self) -> dict[str, tuple[int, float]]:
         """Per sink with rows waiting (pending or in flight): how many, and when the oldest was queued."""
 
+    @abc.abstractmethod
+    def outbox_backlog_by_source(self) -> dict[tuple[str | None, str], int]:
+        """The rows still waiting for delivery (pending), by the source of their event and by sink."""
+
 
 class DeadLetterStore(StoreThread, Protocol):
     """Rejects (map and validate stages) and dead deliveries: listing, replaying, requeueing."""
 
     @abc.abstractmethod
     def dead_letters(self, *, sink: str | None = None, source: str | None = None, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """One dead letter still waiting (``o:<n>`` a dead delivery, ``r:<n>`` a reject not replayed);
+        None for an id that is not one (malformed, unknown, or replayed since)."""
 
     @abc.abstractmethod
     def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:

@@ -75,6 +75,13 @@ class SqlOutbox(SqlDialect):
                                    "WHERE state IN ('pending', 'inflight') GROUP BY sink")
         }
 
+    def outbox_backlog_by_source(self) -> dict[tuple[str | None, str], int]:
+        return {
+            (r["source"], r["sink"]): r["n"]
+            for r in self._execute("SELECT e.source, o.sink, count(*) AS n FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                                   "WHERE o.state = 'pending' GROUP BY e.source, o.sink")
+        }
+
     # ------------------------------------------------------------------ dead letters and rejects
     def dead_letters(self, *, sink=None, source=None, limit=100) -> list[DeadLetter]:
         out: list[DeadLetter] = []
@@ -85,15 +92,13 @@ class SqlOutbox(SqlDialect):
                 f"WHERE {where} ORDER BY o.id LIMIT ?",
                 [*params, limit],
             ):
-                out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
-                                      r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
+                out.append(self._dead_delivery(r))
         if sink is None and len(out) < limit:  # ``limit`` bounds the whole list, not each half
             where, params = self._where("replayed_at IS NULL", "source", source)
             for r in self._execute(
                 f"SELECT * FROM rejects WHERE {where} ORDER BY id LIMIT ?", [*params, limit - len(out)]
             ):
-                out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
-                                      r["created_at"], r["created_at"], json.loads(r["payload"])))
+                out.append(self._reject(r))
         return out
 
     def dead_letters_about(self, learner_ids: list[str], needles: list[str], *, limit: int) -> list[DeadLetter]:
@@ -104,16 +109,37 @@ class SqlOutbox(SqlDialect):
                 f"SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
                 f"WHERE o.state = 'dead' AND {condition} ORDER BY o.id LIMIT ?", [*params, limit],
             ):
-                out.append(DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"],
-                                      r["last_error"], r["attempts"], r["created_at"], r["last_attempt_at"]))
+                out.append(self._dead_delivery(r))
         patterns = [_like(n) for n in dict.fromkeys(needles) if n]
         if patterns:
             where = " OR ".join("payload LIKE ? ESCAPE '!'" for _ in patterns)
             for r in self._execute(f"SELECT * FROM rejects WHERE replayed_at IS NULL AND ({where}) ORDER BY id LIMIT ?",
                                    [*patterns, limit]):
-                out.append(DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0,
-                                      r["created_at"], r["created_at"], json.loads(r["payload"])))
+                out.append(self._reject(r))
         return out
+
+    def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        kind, _, number = letter_id.partition(":")
+        if kind not in ("o", "r") or not (number.isascii() and number.isdigit() and len(number) <= 18):
+            return None
+        if kind == "o":
+            r = self._execute("SELECT o.*, e.id AS eid, e.source AS esource FROM outbox o JOIN events e ON e.seq = o.event_seq "
+                              "WHERE o.state = 'dead' AND o.id = ?", (int(number),)).fetchone()
+            return None if r is None else self._dead_delivery(r)
+        r = self._execute("SELECT * FROM rejects WHERE replayed_at IS NULL AND id = ?", (int(number),)).fetchone()
+        return None if r is None else self._reject(r)
+
+    @staticmethod
+    def _dead_delivery(r) -> DeadLetter:
+        """A dead outbox row (joined with its event's id and source) as a dead letter."""
+        return DeadLetter(f"o:{r['id']}", "deliver", r["esource"], r["sink"], r["eid"], r["last_error"], r["attempts"],
+                          r["created_at"], r["last_attempt_at"])
+
+    @staticmethod
+    def _reject(r) -> DeadLetter:
+        """A rejects row (map or validate stage) as a dead letter."""
+        return DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0, r["created_at"],
+                          r["created_at"], json.loads(r["payload"]))
 
     def _where(self, where: str, column: str, value: Any, ids: list[int] | None = None) -> tuple[str, list[Any]]:
         """``where``, narrowed to ``column = value`` when ``value`` is given and to the rows ``ids``

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from markupsafe import Markup
 
-from hub.charts import grouped_bar_chart, line_chart
+from hub.charts import bar_chart, grouped_bar_chart, line_chart
 
 
 def _decimal(num, places: str = "0.1"):
@@ -48,3 +48,10 @@ def attendance_chart(title: str, weeks, chart_id: str, _, num) -> Markup:
     rates = [None if w.rate is None else float(w.rate) for w in weeks]
     return Markup(line_chart(_("chart.attendance_title", action=title), labels, [(_("chart.rate"), rates)],
                              chart_id=chart_id, unit=" %", fmt=_decimal(num), maximum=100))
+
+
+def backlog_chart(connectors, chart_id: str, _, num) -> Markup:
+    """The connectors' health (hub.delivery.connector_health.ConnectorHealth): the rows each enabled
+    connector still has to deliver (a sink's pending rows, a source's events pending in sinks)."""
+    bars = [(c.name, float(c.backlog)) for c in connectors if c.enabled]
+    return Markup(bar_chart(_("ops.backlog_chart"), bars, chart_id=chart_id, fmt=_count)) if bars else Markup("")

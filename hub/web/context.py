@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from hub.delivery.connector_health import SharedChecks
 from hub.web import PREFIX, csrf, i18n
 from hub.web.accounts import Accounts, Limits
 from hub.web.guard import PRINCIPAL
@@ -26,6 +27,7 @@ from hub.web.sign_in_links import SignInLinks
 PENDING = web.RequestKey("pending_session", dict)
 ANON_CSRF = web.RequestKey("anonymous_csrf", str)
 LANGUAGE = web.RequestKey("language", str)
+CHECKS_TTL_SECONDS = 4.0  # the connectors' checks are asked again at most this often (the page refreshes every 5 s)
 
 
 class WebContext:
@@ -70,6 +72,11 @@ class WebContext:
     @functools.cached_property
     def watcher(self) -> LedgerWatcher:
         return LedgerWatcher(self.hub.store, log=self.hub.log)
+
+    @functools.cached_property
+    def connector_checks(self) -> SharedChecks:
+        """The connectors' health checks, shared by the connectors pages refreshing at once."""
+        return SharedChecks(self.hub, ttl=CHECKS_TTL_SECONDS)
 
     @functools.cached_property
     def templates(self) -> jinja2.Environment:

@@ -1,18 +1,16 @@
 """What a funder account may read: the enrolments it funds (its ``funders`` scope against the
 journey's current funding decisions, as ``parcours proofs check --funder`` and the exports
 select them), the documents issued for each, and the versions of the exports configured for it
-alone (read from the manifests the exporter writes). Read from the journeys projection, never
+alone (hub.web.exported). Read from the journeys projection, never
 from a scan of the ledger."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from hub.formats import MANIFEST
 from hub.journeys.stream import compute_states
+from hub.web.exported import FunderExport, configured_exports
 
 PAGE = 500  # journey states read per store call while listing
 
@@ -84,53 +82,7 @@ async def funded_enrolment(hub, funders: tuple[str, ...], learner_id: str, actio
     return FundedEnrolment(report, issued_documents(states[0])) if funds(funders, report.funders) else None
 
 
-@dataclass
-class ExportVersion:
-    period: str
-    version: int
-    generated_at: str
-    files: list[str]
-    missing: list[dict[str, Any]]  # the required fields missing when it was forced (--allow-incomplete)
-    current: bool  # the latest version of its period (the others are superseded)
-
-
-@dataclass
-class FunderExport:
-    name: str
-    kind: str
-    outputs: list[str]
-    versions: list[ExportVersion] = field(default_factory=list)  # newest period first, newest version first
-
-
 def exports_for(config, funders: tuple[str, ...]) -> list[FunderExport]:
     """The exports configured for these funders alone (``funders`` set, every one in scope: an
     export shared with another funder holds its learners), with the versions their manifests list."""
-    shown = []
-    for name, cfg in config.exports.items():
-        if not cfg.funders or not set(cfg.funders) <= set(funders):
-            continue
-        base = config.resolve_path(cfg.output_dir) if cfg.output_dir else config.data_dir / "exports" / name
-        shown.append(FunderExport(name, cfg.kind, list(getattr(cfg, "outputs", None) or []), _versions(base)))
-    return shown
-
-
-def _versions(base: Path) -> list[ExportVersion]:
-    versions = []
-    periods = sorted((p for p in base.iterdir() if p.is_dir()), reverse=True) if base.is_dir() else []
-    for period in periods:
-        found = []
-        for folder in period.glob("v*"):
-            if not folder.name[1:].isdigit():
-                continue
-            try:
-                manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # a version without its manifest is not an export the hub wrote
-            found.append(ExportVersion(period.name, int(folder.name[1:]), manifest.get("generated_at", ""),
-                                       [f["name"] for f in manifest.get("files", [])], manifest.get("incomplete", []),
-                                       current=False))
-        found.sort(key=lambda v: v.version, reverse=True)
-        if found:
-            found[0].current = True
-        versions.extend(found)
-    return versions
+    return configured_exports(config, lambda cfg: bool(cfg.funders) and set(cfg.funders) <= set(funders))

@@ -12,9 +12,11 @@ from hub.web.roles import ROLES
 #: the pages built so far, per role: (route, message key of its title)
 PAGES = {
     "admin": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup"), ("/app/manager/actions", "nav.manager"),
-              ("/app/audit-links", "nav.audit_links")],
+              ("/app/audit-links", "nav.audit_links"), ("/app/manager/exports", "nav.exports_all"),
+              ("/app/manager/connectors", "nav.connectors"), ("/app/manager/dead-letters", "nav.dead_letters")],
     "manager": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup"), ("/app/manager/actions", "nav.manager"),
-                ("/app/audit-links", "nav.audit_links")],
+                ("/app/audit-links", "nav.audit_links"), ("/app/manager/exports", "nav.exports_all"),
+                ("/app/manager/connectors", "nav.connectors")],
     "trainer": [("/app/trainer/today", "nav.today"), ("/app/trainer/alerts", "nav.followup")],
     "learner": [("/app/learner/journey", "nav.journey"), ("/app/learner/data", "nav.my_data")],
     "funder": [("/app/funder/enrolments", "nav.funded"), ("/app/funder/exports", "nav.exports")],

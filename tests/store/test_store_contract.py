@@ -208,6 +208,7 @@ def test_route_callback_creates_outbox_rows(store):
     result = store.ingest(rows, route)
     assert result.outbox_rows == 5
     assert store.outbox_counts() == {("crm", "pending"): 2, ("lrs", "pending"): 3}
+    assert store.outbox_backlog_by_source() == {("moodle", "crm"): 2, ("moodle", "lrs"): 3}  # by the events' source
     claimed = store.claim("crm", limit=10, now=time.time() + 1, owner="w", lease_seconds=60)
     assert [(c.event["id"], c.route, c.sink) for c in claimed] == [(rows[0].id, "sessions", "crm"),
                                                                    (rows[2].id, "sessions", "crm")]
@@ -342,6 +343,9 @@ def test_rejects_are_dead_letters(store):
     assert [i for i, _ in store.take_rejects()] == [ids[2]]
     assert [d.id for d in store.dead_letters()] == [f"r:{ids[2]}"]
     store.mark_rejects_replayed([], at=12.0)
+    # one by its id, while it waits: a replayed one, an unknown one or a malformed id is none
+    assert store.dead_letter(f"r:{ids[2]}") == store.dead_letters()[0]
+    assert [store.dead_letter(i) for i in (f"r:{ids[0]}", "r:999999", "r:", "r:1x", "x:1", "", "r:" + "9" * 19)] == [None] * 7
 
 
 # ---------------------------------------------------------------------------- delivery
@@ -379,6 +383,7 @@ def test_claim_deliver_fail_retry_dead(store):
     store.mark_failed([], error="x", at=now, retry_at=None)
     store.release([])
     assert store.outbox_counts() == {("crm", "delivered"): 1, ("crm", "pending"): 3, ("crm", "dead"): 1}
+    assert store.outbox_backlog_by_source() == {("moodle", "crm"): 3}  # pending only
 
     # released rows are due at once; the failed one only at its retry time
     assert store.next_due("crm") is not None and store.next_due("crm") <= now
@@ -406,6 +411,8 @@ def test_claim_deliver_fail_retry_dead(store):
     assert store.dead_letters(source="moodle") == []  # a source filter lists rejects only
     assert store.dead_letters(sink="lrs") == []
     assert store.dead_letter_counts() == {"map": 0, "validate": 0, "deliver": 2}
+    assert [store.dead_letter(d.id) for d in letters] == letters
+    assert store.dead_letter(f"o:{ids[0]}") is None  # delivered: not a dead letter
 
 
 def test_requeue_dead(store):

@@ -88,6 +88,16 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("POST", "/app/audit-links/{link}/revoke"): ("/app/audit-links/01NOSUCHLINK/revoke",
                                                  {**page_for({"admin", "manager"}, anonymous=401),
                                                   "admin": 404, "manager": 404}),
+    # the operations pages (hub.web.routes_operations): exports and connectors for the managers, dead
+    # letters for the admin alone; a file or a dead letter that does not exist answers 404
+    ("GET", "/app/manager/exports"): ("/app/manager/exports", page_for(MANAGERS)),
+    ("GET", "/app/manager/exports/{export}/{period}/{version}/{file}"): (
+        "/app/manager/exports/opco-atlas/2026-10/v1/nothing.csv", {**page_for(MANAGERS), "manager": 404, "admin": 404}),
+    ("GET", "/app/manager/dead-letters"): ("/app/manager/dead-letters", page_for({"admin"})),
+    ("GET", "/app/manager/dead-letters/{id}"): ("/app/manager/dead-letters/o:999999", {**page_for({"admin"}), "admin": 404}),
+    ("POST", "/app/manager/dead-letters/{id}/replay"): ("/app/manager/dead-letters/o:999999/replay",
+                                                        {**page_for({"admin"}, anonymous=401), "admin": 404}),
+    ("GET", "/app/manager/connectors"): ("/app/manager/connectors", page_for(MANAGERS)),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
 STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on
