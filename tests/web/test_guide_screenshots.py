@@ -41,7 +41,6 @@ exports:
 class Guide(Page):
     """The browser of the browser tests, with screenshots sized to the page and kept small."""
 
-
     async def shot(self, name: str, css: str | None = None) -> None:
         """The page (or one element of it) as docs/guides/img/<name>.png, after axe-core found no
         serious or critical violation on it."""
