@@ -278,3 +278,24 @@ async def test_the_daemon_runs_the_retention_job_unless_disabled(make_hub):
     assert report["events_erased"] == 0
     off = await make_hub("", start=False, hub_extra="  retention: {enabled: false, run_every: 12h}\n")
     assert "retention" not in [j.name for j in off.scheduled_jobs()]
+
+
+async def test_the_run_erases_the_funnel_traces_of_a_person_who_withdrew_consent(make_hub):
+    """Bruno's 2022 funnel trace is within its 3 years, but he withdrew his consent to funnel tracking:
+    the next run erases it (and only it); a second run has nothing more to do."""
+    hub = await make_hub("", start=False)
+    ids, _ = await ledger(hub)
+    bruno = await learner_of(hub, ids[4])
+    before = await run_retention(hub, today=TODAY, dry_run=True)
+    assert before["funnels_withdrawn"] == 0
+    await hub.append([{"type": "consent.withdrawn", "occurred_at": "2026-12-01T10:00:00Z", "source_id": "c-1",
+                       "learner": {"ref": bruno}, "data": {"purpose": "funnel_tracking", "version": "1", "channel": "web"}}],
+                     source="hub")
+    report = await run_retention(hub, today=TODAY)
+    assert report["funnels_withdrawn"] == 1, report
+    assert json.loads(row(hub, ids[5])[1]) == {}  # the funnel trace, pseudonymised
+    assert json.loads(row(hub, ids[4])[1])["signer_name"] == "Bruno Petit"  # his evidence is kept
+    again = await run_retention(hub, today=TODAY)
+    assert again["events_erased"] == 0
+    await hub.seal()
+    assert (await hub.store.call(verify, hub.store)).ok

@@ -29,6 +29,7 @@ COMMANDS = {
     "consent": "consents:consent",
     "insights": "insights:insights",
     "retention": "retention:retention",
+    "migrate-store": "migrate_store:migrate_store",
 }
 
 

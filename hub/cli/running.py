@@ -110,7 +110,9 @@ def _unmapped_lines(p, indent: str) -> list[str]:
 def _print_run_summary(hub, summary) -> None:
     click.echo(f"{hub.config.hub.name}: one pass over {len(summary.pulls)} source(s) and {len(summary.delivery)} sink(s)")
     for p in summary.pulls:
-        if p.ok:
+        if p.busy:
+            click.echo(f"  pull {p.source:<18} not pulled: {p.busy} is pulling it now")
+        elif p.ok:
             click.echo(f"  pull {p.source:<18} {_pull_line(p)}")
             for line in _unmapped_lines(p, " " * 25):
                 click.echo(line)
@@ -156,6 +158,8 @@ def sync(config_path: str, connector: str, as_json: bool) -> None:
     result, delivered = run_hub(hub, work, start=True)
     if as_json:
         print_json({"pull": result.__dict__, "delivery": {k: v.__dict__ for k, v in delivered.items()}})
+    elif result.busy:
+        click.echo(f"{connector}: not pulled: {result.busy} is pulling it now")
     elif result.ok:
         click.echo(f"{connector}: {_pull_line(result)}")
         for line in _unmapped_lines(result, "  "):

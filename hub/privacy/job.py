@@ -7,10 +7,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.consents.record import withdrawn_consents
 from hub.privacy.erasure import ACCESS, FUNNEL, PERSON, Eraser, Plan
 from hub.privacy.rules import ACCESS_RULE, PersonRetention, funnel_rule_text, months_before, persons
 
 ACCESS_BATCH = 5000  # access-log events per record
+FUNNEL_TRACKING = "funnel_tracking"  # the consent purpose that covers funnel traces (hub.consents)
+WITHDRAWN_RULE = ("consent to funnel tracking withdrawn: the traces it covered are erased at the next run "
+                  "(RGPD art. 7(3) and 21; docs/consents.md)")
 
 
 @dataclass
@@ -20,12 +24,14 @@ class RetentionPlan:
     today: dt.date
     persons: list[PersonRetention] = field(default_factory=list)  # every data past retention
     funnels: list[PersonRetention] = field(default_factory=list)  # funnel traces past retention only
+    withdrawn: list[PersonRetention] = field(default_factory=list)  # funnel traces of a withdrawn consent
     access_before: dt.date | None = None
     kept: int = 0  # persons still within retention
     erased: int = 0  # persons erased before
 
     def summary(self) -> dict[str, Any]:
         return {"today": self.today.isoformat(), "persons_due": len(self.persons), "funnels_due": len(self.funnels),
+                "funnels_withdrawn": len(self.withdrawn),
                 "access_logs_before": self.access_before.isoformat() if self.access_before else None,
                 "persons_kept": self.kept, "persons_erased_before": self.erased}
 
@@ -43,6 +49,8 @@ async def plan_retention(hub, today: dt.date | None = None) -> RetentionPlan:
     today = today or dt.datetime.now(dt.timezone.utc).date()
     erased = await hub.store.call(hub.store.erased_persons)
     plan = RetentionPlan(today, access_before=months_before(today, hub.config.hub.retention.access_log_months))
+    # a person who withdrew consent to funnel tracking objected to it: their funnel traces go now (docs/consents.md)
+    objected = {w.learner_id for w in await withdrawn_consents(hub.store, FUNNEL_TRACKING)}
     for person in (await retention_of(hub)).values():
         if person.learner_id in erased:
             plan.erased += 1
@@ -52,6 +60,8 @@ async def plan_retention(hub, today: dt.date | None = None) -> RetentionPlan:
             plan.kept += 1
             if person.funnel_until is not None and today >= person.funnel_until:
                 plan.funnels.append(person)
+            elif person.funnel_until is not None and person.learner_id in objected:
+                plan.withdrawn.append(person)
     return plan
 
 
@@ -68,7 +78,8 @@ async def run_retention(hub, *, today: dt.date | None = None, dry_run: bool = Fa
     results: list[dict[str, Any]] = []
     plans = ([Plan(PERSON, p.learner_id, p.evidence_rule or funnel_rule_text(config), p.ids, "retention")
               for p in plan.persons]
-             + [Plan(FUNNEL, p.learner_id, funnel_rule_text(config), p.ids, "retention") for p in plan.funnels])
+             + [Plan(FUNNEL, p.learner_id, funnel_rule_text(config), p.ids, "retention") for p in plan.funnels]
+             + [Plan(FUNNEL, p.learner_id, WITHDRAWN_RULE, p.ids, "consent withdrawn") for p in plan.withdrawn])
     for start in range(0, len(plans), config.batch):
         results += await eraser.erase(plans[start:start + config.batch])
     results += await erase_access_logs(hub, eraser, plan.access_before)

@@ -33,4 +33,9 @@ async def flagged(hub, actions: list[str]) -> list[dict[str, Any]]:
     for action in actions:
         states = await hub.store.call(lambda a=action: hub.store.journeys(action=a))
         rows.extend(latest_flags(states))
+    return ranked(rows)
+
+
+def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flags of several actions in one list: highest score first."""
     return sorted(rows, key=lambda r: (-r["score"], r["learner_name"] or r["learner_id"]))

@@ -32,6 +32,7 @@ from hub.journeys import catch_up, stream
 from hub.journeys.alerts import ACTIVE, alert_items, evaluate
 from hub.journeys.compute import status_of
 from hub.journeys.proofs import check
+from hub.leases import held_lease, process_owner
 from hub.learners import LearnerResolver, read_mapping
 from hub.ledger.anchoring import AnchorSettings, anchor_after_seal
 from hub.ledger.head import HeadFile, publish_signed_head
@@ -48,6 +49,9 @@ from hub.store.base import IngestResult
 from hub.store.outage import store_unavailable
 
 MAX_PAGES_PER_PULL = 1000
+#: A pull holds lease ``pull:<source>`` (renewed every third of this) so that it runs on one daemon
+#: at a time; a daemon killed mid-pull frees it after this long (at once for a dead process of this host).
+PULL_LEASE_TTL = 60.0
 
 
 @dataclass
@@ -62,6 +66,7 @@ class PullSummary:
     skipped: dict[str, int] = field(default_factory=dict)  # records that gave no event, by reason
     unmapped: dict[str, int] = field(default_factory=dict)  # values the mapping does not know (bounded)
     warnings: list[str] = field(default_factory=list)  # what the connector says the admin should know
+    busy: str | None = None  # not pulled: this process (owner string) holds the source's pull lease
 
     def add_skips(self, skipped: dict[str, int], unmapped: dict[str, int]) -> None:
         tally = add_skips({"reasons": self.skipped, "unmapped": self.unmapped}, skipped, unmapped)
@@ -146,6 +151,7 @@ class Hub:
         self.loops = Supervisor(self.log)  # the daemon's background loops, restarted when they die (see /readyz)
         self._started = False
         self.stopping = False  # set when the hub stops: pulls end after their current page
+        self._pulling: set[str] = set()  # sources this process is pulling now
         self._closed = False
         self._learner_mapping: dict[str, list[str]] | None = None
         self.health: dict[str, dict[str, Any]] = {}
@@ -247,8 +253,23 @@ class Hub:
         connector = self.connectors.get(name)
         if connector is None or not isinstance(connector, PullSource):
             raise HubError(f"{name!r} is not an enabled pull source")
-        summary = PullSummary(name)
         log = self.log.bind(connector=name)
+        if name in self._pulling:
+            return PullSummary(name, busy=process_owner())
+        self._pulling.add(name)
+        try:
+            async with held_lease(self.store, f"pull:{name}", ttl=PULL_LEASE_TTL, log=log) as holder:
+                if holder is not None:
+                    log.info("pull skipped: another daemon is pulling this source", holder=holder)
+                    return PullSummary(name, busy=holder)
+                return await self._pull(name, connector, log, progress)
+        finally:
+            self._pulling.discard(name)
+
+    async def _pull(self, name: str, connector: PullSource, log: Any,
+                    progress: Callable[[int], None] | None) -> PullSummary:
+        """One pull of ``name``, run while this process holds its pull lease."""
+        summary = PullSummary(name)
         state = await self.store.call(self.store.source_state, name)
         cursor = state.cursor
         try:

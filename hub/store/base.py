@@ -415,9 +415,10 @@ class JourneyStore(StoreThread, Protocol):
         """The learners with a projected journey in ``action``, sorted (their states are read in chunks)."""
 
     @abc.abstractmethod
-    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+    def journeys_page(self, after: tuple[str, str] | None, limit: int, *, action: str | None = None) -> list[dict[str, Any]]:
         """At most ``limit`` journey states following the key ``(learner_id, action)`` ``after``,
-        in key order: the journeys of a large organisation, read chunk by chunk."""
+        in key order (of ``action`` only, when given): the journeys of a large organisation, read
+        chunk by chunk, or one page of a web page's list."""
 
     @abc.abstractmethod
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None: ...

@@ -122,10 +122,17 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
         return [r["learner_id"] for r in self._execute(
             f"SELECT learner_id{self.binary_order} AS learner_id FROM journeys WHERE action = ? ORDER BY 1", (action,))]
 
-    def journeys_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
-        where = "WHERE (learner_id, action) > (?, ?) " if after else ""
-        rows = self._execute(f"SELECT state FROM journeys {where}ORDER BY learner_id, action LIMIT ?",
-                             [*(after or ()), limit])
+    def journeys_page(self, after: tuple[str, str] | None, limit: int, *, action: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if after:
+            where.append("(learner_id, action) > (?, ?)")
+            params.extend(after)
+        if action:
+            where.append("action = ?")
+            params.append(action)
+        condition = "WHERE " + " AND ".join(where) + " " if where else ""
+        rows = self._execute(f"SELECT state FROM journeys {condition}ORDER BY learner_id, action LIMIT ?",
+                             [*params, limit])
         return [json.loads(r["state"]) for r in rows]
 
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:

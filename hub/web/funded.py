@@ -42,17 +42,33 @@ def issued_documents(state: dict[str, Any]) -> list[dict[str, Any]]:
             and f.get("document") not in revoked]
 
 
-async def funded_enrolments(hub, funders: tuple[str, ...], today) -> list[FundedEnrolment]:
-    """Every enrolment one of ``funders`` funds, a projection page at a time."""
+@dataclass
+class FundedPage:
+    enrolments: list[FundedEnrolment]
+    next_after: tuple[str, str] | None  # the (learner id, action) the next page starts after; None: the last page
+
+
+async def funded_enrolments(hub, funders: tuple[str, ...], today, *, limit: int,
+                            after: tuple[str, str] | None = None) -> FundedPage:
+    """The first ``limit`` enrolments one of ``funders`` funds after the key ``after`` (learner id,
+    action), in key order: the projection is read a chunk at a time until the page is full, and
+    only the page's journeys are computed."""
     await hub.project()
-    found, after = [], None
-    while states := await hub.store.call(hub.store.journeys_page, after, PAGE):
-        after = (states[-1]["learner_id"], states[-1]["action"])
+    found: list[FundedEnrolment] = []
+    key = after
+    chunk_size = min(PAGE, 2 * (limit + 1))  # a funder's enrolments come in runs: read little more than a page
+    while len(found) <= limit and (states := await hub.store.call(hub.store.journeys_page, key, chunk_size)):
+        key = (states[-1]["learner_id"], states[-1]["action"])
         kept = [s for s in states if funds(funders, s.get("funders") or {})]  # before computing
-        for state, report in zip(kept, compute_states(kept, hub.config, today)):
-            if funds(funders, report.funders):  # the report leaves superseded decisions out
-                found.append(FundedEnrolment(report, issued_documents(state)))
-    return found
+        while kept and len(found) <= limit:  # one more than the page: whether a next page exists
+            chunk, kept = kept[:limit + 1 - len(found)], kept[limit + 1 - len(found):]
+            for state, report in zip(chunk, compute_states(chunk, hub.config, today)):
+                if funds(funders, report.funders):  # the report leaves superseded decisions out
+                    found.append(FundedEnrolment(report, issued_documents(state)))
+    if len(found) > limit:
+        last = found[limit - 1].report
+        return FundedPage(found[:limit], (last.learner_id, last.action_id))
+    return FundedPage(found, None)
 
 
 async def funded_enrolment(hub, funders: tuple[str, ...], learner_id: str, action: str, today) -> FundedEnrolment | None:

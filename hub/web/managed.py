@@ -43,6 +43,7 @@ class ManagedAction:
     action_id: str
     title: str
     enrolments: list[ManagedEnrolment] = field(default_factory=list)
+    next_after: str | None = None  # paginated: the learner id the next page starts after (None: last page)
 
     def count(self, completion: str) -> int:
         return sum(1 for e in self.enrolments if e.completion == completion)
@@ -105,15 +106,23 @@ def _enrolments(hub, states: list[dict[str, Any]], today) -> list[ManagedEnrolme
     return sorted(found, key=lambda e: ((e.report.learner_name or "").casefold(), e.report.learner_id))
 
 
-async def managed_action(hub, principal, action_id: str, today) -> ManagedAction | None:
-    """One training action of the principal's scope with its enrolments; None when it is not
-    configured or outside the scope (the same answer)."""
+async def managed_action(hub, principal, action_id: str, today, *, limit: int | None = None,
+                         after: str | None = None) -> ManagedAction | None:
+    """One training action of the principal's scope with its enrolments (every one, or with
+    ``limit`` the ``limit`` first after the learner id ``after``, in learner id order: one page,
+    the only journeys read and computed); None when it is not configured or outside the scope
+    (the same answer)."""
     action = hub.config.model.actions.get(action_id)
     if action is None or not principal.sees_action(action_id):
         return None
     await hub.project()
-    states = await hub.store.call(lambda: hub.store.journeys(action=action_id))
-    return ManagedAction(action_id, action.title, _enrolments(hub, states, today))
+    if limit is None:
+        states = await hub.store.call(lambda: hub.store.journeys(action=action_id))
+        return ManagedAction(action_id, action.title, _enrolments(hub, states, today))
+    key = (after, action_id) if after else None
+    states = await hub.store.call(lambda: hub.store.journeys_page(key, limit + 1, action=action_id))
+    following = states[limit - 1]["learner_id"] if len(states) > limit else None
+    return ManagedAction(action_id, action.title, _enrolments(hub, states[:limit], today), following)
 
 
 async def managed_actions(hub, principal, today) -> list[ManagedAction]:

@@ -13,6 +13,8 @@ from hub.web.context import context, render
 from hub.web.funded import exports_for, funded_enrolment, funded_enrolments
 from hub.web.guard import PRINCIPAL, requires
 
+ENROLMENTS_PAGE = 50  # enrolments per page of the list: the journeys computed per request
+
 
 def _today(request: web.Request) -> dt.date:
     return dt.datetime.now(context(request).hub.config.timezone).date()
@@ -21,8 +23,12 @@ def _today(request: web.Request) -> dt.date:
 @requires("funder")
 async def enrolments(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    found = await funded_enrolments(context(request).hub, principal.scopes.funders, _today(request))
-    return render(request, "funder_enrolments.html", enrolments=found)
+    learner, action = request.query.get("after_learner"), request.query.get("after_action")
+    after = (learner, action) if learner and action else None
+    found = await funded_enrolments(context(request).hub, principal.scopes.funders, _today(request),
+                                    limit=ENROLMENTS_PAGE, after=after)
+    return render(request, "funder_enrolments.html", enrolments=found.enrolments, next_after=found.next_after,
+                  after=after, page_size=ENROLMENTS_PAGE)
 
 
 @requires("funder")

@@ -22,6 +22,7 @@ from hub.web.guard import PRINCIPAL, requires
 from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
 
 ROLES = ("manager", "admin")
+ENROLMENTS_PAGE = 50  # enrolments per page of an action: the journeys read and computed per request
 
 
 def _today(request: web.Request) -> dt.date:
@@ -40,7 +41,9 @@ async def actions(request: web.Request) -> web.Response:
 
 @requires(*ROLES)
 async def action(request: web.Request) -> web.Response:
-    found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request))
+    after = request.query.get("after") or None
+    found = await managed_action(context(request).hub, request[PRINCIPAL], request.match_info["action"], _today(request),
+                                 limit=ENROLMENTS_PAGE, after=after)
     if found is None:
         raise _not_found("training action")
     hub = context(request).hub
@@ -50,7 +53,7 @@ async def action(request: web.Request) -> web.Response:
     weeks = weekly_attendance([e.report for e in found.enrolments], now, hub.config.timezone)
     risk = await flagged(hub, [found.action_id])
     return render(request, "manager_action.html", a=found, document_types=DOCUMENT_TYPES, f=follow, level=3,
-                  risk=risk, risk_links=True,
+                  risk=risk, risk_links=True, after=after, page_size=ENROLMENTS_PAGE,
                   weeks=weeks, attendance_chart=attendance_chart,
                   back=request.path, note_max=NOTE_MAX, recent_half_days=RECENT_HALF_DAYS,
                   when=functools.partial(local_time, tz=hub.config.timezone),

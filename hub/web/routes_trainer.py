@@ -10,7 +10,8 @@ import datetime as dt
 import orjson
 from aiohttp import web
 
-from hub.risk.listing import flagged
+from hub.journeys.stream import compute_states
+from hub.risk.listing import latest_flags, ranked
 from hub.web import headers
 from hub.web.charted import week_chart
 from hub.web.context import context, render
@@ -37,21 +38,22 @@ async def _view(request: web.Request) -> dict:
         if only not in actions:  # outside the scope, or unknown: the same answer
             raise web.HTTPNotFound(text="no such training action", content_type="text/plain")
         actions = [only]
-    weeks = []
-    for action_id in actions:
-        reports = await ctx.hub.journey_reports(action=action_id, today=today)
+    weeks, flags = [], []
+    await ctx.hub.project()
+    for action_id in actions:  # one read per action serves the weeks and the risk list
+        states = await ctx.hub.store.call(lambda a=action_id: ctx.hub.store.journeys(action=a))
+        reports = compute_states(states, config, today)
         weeks.append(action_week(action_id, config.model.actions[action_id], reports, day))
+        flags.extend(latest_flags(states))
     monday, sunday = week_of(day)
-    return {"weeks": weeks, "day": day, "today": today, "monday": monday, "sunday": sunday, "action": only or "",
+    return {"weeks": weeks, "risk": ranked(flags), "day": day, "today": today, "monday": monday, "sunday": sunday, "action": only or "",
             "previous": (day - dt.timedelta(days=7)).isoformat(), "next_week": (day + dt.timedelta(days=7)).isoformat(),
             "all_actions": principal.actions_in(list(config.model.actions)), "week_chart": week_chart}
 
 
 @requires(*ROLES)
 async def today_page(request: web.Request) -> web.Response:
-    view = await _view(request)
-    risk = await flagged(context(request).hub, [view["action"]] if view["action"] else view["all_actions"])
-    return render(request, "today.html", **view, risk=risk, risk_links=False)
+    return render(request, "today.html", **await _view(request), risk_links=False)
 
 
 @requires(*ROLES)

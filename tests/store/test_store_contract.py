@@ -930,6 +930,10 @@ def test_journeys_projection_state(store):
     assert store.journeys_page(None, 2) == [states[("L1", "ACT-A")], states[("L1", "ACT-B")]]
     assert store.journeys_page(("L1", "ACT-B"), 2) == [states[("L2", "ACT-B")]]
     assert store.journeys_page(("L2", "ACT-B"), 2) == []
+    # one action's, a page at a time (the web app's paginated lists)
+    assert store.journeys_page(None, 1, action="ACT-B") == [states[("L1", "ACT-B")]]
+    assert store.journeys_page(("L1", "ACT-B"), 5, action="ACT-B") == [states[("L2", "ACT-B")]]
+    assert store.journeys_page(None, 5, action="ACT-Z") == []
     store.save_journeys({("L1", "ACT-A"): {"v": 2}}, 7)  # the cursor never goes back
     assert store.projection_cursor() == 10 and store.load_journeys([("L1", "ACT-A")]) == {("L1", "ACT-A"): {"v": 2}}
     store.save_journeys({}, 12)
