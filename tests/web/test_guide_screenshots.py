@@ -107,7 +107,7 @@ async def test_the_guides_screenshots_each_role_on_the_demo(make_site, browser, 
     await page.shot("code")
     await page.fill("code", pyotp.TOTP(site.secrets["trainer"]).now())
     await page.click("verify-code")
-    await page.wait_for(lambda: "/app/trainer/today" in browser.current_url)
+    await page.wait_for(lambda: "/app/login" not in browser.current_url and "/app/trainer/today" in browser.current_url)
 
     # the trainer: today, the alerts, a follow-up recorded
     assert "Théo Garnier" in await page.text('[data-half-day="2026-10-07/am"] .partial')
