@@ -151,14 +151,6 @@ def phase_verify(folder: Path) -> dict[str, Any]:
             "last_line": (run.stdout.strip().splitlines() or [""])[-1], "errors": run.stderr[-2000:]}
 
 
-def subprocess_phase(name: str, folder: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--phase", name, "--folder", str(folder), *extra],
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed ({proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="ledger size (the issue's: 2000000)")
@@ -182,11 +174,11 @@ def main() -> None:
             load = {"reused": str(folder)}
         else:
             print(f"building a ledger of {args.events} events in {folder}", file=sys.stderr)
-            load = subprocess_phase("load", folder, "--events", str(args.events))
+            load = common.run_phase(__file__, "load", folder, "--events", str(args.events))
         print(f"load: {load}", file=sys.stderr)
-        pack = subprocess_phase("pack", folder, "--learners", str(args.learners))
+        pack = common.run_phase(__file__, "pack", folder, "--learners", str(args.learners))
         print(f"pack: {pack}", file=sys.stderr)
-        copy = subprocess_phase("copy", folder)
+        copy = common.run_phase(__file__, "copy", folder)
         print(f"copy: {copy}", file=sys.stderr)
         verify = phase_verify(folder)
         print(f"verify: {verify}", file=sys.stderr)

@@ -15,6 +15,7 @@ import os
 import platform
 import random
 import sqlite3
+import subprocess
 import sys
 import time
 import unicodedata
@@ -184,3 +185,13 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
 
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
+
+
+def run_phase(script: str, name: str, folder: Path, *extra: str) -> dict[str, Any]:
+    """Run one phase of a bench ``script`` in a fresh process (``--phase NAME --folder F``), so that
+    its peak memory is its own; returns the JSON its last output line holds."""
+    proc = subprocess.run([sys.executable, script, "--phase", name, "--folder", str(folder), *extra],
+                          stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"phase {name} of {Path(script).name} failed ({proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

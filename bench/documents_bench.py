@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -238,14 +237,6 @@ def phase_issue(folder: Path, jobs: int, profile: bool = False) -> dict[str, Any
     return out
 
 
-def subprocess_phase(name: str, folder: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--phase", name, "--folder", str(folder), *extra],
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed ({proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -268,11 +259,11 @@ def main() -> None:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         print(f"building a ledger of {args.events} events for {args.enrolments} enrolments in {folder}", file=sys.stderr)
-        load = subprocess_phase("load", folder, "--events", str(args.events), "--enrolments", str(args.enrolments))
+        load = common.run_phase(__file__, "load", folder, "--events", str(args.events), "--enrolments", str(args.enrolments))
         print(f"load: {load}", file=sys.stderr)
-        rebuild = subprocess_phase("rebuild", folder)
+        rebuild = common.run_phase(__file__, "rebuild", folder)
         print(f"rebuild: {rebuild}", file=sys.stderr)
-        issue = subprocess_phase("issue", folder, "--jobs", str(args.jobs), *(["--profile"] if args.profile else []))
+        issue = common.run_phase(__file__, "issue", folder, "--jobs", str(args.jobs), *(["--profile"] if args.profile else []))
         print(f"issue: {issue}", file=sys.stderr)
     result = {"parameters": {"events": args.events, "enrolments": args.enrolments, "jobs": args.jobs},
               "load": load, "rebuild": rebuild, "issue": issue}

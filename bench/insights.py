@@ -35,7 +35,6 @@ import asyncio
 import json
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -229,14 +228,6 @@ def phase_insights(folder: Path) -> dict[str, Any]:
     return asyncio.run(run())
 
 
-def subprocess_phase(name: str, folder: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--phase", name, "--folder", str(folder), *extra],
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed ({proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=10_000, help="enrolments (500 per action)")
@@ -265,14 +256,14 @@ def main() -> None:
             load = {"reused": str(folder)}
         else:
             print(f"building a history of {args.learners} learners in {folder}", file=sys.stderr)
-            load = subprocess_phase("load", folder, "--learners", str(args.learners),
+            load = common.run_phase(__file__, "load", folder, "--learners", str(args.learners),
                                     "--events-per-learner", str(args.events_per_learner), "--history", args.history)
         print(f"load: {load}", file=sys.stderr)
-        baseline = subprocess_phase("baseline", folder)
+        baseline = common.run_phase(__file__, "baseline", folder)
         print(f"baseline: {baseline}", file=sys.stderr)
-        journeys = subprocess_phase("journeys", folder)
+        journeys = common.run_phase(__file__, "journeys", folder)
         print(f"journeys: {journeys}", file=sys.stderr)
-        insights = subprocess_phase("insights", folder)
+        insights = common.run_phase(__file__, "insights", folder)
         print(f"insights: {insights}", file=sys.stderr)
     result = {"parameters": {"learners": args.learners, "events_per_learner": args.events_per_learner,
                              "history": args.history},

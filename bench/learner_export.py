@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,14 +103,6 @@ def phase_export(folder: Path, learners: int) -> dict[str, Any]:
     return asyncio.run(run())
 
 
-def subprocess_phase(name: str, folder: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--phase", name, "--folder", str(folder), *extra],
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed ({proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="ledger size")
@@ -137,11 +128,11 @@ def main() -> None:
             load = {"reused": str(folder)}
         else:
             print(f"building a ledger of {args.events} events in {folder}", file=sys.stderr)
-            load = subprocess_phase("load", folder, "--events", str(args.events), "--sign-ins", str(args.sign_ins))
+            load = common.run_phase(__file__, "load", folder, "--events", str(args.events), "--sign-ins", str(args.sign_ins))
         print(f"load: {load}", file=sys.stderr)
-        export = subprocess_phase("export", folder, "--learners", str(args.learners))
+        export = common.run_phase(__file__, "export", folder, "--learners", str(args.learners))
         print(f"export: {export}", file=sys.stderr)
-        copy = subprocess_phase("copy", folder)
+        copy = common.run_phase(__file__, "copy", folder)
         print(f"copy: {copy}", file=sys.stderr)
         (folder / "pack.zip").unlink(missing_ok=True)
     result = {"parameters": {"events": args.events, "sign_ins": args.sign_ins, "learners": args.learners},

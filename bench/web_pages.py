@@ -82,14 +82,6 @@ def phase_load(folder: Path, events: int, learners: int) -> dict[str, Any]:
     return {**load, "rebuild_seconds": round(projected, 1)}
 
 
-def subprocess_phase(name: str, folder: Path, *extra: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--phase", name, "--folder", str(folder), *extra],
-                          stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed ({proc.returncode})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # ---------------------------------------------------------------------------------------------
 # the daemon, the accounts, the pages
 
@@ -452,7 +444,7 @@ def main() -> None:
             load = {"reused": str(folder)}
         else:
             print(f"building a ledger of {args.events} events for {args.learners} learners in {folder}", file=sys.stderr)
-            load = subprocess_phase("load", folder, "--events", str(args.events), "--learners", str(args.learners))
+            load = common.run_phase(__file__, "load", folder, "--events", str(args.events), "--learners", str(args.learners))
         print(f"load: {load}", file=sys.stderr)
         result = {"parameters": {"events": args.events, "learners": args.learners, "requests": args.requests},
                   "load": load, **serve_and_measure(folder, args.requests, args.budget)}
