@@ -329,7 +329,7 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
     return {
         "trainer today": lambda: store.journeys(action=first),
         "trainer weeks (live refresh)": lambda: store.journeys(action=first),
-        "manager actions": lambda: [store.journeys(action=a) for a in actions],
+        "manager actions": lambda: [store.journey_figures(a) for a in actions],  # the stored figures (hub.web.figured)
         "manager action": lambda: (store.journeys_page(None, LIST_PAGE + 1, action=first),  # the page
                                    store.journeys(action=first)),  # the risk list
         "manager enrolment": lambda: store.journeys(action=first, learner_id=ids["learner"]),

@@ -354,6 +354,16 @@ class Hub:
             total += chunk
         return total
 
+    async def project_and_figure(self) -> int:
+        """The daemon's journeys job: bring the journeys up to date, then the per-enrolment figures
+        the manager's list of actions reads (hub.web.figured: those of the journeys written, and
+        every one once a day, the rates "to date" moving with the calendar)."""
+        from hub.web.figured import refresh_figures  # the web layer's figures, only when the daemon runs
+
+        total = await self.project()
+        await refresh_figures(self, dt.datetime.now(self.config.timezone).date())
+        return total
+
     async def award_badges(self, action: str | None = None):
         """Award the badges earned since the last run (hub.badges; see hub.badges.award): every
         journey a page at a time, or one action's."""
@@ -481,7 +491,7 @@ class Hub:
         jobs = [Job(f"pull:{name}", config.connectors[name].schedule, lambda n=name: self.pull(n))
                 for name in config.pull_sources() if config.connectors[name].schedule is not None]
         jobs.append(Job("seal", Schedule(every=config.hub.ledger.seal_every), self.seal))
-        jobs.append(Job("journeys", Schedule(every="15s"), self.project))
+        jobs.append(Job("journeys", Schedule(every="15s"), self.project_and_figure))
         jobs.append(Job("alerts", Schedule(every=config.hub.alerts.check_every), self.raise_alerts))
         if config.hub.risk.enabled:
             jobs.append(Job("risk", Schedule(every=config.hub.risk.flag_every), self.flag_risks))

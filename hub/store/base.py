@@ -424,6 +424,15 @@ class JourneyStore(StoreThread, Protocol):
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None: ...
 
     @abc.abstractmethod
+    def journey_figures(self, action: str) -> list[dict[str, Any]]:
+        """Every enrolment of ``action``: ``learner_id`` and its stored ``basis`` and ``figures``
+        (hub.web.figured), None when none are stored or the journey was written since."""
+
+    @abc.abstractmethod
+    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Store the figures (learner id -> (basis, figures)) of enrolments of ``action``."""
+
+    @abc.abstractmethod
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 

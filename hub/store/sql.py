@@ -135,15 +135,38 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
                              [*params, limit])
         return [json.loads(r["state"]) for r in rows]
 
+    def journey_figures(self, action: str) -> list[dict[str, Any]]:
+        """Every enrolment of ``action`` with its stored figures: ``learner_id``, ``basis`` and
+        ``figures`` (None both when none are stored, or the journey changed since)."""
+        rows = self._execute(
+            "SELECT j.learner_id, f.basis, f.figures FROM journeys j LEFT JOIN journey_figures f "
+            "ON f.learner_id = j.learner_id AND f.action = j.action WHERE j.action = ? "
+            f"ORDER BY j.learner_id{self.binary_order}", (action,))
+        return [{"learner_id": r["learner_id"], "basis": r["basis"],
+                 "figures": json.loads(r["figures"]) if r["figures"] is not None else None} for r in rows]
+
+    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Store ``figures`` (learner id -> (basis, figures)) of enrolments of ``action``."""
+        if not figures:
+            return
+        with self._transaction():
+            self._executemany(
+                "INSERT INTO journey_figures (learner_id, action, basis, figures) VALUES (?,?,?,?) "
+                "ON CONFLICT (learner_id, action) DO UPDATE SET basis = excluded.basis, figures = excluded.figures",
+                [(learner, action, basis, json.dumps(found, ensure_ascii=False))
+                 for learner, (basis, found) in figures.items()])
+
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
         with self._transaction():
             if learner_ids is None:
                 self._execute("DELETE FROM journeys")
+                self._execute("DELETE FROM journey_figures")
                 self._execute("DELETE FROM projections WHERE name = ?", (name,))
             elif learner_ids:
                 condition, params = self._in("learner_id", learner_ids)
                 self._execute(f"DELETE FROM journeys WHERE {condition}", params)
+                self._execute(f"DELETE FROM journey_figures WHERE {condition}", params)
 
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         if not learner_ids:

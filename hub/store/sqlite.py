@@ -249,6 +249,8 @@ class SQLiteStore(SqlStore):
                 "ON CONFLICT(learner_id, action) DO UPDATE SET state = excluded.state, updated_seq = excluded.updated_seq",
                 [(k[0], k[1], json.dumps(v, ensure_ascii=False), last_seq) for k, v in states.items()],
             )
+            self.conn.executemany(  # figures computed from the former state are no longer its own
+                "DELETE FROM journey_figures WHERE learner_id = ? AND action = ?", list(states))
             self.conn.execute(
                 "INSERT INTO projections (name, last_seq) VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET last_seq = max(projections.last_seq, excluded.last_seq)",

@@ -35,7 +35,7 @@ def week_chart(week, chart_id: str, _, num) -> Markup:
 
 
 def hours_chart(actions, chart_id: str, _, num) -> Markup:
-    """The manager's actions (hub.web.managed.ManagedAction): realised against planned hours."""
+    """The manager's actions (hub.web.figured.ActionFigures): realised against planned hours."""
     series = [(_("chart.realised"), [float(a.realised_hours) for a in actions]),
               (_("chart.planned"), [float(a.planned_hours) for a in actions])]
     return Markup(grouped_bar_chart(_("chart.hours_title"), [a.title for a in actions], series, chart_id=chart_id,

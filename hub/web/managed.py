@@ -95,7 +95,7 @@ def refusals(report, documents: list[dict[str, Any]], today) -> dict[str, str]:
     return found
 
 
-def _enrolments(hub, states: list[dict[str, Any]], today) -> list[ManagedEnrolment]:
+def enrolments_of(hub, states: list[dict[str, Any]], today) -> list[ManagedEnrolment]:
     reports = compute_states(states, hub.config, today)
     gaps = {(g.learner_id, g.action): g.gaps for g in check(reports, hub.proof_rules(), today=today)}
     found = []
@@ -118,17 +118,11 @@ async def managed_action(hub, principal, action_id: str, today, *, limit: int | 
     await hub.project()
     if limit is None:
         states = await hub.store.call(lambda: hub.store.journeys(action=action_id))
-        return ManagedAction(action_id, action.title, _enrolments(hub, states, today))
+        return ManagedAction(action_id, action.title, enrolments_of(hub, states, today))
     key = (after, action_id) if after else None
     states = await hub.store.call(lambda: hub.store.journeys_page(key, limit + 1, action=action_id))
     following = states[limit - 1]["learner_id"] if len(states) > limit else None
-    return ManagedAction(action_id, action.title, _enrolments(hub, states[:limit], today), following)
-
-
-async def managed_actions(hub, principal, today) -> list[ManagedAction]:
-    """Every configured training action of the principal's scope, in the configuration's order."""
-    return [await managed_action(hub, principal, a, today)
-            for a in principal.actions_in(list(hub.config.model.actions))]
+    return ManagedAction(action_id, action.title, enrolments_of(hub, states[:limit], today), following)
 
 
 async def managed_enrolment(hub, principal, learner_id: str, action_id: str, today) -> ManagedEnrolment | None:
@@ -138,7 +132,7 @@ async def managed_enrolment(hub, principal, learner_id: str, action_id: str, tod
     await hub.project()
     states = await hub.store.call(lambda: hub.store.journeys(action=action_id, learner_id=learner_id))
     states = [s for s in states if s["learner_id"] == learner_id and s["action"] == action_id]
-    return _enrolments(hub, states, today)[0] if len(states) == 1 else None
+    return enrolments_of(hub, states, today)[0] if len(states) == 1 else None
 
 
 async def event_in_scope(hub, principal, event_id: str) -> dict[str, Any] | None:

@@ -19,7 +19,8 @@ from hub.web.charted import attendance_chart, hours_chart
 from hub.web.context import context, render
 from hub.web.followup import NOTE_MAX, FollowedAction, followed, local_time
 from hub.web.guard import PRINCIPAL, requires
-from hub.web.managed import event_in_scope, managed_action, managed_actions, managed_enrolment
+from hub.web.figured import managed_actions
+from hub.web.managed import event_in_scope, managed_action, managed_enrolment
 
 ROLES = ("manager", "admin")
 ENROLMENTS_PAGE = 50  # enrolments per page of an action: the journeys read and computed per request

@@ -1313,3 +1313,29 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     store.finish_erasures(["REC1"], at=7.0)
     assert store.unfinished_erasures() == [] and store.erasure_totals()["unfinished"] == 0
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
+
+
+def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
+    store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-B"): {"v": 1}}, 5)
+    assert store.journey_figures("ACT-A") == [{"learner_id": "L1", "basis": None, "figures": None},
+                                              {"learner_id": "L2", "basis": None, "figures": None}]
+    store.save_journey_figures("ACT-A", {"L1": ("2026-12-07 x", {"gaps": 2, "rate": "87.5"}),
+                                         "L2": ("2026-12-07 x", {"gaps": 0, "rate": None})})
+    store.save_journey_figures("ACT-B", {"L1": ("2026-12-07 x", {"gaps": 9})})
+    store.save_journey_figures("ACT-A", {})
+    assert sorted(store.journey_figures("ACT-A"), key=lambda r: r["learner_id"]) == [
+        {"learner_id": "L1", "basis": "2026-12-07 x", "figures": {"gaps": 2, "rate": "87.5"}},
+        {"learner_id": "L2", "basis": "2026-12-07 x", "figures": {"gaps": 0, "rate": None}}]
+    store.save_journey_figures("ACT-A", {"L2": ("2026-12-08 x", {"gaps": 1, "rate": "90"})})  # replaced
+    store.save_journeys({("L1", "ACT-A"): {"v": 2}}, 0)  # a journey written: its figures are gone, not the others'
+    assert sorted(store.journey_figures("ACT-A"), key=lambda r: r["learner_id"]) == [
+        {"learner_id": "L1", "basis": None, "figures": None},
+        {"learner_id": "L2", "basis": "2026-12-08 x", "figures": {"gaps": 1, "rate": "90"}}]
+    assert store.journey_figures("ACT-B") == [{"learner_id": "L1", "basis": "2026-12-07 x", "figures": {"gaps": 9}}]
+    store.reset_journeys(["L1"])  # re-projected: neither journeys nor figures remain
+    assert store.journey_figures("ACT-B") == []
+    store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 6)
+    assert store.journey_figures("ACT-B") == [{"learner_id": "L1", "basis": None, "figures": None}]
+    store.reset_journeys()
+    store.save_journeys({("L2", "ACT-A"): {"v": 3}}, 7)
+    assert store.journey_figures("ACT-A") == [{"learner_id": "L2", "basis": None, "figures": None}]
