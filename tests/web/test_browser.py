@@ -130,7 +130,8 @@ async def test_a_trainer_signs_in_sees_the_day_live_and_signs_out(site, browser,
     assert await page.accessibility_problems() == []
     await page.fill("code", pyotp.TOTP(site.secrets["trainer"]).now())
     await page.click("verify-code")
-    await page.wait_for(lambda: "/app/trainer/today" in browser.current_url)
+    # the code page's own address names the page asked for (?next=…): wait until it is left
+    await page.wait_for(lambda: "/app/login" not in browser.current_url and "/app/trainer/today" in browser.current_url)
 
     morning = '[data-half-day="2026-10-07/am"]'
     assert "Théo Garnier" in await page.text(f"{morning} .partial")
