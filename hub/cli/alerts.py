@@ -58,18 +58,27 @@ def alerts_list(config_path: str, only_open: bool, action: str | None, as_json: 
 @click.option("--by", "by", help="Who did it (default: the current user).")
 def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None) -> None:
     """Record the follow-up of ALERT_ID (an alert.raised event id) in the ledger."""
+    record_follow_up(config_path, alert_id, "alert.raised", note, by,
+                     not_found=f"{alert_id} is not an alert (see `parcours alerts list`)")
+
+
+def record_follow_up(config_path: str, event_id: str, event_type: str, note: str, by: str | None, *,
+                     not_found: str) -> None:
+    """Append the ``alert.followed_up`` of ``event_id`` (an event of ``event_type``: an alert or a
+    risk flag), by ``by`` or the current user; ``not_found`` when it is no such event (exit 2)."""
     hub = open_hub(config_path)
+
     async def work():
-        alert = await hub.store.call(hub.store.get_event, alert_id)
-        if alert is None or alert["type"] != "alert.raised":
+        found = await hub.store.call(hub.store.get_event, event_id)
+        if found is None or found["type"] != event_type:
             return None
-        item = follow_up_item(alert, note, by or whoami(), dt.datetime.now(dt.timezone.utc))
+        item = follow_up_item(found, note, by or whoami(), dt.datetime.now(dt.timezone.utc))
         return (await hub.append([item], source="hub")).ids[0]
 
     try:
-        event_id = run_hub(hub, work)
+        recorded = run_hub(hub, work)
     except UnreadableEvent as exc:
         fail(str(exc), 1)
-    if event_id is None:
-        fail(f"{alert_id} is not an alert (see `parcours alerts list`)", 2)
-    click.echo(f"follow-up recorded as event {event_id}")
+    if recorded is None:
+        fail(not_found, 2)
+    click.echo(f"follow-up recorded as event {recorded}")

@@ -7,11 +7,9 @@ from typing import Any
 
 import click
 
+from hub.cli.alerts import record_follow_up
 from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, open_hub, print_json, run_hub
 from hub.errors import HubError
-from hub.ingest.audit import whoami
-from hub.journeys.alerts import follow_up_item
-from hub.store.base import UnreadableEvent
 
 KIND_OPTION = click.option("--model", "kind", type=click.Choice(["logistic_regression", "gradient_boosting"]),
                            help="The model to fit (default: hub.risk.model).")
@@ -172,20 +170,5 @@ def risk_flag(config_path: str, as_of: dt.datetime | None) -> None:
 @click.option("--by", "by", help="Who did it (default: the current user).")
 def risk_follow_up(config_path: str, flag_id: str, note: str, by: str | None) -> None:
     """Record the follow-up of FLAG_ID (a risk.flagged event id): an alert.followed_up event."""
-    hub = open_hub(config_path)
-
-    async def work():
-        found = await hub.store.call(hub.store.get_event, flag_id)
-        if found is None or found["type"] != "risk.flagged":
-            return None
-        now = dt.datetime.now(dt.timezone.utc)
-        item = follow_up_item(found, note, by or whoami(), now)  # as for an alert (hub.journeys.alerts)
-        return (await hub.append([item], source="hub")).ids[0]
-
-    try:
-        event_id = run_hub(hub, work)
-    except UnreadableEvent as exc:
-        fail(str(exc), 1)
-    if event_id is None:
-        fail(f"{flag_id} is not a risk flag (see `parcours risk score` and the risk.flagged events)", 2)
-    click.echo(f"follow-up recorded as event {event_id}")
+    record_follow_up(config_path, flag_id, "risk.flagged", note, by,
+                     not_found=f"{flag_id} is not a risk flag (see `parcours risk score` and the risk.flagged events)")
