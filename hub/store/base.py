@@ -364,6 +364,11 @@ class LedgerStore(StoreThread, Protocol):
         """The ledger's last sequence number (0 when empty)."""
 
     @abc.abstractmethod
+    def event_touches(self, *, after_seq: int, limit: int) -> list[tuple[str, str | None, str | None]]:
+        """What the first ``limit`` events after ``after_seq`` concern, by seq: (type, action, learner
+        id), the learner id canonical (a merged learner's events name the learner merged into)."""
+
+    @abc.abstractmethod
     def read_snapshot(self) -> ContextManager[None]:
         """A read-only transaction: every read inside sees the store as it was when it began
         (an export reads journeys and events over minutes while ingest goes on)."""
