@@ -65,6 +65,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/funder/enrolments/{learner}/{action}"): ("/app/funder/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                           {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/funder/exports"): ("/app/funder/exports", page_for({"funder"})),
+    # a file of an export that does not exist: 404 for the funder (its own: tests/web/test_funder_scope.py)
+    ("GET", "/app/funder/exports/{export}/{period}/{version}/{file}"): (
+        "/app/funder/exports/opco-atlas/2026-10/v1/nothing.csv", {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/manager/actions"): ("/app/manager/actions", page_for(MANAGERS)),
     ("GET", "/app/manager/actions/{action}"): ("/app/manager/actions/ACT-2026-REACT-01", page_for(MANAGERS)),
     # unknown ids: 404 for the managers (scope: tests/web/test_manager_scope.py), 403 for the others before any lookup
