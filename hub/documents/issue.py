@@ -122,8 +122,10 @@ class IssueRun:
 
 
 def _render_job(args: tuple) -> bytes:
-    """One PDF, rendered in the run's worker thread (or process, with ``jobs`` > 1)."""
-    from hub.documents.render import render  # reportlab is heavy: loaded where PDFs are rendered
+    """One PDF, rendered in the run's worker thread (or process, with ``jobs`` > 1): stamped into the
+    fixed layout laid out once per process where the document allows (the certificat de
+    réalisation), else by platypus (:mod:`hub.documents.stamp`)."""
+    from hub.documents.stamp import render  # reportlab is heavy: loaded where PDFs are rendered
 
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
