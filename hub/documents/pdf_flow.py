@@ -26,15 +26,11 @@ from reportlab import rl_config
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.platypus import Paragraph, Spacer
 
-from hub.documents.pdf_fonts import FRENCH, EmbeddedFont
+from hub.documents.pdf_fonts import FRENCH, EmbeddedFont, Unsupported
 
 PADDING = 6.0  # a platypus Frame's padding on each side
 _FUZZ = rl_config._FUZZ
 _UNDRAWN = ("cbDefn", "link", "backColor", "us_lines", "underline", "strike")
-
-
-class Unsupported(Exception):
-    """Markup the stamped writer does not draw (the platypus renderer does)."""
 
 
 class DoesNotFit(Exception):

@@ -40,8 +40,20 @@ from hub.documents.pdf_objects import ref, stream
 #: every document, so that most documents need no font of their own
 FRENCH = ("".join(chr(c) for c in range(0x20, 0x7F)) + "\u00a0«»°·àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ"
           "’‘“”–—…•€")
+MAX_GLYPHS = 0xFFFF  # glyph ids are written in two bytes
+
+
+class Unsupported(Exception):
+    """What the stamped writer does not write (the platypus renderer does)."""
+
+
 _COPIED_TABLES = ("OS/2", "cvt ", "fpgm", "prep")  # as reportlab's subsets (hinting kept: same rendering)
 _CACHED_SETS = 64
+
+
+def _pdf_name(name: bytes) -> bytes:
+    """``name`` as the characters of a PDF name (``#xx`` for delimiters, spaces and non-ASCII bytes)."""
+    return b"".join(bytes([c]) if 0x21 <= c <= 0x7E and c not in b"()<>[]{}/%#" else b"#%02X" % c for c in name)
 
 
 def _component_offsets(data: bytes) -> list[int]:
@@ -84,6 +96,8 @@ class EmbeddedFont:
 
     def _new_glyph(self, source: int, code: int | None) -> int:
         gid = len(self.sources)
+        if gid >= MAX_GLYPHS:
+            raise Unsupported(f"more than {MAX_GLYPHS} characters written with {self.font_name} in this process")
         self.sources.append(source)
         self.codes.append(code)
         self.parts.append(())
@@ -197,7 +211,7 @@ class EmbeddedFont:
     def _objects(self, gids: frozenset[int], first: int) -> list[bytes]:
         face = self.face
         tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(repr(sorted(gids)).encode()).digest()[:6])
-        base_font = f"{tag}+{face.name.decode('latin-1')}".encode("latin-1")
+        base_font = tag.encode("ascii") + b"+" + _pdf_name(face.name)
         coded = sorted(g for g in gids if self.codes[g] is not None and g)
         widths = b" ".join(b"%d [%.3f]" % (g, self.width(g)) for g in coded)
         flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from reportlab.lib.boxstuff import aspectRatioFix
 from reportlab.lib.utils import ImageReader
 
-from hub.documents.pdf_flow import Unsupported
+from hub.documents.pdf_fonts import Unsupported
 from hub.documents.pdf_objects import ref, stream
 
 _SPACES = {1: b"/DeviceGray", 3: b"/DeviceRGB", 4: b"/DeviceCMYK"}

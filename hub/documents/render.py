@@ -451,13 +451,15 @@ def qr_ops(url: str, x: float, y: float, size: float) -> tuple[str, int]:
     border = 4
     module = size / (n + 2 * border)
     # Raw operators, one unit = one module, y downwards: a few kilobytes, and fast to write.
-    ops = [f"q 1 1 1 rg n {x:.5f} {y:.5f} {size:.5f} {size:.5f} re f* Q",
-           f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
-           f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g"]
+    runs: list[int] = []  # x, y, width of each run of dark modules in a row
     for r, row in enumerate(matrix):
-        ops.extend(f"{m.start()} {r} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(row))
-    ops.append("f Q")
-    return "\n".join(ops), qr.version
+        for m in _DARK_RUN.finditer(row):
+            start = m.start()
+            runs += (start, r, m.end() - start)
+    return (f"q 1 1 1 rg n {x:.5f} {y:.5f} {size:.5f} {size:.5f} re f* Q\n"
+            f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
+            f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g\n"
+            + ("%d %d %d 1 re\n" * (len(runs) // 3)) % tuple(runs) + "f Q"), qr.version
 
 
 def _flowables(blocks: list) -> list:

@@ -39,7 +39,8 @@ from reportlab.lib.pagesizes import A4
 from hub.documents import pdf_images
 from hub.documents import render as platypus
 from hub.documents.payload import ATTACHMENT, embedded_json
-from hub.documents.pdf_flow import Column, DoesNotFit, Laid, Unsupported, font, lay_out, place
+from hub.documents.pdf_flow import Column, DoesNotFit, Laid, font, lay_out, place
+from hub.documents.pdf_fonts import Unsupported
 from hub.documents.pdf_objects import date_string, ref, stream, text_string, write
 
 #: the document types written by this renderer; the others by platypus
@@ -97,7 +98,7 @@ def _logo(template: dict[str, Any]) -> pdf_images.Image | None:
 def stamped(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
             payload: str, invariant: bool = False) -> bytes:
     """The one-page PDF of a document, written from its laid-out paragraphs. Raises
-    :class:`~hub.documents.pdf_flow.DoesNotFit` or :class:`~hub.documents.pdf_flow.Unsupported`
+    :class:`~hub.documents.pdf_flow.DoesNotFit` or :class:`~hub.documents.pdf_fonts.Unsupported`
     when platypus must render it."""
     pg = platypus.page(doc_type, fields, template, page_url=page_url, url=url, styles=platypus.styles_of(template))
     column = Column(pg.margin, pg.bottom_margin, _PAGE_W - 2 * pg.margin, _PAGE_H - pg.top_margin - pg.bottom_margin)

@@ -14,7 +14,8 @@ from pypdf import PdfReader
 
 from hub.documents import pdf_objects, render, stamp
 from hub.documents.issue import _render_job
-from hub.documents.pdf_flow import DoesNotFit, Unsupported
+from hub.documents.pdf_flow import DoesNotFit
+from hub.documents.pdf_fonts import Unsupported
 from hub.documents.templates import load_templates
 from hub.documents.verify import pdf_text, read_embedded
 from tests.documents.conftest import flat
