@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import string
 import threading
 from functools import lru_cache
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT
@@ -139,9 +139,6 @@ def _embed(canvas, data: bytes, description: str) -> None:
     ref = doc.Reference(spec)
     canvas.setCatalogEntry("Names", PDFDictionary({"EmbeddedFiles": PDFDictionary({"Names": PDFArray([PDFString(ATTACHMENT), ref])})}))
     canvas.setCatalogEntry("AF", PDFArray([ref]))
-
-
-_DARK_RUN = re.compile(b"\x01+")
 
 
 @dataclass
@@ -451,11 +448,12 @@ def qr_ops(url: str, x: float, y: float, size: float) -> tuple[str, int]:
     border = 4
     module = size / (n + 2 * border)
     # Raw operators, one unit = one module, y downwards: a few kilobytes, and fast to write.
-    runs: list[int] = []  # x, y, width of each run of dark modules in a row
-    for r, row in enumerate(matrix):
-        for m in _DARK_RUN.finditer(row):
-            start = m.start()
-            runs += (start, r, m.end() - start)
+    padded = np.zeros((n, n + 2), np.int8)  # each row between two light modules
+    padded[:, 1:-1] = np.frombuffer(b"".join(matrix), dtype=np.int8).reshape(n, n)
+    steps = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(steps == 1)  # where each run of dark modules starts, row by row
+    ends = np.nonzero(steps == -1)[1]
+    runs = np.column_stack((starts, rows, ends - starts)).ravel().tolist()  # x, y, width of each run
     return (f"q 1 1 1 rg n {x:.5f} {y:.5f} {size:.5f} {size:.5f} re f* Q\n"
             f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
             f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g\n"
