@@ -3,9 +3,9 @@
 Each character gets a glyph id of its own, for the life of the process, the first time it is
 written (:meth:`EmbeddedFont.encode`): text is written as 2-byte glyph ids, so what a paragraph
 was encoded to stays valid for every later document. A document embeds the font's *base* subset —
-the characters given when the font is prepared (the fixed texts, and the ones names and titles in
-French usually hold), built and deflated once — plus the characters of its own it uses beyond
-those (an ``ł`` in a name), built per set of such characters and kept (:meth:`EmbeddedFont.objects`).
+the characters given when the font is prepared (:data:`FRENCH`: what texts, names and titles in
+French usually hold), built and deflated once — plus the characters it uses beyond those (an
+``ł`` in a name), the font built once per set of such characters and kept (:meth:`EmbeddedFont.objects`).
 
 The glyph data, metrics and widths are reportlab's (its TrueType parser, the same widths its line
 breaking measures with): a character prints where platypus would have put it. Two characters
