@@ -77,8 +77,8 @@ CASES = {
     "short values": fields(),
     "employer, distance note (a line narrowed to fit)": fields(
         employer="Boulangerie Martin SARL", distance={"foad": {"connection_daily_cap": "7", "capped_at_planned": "oui"}}),
-    "longest name and employer: the beneficiary wraps on three lines": fields(learner=LONG_NAME, employer=LONG_EMPLOYER),
-    "long action title on three lines, VAE": fields(action={"id": "ACT-2", "title": LONG_TITLE}, nature="vae"),
+    "longest name and employer: the beneficiary wraps on four lines": fields(learner=LONG_NAME, employer=LONG_EMPLOYER),
+    "long action title on four lines, VAE": fields(action={"id": "ACT-2", "title": LONG_TITLE}, nature="vae"),
     "apprentissage, every distance rule": fields(nature="apprentissage", hours="1207.25", distance={
         "foad": {"connection_daily_cap": "3.5", "activity_estimates": "oui", "capped_at_planned": "oui"},
         "synchrone": "oui"}),
@@ -113,6 +113,36 @@ def test_custom_template_markup_and_texts():
     old, new = both(fields(employer="Boulangerie Martin SARL"), template)
     assert_same_page(old, new)
     assert "atteste que" in flat(pdf_text(new)) and "Sans préjudice" not in pdf_text(new)
+
+
+def test_poppler_rasterises_both_alike(tmp_path):
+    """The same comparison with poppler's rasteriser, when installed (PDFium is always)."""
+    from PIL import Image
+
+    from tests.documents.conftest import render_png
+
+    pages = []
+    for label, pdf in zip(("platypus", "stamped"), both(CASES["longest name and employer: the beneficiary wraps on four lines"])):
+        (tmp_path / label).mkdir()
+        pages.append(Image.open(render_png(pdf, tmp_path / label, dpi=144)).convert("RGB"))
+    diff = ImageChops.difference(*pages).convert("L").point(lambda v: 255 if v > 64 else 0)
+    assert diff.histogram()[255] <= 0.0005 * pages[0].size[0] * pages[0].size[1]
+
+
+def test_empty_header_footer_and_caption():
+    template = dict(load_templates()["certificat_realisation"], header=[], footer="", qr_caption="")
+    assert_same_page(*both(fields(), template))
+
+
+@pytest.mark.parametrize("regular, bold", [("DejaVuSerif.ttf", "DejaVuSerifCondensed-Bold.ttf"),
+                                           ("DejaVuSansMono.ttf", None)])
+def test_other_fonts(regular, bold):
+    folder = render.DEJAVU
+    if not (folder / regular).exists():
+        pytest.skip(f"{folder / regular} not installed (Debian: fonts-dejavu-extra)")
+    template = dict(load_templates()["certificat_realisation"], font=str(folder / regular),
+                    font_bold=str(folder / bold) if bold else None)
+    assert_same_page(*both(fields(learner=LONG_NAME, employer=LONG_EMPLOYER), template))
 
 
 @pytest.mark.parametrize("kind", ["png with transparency", "jpeg", "missing file"])
