@@ -8,7 +8,11 @@ Small modules, one job each:
   payload (``PH1.…``), the verification URL carried by the QR code, and the PDF's embedded copy;
 * :mod:`~hub.documents.fields` — what each document type states, computed from a journey;
 * :mod:`~hub.documents.templates` / :mod:`~hub.documents.render` — labels and texts (overridable by
-  the admin) and the reportlab PDF;
+  the admin) and the reportlab (platypus) PDF, any type, any number of pages;
+* :mod:`~hub.documents.stamp` — the certificat de réalisation stamped into its fixed layout, laid
+  out once per process, with :mod:`~hub.documents.pdf_flow` (paragraphs broken by platypus' rules,
+  written as operators), :mod:`~hub.documents.pdf_fonts` (fonts subset once, CID-keyed),
+  :mod:`~hub.documents.pdf_images` (the logo) and :mod:`~hub.documents.pdf_objects` (the file);
 * :mod:`~hub.documents.pades` — the optional PAdES signature (pyHanko) with the admin's certificate;
 * :mod:`~hub.documents.eligibility` — who may receive which document, and ``proof_gaps``;
 * :mod:`~hub.documents.settings` — ``hub.documents`` in the configuration, and the folders it names;

@@ -122,11 +122,33 @@ class IssueRun:
 
 
 def _render_job(args: tuple) -> bytes:
-    """One PDF, rendered in the run's worker thread (or process, with ``jobs`` > 1)."""
-    from hub.documents.render import render  # reportlab is heavy: loaded where PDFs are rendered
+    """One PDF, rendered in the run's worker thread (or process, with ``jobs`` > 1): stamped into the
+    fixed layout laid out once per process where the document allows (the certificat de
+    réalisation), else by platypus (:mod:`hub.documents.stamp`)."""
+    from hub.documents.stamp import render  # reportlab is heavy: loaded where PDFs are rendered
 
     doc_type, fields, template, url, page_url, payload = args
     return render(doc_type, fields, template, url=url, page_url=page_url, payload=payload)
+
+
+def _render_batch(batch: list[tuple]) -> list[bytes]:
+    """Several PDFs in one task: one round trip to a render process for them all (a stamped
+    certificat takes about 2 ms: sending each alone would cost about as much as rendering it)."""
+    return [_render_job(args) for args in batch]
+
+
+#: tasks per render worker for a chunk of documents: few round trips, yet the workers end together
+BATCHES_PER_WORKER = 4
+
+
+async def render_pdfs(pool: concurrent.futures.Executor, workers: int, jobs: list[tuple]) -> list[bytes]:
+    """The PDFs of ``jobs`` (:func:`_render_job`'s arguments), in order, rendered by ``pool``'s
+    ``workers`` in batches."""
+    size = max(1, -(-len(jobs) // (workers * BATCHES_PER_WORKER)))
+    loop = asyncio.get_running_loop()
+    batches = await asyncio.gather(*[loop.run_in_executor(pool, _render_batch, jobs[i:i + size])
+                                     for i in range(0, len(jobs), size)])
+    return [pdf for batch in batches for pdf in batch]
 
 
 def render_workers(jobs: int) -> int:
@@ -295,14 +317,13 @@ async def issue_documents(services: "DocumentServices", *, action: str | None = 
     jobs = render_workers(jobs)
     pool: concurrent.futures.Executor = (concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1
                                          else concurrent.futures.ThreadPoolExecutor(1))
-    loop = asyncio.get_running_loop()
     try:
         for start in range(0, len(states), chunk):
             drafts = _drafts(states[start:start + chunk], issuer, services.config, doc_type,
                              allow_incomplete=allow_incomplete, force=force, run=run)
             if not drafts:
                 continue
-            pdfs = await asyncio.gather(*[loop.run_in_executor(pool, _render_job, issuer.render_args(d)) for d in drafts])
+            pdfs = await render_pdfs(pool, jobs, [issuer.render_args(d) for d in drafts])
             stored = [await _store(services, issuer, draft, pdf, out, reissued_for) for draft, pdf in zip(drafts, pdfs)]
             documents = [doc for doc, _item in stored]
             await services.append([item for _doc, item in stored], source="hub",

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import string
 import threading
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT
@@ -140,30 +141,6 @@ def _embed(canvas, data: bytes, description: str) -> None:
     canvas.setCatalogEntry("AF", PDFArray([ref]))
 
 
-_DARK_RUN = re.compile(b"\x01+")
-
-
-def _draw_qr(canvas, url: str, x: float, y: float, size: float) -> int:
-    """Draw the QR code of ``url`` with its quiet zone in a ``size`` square at (x, y); returns its version."""
-    qr = make_qr(url)
-    matrix = qr.matrix  # rows of 0/1 bytes
-    n = len(matrix)
-    border = 4
-    module = size / (n + 2 * border)
-    canvas.saveState()
-    canvas.setFillColorRGB(1, 1, 1)
-    canvas.rect(x, y, size, size, stroke=0, fill=1)
-    canvas.restoreState()
-    # Raw operators, one unit = one module, y downwards: a few kilobytes, and fast to write.
-    ops = [f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
-           f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g"]
-    for r, row in enumerate(matrix):
-        ops.extend(f"{m.start()} {r} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(row))
-    ops.append("f Q")
-    canvas.addLiteral("\n".join(ops))
-    return qr.version
-
-
 @dataclass
 class _Styles:
     """The fonts, colour and paragraph styles of one template."""
@@ -177,6 +154,18 @@ class _Styles:
     title: Any
     heading: Any
     indent: Any
+    caption: Any  # the QR code's caption
+
+
+def styles_of(template: dict[str, Any]) -> _Styles:
+    """The fonts and paragraph styles of ``template``, made once per font and colour (the stamped
+    renderer keys its laid-out paragraphs by style)."""
+    return _cached_styles(template.get("font"), template.get("font_bold"), template.get("colour") or "#1f3a5f")
+
+
+@lru_cache(maxsize=64)
+def _cached_styles(font: str | None, font_bold: str | None, colour: str) -> _Styles:
+    return _styles({"font": font, "font_bold": font_bold, "colour": colour})
 
 
 def _styles(template: dict[str, Any]) -> _Styles:
@@ -189,12 +178,31 @@ def _styles(template: dict[str, Any]) -> _Styles:
     heading = ParagraphStyle("heading", parent=base, fontName=bold, fontSize=10.5, spaceBefore=6, spaceAfter=3,
                              textColor=colour)
     indent = ParagraphStyle("indent", parent=base, leftIndent=18)
-    return _Styles(regular, bold, ballot, colour, base, small, title, heading, indent)
+    caption = ParagraphStyle("cap", parent=small, alignment=TA_CENTER)
+    return _Styles(regular, bold, ballot, colour, base, small, title, heading, indent, caption)
+
+
+@dataclass(frozen=True)
+class Para:
+    """A paragraph to lay out: its (escaped, inline-markup) text and style. Both renderers read
+    these: the platypus one makes a ``Paragraph`` of each, the stamped one (:mod:`hub.documents.stamp`)
+    breaks it with the same rules and writes its lines."""
+
+    text: str
+    style: Any
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Paragraphs and spacers kept together on one page (platypus' ``KeepTogether``)."""
+
+    items: tuple
 
 
 @dataclass
 class _Story:
-    """The flowables of a document's body, and what its parts write them from."""
+    """The blocks of a document's body — :class:`Para`, ``Spacer``, :class:`Keep`, or any platypus
+    flowable (tables) — and what its parts write them from."""
 
     fields: dict[str, Any]
     template: dict[str, Any]
@@ -204,7 +212,7 @@ class _Story:
 
     def add(self, text: str, style=None) -> None:
         """A paragraph of (escaped) ``text``, in the body style by default."""
-        self.flowables.append(Paragraph(text, style or self.styles.base))
+        self.flowables.append(Para(text, style or self.styles.base))
 
     def para(self, key_or_text: str | None, style=None, *, optional: bool = False, literal: bool = False,
              **extra: str) -> None:
@@ -346,70 +354,77 @@ def _signature(story: _Story):
     signature = []
     done = fill(template.get("done_at", ""), vals, optional=False)
     if done:
-        signature.append(Paragraph(done, styles.base))
+        signature.append(Para(done, styles.base))
     name = fill(template.get("signature_name", ""), vals, optional=True) or fill("{signatory}", vals, optional=True)
     if name:
-        signature.append(Paragraph(f"<b>{name}</b>", styles.base))
+        signature.append(Para(f"<b>{name}</b>", styles.base))
     if template.get("signature_caption"):
-        signature.append(Paragraph(escape(template["signature_caption"]), styles.small))
+        signature.append(Para(escape(template["signature_caption"]), styles.small))
     signature.append(Spacer(1, 2.2 * cm))
-    return KeepTogether(signature)
+    return Keep(tuple(signature))
+
+
+MARGIN = 2 * cm
+QR_SIZE = 3.6 * cm
+LOGO_BOX = (2.4 * cm, 1.6 * cm)
 
 
 @dataclass
-class _Frame:
-    """The page's furniture: header (logo, organisation lines, rule), QR code with its caption on
-    the first page, footer."""
+class Page:
+    """What one document prints and where, shared by both renderers: the story (title, introduction,
+    the body of its type, signature), the header lines, footer, QR caption, and the geometry."""
 
-    template: dict[str, Any]
     styles: _Styles
-    url: str
+    template: dict[str, Any]
+    blocks: list
     header_lines: list[str]
     footer: str
-    margin: float
-    qr_size: float
-    header_h: float
+    caption: str
+    info: dict[str, str]
+    margin: float = MARGIN
+    qr_size: float = QR_SIZE
 
-    def draw(self, canvas, doc) -> None:
-        page_w, page_h = A4
-        margin, qr_size, small = self.margin, self.qr_size, self.styles.small
-        canvas.saveState()
-        y = page_h - margin + 0.2 * cm
-        x = margin
-        logo = self.template.get("logo")
-        if logo:
-            try:
-                canvas.drawImage(logo, margin, page_h - margin - 1.2 * cm, width=2.4 * cm, height=1.6 * cm,
-                                 preserveAspectRatio=True, mask="auto")
-                x = margin + 2.8 * cm
-            except OSError:
-                pass
-        for line in self.header_lines:
-            p = Paragraph(line, small)
-            _, h = p.wrap(page_w - x - margin, 2 * cm)
-            y -= h
-            p.drawOn(canvas, x, y)
-        canvas.setStrokeColor(self.styles.colour)
-        canvas.setLineWidth(0.8)
-        rule_y = page_h - margin - self.header_h + 0.3 * cm
-        canvas.line(margin, rule_y, page_w - margin, rule_y)
-        if doc.page == 1:
-            _draw_qr(canvas, self.url, page_w - margin - qr_size, margin + 1.1 * cm, qr_size)
-            cap = Paragraph(escape(self.template.get("qr_caption", "")), ParagraphStyle("cap", parent=small, alignment=TA_CENTER))
-            cap.wrap(qr_size + 1 * cm, 1 * cm)
-            cap.drawOn(canvas, page_w - margin - qr_size - 0.5 * cm, margin + 1.1 * cm + qr_size + 0.05 * cm)
-        p = Paragraph(self.footer, small)
-        p.wrap(page_w - 2 * margin - (qr_size + 0.4 * cm if doc.page == 1 else 0), 2 * cm)
-        p.drawOn(canvas, margin, margin)
-        canvas.restoreState()
+    @property
+    def header_h(self) -> float:
+        return 0.45 * cm * max(len(self.header_lines), 1) + 0.6 * cm
+
+    @property
+    def top_margin(self) -> float:
+        return self.margin + self.header_h
+
+    @property
+    def bottom_margin(self) -> float:
+        return self.margin + self.qr_size + 1.8 * cm
+
+    def logo_box(self) -> tuple[float, float, float, float]:
+        """(x, y, width, height) of the box the logo is fitted in."""
+        return self.margin, A4[1] - self.margin - 1.2 * cm, *LOGO_BOX
+
+    def header_x(self, with_logo: bool) -> float:
+        return self.margin + 2.8 * cm if with_logo else self.margin
+
+    def header_top(self) -> float:
+        return A4[1] - self.margin + 0.2 * cm
+
+    def rule_y(self) -> float:
+        return A4[1] - self.margin - self.header_h + 0.3 * cm
+
+    def qr_origin(self) -> tuple[float, float]:
+        return A4[0] - self.margin - self.qr_size, self.margin + 1.1 * cm
+
+    def caption_box(self) -> tuple[float, float, float]:
+        """(x, y of the bottom, wrap width) of the QR code's caption."""
+        return A4[0] - self.margin - self.qr_size - 0.5 * cm, self.margin + 1.1 * cm + self.qr_size + 0.05 * cm, \
+            self.qr_size + 1 * cm
+
+    def footer_width(self, first_page: bool) -> float:
+        return A4[0] - 2 * self.margin - (self.qr_size + 0.4 * cm if first_page else 0)
 
 
-def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
-           payload: str, invariant: bool = False) -> bytes:
-    """The PDF of a document: title, introduction, the body of its type, signature; each page
-    framed (:class:`_Frame`); the first one also carries the embedded data."""
-
-    styles = _styles(template)
+def page(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, page_url: str, url: str,
+         styles: _Styles | None = None) -> Page:
+    """The blocks and furniture of a document (``styles``: the template's, when already made)."""
+    styles = styles or _styles(template)
     vals = values(doc_type, fields, page_url)
     story = _Story(fields, template, vals, styles)
     story.add(escape(DOCUMENT_TYPES[doc_type] if not template.get("title") else template["title"]).upper(), styles.title)
@@ -417,23 +432,112 @@ def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, u
     BODIES[doc_type](story)
     story.flowables.append(Spacer(1, 12))
     story.flowables.append(_signature(story))
-
     header_lines = [fill(line, vals, optional=True) for line in template.get("header", [])]
-    header_lines = [h for h in header_lines if h]
-    margin = 2 * cm
-    frame = _Frame(template, styles, url, header_lines, fill(template.get("footer", ""), vals) or "", margin=margin,
-                   qr_size=3.6 * cm, header_h=0.45 * cm * max(len(header_lines), 1) + 0.6 * cm)
     info = {"title": f"{DOCUMENT_TYPES[doc_type]} — {fields.get('learner', '')}", "author": fields["organisation"]["name"],
             "subject": f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}", "keywords": url}
+    return Page(styles, template, story.flowables, [h for h in header_lines if h], fill(template.get("footer", ""), vals) or "",
+                escape(template.get("qr_caption", "")), info)
+
+
+def qr_ops(url: str, x: float, y: float, size: float) -> tuple[str, int]:
+    """PDF operators drawing the QR code of ``url`` with its quiet zone (white) in a ``size`` square
+    at (x, y), as vector squares; and its version."""
+    qr = make_qr(url)
+    matrix = qr.matrix  # rows of 0/1 bytes
+    n = len(matrix)
+    border = 4
+    module = size / (n + 2 * border)
+    # Raw operators, one unit = one module, y downwards: a few kilobytes, and fast to write.
+    padded = np.zeros((n, n + 2), np.int8)  # each row between two light modules
+    padded[:, 1:-1] = np.frombuffer(b"".join(matrix), dtype=np.int8).reshape(n, n)
+    steps = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(steps == 1)  # where each run of dark modules starts, row by row
+    ends = np.nonzero(steps == -1)[1]
+    runs = np.column_stack((starts, rows, ends - starts)).ravel().tolist()  # x, y, width of each run
+    return (f"q 1 1 1 rg n {x:.5f} {y:.5f} {size:.5f} {size:.5f} re f* Q\n"
+            f"q 1 0 0 1 {x + border * module:.3f} {y + size - border * module:.3f} cm "
+            f"{module:.5f} 0 0 {-module:.5f} 0 0 cm 0 g\n"
+            + ("%d %d %d 1 re\n" * (len(runs) // 3)) % tuple(runs) + "f Q"), qr.version
+
+
+def _flowables(blocks: list) -> list:
+    """Platypus flowables of the story's blocks."""
+    out = []
+    for block in blocks:
+        if isinstance(block, Para):
+            out.append(Paragraph(block.text, block.style))
+        elif isinstance(block, Keep):
+            out.append(KeepTogether(_flowables(list(block.items))))
+        else:
+            out.append(block)
+    return out
+
+
+@dataclass
+class _Frame:
+    """The page's furniture: header (logo, organisation lines, rule), QR code with its caption on
+    the first page, footer."""
+
+    page: Page
+    url: str
+
+    def draw(self, canvas, doc) -> None:
+        pg = self.page
+        small = pg.styles.small
+        canvas.saveState()
+        y = pg.header_top()
+        x = pg.header_x(False)
+        logo = pg.template.get("logo")
+        if logo:
+            try:
+                lx, ly, lw, lh = pg.logo_box()
+                canvas.drawImage(logo, lx, ly, width=lw, height=lh, preserveAspectRatio=True, mask="auto")
+                x = pg.header_x(True)
+            except OSError:
+                pass
+        for line in pg.header_lines:
+            p = Paragraph(line, small)
+            _, h = p.wrap(A4[0] - x - pg.margin, 2 * cm)
+            y -= h
+            p.drawOn(canvas, x, y)
+        canvas.setStrokeColor(pg.styles.colour)
+        canvas.setLineWidth(0.8)
+        rule_y = pg.rule_y()
+        canvas.line(pg.margin, rule_y, A4[0] - pg.margin, rule_y)
+        if doc.page == 1:
+            canvas.addLiteral(qr_ops(self.url, *pg.qr_origin(), pg.qr_size)[0])
+            cap = Paragraph(pg.caption, pg.styles.caption)
+            cx, cy, cw = pg.caption_box()
+            cap.wrap(cw, 1 * cm)
+            cap.drawOn(canvas, cx, cy)
+        p = Paragraph(pg.footer, small)
+        p.wrap(pg.footer_width(doc.page == 1), 2 * cm)
+        p.drawOn(canvas, pg.margin, pg.margin)
+        canvas.restoreState()
+
+
+def render(doc_type: str, fields: dict[str, Any], template: dict[str, Any], *, url: str, page_url: str,
+           payload: str, invariant: bool = False) -> bytes:
+    """The PDF of a document, laid out by platypus: title, introduction, the body of its type,
+    signature; each page framed (:class:`_Frame`); the first one also carries the embedded data.
+    Any number of pages. :mod:`hub.documents.stamp` renders the certificat faster, with this as
+    its fallback and its reference."""
+
+    pg = page(doc_type, fields, template, page_url=page_url, url=url)
+    frame = _Frame(pg, url)
     embedded = embedded_json(fields["id"], url, payload, fields)
     buf = io.BytesIO()
-    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=margin, rightMargin=margin,
-                            topMargin=margin + frame.header_h, bottomMargin=margin + frame.qr_size + 1.8 * cm,
-                            invariant=1 if invariant else 0, **info, creator="Parcours Hub", producer="Parcours Hub")
+    pdf = SimpleDocTemplate(buf, pagesize=A4, leftMargin=pg.margin, rightMargin=pg.margin,
+                            topMargin=pg.top_margin, bottomMargin=pg.bottom_margin,
+                            invariant=1 if invariant else 0, **pg.info, creator="Parcours Hub", producer="Parcours Hub")
 
     def first(canvas, doc):
-        _embed(canvas, embedded, f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}: URL, signed payload and fields")
+        _embed(canvas, embedded, attachment_description(doc_type, fields))
         frame.draw(canvas, doc)
 
-    pdf.build(story.flowables, onFirstPage=first, onLaterPages=frame.draw)
+    pdf.build(_flowables(pg.blocks), onFirstPage=first, onLaterPages=frame.draw)
     return buf.getvalue()
+
+
+def attachment_description(doc_type: str, fields: dict[str, Any]) -> str:
+    return f"{DOCUMENT_TYPES[doc_type]} n° {fields['id']}: URL, signed payload and fields"

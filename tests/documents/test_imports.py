@@ -12,7 +12,8 @@ PROBE = """
 import importlib, json, pkgutil, sys
 import hub.documents as package
 for module in pkgutil.iter_modules(package.__path__):
-    if module.name != "render":  # the renderer is reportlab: loaded only where PDFs are rendered
+    # the renderers are reportlab: loaded only where PDFs are rendered
+    if module.name not in ("render", "stamp", "pdf_flow", "pdf_fonts", "pdf_images"):
         importlib.import_module(f"hub.documents.{module.name}")
 print(json.dumps(sorted(sys.modules)))
 """
