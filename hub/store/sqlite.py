@@ -98,12 +98,17 @@ class SQLiteStore(SqlStore):
             cursor.close()
 
     def _maybe_undecodable_sql(self) -> str:
-        def json_of(column: str, starts: str) -> str:  # valid JSON text whose first character is one of starts
-            return (f"(typeof({column}) = 'text' AND json_valid({column}) AND substr(ltrim({column}, char(32, 9, 10, 13)), 1, 1) "
-                    f"IN ({', '.join(repr(c) for c in starts)}) AND instr({column}, '\\ud') = 0 AND instr({column}, '\\uD') = 0)")
+        # Cheap before exact: a JSON column passes when it is text starting with its bracket (a range
+        # test, which a blob or a number fails too), valid JSON and free of \u escapes (a lone
+        # surrogate needs one); anything else, e.g. leading blanks, is decoded in Python to be sure.
+        def json_of(column: str, open_: str, after: str) -> str:
+            return (f"({column} >= '{open_}' AND {column} < '{after}' AND json_valid({column}) "
+                    f"AND instr({column}, '\\u') = 0)")
+        evidence = json_of("evidence", "[", "\\")  # a backslash: the character after '['
         return (f"NOT (typeof(occurred_us) = 'integer' AND occurred_us BETWEEN {FIRST_US} AND {LAST_US} AND "
-                f"{json_of('data', '{')} AND (learner IS NULL OR learner = '' OR {json_of('learner', '{n')}) AND "
-                f"(evidence IS NULL OR evidence = '' OR {json_of('evidence', '[n')}))")
+                f"{json_of('data', '{', '|')} AND "
+                f"(learner IS NULL OR learner = '' OR learner = 'null' OR {json_of('learner', '{', '|')}) AND "
+                f"(evidence IS NULL OR evidence = '' OR evidence = 'null' OR {evidence}))")
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> list[int]:
