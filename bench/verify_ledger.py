@@ -11,12 +11,13 @@ stored), then in one run:
 * ``verify --jobs N`` (default: every CPU): the same with the blocks checked in N worker processes —
   wall seconds;
 * ``bare``: SHA-256 of each event's leaf bytes (``0x00 || stored form``), prepared in memory
-  beforehand, one ``hashlib.sha256`` call per event — what verifying costs at the least; CPU seconds
-  (one core: its wall time is the same on an idle core).
+  beforehand, one ``hashlib.sha256`` call per event — what verifying costs at the least; CPU and
+  wall seconds.
 
 Ratios are bare ÷ verify (1 would mean that verify costs no more than the hashing it cannot avoid):
-``cpu_ratio`` (one process, CPU seconds) and ``wall_ratio`` (``--jobs N`` wall seconds against the
-bare hashing's CPU seconds on one core). ``--profile`` prints where the one-process verify's time goes.
+``cpu_ratio`` (one process, CPU seconds) and ``wall_ratio`` (wall seconds: ``--jobs N`` against the
+bare hashing, one core); ``jobs_speedup`` is the one-process verify's wall time ÷ ``--jobs N``'s. On
+a shared machine wall times depend on the load (printed): compare within one run. ``--profile`` prints where the one-process verify's time goes.
 
     .venv/bin/python bench/verify_ledger.py                      # 100,000 events
     .venv/bin/python bench/verify_ledger.py --keep /tmp/v2m --events 2000000 --json
@@ -51,9 +52,9 @@ def measure(folder: Path, profile: bool, jobs: int) -> dict:
             started = time.perf_counter()
             seal(store)
             print(f"  sealed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        started = time.process_time()
+        started, started_wall = time.process_time(), time.perf_counter()
         report = verify(store, jobs=1)
-        verify_cpu = time.process_time() - started
+        verify_cpu, verify_wall_one = time.process_time() - started, time.perf_counter() - started_wall
         if not report.ok:
             raise SystemExit(f"verify failed: {report.problem}")
         started = time.perf_counter()
@@ -67,10 +68,10 @@ def measure(folder: Path, profile: bool, jobs: int) -> dict:
                 raise SystemExit(f"block {block['index']} is sealed in leaf format {block['leaf_format']}, not 3: "
                                  "rebuild the ledger")
             leaves.extend(leaf for _, leaf in store.stored_leaf_bytes(LEAF_COLUMNS, block["first_seq"], block["last_seq"]))
-        started = time.process_time()
+        started, started_wall = time.process_time(), time.perf_counter()
         for leaf in leaves:
             hashlib.sha256(leaf).digest()
-        bare_cpu = time.process_time() - started
+        bare_cpu, bare_wall = time.process_time() - started, time.perf_counter() - started_wall
         if profile:
             import cProfile
             import io
@@ -86,9 +87,12 @@ def measure(folder: Path, profile: bool, jobs: int) -> dict:
     events = report.events
     return {"events": events, "blocks": report.blocks, "bytes": sum(map(len, leaves)), "jobs": jobs,
             "verify_cpu_s": round(verify_cpu, 3), "verify_events_per_cpu_s": round(events / verify_cpu),
+            "verify_one_wall_s": round(verify_wall_one, 3),
             "verify_jobs_wall_s": round(verify_wall, 3), "verify_jobs_events_per_s": round(events / verify_wall),
-            "bare_cpu_s": round(bare_cpu, 4), "bare_events_per_cpu_s": round(events / bare_cpu),
-            "cpu_ratio": round(bare_cpu / verify_cpu, 4), "wall_ratio": round(bare_cpu / verify_wall, 4),
+            "bare_cpu_s": round(bare_cpu, 4), "bare_wall_s": round(bare_wall, 4),
+            "bare_events_per_cpu_s": round(events / bare_cpu),
+            "cpu_ratio": round(bare_cpu / verify_cpu, 4), "wall_ratio": round(bare_wall / verify_wall, 4),
+            "jobs_speedup": round(verify_wall_one / verify_wall, 2),
             "load_average": os.getloadavg()}
 
 
@@ -112,9 +116,10 @@ def main() -> None:
         print(json.dumps(result, indent=2))
     else:
         print(f"verify: {result['events']} events in {result['blocks']} blocks; one process {result['verify_cpu_s']} CPU s "
-              f"({result['verify_events_per_cpu_s']} events/CPU s), --jobs {result['jobs']} {result['verify_jobs_wall_s']} s "
-              f"wall ({result['verify_jobs_events_per_s']} events/s); bare SHA-256 of the same {result['bytes']} bytes: "
-              f"{result['bare_cpu_s']} CPU s ({result['bare_events_per_cpu_s']} events/CPU s); "
+              f"({result['verify_events_per_cpu_s']} events/CPU s, {result['verify_one_wall_s']} s wall), --jobs {result['jobs']} "
+              f"{result['verify_jobs_wall_s']} s wall ({result['verify_jobs_events_per_s']} events/s, x{result['jobs_speedup']}); "
+              f"bare SHA-256 of the same {result['bytes']} bytes: {result['bare_cpu_s']} CPU s, {result['bare_wall_s']} s wall "
+              f"({result['bare_events_per_cpu_s']} events/CPU s); "
               f"ratio {result['cpu_ratio']} (CPU, one process), {result['wall_ratio']} (wall, --jobs {result['jobs']}); "
               f"load average {result['load_average']}")
 

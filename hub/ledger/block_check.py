@@ -23,6 +23,10 @@ from hub.ledger.merkle import LEAF_COLUMNS, STORED_FORMAT, BlockHeader, merkle_r
 from hub.ledger.tombstones import Tombstones
 
 MAX_FINDINGS = 100  # unreadable events named one by one in a verify report (all are counted)
+# Workers are forked where the system can (they start at once, with the modules already imported;
+# each opens its own connection and never uses the parent's, and a pool worker ends with os._exit,
+# closing nothing it inherited); elsewhere they start as fresh interpreters.
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 @dataclass
@@ -144,7 +148,7 @@ def checked_blocks(store, blocks: Iterable[dict[str, Any]], sealed_until: int, j
         for block in blocks:
             yield block, check_block(store, block, sealed_until)
         return
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no connection inherited
+    context = multiprocessing.get_context(START_METHOD)
     with context.Pool(jobs, initializer=_open_worker, initargs=(url,)) as pool:
         pending: deque = deque()
         for block in blocks:
