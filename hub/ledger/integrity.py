@@ -2,14 +2,16 @@
 
 Events are sealed in ledger order into blocks. A block's header holds its index, the range of
 events it covers, their count, the Merkle root of their leaf hashes (RFC 6962 hashing:
-``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``), the
-previous block's hash, the sealing time and the leaf format (from format 2 on, a leaf seals the
-event's link to a learner too); the block hash is SHA-256 of the canonical header.
+``leaf = SHA-256(0x00 || sealed bytes)``, ``node = SHA-256(0x01 || left || right)``), the
+previous block's hash, the sealing time and the leaf format (format 1: the canonical event; 2: with
+its link to a learner; 3, every block sealed now: the row's columns as stored, see
+:mod:`hub.ledger.merkle`); the block hash is SHA-256 of the canonical header.
 Changing, removing or inserting any sealed event changes a root, and every later block hash.
 Removing the newest blocks is caught against the signed head kept outside the store
 (:mod:`hub.ledger.head`), when ``verify`` is given it.
 
-``verify`` recomputes everything and names the first event or block that does not match.
+``verify`` recomputes everything and names the first event or block that does not match; the
+events of each block are checked by :mod:`hub.ledger.block_check`, in worker processes if asked.
 ``prove`` gives one event's audit path, which anyone can check with the event and the block
 header alone (``check_proof``), without the rest of the ledger.
 
