@@ -57,29 +57,31 @@ def check_block(store, block: dict[str, Any], sealed_until: int) -> BlockCheck:
     if header.leaf_format >= STORED_FORMAT:
         found.note(store.undecodable_events(header.first_seq, header.last_seq), header.index)
         rows = store.stored_leaf_bytes(LEAF_COLUMNS, header.first_seq, header.last_seq)
-        if (problem := _count_problem(header, [seq for seq, _ in rows])) is not None:
+        seqs = [seq for seq, _ in rows]
+        if (problem := _count_problem(header, seqs)) is not None:
             return _failed(found, problem)
         sha256 = hashlib.sha256
         leaves = [sha256(leaf).digest() for _, leaf in rows]
+        events = None  # seq and id of each row, read only where needed: erased rows, an altered one
         erased = store.erased_seqs(header.first_seq, header.last_seq)
+        problem = None
         if erased:
             ids = {r["seq"]: r["id"] for r in store.stored_rows(("id",), header.first_seq, header.last_seq)}
-            events = [{"seq": seq, "id": ids.get(seq)} for seq, _ in rows]
-            kept = {i: sha256(rows[i][1][1:]).hexdigest() for i, (seq, _) in enumerate(rows) if seq in erased}
+            events = [{"seq": seq, "id": ids.get(seq)} for seq in seqs]
+            kept = {i: sha256(rows[i][1][1:]).hexdigest() for i, seq in enumerate(seqs) if seq in erased}
             leaves, problem, _ = tombstones.vouch(header, events, leaves, kept.__getitem__, erased)
-        else:
-            events, problem = None, None
     else:
         events = list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count, unreadable=True))
         found.note(events, header.index)
-        if (problem := _count_problem(header, [e["seq"] for e in events])) is not None:
+        seqs = [e["seq"] for e in events]
+        if (problem := _count_problem(header, seqs)) is not None:
             return _failed(found, problem)
         with_links(store, events, header.leaf_format)
         leaves, problem, _ = tombstones.leaves(header, events)
     if problem is not None:
         return _failed(found, problem)
     if merkle_root(leaves).hex() != header.root:
-        first_bad = _first_altered(store, header, leaves, events)
+        first_bad = _first_altered(store, header, leaves, events or [{"seq": seq} for seq in seqs])
         return _failed(found, f"block {header.index}: event {first_bad} was altered" if first_bad
                        else f"block {header.index}: Merkle root mismatch")
     stored = store.block_leaves(header.index)
@@ -111,16 +113,17 @@ def with_links(store, events: list[dict[str, Any]], leaf_format: int) -> list[di
     return events
 
 
-def _first_altered(store, header: BlockHeader, leaves: list[bytes], events: list[dict[str, Any]] | None) -> str | None:
-    """Events keep their leaf hash in the block's leaf list; name the first that differs."""
+def _first_altered(store, header: BlockHeader, leaves: list[bytes], events: list[dict[str, Any]]) -> str | None:
+    """Events keep their leaf hash in the block's leaf list; name the first that differs (``events``:
+    each with its ``seq``, and its ``id`` when read already)."""
     stored = store.block_leaves(header.index)
     if not stored:
         return None
     for i, leaf in enumerate(leaves):
         if leaf != stored[i * 32 : (i + 1) * 32]:
-            if events is not None:
+            if "id" in events[i]:
                 return events[i]["id"]
-            row = store.stored_rows(("id",), header.first_seq + i, header.last_seq)
+            row = store.stored_rows(("id",), events[i]["seq"], events[i]["seq"])
             return row[0]["id"] if row else None
     return None
 
