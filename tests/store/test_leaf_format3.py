@@ -130,3 +130,24 @@ def test_a_sealed_unreadable_row_is_reported_by_a_check_in_sql_not_by_decoding_e
         assert not report.ok and report.problem is None and report.unreadable == 3
         assert [f["seq"] for f in report.unreadable_events] == [2, 4, 5]
     assert [e["seq"] for e in store.undecodable_events(1, 6)] == [2, 4, 5]
+
+
+ODD_VALUES = [  # (column, stored text): readable or not, the SQL pre-check must let none unreadable through
+    ("data", '{"a": NaN}'), ("data", ' {"a": 1}'), ("data", '{"a": "\\ud83d\\ude00"}'), ("data", '{"a": "\\ud800"}'),
+    ("data", '{"a": "\\uD800"}'), ("data", "[1]"), ("data", "null"), ("data", ""), ("data", '{"n": 12345678901234567890}'),
+    ("data", '{"a": 1} x'), ("data", '{"a": 1,}'), ("data", '\ufeff{}'), ("data", '{"a": "x\ty"}'), ("data", '{"a": 1e999}'),
+    ("data", '{"é": "\\u00e9"}'), ("evidence", " []"), ("evidence", "null"), ("evidence", "{}"), ("evidence", '[1] '),
+    ("evidence", ""), ("learner", '"u1"'), ("learner", "null"), ("learner", " {}"), ("learner", "[]"), ("learner", "{"),
+]
+
+
+def test_the_sql_pre_check_finds_exactly_the_rows_that_cannot_be_decoded(store):
+    from hub.store.base import event_dict
+
+    store.ingest([row() for _ in ODD_VALUES], None)
+    for seq, (column, value) in enumerate(ODD_VALUES, start=1):
+        store._execute(f"UPDATE events SET {column} = ? WHERE seq = ?", (value, seq))
+    decoded = [event_dict(r) for r in store._execute("SELECT * FROM events ORDER BY seq")]
+    expected = [e["seq"] for e in decoded if "unreadable" in e]
+    assert 8 <= len(expected) < len(ODD_VALUES)  # some of each
+    assert [e["seq"] for e in store.undecodable_events(1, len(ODD_VALUES))] == expected
