@@ -3,8 +3,9 @@
 ``parcours prove`` re-reads and re-hashes a whole block for one event; a pack proves hundreds of
 events, so :class:`BlockProofs` keeps the tree of one block at a time (the events of a learner come
 in ledger order): the block's stored leaves (``blocks.leaves``), checked once against the block's
-Merkle root, and every level of its tree. An event's leaf is recomputed from the event (for a format-3
-block, from its row's columns as stored, which its proof then carries) and looked up among the leaves: an event that does not hash to a sealed leaf is an alteration, and the pack stops
+Merkle root, and every level of its tree. An event's leaf is recomputed from the event (for a
+format-3 block, from its row's columns as stored, which its proof then carries) and looked up among
+the leaves: an event that does not hash to a sealed leaf is an alteration, and the pack stops
 (``parcours verify`` names it). Each proof is what :func:`hub.ledger.integrity.prove` gives.
 """
 
