@@ -6,7 +6,9 @@ Standard library and `cryptography` only (no Parcours Hub needed). Checks, namin
 2. every event of learners/*/events.ndjson (and action/events.ndjson) has its proof in proofs.ndjson (or is listed as not sealed
    yet), each evidence file and document is the one (by SHA-256) its sealed event names, and each
    proof's Merkle path (RFC 6962: leaf = SHA-256(0x00 || canonical event), node =
-   SHA-256(0x01 || left || right); leaf format 2 also seals learner_id and learner_key) leads to the
+   SHA-256(0x01 || left || right); leaf format 2 also seals learner_id and learner_key; leaf format 3
+   hashes the row's columns as stored, each a netstring: NULL as "-", else "<byte length>:<UTF-8 bytes>",
+   which the proof carries as "stored", and whose decoding must be the event shown) leads to the
    root of its block, whose header is in ledger/blocks.ndjson;
 3. each block header hashes to its hash and holds the previous block's hash;
 4. the signed ledger head (Ed25519 over its canonical fields) with ledger/head-key.json, and that it
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import sys
@@ -33,6 +36,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 EVENT_FIELDS = ("id", "type", "occurred_at", "received_at", "source", "source_id", "learner", "action", "data",
                 "evidence", "supersedes")
+# what a format-3 leaf hashes, in this order, exactly as stored
+LEAF_COLUMNS = ("id", "type", "occurred_us", "received_at", "source", "source_id", "learner", "action", "data",
+                "evidence", "supersedes", "learner_id", "learner_key")
+PLAIN_COLUMNS = ("id", "type", "received_at", "source", "source_id", "action", "supersedes", "learner_id", "learner_key")
 HEADER_FIELDS = ("index", "first_seq", "last_seq", "count", "root", "prev_hash", "sealed_at")
 HEAD_FIELDS = ("format", "block", "hash", "blocks", "events", "anchored", "time", "key")
 GENESIS = "0" * 64
@@ -49,8 +56,49 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def leaf_hash(body: dict) -> bytes:
+def column_bytes(value) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).encode()
+    if isinstance(value, dict) and set(value) == {"bytes"}:  # a SQLite blob, as hex
+        return bytes.fromhex(value["bytes"])
+    raise ValueError(f"a stored column holds {type(value).__name__}")
+
+
+def stored_form(stored: dict) -> bytes:
+    """The bytes a format-3 leaf hashes after 0x00: each column as a netstring, in LEAF_COLUMNS order."""
+    out = b""
+    for name in LEAF_COLUMNS:
+        value = stored[name]
+        raw = None if value is None else column_bytes(value)
+        out += b"-" if raw is None else str(len(raw)).encode() + b":" + raw
+    return out
+
+
+def leaf_hash(body: dict, leaf_format: int = 1) -> bytes:
+    if leaf_format >= 3:
+        return sha256(b"\x00" + stored_form(body["stored"]))
     return sha256(b"\x00" + canonical(body))
+
+
+def format_us(micros: int) -> str:
+    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=micros)
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def stored_problem(event: dict, stored: dict) -> str | None:
+    """What differs between an event of the pack and the stored columns its format-3 proof seals."""
+    if "stored" in event:  # a row that could not be decoded is shown as stored
+        same = all(event["stored"].get(k) == stored.get(k) for k in event["stored"])
+        return None if same else "its stored columns differ"
+    decoded = {k: stored[k] for k in PLAIN_COLUMNS}
+    decoded["occurred_at"] = format_us(stored["occurred_us"])
+    decoded["data"] = json.loads(stored["data"])
+    decoded["learner"] = json.loads(stored["learner"]) if stored["learner"] else None
+    decoded["evidence"] = (json.loads(stored["evidence"]) if stored["evidence"] else None) or []
+    wrong = sorted(k for k, v in decoded.items() if canonical(event.get(k)) != canonical(v))
+    return f"its {', '.join(wrong)} differ" if wrong else None
 
 
 def header_hash(block: dict) -> str:
@@ -299,6 +347,12 @@ class Pack:
                     self.fail(f"{folder}/events.ndjson", f"line {number}: event {event['id']} has no proof")
                 continue
             block = proof["block"]
+            if (block.get("leaf_format") or 1) >= 3:
+                problem = stored_problem(event, proof["event"]["stored"])
+                if problem:
+                    self.fail(f"{folder}/events.ndjson", f"line {number}: event {event['id']} is not the event its "
+                                                         f"proof seals ({problem})")
+                continue
             fields = EVENT_FIELDS + (("learner_id", "learner_key") if (block.get("leaf_format") or 1) >= 2 else ())
             body = {"stored": event["stored"]} if "stored" in event else {k: event.get(k) for k in fields}
             if canonical(body) != canonical(proof["event"]):
@@ -313,7 +367,7 @@ class Pack:
         known = blocks.get(block["index"])
         if known is None or known["hash"] != block["hash"]:
             return f"block {block['index']} is not the block of ledger/blocks.ndjson"
-        node = leaf_hash(proof["event"])
+        node = leaf_hash(proof["event"], block.get("leaf_format") or 1)
         for side, sibling in proof["path"]:
             other = bytes.fromhex(sibling)
             node = sha256(b"\x01" + other + node) if side == "left" else sha256(b"\x01" + node + other)

@@ -149,7 +149,8 @@ async def test_the_demo_pack_holds_every_piece_and_the_standalone_verifier_check
     with zipfile.ZipFile(out) as z:  # each line of proofs.ndjson is what `parcours prove` prints and checks
         lines = [json.loads(x) for x in z.read("learners/001/proofs.ndjson").splitlines()]
     for line in lines:
-        assert line == await hub.store.call(prove, hub.store, line["event"]["id"])
+        assert line["block"]["leaf_format"] == 3 and set(line["event"]) == {"stored"}  # the row as stored
+        assert line == await hub.store.call(prove, hub.store, line["event"]["stored"]["id"])
     assert {len(x["anchor_chain"]) for x in lines} >= {0, 1} and all(x["anchor"] for x in lines)
     line = lines[0]
     ok, message = check_proof(line, tsa_ca=[tsa_peer.pki.ca])

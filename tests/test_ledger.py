@@ -33,10 +33,14 @@ async def test_seal_verify_and_prove(make_hub):
     await hub.store.call(seal, hub.store)
     proof = await hub.store.call(prove, hub.store, ids[13])
     assert check_proof(proof)[0] and proof["block"]["index"] == 1
+    assert json.loads(proof["event"]["stored"]["data"]) == event(13)["data"]  # the stored JSON text
     forged = json.loads(json.dumps(proof))
-    forged["event"]["data"]["percent"] = "99"
+    forged["event"]["stored"]["data"] = forged["event"]["stored"]["data"].replace(event(13)["data"]["percent"], "99")
     ok, message = check_proof(forged)
     assert not ok and "altered" in message
+    forged = json.loads(json.dumps(proof))
+    forged["event"]["occurred_at"] = "2026-10-06T08:00:00.000000Z"  # beside what the leaf hashes: refused too
+    assert check_proof(forged) == (False, "a format-3 proof's event is its stored columns, and nothing else")
     assert check_proof(await hub.store.call(prove, hub.store, more[-1]))[0]
 
 
@@ -81,7 +85,7 @@ def test_cli_verify_and_prove(tmp_path):
     bad = parcours("verify", "--config", "hub.yaml")
     assert bad.returncode == 1 and f"event {event_id} was altered" in bad.stderr
     proof = json.loads((tmp_path / "proof.json").read_text())
-    proof["event"]["occurred_at"] = "2026-10-06T08:00:00.000000Z"
+    proof["event"]["stored"]["occurred_us"] += 1
     (tmp_path / "proof.json").write_text(json.dumps(proof))
     forged = parcours("prove", "--check", "proof.json")
     assert forged.returncode == 1 and "INVALID" in forged.stderr

@@ -85,6 +85,7 @@ async def test_a_sealed_anchored_ledger_moves_to_postgresql_and_verifies(workdir
             assert table_rows(pg, t.name, list(t.columns), key) == table_rows(lite.conn, t.name, list(t.columns), key), t.name
         assert pg.execute("SELECT count(*) FROM events").fetchone()[0] == 40
         assert pg.execute("SELECT count(*) FROM blocks WHERE anchor IS NOT NULL").fetchone()[0] == 1
+        assert pg.execute("SELECT leaf_format FROM blocks").fetchall() == [(3,)]  # leaves of the stored bytes
         assert pg.execute("SELECT count(*) FROM outbox").fetchone()[0] == 40
         assert pg.execute("SELECT count(*) FROM rejects").fetchone()[0] == 1
     lite.close()
@@ -94,6 +95,7 @@ async def test_a_sealed_anchored_ledger_moves_to_postgresql_and_verifies(workdir
     code, out, err = await parcours("verify", "--config", "hub.yaml")
     assert code == 0 and "ledger intact: 1 block(s), 40 sealed event(s)" in out, out + err
     assert "time-stamped: 1 anchor(s) valid" in out
+    assert await parcours("verify", "--jobs", "1", "--config", "hub.yaml") == (code, out, err)  # the same, in one process
     # new rows after the copy get fresh ids (identity sequences moved past the copied ones)
     (workdir / "inbox" / "b.ndjson").write_text(json.dumps(event(100)) + "\n")
     code, out, err = await parcours("run", "--once", "--config", "hub.yaml")

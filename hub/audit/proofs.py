@@ -3,8 +3,9 @@
 ``parcours prove`` re-reads and re-hashes a whole block for one event; a pack proves hundreds of
 events, so :class:`BlockProofs` keeps the tree of one block at a time (the events of a learner come
 in ledger order): the block's stored leaves (``blocks.leaves``), checked once against the block's
-Merkle root, and every level of its tree. An event's leaf is recomputed from the event and looked up
-among the leaves: an event that does not hash to a sealed leaf is an alteration, and the pack stops
+Merkle root, and every level of its tree. An event's leaf is recomputed from the event (for a
+format-3 block, from its row's columns as stored, which its proof then carries) and looked up among
+the leaves: an event that does not hash to a sealed leaf is an alteration, and the pack stops
 (``parcours verify`` names it). Each proof is what :func:`hub.ledger.integrity.prove` gives.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from hub.errors import HubError
 from hub.ledger.anchoring import MAX_LOOKBACK, covering_anchor
 from hub.ledger.integrity import inclusion_proof
-from hub.ledger.merkle import BlockHeader, leaf_hash, path_in_tree, tree_levels
+from hub.ledger.merkle import LEAF_COLUMNS, STORED_FORMAT, BlockHeader, leaf_hash, path_in_tree, tree_levels
 
 Read = Callable[..., Any]  # read(fn, *args, **kwargs): runs a store method on the store's thread
 
@@ -48,7 +49,10 @@ class BlockProofs:
         block = self._block_of(event["seq"])
         if block is None:
             return None
-        index = self._positions.get(leaf_hash(event, self._header.get("leaf_format") or 1))
+        leaf_format = self._header.get("leaf_format") or 1
+        if leaf_format >= STORED_FORMAT:  # sealed as its columns are stored: the proof carries them
+            [event] = self.read(self.store.stored_rows, LEAF_COLUMNS, event["seq"], event["seq"])
+        index = self._positions.get(leaf_hash(event, leaf_format))
         if index is None and self.read(self.store.erased_seqs, event["seq"], event["seq"]):
             return None
         if index is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,10 +29,13 @@ from hub.ledger.integrity import verify as verify_ledger
 @click.command()
 @CONFIG_OPTION
 @JSON_OPTION
-def verify(config_path: str, as_json: bool) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes that check blocks side by side (default: the number of CPUs; 1: in this process).")
+def verify(config_path: str, as_json: bool, jobs: int | None) -> None:
     """Recompute every sealed block from the ledger, check their time-stamp anchors and compare the
     ledger with its signed head; name the first event or block that does not match."""
     hub = open_hub(config_path)
+    jobs = jobs or os.cpu_count() or 1
 
     ledger = hub.config.hub.ledger
     check = anchor_checker(hub.config.resolve_path(p) for p in ledger.tsa_ca)
@@ -46,7 +50,8 @@ def verify(config_path: str, as_json: bool) -> None:
     async def work():
         total = await hub.store.call(hub.store.count_events)
         with progress_bar("verify", unit="events", total=total, as_json=as_json) as advance:
-            return await hub.store.call(verify_ledger, hub.store, check_anchor=check, progress=advance, head=head)
+            return await hub.store.call(verify_ledger, hub.store, check_anchor=check, progress=advance, head=head,
+                                        jobs=jobs)
 
     try:
         report = run_hub(hub, work)

@@ -2,14 +2,16 @@
 
 Events are sealed in ledger order into blocks. A block's header holds its index, the range of
 events it covers, their count, the Merkle root of their leaf hashes (RFC 6962 hashing:
-``leaf = SHA-256(0x00 || canonical event)``, ``node = SHA-256(0x01 || left || right)``), the
-previous block's hash, the sealing time and the leaf format (from format 2 on, a leaf seals the
-event's link to a learner too); the block hash is SHA-256 of the canonical header.
+``leaf = SHA-256(0x00 || sealed bytes)``, ``node = SHA-256(0x01 || left || right)``), the
+previous block's hash, the sealing time and the leaf format (format 1: the canonical event; 2: with
+its link to a learner; 3, every block sealed now: the row's columns as stored, see
+:mod:`hub.ledger.merkle`); the block hash is SHA-256 of the canonical header.
 Changing, removing or inserting any sealed event changes a root, and every later block hash.
 Removing the newest blocks is caught against the signed head kept outside the store
 (:mod:`hub.ledger.head`), when ``verify`` is given it.
 
-``verify`` recomputes everything and names the first event or block that does not match.
+``verify`` recomputes everything and names the first event or block that does not match; the
+events of each block are checked by :mod:`hub.ledger.block_check`, in worker processes if asked.
 ``prove`` gives one event's audit path, which anyone can check with the event and the block
 header alone (``check_proof``), without the rest of the ledger.
 
@@ -22,6 +24,7 @@ block (with the headers linking the two) and ``check_proof`` checks it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -30,14 +33,16 @@ from hub.ledger.anchoring import anchor_record, check_chained_anchor, covering_a
 from hub.ledger.head import compare_head
 from hub.ledger.merges import check_merges
 from hub.ledger.tombstones import Tombstones
+from hub.ledger.block_check import MAX_FINDINGS, BlockCheck, checked_blocks, with_links
 from hub.ledger.merkle import (
+    LEAF_COLUMNS,
     LEAF_FORMAT,
+    STORED_FORMAT,
     BlockHeader,
     audit_path,
-    build_block,
+    block_header,
     event_body,
     leaf_hash,
-    merkle_root,
     body_id,
     root_from_path,
 )
@@ -45,33 +50,32 @@ from hub.logs import get_logger
 
 GENESIS = "0" * 64
 PROOF_FORMAT = "parcours-inclusion-proof/1"
-MAX_FINDINGS = 100  # unreadable events named one by one in a verify report (all are counted)
 
 log = get_logger("parcours", component="ledger")
 
 
 def seal(store, *, max_events: int = 10_000, now: dt.datetime | None = None,
          max_blocks: int | None = None) -> list[BlockHeader]:
-    """Seal every event not yet in a block (at most ``max_blocks`` blocks; store thread).
-    Returns the new block headers.
+    """Seal every event not yet in a block (at most ``max_blocks`` blocks; store thread), in leaf
+    format 3: each leaf hashes the row's columns as stored, as the database gives them
+    (hub.store.sql_sealed_rows), no event decoded. Returns the new block headers.
 
-    An event row that cannot be decoded is sealed like any other, as its columns exactly as stored
-    (see hub.ledger.merkle.event_body), and logged: it neither stops sealing nor escapes the seal."""
+    An event row that cannot be decoded is sealed like any other (its stored bytes), and logged: it
+    neither stops sealing nor escapes the seal."""
     made = []
     while max_blocks is None or len(made) < max_blocks:
         last = store.last_block()
         after = last["last_seq"] if last else 0
-        events = list(store.iter_events(after_seq=after, batch=min(max_events, 5000), limit=max_events,
-                                        unreadable=True))
-        if not events:
+        rows = store.stored_leaf_bytes(LEAF_COLUMNS, after + 1, limit=max_events)
+        if not rows:
             return made
-        for event in events:
-            if "unreadable" in event:
-                log.warning("sealed an unreadable event as its stored columns", event_id=event["id"],
-                            seq=event["seq"], problem=event["unreadable"])
-        with_links(store, events, LEAF_FORMAT)
-        header, leaves = build_block(events, (last["index"] + 1) if last else 0, last["hash"] if last else GENESIS,
-                                     now or dt.datetime.now(dt.timezone.utc))
+        for event in store.undecodable_events(rows[0][0], rows[-1][0]):
+            log.warning("sealed an unreadable event as its stored columns", event_id=event["id"],
+                        seq=event["seq"], problem=event["unreadable"])
+        sha256 = hashlib.sha256
+        leaves = [sha256(leaf).digest() for _, leaf in rows]
+        header = block_header(leaves, (last["index"] + 1) if last else 0, rows[0][0], rows[-1][0],
+                              last["hash"] if last else GENESIS, now or dt.datetime.now(dt.timezone.utc), LEAF_FORMAT)
         store.add_block({**asdict(header), "hash": header.hash}, b"".join(leaves))
         made.append(header)
     return made
@@ -91,18 +95,17 @@ class VerifyReport:
     unreadable: int = 0  # event rows that cannot be decoded (each one makes ok False)
     unreadable_events: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_FINDINGS: seq, id, block, problem
 
-    def note_unreadable(self, events: Iterable[dict[str, Any]], block: int | None) -> None:
-        for event in events:
-            if "unreadable" in event:
-                self.ok = False
-                self.unreadable += 1
-                if len(self.unreadable_events) < MAX_FINDINGS:
-                    self.unreadable_events.append({"seq": event["seq"], "id": event["id"], "block": block,
-                                                   "problem": event["unreadable"]})
+    def note_unreadable(self, found: BlockCheck) -> None:
+        """Count and name (the first MAX_FINDINGS) the unreadable rows a check found."""
+        if found.unreadable:
+            self.ok = False
+            self.unreadable += found.unreadable
+            self.unreadable_events.extend(found.findings[:MAX_FINDINGS - len(self.unreadable_events)])
 
 
 def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None,
-           progress: Callable[[int], None] | None = None, head: dict[str, Any] | None = None) -> VerifyReport:
+           progress: Callable[[int], None] | None = None, head: dict[str, Any] | None = None,
+           jobs: int = 1) -> VerifyReport:
     """Recompute every block from the stored events (store thread); stop at the first mismatch.
 
     ``check_anchor(block)`` (e.g. :func:`hub.ledger.anchoring.anchor_checker`) checks each block's
@@ -110,6 +113,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
     with ``ok`` whose ``str()`` says what is wrong. A block without anchor is no failure.
     ``progress(n)`` is told the events of each block checked. ``head`` (a signed head already
     checked, see :mod:`hub.ledger.head`) is compared with the store once every block checks out.
+    ``jobs`` > 1 checks the blocks' events in that many worker processes (each its own read
+    connection, see :mod:`hub.ledger.block_check`); the report is the same, the lowest block that
+    fails is the one named.
 
     An event row that cannot be decoded is no alteration (it is checked as sealed, as its stored
     columns) but a finding: it is named in ``unreadable_events`` and makes ``ok`` False.
@@ -119,8 +125,7 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
     expected_first = None
     head_hash = None  # the store's hash of the block the head names
     last = store.last_block()
-    tombstones = Tombstones(store, last["last_seq"] if last else 0)
-    for block in store.iter_blocks():
+    for block, found in checked_blocks(store, store.iter_blocks(), last["last_seq"] if last else 0, jobs):
         header = BlockHeader.of(block)
         if header.hash != block["hash"]:
             return _fail(report, f"block {header.index}: its header was altered (hash mismatch)")
@@ -129,21 +134,9 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
         if expected_first is not None and header.first_seq != expected_first:
             return _fail(report, f"block {header.index}: events between seq {expected_first} and "
                                  f"{header.first_seq} are missing from the chain")
-        events = list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count, unreadable=True))
-        report.note_unreadable(events, header.index)
-        if len(events) != header.count or (events and events[-1]["seq"] != header.last_seq):
-            return _fail(report, f"block {header.index}: sealed {header.count} events "
-                                 f"(seq {header.first_seq}–{header.last_seq}), found {len(events)}: events were removed or inserted")
-        with_links(store, events, header.leaf_format)
-        leaves, problem, _ = tombstones.leaves(header, events)
-        if problem is not None:
-            return _fail(report, problem)
-        if merkle_root(leaves).hex() != header.root:
-            first_bad = _first_altered(store, block, events, leaves)
-            return _fail(report, f"block {header.index}: event {first_bad} was altered" if first_bad
-                         else f"block {header.index}: Merkle root mismatch")
-        if (problem := _leaves_problem(store, header, leaves)) is not None:
-            return _fail(report, problem)
+        report.note_unreadable(found)
+        if found.problem is not None:
+            return _fail(report, found.problem)
         if block.get("anchor"):
             check = check_anchor(block) if check_anchor is not None else None
             if check is not None and not check.ok:
@@ -173,30 +166,12 @@ def verify(store, *, check_anchor: Callable[[dict[str, Any]], Any] | None = None
                                                       head_hash)) is not None:
         return _fail(report, problem)
     after = expected_first - 1 if expected_first else 0
+    unsealed = BlockCheck(-1)
     for event in store.iter_events(after_seq=after, unreadable=True):
         report.unsealed += 1
-        report.note_unreadable([event], None)
+        unsealed.note([event], None)
+    report.note_unreadable(unsealed)
     return report
-
-
-def with_links(store, events: list[dict[str, Any]], leaf_format: int) -> list[dict[str, Any]]:
-    """Add each event's ``learner_key`` (which a format-2 leaf seals with ``learner_id``) in place."""
-    if leaf_format >= 2 and events:
-        keys = store.event_learner_keys(events[0]["seq"], events[-1]["seq"])
-        for event in events:
-            event["learner_key"] = keys.get(event["seq"])
-    return events
-
-
-def _leaves_problem(store, header: BlockHeader, leaves: list[bytes]) -> str | None:
-    """The block's stored leaf hashes (``blocks.leaves``, which name an altered event) must be the
-    recomputed ones."""
-    stored = store.block_leaves(header.index)
-    if stored is None:
-        return f"block {header.index}: its stored leaf hashes were removed"
-    if stored != b"".join(leaves):
-        return f"block {header.index}: its stored leaf hashes were altered"
-    return None
 
 
 def _before_first_block(store) -> str | None:
@@ -214,17 +189,6 @@ def _fail(report: VerifyReport, problem: str) -> VerifyReport:
     return report
 
 
-def _first_altered(store, block, events, leaves) -> str | None:
-    """Events keep their leaf hash in the block's leaf list; name the first that differs."""
-    stored = store.block_leaves(block["index"])
-    if not stored:
-        return None
-    for i, (event, leaf) in enumerate(zip(events, leaves)):
-        if leaf != stored[i * 32 : (i + 1) * 32]:
-            return event["id"]
-    return None
-
-
 def prove(store, event_id: str) -> dict[str, Any]:
     """An inclusion proof for ``event_id`` (store thread). Raises KeyError if unknown or unsealed.
 
@@ -238,8 +202,7 @@ def prove(store, event_id: str) -> dict[str, Any]:
     if block is None:
         raise KeyError(f"event {event_id} is not sealed yet (run `parcours run --once` or wait for the daemon)")
     header = BlockHeader.of(block)
-    events = with_links(store, list(store.iter_events(after_seq=block["first_seq"] - 1, limit=block["count"],
-                                                      unreadable=True)), header.leaf_format)
+    events = sealed_events(store, header)
     leaves, problem, erased = Tombstones(store, store.last_block()["last_seq"]).leaves(header, events)
     if event["seq"] in erased:
         raise KeyError(f"event {event_id} was erased (record {erased[event['seq']]}): the hub keeps its leaf hash, "
@@ -252,11 +215,22 @@ def prove(store, event_id: str) -> dict[str, Any]:
                            audit_path(leaves, index), anchor, chain)
 
 
+def sealed_events(store, header: BlockHeader) -> list[dict[str, Any]]:
+    """The events of a block as its leaf format seals them: decoded with their ``learner_key``
+    (formats 1, 2), or ``seq``, ``id`` and their ``stored`` columns (format 3)."""
+    if header.leaf_format >= STORED_FORMAT:
+        return store.stored_rows(LEAF_COLUMNS, header.first_seq, header.last_seq)
+    return with_links(store, list(store.iter_events(after_seq=header.first_seq - 1, limit=header.count,
+                                                    unreadable=True)), header.leaf_format)
+
+
 def inclusion_proof(event: dict[str, Any], header: dict[str, Any], index: int, path: list[tuple[str, str]],
                     anchor: Any, chain: list[dict[str, Any]]) -> dict[str, Any]:
     """The proof document of ``event`` (leaf ``index`` of the block whose hashed ``header`` fields and
-    ``hash`` are given; the event with its ``learner_key`` for a format-2 block): what ``parcours prove``
-    prints and :func:`check_proof` checks."""
+    ``hash`` are given; the event with its ``learner_key`` for a format-2 block, its ``stored`` columns
+    for a format-3 block, see :func:`sealed_events`): what ``parcours prove`` prints and
+    :func:`check_proof` checks. A format-3 proof's ``event`` is ``{"stored": {column: value as
+    stored}}`` (``data`` as its stored JSON text), from which anyone rebuilds the leaf."""
     return {
         "format": PROOF_FORMAT,
         "event": event_body(event, header.get("leaf_format") or 1),
@@ -281,7 +255,14 @@ def check_proof(proof: dict[str, Any], *, tsa_ca: Iterable[str | Path] = ()) -> 
     header = BlockHeader.of(proof["block"])
     if header.hash != proof["block"]["hash"]:
         return False, "the block header does not match its hash"
-    root = root_from_path(leaf_hash(proof["event"], header.leaf_format), [tuple(p) for p in proof["path"]])
+    if header.leaf_format >= STORED_FORMAT and (set(proof["event"]) != {"stored"}
+                                                or set(proof["event"]["stored"]) != set(LEAF_COLUMNS)):
+        return False, "a format-3 proof's event is its stored columns, and nothing else"
+    try:
+        leaf = leaf_hash(proof["event"], header.leaf_format)
+    except (TypeError, ValueError) as exc:
+        return False, f"the event cannot be hashed: {exc}"
+    root = root_from_path(leaf, [tuple(p) for p in proof["path"]])
     if root.hex() != header.root:
         return False, "the event does not hash to the block's Merkle root: it was altered or is not in this block"
     message = f"event {body_id(proof['event'])} is in block {header.index} (root {header.root[:16]}…)"

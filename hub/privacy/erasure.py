@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.journeys import reproject_learners
-from hub.ledger.merkle import leaf_hash
+from hub.ledger.merkle import LEAF_COLUMNS, STORED_FORMAT, leaf_hash
 from hub.ledger.tombstones import ERASED_TYPE, kept_hash
 from hub.privacy.pseudonymise import blobs_of, document_ids, erased_event, erased_row
 from hub.ulid import new_ulid
@@ -112,8 +112,15 @@ class Eraser:
             if block is None or not block["first_seq"] <= event["seq"] <= block["last_seq"]:
                 block = self._block = await self._read(self.store.block_for_seq, event["seq"])
             fmt = block.get("leaf_format") or 1
-            entries.append({"id": event["id"], "leaf": leaf_hash(event, fmt).hex(),
-                            "kept": kept_hash(erased_event(event), fmt)})
+            if fmt >= STORED_FORMAT:  # the row's columns as stored, and as the erasure will store them
+                [sealed] = await self._read(self.store.stored_rows, LEAF_COLUMNS, event["seq"], event["seq"])
+                _, learner, data, evidence, key = erased_row(event)
+                erased = {**sealed, "stored": {**sealed["stored"], "learner": learner, "data": data,
+                                               "evidence": evidence, "learner_key": key}}
+                entries.append({"id": event["id"], "leaf": leaf_hash(sealed, fmt).hex(), "kept": kept_hash(erased, fmt)})
+            else:
+                entries.append({"id": event["id"], "leaf": leaf_hash(event, fmt).hex(),
+                                "kept": kept_hash(erased_event(event), fmt)})
         return entries
 
     async def _apply(self, erasures: list[tuple[str, str, str | None, list[str], list[dict[str, Any]]]]) -> None:

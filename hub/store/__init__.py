@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 
-def open_store(url: str, *, base_dir: Path | None = None, synchronous: str = "full") -> Store:
-    """Open (and migrate) the store named by ``url``: ``sqlite:///path.db`` or ``postgresql://…``."""
+def open_store(url: str, *, base_dir: Path | None = None, synchronous: str = "full", migrate: bool = True) -> Store:
+    """Open (and migrate, unless ``migrate`` is False: a reader of a store another process opened)
+    the store named by ``url``: ``sqlite:///path.db`` or ``postgresql://…``."""
     if url.startswith("sqlite:///"):
         raw = url[len("sqlite:///"):]
         path = Path(raw)
@@ -51,5 +52,6 @@ def open_store(url: str, *, base_dir: Path | None = None, synchronous: str = "fu
         store = PostgresStore(url)
     else:
         raise ConfigError(f"unsupported store url {url!r}")
-    store.migrate()
+    if migrate:
+        store.migrate()
     return store

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, field
 import json
 import re
-from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 import orjson
 
@@ -405,6 +405,27 @@ class BlockStore(StoreThread, Protocol):
     def event_learner_keys(self, first_seq: int, last_seq: int) -> dict[int, str | None]:
         """The ``learner_key`` column of the events from ``first_seq`` to ``last_seq``, by seq (sealed
         from leaf format 2 on, with ``learner_id``)."""
+
+    @abc.abstractmethod
+    def stored_leaf_bytes(self, columns: Sequence[str], first_seq: int, last_seq: int | None = None, *,
+                          limit: int | None = None) -> list[tuple[int, bytes]]:
+        """``(seq, 0x00 || netstrings of columns as stored)`` of the events from ``first_seq`` to
+        ``last_seq`` (None: the newest; at most ``limit``), by seq, built by the database: what a
+        format-3 leaf hashes (hub.ledger.merkle.stored_form)."""
+
+    @abc.abstractmethod
+    def stored_rows(self, columns: Sequence[str], first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+        """``{"seq", "id", "stored": {column: value as stored}}`` of the events from ``first_seq`` to ``last_seq``."""
+
+    @abc.abstractmethod
+    def undecodable_events(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+        """The events from ``first_seq`` to ``last_seq`` that cannot be decoded, marked (see :func:`event_dict`)."""
+
+    @property
+    def reader_url(self) -> str | None:
+        """The URL another process opens this store with (hub.store.open_store), None when it cannot
+        (an in-memory database)."""
+        return None
 
     @abc.abstractmethod
     def first_event(self) -> dict[str, Any] | None:

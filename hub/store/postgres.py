@@ -37,11 +37,12 @@ import time
 from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from hub.store.base import event_dict, split_batch, withhold_rows, Claimed, EventRow, IngestResult
 from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
+from hub.store.sql_sealed_rows import FIRST_US, LAST_US
 
 # Advisory lock classes (two-int form; the second int is a hash of the schema name, so hubs
 # in different schemas of one database do not wait on each other).
@@ -63,6 +64,10 @@ class PostgresStore(SqlStore):
         self.url = url
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
+
+    @property
+    def reader_url(self) -> str | None:
+        return self.url
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -99,6 +104,29 @@ class PostgresStore(SqlStore):
 
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} = ANY(?::{sql_type}[])", [list(values)]
+
+    def _leaf_bytes_sql(self, columns: tuple[str, ...]) -> str:
+        def netstring(column: str) -> str:
+            utf8 = f"convert_to({column}::text, 'UTF8')"
+            return (f"CASE WHEN {column} IS NULL THEN '\\x2d'::bytea "
+                    f"ELSE convert_to(length({utf8})::text || ':', 'UTF8') || {utf8} END")
+        return "'\\x00'::bytea || " + " || ".join(netstring(c) for c in columns)
+
+    def _plain_rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        with self.conn.cursor(row_factory=tuple_row) as cursor:
+            return cursor.execute(_placeholders(sql), params).fetchall()
+
+    def _maybe_undecodable_sql(self) -> str:
+        if self.conn.info.server_version < 160000:
+            return "TRUE"  # no JSON test in SQL before PostgreSQL 16 (IS JSON): every row is decoded
+        ws = "E' \\t\\n\\r'"
+
+        def json_of(column: str, kind: str, null_ok: bool) -> str:
+            null = f" OR btrim({column}, {ws}) = 'null'" if null_ok else ""
+            return f"(({column} IS JSON {kind}{null}) AND strpos(lower({column}), '\\ud') = 0)"
+        return (f"NOT (occurred_us BETWEEN {FIRST_US} AND {LAST_US} AND {json_of('data', 'OBJECT', False)} AND "
+                f"(learner IS NULL OR learner = '' OR {json_of('learner', 'OBJECT', True)}) AND "
+                f"(evidence IS NULL OR evidence = '' OR {json_of('evidence', 'ARRAY', True)}))")
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> list[int]:

@@ -4,7 +4,8 @@ Written once with ``?`` placeholders over the hooks of :class:`hub.store.dialect
 concern: the learner registry (:mod:`hub.store.sql_learners`), the outbox and dead letters
 (:mod:`hub.store.sql_outbox`), the web app's accounts (:mod:`hub.store.sql_accounts`), the auditors' links
 (:mod:`hub.store.sql_audit_links`), the consent decisions (:mod:`hub.store.sql_consents`), retention
-and erasure (:mod:`hub.store.sql_privacy`), and here
+and erasure (:mod:`hub.store.sql_privacy`), the rows as a format-3 leaf seals them
+(:mod:`hub.store.sql_sealed_rows`), and here
 the ledger reads, blocks, journeys, sources and sinks, job runs and leases. ``SQLiteStore`` and ``PostgresStore`` keep only what really differs: the schema
 and migrations, ingest, claiming deliveries, bulk journey writes and snapshots.
 """
@@ -23,9 +24,10 @@ from hub.store.sql_consents import SqlConsents
 from hub.store.sql_learners import SqlLearnerRegistry
 from hub.store.sql_outbox import SqlOutbox
 from hub.store.sql_privacy import SqlPrivacy
+from hub.store.sql_sealed_rows import SqlSealedRows
 
 
-class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlConsents, SqlPrivacy):
+class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlConsents, SqlPrivacy, SqlSealedRows):
     """The shared methods of the SQL stores; a dialect subclass completes it."""
 
     # ------------------------------------------------------------------ reading the ledger

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from hub.store.base import event_dict, split_batch, withhold_rows, Claimed, EventRow, IngestResult
 from hub.store.migrations import migrations
 from hub.store.sql import SqlStore
+from hub.store.sql_sealed_rows import FIRST_US, LAST_US
 
 EVENT_COLUMNS = (
     "id, type, occurred_us, received_at, source, source_id, learner, learner_key, "
@@ -35,6 +36,10 @@ class SQLiteStore(SqlStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
+
+    @property
+    def reader_url(self) -> str | None:
+        return None if str(self.path) == ":memory:" else f"sqlite:///{self.path.resolve()}"
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -77,6 +82,33 @@ class SQLiteStore(SqlStore):
 
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def _leaf_bytes_sql(self, columns: tuple[str, ...]) -> str:
+        # CAST(c AS BLOB): a text's UTF-8 bytes, an integer's decimal text; || keeps the bytes as they are
+        parts = " || ".join(f"CASE WHEN {c} IS NULL THEN '-' ELSE length(CAST({c} AS BLOB)) || ':' || CAST({c} AS BLOB) END"
+                            for c in columns)
+        return f"CAST(X'00' || {parts} AS BLOB)"
+
+    def _plain_rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        try:
+            return cursor.execute(sql, params).fetchall()
+        finally:
+            cursor.close()
+
+    def _maybe_undecodable_sql(self) -> str:
+        # Cheap before exact: a JSON column passes when it is text starting with its bracket (a range
+        # test, which a blob or a number fails too), valid JSON and free of \u escapes (a lone
+        # surrogate needs one); anything else, e.g. leading blanks, is decoded in Python to be sure.
+        def json_of(column: str, open_: str, after: str) -> str:
+            return (f"({column} >= '{open_}' AND {column} < '{after}' AND json_valid({column}) "
+                    f"AND instr({column}, '\\u') = 0)")
+        evidence = json_of("evidence", "[", "\\")  # a backslash: the character after '['
+        return (f"NOT (typeof(occurred_us) = 'integer' AND occurred_us BETWEEN {FIRST_US} AND {LAST_US} AND "
+                f"{json_of('data', '{', '|')} AND "
+                f"(learner IS NULL OR learner = '' OR learner = 'null' OR {json_of('learner', '{', '|')}) AND "
+                f"(evidence IS NULL OR evidence = '' OR evidence = 'null' OR {evidence}))")
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> list[int]:

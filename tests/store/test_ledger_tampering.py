@@ -16,7 +16,7 @@ import pytest
 
 from hub.learners import LearnerResolver
 from hub.ledger.head import HeadError, HeadFile, publish_head
-from hub.ledger.integrity import GENESIS, check_proof, prove, seal, verify
+from hub.ledger.integrity import GENESIS, check_proof, prove, seal, verify, with_links
 from hub.ledger.merkle import build_block
 from tests.store.test_store_contract import row
 
@@ -88,30 +88,37 @@ def test_an_event_before_the_first_block_is_reported(store_factory, seq):
     assert report.problem == f"event EVBEFORE at seq {seq} lies before the first block (seq 1): it was inserted"
 
 
-def test_blocks_sealed_with_the_first_leaf_format_keep_verifying(store_factory):
-    """A ledger sealed before the link to a learner was sealed: its blocks keep their format and hash."""
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_blocks_sealed_in_an_earlier_leaf_format_keep_verifying(store_factory, old_format):
+    """A ledger sealed in format 1 (before the link to a learner was sealed) or 2 (before leaves hashed
+    the stored bytes), then in format 3: each block keeps its format and hash, and proofs of both check."""
     store = store_factory()
     rows = [row(learner={"ref": "u1"}) for _ in range(4)]
     store.ingest(rows, None, learners=LearnerResolver())
-    old = list(store.iter_events())
-    header, leaves = build_block(old, 0, GENESIS, T1, leaf_format=1)
-    store.add_block({"index": 0, "first_seq": header.first_seq, "last_seq": header.last_seq, "count": header.count,
-                     "root": header.root, "prev_hash": header.prev_hash, "sealed_at": header.sealed_at,
-                     "hash": header.hash}, b"".join(leaves))  # as the hub wrote it then: no leaf_format
+    old = with_links(store, list(store.iter_events()), old_format)
+    header, leaves = build_block(old, 0, GENESIS, T1, leaf_format=old_format)
+    fields = {"index": 0, "first_seq": header.first_seq, "last_seq": header.last_seq, "count": header.count,
+              "root": header.root, "prev_hash": header.prev_hash, "sealed_at": header.sealed_at, "hash": header.hash}
+    if old_format > 1:
+        fields["leaf_format"] = old_format
+    store.add_block(fields, b"".join(leaves))  # as the hub wrote it then (format 1: no leaf_format)
     store.ingest([row(learner={"ref": "u1"}) for _ in range(3)], None, learners=LearnerResolver())
     [new] = seal(store, now=T1)
-    assert new.leaf_format == 2 and new.prev_hash == header.hash
+    assert new.leaf_format == 3 and new.prev_hash == header.hash
     report = verify(store)
     assert report.ok and report.blocks == 2 and report.events == 7
     proof = prove(store, rows[1].id)
-    assert "leaf_format" not in proof["block"] and "learner_id" not in proof["event"] and check_proof(proof)[0]
-    proof = prove(store, store.last_block() and list(store.iter_events(after_seq=5))[0]["id"])
-    assert proof["block"]["leaf_format"] == 2 and proof["event"]["learner_id"] and check_proof(proof)[0]
+    assert (proof["block"].get("leaf_format") or 1) == old_format and "stored" not in proof["event"]
+    assert ("learner_id" in proof["event"]) == (old_format == 2) and check_proof(proof)[0]
+    proof = prove(store, list(store.iter_events(after_seq=5))[0]["id"])
+    stored = proof["event"]["stored"]
+    assert proof["block"]["leaf_format"] == 3 and stored["learner_id"] and isinstance(stored["data"], str)
+    assert check_proof(proof)[0]
     forged = json.loads(json.dumps(proof))
-    forged["event"]["learner_id"] = "01SOMEONEELSE"
+    forged["event"]["stored"]["learner_id"] = "01SOMEONEELSE"
     assert not check_proof(forged)[0]
-    # a format-1 block whose header is made to claim format 2 no longer matches its hash
-    tamper(store_factory, "UPDATE blocks SET leaf_format = 2 WHERE idx = 0")
+    # a block whose header is made to claim another format no longer matches its hash
+    tamper(store_factory, "UPDATE blocks SET leaf_format = 3 WHERE idx = 0")
     assert verify(store).problem == "block 0: its header was altered (hash mismatch)"
 
 

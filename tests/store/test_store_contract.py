@@ -764,6 +764,28 @@ def test_blocks(store):
     assert list(store.iter_blocks()) == expected
 
 
+def test_the_rows_as_a_format_3_leaf_seals_them(store):
+    """The leaf bytes the database builds are the stored columns as netstrings (hub.ledger.merkle),
+    and the rows that cannot be decoded are found among them."""
+    from hub.ledger.merkle import LEAF_COLUMNS, stored_form
+
+    store.ingest([row(learner={"ref": "é"}, action="A:1", data={"x": "-"}), row(), row(evidence=[])], None)
+    assert store.stored_leaf_bytes(LEAF_COLUMNS, 5) == [] and store.stored_rows(LEAF_COLUMNS, 5, 9) == []
+    built = store.stored_leaf_bytes(LEAF_COLUMNS, 1)
+    rows = store.stored_rows(LEAF_COLUMNS, 1, 3)
+    assert [seq for seq, _ in built] == [r["seq"] for r in rows] == [1, 2, 3]
+    assert [leaf for _, leaf in built] == [b"\x00" + stored_form(r["stored"]) for r in rows]
+    assert rows[0]["stored"]["action"] == "A:1" and rows[1]["stored"]["learner"] is None
+    assert isinstance(rows[0]["stored"]["occurred_us"], int) and rows[0]["id"] == rows[0]["stored"]["id"]
+    assert store.stored_leaf_bytes(LEAF_COLUMNS, 2, 2) == built[1:2] == store.stored_leaf_bytes(LEAF_COLUMNS, 2, limit=1)
+    assert store.stored_rows(("id",), 3, 3) == [{"seq": 3, "id": rows[2]["id"], "stored": {"id": rows[2]["id"]}}]
+    assert store.undecodable_events(1, 3) == []
+    store._execute("UPDATE events SET data = '[1]' WHERE seq = 2")
+    [found] = store.undecodable_events(1, 3)
+    assert found["seq"] == 2 and "not an object" in found["unreadable"]
+    assert isinstance(store.reader_url, str)
+
+
 def test_block_anchor_is_written_once(store_factory):
     store = store_factory()
     block = {"index": 0, "first_seq": 1, "last_seq": 2, "count": 2, "root": "aa" * 32, "prev_hash": "00" * 32,
