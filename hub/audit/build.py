@@ -166,6 +166,7 @@ def _read_events(store, read: Read, group: list[PackedLearner], action: str, unt
         while page := [e for e in read(store.learner_events_page, list(owner), action=action, after_seq=after,
                                        limit=PAGE) if e["seq"] <= until_seq]:
             after = page[-1]["seq"]
+            proofs.prefetch(page)
             for event in page:
                 learner = owner[event["learner_id"]]
                 learner.events += 1
@@ -273,6 +274,7 @@ def _pack_action_wide(pack: PackFile, store, blobs, read: Read, action: str, unt
         return None
     entry = PackedLearner("", "action", [], Path())
     events_lines, proof_lines = [], []
+    proofs.prefetch(events)
     for event in events:
         event["learner_key"] = read(store.event_learner_keys, event["seq"], event["seq"]).get(event["seq"])
         entry.events += 1

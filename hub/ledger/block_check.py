@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -23,10 +24,11 @@ from hub.ledger.merkle import LEAF_COLUMNS, STORED_FORMAT, BlockHeader, merkle_r
 from hub.ledger.tombstones import Tombstones
 
 MAX_FINDINGS = 100  # unreadable events named one by one in a verify report (all are counted)
-# Workers are forked where the system can (they start at once, with the modules already imported;
-# each opens its own connection and never uses the parent's, and a pool worker ends with os._exit,
-# closing nothing it inherited); elsewhere they start as fresh interpreters.
-START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+# Workers are forked from a fork server where the system has one: a clean single-threaded process
+# that imported the block check once, so each worker starts at once, and none inherits a lock
+# another thread of the caller (a daemon's store thread, a driver's) held when it forked; elsewhere
+# they start as fresh interpreters. Each opens its own connection.
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 @dataclass
@@ -152,13 +154,18 @@ def checked_blocks(store, blocks: Iterable[dict[str, Any]], sealed_until: int, j
             yield block, check_block(store, block, sealed_until)
         return
     context = multiprocessing.get_context(START_METHOD)
-    with context.Pool(jobs, initializer=_open_worker, initargs=(url,)) as pool:
+    if START_METHOD == "forkserver":
+        context.set_forkserver_preload([__name__, "hub.store"])
+    executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_open_worker, initargs=(url,))
+    try:
         pending: deque = deque()
         for block in blocks:
-            pending.append((block, pool.apply_async(_check_in_worker, ((block, sealed_until),))))
+            pending.append((block, executor.submit(_check_in_worker, (block, sealed_until))))
             if len(pending) >= 2 * jobs:
-                done, result = pending.popleft()
-                yield done, result.get()
+                done, future = pending.popleft()
+                yield done, future.result()
         while pending:
-            done, result = pending.popleft()
-            yield done, result.get()
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:  # also when the caller stops at a failing block: what is queued is dropped, not waited for
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -107,13 +107,14 @@ class Eraser:
     async def _entries(self, events: list[dict[str, Any]]) -> list[dict[str, str]]:
         """``{id, leaf, kept}`` of each event, with the leaf format of its block."""
         entries = []
+        stored = await self._read(self.store.stored_rows_at, LEAF_COLUMNS, [e["seq"] for e in events])
         for event in events:
             block = self._block
             if block is None or not block["first_seq"] <= event["seq"] <= block["last_seq"]:
                 block = self._block = await self._read(self.store.block_for_seq, event["seq"])
             fmt = block.get("leaf_format") or 1
             if fmt >= STORED_FORMAT:  # the row's columns as stored, and as the erasure will store them
-                [sealed] = await self._read(self.store.stored_rows, LEAF_COLUMNS, event["seq"], event["seq"])
+                sealed = stored[event["seq"]]
                 _, learner, data, evidence, key = erased_row(event)
                 erased = {**sealed, "stored": {**sealed["stored"], "learner": learner, "data": data,
                                                "evidence": evidence, "learner_key": key}}

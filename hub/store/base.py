@@ -418,6 +418,10 @@ class BlockStore(StoreThread, Protocol):
         """``{"seq", "id", "stored": {column: value as stored}}`` of the events from ``first_seq`` to ``last_seq``."""
 
     @abc.abstractmethod
+    def stored_rows_at(self, columns: Sequence[str], seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The same as :meth:`stored_rows` for the events of ``seqs`` (read at once), by seq."""
+
+    @abc.abstractmethod
     def undecodable_events(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
         """The events from ``first_seq`` to ``last_seq`` that cannot be decoded, marked (see :func:`event_dict`)."""
 

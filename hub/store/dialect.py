@@ -53,11 +53,11 @@ class SqlDialect(Store):
     def _in(self, column: str, values: Sequence[Any], sql_type: str = "text") -> tuple[str, list[Any]]:
         """The condition "``column`` is one of ``values``" and its parameters."""
 
-    def _rows_in(self, sql: str, column: str, values: Sequence[Any]) -> Iterator[Any]:
+    def _rows_in(self, sql: str, column: str, values: Sequence[Any], sql_type: str = "text") -> Iterator[Any]:
         """Rows of ``sql`` whose ``{}`` is "``column`` is one of ``values``", in chunks if need be."""
         size = self.in_chunk or max(len(values), 1)
         for start in range(0, len(values), size):
-            condition, params = self._in(column, values[start : start + size])
+            condition, params = self._in(column, values[start : start + size], sql_type)
             yield from self._execute(sql.format(condition), params)
 
     def close(self) -> None:

@@ -70,8 +70,13 @@ class SqlSealedRows(SqlDialect):
         names = checked_columns(columns)
         rows = self._execute(f"SELECT seq, {', '.join(names)} FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
                              (first_seq, last_seq))
-        return [{"seq": r["seq"], "id": r["id"] if "id" in names else None,
-                 "stored": {name: _as_stored(r[name]) for name in names}} for r in rows]
+        return [_stored_row(r, names) for r in rows]
+
+    def stored_rows_at(self, columns: Sequence[str], seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
+        names = checked_columns(columns)
+        rows = self._rows_in(f"SELECT seq, {', '.join(names)} FROM events WHERE {{}}", "seq", list(seqs), "bigint")
+        return {r["seq"]: _stored_row(r, names) for r in rows}
+
 
     def undecodable_events(self, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
         """The events from ``first_seq`` to ``last_seq`` that cannot be decoded, marked (see
@@ -79,3 +84,8 @@ class SqlSealedRows(SqlDialect):
         rows = self._execute(f"SELECT * FROM events WHERE seq >= ? AND seq <= ? AND ({self._maybe_undecodable_sql()}) "
                              "ORDER BY seq", (first_seq, last_seq))
         return [e for e in map(event_dict, rows) if "unreadable" in e]
+
+
+def _stored_row(row, names: Sequence[str]) -> dict[str, Any]:
+    return {"seq": row["seq"], "id": row["id"] if "id" in names else None,
+            "stored": {name: _as_stored(row[name]) for name in names}}

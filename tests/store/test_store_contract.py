@@ -779,6 +779,8 @@ def test_the_rows_as_a_format_3_leaf_seals_them(store):
     assert isinstance(rows[0]["stored"]["occurred_us"], int) and rows[0]["id"] == rows[0]["stored"]["id"]
     assert store.stored_leaf_bytes(LEAF_COLUMNS, 2, 2) == built[1:2] == store.stored_leaf_bytes(LEAF_COLUMNS, 2, limit=1)
     assert store.stored_rows(("id",), 3, 3) == [{"seq": 3, "id": rows[2]["id"], "stored": {"id": rows[2]["id"]}}]
+    assert store.stored_rows_at(LEAF_COLUMNS, [3, 1, 7]) == {1: rows[0], 3: rows[2]}  # one read of scattered rows
+    assert store.stored_rows_at(LEAF_COLUMNS, []) == {}
     assert store.undecodable_events(1, 3) == []
     store._execute("UPDATE events SET data = '[1]' WHERE seq = 2")
     [found] = store.undecodable_events(1, 3)
