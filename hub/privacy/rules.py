@@ -7,6 +7,7 @@ sources are in docs/retention.md).
 - Funnel traces (``prospect.*``): ``funnel_years`` from the person's last contact, their last event.
 - The person as a whole (registry, web account, blobs, every remaining event): once both have passed.
 - Access logs (``access.*``): ``access_log_months`` from each event, whoever it is about.
+- Dead letters (rejects): ``dead_letter_months`` from when each was stored, whoever it is about.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ FUNNEL_RULE = ("sales-funnel traces kept {years} years after the last contact "
                "(hub.retention.funnel_years: CNIL, référentiel gestion commerciale, docs/retention.md)")
 ACCESS_RULE = ("access logs kept {months} months (hub.retention.access_log_months: CNIL recommendation on "
                "logging of 2021, docs/retention.md)")
+
+DEAD_LETTER_RULE = ("dead letters kept {months} months (hub.retention.dead_letter_months: records that never became "
+                    "evidence, kept only to be corrected and replayed; RGPD art. 5(1)(e), docs/retention.md)")
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
