@@ -5,13 +5,11 @@ retention are deleted by the run (docs/retention.md, sections 2 and 6)."""
 import datetime as dt
 import json
 
-import pytest
-
 from hub.ledger.integrity import verify
 from hub.privacy.dead_letters import ERASED, Finder, Needles, scrub
 from hub.privacy.job import erase_learner, run_retention
 from hub.store.base import RejectRow
-from tests.test_retention import TODAY, learner_of, ledger
+from tests.test_retention import TODAY, killed_at_second_batch, learner_of, ledger
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc).timestamp()  # within the 3 months of TODAY
 
@@ -131,19 +129,7 @@ async def test_a_run_killed_between_batches_leaves_no_dead_letter_half_erased(ma
     hub.config.hub.retention.batch = 1  # Alice and Chloé in two transactions: killed between them
     ids, letters = await dead_letter_ledger(hub)
     store = hub.store
-    applied = []
-    real = type(store).apply_erasures
-
-    def crash_on_second(self, erasures, **kw):
-        if len(applied) == 1:
-            raise RuntimeError("killed")
-        applied.append(erasures)
-        return real(self, erasures, **kw)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(type(store), "apply_erasures", crash_on_second)
-        with pytest.raises(RuntimeError, match="killed"):
-            await run_retention(hub, today=TODAY)
+    await killed_at_second_batch(hub, monkeypatch)
     alice_letters = [letters[n] for n in ("nested", "by_id", "unreadable")]
     alice_done = {reject(hub, i)["erased_at"] is not None for i in alice_letters}
     chloe_done = reject(hub, letters["chloe"])["erased_at"] is not None
