@@ -23,6 +23,7 @@ reason and time stay: ``parcours dlq list`` still shows it, marked erased, and a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import unicodedata
@@ -38,6 +39,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TOKEN_SPLIT = re.compile(r"[\s,;|\"'<>()\[\]{}=]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(key: str) -> str:
     """A field name compared by its letters: lower case, accents and separators dropped (``Prénom`` -> ``prenom``)."""
     return re.sub(r"[^a-z]", "", unicodedata.normalize("NFKD", key.lower()))
@@ -244,9 +246,11 @@ def _scrub_value(value: Any, key: str, needles: Needles, ids: set[str]) -> Any:
 
 def _scrub_text(text: str, needles: Needles, ids: set[str]) -> str:
     """``text`` with the e-mails and names of ``needles`` (any case) and the ``ids`` (as whole words) replaced."""
-    words = [re.escape(w) for w in sorted(needles.emails | needles.names, key=len, reverse=True)]
-    if words and any(w.lower() in text.lower() for w in needles.emails | needles.names):
-        text = re.sub("|".join(words), ERASED, text, flags=re.IGNORECASE)
+    words = needles.emails | needles.names
+    lowered = text.lower()
+    if any(w.lower() in lowered for w in words):
+        pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        text = re.sub(pattern, ERASED, text, flags=re.IGNORECASE)
     for value in sorted(ids, key=len, reverse=True):
         if value in text:
             text = re.sub(rf"(?<![\w.@-]){re.escape(value)}(?![\w@-])", ERASED, text)

@@ -131,9 +131,10 @@ class Eraser:
     async def _apply(self, erasures: list[tuple[str, str, str | None, list[str], list[dict[str, Any]], list[int]]]) -> None:
         """Step 3 for sealed records ``(record, kind, learner, learner ids, events, dead letters)``, in one
         transaction; the kept files of the persons among them are withdrawn just before."""
+        folders = kept_file_dirs(self.hub.config)  # once per batch: the same for every person of it
         for record, kind, _, _, events, _ in erasures:
-            if kind == PERSON:
-                withdraw_kept_files(self.hub.config, record, events)
+            if kind == PERSON and folders:
+                withdraw_kept_files(self.hub.config, record, events, folders)
         at = time.time()
         letters = await self._scrubbed_letters(erasures, at)
         applied = await self._read(self.store.apply_erasures, [
@@ -218,15 +219,16 @@ def kept_file_dirs(config) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def withdraw_kept_files(config, record: str, events: list[dict[str, Any]]) -> list[Path]:
+def withdraw_kept_files(config, record: str, events: list[dict[str, Any]],
+                        folders: list[Path] | None = None) -> list[Path]:
     """Remove the kept copies covering a person being erased: each funder export version whose
     period overlaps the person's events (its files deleted, its manifest kept and marked
     ``withdrawn``: ``parcours export`` writes a new version from the ledger), and each issued PDF of
-    the person's documents. Returns what was withdrawn."""
+    the person's documents (in ``folders``, :func:`kept_file_dirs` when not given). Returns what was withdrawn."""
     days = [dt.date.fromisoformat(str(e["occurred_at"])[:10]) for e in events if e.get("occurred_at")]
     documents = set(document_ids(events))
     withdrawn: list[Path] = []
-    for folder in kept_file_dirs(config):
+    for folder in kept_file_dirs(config) if folders is None else folders:
         for manifest in folder.rglob("manifest.json"):
             if _overlaps(manifest, days) and _withdraw(manifest, record):
                 withdrawn.append(manifest.parent)
