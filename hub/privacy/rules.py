@@ -25,9 +25,6 @@ FUNNEL_RULE = ("sales-funnel traces kept {years} years after the last contact "
 ACCESS_RULE = ("access logs kept {months} months (hub.retention.access_log_months: CNIL recommendation on "
                "logging of 2021, docs/retention.md)")
 
-DEAD_LETTER_RULE = ("dead letters kept {months} months (hub.retention.dead_letter_months: records that never became "
-                    "evidence, kept only to be corrected and replayed; RGPD art. 5(1)(e), docs/retention.md)")
-
 
 def add_years(day: dt.date, years: int) -> dt.date:
     try:
