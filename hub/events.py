@@ -589,7 +589,15 @@ class PrivacyErased(EventData):
     kind: str = Field(min_length=1, description="What was erased: person, funnel, access")
     rule: str = Field(min_length=1, description="The retention rule or request it applies, with its legal source")
     reason: str | None = Field(default=None, max_length=500)
-    events: list[ErasedLeaf] = Field(min_length=1)
+    events: list[ErasedLeaf] = Field(default_factory=list)
+    dead_letters: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="The rejects (dead letters r:<id>) whose personal values it erased")
+
+    @model_validator(mode="after")
+    def _erases_something(self):
+        if not self.events and not self.dead_letters:
+            raise ValueError("a privacy.erased record names at least one event or dead letter")
+        return self
 
 
 class ErasureRefused(EventData):

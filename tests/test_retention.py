@@ -164,13 +164,10 @@ async def test_retention_erases_what_is_past_and_verify_and_proofs_still_check(m
     assert (await hub.store.call(verify, hub.store)).ok
 
 
-async def test_a_run_killed_mid_way_leaves_no_person_half_erased_and_resumes(make_hub, monkeypatch):
-    hub = await make_hub("", start=False)
-    hub.config.hub.retention.batch = 1  # one person per transaction: killed between the two
-    ids, _ = await ledger(hub)
-    store = hub.store
+async def killed_at_second_batch(hub, monkeypatch) -> None:
+    """A retention run killed as it applies its second batch (after the first committed)."""
     applied = []
-    real = type(store).apply_erasures
+    real = type(hub.store).apply_erasures
 
     def crash_on_second(self, erasures, **kw):
         if len(applied) == 1:
@@ -179,9 +176,17 @@ async def test_a_run_killed_mid_way_leaves_no_person_half_erased_and_resumes(mak
         return real(self, erasures, **kw)
 
     with monkeypatch.context() as patch:  # (undo() would also undo the fixture's chdir)
-        patch.setattr(type(store), "apply_erasures", crash_on_second)
+        patch.setattr(type(hub.store), "apply_erasures", crash_on_second)
         with pytest.raises(RuntimeError, match="killed"):
             await run_retention(hub, today=TODAY)
+
+
+async def test_a_run_killed_mid_way_leaves_no_person_half_erased_and_resumes(make_hub, monkeypatch):
+    hub = await make_hub("", start=False)
+    hub.config.hub.retention.batch = 1  # one person per transaction: killed between the two
+    ids, _ = await ledger(hub)
+    store = hub.store
+    await killed_at_second_batch(hub, monkeypatch)
     rows = {i: row(hub, ids[i]) for i in (1, 3)}
     erased = [i for i, r in rows.items() if r[0] is None]
     intact = [i for i, r in rows.items() if r[0] is not None]

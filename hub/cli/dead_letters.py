@@ -47,7 +47,8 @@ def dlq_list(config_path: str, sink: str | None, source: str | None, limit: int,
     for letter in letters:
         when = dt.datetime.fromtimestamp(letter.failed_at or letter.created_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         target = f"-> {letter.sink}" if letter.sink else f"from {letter.source}"
-        subject = f"event {letter.event_id}" if letter.event_id else "record"
+        subject = f"event {letter.event_id}" if letter.event_id else ("record (personal data erased)"
+                                                                      if letter.erased_at is not None else "record")
         click.echo(f"{letter.id:<8} {letter.stage:<9} {target:<22} {subject} at {when}, "
                    f"{letter.attempts} attempt(s): {letter.error}")
 

@@ -123,7 +123,9 @@ def learner_erase(config_path: str, learner_ref: str, reason: str, actor: str | 
         click.echo(f"learner {outcome.learner_id} was erased already")
     elif outcome.erased:
         events = sum(r["events"] for r in outcome.records)
-        click.echo(f"learner {outcome.learner_id} erased: {events} event(s) pseudonymised, recorded as "
+        letters = sum(r.get("dead_letters", 0) for r in outcome.records)
+        click.echo(f"learner {outcome.learner_id} erased: {events} event(s) pseudonymised, {letters} dead letter(s) "
+                   f"scrubbed, recorded as "
                    f"{', '.join(r['record'] for r in outcome.records) or 'registry only'}; `parcours verify` still passes")
     else:
         funnel = sum(r["events"] for r in outcome.records)

@@ -10,6 +10,7 @@ requeued at once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -77,9 +78,14 @@ class DeadLetters:
         taken = await self.store.call(self.store.take_rejects, source=source, reject_ids=reject_ids)
         replayed, errors = 0, []
         for reject_id, reject in taken:
-            payload = json.loads(reject.payload)
+            if reject.erased_at is not None:  # its personal values are gone: replaying it would make a wrong event
+                message = erased_refusal(reject.erased_at, reject.erased_by)
+                await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time(), error=message)
+                errors.append(f"r:{reject_id}: {message}")
+                continue
             connector = self.connectors.get(reject.source)
             try:
+                payload = json.loads(reject.payload)
                 if reject.stage == "map":
                     if connector is None:
                         raise HubError(f"connector {reject.source!r} is not enabled")
@@ -95,6 +101,13 @@ class DeadLetters:
             await self.store.call(self.store.mark_rejects_replayed, [reject_id], at=time.time())
             replayed += 1
         return replayed, errors
+
+
+def erased_refusal(erased_at: float, record: str | None) -> str:
+    """Why a reject an erasure scrubbed is not replayed."""
+    when = dt.datetime.fromtimestamp(erased_at, dt.timezone.utc).strftime("%Y-%m-%d")
+    return (f"not replayed: its personal data was erased on {when} (privacy.erased record {record or '?'}); "
+            "the source must send the record again if it is still wanted")
 
 
 async def replay_now(hub, *, sink: str | None = None, source: str | None = None, ids: list[str] | None = None,

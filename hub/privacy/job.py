@@ -1,5 +1,6 @@
 """The retention run: what is past its retention is erased (daily in the daemon, and
-``parcours retention run``); :func:`erase_learner` for a person's own request."""
+``parcours retention run``), dead letters past theirs deleted; :func:`erase_learner` for a
+person's own request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.consents.record import withdrawn_consents
+from hub.privacy.dead_letters import find_dead_letters
 from hub.privacy.erasure import ACCESS, FUNNEL, PERSON, Eraser, Plan
 from hub.privacy.rules import ACCESS_RULE, PersonRetention, funnel_rule_text, months_before, persons
 
@@ -26,6 +28,7 @@ class RetentionPlan:
     funnels: list[PersonRetention] = field(default_factory=list)  # funnel traces past retention only
     withdrawn: list[PersonRetention] = field(default_factory=list)  # funnel traces of a withdrawn consent
     access_before: dt.date | None = None
+    dead_letters_before: dt.date | None = None
     kept: int = 0  # persons still within retention
     erased: int = 0  # persons erased before
 
@@ -33,7 +36,13 @@ class RetentionPlan:
         return {"today": self.today.isoformat(), "persons_due": len(self.persons), "funnels_due": len(self.funnels),
                 "funnels_withdrawn": len(self.withdrawn),
                 "access_logs_before": self.access_before.isoformat() if self.access_before else None,
+                "dead_letters_before": self.dead_letters_before.isoformat() if self.dead_letters_before else None,
                 "persons_kept": self.kept, "persons_erased_before": self.erased}
+
+    @property
+    def dead_letters_cutoff(self) -> float:
+        """``dead_letters_before`` in epoch seconds (midnight UTC): rejects stored before it are deleted."""
+        return dt.datetime.combine(self.dead_letters_before, dt.time(), dt.timezone.utc).timestamp()
 
 
 async def retention_of(hub) -> dict[str, PersonRetention]:
@@ -48,7 +57,9 @@ async def retention_of(hub) -> dict[str, PersonRetention]:
 async def plan_retention(hub, today: dt.date | None = None) -> RetentionPlan:
     today = today or dt.datetime.now(dt.timezone.utc).date()
     erased = await hub.store.call(hub.store.erased_persons)
-    plan = RetentionPlan(today, access_before=months_before(today, hub.config.hub.retention.access_log_months))
+    config = hub.config.hub.retention
+    plan = RetentionPlan(today, access_before=months_before(today, config.access_log_months),
+                         dead_letters_before=months_before(today, config.dead_letter_months))
     # a person who withdrew consent to funnel tracking objected to it: their funnel traces go now (docs/consents.md)
     objected = {w.learner_id for w in await withdrawn_consents(hub.store, FUNNEL_TRACKING)}
     for person in (await retention_of(hub)).values():
@@ -67,17 +78,28 @@ async def plan_retention(hub, today: dt.date | None = None) -> RetentionPlan:
 
 async def run_retention(hub, *, today: dt.date | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Erase what is past retention on ``today``; with ``dry_run`` only say what would be."""
+    store = hub.store
     eraser = Eraser(hub)
     resumed = 0 if dry_run else await eraser.resume()  # first: what it applies is no longer due
     plan = await plan_retention(hub, today)
     report: dict[str, Any] = {**plan.summary(), "dry_run": dry_run}
+    # dead letters past their retention go whoever they name (one statement); those left are searched
+    # once for every person due (one pass over the rejects), each batch scrubbing its persons' own
+    report["dead_letters_expired"] = await store.call(store.delete_rejects_before, plan.dead_letters_cutoff,
+                                                      dry_run=dry_run)
+    if report["dead_letters_expired"] and not dry_run:
+        hub.log.bind(component="retention").info("dead letters deleted", count=report["dead_letters_expired"],
+                                                 before=report["dead_letters_before"])
+    letters = await find_dead_letters(store, {p.learner_id: p.ids for p in plan.persons},
+                                      not_before=plan.dead_letters_cutoff) if plan.persons else {}
+    report["dead_letters_due"] = sum(len(found) for found in letters.values())
     if dry_run:
         return report
     report["resumed"] = resumed
     config = hub.config.hub.retention
     results: list[dict[str, Any]] = []
-    plans = ([Plan(PERSON, p.learner_id, p.evidence_rule or funnel_rule_text(config), p.ids, "retention")
-              for p in plan.persons]
+    plans = ([Plan(PERSON, p.learner_id, p.evidence_rule or funnel_rule_text(config), p.ids, "retention",
+                   dead_letters=letters.get(p.learner_id, [])) for p in plan.persons]
              + [Plan(FUNNEL, p.learner_id, funnel_rule_text(config), p.ids, "retention") for p in plan.funnels]
              + [Plan(FUNNEL, p.learner_id, WITHDRAWN_RULE, p.ids, "consent withdrawn") for p in plan.withdrawn])
     for start in range(0, len(plans), config.batch):
@@ -85,6 +107,7 @@ async def run_retention(hub, *, today: dt.date | None = None, dry_run: bool = Fa
     results += await erase_access_logs(hub, eraser, plan.access_before)
     report["erased"] = {kind: sum(1 for r in results if r["kind"] == kind) for kind in (PERSON, FUNNEL, ACCESS)}
     report["events_erased"] = sum(r["events"] for r in results)
+    report["dead_letters_erased"] = sum(r.get("dead_letters", 0) for r in results)
     return report
 
 

@@ -7,6 +7,7 @@ sources are in docs/retention.md).
 - Funnel traces (``prospect.*``): ``funnel_years`` from the person's last contact, their last event.
 - The person as a whole (registry, web account, blobs, every remaining event): once both have passed.
 - Access logs (``access.*``): ``access_log_months`` from each event, whoever it is about.
+- Dead letters (rejects): ``dead_letter_months`` from when each was stored, whoever it is about.
 """
 
 from __future__ import annotations

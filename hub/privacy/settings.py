@@ -28,4 +28,8 @@ class RetentionConfig(BaseModel):
         description="Sales-funnel traces (prospect.*), in years from the person's last contact (their last event)")
     access_log_months: int = Field(
         default=12, ge=1, le=120, description="Access logs (access.*), in months from each event")
+    dead_letter_months: int = Field(
+        default=3, ge=1, le=24,
+        description="Dead letters (records rejected at the map or validate stage, replayed or not), in months "
+                    "from when they were stored: then deleted, whoever they are about")
     batch: int = Field(default=200, ge=1, le=10_000, description="Learners erased per sealed batch of records")

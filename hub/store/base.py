@@ -53,6 +53,8 @@ class RejectRow:
     error: str
     payload: str  # JSON
     source_id: str | None = None
+    erased_at: float | None = None  # when an erasure removed its personal values (hub.privacy): not replayable
+    erased_by: str | None = None  # the privacy.erased record of the ledger that did
 
 
 @dataclass
@@ -116,6 +118,7 @@ class DeadLetter:
     created_at: float
     failed_at: float | None
     payload: Any = None
+    erased_at: float | None = None  # a reject whose personal values an erasure removed (not replayable)
 
 
 @dataclass
@@ -826,7 +829,7 @@ class PrivacyStore(StoreThread, Protocol):
 
     @abc.abstractmethod
     def erasure_totals(self) -> dict[str, Any]:
-        """``records`` by kind, erased ``events``, ``unfinished`` erasures."""
+        """``records`` by kind, erased ``events``, ``dead_letters`` (rejects erased), ``unfinished`` erasures."""
 
     @abc.abstractmethod
     def blob_referenced(self, sha256: str) -> bool:
@@ -835,10 +838,29 @@ class PrivacyStore(StoreThread, Protocol):
     @abc.abstractmethod
     def apply_erasures(self, erasures: list[dict[str, Any]], *, at: float) -> list[str]:
         """In one transaction, for each erasure (``record``, ``learner_id``, ``kind``, ``rows``, ``blobs``,
-        ``person``): rewrite its ``rows`` (``(seq, learner, data, evidence, learner_key)``), list them as
-        erased by its record, and when ``person`` (learner ids) is given pseudonymise them in the registry,
-        funding index, conflicts, journeys and web accounts. Records applied already are skipped; returns
-        the records this call applied."""
+        ``person``, ``dead_letters``): rewrite its ``rows`` (``(seq, learner, data, evidence, learner_key)``),
+        list them as erased by its record, rewrite its ``dead_letters`` (``(reject id, payload, error,
+        source_id)``, marked erased at ``at`` by its record), and when ``person`` (learner ids) is given
+        pseudonymise them in the registry, funding index, conflicts, journeys and web accounts. Records
+        applied already are skipped; returns the records this call applied."""
+
+    @abc.abstractmethod
+    def learner_identities(self, learner_ids: list[str]) -> list[dict[str, Any]]:
+        """What names each of ``learner_ids`` in the registry: ``learner_id``, ``email``, ``name``, ``keys``."""
+
+    @abc.abstractmethod
+    def reject_page(self, *, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` rejects (replayed or not) after id ``after_id``, in id order: ``id``,
+        ``source``, ``payload``, ``error``, ``source_id``, ``created_at``."""
+
+    @abc.abstractmethod
+    def rejects_by_id(self, reject_ids: list[int]) -> list[dict[str, Any]]:
+        """The rejects ``reject_ids`` (those still there), as :meth:`reject_page` gives them."""
+
+    @abc.abstractmethod
+    def delete_rejects_before(self, before: float, *, dry_run: bool = False) -> int:
+        """Delete the rejects (replayed or not) stored before ``before`` (epoch seconds), in one
+        transaction; how many (with ``dry_run``, how many would be, nothing deleted)."""
 
     @abc.abstractmethod
     def finish_erasures(self, records: list[str], *, at: float) -> None:

@@ -139,7 +139,7 @@ class SqlOutbox(SqlDialect):
     def _reject(r) -> DeadLetter:
         """A rejects row (map or validate stage) as a dead letter."""
         return DeadLetter(f"r:{r['id']}", r["stage"], r["source"], None, None, r["error"], 0, r["created_at"],
-                          r["created_at"], json.loads(r["payload"]))
+                          r["created_at"], _payload(r["payload"]), r["erased_at"])
 
     def _where(self, where: str, column: str, value: Any, ids: list[int] | None = None) -> tuple[str, list[Any]]:
         """``where``, narrowed to ``column = value`` when ``value`` is given and to the rows ``ids``
@@ -176,7 +176,7 @@ class SqlOutbox(SqlDialect):
             return []
         where, params = self._where("replayed_at IS NULL", "source", source, reject_ids)
         return [
-            (r["id"], RejectRow(r["source"], r["stage"], r["error"], r["payload"], r["source_id"]))
+            (r["id"], RejectRow(r["source"], r["stage"], r["error"], r["payload"], r["source_id"], r["erased_at"], r["erased_by"]))
             for r in self._execute(f"SELECT * FROM rejects WHERE {where} ORDER BY id", params)
         ]
 
@@ -189,6 +189,14 @@ class SqlOutbox(SqlDialect):
                 self._execute(f"UPDATE rejects SET replayed_at = ?, replay_error = NULL WHERE {condition}", [at, *params])
             else:
                 self._execute(f"UPDATE rejects SET replay_error = ? WHERE {condition}", [error, *params])
+
+
+def _payload(text: str) -> Any:
+    """A reject's stored payload, decoded; the text itself when it is not JSON (kept as received)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _like(text: str) -> str:

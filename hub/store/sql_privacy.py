@@ -65,7 +65,8 @@ class SqlPrivacy(SqlDialect):
         by_kind = {r["kind"]: int(r["n"]) for r in self._execute("SELECT kind, count(*) AS n FROM erasures GROUP BY kind")}
         events = self._execute("SELECT count(*) AS n FROM erased_events").fetchone()["n"]
         unfinished = self._execute("SELECT count(*) AS n FROM erasures WHERE finished_at IS NULL").fetchone()["n"]
-        return {"records": by_kind, "events": int(events), "unfinished": int(unfinished)}
+        rejects = self._execute("SELECT count(*) AS n FROM rejects WHERE erased_at IS NOT NULL").fetchone()["n"]
+        return {"records": by_kind, "events": int(events), "dead_letters": int(rejects), "unfinished": int(unfinished)}
 
     def blob_referenced(self, sha256: str) -> bool:
         """Whether an event row still names blob ``sha256`` (erased rows name none)."""
@@ -83,6 +84,9 @@ class SqlPrivacy(SqlDialect):
                                   [(learner, data, evidence, key, seq) for seq, learner, data, evidence, key in rows])
                 self._executemany("INSERT INTO erased_events (seq, record) VALUES (?, ?) ON CONFLICT (seq) DO NOTHING",
                                   [(r[0], record) for r in rows])
+                self._executemany("UPDATE rejects SET payload = ?, error = ?, source_id = ?, erased_at = ?, erased_by = ? "
+                                  "WHERE id = ?", [(payload, error, source_id, at, record, reject_id)
+                                                   for reject_id, payload, error, source_id in erasure.get("dead_letters") or []])
                 if erasure.get("person"):
                     self._pseudonymise_person(erasure["person"], at)
                 self._execute("INSERT INTO erasures (record, learner_id, kind, applied_at, blobs) VALUES (?,?,?,?,?)",
@@ -90,6 +94,34 @@ class SqlPrivacy(SqlDialect):
                                json.dumps(sorted(set(erasure.get("blobs") or [])))))
                 applied.append(record)
         return applied
+
+    def learner_identities(self, learner_ids: list[str]) -> list[dict[str, Any]]:
+        out = {r["id"]: {"learner_id": r["id"], "email": r["email"], "name": r["name"], "keys": []}
+               for r in self._rows_in("SELECT id, email, name FROM learners WHERE {}", "id", learner_ids)}
+        for r in self._rows_in("SELECT key, learner_id FROM learner_keys WHERE {}", "learner_id", learner_ids):
+            if r["learner_id"] in out:
+                out[r["learner_id"]]["keys"].append(r["key"])
+        return list(out.values())
+
+    _REJECT_COLUMNS = "id, source, payload, error, source_id, created_at"
+
+    def reject_page(self, *, after_id: int, limit: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._execute(f"SELECT {self._REJECT_COLUMNS} FROM rejects WHERE id > ? ORDER BY id LIMIT ?",
+                                               (after_id, limit)).fetchall()]
+
+    def rejects_by_id(self, reject_ids: list[int]) -> list[dict[str, Any]]:
+        ids = sorted({int(i) for i in reject_ids})
+        size, out = self.in_chunk or max(len(ids), 1), []
+        for start in range(0, len(ids), size):
+            condition, params = self._in("id", ids[start:start + size], "bigint")
+            out += [dict(r) for r in self._execute(f"SELECT {self._REJECT_COLUMNS} FROM rejects WHERE {condition}", params)]
+        return sorted(out, key=lambda r: r["id"])
+
+    def delete_rejects_before(self, before: float, *, dry_run: bool = False) -> int:
+        if dry_run:
+            return int(self._execute("SELECT count(*) AS n FROM rejects WHERE created_at < ?", (before,)).fetchone()["n"])
+        with self._write():
+            return self._execute("DELETE FROM rejects WHERE created_at < ?", (before,)).rowcount
 
     def _pseudonymise_person(self, ids: list[str], at: float) -> None:
         """The learner registry, funding index, conflicts, journeys and web account of the learners ``ids``

@@ -1337,10 +1337,42 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.learner(store.get_event(rows[3].id)["learner_id"])["email"] == "b@example.org"
     assert store.erased_persons() == {a}
     assert store.unfinished_erasures() == [{"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha]}]
-    assert store.erasure_totals() == {"records": {"person": 1}, "events": 2, "unfinished": 1}
+    assert store.erasure_totals() == {"records": {"person": 1}, "events": 2, "dead_letters": 0, "unfinished": 1}
     store.finish_erasures(["REC1"], at=7.0)
     assert store.unfinished_erasures() == [] and store.erasure_totals()["unfinished"] == 0
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
+
+
+def test_erasure_scrubs_dead_letters_and_old_ones_are_deleted(store):
+    from hub.learners import LearnerResolver
+
+    rows = [row(learner={"ref": "1", "email": "a@example.org", "name": "Ann"})]
+    rows[0].learner_ref = json.loads(rows[0].learner)
+    store.ingest(rows, None, learners=LearnerResolver(["email"]),
+                 rejects=[RejectRow("crm", "map", f"bad {i}", json.dumps({"email": "a@example.org", "i": i})) for i in range(3)])
+    a = store.get_event(rows[0].id)["learner_id"]
+    [identity] = store.learner_identities([a, "unknown"])
+    assert identity["learner_id"] == a and identity["email"] == "a@example.org" and identity["name"] == "Ann"
+    assert sorted(identity["keys"]) == ["email:a@example.org", "src:moodle:1"]
+    page = store.reject_page(after_id=0, limit=2)
+    assert [r["error"] for r in page] == ["bad 0", "bad 1"] and set(page[0]) == {"id", "source", "payload", "error",
+                                                                                 "source_id", "created_at"}
+    ids = [r["id"] for r in page] + [r["id"] for r in store.reject_page(after_id=page[-1]["id"], limit=2)]
+    assert len(ids) == 3 and [r["id"] for r in store.rejects_by_id([ids[2], ids[0], 10**12])] == [ids[0], ids[2]]
+    store.mark_rejects_replayed([ids[1]], at=3.0)  # a replayed reject is still there, and still reached
+    erased = {"record": "REC2", "learner_id": a, "kind": "person", "rows": [], "person": [a],
+              "dead_letters": [(i, '{"email":"[erased]"}', "bad", None) for i in ids[:2]]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC2"]
+    assert [r["payload"] for r in store.rejects_by_id(ids)] == ['{"email":"[erased]"}'] * 2 + [page[0]["payload"].replace("0", "2")]
+    taken = dict(store.take_rejects())
+    assert taken[ids[0]].erased_at == 5.0 and taken[ids[0]].erased_by == "REC2" and taken[ids[2]].erased_at is None
+    assert store.dead_letter(f"r:{ids[0]}").erased_at == 5.0
+    assert store.erasure_totals()["dead_letters"] == 2
+    assert store.learner_identities([a]) == [{"learner_id": a, "email": None, "name": None, "keys": []}]
+    created = store.rejects_by_id([ids[0]])[0]["created_at"]
+    assert store.delete_rejects_before(created, dry_run=True) == 0
+    assert store.delete_rejects_before(created + 1, dry_run=True) == 3 and len(store.reject_page(after_id=0, limit=9)) == 3
+    assert store.delete_rejects_before(created + 1) == 3 and store.reject_page(after_id=0, limit=9) == []
 
 
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):

@@ -135,6 +135,20 @@ async def test_the_admin_replays_a_dead_letter_from_its_page(make_site, signed_i
         assert r.status == 403
 
 
+async def test_a_dead_letter_whose_personal_data_was_erased_shows_it_and_offers_no_replay(make_site, signed_in):
+    from hub.store.base import RejectRow
+
+    site = await make_site("")
+    store = site.hub.store
+    await store.call(store.ingest, [], None, rejects=[RejectRow("crm", "map", "no action", '{"email":"[erased]"}')])
+    (letter,) = await store.call(store.dead_letters)
+    store.conn.execute("UPDATE rejects SET erased_at = 1796601600, erased_by = 'REC' WHERE id = ?", (int(letter.id[2:]),))
+    admin = await signed_in(site, "admin")
+    detail = await admin.get(f"/app/manager/dead-letters/{letter.id}")
+    assert detail.status == 200 and 'id="letter-erased"' in detail.body and 'id="replay"' not in detail.body
+    assert "ont été effacées le 2026-12-07" in text(detail.body)
+
+
 async def test_the_connectors_page_shows_health_and_backlog(make_site, signed_in, sink_peer):
     site = await make_site(sink(sink_peer.url))
     await site.hub.append([event(1), event(2)], source=None)  # two rows pending for crm, not yet delivered
