@@ -433,6 +433,16 @@ class JourneyStore(StoreThread, Protocol):
         """Store the figures (learner id -> (basis, figures)) of enrolments of ``action``."""
 
     @abc.abstractmethod
+    def journey_flags(self, action: str) -> list[dict[str, Any]]:
+        """The enrolments of ``action`` whose stored risk-list row (hub.risk.listing) holds a flag:
+        ``learner_id`` and ``flag``, the row; and those without a stored row, ``flag`` None (none
+        stored, or the journey was written since). Those stored without a flag are left out."""
+
+    @abc.abstractmethod
+    def save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
+        """Store the risk-list rows (learner id -> its row, or None: no flag) of enrolments of ``action``."""
+
+    @abc.abstractmethod
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 

@@ -156,17 +156,40 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
                 [(learner, action, basis, json.dumps(found, ensure_ascii=False))
                  for learner, (basis, found) in figures.items()])
 
+    def journey_flags(self, action: str) -> list[dict[str, Any]]:
+        """The enrolments of ``action`` whose stored risk-list row holds a flag (``flag``: the row),
+        and those without a stored row (``flag`` None: none stored, or the journey changed since);
+        the enrolments whose stored row says "no flag" are left out."""
+        rows = self._execute(
+            "SELECT j.learner_id, f.flag FROM journeys j LEFT JOIN journey_flags f "
+            "ON f.learner_id = j.learner_id AND f.action = j.action WHERE j.action = ? "
+            f"AND (f.flag IS NULL OR f.flag <> 'null') ORDER BY j.learner_id{self.binary_order}", (action,))
+        return [{"learner_id": r["learner_id"], "flag": json.loads(r["flag"]) if r["flag"] is not None else None}
+                for r in rows]
+
+    def save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
+        """Store the risk-list rows (learner id -> its row, or None: no flag) of enrolments of ``action``."""
+        if not flags:
+            return
+        with self._transaction():
+            self._executemany(
+                "INSERT INTO journey_flags (learner_id, action, flag) VALUES (?,?,?) "
+                "ON CONFLICT (learner_id, action) DO UPDATE SET flag = excluded.flag",
+                [(learner, action, json.dumps(flag, ensure_ascii=False)) for learner, flag in flags.items()])
+
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
         with self._transaction():
             if learner_ids is None:
                 self._execute("DELETE FROM journeys")
                 self._execute("DELETE FROM journey_figures")
+                self._execute("DELETE FROM journey_flags")
                 self._execute("DELETE FROM projections WHERE name = ?", (name,))
             elif learner_ids:
                 condition, params = self._in("learner_id", learner_ids)
                 self._execute(f"DELETE FROM journeys WHERE {condition}", params)
                 self._execute(f"DELETE FROM journey_figures WHERE {condition}", params)
+                self._execute(f"DELETE FROM journey_flags WHERE {condition}", params)
 
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         if not learner_ids:

@@ -1315,6 +1315,32 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
 
 
+def test_journey_flags_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
+    store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L3", "ACT-A"): {"v": 1},
+                         ("L1", "ACT-B"): {"v": 1}}, 5)
+    missing = [{"learner_id": k, "flag": None} for k in ("L1", "L2", "L3")]
+    assert store.journey_flags("ACT-A") == missing  # nothing stored yet: every enrolment is to compute
+    flag = {"learner_id": "L1", "score": 0.875, "reasons": [{"text": "aucune activité"}], "followed_up": None}
+    store.save_journey_flags("ACT-A", {"L1": flag, "L2": None})  # L2: computed, no flag
+    store.save_journey_flags("ACT-B", {"L1": {**flag, "score": 0.5}})
+    store.save_journey_flags("ACT-A", {})
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": flag}, {"learner_id": "L3", "flag": None}]
+    store.save_journey_flags("ACT-A", {"L3": None, "L1": {**flag, "followed_up": {"action_taken": "appel"}}})  # replaced
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}}]
+    store.save_journeys({("L2", "ACT-A"): {"v": 2}}, 0)  # a journey written: its row is gone, not the others'
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}},
+                                            {"learner_id": "L2", "flag": None}]
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": {**flag, "score": 0.5}}]
+    store.reset_journeys(["L1"])  # re-projected: neither journeys nor rows remain
+    assert store.journey_flags("ACT-B") == []
+    store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 6)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
+    store.save_journey_flags("ACT-B", {"L1": flag})
+    store.reset_journeys()
+    store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 7)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
+
+
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
     store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-B"): {"v": 1}}, 5)
     assert store.journey_figures("ACT-A") == [{"learner_id": "L1", "basis": None, "figures": None},
