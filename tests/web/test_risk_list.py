@@ -9,7 +9,7 @@ import re
 from hub.risk.listing import flagged, latest_flags
 from hub.web.accounts import Accounts
 from hub.web.roles import Scopes
-from tests.web.conftest import ACTION, PASSWORD, THEO
+from tests.web.conftest import ACTION, PASSWORD, THEO, events_of
 from tests.web.test_funder_scope import text
 
 REASON = "aucune activité depuis 12 jours"
@@ -158,3 +158,55 @@ async def test_the_daemon_job_stores_the_rows(site):
     await hub.project_and_figure()  # what the daemon's journeys job runs
     stored = await hub.store.call(hub.store.journey_flags, ACTION)
     assert [r["flag"]["learner_name"] for r in stored] == ["Nina Rolland"]  # the others: stored without a flag
+
+
+async def test_the_manager_records_the_follow_up_of_a_flag_from_the_action_page(site, people):
+    hub = site.hub
+    flag = await flag_nina(hub)
+    manager = people()
+    await manager.sign_in("manager")
+    page = f"/app/manager/actions/{ACTION}"
+    body = (await manager.get(page)).body
+    assert f'action="/app/manager/risk/{flag}/follow-up"' in body and "Enregistrer un suivi" in body
+    post = f"/app/manager/risk/{flag}/follow-up"
+    # an empty note, then one too long: the page again (400) with the message by the flag's form, nothing recorded
+    empty = await manager.post(post, {"note": "  ", "next": page}, token_from=page)
+    assert empty.status == 400 and "Décrivez le suivi effectué avant de l'enregistrer." in text(empty.body)
+    assert re.search(rf'<details class="risk-follow-up" open>\s*<summary>Enregistrer un suivi</summary>\s*'
+                     rf'<form method="post" action="{post}"', empty.body)
+    long = await manager.post(post, {"note": "x" * 1001, "next": page}, token_from=page,
+                              headers={"Accept-Language": "en"})
+    assert long.status == 400 and "A follow-up fits in 1000 characters." in text(long.body)
+    assert await events_of(hub, "alert.followed_up") == []
+    # recorded: an alert.followed_up of the flag, by the signed-in account; back to the flag on the page
+    done = await manager.post(post, {"note": "appel, reprise lundi", "next": page}, token_from=page)
+    assert done.status == 303 and done.headers["Location"] == f"{page}#risk-{flag}"
+    (event,) = await events_of(hub, "alert.followed_up")
+    assert event["data"] == {"alert": flag, "action_taken": "appel, reprise lundi", "by": "marc@demo.example"}
+    assert event["action"] == ACTION and event["source"] == "hub"
+    (row,) = risk_rows((await manager.get(page)).body)
+    assert "appel, reprise lundi" in row and "pas encore de suivi" not in row
+    # a page outside the web app is no place to go back to: the action's page instead
+    again = await manager.post(post, {"note": "message laissé", "next": "https://evil.example/"}, token_from=page)
+    assert again.status == 303 and again.headers["Location"] == f"{page}#risk-{flag}"
+
+
+async def test_a_flag_outside_the_scope_or_not_a_flag_answers_404(site, people):
+    hub = site.hub
+    flag = await flag_nina(hub)
+    await Accounts(hub.store, hub.append).add(
+        "other@demo.example", "manager", Scopes(actions=("ACT-2027-OTHER",)), password=PASSWORD, name="Other")
+    account = await hub.store.call(hub.store.account_by_email, "other@demo.example")
+    site.emails["other"], site.secrets["other"] = "other@demo.example", account["totp_secret"]
+    other = people()
+    await other.sign_in("other")
+    refused = await other.post(f"/app/manager/risk/{flag}/follow-up", {"note": "appel"}, token_from="/app/")
+    assert refused.status == 404
+    manager = people()
+    await manager.sign_in("manager")
+    started = (await events_of(hub, "enrolment.started"))[0]["id"]  # an event of the action, not a flag
+    assert (await manager.post(f"/app/manager/risk/{started}/follow-up", {"note": "appel"}, token_from="/app/")).status == 404
+    trainer = people()
+    await trainer.sign_in("trainer")  # the trainer of the action: not the manager's form
+    assert (await trainer.post(f"/app/manager/risk/{flag}/follow-up", {"note": "appel"}, token_from="/app/")).status == 403
+    assert await events_of(hub, "alert.followed_up") == []
