@@ -172,7 +172,7 @@ async def test_the_manager_records_the_follow_up_of_a_flag_from_the_action_page(
     # an empty note, then one too long: the page again (400) with the message by the flag's form, nothing recorded
     empty = await manager.post(post, {"note": "  ", "next": page}, token_from=page)
     assert empty.status == 400 and "Décrivez le suivi effectué avant de l'enregistrer." in text(empty.body)
-    assert re.search(rf'<details class="risk-follow-up" open>\s*<summary>Enregistrer un suivi</summary>\s*'
+    assert re.search(rf'<details class="risk-follow-up" open>\s*<summary id="risk-open-{flag}">Enregistrer un suivi</summary>\s*'
                      rf'<form method="post" action="{post}"', empty.body)
     long = await manager.post(post, {"note": "x" * 1001, "next": page}, token_from=page,
                               headers={"Accept-Language": "en"})
