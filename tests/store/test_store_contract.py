@@ -1299,7 +1299,13 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.blob_referenced(sha)
     erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
               "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    b = store.get_event(rows[3].id)["learner_id"]
+    store.save_journeys({(a, "ACT-A"): {"v": 1}, (b, "ACT-A"): {"v": 1}}, 0)
+    store.save_journey_flags("ACT-A", {a: {"learner_name": "A", "score": 0.9}, b: {"learner_name": "B", "score": 0.8}})
     assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.journey_flags("ACT-A") == [{"learner_id": b, "flag": {"learner_name": "B", "score": 0.8}}]
+    stored = [r["learner_id"] for r in store._execute("SELECT learner_id FROM journey_flags").fetchall()]
+    assert stored == [b]  # A's row, which names A, is gone with A's journey
     assert store.apply_erasures([erased], at=6.0) == []
     assert store.erased_seqs(1, 10) == {events[0]["seq"]: "REC1", events[1]["seq"]: "REC1"}
     assert store.get_event(rows[1].id)["learner"] is None and store.get_event(rows[1].id)["data"] == {"x": 1}
