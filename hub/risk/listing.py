@@ -5,7 +5,8 @@ Each enrolment's row of the list (:func:`flag_of`: its latest flag with its foll
 stored beside its journey (table ``journey_flags``): a small row per enrolment, so that a list
 reads those rows, not the journeys' states (some 20 KB each). Writing a journey deletes its row
 (the stores' ``save_journeys``); the list computes the missing rows from their journeys, a chunk at
-a time, and stores them; the daemon's journeys job refreshes them after each projection
+a time, and stores them (the store's ``refresh_journey_flags``: one transaction no other write of
+those journeys enters); the daemon's journeys job refreshes them after each projection
 (:func:`refresh_flags`), so that a request rarely pays for it. A row depends on the journey
 alone (not on the day nor on the configuration): a stored row is the one :func:`latest_flags`
 computes from the journey it was stored beside.
@@ -41,15 +42,6 @@ def latest_flags(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ranked([row for state in states if (row := flag_of(state)) is not None])
 
 
-def _refresh_chunk(store, action: str, learners: list[str]) -> list[dict[str, Any]]:
-    """On the store's thread: read these journeys, compute their rows and store them (no
-    projection runs in between on this store); the rows that hold a flag."""
-    states = store.load_journeys([(learner, action) for learner in learners])
-    rows = {learner: flag_of(state) for (learner, _), state in states.items()}
-    store.save_journey_flags(action, rows)
-    return [row for row in rows.values() if row is not None]
-
-
 async def action_flags(hub, action: str) -> list[dict[str, Any]]:
     """The rows of ``action``'s enrolments in progress that are flagged: the stored ones, the
     missing ones computed from their journeys and stored (the projection is assumed caught up)."""
@@ -57,7 +49,8 @@ async def action_flags(hub, action: str) -> list[dict[str, Any]]:
     rows = [r["flag"] for r in found if r["flag"] is not None]
     stale = [r["learner_id"] for r in found if r["flag"] is None]
     for start in range(0, len(stale), CHUNK):
-        rows.extend(await hub.store.call(_refresh_chunk, hub.store, action, stale[start:start + CHUNK]))
+        computed = await hub.store.call(hub.store.refresh_journey_flags, action, stale[start:start + CHUNK], flag_of)
+        rows.extend(row for row in computed.values() if row is not None)
     return rows
 
 

@@ -74,6 +74,7 @@ class PostgresStore(SqlStore):
 
     # ------------------------------------------------------------------ dialect hooks
     binary_order = ' COLLATE "C"'  # the database's collation may order text otherwise
+    share_lock = " FOR SHARE"  # another daemon's write of those rows waits for the transaction's end
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         return self.conn.execute(_placeholders(sql), params)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
@@ -169,13 +169,30 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
 
     def save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
         """Store the risk-list rows (learner id -> its row, or None: no flag) of enrolments of ``action``."""
-        if not flags:
-            return
         with self._transaction():
+            self._save_journey_flags(action, flags)
+
+    def _save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
+        if flags:
             self._executemany(
                 "INSERT INTO journey_flags (learner_id, action, flag) VALUES (?,?,?) "
                 "ON CONFLICT (learner_id, action) DO UPDATE SET flag = excluded.flag",
                 [(learner, action, json.dumps(flag, ensure_ascii=False)) for learner, flag in flags.items()])
+
+    def refresh_journey_flags(self, action: str, learners: list[str],
+                              row_of: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        """Read the journeys of ``learners`` in ``action``, store ``row_of(state)`` for each and return
+        them, in one transaction during which no other connection writes those journeys (a row is
+        never stored after a write that deleted it)."""
+        if not learners:
+            return {}
+        condition, params = self._in("learner_id", learners)
+        with self._transaction():
+            rows = self._execute(f"SELECT learner_id, state FROM journeys WHERE action = ? AND {condition}"
+                                 f"{self.share_lock}", [action, *params]).fetchall()
+            found = {r["learner_id"]: row_of(json.loads(r["state"])) for r in rows}
+            self._save_journey_flags(action, found)
+        return found
 
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""

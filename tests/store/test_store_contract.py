@@ -1347,6 +1347,48 @@ def test_journey_flags_are_stored_per_enrolment_and_deleted_when_the_journey_is_
     assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
 
 
+def test_journey_flags_are_refreshed_from_the_journeys_in_one_go(store):
+    store.save_journeys({("L1", "ACT-A"): {"v": 1, "flagged": True}, ("L2", "ACT-A"): {"v": 1},
+                         ("L1", "ACT-B"): {"v": 1, "flagged": True}}, 5)
+
+    def row_of(state):
+        return {"v": state["v"]} if state.get("flagged") else None
+
+    assert store.refresh_journey_flags("ACT-A", [], row_of) == {}
+    assert store.refresh_journey_flags("ACT-A", ["L1", "L2", "L9"], row_of) == {"L1": {"v": 1}, "L2": None}
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {"v": 1}}]  # L2 stored without a flag
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]  # another action: not computed
+
+    def failing(state):
+        raise RuntimeError("no row")
+
+    store.save_journeys({("L1", "ACT-B"): {"v": 2, "flagged": True}}, 6)
+    with pytest.raises(RuntimeError):
+        store.refresh_journey_flags("ACT-B", ["L1"], failing)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]  # nothing half-written
+    assert store.refresh_journey_flags("ACT-B", ["L1"], row_of) == {"L1": {"v": 2}}
+
+
+def test_a_journey_written_while_its_flag_row_is_computed_deletes_that_row(store_factory):
+    import threading
+
+    store, other = store_factory(), store_factory()  # two connections: two daemons on one database
+    store.save_journeys({("L1", "ACT-A"): {"v": 1}}, 5)
+    writers = []
+
+    def row_of(state):
+        writer = threading.Thread(target=other.save_journeys, args=({("L1", "ACT-A"): {"v": 2}}, 6))
+        writer.start()
+        writer.join(0.5)  # the other connection's write waits until the refresh ends
+        writers.append(writer)
+        return {"v": state["v"]}
+
+    assert store.refresh_journey_flags("ACT-A", ["L1"], row_of) == {"L1": {"v": 1}}
+    writers[0].join(30)
+    assert not writers[0].is_alive()
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": None}]  # v1's row went with v2's write
+
+
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
     store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-B"): {"v": 1}}, 5)
     assert store.journey_figures("ACT-A") == [{"learner_id": "L1", "basis": None, "figures": None},

@@ -61,12 +61,12 @@ async def test_a_funders_enrolments_come_a_page_at_a_time_each_once(site, people
     # a page of enrolments; the risk list reads its stored rows (hub.risk.listing), no journey state...
     (f"/app/manager/actions/{ACTION}", True, {"journeys_page": 1}),
     # ...unless the daemon's job has not stored them yet: then it reads the journeys without one, 100 at a time
-    (f"/app/manager/actions/{ACTION}", False, {"journeys_page": 1, "load_journeys": 1}),
+    (f"/app/manager/actions/{ACTION}", False, {"journeys_page": 1, "refresh_journey_flags": 1}),
     ("/app/funder/enrolments", False, {"journeys_page": 2}),  # the demo's journeys fit in one chunk, then the end
 ])
 async def test_each_page_reads_the_projection_a_bounded_number_of_times(site, people, monkeypatch, path, job, reads):
     store = site.hub.store
-    counted = {"journeys": 0, "journeys_page": 0, "load_journeys": 0}
+    counted = {"journeys": 0, "journeys_page": 0, "load_journeys": 0, "refresh_journey_flags": 0}
 
     def counting(name):
         method = getattr(store, name)

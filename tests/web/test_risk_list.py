@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from hub.risk.listing import flagged, latest_flags
+from hub.risk.listing import flag_of, flagged, latest_flags
 from hub.web.accounts import Accounts
 from hub.web.roles import Scopes
 from tests.web.conftest import ACTION, PASSWORD, THEO, events_of
@@ -134,7 +134,7 @@ async def test_the_stored_rows_show_what_the_journeys_say_and_are_read_without_t
     stored = await hub.store.call(hub.store.journey_flags, ACTION)
     assert sorted(r["flag"]["learner_name"] for r in stored) == ["Léa Martin", "Nina Rolland", "Zoé Aubert"]
     reads = []
-    for name in ("journeys", "load_journeys", "journeys_page"):  # the second one reads no journey state
+    for name in ("journeys", "load_journeys", "journeys_page", "refresh_journey_flags"):  # the second read: no state
         original = getattr(hub.store, name)
         setattr(hub.store, name, lambda *a, _o=original, _n=name, **k: reads.append((_n, *a)) or _o(*a, **k))
     try:
@@ -145,9 +145,9 @@ async def test_the_stored_rows_show_what_the_journeys_say_and_are_read_without_t
         await hub.project()
         reads.clear()
         after = await flagged(hub, [ACTION])
-        assert reads == [("load_journeys", [(nina, ACTION)])]
+        assert reads == [("refresh_journey_flags", ACTION, [nina], flag_of)]
     finally:
-        for name in ("journeys", "load_journeys", "journeys_page"):
+        for name in ("journeys", "load_journeys", "journeys_page", "refresh_journey_flags"):
             delattr(hub.store, name)
     assert after == await _computed(hub) and after[0]["followed_up"]["action_taken"] == "message laissé"
 
