@@ -439,10 +439,6 @@ class JourneyStore(StoreThread, Protocol):
         stored, or the journey was written since). Those stored without a flag are left out."""
 
     @abc.abstractmethod
-    def save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
-        """Store the risk-list rows (learner id -> its row, or None: no flag) of enrolments of ``action``."""
-
-    @abc.abstractmethod
     def refresh_journey_flags(self, action: str, learners: list[str],
                               row_of: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
         """Read the journeys of ``learners`` in ``action``, store ``row_of(state)`` as the row of each

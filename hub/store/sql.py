@@ -167,18 +167,6 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
         return [{"learner_id": r["learner_id"], "flag": json.loads(r["flag"]) if r["flag"] is not None else None}
                 for r in rows]
 
-    def save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
-        """Store the risk-list rows (learner id -> its row, or None: no flag) of enrolments of ``action``."""
-        with self._transaction():
-            self._save_journey_flags(action, flags)
-
-    def _save_journey_flags(self, action: str, flags: dict[str, dict[str, Any] | None]) -> None:
-        if flags:
-            self._executemany(
-                "INSERT INTO journey_flags (learner_id, action, flag) VALUES (?,?,?) "
-                "ON CONFLICT (learner_id, action) DO UPDATE SET flag = excluded.flag",
-                [(learner, action, json.dumps(flag, ensure_ascii=False)) for learner, flag in flags.items()])
-
     def refresh_journey_flags(self, action: str, learners: list[str],
                               row_of: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
         """Read the journeys of ``learners`` in ``action``, store ``row_of(state)`` for each and return
@@ -191,7 +179,11 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
             rows = self._execute(f"SELECT learner_id, state FROM journeys WHERE action = ? AND {condition}"
                                  f"{self.share_lock}", [action, *params]).fetchall()
             found = {r["learner_id"]: row_of(json.loads(r["state"])) for r in rows}
-            self._save_journey_flags(action, found)
+            if found:  # a row each, the JSON null when the enrolment has no flag
+                self._executemany(
+                    "INSERT INTO journey_flags (learner_id, action, flag) VALUES (?,?,?) "
+                    "ON CONFLICT (learner_id, action) DO UPDATE SET flag = excluded.flag",
+                    [(learner, action, json.dumps(flag, ensure_ascii=False)) for learner, flag in found.items()])
         return found
 
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:

@@ -1300,8 +1300,8 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
               "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
     b = store.get_event(rows[3].id)["learner_id"]
-    store.save_journeys({(a, "ACT-A"): {"v": 1}, (b, "ACT-A"): {"v": 1}}, 0)
-    store.save_journey_flags("ACT-A", {a: {"learner_name": "A", "score": 0.9}, b: {"learner_name": "B", "score": 0.8}})
+    store.save_journeys({(a, "ACT-A"): {"learner_id": a}, (b, "ACT-A"): {"learner_id": b}}, 0)
+    store_flag_rows(store, "ACT-A", {a: {"learner_name": "A", "score": 0.9}, b: {"learner_name": "B", "score": 0.8}})
     assert store.apply_erasures([erased], at=5.0) == ["REC1"]
     assert store.journey_flags("ACT-A") == [{"learner_id": b, "flag": {"learner_name": "B", "score": 0.8}}]
     stored = [r["learner_id"] for r in store._execute("SELECT learner_id FROM journey_flags").fetchall()]
@@ -1321,29 +1321,34 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
 
 
+def store_flag_rows(store, action: str, rows: dict) -> None:
+    """Store ``rows`` (learner id -> row) as the risk-list rows of ``action``, as the refresh does."""
+    store.refresh_journey_flags(action, list(rows), lambda state: rows[state["learner_id"]])
+
+
 def test_journey_flags_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
-    store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L3", "ACT-A"): {"v": 1},
-                         ("L1", "ACT-B"): {"v": 1}}, 5)
+    store.save_journeys({(k, a): {"learner_id": k} for k, a in (("L1", "ACT-A"), ("L2", "ACT-A"), ("L3", "ACT-A"),
+                                                                ("L1", "ACT-B"))}, 5)
     missing = [{"learner_id": k, "flag": None} for k in ("L1", "L2", "L3")]
     assert store.journey_flags("ACT-A") == missing  # nothing stored yet: every enrolment is to compute
     flag = {"learner_id": "L1", "score": 0.875, "reasons": [{"text": "aucune activité"}], "followed_up": None}
-    store.save_journey_flags("ACT-A", {"L1": flag, "L2": None})  # L2: computed, no flag
-    store.save_journey_flags("ACT-B", {"L1": {**flag, "score": 0.5}})
-    store.save_journey_flags("ACT-A", {})
+    store_flag_rows(store, "ACT-A", {"L1": flag, "L2": None})  # L2: computed, no flag
+    store_flag_rows(store, "ACT-B", {"L1": {**flag, "score": 0.5}})
+    store_flag_rows(store, "ACT-A", {})
     assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": flag}, {"learner_id": "L3", "flag": None}]
-    store.save_journey_flags("ACT-A", {"L3": None, "L1": {**flag, "followed_up": {"action_taken": "appel"}}})  # replaced
+    store_flag_rows(store, "ACT-A", {"L3": None, "L1": {**flag, "followed_up": {"action_taken": "appel"}}})  # replaced
     assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}}]
-    store.save_journeys({("L2", "ACT-A"): {"v": 2}}, 0)  # a journey written: its row is gone, not the others'
+    store.save_journeys({("L2", "ACT-A"): {"learner_id": "L2", "v": 2}}, 0)  # a journey written: its row is gone, not the others'
     assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}},
                                             {"learner_id": "L2", "flag": None}]
     assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": {**flag, "score": 0.5}}]
     store.reset_journeys(["L1"])  # re-projected: neither journeys nor rows remain
     assert store.journey_flags("ACT-B") == []
-    store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 6)
+    store.save_journeys({("L1", "ACT-B"): {"learner_id": "L1", "v": 3}}, 6)
     assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
-    store.save_journey_flags("ACT-B", {"L1": flag})
+    store_flag_rows(store, "ACT-B", {"L1": flag})
     store.reset_journeys()
-    store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 7)
+    store.save_journeys({("L1", "ACT-B"): {"learner_id": "L1", "v": 3}}, 7)
     assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
 
 
