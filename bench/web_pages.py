@@ -331,7 +331,7 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
         "trainer weeks (live refresh)": lambda: store.journeys(action=first),
         "manager actions": lambda: [store.journey_figures(a) for a in actions],  # the stored figures (hub.web.figured)
         "manager action": lambda: (store.journeys_page(None, LIST_PAGE + 1, action=first),  # the page
-                                   store.journeys(action=first)),  # the risk list
+                                   store.journey_flags(first)),  # the risk list's stored rows (hub.risk.listing)
         "manager enrolment": lambda: store.journeys(action=first, learner_id=ids["learner"]),
         "manager event": lambda: (store.get_event(ids["event"], unreadable=True),
                                   store.journeys(learner_id=ids["learner"])),

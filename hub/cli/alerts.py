@@ -15,7 +15,8 @@ from hub.cli.common import (
     run_hub,
 )
 from hub.ingest.audit import whoami
-from hub.journeys.alerts import alerts_of, follow_up_item
+from hub.journeys.alerts import alerts_of
+from hub.journeys import follow_up
 from hub.store.base import UnreadableEvent
 
 
@@ -65,20 +66,20 @@ def alerts_follow_up(config_path: str, alert_id: str, note: str, by: str | None)
 def record_follow_up(config_path: str, event_id: str, event_type: str, note: str, by: str | None, *,
                      not_found: str) -> None:
     """Append the ``alert.followed_up`` of ``event_id`` (an event of ``event_type``: an alert or a
-    risk flag), by ``by`` or the current user; ``not_found`` when it is no such event (exit 2)."""
+    risk flag; hub.journeys.follow_up), by ``by`` or the current user; ``not_found`` when it is no
+    such event (exit 2)."""
     hub = open_hub(config_path)
 
     async def work():
-        found = await hub.store.call(hub.store.get_event, event_id)
-        if found is None or found["type"] != event_type:
+        found = await follow_up.followed_event(hub, event_id, event_type)
+        if found is None:
             return None
-        item = follow_up_item(found, note, by or whoami(), dt.datetime.now(dt.timezone.utc))
-        return (await hub.append([item], source="hub")).ids[0]
+        return await follow_up.record_follow_up(hub, found, note, by or whoami(), dt.datetime.now(dt.timezone.utc))
 
     try:
-        recorded = run_hub(hub, work)
+        done = run_hub(hub, work)
     except UnreadableEvent as exc:
         fail(str(exc), 1)
-    if recorded is None:
+    if done is None:
         fail(not_found, 2)
-    click.echo(f"follow-up recorded as event {recorded}")
+    click.echo(f"follow-up recorded as event {done}")

@@ -357,11 +357,14 @@ class Hub:
     async def project_and_figure(self) -> int:
         """The daemon's journeys job: bring the journeys up to date, then the per-enrolment figures
         the manager's list of actions reads (hub.web.figured: those of the journeys written, and
-        every one once a day, the rates "to date" moving with the calendar)."""
+        every one once a day, the rates "to date" moving with the calendar) and the rows of the
+        dropout-risk lists (hub.risk.listing: those of the journeys written)."""
+        from hub.risk.listing import refresh_flags
         from hub.web.figured import refresh_figures  # the web layer's figures, only when the daemon runs
 
         total = await self.project()
         await refresh_figures(self, dt.datetime.now(self.config.timezone).date())
+        await refresh_flags(self)
         return total
 
     async def award_badges(self, action: str | None = None):

@@ -486,6 +486,19 @@ class JourneyStore(StoreThread, Protocol):
         """Store the figures (learner id -> (basis, figures)) of enrolments of ``action``."""
 
     @abc.abstractmethod
+    def journey_flags(self, action: str) -> list[dict[str, Any]]:
+        """The enrolments of ``action`` whose stored risk-list row (hub.risk.listing) holds a flag:
+        ``learner_id`` and ``flag``, the row; and those without a stored row, ``flag`` None (none
+        stored, or the journey was written since). Those stored without a flag are left out."""
+
+    @abc.abstractmethod
+    def refresh_journey_flags(self, action: str, learners: list[str],
+                              row_of: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        """Read the journeys of ``learners`` in ``action``, store ``row_of(state)`` as the row of each
+        and return them (learner id -> row), in one transaction during which no other connection
+        writes those journeys: a row is never stored after the write of its journey that deleted it."""
+
+    @abc.abstractmethod
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         """The events of ``learner_ids`` up to ``until_seq``; rows that cannot be decoded come marked."""
 

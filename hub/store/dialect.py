@@ -20,6 +20,9 @@ class SqlDialect(Store):
     binary_order: str = ""
     #: Most values one ``_in`` list may hold in a look-up that can grow with a batch (None: any).
     in_chunk: int | None = None
+    #: Appended to a SELECT inside a transaction so that the rows read cannot be written by another
+    #: connection before it ends ("" where the transaction itself holds the database's write lock).
+    share_lock: str = ""
 
     _conn: Any
 

@@ -79,6 +79,7 @@ class PostgresStore(SqlStore):
 
     # ------------------------------------------------------------------ dialect hooks
     binary_order = ' COLLATE "C"'  # the database's collation may order text otherwise
+    share_lock = " FOR SHARE"  # another daemon's write of those rows waits for the transaction's end
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         return self.conn.execute(_placeholders(sql), params)
@@ -370,11 +371,12 @@ class PostgresStore(SqlStore):
                         [json.dumps(v, ensure_ascii=False) for v in states.values()],
                     ),
                 )
-                conn.execute(  # figures computed from the former state are no longer its own
-                    "DELETE FROM journey_figures f USING unnest(%s::text[], %s::text[]) AS k(l, a) "
-                    "WHERE f.learner_id = k.l AND f.action = k.a",
-                    ([k[0] for k in states], [k[1] for k in states]),
-                )
+                for table in ("journey_figures", "journey_flags"):  # computed from the former state: no longer its own
+                    conn.execute(
+                        f"DELETE FROM {table} f USING unnest(%s::text[], %s::text[]) AS k(l, a) "
+                        "WHERE f.learner_id = k.l AND f.action = k.a",
+                        ([k[0] for k in states], [k[1] for k in states]),
+                    )
             conn.execute(
                 "INSERT INTO projections (name, last_seq) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET last_seq = greatest(projections.last_seq, excluded.last_seq)",

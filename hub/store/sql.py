@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from hub.connector import add_skips
 from hub.store.base import event_dict, paged_events, SinkState, SourceState, UnreadableEvent
@@ -164,17 +164,49 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
                 [(learner, action, basis, json.dumps(found, ensure_ascii=False))
                  for learner, (basis, found) in figures.items()])
 
+    def journey_flags(self, action: str) -> list[dict[str, Any]]:
+        """The enrolments of ``action`` whose stored risk-list row holds a flag (``flag``: the row),
+        and those without a stored row (``flag`` None: none stored, or the journey changed since);
+        the enrolments whose stored row says "no flag" are left out."""
+        rows = self._execute(
+            "SELECT j.learner_id, f.flag FROM journeys j LEFT JOIN journey_flags f "
+            "ON f.learner_id = j.learner_id AND f.action = j.action WHERE j.action = ? "
+            f"AND (f.flag IS NULL OR f.flag <> 'null') ORDER BY j.learner_id{self.binary_order}", (action,))
+        return [{"learner_id": r["learner_id"], "flag": json.loads(r["flag"]) if r["flag"] is not None else None}
+                for r in rows]
+
+    def refresh_journey_flags(self, action: str, learners: list[str],
+                              row_of: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        """Read the journeys of ``learners`` in ``action``, store ``row_of(state)`` for each and return
+        them, in one transaction during which no other connection writes those journeys (a row is
+        never stored after a write that deleted it)."""
+        if not learners:
+            return {}
+        condition, params = self._in("learner_id", learners)
+        with self._transaction():
+            rows = self._execute(f"SELECT learner_id, state FROM journeys WHERE action = ? AND {condition}"
+                                 f"{self.share_lock}", [action, *params]).fetchall()
+            found = {r["learner_id"]: row_of(json.loads(r["state"])) for r in rows}
+            if found:  # a row each, the JSON null when the enrolment has no flag
+                self._executemany(
+                    "INSERT INTO journey_flags (learner_id, action, flag) VALUES (?,?,?) "
+                    "ON CONFLICT (learner_id, action) DO UPDATE SET flag = excluded.flag",
+                    [(learner, action, json.dumps(flag, ensure_ascii=False)) for learner, flag in found.items()])
+        return found
+
     def reset_journeys(self, learner_ids: list[str] | None = None, name: str = "journeys") -> None:
         """Forget projected journeys (all, or those of ``learner_ids``) before re-projecting them."""
         with self._transaction():
             if learner_ids is None:
                 self._execute("DELETE FROM journeys")
                 self._execute("DELETE FROM journey_figures")
+                self._execute("DELETE FROM journey_flags")
                 self._execute("DELETE FROM projections WHERE name = ?", (name,))
             elif learner_ids:
                 condition, params = self._in("learner_id", learner_ids)
                 self._execute(f"DELETE FROM journeys WHERE {condition}", params)
                 self._execute(f"DELETE FROM journey_figures WHERE {condition}", params)
+                self._execute(f"DELETE FROM journey_flags WHERE {condition}", params)
 
     def events_of_learners(self, learner_ids: list[str], *, until_seq: int) -> list[dict[str, Any]]:
         if not learner_ids:

@@ -283,6 +283,8 @@ class SQLiteStore(SqlStore):
             )
             self.conn.executemany(  # figures computed from the former state are no longer its own
                 "DELETE FROM journey_figures WHERE learner_id = ? AND action = ?", list(states))
+            self.conn.executemany(  # nor is its risk-list row
+                "DELETE FROM journey_flags WHERE learner_id = ? AND action = ?", list(states))
             self.conn.execute(
                 "INSERT INTO projections (name, last_seq) VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET last_seq = max(projections.last_seq, excluded.last_seq)",

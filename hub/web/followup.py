@@ -1,8 +1,8 @@
 """What the alert follow-up pages read and write: for a training action of the account's scope,
 its enrolments with their dropout alerts (each with every follow-up) and their drift figures
 (hub.journeys.drift), read from the journeys projection (one store call per action); and a
-follow-up recorded from a page exactly as ``parcours alerts follow-up`` records it
-(hub.journeys.alerts.follow_up_item), by the signed-in account.
+follow-up recorded from a page exactly as ``parcours alerts follow-up`` (or ``parcours risk
+follow-up``, for a risk flag) records it (hub.journeys.follow_up), by the signed-in account.
 
 An enrolment is **drifting** when it has an alert raised and not followed up yet, or when the
 alert rules (hub.journeys.alerts.evaluate, the daemon's own) raise one on it now: the pages show
@@ -15,10 +15,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from hub.journeys.alerts import alerts_of, follow_up_item
+from hub.journeys.alerts import alerts_of
 from hub.journeys.compute import JourneyReport
 from hub.journeys.drift import Drift, drift
+from hub.journeys.follow_up import followed_event
+from hub.journeys.follow_up import record_follow_up as recorded
 from hub.journeys.stream import compute_states
+from hub.store.base import UnreadableEvent
 
 NOTE_MAX = 1000  # characters of a follow-up note typed in a page
 
@@ -82,16 +85,25 @@ async def followed_action(hub, principal, action_id: str, now: dt.datetime) -> F
     return FollowedAction(action_id, action.title, followed(pairs, hub.config, now))
 
 
-async def alert_in_scope(hub, principal, alert_id: str) -> dict[str, Any] | None:
-    """The ``alert.raised`` event ``alert_id`` when it is about a training action of the
-    principal's scope; None otherwise (unknown, another event type or outside: the same answer)."""
-    event = await hub.store.call(lambda: hub.store.get_event(alert_id, unreadable=True)) if alert_id else None
-    if event is None or "unreadable" in event or event["type"] != "alert.raised":
+async def followed_in_scope(hub, principal, event_id: str, event_type: str) -> dict[str, Any] | None:
+    """The event ``event_id`` of ``event_type`` (an ``alert.raised``, a ``risk.flagged``:
+    hub.journeys.follow_up) when it is about a training action of the principal's scope; None
+    otherwise (unknown, unreadable, another event type or outside: the same answer)."""
+    try:
+        event = await followed_event(hub, event_id, event_type)
+    except UnreadableEvent:
         return None
-    action = event.get("action")
+    action = event.get("action") if event else None
     return event if action in hub.config.model.actions and principal.sees_action(action) else None
 
 
-async def record_follow_up(hub, principal, alert: dict[str, Any], note: str, now: dt.datetime) -> str:
-    """Append the ``alert.followed_up`` event (source ``hub``) by the signed-in account; its id."""
-    return (await hub.append([follow_up_item(alert, note, principal.email, now)], source="hub")).ids[0]
+async def alert_in_scope(hub, principal, alert_id: str) -> dict[str, Any] | None:
+    """The ``alert.raised`` event ``alert_id`` when it is about a training action of the
+    principal's scope; None otherwise (unknown, another event type or outside: the same answer)."""
+    return await followed_in_scope(hub, principal, alert_id, "alert.raised")
+
+
+async def record_follow_up(hub, principal, event: dict[str, Any], note: str, now: dt.datetime) -> str:
+    """Append the ``alert.followed_up`` event of an alert or a risk flag (source ``hub``) by the
+    signed-in account; its id."""
+    return await recorded(hub, event, note, principal.email, now)

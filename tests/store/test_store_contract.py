@@ -1327,7 +1327,13 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.blob_referenced(sha)
     erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [sha], "person": [a],
               "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    b = store.get_event(rows[3].id)["learner_id"]
+    store.save_journeys({(a, "ACT-A"): {"learner_id": a}, (b, "ACT-A"): {"learner_id": b}}, 0)
+    store_flag_rows(store, "ACT-A", {a: {"learner_name": "A", "score": 0.9}, b: {"learner_name": "B", "score": 0.8}})
     assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.journey_flags("ACT-A") == [{"learner_id": b, "flag": {"learner_name": "B", "score": 0.8}}]
+    stored = [r["learner_id"] for r in store._execute("SELECT learner_id FROM journey_flags").fetchall()]
+    assert stored == [b]  # A's row, which names A, is gone with A's journey
     assert store.apply_erasures([erased], at=6.0) == []
     assert store.erased_seqs(1, 10) == {events[0]["seq"]: "REC1", events[1]["seq"]: "REC1"}
     assert store.get_event(rows[1].id)["learner"] is None and store.get_event(rows[1].id)["data"] == {"x": 1}
@@ -1373,6 +1379,79 @@ def test_erasure_scrubs_dead_letters_and_old_ones_are_deleted(store):
     assert store.delete_rejects_before(created, dry_run=True) == 0
     assert store.delete_rejects_before(created + 1, dry_run=True) == 3 and len(store.reject_page(after_id=0, limit=9)) == 3
     assert store.delete_rejects_before(created + 1) == 3 and store.reject_page(after_id=0, limit=9) == []
+
+
+def store_flag_rows(store, action: str, rows: dict) -> None:
+    """Store ``rows`` (learner id -> row) as the risk-list rows of ``action``, as the refresh does."""
+    store.refresh_journey_flags(action, list(rows), lambda state: rows[state["learner_id"]])
+
+
+def test_journey_flags_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
+    store.save_journeys({(k, a): {"learner_id": k} for k, a in (("L1", "ACT-A"), ("L2", "ACT-A"), ("L3", "ACT-A"),
+                                                                ("L1", "ACT-B"))}, 5)
+    missing = [{"learner_id": k, "flag": None} for k in ("L1", "L2", "L3")]
+    assert store.journey_flags("ACT-A") == missing  # nothing stored yet: every enrolment is to compute
+    flag = {"learner_id": "L1", "score": 0.875, "reasons": [{"text": "aucune activité"}], "followed_up": None}
+    store_flag_rows(store, "ACT-A", {"L1": flag, "L2": None})  # L2: computed, no flag
+    store_flag_rows(store, "ACT-B", {"L1": {**flag, "score": 0.5}})
+    store_flag_rows(store, "ACT-A", {})
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": flag}, {"learner_id": "L3", "flag": None}]
+    store_flag_rows(store, "ACT-A", {"L3": None, "L1": {**flag, "followed_up": {"action_taken": "appel"}}})  # replaced
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}}]
+    store.save_journeys({("L2", "ACT-A"): {"learner_id": "L2", "v": 2}}, 0)  # a journey written: its row is gone, not the others'
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {**flag, "followed_up": {"action_taken": "appel"}}},
+                                            {"learner_id": "L2", "flag": None}]
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": {**flag, "score": 0.5}}]
+    store.reset_journeys(["L1"])  # re-projected: neither journeys nor rows remain
+    assert store.journey_flags("ACT-B") == []
+    store.save_journeys({("L1", "ACT-B"): {"learner_id": "L1", "v": 3}}, 6)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
+    store_flag_rows(store, "ACT-B", {"L1": flag})
+    store.reset_journeys()
+    store.save_journeys({("L1", "ACT-B"): {"learner_id": "L1", "v": 3}}, 7)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]
+
+
+def test_journey_flags_are_refreshed_from_the_journeys_in_one_go(store):
+    store.save_journeys({("L1", "ACT-A"): {"v": 1, "flagged": True}, ("L2", "ACT-A"): {"v": 1},
+                         ("L1", "ACT-B"): {"v": 1, "flagged": True}}, 5)
+
+    def row_of(state):
+        return {"v": state["v"]} if state.get("flagged") else None
+
+    assert store.refresh_journey_flags("ACT-A", [], row_of) == {}
+    assert store.refresh_journey_flags("ACT-A", ["L1", "L2", "L9"], row_of) == {"L1": {"v": 1}, "L2": None}
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": {"v": 1}}]  # L2 stored without a flag
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]  # another action: not computed
+
+    def failing(state):
+        raise RuntimeError("no row")
+
+    store.save_journeys({("L1", "ACT-B"): {"v": 2, "flagged": True}}, 6)
+    with pytest.raises(RuntimeError):
+        store.refresh_journey_flags("ACT-B", ["L1"], failing)
+    assert store.journey_flags("ACT-B") == [{"learner_id": "L1", "flag": None}]  # nothing half-written
+    assert store.refresh_journey_flags("ACT-B", ["L1"], row_of) == {"L1": {"v": 2}}
+
+
+def test_a_journey_written_while_its_flag_row_is_computed_deletes_that_row(store_factory):
+    import threading
+
+    store, other = store_factory(), store_factory()  # two connections: two daemons on one database
+    store.save_journeys({("L1", "ACT-A"): {"v": 1}}, 5)
+    writers = []
+
+    def row_of(state):
+        writer = threading.Thread(target=other.save_journeys, args=({("L1", "ACT-A"): {"v": 2}}, 6))
+        writer.start()
+        writer.join(0.5)  # the other connection's write waits until the refresh ends
+        writers.append(writer)
+        return {"v": state["v"]}
+
+    assert store.refresh_journey_flags("ACT-A", ["L1"], row_of) == {"L1": {"v": 1}}
+    writers[0].join(30)
+    assert not writers[0].is_alive()
+    assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": None}]  # v1's row went with v2's write
 
 
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):

@@ -76,6 +76,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/manager/insights"): ("/app/manager/insights", page_for(MANAGERS)),
     # a table as CSV (an unknown table, an action outside the scope: 404, tests/web/test_manager_insights.py)
     ("GET", "/app/manager/insights/{table}.csv"): ("/app/manager/insights/modules.csv", page_for(MANAGERS)),
+    # following up a risk flag that does not exist: 404 for the managers (scope: tests/web/test_risk_list.py)
+    ("POST", "/app/manager/risk/{flag}/follow-up"): ("/app/manager/risk/01NOSUCHFLAG/follow-up",
+                                                    {**page_for(MANAGERS, anonymous=401), "manager": 404, "admin": 404}),
     ("GET", "/app/manager/events/{id}"): ("/app/manager/events/01NOSUCHEVENT", {**page_for(MANAGERS), "manager": 404, "admin": 404}),
     # the auditor's link: the token is the credential (no session needed, a session grants nothing);
     # an unknown token answers 404 to everyone (its own scope: tests/web/test_audit_link.py)

@@ -1,12 +1,14 @@
 """The follow-up of dropout alerts in a real browser (the chromium of tests/web/test_browser.py): a
 trainer opens the follow-up page, sees who is drifting and why, records a follow-up with the form
 and finds it listed under the alert; the week's chart on the today page; a manager's charts and
-the same section on the action page. Each page is checked with axe-core and screenshotted."""
+the same section on the action page; a manager records the follow-up of a dropout-risk flag from the
+action page. Each page is checked with axe-core and screenshotted."""
 
 from __future__ import annotations
 
 from tests.web import test_browser as in_browser
 from tests.web.conftest import ACTION, events_of
+from tests.web.test_risk_list import flag_nina
 from tests.web.test_trainer_alerts import raise_alert, start_inès
 
 pytestmark = in_browser.pytestmark
@@ -74,3 +76,23 @@ async def test_a_manager_reads_the_charts_and_the_follow_ups_of_an_action(site, 
     await page.click(f"record-{alert_id}")
     await page.wait_for(lambda: f"/app/manager/actions/{ACTION}#alert-{alert_id}" in browser.current_url)
     assert f"{site.emails['manager']} : Entretien avec Lucas" in await page.text(f"#alert-{alert_id} .follow-ups")
+
+
+async def test_a_manager_records_the_follow_up_of_a_risk_flag_from_the_action_page(site, browser, tmp_path):
+    flag = await flag_nina(site.hub)
+    page = Page(browser, site.url, tmp_path)
+    browser.set_script_timeout(30)
+    await page.open(f"/app/manager/actions/{ACTION}")
+    await page.sign_in(site, "manager", f"/app/manager/actions/{ACTION}")
+    assert "pas encore de suivi" in await page.text(f"#risk-{flag}")
+    await page.click(f"risk-open-{flag}")  # the form folds under its summary
+    assert await page.accessibility_problems() == []
+    note = "Appel à Nina : reprise lundi"
+    await page.fill(f"risk-note-{flag}", note)
+    await page.click(f"risk-record-{flag}")
+    await page.wait_for(lambda: browser.current_url.endswith(f"/app/manager/actions/{ACTION}#risk-{flag}"))
+    assert note in await page.text(f"#risk-{flag}") and "pas encore de suivi" not in await page.text(f"#risk-{flag}")
+    (event,) = await events_of(site.hub, "alert.followed_up")
+    assert event["data"] == {"alert": flag, "action_taken": note, "by": site.emails["manager"]}
+    assert await page.accessibility_problems() == []
+    await shoot(page, "section.risk-list", "manager-risk-follow-up")
