@@ -327,8 +327,9 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
         store.learner_events_page([ids["audit_learner"], *aliases], action=first, after_seq=0, limit=200)
 
     return {
-        "trainer today": lambda: store.journeys(action=first),
-        "trainer weeks (live refresh)": lambda: store.journeys(action=first),
+        "trainer today": lambda: (store.journey_attendance([first]),  # the stored attendance (hub.web.figured)
+                                  store.journeys(action=first)),  # the risk list
+        "trainer weeks (live refresh)": lambda: store.journey_attendance([first]),
         "manager actions": lambda: [store.journey_figures(a) for a in actions],  # the stored figures (hub.web.figured)
         "manager action": lambda: (store.journeys_page(None, LIST_PAGE + 1, action=first),  # the page
                                    store.journeys(action=first)),  # the risk list
