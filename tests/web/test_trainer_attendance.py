@@ -50,13 +50,20 @@ async def _sign(hub, source_id: str, learner: tuple[str, str], date: str, **data
         "data": {"date": date, "half_day": "am", "signer": "learner", **data}}], source="back-office")
 
 
-async def test_the_page_stores_the_computed_attendance_and_shows_the_same_week(site, people):
-    hub = site.hub
+async def _opened(site, people, day: str):
+    """The trainer signed in, the today page of ``day`` asked once (the attendance stored)."""
     trainer = people()
     await trainer.sign_in("trainer")
-    assert all(seen is None for _, seen in (await _stored(hub)).values())
-    page = await trainer.get("/app/trainer/today?date=2026-10-07")
+    page = await trainer.get(f"/app/trainer/today?date={day}")
     assert page.status == 200
+    return trainer, page
+
+
+async def test_the_page_stores_the_computed_attendance_and_shows_the_same_week(site, people):
+    hub = site.hub
+    await hub.project()
+    assert all(seen is None for _, seen in (await _stored(hub)).values())
+    _, page = await _opened(site, people, "2026-10-07")
     computed = await _assert_stored_is_computed(hub, _today(hub))
     # the week built from the stored rows is the one built from the computed journeys
     action = hub.config.model.actions[ACTION]
@@ -70,9 +77,7 @@ async def test_the_page_stores_the_computed_attendance_and_shows_the_same_week(s
 
 async def test_the_page_shows_what_is_stored_and_computes_a_stale_row_again(site, people):
     hub = site.hub
-    trainer = people()
-    await trainer.sign_in("trainer")
-    await trainer.get("/app/trainer/today?date=2026-10-07")
+    trainer, _ = await _opened(site, people, "2026-10-07")
     stored = await _stored(hub)
     theo = await _theo(hub)
     basis, seen = stored[theo]
@@ -89,9 +94,7 @@ async def test_the_page_shows_what_is_stored_and_computes_a_stale_row_again(site
 
 async def test_a_new_signature_and_a_co_signature_show_at_once_and_are_stored(site, people):
     hub = site.hub
-    trainer = people()
-    await trainer.sign_in("trainer")
-    await trainer.get("/app/trainer/today?date=2026-10-13")
+    trainer, _ = await _opened(site, people, "2026-10-13")
     before = await _stored(hub)
     reports = {r.learner_name: r.learner_id for r in await hub.journey_reports(action=ACTION)}
     ines, theo = reports["Inès Haddad"], reports[THEO]
@@ -115,9 +118,7 @@ async def test_a_new_signature_and_a_co_signature_show_at_once_and_are_stored(si
 
 async def test_a_change_of_configuration_computes_the_attendance_again(site, people):
     hub = site.hub
-    trainer = people()
-    await trainer.sign_in("trainer")
-    await trainer.get("/app/trainer/today?date=2026-10-07")
+    trainer, _ = await _opened(site, people, "2026-10-07")
     old_basis = basis_of(hub.config, _today(hub))
     assert {basis for basis, _ in (await _stored(hub)).values()} == {old_basis}
     actions = hub.config.model.actions  # the 7th no longer scheduled (a day the group did not meet)
