@@ -76,6 +76,14 @@ class ActionWeek:
     rows: list[Row]
     day: list[DaySummary]
 
+    def line(self, row: Row) -> list[str]:
+        """The row's status in each column, in order ("none" where the learner has no such half-day)."""
+        return [row.cells.get(c.key, "none") for c in self.columns]
+
+    def statuses(self) -> set[str]:
+        """Every status the week's table shows."""
+        return {"none"} | {s for row in self.rows for s in row.cells.values()}
+
     def counts(self) -> list[tuple[Column, int, int, int]]:
         """Each half-day of the week that expects a signature, with how many learners signed, lack
         the trainer's co-signature, and have not signed (yet): the week's chart and its table."""
