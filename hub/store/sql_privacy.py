@@ -92,10 +92,12 @@ class SqlPrivacy(SqlDialect):
         return applied
 
     def _pseudonymise_person(self, ids: list[str], at: float) -> None:
-        """The learner registry, funding index, conflicts, journeys and web account of the learners ``ids``
+        """The learner registry, funding index, conflicts, journeys (with the figures and attendance
+        stored beside them, whose attendance names the person) and web account of the learners ``ids``
         (one person with the learners merged into it), inside :meth:`apply_erasures`'s transaction."""
         keys = [r["key"] for r in self._rows_in("SELECT key FROM learner_keys WHERE {}", "learner_id", ids)]
-        for column, table in (("id", "learners"), ("learner_id", "learner_keys"), ("learner_id", "journeys")):
+        for column, table in (("id", "learners"), ("learner_id", "learner_keys"), ("learner_id", "journeys"),
+                              ("learner_id", "journey_figures")):
             condition, params = self._in(column, ids)
             if table == "learners":
                 self._execute(f"UPDATE learners SET name = NULL, email = NULL WHERE {condition}", params)

@@ -1315,6 +1315,27 @@ def test_erasure_rewrites_rows_and_the_person_in_one_go(store):
     assert store.unapplied_erasure_records() == []  # no privacy.erased event in this ledger
 
 
+def test_an_erasure_deletes_the_stored_attendance_that_names_the_person(store):
+    from hub.learners import LearnerResolver
+
+    rows = [row(learner={"ref": "1", "email": "a@example.org", "name": "A"}),
+            row(learner={"ref": "2", "email": "b@example.org", "name": "B"})]
+    for r in rows:
+        r.learner_ref = json.loads(r.learner)
+    store.ingest(rows, None, learners=LearnerResolver(["email"]))
+    a, b = (store.get_event(r.id)["learner_id"] for r in rows)
+    store.save_journeys({(a, "ACT-A"): {"v": 1}, (b, "ACT-A"): {"v": 1}}, 0)
+    store.save_journey_figures("ACT-A", {a: ("d", {"gaps": 0}, {"name": "A", "email": "a@example.org"}),
+                                         b: ("d", {"gaps": 0}, {"name": "B", "email": "b@example.org"})})
+    events = store.erasable_events([a], until_seq=10)
+    erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [], "person": [a],
+              "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.journey_attendance(["ACT-A"]) == [
+        {"learner_id": b, "action": "ACT-A", "basis": "d", "attendance": {"name": "B", "email": "b@example.org"}}]
+    assert [r["learner_id"] for r in store._execute("SELECT learner_id FROM journey_figures").fetchall()] == [b]
+
+
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
     store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-B"): {"v": 1}}, 5)
     assert store.journey_figures("ACT-A") == [{"learner_id": "L1", "basis": None, "figures": None},
