@@ -13,7 +13,10 @@ import concurrent.futures
 import functools
 from dataclasses import dataclass, field
 import json
+import re
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Mapping, Protocol, TypeVar
+
+import orjson
 
 from hub.errors import HubError
 from hub.timefmt import format_us
@@ -190,16 +193,33 @@ def decode_problem(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# orjson reads an integer beyond 64 bits as a float, where json keeps it exact: such text is left to json
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _loads(text: str) -> tuple[Any, bool]:
+    """A JSON column decoded exactly as ``json.loads`` decodes it, and whether it was decoded by
+    orjson (three times faster on the rows every read decodes). orjson refuses what json accepts
+    beyond the standard (NaN, Infinity, out-of-range numbers, lone surrogate escapes): those
+    columns, and any with a run of 19 digits, are decoded by json."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text), True
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text), False
+
+
 def _json_column(row: Mapping[str, Any], name: str, kind: type | None) -> Any:
     text = row[name]
     if not text:
         return None
     if not isinstance(text, str):
         raise _WrongType(f"{name} is not text ({type(text).__name__})")
-    value = json.loads(text)
+    value, strict = _loads(text)
     if kind is not None and value is not None and not isinstance(value, kind):
         raise _WrongType(f"{name} holds JSON {type(value).__name__}, not {'an object' if kind is dict else 'a list'}")
-    if "\\ud" in text.lower():  # an escaped lone surrogate decodes to text no encoder can write
+    if not strict and "\\ud" in text.lower():  # an escaped lone surrogate decodes to text no encoder can write
         try:
             json.dumps(value, ensure_ascii=False).encode()
         except UnicodeError:
@@ -342,6 +362,11 @@ class LedgerStore(StoreThread, Protocol):
     @abc.abstractmethod
     def max_seq(self) -> int:
         """The ledger's last sequence number (0 when empty)."""
+
+    @abc.abstractmethod
+    def event_touches(self, *, after_seq: int, limit: int) -> list[tuple[str, str | None, str | None]]:
+        """What the first ``limit`` events after ``after_seq`` concern, by seq: (type, action, learner
+        id), the learner id canonical (a merged learner's events name the learner merged into)."""
 
     @abc.abstractmethod
     def read_snapshot(self) -> ContextManager[None]:

@@ -49,6 +49,12 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
     def max_seq(self) -> int:
         return self._execute("SELECT coalesce(max(seq), 0) AS m FROM events").fetchone()["m"]
 
+    def event_touches(self, *, after_seq: int, limit: int) -> list[tuple[str, str | None, str | None]]:
+        return [(r["type"], r["action"], r["learner"]) for r in self._execute(
+            "SELECT e.type, e.action, coalesce(a.learner_id, e.learner_id) AS learner FROM events e "
+            "LEFT JOIN learner_aliases a ON a.alias = e.learner_id WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (after_seq, limit))]
+
     # ------------------------------------------------------------------ sealed blocks
     _BLOCK_COLUMNS = 'idx AS "index", first_seq, last_seq, count, root, prev_hash, sealed_at, leaf_format, hash, anchor'
 

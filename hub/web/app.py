@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from hub.web import (PREFIX, headers, routes_audit, routes_audit_links, routes_auth, routes_email_link, routes_followup,
-                     routes_funder, routes_home, routes_insights, routes_learner, routes_learner_data, routes_manager,
-                     routes_oidc, routes_operations, routes_trainer, static)
+                     routes_funder, routes_home, routes_insights, routes_learner, routes_learner_data, routes_live,
+                     routes_manager, routes_oidc, routes_operations, routes_trainer, static)
 from hub.web.context import CONTEXT, WebContext, session_and_csrf
 from hub.web.declared import apply_declared
 
@@ -23,7 +23,7 @@ def build_web_app(hub: Any) -> web.Application:
     app = web.Application(middlewares=[headers.security_headers, session_and_csrf])
     app[CONTEXT] = WebContext(hub)
     for module in (routes_auth, routes_email_link, routes_oidc, routes_home, routes_trainer, routes_followup,
-                   routes_learner, routes_learner_data, routes_funder, routes_manager, routes_insights, routes_operations,
+                   routes_live, routes_learner, routes_learner_data, routes_funder, routes_manager, routes_insights, routes_operations,
                    routes_audit, routes_audit_links, static):
         app.add_routes(module.ROUTES)
 

@@ -9,11 +9,15 @@ name sent by a browser never reaches another path."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from aiohttp import web
+
 from hub.formats import MANIFEST
+from hub.ingest.audit import record_admin_action
 
 
 @dataclass
@@ -92,3 +96,19 @@ def export_file(config, name: str, period: str, version: str, filename: str) -> 
         return None
     listed = {f.get("name") for f in manifest.get("files", []) if isinstance(f, dict)} | {MANIFEST}
     return folder / filename if filename in listed and (folder / filename).is_file() else None
+
+
+async def serve_export_file(hub, who: str, match: dict[str, str], allowed: Callable[[Any], bool]) -> web.FileResponse:
+    """The download of one file of an export version, when ``allowed`` accepts the export's
+    configuration; recorded in the ledger (``admin.action``, command ``export download``, by
+    ``who``). An unknown export, a file its manifest does not list and an export outside the
+    scope all answer the same 404."""
+    cfg = hub.config.exports.get(match["export"])
+    path = export_file(hub.config, match["export"], match["period"], match["version"], match["file"]) \
+        if cfg is not None and allowed(cfg) else None
+    if path is None:
+        raise web.HTTPNotFound(text="no such export file", content_type="text/plain")
+    target = f"{match['export']}/{match['period']}/{match['version']}/{match['file']}"
+    await record_admin_action(hub.append, who, "export download", target)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{match['export']}-{match['period']}-{match['version']}-{match['file']}")
+    return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -82,7 +82,12 @@ async def funded_enrolment(hub, funders: tuple[str, ...], learner_id: str, actio
     return FundedEnrolment(report, issued_documents(states[0])) if funds(funders, report.funders) else None
 
 
+def export_for(funders: tuple[str, ...], cfg) -> bool:
+    """Whether an export is configured for these funders alone (``funders`` set, every one in
+    scope: an export shared with another funder holds its learners)."""
+    return bool(cfg.funders) and set(cfg.funders) <= set(funders)
+
+
 def exports_for(config, funders: tuple[str, ...]) -> list[FunderExport]:
-    """The exports configured for these funders alone (``funders`` set, every one in scope: an
-    export shared with another funder holds its learners), with the versions their manifests list."""
-    return configured_exports(config, lambda cfg: bool(cfg.funders) and set(cfg.funders) <= set(funders))
+    """The exports configured for these funders alone, with the versions their manifests list."""
+    return configured_exports(config, lambda cfg: export_for(funders, cfg))

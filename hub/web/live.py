@@ -1,20 +1,39 @@
-"""Live pages: who is told when attendance arrives in the ledger.
+"""Live pages: who is told when the ledger changes where they look.
 
 One watcher per web app reads the ledger's last sequence number every ``interval`` seconds while
-someone listens (one cheap query, whatever the number of open pages), and on a change reads the
-attendance events appended since (by sequence, an index range: never a scan of the ledger) and
-tells each listener the training actions they concern. It sees what any daemon sharing the store
-appended (PostgreSQL), not only this process's.
+someone listens (one cheap query, whatever the number of open pages), and on a change reads what
+the events appended since concern — their type, training action and learner, three small columns
+read by sequence (an index range: never a scan of the ledger nor a decoded event) — and gives
+each listener that summary. Each open page's stream (hub.web.routes_live) keeps what its topic
+covers. It sees what any daemon sharing the store appended (PostgreSQL), not only this process's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from dataclasses import dataclass
 
-ATTENDANCE_TYPES = ["attendance.signed", "attendance.absent"]
+ATTENDANCE_TYPES = frozenset({"attendance.signed", "attendance.absent"})
 MAX_READ = 5000  # events read per poll at most; a larger burst is told as "everything changed"
+
+
+@dataclass(frozen=True)
+class Touch:
+    """What one appended event concerns."""
+
+    action: str | None
+    learner: str | None  # the learner's canonical id (merged learners are one person)
+    attendance: bool
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the events appended since the last poll concern; ``everything`` when there were too
+    many to read (every open page refreshes)."""
+
+    touches: frozenset[Touch]
+    everything: bool = False
 
 
 class LedgerWatcher:
@@ -57,15 +76,13 @@ class LedgerWatcher:
         last = await self.store.call(self.store.max_seq)
         if last <= self._last:
             return
-        events = await self.store.call(self._read, self._last)
+        changes = await self.store.call(self._read, self._last)
         self._last = last
-        actions = {e["action"] for e in events if e.get("action")}
-        if len(events) >= MAX_READ:
-            actions.add("*")
-        if actions:
-            for queue in list(self._listeners):
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(actions)
+        for queue in list(self._listeners):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(changes)
 
-    def _read(self, after: int) -> list[dict[str, Any]]:
-        return list(self.store.iter_events(after_seq=after, types=ATTENDANCE_TYPES, limit=MAX_READ))
+    def _read(self, after: int) -> Changes:
+        rows = self.store.event_touches(after_seq=after, limit=MAX_READ)
+        touches = frozenset(Touch(action, learner, kind in ATTENDANCE_TYPES) for kind, action, learner in rows)
+        return Changes(touches, everything=len(rows) >= MAX_READ)

@@ -1,6 +1,7 @@
 """The funder's pages, read-only and strictly the enrolments it funds (hub.web.funded): the list
-of its enrolments, one enrolment half-day by half-day with its documents, and its exports. An
-enrolment outside the account's funders answers 404, exactly as one that does not exist."""
+of its enrolments, one enrolment half-day by half-day with its documents, and its exports, whose
+files it downloads (each download recorded in the ledger). An enrolment or an export outside the
+account's funders answers 404, exactly as one that does not exist."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from aiohttp import web
 
 from hub.documents import DOCUMENT_TYPES
 from hub.web.context import context, render
-from hub.web.funded import exports_for, funded_enrolment, funded_enrolments
+from hub.web.exported import serve_export_file
+from hub.web.funded import export_for, exports_for, funded_enrolment, funded_enrolments
 from hub.web.guard import PRINCIPAL, requires
 
 ENROLMENTS_PAGE = 50  # enrolments per page of the list: the journeys computed per request
@@ -47,8 +49,16 @@ async def exports(request: web.Request) -> web.Response:
     return render(request, "funder_exports.html", exports=exports_for(context(request).hub.config, principal.scopes.funders))
 
 
+@requires("funder")
+async def export_download(request: web.Request) -> web.StreamResponse:
+    principal = request[PRINCIPAL]
+    return await serve_export_file(context(request).hub, principal.email, request.match_info,
+                                   lambda cfg: export_for(principal.scopes.funders, cfg))
+
+
 ROUTES = [
     web.get("/funder/enrolments", enrolments),
     web.get("/funder/enrolments/{learner}/{action}", enrolment),
     web.get("/funder/exports", exports),
+    web.get("/funder/exports/{export}/{period}/{version}/{file}", export_download),
 ]

@@ -18,18 +18,16 @@ Who sees what (docs/web-app.md, "The operations pages"):
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 
 from aiohttp import web
 
 from hub.delivery.dlq import replay_now
 from hub.errors import HubError
-from hub.ingest.audit import record_admin_action
 from hub.delivery.connector_health import connectors_health
 from hub.web.charted import backlog_chart
 from hub.web.context import context, render
-from hub.web.exported import configured_exports, export_file
+from hub.web.exported import configured_exports, serve_export_file
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.roles import Principal
 
@@ -70,16 +68,9 @@ async def exports(request: web.Request) -> web.Response:
 
 @requires(*MANAGERS)
 async def export_download(request: web.Request) -> web.StreamResponse:
-    hub, principal, m = context(request).hub, request[PRINCIPAL], request.match_info
-    cfg = hub.config.exports.get(m["export"])
-    path = export_file(hub.config, m["export"], m["period"], m["version"], m["file"]) \
-        if cfg is not None and sees_export(principal, cfg) else None
-    if path is None:  # unknown, not listed by its manifest, or outside the scope: the same answer
-        raise _not_found("export file")
-    target = f"{m['export']}/{m['period']}/{m['version']}/{m['file']}"
-    await record_admin_action(hub.append, principal.email, "export download", target)
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{m['export']}-{m['period']}-{m['version']}-{m['file']}")
-    return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    principal = request[PRINCIPAL]
+    return await serve_export_file(context(request).hub, principal.email, request.match_info,
+                                   lambda cfg: sees_export(principal, cfg))
 
 
 @requires("admin")

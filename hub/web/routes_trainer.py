@@ -1,17 +1,14 @@
 """The trainer's "today" page: per training action in the account's scope, the half-days of the
-day and of its week, who signed and who has not, updated live (server-sent events) as attendance
-arrives. Trainers, managers (their actions) and admins (every action) open it; no other role."""
+day and of its week, who signed and who has not, updated live (server-sent events, hub.web.routes_live) as
+attendance arrives. Trainers, managers (their actions) and admins (every action) open it; no other role."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
-import orjson
 from aiohttp import web
 
 from hub.risk.listing import flagged
-from hub.web import headers
 from hub.web.charted import week_chart
 from hub.web.context import context, render
 from hub.web.figured import actions_attendance
@@ -19,7 +16,6 @@ from hub.web.guard import PRINCIPAL, requires
 from hub.web.today import action_week, week_of
 
 ROLES = ("trainer", "manager", "admin")
-KEEP_ALIVE = 15.0  # seconds between comments on an idle event stream
 
 
 async def _view(request: web.Request, *, risk: bool) -> dict:
@@ -62,44 +58,7 @@ async def today_fragment(request: web.Request) -> web.Response:
     return render(request, "today_weeks.html", **await _view(request, risk=False))
 
 
-@requires(*ROLES)
-async def live(request: web.Request) -> web.StreamResponse:
-    """``event: attendance`` (data: the actions concerned, in the account's scope) each time
-    attendance events of those actions are appended. The stream ends before the daemon's request
-    timeout; the browser reconnects by itself (``retry``)."""
-    ctx = context(request)
-    principal = request[PRINCIPAL]
-    lifetime = max(5.0, ctx.hub.config.hub.http.request_timeout.total_seconds() - 5.0)
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
-    headers.apply(response)
-    await response.prepare(request)
-    await response.write(b"retry: 1000\n\n")
-    queue = ctx.watcher.listen()
-    ends = asyncio.get_running_loop().time() + lifetime
-    try:
-        await _stream(response, queue, principal, ends)
-    except ConnectionResetError:  # the page was closed: nothing to tell anyone
-        pass
-    finally:
-        ctx.watcher.leave(queue)
-    return response
-
-
-async def _stream(response: web.StreamResponse, queue: asyncio.Queue, principal, ends: float) -> None:
-    loop = asyncio.get_running_loop()
-    while (left := ends - loop.time()) > 0:
-        try:
-            actions = await asyncio.wait_for(queue.get(), timeout=min(KEEP_ALIVE, left))
-        except TimeoutError:
-            await response.write(b": still here\n\n")
-            continue
-        seen = sorted(a for a in actions if a == "*" or principal.sees_action(a))
-        if seen:
-            await response.write(b"event: attendance\ndata: " + orjson.dumps(seen) + b"\n\n")
-
-
 ROUTES = [
     web.get("/trainer/today", today_page),
     web.get("/trainer/today/weeks", today_fragment),
-    web.get("/trainer/live", live),
 ]

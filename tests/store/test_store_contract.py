@@ -979,6 +979,10 @@ def test_events_of_learners_and_aliases(store):
     assert changes == [f"L: merged {b} into {a}"]
     assert store.learner_aliases(a) == [b] and store.learner_alias_map() == {b: a}
     assert store.journeys(learner_id=b) == []  # follows the alias without error
+    # what the live pages are told of: type, action and the learner as merged, by seq, from a seq on
+    touches = store.event_touches(after_seq=0, limit=10)
+    assert [t[2] for t in touches] == [a, a, a, None] and all(t[0] == rows[0].type for t in touches[:3])
+    assert store.event_touches(after_seq=seqs[0], limit=1) == [(rows[1].type, rows[1].action, a)]
 
 
 def test_a_learners_events_page_by_page(store):

@@ -42,7 +42,6 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("POST", "/app/language"): ("/app/language", everyone(303)),
     ("GET", "/app/trainer/today"): ("/app/trainer/today?date=2026-10-07", page_for(STAFF_PAGES)),
     ("GET", "/app/trainer/today/weeks"): ("/app/trainer/today/weeks?date=2026-10-07", page_for(STAFF_PAGES)),
-    ("GET", "/app/trainer/live"): ("/app/trainer/live", page_for(STAFF_PAGES, anonymous=401)),
     ("GET", "/app/trainer/alerts"): ("/app/trainer/alerts", page_for(STAFF_PAGES)),
     # following up an alert that does not exist: 404 for the staff (scope: tests/web/test_trainer_alerts.py)
     ("POST", "/app/trainer/alerts/{alert}/follow-up"): ("/app/trainer/alerts/01NOSUCHALERT/follow-up",
@@ -66,6 +65,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("GET", "/app/funder/enrolments/{learner}/{action}"): ("/app/funder/enrolments/01NOSUCHLEARNER/ACT-2026-REACT-01",
                                                           {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/funder/exports"): ("/app/funder/exports", page_for({"funder"})),
+    # a file of an export that does not exist: 404 for the funder (its own: tests/web/test_funder_scope.py)
+    ("GET", "/app/funder/exports/{export}/{period}/{version}/{file}"): (
+        "/app/funder/exports/opco-atlas/2026-10/v1/nothing.csv", {**page_for({"funder"}), "funder": 404}),
     ("GET", "/app/manager/actions"): ("/app/manager/actions", page_for(MANAGERS)),
     ("GET", "/app/manager/actions/{action}"): ("/app/manager/actions/ACT-2026-REACT-01", page_for(MANAGERS)),
     # unknown ids: 404 for the managers (scope: tests/web/test_manager_scope.py), 403 for the others before any lookup
@@ -98,9 +100,12 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
     ("POST", "/app/manager/dead-letters/{id}/replay"): ("/app/manager/dead-letters/o:999999/replay",
                                                         {**page_for({"admin"}, anonymous=401), "admin": 404}),
     ("GET", "/app/manager/connectors"): ("/app/manager/connectors", page_for(MANAGERS)),
+    # the event stream a page follows (hub.web.routes_live): with no topic, staff follow the actions of
+    # their scope and a learner their own journeys; a funder must name an enrolment it funds (404)
+    ("GET", "/app/live"): ("/app/live", {**page_for(STAFF_PAGES | {"learner"}, anonymous=401), "funder": 404}),
     ("GET", "/app/static/{name}"): ("/app/static/app.css", everyone(200)),
 }
-STREAMS = {("GET", "/app/trainer/live")}  # read the status only: the stream goes on
+STREAMS = {("GET", "/app/live")}  # read the status only: the stream goes on
 
 
 def web_routes(app) -> dict[tuple[str, str], object]:

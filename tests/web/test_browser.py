@@ -115,6 +115,21 @@ class Page:
                 for v in json.loads(result) if v["impact"] in ("serious", "critical")]
 
 
+async def refreshed_live(page: Page, site, shown) -> None:
+    """Théo's co-signature of 7 October, morning, arrives: the open page shows it without a reload
+    (a mark left in the window survives; htmx fetched the page's live region again)."""
+    before = await page(shown)
+    await page(page.driver.execute_script, "window.stillHere = true")
+    await asyncio.sleep(1.5)  # the page's event stream is open
+    await site.hub.append([{
+        "type": "attendance.signed", "occurred_at": "2026-10-07T12:35:00+02:00", "source_id": "cosign-theo",
+        "learner": {"ref": "apprenant-04", "email": "theo.garnier@example.fr"}, "action": ACTION,
+        "data": {"date": "2026-10-07", "half_day": "am", "signer": "learner", "trainer_cosigned": True}}],
+        source="back-office")
+    await page.wait_for(lambda: shown() != before, timeout=15)
+    assert await page(page.driver.execute_script, "return window.stillHere === true")
+
+
 async def test_a_trainer_signs_in_sees_the_day_live_and_signs_out(site, browser, tmp_path):
     page = Page(browser, site.url, tmp_path)
     browser.set_script_timeout(30)
@@ -138,14 +153,8 @@ async def test_a_trainer_signs_in_sees_the_day_live_and_signs_out(site, browser,
     assert await page.accessibility_problems() == []
     await page.screenshot("2-today")
 
-    await asyncio.sleep(1.5)  # the page's event stream is open
-    await site.hub.append([{
-        "type": "attendance.signed", "occurred_at": "2026-10-07T12:35:00+02:00", "source_id": "cosign-theo",
-        "learner": {"ref": "apprenant-04", "email": "theo.garnier@example.fr"}, "action": ACTION,
-        "data": {"date": "2026-10-07", "half_day": "am", "signer": "learner", "trainer_cosigned": True}}],
-        source="back-office")
-    await page.wait_for(lambda: "Théo Garnier" in browser.find_element("css selector", f"{morning} .signed").text,
-                        timeout=15)  # no reload: htmx fetched the weeks again when the event arrived
+    await refreshed_live(page, site, lambda: browser.find_element("css selector", f"{morning} .signed").text)
+    assert "Théo Garnier" in await page.text(f"{morning} .signed")  # htmx fetched the weeks again
     assert "co-signature" not in await page.text(morning)
     await page.screenshot("3-today-after-co-signature")
 
@@ -173,6 +182,8 @@ async def test_a_learner_signs_in_and_reads_its_journey(site, browser, tmp_path)
     assert "celle du formateur manque" in await page.text(".needed")
     assert await page.accessibility_problems() == []
     await page.screenshot("learner-journey")
+    await refreshed_live(page, site, lambda: page.driver.find_element("css selector", "#live-region").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".needed")  # nothing left to do for Théo
     # « Télécharger mes données »: the form posts with its CSRF token, the download is recorded
     await page((await page(browser.find_element, By.ID, "data-export")).click)
     for _ in range(200):
@@ -204,6 +215,7 @@ async def test_a_funder_signs_in_lists_its_enrolments_and_opens_one(site, browse
     assert "sans co-signature" in await page.text("table")  # 7 October, morning
     assert await page.accessibility_problems() == []
     await page.screenshot("funder-enrolment")
+    await refreshed_live(page, site, lambda: page.driver.find_element("css selector", "table").text)
     await page.open("/app/trainer/today")
     assert "403" in browser.title or "not open to your role" in browser.page_source
 

@@ -199,5 +199,18 @@ async def test_the_funder_sees_the_versions_of_its_own_exports_only(make_site):
         missing = first.missing[0]
         assert f"{missing.learner} : {missing.field}" in text(rows[1][2])
         assert not any(name in text(page.body) for name in CPF)  # the shared export names the CPF's learners
+        # its files download, each download recorded; any other export's, or a file no manifest lists, is 404
+        csv = next(name for name in second.files if name.endswith(".csv"))
+        link = f"/app/funder/exports/opco-atlas/2026-10/v2/{csv}"
+        assert f'href="{link}"' in page.body
+        download = await funder.get(link)
+        assert download.status == 200 and download.body == (second.folder / csv).read_bytes().decode()
+        recorded = await site.hub.store.call(lambda: list(site.hub.store.iter_events(types=["admin.action"])))
+        assert [(e["data"]["actor"], e["data"]["command"], e["data"]["target"]) for e in recorded][-1] == (
+            "atlas@demo.example", "export download", f"opco-atlas/2026-10/v2/{csv}")
+        for path in (f"/app/funder/exports/atlas-and-cpf/2026-10/v1/{csv}", f"/app/funder/exports/france-travail/2026-10/v1/{csv}",
+                     "/app/funder/exports/opco-atlas/2026-10/v2/hub.yaml", "/app/funder/exports/opco-atlas/2026-10/v2/..%2F..%2Fhub.yaml",
+                     f"/app/funder/exports/opco-atlas/2026-10/v9/{csv}", f"/app/manager/exports/opco-atlas/2026-10/v2/{csv}"):
+            assert (await funder.get(path)).status in (403, 404), path
     finally:
         await funder.close()

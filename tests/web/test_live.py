@@ -1,11 +1,13 @@
-"""The watcher behind the live pages: one poll for every listener, attendance only, and a store
-that does not answer for a while does not end it."""
+"""The watcher behind the live pages: one poll for every listener, what the appended events
+concern (type, action, learner: never the events themselves), a burst too large to read told as
+"everything", and a store that does not answer for a while does not end it."""
 
 from __future__ import annotations
 
 import asyncio
 
-from hub.web.live import LedgerWatcher
+from hub.web import live
+from hub.web.live import Changes, LedgerWatcher, Touch
 
 
 class Ledger:
@@ -26,8 +28,8 @@ class Ledger:
             raise ConnectionError("the database is restarting")
         return len(self.events)
 
-    def iter_events(self, *, after_seq, types, limit):
-        return [e for e in self.events[after_seq:] if e["type"] in types][:limit]
+    def event_touches(self, *, after_seq, limit):
+        return [(e["type"], e.get("action"), e.get("learner")) for e in self.events[after_seq:]][:limit]
 
 
 class Log:
@@ -38,16 +40,19 @@ class Log:
         self.warnings.append(fields["error"])
 
 
-async def test_listeners_hear_of_attendance_in_their_actions_even_after_an_outage():
+async def test_listeners_hear_what_was_appended_even_after_an_outage():
     ledger, log = Ledger(), Log()
     watcher = LedgerWatcher(ledger, interval=0.01, log=log)
     first, second = watcher.listen(), watcher.listen()
     await asyncio.sleep(0.05)
     ledger.down = 3
-    ledger.events += [{"type": "lms.progress", "action": "A"}, {"type": "attendance.signed", "action": "B"},
-                      {"type": "attendance.absent", "action": "C"}]
+    ledger.events += [{"type": "lms.progress", "action": "A", "learner": "L1"},
+                      {"type": "attendance.signed", "action": "B", "learner": "L2"},
+                      {"type": "attendance.absent", "action": "B", "learner": "L2"},
+                      {"type": "account.signed_in"}]
+    expected = Changes(frozenset({Touch("A", "L1", False), Touch("B", "L2", True), Touch(None, None, False)}))
     async with asyncio.timeout(2):
-        assert await first.get() == {"B", "C"} and await second.get() == {"B", "C"}
+        assert await first.get() == expected and await second.get() == expected
     assert log.warnings == ["ConnectionError: the database is restarting"] * 3
     watcher.leave(first)
     watcher.leave(second)
@@ -55,4 +60,17 @@ async def test_listeners_hear_of_attendance_in_their_actions_even_after_an_outag
     reads = ledger.reads
     await asyncio.sleep(0.05)
     assert ledger.reads == reads  # nobody listens: the watcher stopped polling
+    await watcher.stop()
+
+
+async def test_a_burst_beyond_what_one_poll_reads_is_everything(monkeypatch):
+    monkeypatch.setattr(live, "MAX_READ", 3)
+    ledger = Ledger()
+    watcher = LedgerWatcher(ledger, interval=0.01)
+    queue = watcher.listen()
+    await asyncio.sleep(0.05)
+    ledger.events += [{"type": "lms.progress", "action": "A", "learner": f"L{i}"} for i in range(5)]
+    async with asyncio.timeout(2):
+        assert (await queue.get()).everything
+    watcher.leave(queue)
     await watcher.stop()

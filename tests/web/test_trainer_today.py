@@ -40,7 +40,7 @@ async def test_the_day_says_who_signed_and_whose_co_signature_is_missing(site, p
     assert "pas d'émargement attendu" in half_day(page.body, "2026-10-07/pm")  # FOAD: nobody signs it
     # the week, half-day by half-day: Théo's Wednesday morning (the 5th column: mon am, mon pm, tue am, tue pm, wed am)
     assert cell(page.body, "Théo Garnier", 4) == "signed_without_trainer"
-    assert 'sse-connect="/app/trainer/live"' in page.body and 'hx-trigger="sse:attendance"' in page.body
+    assert 'sse-connect="/app/live?kind=attendance"' in page.body and 'hx-trigger="sse:changed"' in page.body
 
 
 async def test_the_page_speaks_english_when_asked(site, people):
@@ -73,7 +73,7 @@ async def test_a_funder_never_reaches_the_page_whatever_the_address(site, people
     funder = people()
     await funder.sign_in("funder")
     for path in ("/app/trainer/today", f"/app/trainer/today?action={ACTION}&date=2026-10-07",
-                 f"/app/trainer/today/weeks?action={ACTION}", "/app/trainer/live"):
+                 f"/app/trainer/today/weeks?action={ACTION}"):
         response = await funder.get(path)
         assert response.status == 403 and "Théo" not in response.body, path
 
@@ -82,7 +82,7 @@ async def test_new_attendance_is_pushed_to_the_open_page(site, people):
     site.hub  # the co-signature a back office posts once the paper sheet is found (README)
     trainer = people()
     await trainer.sign_in("trainer")
-    async with trainer.http.get("/app/trainer/live", headers={"Accept": "text/event-stream"}) as stream:
+    async with trainer.http.get("/app/live?kind=attendance", headers={"Accept": "text/event-stream"}) as stream:
         assert stream.status == 200 and stream.headers["Content-Type"] == "text/event-stream"
         assert stream.headers["Cache-Control"] == "no-store"
         assert await stream.content.readline() == b"retry: 1000\n"
@@ -100,7 +100,7 @@ async def test_new_attendance_is_pushed_to_the_open_page(site, people):
                 if line.startswith(b":"):
                     continue
                 lines.append(line)
-        assert lines[0] == b"event: attendance\n" and orjson.loads(lines[1][len(b"data: "):]) == [ACTION]
+        assert lines[0] == b"event: changed\n" and orjson.loads(lines[1][len(b"data: "):]) == [ACTION]
     weeks = await trainer.get("/app/trainer/today/weeks?date=2026-10-07", headers={"HX-Request": "true"})
     assert "co-signature du formateur manquante" not in half_day(weeks.body, "2026-10-07/am")
     assert "Ont signé (12)" in half_day(weeks.body, "2026-10-07/am")
