@@ -482,8 +482,15 @@ class JourneyStore(StoreThread, Protocol):
         (hub.web.figured), None when none are stored or the journey was written since."""
 
     @abc.abstractmethod
-    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        """Store the figures (learner id -> (basis, figures)) of enrolments of ``action``."""
+    def journey_attendance(self, actions: list[str]) -> list[dict[str, Any]]:
+        """Every enrolment of ``actions`` (one read for them all), in order of action and learner:
+        ``learner_id``, ``action`` and its stored ``basis`` and ``attendance`` (hub.web.today), None
+        when none are stored or the journey was written since."""
+
+    @abc.abstractmethod
+    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+        """Store the figures and the attendance (learner id -> (basis, figures, attendance)) of
+        enrolments of ``action``, computed together for ``basis``."""
 
     @abc.abstractmethod
     def journey_flags(self, action: str) -> list[dict[str, Any]]:

@@ -153,16 +153,31 @@ class SqlStore(SqlLearnerRegistry, SqlOutbox, SqlAccounts, SqlAuditLinks, SqlCon
         return [{"learner_id": r["learner_id"], "basis": r["basis"],
                  "figures": json.loads(r["figures"]) if r["figures"] is not None else None} for r in rows]
 
-    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        """Store ``figures`` (learner id -> (basis, figures)) of enrolments of ``action``."""
+    def journey_attendance(self, actions: list[str]) -> list[dict[str, Any]]:
+        """Every enrolment of ``actions`` with its stored attendance: ``learner_id``, ``action``,
+        ``basis`` and ``attendance`` (None both when none are stored, or the journey changed since)."""
+        if not actions:
+            return []
+        condition, params = self._in("j.action", actions)
+        rows = self._execute(
+            "SELECT j.learner_id, j.action, f.basis, f.attendance FROM journeys j LEFT JOIN journey_figures f "
+            f"ON f.learner_id = j.learner_id AND f.action = j.action WHERE {condition} "
+            f"ORDER BY j.action{self.binary_order}, j.learner_id{self.binary_order}", params)
+        return [{"learner_id": r["learner_id"], "action": r["action"], "basis": r["basis"],
+                 "attendance": json.loads(r["attendance"]) if r["attendance"] is not None else None} for r in rows]
+
+    def save_journey_figures(self, action: str, figures: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+        """Store the figures and the attendance (learner id -> (basis, figures, attendance)) of
+        enrolments of ``action``, both computed for ``basis``."""
         if not figures:
             return
         with self._transaction():
             self._executemany(
-                "INSERT INTO journey_figures (learner_id, action, basis, figures) VALUES (?,?,?,?) "
-                "ON CONFLICT (learner_id, action) DO UPDATE SET basis = excluded.basis, figures = excluded.figures",
-                [(learner, action, basis, json.dumps(found, ensure_ascii=False))
-                 for learner, (basis, found) in figures.items()])
+                "INSERT INTO journey_figures (learner_id, action, basis, figures, attendance) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (learner_id, action) DO UPDATE SET basis = excluded.basis, figures = excluded.figures, "
+                "attendance = excluded.attendance",
+                [(learner, action, basis, json.dumps(found, ensure_ascii=False), json.dumps(attendance, ensure_ascii=False))
+                 for learner, (basis, found, attendance) in figures.items()])
 
     def journey_flags(self, action: str) -> list[dict[str, Any]]:
         """The enrolments of ``action`` whose stored risk-list row holds a flag (``flag``: the row),

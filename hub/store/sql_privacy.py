@@ -124,12 +124,13 @@ class SqlPrivacy(SqlDialect):
             return self._execute("DELETE FROM rejects WHERE created_at < ?", (before,)).rowcount
 
     def _pseudonymise_person(self, ids: list[str], at: float) -> None:
-        """The learner registry, funding index, conflicts, journeys (with the risk-list rows stored
-        beside them, which name the person) and web account of the learners ``ids`` (one person with
-        the learners merged into it), inside :meth:`apply_erasures`'s transaction."""
+        """The learner registry, funding index, conflicts, journeys (with the figures, attendance and
+        risk-list rows stored beside them, which name the person) and web account of the learners
+        ``ids`` (one person with the learners merged into it), inside :meth:`apply_erasures`'s
+        transaction."""
         keys = [r["key"] for r in self._rows_in("SELECT key FROM learner_keys WHERE {}", "learner_id", ids)]
         for column, table in (("id", "learners"), ("learner_id", "learner_keys"), ("learner_id", "journeys"),
-                              ("learner_id", "journey_flags")):
+                              ("learner_id", "journey_figures"), ("learner_id", "journey_flags")):
             condition, params = self._in(column, ids)
             if table == "learners":
                 self._execute(f"UPDATE learners SET name = NULL, email = NULL WHERE {condition}", params)

@@ -1,13 +1,17 @@
-"""The manager's list of actions from stored per-enrolment figures (table ``journey_figures``).
+"""Stored per-enrolment figures (table ``journey_figures``): the manager's list of actions sums
+them, and the trainer's today page shows their attendance.
 
 Each enrolment's figures — completion, realised and planned hours, attendance rate to date, proof
 gaps, open alerts, documents issued and refused — are the ones hub.web.managed computes for the
 action's page (the same code), stored beside the journey with their ``basis``: the date they are
 "to date" of and a digest of the configuration (the actions, rules and exports they depend on).
-Writing a journey deletes its figures (the stores' ``save_journeys``); a basis other than today's
-makes them stale. The list reads every enrolment's figures (a small row each, no journey state)
-and computes only the missing or stale ones, a chunk at a time; the daemon's journeys job
-refreshes them after each projection, so that the first request of the day does not pay for it.
+Its attendance — name, enrolment status, each scheduled half-day's status — is the one the today
+page shows (hub.web.today.attendance_of, from the same computed journey), stored in the same row
+for the same basis. Writing a journey deletes its row (the stores' ``save_journeys``); a basis
+other than today's makes it stale. Each page reads the part it shows (a small row per enrolment,
+no journey state) and computes only the missing or stale rows, a chunk at a time; the daemon's
+journeys job refreshes them after each projection, so that the first request of the day does not
+pay for it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hub.web.managed import enrolments_of
+from hub.web.today import attendance_of
 
 CHUNK = 100  # journeys read, computed and their figures written per store call
 
@@ -83,13 +88,28 @@ class ActionFigures:
         return sum(e["refused"] for e in self.enrolments)
 
 
-def _refresh_chunk(hub, action: str, learners: list[str], today: dt.date, basis: str) -> dict[str, dict[str, Any]]:
-    """On the store's thread: read these journeys, compute their figures and store them (no
-    projection runs in between on this store)."""
+def _refresh_chunk(hub, action: str, learners: list[str], today: dt.date, basis: str) -> dict[str, tuple[dict, dict]]:
+    """On the store's thread: read these journeys, compute their figures and their attendance
+    (hub.web.today) and store both (no projection runs in between on this store); returns learner
+    id -> (figures, attendance)."""
     store = hub.store
     states = store.load_journeys([(learner, action) for learner in learners])
-    found = {e.report.learner_id: figures_of(e) for e in enrolments_of(hub, list(states.values()), today)}
-    store.save_journey_figures(action, {learner: (basis, f) for learner, f in found.items()})
+    found = {e.report.learner_id: (figures_of(e), attendance_of(e.report))
+             for e in enrolments_of(hub, list(states.values()), today)}
+    store.save_journey_figures(action, {learner: (basis, *both) for learner, both in found.items()})
+    return found
+
+
+async def _completed(hub, action: str, rows: list[dict[str, Any]], part: str, today: dt.date,
+                     basis: str) -> dict[str, dict[str, Any]]:
+    """Learner id -> the stored ``part`` (figures or attendance) of ``rows`` (one action's, as the
+    store read them), those missing or stale computed and stored, a chunk at a time."""
+    found = {r["learner_id"]: r[part] for r in rows if r[part] is not None and r["basis"] == basis}
+    stale = [r["learner_id"] for r in rows if r["learner_id"] not in found]
+    index = 0 if part == "figures" else 1
+    for start in range(0, len(stale), CHUNK):
+        computed = await hub.store.call(_refresh_chunk, hub, action, stale[start:start + CHUNK], today, basis)
+        found.update({learner: both[index] for learner, both in computed.items()})
     return found
 
 
@@ -98,12 +118,22 @@ async def action_figures(hub, action: str, today: dt.date, basis: str | None = N
     or stale ones computed and stored (the projection is assumed caught up)."""
     basis = basis or basis_of(hub.config, today)
     rows = await hub.store.call(hub.store.journey_figures, action)
-    found = {r["learner_id"]: r["figures"] for r in rows if r["figures"] is not None and r["basis"] == basis}
-    stale = [r["learner_id"] for r in rows if r["learner_id"] not in found]
-    for start in range(0, len(stale), CHUNK):
-        chunk = stale[start:start + CHUNK]
-        found.update(await hub.store.call(_refresh_chunk, hub, action, chunk, today, basis))
+    found = await _completed(hub, action, rows, "figures", today, basis)
     return [found[r["learner_id"]] for r in rows if r["learner_id"] in found]
+
+
+async def actions_attendance(hub, actions: list[str], today: dt.date) -> dict[str, list[dict[str, Any]]]:
+    """Action -> the attendance (hub.web.today.attendance_of) of each of its enrolments as of
+    ``today``: one store read for all ``actions``, the missing or stale ones computed and stored
+    (the projection is assumed caught up). Every action of ``actions`` is a key."""
+    basis = basis_of(hub.config, today)
+    rows = await hub.store.call(hub.store.journey_attendance, actions)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for action in actions:
+        mine = [r for r in rows if r["action"] == action]
+        found = await _completed(hub, action, mine, "attendance", today, basis)
+        out[action] = [found[r["learner_id"]] for r in mine if r["learner_id"] in found]
+    return out
 
 
 async def managed_actions(hub, principal, today: dt.date) -> list[ActionFigures]:

@@ -8,17 +8,19 @@ import datetime as dt
 
 from aiohttp import web
 
-from hub.journeys.stream import compute_states
-from hub.risk.listing import latest_flags, ranked
+from hub.risk.listing import flagged
 from hub.web.charted import week_chart
 from hub.web.context import context, render
+from hub.web.figured import actions_attendance
 from hub.web.guard import PRINCIPAL, requires
 from hub.web.today import action_week, week_of
 
 ROLES = ("trainer", "manager", "admin")
 
 
-async def _view(request: web.Request) -> dict:
+async def _view(request: web.Request, *, risk: bool) -> dict:
+    """The page's weeks, from the enrolments' stored attendance (hub.web.figured: one read for the
+    actions shown), and, when ``risk``, the dropout-risk list of those actions (hub.risk.listing)."""
     ctx = context(request)
     config = ctx.hub.config
     principal = request[PRINCIPAL]
@@ -34,28 +36,26 @@ async def _view(request: web.Request) -> dict:
         if only not in actions:  # outside the scope, or unknown: the same answer
             raise web.HTTPNotFound(text="no such training action", content_type="text/plain")
         actions = [only]
-    weeks, flags = [], []
     await ctx.hub.project()
-    for action_id in actions:  # one read per action serves the weeks and the risk list
-        states = await ctx.hub.store.call(lambda a=action_id: ctx.hub.store.journeys(action=a))
-        reports = compute_states(states, config, today)
-        weeks.append(action_week(action_id, config.model.actions[action_id], reports, day))
-        flags.extend(latest_flags(states))
+    attendance = await actions_attendance(ctx.hub, actions, today)
+    weeks = [action_week(a, config.model.actions[a], attendance[a], day) for a in actions]
     monday, sunday = week_of(day)
-    return {"weeks": weeks, "risk": ranked(flags), "day": day, "today": today, "monday": monday, "sunday": sunday, "action": only or "",
+    return {"weeks": weeks, "risk": await flagged(ctx.hub, actions) if risk else [], "day": day, "today": today,
+            "monday": monday, "sunday": sunday, "action": only or "",
             "previous": (day - dt.timedelta(days=7)).isoformat(), "next_week": (day + dt.timedelta(days=7)).isoformat(),
             "all_actions": principal.actions_in(list(config.model.actions)), "week_chart": week_chart}
 
 
 @requires(*ROLES)
 async def today_page(request: web.Request) -> web.Response:
-    return render(request, "today.html", **await _view(request), risk_links=False)
+    return render(request, "today.html", **await _view(request, risk=True), risk_links=False)
 
 
 @requires(*ROLES)
 async def today_fragment(request: web.Request) -> web.Response:
-    """The weeks alone, which the page fetches again when the event stream says attendance arrived."""
-    return render(request, "today_weeks.html", **await _view(request))
+    """The weeks alone (no risk list), which the page fetches again when the event stream says
+    attendance arrived."""
+    return render(request, "today_weeks.html", **await _view(request, risk=False))
 
 
 ROUTES = [

@@ -1,6 +1,12 @@
 """The trainer's week: per training action, the scheduled half-days of a week and, for each
 learner, whether they signed, read from the computed journeys (hub.journeys), never from the ledger.
 
+What the page needs of one computed journey is its *attendance* (``attendance_of``): the learner's
+name and e-mail, the enrolment's status and each scheduled half-day's status. The page does not
+compute it per request: it is stored beside the journey with the manager's figures (table
+``journey_figures``, hub.web.figured), computed by ``attendance_of`` for the same day and
+configuration, and read back a small row per enrolment.
+
 A half-day's status is the journey's (hub.journeys.compute): ``signed`` (and co-signed when the
 rules require it), ``signed_without_trainer`` (the learner signed, the trainer's co-signature is
 missing: the trainer can close that gap), ``remote`` (virtual-class presence), ``absent`` /
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 SIGNED = frozenset({"signed", "remote"})
 #: statuses that say the learner has not signed (yet) a half-day that expects a signature
@@ -69,6 +76,14 @@ class ActionWeek:
     rows: list[Row]
     day: list[DaySummary]
 
+    def line(self, row: Row) -> list[str]:
+        """The row's status in each column, in order ("none" where the learner has no such half-day)."""
+        return [row.cells.get(c.key, "none") for c in self.columns]
+
+    def statuses(self) -> set[str]:
+        """Every status the week's table shows."""
+        return {"none"} | {s for row in self.rows for s in row.cells.values()}
+
     def counts(self) -> list[tuple[Column, int, int, int]]:
         """Each half-day of the week that expects a signature, with how many learners signed, lack
         the trainer's co-signature, and have not signed (yet): the week's chart and its table."""
@@ -77,21 +92,27 @@ class ActionWeek:
                 for c in self.columns if c.modality != "foad_asynchrone"]
 
 
-def action_week(action_id: str, action, reports, day: dt.date) -> ActionWeek:
-    """The week of ``day`` for one action (``action``: its TrainingAction; ``reports``: its
-    computed journeys), and the half-days of ``day`` itself."""
+def attendance_of(report) -> dict[str, Any]:
+    """What the week shows of one computed journey (hub.journeys.JourneyReport), as stored (JSON):
+    the learner's name and e-mail, the enrolment's status and each half-day's status by key
+    (``YYYY-MM-DD/am``)."""
+    return {"learner_id": report.learner_id, "name": report.learner_name, "email": report.learner_email,
+            "status": report.status,
+            "half_days": {f"{r.half_day.date.isoformat()}/{r.half_day.half_day}": r.status for r in report.half_days}}
+
+
+def action_week(action_id: str, action, attendances: list[dict[str, Any]], day: dt.date) -> ActionWeek:
+    """The week of ``day`` for one action (``action``: its TrainingAction; ``attendances``: its
+    enrolments' ``attendance_of``), and the half-days of ``day`` itself."""
     monday, sunday = week_of(day)
     columns = [Column(hd.date, hd.half_day, hd.start, hd.end, hd.modality)
                for hd in (action.schedule() if action else []) if monday <= hd.date <= sunday]
-    keys = {c.key for c in columns}
+    keys = [c.key for c in columns]
     rows = []
-    for report in sorted(reports, key=lambda r: ((r.learner_name or "").casefold(), r.learner_id)):
-        row = Row(report.learner_id, report.learner_name or report.learner_email or report.learner_id, report.status)
-        for result in report.half_days:
-            key = f"{result.half_day.date.isoformat()}/{result.half_day.half_day}"
-            if key in keys:
-                row.cells[key] = result.status
-        rows.append(row)
+    for seen in sorted(attendances, key=lambda a: ((a["name"] or "").casefold(), a["learner_id"])):
+        statuses = seen["half_days"]
+        rows.append(Row(seen["learner_id"], seen["name"] or seen["email"] or seen["learner_id"], seen["status"],
+                        {key: statuses[key] for key in keys if key in statuses}))
     summaries = []
     for column in columns:
         if column.date != day:

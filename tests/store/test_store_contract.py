@@ -1454,27 +1454,58 @@ def test_a_journey_written_while_its_flag_row_is_computed_deletes_that_row(store
     assert store.journey_flags("ACT-A") == [{"learner_id": "L1", "flag": None}]  # v1's row went with v2's write
 
 
+def test_an_erasure_deletes_the_stored_attendance_that_names_the_person(store):
+    from hub.learners import LearnerResolver
+
+    rows = [row(learner={"ref": "1", "email": "a@example.org", "name": "A"}),
+            row(learner={"ref": "2", "email": "b@example.org", "name": "B"})]
+    for r in rows:
+        r.learner_ref = json.loads(r.learner)
+    store.ingest(rows, None, learners=LearnerResolver(["email"]))
+    a, b = (store.get_event(r.id)["learner_id"] for r in rows)
+    store.save_journeys({(a, "ACT-A"): {"v": 1}, (b, "ACT-A"): {"v": 1}}, 0)
+    store.save_journey_figures("ACT-A", {a: ("d", {"gaps": 0}, {"name": "A", "email": "a@example.org"}),
+                                         b: ("d", {"gaps": 0}, {"name": "B", "email": "b@example.org"})})
+    events = store.erasable_events([a], until_seq=10)
+    erased = {"record": "REC1", "learner_id": a, "kind": "person", "blobs": [], "person": [a],
+              "rows": [(e["seq"], None, '{"x":1}', None, a) for e in events]}
+    assert store.apply_erasures([erased], at=5.0) == ["REC1"]
+    assert store.journey_attendance(["ACT-A"]) == [
+        {"learner_id": b, "action": "ACT-A", "basis": "d", "attendance": {"name": "B", "email": "b@example.org"}}]
+    assert [r["learner_id"] for r in store._execute("SELECT learner_id FROM journey_figures").fetchall()] == [b]
+
+
 def test_journey_figures_are_stored_per_enrolment_and_deleted_when_the_journey_is_written(store):
     store.save_journeys({("L1", "ACT-A"): {"v": 1}, ("L2", "ACT-A"): {"v": 1}, ("L1", "ACT-B"): {"v": 1}}, 5)
     assert store.journey_figures("ACT-A") == [{"learner_id": "L1", "basis": None, "figures": None},
                                               {"learner_id": "L2", "basis": None, "figures": None}]
-    store.save_journey_figures("ACT-A", {"L1": ("2026-12-07 x", {"gaps": 2, "rate": "87.5"}),
-                                         "L2": ("2026-12-07 x", {"gaps": 0, "rate": None})})
-    store.save_journey_figures("ACT-B", {"L1": ("2026-12-07 x", {"gaps": 9})})
+    seen = {"status": "started", "half_days": {"2026-12-07/am": "signed"}}
+    store.save_journey_figures("ACT-A", {"L1": ("2026-12-07 x", {"gaps": 2, "rate": "87.5"}, seen),
+                                         "L2": ("2026-12-07 x", {"gaps": 0, "rate": None}, {"half_days": {}})})
+    store.save_journey_figures("ACT-B", {"L1": ("2026-12-07 x", {"gaps": 9}, {"half_days": {"2026-12-08/pm": "é"}})})
     store.save_journey_figures("ACT-A", {})
     assert sorted(store.journey_figures("ACT-A"), key=lambda r: r["learner_id"]) == [
         {"learner_id": "L1", "basis": "2026-12-07 x", "figures": {"gaps": 2, "rate": "87.5"}},
         {"learner_id": "L2", "basis": "2026-12-07 x", "figures": {"gaps": 0, "rate": None}}]
-    store.save_journey_figures("ACT-A", {"L2": ("2026-12-08 x", {"gaps": 1, "rate": "90"})})  # replaced
+    assert store.journey_attendance(["ACT-B", "ACT-A"]) == [  # one read for several actions, in key order
+        {"learner_id": "L1", "action": "ACT-A", "basis": "2026-12-07 x", "attendance": seen},
+        {"learner_id": "L2", "action": "ACT-A", "basis": "2026-12-07 x", "attendance": {"half_days": {}}},
+        {"learner_id": "L1", "action": "ACT-B", "basis": "2026-12-07 x", "attendance": {"half_days": {"2026-12-08/pm": "é"}}}]
+    assert store.journey_attendance([]) == [] and store.journey_attendance(["ACT-NONE"]) == []
+    store.save_journey_figures("ACT-A", {"L2": ("2026-12-08 x", {"gaps": 1, "rate": "90"}, {"half_days": {"d": "s"}})})  # replaced
     store.save_journeys({("L1", "ACT-A"): {"v": 2}}, 0)  # a journey written: its figures are gone, not the others'
     assert sorted(store.journey_figures("ACT-A"), key=lambda r: r["learner_id"]) == [
         {"learner_id": "L1", "basis": None, "figures": None},
         {"learner_id": "L2", "basis": "2026-12-08 x", "figures": {"gaps": 1, "rate": "90"}}]
+    assert store.journey_attendance(["ACT-A"]) == [
+        {"learner_id": "L1", "action": "ACT-A", "basis": None, "attendance": None},
+        {"learner_id": "L2", "action": "ACT-A", "basis": "2026-12-08 x", "attendance": {"half_days": {"d": "s"}}}]
     assert store.journey_figures("ACT-B") == [{"learner_id": "L1", "basis": "2026-12-07 x", "figures": {"gaps": 9}}]
     store.reset_journeys(["L1"])  # re-projected: neither journeys nor figures remain
-    assert store.journey_figures("ACT-B") == []
+    assert store.journey_figures("ACT-B") == [] and store.journey_attendance(["ACT-B"]) == []
     store.save_journeys({("L1", "ACT-B"): {"v": 3}}, 6)
     assert store.journey_figures("ACT-B") == [{"learner_id": "L1", "basis": None, "figures": None}]
+    assert store.journey_attendance(["ACT-B"]) == [{"learner_id": "L1", "action": "ACT-B", "basis": None, "attendance": None}]
     store.reset_journeys()
     store.save_journeys({("L2", "ACT-A"): {"v": 3}}, 7)
     assert store.journey_figures("ACT-A") == [{"learner_id": "L2", "basis": None, "figures": None}]

@@ -44,13 +44,14 @@ async def test_the_list_stores_the_figures_the_action_page_computes_and_reads_th
     assert len(stored) >= 3
     # the list reads what is stored: a figure changed in the store (same basis) shows on the page
     learner = sorted(stored)[0]
+    attendance = {r["learner_id"]: r["attendance"] for r in await hub.store.call(hub.store.journey_attendance, [ACTION])}
     await hub.store.call(hub.store.save_journey_figures, ACTION,
-                         {learner: (stored[learner][0], {**stored[learner][1], "gaps": 1000})})
+                         {learner: (stored[learner][0], {**stored[learner][1], "gaps": 1000}, attendance[learner])})
     gaps = sum(f["gaps"] for _, f in stored.values())
     assert _row((await manager.get("/app/manager/actions")).body)[5] == str(gaps + 1000 - stored[learner][1]["gaps"])
     # ...but one of another basis (yesterday, another configuration) is computed again
     await hub.store.call(hub.store.save_journey_figures, ACTION,
-                         {learner: ("2000-01-01 0", {**stored[learner][1], "gaps": 1000})})
+                         {learner: ("2000-01-01 0", {**stored[learner][1], "gaps": 1000}, attendance[learner])})
     assert _row((await manager.get("/app/manager/actions")).body)[5] == str(gaps)
     assert (await _stored(hub))[learner] == stored[learner]
 

@@ -57,7 +57,10 @@ async def test_a_funders_enrolments_come_a_page_at_a_time_each_once(site, people
 
 
 @pytest.mark.parametrize("path, job, reads", [
-    (f"/app/trainer/today?action={ACTION}&date=2026-10-07", False, {"journeys": 1}),  # the week and the risk list
+    # the week: the stored attendance, that of the journeys without one computed (one chunk here);
+    # the risk list's stored rows (hub.risk.listing), computed from the journeys when the job has not run
+    (f"/app/trainer/today?action={ACTION}&date=2026-10-07", False,
+     {"journey_attendance": 1, "load_journeys": 1, "refresh_journey_flags": 1}),
     # a page of enrolments; the risk list reads its stored rows (hub.risk.listing), no journey state...
     (f"/app/manager/actions/{ACTION}", True, {"journeys_page": 1}),
     # ...unless the daemon's job has not stored them yet: then it reads the journeys without one, 100 at a time
@@ -66,7 +69,8 @@ async def test_a_funders_enrolments_come_a_page_at_a_time_each_once(site, people
 ])
 async def test_each_page_reads_the_projection_a_bounded_number_of_times(site, people, monkeypatch, path, job, reads):
     store = site.hub.store
-    counted = {"journeys": 0, "journeys_page": 0, "load_journeys": 0, "refresh_journey_flags": 0}
+    counted = {"journeys": 0, "journeys_page": 0, "load_journeys": 0, "refresh_journey_flags": 0,
+               "journey_attendance": 0}
 
     def counting(name):
         method = getattr(store, name)
@@ -89,3 +93,9 @@ async def test_each_page_reads_the_projection_a_bounded_number_of_times(site, pe
     page = await person.get(path)
     assert page.status == 200
     assert {k: v for k, v in counted.items() if v} == reads
+    if role == "trainer":  # the attendance stored, the page and its live refresh read it alone
+        for again, expected in ((path, {"journey_attendance": 1}),
+                                (path.replace("/today?", "/today/weeks?"), {"journey_attendance": 1})):
+            counted.update(dict.fromkeys(counted, 0))
+            assert (await person.get(again)).status == 200
+            assert {k: v for k, v in counted.items() if v} == expected, again
