@@ -202,17 +202,22 @@ def export_snapshot(out) -> str:
     return without_ids("\n".join(lines)) + "\n"
 
 
-async def _generated(make_hub, monkeypatch, chunk: int):
+async def _generated(make_hub, monkeypatch, chunk: int, run_bytes: int | None = None):
     monkeypatch.setattr("hub.journeys.stream.CHUNK", chunk)
+    if run_bytes is not None:
+        monkeypatch.setattr("funder_formats.opco.spool.RUN_BYTES", run_bytes)
     hub = await make_hub(HUB_ORGANISATION + ACTIONS + EXPORTS)
     events = generated_events()
     assert (await hub.append(events, source=None)).appended == len(events)
     return hub
 
 
-@pytest.mark.parametrize("chunk", [3, 100])
-async def test_generated_organisation_gives_the_files_of_the_two_pass_export(make_hub, workdir, monkeypatch, chunk):
-    hub = await _generated(make_hub, monkeypatch, chunk)
+@pytest.mark.parametrize("chunk, run_bytes", [(3, 1), (3, 40_000), (100, None)])
+async def test_generated_organisation_gives_the_files_of_the_two_pass_export(make_hub, workdir, monkeypatch, chunk,
+                                                                             run_bytes):
+    """Pages of 3 journeys, spooled one enrolment a run (the merge of ~30 runs) or a few a run; and
+    the defaults (one page, one run)."""
+    hub = await _generated(make_hub, monkeypatch, chunk, run_bytes)
     out = await hub.export("gen", Period.parse("2026-10"), allow_incomplete=True)
     assert out.written and out.missing  # no certificate issued: the bundles say so, exported anyway
     golden("gen-2026-10-monthly.txt", export_snapshot(out))
@@ -227,9 +232,35 @@ async def test_generated_organisation_gives_the_files_of_the_two_pass_export(mak
 
 
 async def test_generated_organisation_refused_lists_the_same_missing_fields(make_hub, workdir, monkeypatch):
-    hub = await _generated(make_hub, monkeypatch, 3)
+    hub = await _generated(make_hub, monkeypatch, 3, 1)
     refused = await hub.export("gen", Period.parse("2026-10"))
     assert not refused.written and refused.folder is None
     golden("gen-2026-10-refused.json", json.dumps([m.__dict__ for m in refused.missing], ensure_ascii=False, indent=1) + "\n")
     leftovers = [p for p in (workdir / "var" / "exports").rglob("*") if p.is_file()]
     assert leftovers == []  # nothing half-written
+
+
+def test_spool_gives_back_records_by_key_whatever_the_runs(tmp_path):
+    from decimal import Decimal
+
+    from funder_formats.opco.spool import SortedSpool
+
+    rng = random.Random(16)
+    keys = [("ACT-%d" % rng.randrange(3), "".join(rng.choices("abcé", k=4)), f"L{n:04d}") for n in range(500)]
+    for run_bytes in (1, 2_000, None):
+        folder = tmp_path / str(run_bytes)
+        folder.mkdir()
+        spool = SortedSpool(folder, run_bytes)
+        for key in keys:
+            spool.add(key, {"key": key, "hours": Decimal("3.50"), "date": dt.date(2026, 10, 5)})
+        records = list(spool)
+        spool.close()
+        assert [r["key"] for r in records] == sorted(keys)
+        assert records[0]["hours"] == Decimal("3.50") and records[0]["date"] == dt.date(2026, 10, 5)
+        runs = len(spool._runs)
+        assert spool.count == 500 and (runs == 500 if run_bytes == 1 else runs == 1 if run_bytes is None else 1 < runs < 500)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    spool = SortedSpool(empty)
+    assert list(spool) == []
+    spool.close()
