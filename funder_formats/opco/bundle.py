@@ -49,9 +49,10 @@ class Certificate:
         return Decimal(str(value)) if value not in (None, "") else None
 
 
-def read_certificates(events, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
-    """The current certificate of each enrolment in ``keys`` (learner id, action), from one pass over
-    ``document.issued`` / ``document.revoked``: revoked and superseded certificates do not count."""
+def read_certificates(events, keys: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], Certificate]:
+    """The current certificate of each enrolment in ``keys`` (learner id, action; None: of every
+    enrolment), from one pass over ``document.issued`` / ``document.revoked``: revoked and
+    superseded certificates do not count."""
     issued: dict[str, tuple[tuple[str, str], Certificate]] = {}
     revoked: set[str] = set()
     superseded: set[str] = set()
@@ -65,7 +66,7 @@ def read_certificates(events, keys: set[tuple[str, str]]) -> dict[tuple[str, str
         if data.get("document_type") != CERTIFICATE:
             continue
         key = (event.get("learner_id"), event.get("action"))
-        if key not in keys:
+        if keys is not None and key not in keys:
             continue
         details = data.get("details") or {}
         evidence = event.get("evidence") or []

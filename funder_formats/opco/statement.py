@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -215,43 +214,6 @@ def _text(value: Any) -> str | None:
 # --------------------------------------------------------------------------- FOAD per day
 
 
-@dataclass
-class FoadTraces:
-    """Connection time (and activity estimates) of the FOAD events the journeys counted, by event id."""
-
-    sessions: dict[str, tuple[dt.date, float]] = field(default_factory=dict)
-    activities: dict[str, tuple[dt.date, float]] = field(default_factory=dict)
-
-
-def foad_event_ids(items: Iterable[Enrolment]) -> set[str]:
-    """Ids of the FOAD events the journeys counted (to look them up in the ledger)."""
-    out: set[str] = set()
-    for enr in items:
-        figure = enr.report.realised.get("foad_asynchrone")
-        if figure is not None:
-            out.update(figure.events)
-    return out
-
-
-def read_foad_traces(events, wanted: set[str], tz: dt.tzinfo, with_activities: bool) -> FoadTraces:
-    """Stream the ledger's sessions (and completed activities) once; keep those in ``wanted``."""
-    traces = FoadTraces()
-    if not wanted:
-        return traces
-    types = ["lms.session"] + (["lms.activity_completed"] if with_activities else [])
-    for event in events(types=types):
-        if event["id"] not in wanted:
-            continue
-        data = event["data"]
-        if event["type"] == "lms.session":
-            start = dt.datetime.fromisoformat(data["start"].replace("Z", "+00:00"))
-            traces.sessions[event["id"]] = (start.astimezone(tz).date(), float(data["duration_seconds"]))
-        elif data.get("estimated_minutes"):
-            at = dt.datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-            traces.activities[event["id"]] = (at.astimezone(tz).date(), float(data["estimated_minutes"]) * 60)
-    return traces
-
-
 _SCHEDULED_FOAD: dict[int, tuple[Any, Decimal]] = {}
 
 
@@ -267,11 +229,12 @@ def scheduled_foad_hours(action: Any) -> Decimal:
     return hit[1]
 
 
-def foad_by_day(report: JourneyReport, rules: Any, traces: FoadTraces) -> dict[dt.date, tuple[Decimal, list[str]]]:
-    """Realised FOAD hours per day, with their events. Per day: connection time capped at the daily
-    cap, plus activity estimates when the rules count them; then, cumulated in date order and
-    capped at the scheduled FOAD hours, the day's share is the difference of rounded cumulative
-    hours — so the days add up to the journey's FOAD figure to the cent."""
+def foad_by_day(report: JourneyReport, rules: Any) -> dict[dt.date, tuple[Decimal, list[str]]]:
+    """Realised FOAD hours per day, with their events, from the journey's FOAD modules (the sessions
+    and activity estimates it counted, by day). Per day: connection time capped at the daily cap,
+    plus activity estimates when the rules count them; then, cumulated in date order and capped at
+    the scheduled FOAD hours, the day's share is the difference of rounded cumulative hours — so
+    the days add up to the journey's FOAD figure to the cent."""
     figure = report.realised.get("foad_asynchrone")
     if figure is None or not figure.events:
         return {}
@@ -279,16 +242,13 @@ def foad_by_day(report: JourneyReport, rules: Any, traces: FoadTraces) -> dict[d
     connection: dict[dt.date, float] = defaultdict(float)
     extra: dict[dt.date, float] = defaultdict(float)
     ids: dict[dt.date, list[str]] = defaultdict(list)
-    for eid in figure.events:
-        if eid in traces.sessions:
-            day, seconds = traces.sessions[eid]
-            connection[day] += seconds
-        elif eid in traces.activities:
-            day, seconds = traces.activities[eid]
-            extra[day] += seconds
-        else:
-            continue
-        ids[day].append(eid)
+    for module in report.foad_modules:  # the order of the figure's events: sessions by day, then estimates
+        for day in module.days:
+            connection[day.date] += float(day.seconds)
+            ids[day.date].extend(day.events)
+        for estimate in module.estimates:
+            extra[estimate.date] += float(estimate.minutes * 60)
+            ids[estimate.date].append(estimate.event)
     scheduled = scheduled_foad_hours(report.action) if report.action else ZERO
     out: dict[dt.date, tuple[Decimal, list[str]]] = {}
     cumulated, previous = 0.0, ZERO

@@ -1,8 +1,9 @@
 """Writing tables as the profile says: CSV (dialect, encoding, formats) and XLSX (typed cells).
 
 Both write row by row to disk, so memory does not grow with the number of lines. The XLSX is
-written by XlsxWriter in its constant-memory mode (tests read the files back with openpyxl and,
-where installed, LibreOffice).
+written by XlsxWriter in its constant-memory mode, its cells' XML cached
+(:mod:`funder_formats.opco.xlsx_cells`); tests read the files back with openpyxl and, where
+installed, LibreOffice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import xlsxwriter
 
 from funder_formats.opco.profile import COLUMNS, ColumnSpec, Formatter, Profile
+from funder_formats.opco.xlsx_cells import CachedCellsWorksheet
 
 #: characters XML 1.0 cannot hold (C0 controls but tab, line feed and carriage return): XlsxWriter
 #: would write them as ``_x0001_``, which the funder's reader shows as such; they carry nothing
@@ -118,7 +120,7 @@ class XlsxSheet:
     def __init__(self, book: XlsxBook, title: str, specs: list[ColumnSpec]):
         self.book, self.title, self.specs = book, title, specs
         profile = book.profile
-        self._ws = ws = book.workbook.add_worksheet(title)
+        self._ws = ws = book.workbook.add_worksheet(title, worksheet_class=CachedCellsWorksheet)
         self._kinds = [COLUMNS[s.column].kind for s in specs]
         self._constant = [COLUMNS[s.column].level == "learner" for s in specs]
         self._cached_for: dict[str, Any] | None = None

@@ -65,6 +65,7 @@ class ActivityEstimate:
     name: str | None
     minutes: int
     event: str
+    date: dt.date | None = None  # the day it was completed (in the hub's time zone): FOAD hours per day
 
     def as_dict(self) -> dict[str, Any]:
         return {"activity": self.activity, "name": self.name, "minutes": self.minutes,
@@ -173,7 +174,8 @@ def evaluate(module: FoadModule, facts: Callable[[str], list[dict[str, Any]]], t
         module.evidence["work"].extend(f["event"] for f in facts(name) if inside(f["at"]))
     module.evidence["assistance"].extend(f["event"] for f in facts("tutor") if inside(f["at"]))
     if module.counts_estimates:
-        module.estimates = [ActivityEstimate(a["activity"], a.get("activity_name"), int(a["estimated_minutes"]), a["event"])
+        module.estimates = [ActivityEstimate(a["activity"], a.get("activity_name"), int(a["estimated_minutes"]), a["event"],
+                                             _instant(a["at"]).astimezone(tz).date())
                             for a in facts("activities") if a.get("estimated_minutes") and inside(a["at"])]
     value = hours(module.connection_seconds + module.estimate_seconds)
     if module.scheduled_hours is not None and value > module.scheduled_hours:

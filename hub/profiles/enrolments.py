@@ -61,42 +61,55 @@ REGISTRATION_TYPES = ("enrolment.registered", "funding.approved")
 def scan_ledger(events: Callable[..., Iterable[dict[str, Any]]], tz: dt.tzinfo, identity_types: list[str],
                 sessions: bool = False, registrations: bool = False) -> LedgerFacts:
     """One pass over the ledger for what journeys do not carry: ids, first/last names, FOAD time per
-    day, registrations. Superseded events are ignored (corrections win)."""
+    day, registrations. Superseded events are ignored (corrections win).
+
+    A correction may come after the event it supersedes, so sessions and registrations are applied
+    once the pass is over: of a session, only its id, enrolment, day and seconds are kept until then
+    (not the event: an organisation's year has hundreds of thousands of sessions)."""
     facts = LedgerFacts()
     per_day: dict[tuple[str, str], dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))
     types = set(identity_types) | ({"lms.session"} if sessions else set()) | (
         set(REGISTRATION_TYPES) if registrations else set())
     superseded: set[str] = set()
-    kept: list[dict[str, Any]] = []
+    keys: dict[tuple[str, str], tuple[str, str]] = {}  # one tuple per enrolment, shared by its sessions
+    days: dict[dt.date, dt.date] = {}  # one date object per local day
+    kept_sessions: list[tuple[str, tuple[str, str], dt.date, int]] = []  # (event id, enrolment, day, seconds)
+    kept: list[dict[str, Any]] = []  # registrations and fundings
     for event in events(types=sorted(types)):
         if event.get("supersedes"):
             superseded.add(event["supersedes"])
         if not event.get("learner_id"):
             continue
-        if event["type"] in ("lms.session", *REGISTRATION_TYPES):
-            kept.append(event)
-            if event["type"] not in identity_types:
+        kind = event["type"]
+        if kind == "lms.session" or kind in REGISTRATION_TYPES:
+            if kind != "lms.session":
+                if registrations:
+                    kept.append(event)
+            elif sessions and event.get("action"):
+                key = (event["learner_id"], event["action"])
+                key = keys.setdefault(key, key)
+                day = dt.datetime.fromisoformat(event["data"]["start"]).astimezone(tz).date()
+                day = days.setdefault(day, day)
+                kept_sessions.append((event["id"], key, day, event["data"]["duration_seconds"]))
+            if kind not in identity_types:
                 continue
         person = facts.people.setdefault(event["learner_id"], Person())
         learner = event.get("learner") or {}
         for namespace, value in (learner.get("ids") or {}).items():
             if value:
                 person.ids[namespace] = str(value)
-        if event["type"] == "prospect.contact_created":
+        if kind == "prospect.contact_created":
             data = event.get("data") or {}
             person.first_name = data.get("first_name") or person.first_name
             person.last_name = data.get("last_name") or person.last_name
+    for event_id, key, day, seconds in kept_sessions:
+        if event_id not in superseded:
+            per_day[key][day] += seconds
+    del kept_sessions
     for event in kept:
         if event["id"] in superseded or not event.get("action"):
             continue
         key = (event["learner_id"], event["action"])
-        if event["type"] == "lms.session":
-            if sessions:
-                start = dt.datetime.fromisoformat(event["data"]["start"])
-                per_day[key][start.astimezone(tz).date()] += event["data"]["duration_seconds"]
-            continue
-        if not registrations:
-            continue
         found = facts.registrations.setdefault(key, Registration(*key))
         learner = event.get("learner") or {}
         found.name = found.name or learner.get("name")
