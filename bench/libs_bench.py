@@ -21,7 +21,6 @@ read every valid duration alike).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
