@@ -329,7 +329,7 @@ def store_calls(store, config, actions: list[str], ids: dict[str, str], token: s
 
     return {
         "trainer today": lambda: (store.journey_attendance([first]),  # the stored attendance (hub.web.figured)
-                                  store.journeys(action=first)),  # the risk list
+                                  store.journey_flags(first)),  # the risk list's stored rows (hub.risk.listing)
         "trainer weeks (live refresh)": lambda: store.journey_attendance([first]),
         "manager actions": lambda: [store.journey_figures(a) for a in actions],  # the stored figures (hub.web.figured)
         "manager action": lambda: (store.journeys_page(None, LIST_PAGE + 1, action=first),  # the page
