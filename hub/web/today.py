@@ -75,6 +75,9 @@ class ActionWeek:
     columns: list[Column]
     rows: list[Row]
     day: list[DaySummary]
+    #: every half-day of the action, whatever its week, where learners signed and the trainer's
+    #: co-signature is missing (the gap the trainer closes), newest first: (key, learners' names)
+    to_cosign: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def line(self, row: Row) -> list[str]:
         """The row's status in each column, in order ("none" where the learner has no such half-day)."""
@@ -125,4 +128,16 @@ def action_week(action_id: str, action, attendances: list[dict[str, Any]], day: 
             not_signed=[n for n, s in statuses if s in NOT_SIGNED],
         ))
     title = action.title if action else action_id
-    return ActionWeek(action_id, title, action.trainer if action else None, columns, rows, summaries)
+    return ActionWeek(action_id, title, action.trainer if action else None, columns, rows, summaries,
+                      to_cosign(attendances))
+
+
+def to_cosign(attendances: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The half-days (``YYYY-MM-DD/am``, newest first) where learners signed without the trainer's
+    co-signature, each with those learners' names in order."""
+    found: dict[str, list[str]] = {}
+    for seen in attendances:
+        for key, status in seen["half_days"].items():
+            if status == "signed_without_trainer":
+                found.setdefault(key, []).append(seen["name"] or seen["email"] or seen["learner_id"])
+    return [(key, sorted(found[key], key=str.casefold)) for key in sorted(found, reverse=True)]

@@ -41,6 +41,13 @@ async def test_the_day_says_who_signed_and_whose_co_signature_is_missing(site, p
     # the week, half-day by half-day: Théo's Wednesday morning (the 5th column: mon am, mon pm, tue am, tue pm, wed am)
     assert cell(page.body, "Théo Garnier", 4) == "signed_without_trainer"
     assert 'sse-connect="/app/live?kind=attendance"' in page.body and 'hx-trigger="sse:changed"' in page.body
+    # every co-signature still to give, whatever the week: Théo's 7 October morning among them
+    pending = re.findall(r'<li data-half-day="([0-9-]+/[ap]m)"><strong>[^<]*</strong> \((\d+)\) : ([^<]*)</li>', page.body)
+    assert ("2026-10-07/am", "1", "Théo Garnier") in pending
+    assert [key for key, _n, _names in pending] == sorted((key for key, _n, _names in pending), reverse=True)
+    later = await trainer.get("/app/trainer/today?date=2026-10-28")  # another week: the same list
+    assert ("2026-10-07/am", "1", "Théo Garnier") in re.findall(
+        r'<li data-half-day="([0-9-]+/[ap]m)"><strong>[^<]*</strong> \((\d+)\) : ([^<]*)</li>', later.body)
 
 
 async def test_the_page_speaks_english_when_asked(site, people):
@@ -104,4 +111,5 @@ async def test_new_attendance_is_pushed_to_the_open_page(site, people):
     weeks = await trainer.get("/app/trainer/today/weeks?date=2026-10-07", headers={"HX-Request": "true"})
     assert "co-signature du formateur manquante" not in half_day(weeks.body, "2026-10-07/am")
     assert "Ont signé (12)" in half_day(weeks.body, "2026-10-07/am")
+    assert 'data-half-day="2026-10-07/am"><strong>' not in weeks.body  # nothing left to co-sign that morning
     assert not weeks.body.lstrip().startswith("<!doctype")  # the fragment alone, for htmx to swap in
