@@ -9,11 +9,13 @@ has a distinct ``source_id``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
 import platform
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -195,3 +197,56 @@ def run_phase(script: str, name: str, folder: Path, *extra: str) -> dict[str, An
     if proc.returncode != 0:
         raise SystemExit(f"phase {name} of {Path(script).name} failed ({proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parcours_command() -> list[str]:
+    """How to run the ``parcours`` command of this interpreter's environment."""
+    exe = Path(sys.executable).with_name("parcours")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "hub.cli"]
+
+
+class DaemonProcess:
+    """``parcours run`` in a subprocess, its output in ``log_path``, stopped with SIGTERM: the
+    benchmarks' daemons, which differ in their configuration only."""
+
+    def __init__(self, log_path: Path, url: str):
+        self.log_path, self.url = log_path, url
+        self.log = open(log_path, "wb")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, config: Path, cwd: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen([*parcours_command(), "run", "--config", str(config), *extra], cwd=cwd,
+                                     env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, session, timeout: float = 120.0) -> None:
+        """Until ``/healthz`` answers 200; RuntimeError when the daemon exits or ``timeout`` passes."""
+        import aiohttp
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.tail()}")
+            try:
+                async with session.get(self.url + "/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"daemon not healthy after {timeout:.0f}s: {self.tail()}")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM, wait for the drain; returns the exit code (killed after ``timeout``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode if self.proc is not None else 0
+
+    def tail(self, size: int = 2000) -> str:
+        self.log.flush()
+        return self.log_path.read_bytes()[-size:].decode(errors="replace")

@@ -20,11 +20,9 @@ import datetime as dt
 import os
 import re
 import secrets
-import signal
 import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -98,59 +96,24 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-class Daemon:
-    """``parcours run`` in a subprocess, stopped with SIGTERM."""
+class Daemon(common.DaemonProcess):
+    """``parcours run`` on a fresh SQLite ledger, stopped with SIGTERM."""
 
     def __init__(self, folder: Path, synchronous: str, sink: bool):
         self.folder = folder
         self.port = free_port()
         self.config = write_config(folder, self.port, synchronous, sink)
         self.token = secrets.token_urlsafe(32)
-        self.log = open(folder / "daemon.log", "wb")
-        self.proc: subprocess.Popen | None = None
-        self.url = f"http://{HOST}:{self.port}"
+        super().__init__(folder / "daemon.log", f"http://{HOST}:{self.port}")
 
     def start(self) -> None:
-        exe = Path(sys.executable).with_name("parcours")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hub.cli"]
-        env = {**os.environ, TOKEN_ENV: self.token}
-        self.proc = subprocess.Popen(
-            [*cmd, "run", "--config", str(self.config), "--port", str(self.port)],
-            cwd=self.folder, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        super().start(self.config, self.folder, "--port", str(self.port), env={TOKEN_ENV: self.token})
 
     async def wait_ready(self, session: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                async with session.get(self.url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"daemon not healthy after {START_TIMEOUT:.0f}s: {self.tail()}")
+        await super().wait_ready(session, START_TIMEOUT)
 
     def stop(self) -> int:
-        """SIGTERM, wait for the drain; returns the exit code (kills after STOP_TIMEOUT)."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-    def tail(self, size: int = 2000) -> str:
-        self.log.flush()
-        text = (self.folder / "daemon.log").read_bytes()[-size:]
-        return text.decode(errors="replace")
+        return super().stop(STOP_TIMEOUT)
 
     def count(self) -> tuple[int, int]:
         conn = sqlite3.connect(self.folder / "hub.db")

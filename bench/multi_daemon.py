@@ -58,12 +58,11 @@ def schema_url(dsn: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
-class Daemon:
+class Daemon(common.DaemonProcess):
     """One ``parcours run`` on the shared store, stopped with SIGTERM."""
 
     def __init__(self, folder: Path, store_url: str, token: str, index: int):
         self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
         self.config = folder / f"hub-{index}.yaml"
         self.config.write_text("\n".join([
             "hub:", "  name: Parcours bench", f"  data_dir: {folder / 'data'}",
@@ -71,46 +70,14 @@ class Daemon:
             f"  http: {{host: {HOST}, port: {self.port}, admin_token: '${{env:{TOKEN_ENV}}}'}}",
             "  logging: {level: info, format: json}",
         ]) + "\n", encoding="utf-8")
-        self.log_path = folder / f"daemon-{index}.log"
-        self.log = open(self.log_path, "wb")
-        exe = Path(sys.executable).with_name("parcours")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "hub.cli"]
-        import subprocess
-
-        self.proc = subprocess.Popen([*cmd, "run", "--config", str(self.config)], cwd=folder,
-                                     env={**os.environ, TOKEN_ENV: token}, stdout=self.log, stderr=subprocess.STDOUT)
+        super().__init__(folder / f"daemon-{index}.log", f"http://{HOST}:{self.port}")
+        self.start(self.config, folder, env={TOKEN_ENV: token})
 
     async def wait_ready(self, session: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                async with session.get(self.url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"daemon not healthy after {START_TIMEOUT:.0f}s: {self.tail()}")
+        await super().wait_ready(session, START_TIMEOUT)
 
     def stop(self) -> int:
-        import signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-    def tail(self, size: int = 2000) -> str:
-        self.log.flush()
-        return self.log_path.read_bytes()[-size:].decode(errors="replace")
+        return super().stop(STOP_TIMEOUT)
 
 
 async def post_spread(daemons: list[Daemon], token: str, batches: list[bytes], concurrency: int) -> dict[str, Any]:

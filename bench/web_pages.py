@@ -113,11 +113,6 @@ def figures(values: list[float]) -> dict[str, float]:
             "p99": percentile(values, 99), "max": round(1000 * max(values), 1)}
 
 
-def cli() -> list[str]:
-    exe = Path(sys.executable).with_name("parcours")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "hub.cli"]
-
-
 def web_config(folder: Path, port: int) -> Path:
     """The ledger's configuration (hub.yaml, written by the load) served on ``port``."""
     text = (folder / "hub.yaml").read_text(encoding="utf-8")
@@ -142,7 +137,7 @@ def make_accounts(config: Path, actions: list[str], learner_id: str) -> None:
     for role, email in ROLES.items():
         secret = config.parent / f"totp-{role}"
         secret.write_text(TOTP_SECRETS[role] + "\n", encoding="utf-8")
-        run = subprocess.run([*cli(), "accounts", "add", "--config", str(config), email, "--role", role,
+        run = subprocess.run([*common.parcours_command(), "accounts", "add", "--config", str(config), email, "--role", role,
                               *scope_options(role, actions, learner_id), "--password-file", "-", "--totp",
                               "--totp-secret-file", str(secret), "--if-missing"],
                              input=PASSWORD + "\n", capture_output=True, text=True)
@@ -152,7 +147,7 @@ def make_accounts(config: Path, actions: list[str], learner_id: str) -> None:
 
 def make_audit_link(config: Path, action: str) -> tuple[str, list[str]]:
     """A new link to a sample of 20 learners of ``action``: its token and its learners."""
-    run = subprocess.run([*cli(), "audit-link", "create", "--config", str(config), "--action", action, "--sample", "20",
+    run = subprocess.run([*common.parcours_command(), "audit-link", "create", "--config", str(config), "--action", action, "--sample", "20",
                           "--seed", "2026", "--expires", "1d", "--label", "bench", "--json"],
                          capture_output=True, text=True)
     if run.returncode != 0:
@@ -176,51 +171,15 @@ def sample_ids(folder: Path, action: str) -> dict[str, str]:
     return {"learner": learner, "event": event}
 
 
-class Daemon:
+class Daemon(common.DaemonProcess):
     """``parcours run`` on the kept ledger, stopped with SIGTERM."""
 
     def __init__(self, folder: Path, config: Path, port: int):
         self.folder, self.config, self.port = folder, config, port
-        self.url = f"http://{HOST}:{port}"
-        self.log = open(folder / "daemon.log", "wb")
-        self.proc: subprocess.Popen | None = None
+        super().__init__(folder / "daemon.log", f"http://{HOST}:{port}")
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([*cli(), "run", "--config", str(self.config)], cwd=self.folder,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    async def wait_ready(self, session, timeout: float = 120.0) -> None:
-        import aiohttp
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"daemon exited with {self.proc.returncode}: {self.tail()}")
-            try:
-                async with session.get(self.url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise SystemExit(f"daemon not healthy after {timeout:.0f}s: {self.tail()}")
-
-    def stop(self) -> int:
-        import signal
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode if self.proc else 0
-
-    def tail(self, size: int = 2000) -> str:
-        self.log.flush()
-        return (self.folder / "daemon.log").read_bytes()[-size:].decode(errors="replace")
+        super().start(self.config, self.folder)
 
 
 async def sign_in(url: str, role: str):

@@ -28,6 +28,7 @@ from hub.badges.records import revoked_indices
 from hub.badges.status import list_credential
 from hub.badges.verify import BadgeVerdict, verify_badge
 from hub.documents.fr import date_fr
+from hub.documents.verify_page import verification_page
 from hub.documents.keys import KeyRingError
 from hub.documents.services import services_of
 from hub.errors import ConfigError
@@ -35,9 +36,6 @@ from hub.errors import ConfigError
 if TYPE_CHECKING:
     from hub.runtime.app import Hub
 
-COLOURS = {"valid": ("#e6f4ea", "#1e7b34", "✔"), "revoked": ("#fdecea", "#b3261e", "✖"),
-           "altered": ("#fdecea", "#b3261e", "✖"), "unknown_key": ("#fff4e0", "#9a5b00", "?"),
-           "unknown": ("#f1f3f4", "#3c4043", "?")}
 PUBLIC = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
 NO_STORE = {**PUBLIC, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'"}
@@ -55,34 +53,14 @@ def _not_found(what: str) -> web.Response:
 
 def page_html(v: BadgeVerdict, organisation: str | None) -> str:
     """The verification page of a badge, in French."""
-    bg, fg, mark = COLOURS[v.status]
     e = html.escape
     rows = [("Badge", v.name), ("Description", v.description), ("Titulaire", v.recipient), ("Action", v.action),
             ("Obtenu le", date_fr(v.awarded_at) if v.awarded_at else None), ("Numéro", v.badge)]
     table = "".join(f"<tr><th>{e(k)}</th><td>{e(val)}</td></tr>" for k, val in rows if val)
     who = f"Vérification fournie par {e(organisation)}." if organisation else ""
-    return f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Vérification — badge</title>
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#fafafa;color:#202124}}
-main{{max-width:40rem;margin:0 auto;padding:1rem}}
-.status{{background:{bg};color:{fg};border:2px solid {fg};border-radius:.6rem;padding:1rem;font-size:1.25rem;font-weight:600}}
-.status span{{font-size:1.6rem;margin-right:.4rem}}
-table{{width:100%;border-collapse:collapse;margin-top:1rem;background:#fff}}
-th,td{{text-align:left;vertical-align:top;padding:.55rem .5rem;border-bottom:1px solid #e0e0e0;overflow-wrap:anywhere}}
-th{{width:40%;font-weight:500;color:#5f6368}}
-p{{line-height:1.45}} small{{color:#5f6368}}
-</style></head>
-<body><main>
-<h1>Badge numérique (Open Badges 3.0)</h1>
-<div class="status" role="status"><span aria-hidden="true">{mark}</span>{e(v.message_fr)}</div>
-{f"<table>{table}</table>" if table else ""}
-<p><small>{who}</small></p>
-</main></body></html>
-"""
+    return verification_page(
+        title="badge", heading="<h1>Badge numérique (Open Badges 3.0)</h1>", status=v.status, message=v.message_fr,
+        body=(f"<table>{table}</table>" if table else "") + f"\n<p><small>{who}</small></p>")
 
 
 async def badge_page(request: web.Request, hub: "Hub", award_id: str, wants_json: bool) -> web.Response | None:

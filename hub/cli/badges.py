@@ -5,7 +5,6 @@ Exit codes: 0 ok; 1 a verification that is not ``valid``; 2 usage or configurati
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
@@ -18,7 +17,7 @@ from hub.badges.issue import file_name, signed_credential
 from hub.badges.keys import signing_ring, verifying_keys
 from hub.badges.records import learner_badges, load_award
 from hub.badges.verify import verify_badge
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, fail_config, open_hub, print_json
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail, fail_config, open_hub, print_json, run_hub
 from hub.documents.services import services_of
 from hub.errors import ConfigError, HubError
 from hub.learners import reference_key
@@ -29,15 +28,8 @@ T = TypeVar("T")
 def _with_hub(config_path: str, work: Callable[..., Awaitable[T]]) -> T:
     """Open the hub, run ``await work(hub)``, stop it; configuration and usage errors exit 2."""
     hub = open_hub(config_path)
-
-    async def go():
-        try:
-            return await work(hub)
-        finally:
-            await hub.stop()
-
     try:
-        return asyncio.run(go())
+        return run_hub(hub, lambda: work(hub))
     except (ConfigError, HubError) as exc:
         fail_config(exc)
         raise  # not reached: fail_config exits

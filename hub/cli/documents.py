@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, TypeVar
 
 import click
 
-from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail_config, open_hub, print_json
+from hub.cli.common import CONFIG_OPTION, JSON_OPTION, fail_config, open_hub, print_json, run_hub
 from hub.cli.progress import progress_bar
 from hub.documents import DOCUMENT_TYPES
 from hub.documents.issue import issue_documents, revoke_document
@@ -39,17 +39,11 @@ def _with_services(config_path: str, work: Callable[[DocumentServices], Awaitabl
     """Open the hub, run ``await work(services)``, stop the hub; configuration/usage errors exit 2."""
     hub = open_hub(config_path)
     services = services_of(hub)
-
-    async def go():
-        try:
-            return await work(services)
-        finally:
-            await hub.stop()
-
     try:
-        return asyncio.run(go())
+        return run_hub(hub, lambda: work(services))
     except (ConfigError, HubError) as exc:
         fail_config(exc)
+        raise  # not reached: fail_config exits
 
 
 def _keyring(services: DocumentServices) -> KeyRing:

@@ -27,6 +27,7 @@ from hub.documents.fr import date_fr
 from hub.documents.keys import KeyRing
 from hub.documents.services import services_of
 from hub.documents.settings import keys_dir
+from hub.documents.verify_page import verification_page
 from hub.documents.verify import SUPERSEDED_REASONS_FR, Verdict, display_fields, load_record, verify_payload
 from hub.store.base import UnreadableEvent
 
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from hub.config import LoadedConfig
     from hub.runtime.app import Hub
 
-COLOURS = {"valid": ("#e6f4ea", "#1e7b34", "✔"), "superseded": ("#fff4e0", "#9a5b00", "⚠"),
-           "revoked": ("#fdecea", "#b3261e", "✖"), "altered": ("#fdecea", "#b3261e", "✖"),
-           "unknown_key": ("#fff4e0", "#9a5b00", "?"), "unknown_document": ("#f1f3f4", "#3c4043", "?")}
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'"}
 
@@ -51,7 +49,6 @@ def _wants_json(request: web.Request) -> bool:
 
 
 def _html(verdict: Verdict, organisation: str | None) -> str:
-    bg, fg, mark = COLOURS[verdict.status]
     e = html.escape
     rows = "".join(f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in display_fields(verdict.fields or {}))
     notes = []
@@ -65,29 +62,11 @@ def _html(verdict: Verdict, organisation: str | None) -> str:
         notes.append(f"Émis le {e(date_fr(verdict.issued_at))}, signé avec la clé {e(verdict.key_id or '')}.")
     title = DOCUMENT_TYPES.get(verdict.doc_type or "", "Document")
     who = f"Vérification fournie par {e(organisation)}." if organisation else ""
-    return f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Vérification — {e(title)}</title>
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#fafafa;color:#202124}}
-main{{max-width:40rem;margin:0 auto;padding:1rem}}
-.status{{background:{bg};color:{fg};border:2px solid {fg};border-radius:.6rem;padding:1rem;font-size:1.25rem;font-weight:600}}
-.status span{{font-size:1.6rem;margin-right:.4rem}}
-table{{width:100%;border-collapse:collapse;margin-top:1rem;background:#fff}}
-th,td{{text-align:left;vertical-align:top;padding:.55rem .5rem;border-bottom:1px solid #e0e0e0;overflow-wrap:anywhere}}
-th{{width:40%;font-weight:500;color:#5f6368}}
-p{{line-height:1.45}} small{{color:#5f6368}}
-</style></head>
-<body><main>
-<h1 style="font-size:1.2rem">{e(title)}</h1>
-<div class="status" role="status"><span aria-hidden="true">{mark}</span>{e(verdict.message_fr)}</div>
-{"".join(f"<p>{n}</p>" for n in notes)}
-{f"<table>{rows}</table>" if rows else ""}
-<p><small>Document n° {e(verdict.document or "—")}. {who}</small></p>
-</main></body></html>
-"""
+    return verification_page(
+        title=e(title), heading=f'<h1 style="font-size:1.2rem">{e(title)}</h1>', status=verdict.status,
+        message=verdict.message_fr,
+        body="".join(f"<p>{n}</p>" for n in notes) + (f"<table>{rows}</table>" if rows else "")
+        + f"\n<p><small>Document n° {e(verdict.document or '—')}. {who}</small></p>")
 
 
 def _organisation_name(config: "LoadedConfig") -> str | None:

@@ -82,11 +82,11 @@ class PostgresStore(SqlStore):
     share_lock = " FOR SHARE"  # another daemon's write of those rows waits for the transaction's end
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
-        return self.conn.execute(_placeholders(sql), params)
+        return self.conn.execute(_psycopg_sql(sql), params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
-            cur.executemany(_placeholders(sql), rows)
+            cur.executemany(_psycopg_sql(sql), rows)
 
     def _transaction(self):
         return self.conn.transaction()
@@ -115,7 +115,7 @@ class PostgresStore(SqlStore):
 
     def _plain_rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         with self.conn.cursor(row_factory=tuple_row) as cursor:
-            return cursor.execute(_placeholders(sql), params).fetchall()
+            return cursor.execute(_psycopg_sql(sql), params).fetchall()
 
     def _maybe_undecodable_sql(self) -> str:
         if self.conn.info.server_version < 160000:
@@ -391,7 +391,7 @@ class PostgresStore(SqlStore):
 
 
 @functools.lru_cache(maxsize=512)
-def _placeholders(sql: str) -> str:
+def _psycopg_sql(sql: str) -> str:
     """The shared SQL's ``?`` placeholders as psycopg's ``%s``."""
     return sql.replace("?", "%s")
 
